@@ -1,0 +1,17 @@
+//! Confab's domain: the rules every transport and every backend obeys, and the boundaries (traits)
+//! that backends implement. No I/O lives here.
+//!
+//! # Layout
+//! - [`error`]: the domain error, which the gateway maps once to protocol error codes.
+//! - [`validate`]: input rules (usernames, passwords, message content, limits).
+//! - [`store`]: the `Store` boundary, split by entity, with the guarantees each method gives.
+//! - [`bus`]: the `Bus` boundary that carries frames to the connections of users, local or remote.
+//! - [`ids`]: identifier and clock helpers.
+
+pub mod bus;
+pub mod error;
+pub mod ids;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, Result};

@@ -1,0 +1,171 @@
+//! The storage boundary. Adapters (embedded SQLite today, PostgreSQL next) implement these traits
+//! and map their driver errors to [`Error::Unavailable`](crate::Error::Unavailable) (backend down:
+//! nothing was written) or [`Error::Internal`](crate::Error::Internal).
+//!
+//! Guarantees every adapter gives:
+//! - A write that returns `Ok` is durably committed (fsync'd); a write that returns `Err` left
+//!   nothing behind.
+//! - `sequenceNumber` is assigned at commit, per conversation: 1, 2, 3, … with no gap and no reuse,
+//!   however many callers (or nodes) append to one conversation at once.
+//! - Appends are idempotent by `messageId` (see [`MessageStore::append`]).
+//! - Read markers never move backwards and never pass the conversation's last sequence.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use confab_proto::{Content, Conversation, GroupSettings, Message, SyncCursor, SyncResponse, User};
+
+use crate::error::Result;
+
+/// Largest number of participants listed in a conversation object; `memberCount` stays exact.
+pub const MAX_LISTED_PARTICIPANTS: usize = 100;
+
+pub struct NewUser {
+    pub user_id: String,
+    /// Already normalized by [`crate::validate::username`].
+    pub username: String,
+    pub display_name: String,
+    /// `None` for users provisioned from an application-minted token: they cannot log in by password.
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+}
+
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+pub struct NewGroup {
+    pub conversation_id: String,
+    pub name: String,
+    pub creator_id: String,
+    /// Other members; the creator is added as admin and need not be listed.
+    pub member_ids: Vec<String>,
+    pub settings: GroupSettings,
+    pub created_at: i64,
+    pub max_group_size: u32,
+}
+
+pub struct NewMessage {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub content: Content,
+    pub timestamp: i64,
+}
+
+/// The outcome of an append: the stored message, and whether this call created it (`false` when
+/// an identical earlier send is returned again).
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Message,
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryCursor {
+    /// The newest messages.
+    Latest,
+    /// The newest messages below this sequence number.
+    Before(u64),
+    /// The oldest messages above this sequence number.
+    After(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    /// Ascending by sequence number.
+    pub messages: Vec<Message>,
+    /// More messages exist beyond this page in the cursor's direction.
+    pub has_more: bool,
+}
+
+/// A future that a store returns from methods whose ordering matters at call time.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user; `UsernameTaken` when the (normalized) username exists.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Finds a user and their password hash by normalized username.
+    async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>>;
+    async fn user(&self, user_id: &str) -> Result<Option<User>>;
+    /// Users whose username starts with `prefix` (normalized), ordered by username.
+    async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>>;
+}
+
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// The direct conversation of `a` and `b`, created with `new_id` if the pair has none.
+    /// Returns its id and whether it was created. Both users must exist (`UserNotFound`).
+    async fn open_direct(&self, a: &str, b: &str, new_id: String, now: i64) -> Result<(String, bool)>;
+    /// Creates a group; every member must exist (`UserNotFound`), and the group may not exceed
+    /// `max_group_size` members (`InvalidRequest`).
+    async fn create_group(&self, group: NewGroup) -> Result<()>;
+    /// A conversation as `viewer` sees it: `ConversationNotFound` when the id is unknown,
+    /// `Forbidden` when `viewer` is not a member.
+    async fn conversation(&self, conversation_id: &str, viewer: &str) -> Result<Conversation>;
+    /// Every conversation of `user`, most recently active first.
+    async fn conversations_of(&self, user: &str) -> Result<Vec<Conversation>>;
+    /// Adds members on behalf of `actor` (an admin, or any member when the group allows invites).
+    /// Returns the ids actually added (existing members are skipped).
+    async fn add_members(
+        &self,
+        conversation_id: &str,
+        actor: &str,
+        user_ids: &[String],
+        now: i64,
+        max_group_size: u32,
+    ) -> Result<Vec<String>>;
+    /// Removes `user` on behalf of `actor` (an admin, or the user leaving). When the last admin
+    /// leaves, the longest-standing member becomes admin.
+    async fn remove_member(&self, conversation_id: &str, actor: &str, user: &str) -> Result<()>;
+    /// Every member's user id (used for fan-out; not truncated).
+    async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>>;
+    /// Every member's `lastReadSequence`, to give each member its own view of a conversation.
+    async fn read_markers(&self, conversation_id: &str) -> Result<Vec<(String, u64)>>;
+    /// Moves `user`'s read marker forward to `up_to` (clamped to the last sequence) and returns
+    /// the marker now stored. `Forbidden` for non-members.
+    async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Appends a message and assigns its sequence number; the future resolves once it is durable.
+    ///
+    /// The append is queued when this method is *called*, not when the future is first polled, so
+    /// one caller's appends keep their call order. Idempotency: the same `messageId` with the same
+    /// conversation, sender and content returns the original message with `created: false`; with
+    /// anything different it is `DuplicateMessage`. The sender must be a member (`Forbidden`), and
+    /// may post in a group restricted to admins only as an admin.
+    fn append(&self, message: NewMessage) -> StoreFuture<Appended>;
+    /// A page of a conversation's history as `viewer` may see it (`Forbidden` for non-members).
+    async fn history(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+        cursor: HistoryCursor,
+        limit: u32,
+    ) -> Result<HistoryPage>;
+    /// Conversation and sequence number of a message `viewer` may see (`MessageNotFound` when the
+    /// message is unknown or in a conversation `viewer` is not in).
+    async fn locate_message(&self, message_id: &str, viewer: &str) -> Result<(String, u64)>;
+    /// Offline recovery: for each listed conversation `user` belongs to, up to `limit` messages
+    /// after the cursor; every other conversation of the user comes back in `newConversations`.
+    async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse>;
+}
+
+#[async_trait]
+pub trait Store: UserStore + ConversationStore + MessageStore {
+    /// Succeeds when the backend can serve reads and writes.
+    async fn ping(&self) -> Result<()>;
+    /// A cluster-wide setting: the stored value for `key`, or `candidate` stored and returned
+    /// when there is none (first writer wins).
+    async fn setting_or_init(&self, key: &str, candidate: &str) -> Result<String>;
+    /// Finishes queued writes and stops accepting new ones.
+    async fn shutdown(&self);
+}
+
+pub type SharedStore = Arc<dyn Store>;

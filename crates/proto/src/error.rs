@@ -1,0 +1,102 @@
+//! The error body shared by REST responses and `error` frames.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error code of the protocol. `INTERNAL_ERROR` is a Confab extension for faults that are
+/// neither the client's nor a backend outage (a bug); clients treat it like `UNAVAILABLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidMessage,
+    Unauthorized,
+    Forbidden,
+    ConversationNotFound,
+    UserNotFound,
+    MessageNotFound,
+    NotFound,
+    DuplicateMessage,
+    UsernameTaken,
+    PayloadTooLarge,
+    RateLimited,
+    Unavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The HTTP status a REST response carries for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest | ErrorCode::InvalidMessage => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::ConversationNotFound
+            | ErrorCode::UserNotFound
+            | ErrorCode::MessageNotFound
+            | ErrorCode::NotFound => 404,
+            ErrorCode::DuplicateMessage | ErrorCode::UsernameTaken => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::InternalError => 500,
+        }
+    }
+
+    /// The code as it is spelled on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::InvalidMessage => "INVALID_MESSAGE",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::ConversationNotFound => "CONVERSATION_NOT_FOUND",
+            ErrorCode::UserNotFound => "USER_NOT_FOUND",
+            ErrorCode::MessageNotFound => "MESSAGE_NOT_FOUND",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::DuplicateMessage => "DUPLICATE_MESSAGE",
+            ErrorCode::UsernameTaken => "USERNAME_TAKEN",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `{"error": CODE, "message": "...", "retryAfter"?: seconds}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
+        Self { error, message: message.into(), retry_after: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_documented() {
+        let body = ErrorBody { error: ErrorCode::RateLimited, message: "slow down".into(), retry_after: Some(2) };
+        let json = serde_json::to_string(&body).unwrap();
+        assert_eq!(json, r#"{"error":"RATE_LIMITED","message":"slow down","retryAfter":2}"#);
+        let code: ErrorCode = serde_json::from_str("\"CONVERSATION_NOT_FOUND\"").unwrap();
+        assert_eq!(code, ErrorCode::ConversationNotFound);
+        assert_eq!(code.as_str(), "CONVERSATION_NOT_FOUND");
+        assert_eq!(ErrorCode::PayloadTooLarge.http_status(), 413);
+    }
+}

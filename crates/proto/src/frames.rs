@@ -1,0 +1,357 @@
+//! WebSocket frames: `{type, id?, payload}` JSON text frames in both directions.
+//!
+//! Both directions serialize through serde's adjacent tagging (`type` + `payload`) with the request
+//! `id` beside them, and parse through [`ClientEnvelope::parse`] / [`ServerEnvelope::parse`], which
+//! read the envelope once and the payload by type, so an error can say exactly what was wrong and
+//! still echo the request `id`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::{ErrorBody, ErrorCode};
+use crate::model::{Conversation, Message, MessageAck, Presence, PresenceStatus};
+use crate::rest::{SyncRequest, SyncResponse};
+
+/// `message.send`: `messageId` is the client's idempotency key; the server makes one when absent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendPayload {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    pub conversation_id: String,
+    pub content: serde_json::Value,
+}
+
+/// `message.received` / `message.read`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpToPayload {
+    pub conversation_id: String,
+    pub up_to_sequence: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationRef {
+    pub conversation_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceSubscribePayload {
+    pub user_ids: Vec<String>,
+}
+
+/// `presence.set` (Confab extension): an idle client reports `away`, and `online` when active again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceSetPayload {
+    pub status: PresenceStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatPayload {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum ClientFrame {
+    #[serde(rename = "message.send")]
+    MessageSend(SendPayload),
+    #[serde(rename = "message.received")]
+    MessageReceived(UpToPayload),
+    #[serde(rename = "message.read")]
+    MessageRead(UpToPayload),
+    #[serde(rename = "typing.start")]
+    TypingStart(ConversationRef),
+    #[serde(rename = "typing.stop")]
+    TypingStop(ConversationRef),
+    #[serde(rename = "presence.subscribe")]
+    PresenceSubscribe(PresenceSubscribePayload),
+    #[serde(rename = "presence.set")]
+    PresenceSet(PresenceSetPayload),
+    #[serde(rename = "sync")]
+    Sync(SyncRequest),
+    #[serde(rename = "heartbeat")]
+    Heartbeat(HeartbeatPayload),
+}
+
+/// A client frame with its optional request id.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientEnvelope {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub frame: ClientFrame,
+}
+
+/// Why a frame could not be read: the protocol error to send back, with the `id` if one was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub id: Option<String>,
+    pub body: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
+}
+
+/// Reads the envelope once; `payload` is parsed later by type.
+fn read_envelope(text: &str) -> Result<(Option<String>, String, Option<&RawValue>), FrameError> {
+    let invalid = |id: Option<String>, message: String| FrameError {
+        id,
+        body: ErrorBody::new(ErrorCode::InvalidRequest, message),
+    };
+    let raw: RawEnvelope<'_> =
+        serde_json::from_str(text).map_err(|e| invalid(None, format!("malformed JSON frame: {e}")))?;
+    let id = match raw.id {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        // A numeric id is echoed back as its decimal text rather than refused.
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(invalid(None, "frame `id` must be a string".into())),
+    };
+    let Some(kind) = raw.kind else {
+        return Err(invalid(id, "frame has no `type`".into()));
+    };
+    Ok((id, kind, raw.payload))
+}
+
+fn payload<T: serde::de::DeserializeOwned>(
+    id: &Option<String>,
+    kind: &str,
+    raw: Option<&RawValue>,
+    default_when_absent: Option<T>,
+) -> Result<T, FrameError> {
+    let parsed = match (raw, default_when_absent) {
+        (None, Some(default)) => Ok(default),
+        (None, None) => serde_json::from_str("{}"),
+        (Some(raw), _) => serde_json::from_str(raw.get()),
+    };
+    parsed.map_err(|e| FrameError {
+        id: id.clone(),
+        body: ErrorBody::new(ErrorCode::InvalidRequest, format!("invalid `{kind}` payload: {e}")),
+    })
+}
+
+impl ClientEnvelope {
+    /// Parses a client text frame. Unknown types, malformed JSON and bad payloads become
+    /// `INVALID_REQUEST` errors that echo the request id when it could be read.
+    pub fn parse(text: &str) -> Result<ClientEnvelope, FrameError> {
+        let (id, kind, raw) = read_envelope(text)?;
+        let frame = match kind.as_str() {
+            "message.send" => ClientFrame::MessageSend(payload(&id, &kind, raw, None)?),
+            "message.received" => ClientFrame::MessageReceived(payload(&id, &kind, raw, None)?),
+            "message.read" => ClientFrame::MessageRead(payload(&id, &kind, raw, None)?),
+            "typing.start" => ClientFrame::TypingStart(payload(&id, &kind, raw, None)?),
+            "typing.stop" => ClientFrame::TypingStop(payload(&id, &kind, raw, None)?),
+            "presence.subscribe" => ClientFrame::PresenceSubscribe(payload(&id, &kind, raw, None)?),
+            "presence.set" => ClientFrame::PresenceSet(payload(&id, &kind, raw, None)?),
+            "sync" => ClientFrame::Sync(payload(&id, &kind, raw, Some(SyncRequest::default()))?),
+            "heartbeat" => ClientFrame::Heartbeat(payload(&id, &kind, raw, Some(HeartbeatPayload::default()))?),
+            other => {
+                return Err(FrameError {
+                    id,
+                    body: ErrorBody::new(ErrorCode::InvalidRequest, format!("unknown frame type `{other}`")),
+                })
+            }
+        };
+        Ok(ClientEnvelope { id, frame })
+    }
+
+    pub fn new(id: Option<String>, frame: ClientFrame) -> Self {
+        Self { id, frame }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialize")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectedPayload {
+    pub connection_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub server_time: i64,
+    pub heartbeat_interval: u64,
+    pub resume_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredPayload {
+    pub conversation_id: String,
+    pub message_ids: Vec<String>,
+    pub delivered_to: String,
+    pub up_to_sequence: u64,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceiptPayload {
+    pub conversation_id: String,
+    pub read_up_to_sequence: u64,
+    pub read_by: String,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingPayload {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub is_typing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceBulkPayload {
+    pub presences: Vec<Presence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatAckPayload {
+    pub server_time: i64,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum ServerFrame {
+    #[serde(rename = "connected")]
+    Connected(ConnectedPayload),
+    #[serde(rename = "message.ack")]
+    MessageAck(MessageAck),
+    #[serde(rename = "message.new")]
+    MessageNew(Message),
+    #[serde(rename = "message.delivered")]
+    MessageDelivered(DeliveredPayload),
+    #[serde(rename = "message.read_receipt")]
+    MessageReadReceipt(ReadReceiptPayload),
+    #[serde(rename = "typing.update")]
+    TypingUpdate(TypingPayload),
+    #[serde(rename = "presence.bulk")]
+    PresenceBulk(PresenceBulkPayload),
+    #[serde(rename = "presence.update")]
+    PresenceUpdate(Presence),
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated(Conversation),
+    #[serde(rename = "sync.result")]
+    SyncResult(SyncResponse),
+    #[serde(rename = "heartbeat.ack")]
+    HeartbeatAck(HeartbeatAckPayload),
+    #[serde(rename = "error")]
+    Error(ErrorBody),
+}
+
+/// A server frame with the id of the request it answers, if any.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerEnvelope {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub frame: ServerFrame,
+}
+
+impl ServerEnvelope {
+    pub fn new(id: Option<String>, frame: ServerFrame) -> Self {
+        Self { id, frame }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialize")
+    }
+
+    /// Parses a server text frame (used by clients). `Ok(None)` for a frame type this version
+    /// does not know, which clients ignore so servers can add frames.
+    pub fn parse(text: &str) -> Result<Option<ServerEnvelope>, FrameError> {
+        let (id, kind, raw) = read_envelope(text)?;
+        let frame = match kind.as_str() {
+            "connected" => ServerFrame::Connected(payload(&id, &kind, raw, None)?),
+            "message.ack" => ServerFrame::MessageAck(payload(&id, &kind, raw, None)?),
+            "message.new" => ServerFrame::MessageNew(payload(&id, &kind, raw, None)?),
+            "message.delivered" => ServerFrame::MessageDelivered(payload(&id, &kind, raw, None)?),
+            "message.read_receipt" => ServerFrame::MessageReadReceipt(payload(&id, &kind, raw, None)?),
+            "typing.update" => ServerFrame::TypingUpdate(payload(&id, &kind, raw, None)?),
+            "presence.bulk" => ServerFrame::PresenceBulk(payload(&id, &kind, raw, None)?),
+            "presence.update" => ServerFrame::PresenceUpdate(payload(&id, &kind, raw, None)?),
+            "conversation.updated" => ServerFrame::ConversationUpdated(payload(&id, &kind, raw, None)?),
+            "sync.result" => ServerFrame::SyncResult(payload(&id, &kind, raw, None)?),
+            "heartbeat.ack" => ServerFrame::HeartbeatAck(payload(&id, &kind, raw, None)?),
+            "error" => ServerFrame::Error(payload(&id, &kind, raw, None)?),
+            _ => return Ok(None),
+        };
+        Ok(Some(ServerEnvelope { id, frame }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frame = ClientEnvelope::new(
+            Some("r1".into()),
+            ClientFrame::MessageSend(SendPayload {
+                message_id: Some("m1".into()),
+                conversation_id: "c1".into(),
+                content: serde_json::json!({"type": "text", "text": "hi"}),
+            }),
+        );
+        let json = frame.to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["type"], "message.send");
+        assert_eq!(value["id"], "r1");
+        assert_eq!(value["payload"]["conversationId"], "c1");
+        let parsed = ClientEnvelope::parse(&json).unwrap();
+        assert_eq!(parsed.id.as_deref(), Some("r1"));
+        assert!(matches!(parsed.frame, ClientFrame::MessageSend(p) if p.message_id.as_deref() == Some("m1")));
+    }
+
+    #[test]
+    fn bad_frames_name_the_problem_and_keep_the_id() {
+        let err = ClientEnvelope::parse("{not json").unwrap_err();
+        assert_eq!(err.body.error, ErrorCode::InvalidRequest);
+        assert_eq!(err.id, None);
+
+        let err = ClientEnvelope::parse(r#"{"type":"bogus","id":"7","payload":{}}"#).unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("7"));
+        assert!(err.body.message.contains("unknown frame type"), "{}", err.body.message);
+
+        let err = ClientEnvelope::parse(r#"{"type":"message.read","id":8,"payload":{"conversationId":1}}"#)
+            .unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("8"));
+        assert!(err.body.message.contains("message.read"), "{}", err.body.message);
+    }
+
+    #[test]
+    fn heartbeat_payload_may_be_omitted() {
+        let parsed = ClientEnvelope::parse(r#"{"type":"heartbeat"}"#).unwrap();
+        assert!(matches!(parsed.frame, ClientFrame::Heartbeat(_)));
+    }
+
+    #[test]
+    fn server_frames_round_trip_and_unknown_types_are_skipped() {
+        let frame = ServerEnvelope::new(
+            Some("x".into()),
+            ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: 5 }),
+        );
+        let json = frame.to_json();
+        assert_eq!(json, r#"{"id":"x","type":"heartbeat.ack","payload":{"serverTime":5}}"#);
+        let parsed = ServerEnvelope::parse(&json).unwrap().unwrap();
+        assert!(matches!(parsed.frame, ServerFrame::HeartbeatAck(p) if p.server_time == 5));
+        assert!(ServerEnvelope::parse(r#"{"type":"future.frame","payload":{}}"#).unwrap().is_none());
+    }
+}

@@ -1,0 +1,21 @@
+//! Confab wire protocol, version 1: every REST body and WebSocket frame, defined once and shared by
+//! the server, the Rust client, the load generator and the tests.
+//!
+//! Field names are `camelCase` on the wire; times are milliseconds since the Unix epoch; IDs are
+//! opaque strings. The contract itself is written up in `docs/protocol.md`.
+//!
+//! # Layout
+//! - [`error`]: the error body and its codes, with their HTTP statuses.
+//! - [`rest`]: request and response bodies of the REST API.
+//! - [`model`]: the objects both transports carry (users, conversations, messages).
+//! - [`frames`]: WebSocket frames, client → server and server → client.
+
+pub mod error;
+pub mod frames;
+pub mod model;
+pub mod rest;
+
+pub use error::{ErrorBody, ErrorCode};
+pub use frames::{ClientFrame, ClientEnvelope, ServerEnvelope, ServerFrame};
+pub use model::*;
+pub use rest::*;
