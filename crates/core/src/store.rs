@@ -53,7 +53,6 @@ pub struct NewMessage {
     pub conversation_id: String,
     pub sender_id: String,
     pub content: Content,
-    pub timestamp: i64,
 }
 
 /// The outcome of an append: the stored message, and whether this call created it (`false` when
@@ -133,7 +132,8 @@ pub trait ConversationStore: Send + Sync {
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Appends a message and assigns its sequence number; the future resolves once it is durable.
+    /// Appends a message and assigns its sequence number and timestamp (both at commit time); the
+    /// future resolves once the message is durable.
     ///
     /// The append is queued when this method is *called*, not when the future is first polled, so
     /// one caller's appends keep their call order. Idempotency: the same `messageId` with the same

@@ -41,7 +41,9 @@ pub fn password(raw: &str) -> Result<()> {
 pub fn display_name(raw: Option<&str>, username: &str) -> Result<String> {
     let name = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(username);
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::InvalidRequest(format!("displayName must be at most {MAX_NAME_CHARS} characters")));
+        return Err(Error::InvalidRequest(format!(
+            "displayName must be at most {MAX_NAME_CHARS} characters"
+        )));
     }
     Ok(name.to_string())
 }
@@ -69,7 +71,8 @@ pub fn client_id(field: &str, raw: &str) -> Result<()> {
 pub fn content(raw: &Value, max_text_bytes: usize) -> Result<Content> {
     let invalid = |m: &str| Error::InvalidMessage(m.to_string());
     let obj = raw.as_object().ok_or_else(|| invalid("content must be an object with a `type`"))?;
-    let kind = obj.get("type").and_then(Value::as_str).ok_or_else(|| invalid("content needs a string `type`"))?;
+    let kind =
+        obj.get("type").and_then(Value::as_str).ok_or_else(|| invalid("content needs a string `type`"))?;
     let text_field = |required: bool| -> Result<Option<String>> {
         match obj.get("text") {
             None | Some(Value::Null) if !required => Ok(None),
@@ -106,8 +109,11 @@ pub fn content(raw: &Value, max_text_bytes: usize) -> Result<Content> {
                 }
                 Some(_) => return Err(invalid("`metadata` must be an object")),
             };
-            let attachment =
-                AttachmentContent { attachment_id: attachment_id.to_string(), text: text_field(false)?, metadata };
+            let attachment = AttachmentContent {
+                attachment_id: attachment_id.to_string(),
+                text: text_field(false)?,
+                metadata,
+            };
             Ok(if kind == "image" { Content::Image(attachment) } else { Content::File(attachment) })
         }
         other => Err(invalid(&format!("unknown content type `{other}`"))),
@@ -137,8 +143,14 @@ mod tests {
 
     #[test]
     fn content_rules() {
-        assert_eq!(content(&json!({"type":"text","text":"hi"}), 10).unwrap(), Content::Text { text: "hi".into() });
-        assert_eq!(content(&json!({"type":"text","text":"  "}), 10).unwrap_err().code(), ErrorCode::InvalidMessage);
+        assert_eq!(
+            content(&json!({"type":"text","text":"hi"}), 10).unwrap(),
+            Content::Text { text: "hi".into() }
+        );
+        assert_eq!(
+            content(&json!({"type":"text","text":"  "}), 10).unwrap_err().code(),
+            ErrorCode::InvalidMessage
+        );
         assert_eq!(content(&json!({"type":"video"}), 10).unwrap_err().code(), ErrorCode::InvalidMessage);
         assert_eq!(content(&json!("hi"), 10).unwrap_err().code(), ErrorCode::InvalidMessage);
         assert_eq!(

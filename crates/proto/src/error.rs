@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_documented() {
-        let body = ErrorBody { error: ErrorCode::RateLimited, message: "slow down".into(), retry_after: Some(2) };
+        let body =
+            ErrorBody { error: ErrorCode::RateLimited, message: "slow down".into(), retry_after: Some(2) };
         let json = serde_json::to_string(&body).unwrap();
         assert_eq!(json, r#"{"error":"RATE_LIMITED","message":"slow down","retryAfter":2}"#);
         let code: ErrorCode = serde_json::from_str("\"CONVERSATION_NOT_FOUND\"").unwrap();

@@ -156,7 +156,9 @@ impl ClientEnvelope {
             "presence.subscribe" => ClientFrame::PresenceSubscribe(payload(&id, &kind, raw, None)?),
             "presence.set" => ClientFrame::PresenceSet(payload(&id, &kind, raw, None)?),
             "sync" => ClientFrame::Sync(payload(&id, &kind, raw, Some(SyncRequest::default()))?),
-            "heartbeat" => ClientFrame::Heartbeat(payload(&id, &kind, raw, Some(HeartbeatPayload::default()))?),
+            "heartbeat" => {
+                ClientFrame::Heartbeat(payload(&id, &kind, raw, Some(HeartbeatPayload::default()))?)
+            }
             other => {
                 return Err(FrameError {
                     id,

@@ -16,6 +16,6 @@ pub mod model;
 pub mod rest;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use frames::{ClientFrame, ClientEnvelope, ServerEnvelope, ServerFrame};
+pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};
 pub use model::*;
 pub use rest::*;

@@ -1,0 +1,267 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Writes go through one writer thread ([`writer`]) that commits them in batches with
+//! `synchronous=FULL`, so every acknowledged write has been fsync'd and many messages share one
+//! fsync. Reads run on a small pool of reader connections on the blocking thread pool; WAL lets them
+//! proceed while the writer commits. This adapter serves one node; a cluster uses PostgreSQL.
+
+mod error;
+mod queries;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use confab_core::ids::now_millis;
+use confab_core::store::{
+    Appended, ConversationStore, HistoryCursor, HistoryPage, MessageStore, NewGroup, NewMessage, NewUser,
+    Store, StoreFuture, UserCredentials, UserStore,
+};
+use confab_core::{Error, Result};
+use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+
+use self::error::SqlResult;
+use self::writer::Writer;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+/// Reader connections kept open between reads.
+const IDLE_READERS: usize = 8;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // WAL + FULL: each COMMIT fsyncs the log, which is what makes an acknowledgement durable.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).db()?;
+    if version > MIGRATIONS.len() {
+        return Err(Error::Internal(format!(
+            "database schema version {version} is newer than this build knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction().db()?;
+        tx.execute_batch(sql).db()?;
+        tx.pragma_update(None, "user_version", i + 1).db()?;
+        tx.commit().db()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path).db()?;
+        configure(&conn).db()?;
+        migrate(&mut conn)?;
+        let writer = Writer::start(conn)
+            .map_err(|e| Error::Internal(format!("cannot start the storage writer: {e}")))?;
+        Ok(SqliteStore { path: path.to_path_buf(), writer, readers: Arc::new(Mutex::new(Vec::new())) })
+    }
+
+    /// Runs a read on a pooled reader connection, off the async runtime.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let conn = Connection::open_with_flags(&path, flags).db()?;
+                    configure(&conn).db()?;
+                    conn.pragma_update(None, "query_only", true).db()?;
+                    conn
+                }
+            };
+            let result = work(&conn);
+            let mut pool = readers.lock();
+            if pool.len() < IDLE_READERS {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("storage read task failed: {e}")))?
+    }
+
+    /// Runs a read inside one read transaction, so it sees a single snapshot.
+    async fn read_snapshot<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.read(move |conn| {
+            conn.execute_batch("BEGIN").db()?;
+            let result = work(conn);
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
+        .await
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer.submit(work).await
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        self.write(move |c| queries::create_user(c, &user)).await
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {
+        let username = username.to_string();
+        self.read(move |c| queries::credentials(c, &username)).await
+    }
+
+    async fn user(&self, user_id: &str) -> Result<Option<User>> {
+        let user_id = user_id.to_string();
+        self.read(move |c| queries::user(c, &user_id)).await
+    }
+
+    async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>> {
+        let prefix = prefix.to_string();
+        self.read(move |c| queries::search_users(c, &prefix, limit)).await
+    }
+}
+
+#[async_trait]
+impl ConversationStore for SqliteStore {
+    async fn open_direct(&self, a: &str, b: &str, new_id: String, now: i64) -> Result<(String, bool)> {
+        let (a, b) = (a.to_string(), b.to_string());
+        self.write(move |c| queries::open_direct(c, &a, &b, &new_id, now)).await
+    }
+
+    async fn create_group(&self, group: NewGroup) -> Result<()> {
+        self.write(move |c| queries::create_group(c, &group)).await
+    }
+
+    async fn conversation(&self, conversation_id: &str, viewer: &str) -> Result<Conversation> {
+        let (id, viewer) = (conversation_id.to_string(), viewer.to_string());
+        self.read_snapshot(move |c| queries::conversation_view(c, &id, &viewer)).await
+    }
+
+    async fn conversations_of(&self, user: &str) -> Result<Vec<Conversation>> {
+        let user = user.to_string();
+        self.read_snapshot(move |c| {
+            queries::conversation_ids_of(c, &user)?
+                .iter()
+                .map(|id| queries::conversation_view(c, id, &user))
+                .collect()
+        })
+        .await
+    }
+
+    async fn add_members(
+        &self,
+        conversation_id: &str,
+        actor: &str,
+        user_ids: &[String],
+        now: i64,
+        max_group_size: u32,
+    ) -> Result<Vec<String>> {
+        let (id, actor, user_ids) = (conversation_id.to_string(), actor.to_string(), user_ids.to_vec());
+        self.write(move |c| queries::add_members(c, &id, &actor, &user_ids, now, max_group_size)).await
+    }
+
+    async fn remove_member(&self, conversation_id: &str, actor: &str, user: &str) -> Result<()> {
+        let (id, actor, user) = (conversation_id.to_string(), actor.to_string(), user.to_string());
+        self.write(move |c| queries::remove_member(c, &id, &actor, &user)).await
+    }
+
+    async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>> {
+        let id = conversation_id.to_string();
+        self.read(move |c| queries::member_ids(c, &id)).await
+    }
+
+    async fn read_markers(&self, conversation_id: &str) -> Result<Vec<(String, u64)>> {
+        let id = conversation_id.to_string();
+        self.read(move |c| queries::read_markers(c, &id)).await
+    }
+
+    async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<u64> {
+        let (id, user) = (conversation_id.to_string(), user.to_string());
+        self.write(move |c| queries::mark_read(c, &id, &user, up_to)).await
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    fn append(&self, message: NewMessage) -> StoreFuture<Appended> {
+        // Queued now, so the caller's appends commit in call order.
+        Box::pin(self.writer.submit(move |c| queries::append(c, &message, now_millis())))
+    }
+
+    async fn history(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+        cursor: HistoryCursor,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        let (id, viewer) = (conversation_id.to_string(), viewer.to_string());
+        self.read_snapshot(move |c| queries::history(c, &id, &viewer, cursor, limit)).await
+    }
+
+    async fn locate_message(&self, message_id: &str, viewer: &str) -> Result<(String, u64)> {
+        let (id, viewer) = (message_id.to_string(), viewer.to_string());
+        self.read(move |c| queries::locate_message(c, &id, &viewer)).await
+    }
+
+    async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
+        let (user, cursors) = (user.to_string(), cursors.to_vec());
+        self.read_snapshot(move |c| queries::sync(c, &user, &cursors, limit, now_millis())).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        if !self.writer.is_running() {
+            return Err(Error::Unavailable("storage writer stopped".into()));
+        }
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).db()).await
+    }
+
+    async fn setting_or_init(&self, key: &str, candidate: &str) -> Result<String> {
+        let (key, candidate) = (key.to_string(), candidate.to_string());
+        self.write(move |c| queries::setting_or_init(c, &key, &candidate)).await
+    }
+
+    async fn shutdown(&self) {
+        self.writer.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,32 @@
+use std::sync::Arc;
+
+use confab_core::store::SharedStore;
+
+use super::SqliteStore;
+
+async fn fresh() -> (SharedStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("confab.db")).expect("open store");
+    (Arc::new(store) as SharedStore, dir)
+}
+
+crate::store_conformance_suite!(fresh());
+
+#[tokio::test]
+async fn acknowledged_writes_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let a = crate::conformance::user(&store, "olga").await;
+    let b = crate::conformance::user(&store, "pete").await;
+    let (c, _) = store.open_direct(&a, &b, "c1".into(), 0).await.unwrap();
+    for i in 0..10 {
+        crate::conformance::send(&store, &c, &a, &format!("m{i}")).await.unwrap();
+    }
+    store.shutdown().await;
+    drop(store);
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let view = store.conversation(&c, &b).await.unwrap();
+    assert_eq!(view.last_sequence, 10);
+    assert_eq!(crate::conformance::send(&store, &c, &b, "after").await.unwrap(), 11);
+}

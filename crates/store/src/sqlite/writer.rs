@@ -1,0 +1,171 @@
+//! The single writer: one thread owns the only writing connection and commits queued writes in
+//! batches (group commit). Each write runs inside its own savepoint, so a write that fails (a
+//! duplicate, a non-member) leaves nothing behind while the rest of the batch commits; results are
+//! released only after the batch's `COMMIT` (and its fsync) succeeded.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use confab_core::{Error, Result};
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most writes committed together; bounds the latency one commit adds to the first write of it.
+const MAX_BATCH: usize = 512;
+/// Writes queued beyond this are refused with `UNAVAILABLE` rather than queued without bound.
+pub(crate) const QUEUE_CAPACITY: usize = 65_536;
+
+trait Job: Send {
+    /// Runs the write; `true` when it succeeded and its savepoint is to be kept.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the result: the write's own when the batch committed, the commit's error otherwise.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct TypedJob<T, F> {
+    work: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(Error::Internal("a storage write panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let outcome = match (commit, self.result) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(Error::Internal("write was not run".into())),
+        };
+        let _ = self.reply.send(outcome);
+    }
+}
+
+enum Command {
+    Write(Box<dyn Job>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Handle to the writer thread.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Command>,
+}
+
+impl Writer {
+    pub(crate) fn start(conn: Connection) -> std::io::Result<Writer> {
+        let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+        std::thread::Builder::new().name("confab-sqlite-writer".into()).spawn(move || run(conn, rx))?;
+        Ok(Writer { queue })
+    }
+
+    /// Queues `work` now (call order is commit order) and returns a receiver for its result.
+    pub(crate) fn submit<T, F>(
+        &self,
+        work: F,
+    ) -> impl std::future::Future<Output = Result<T>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(TypedJob { work: Some(work), result: None, reply });
+        let queued = self.queue.try_send(Command::Write(job));
+        async move {
+            match queued {
+                Ok(()) => {
+                    rx.await.unwrap_or_else(|_| Err(Error::Unavailable("storage writer stopped".into())))
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(Error::Unavailable("storage write queue is full".into()))
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Err(Error::Unavailable("storage is shutting down".into()))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
+    /// Commits everything queued so far, then stops the thread.
+    pub(crate) async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.queue.send(Command::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        let mut stop = None;
+        match first {
+            Command::Write(job) => batch.push(job),
+            Command::Stop(tx) => stop = Some(tx),
+        }
+        while stop.is_none() && batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Command::Write(job)) => batch.push(job),
+                Ok(Command::Stop(tx)) => stop = Some(tx),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&conn, &mut batch);
+        }
+        if let Some(tx) = stop {
+            rx.close();
+            // Writes that raced the stop are refused, not dropped silently.
+            while let Ok(cmd) = rx.try_recv() {
+                if let Command::Write(job) = cmd {
+                    job.finish(Err(Error::Unavailable("storage is shutting down".into())));
+                }
+            }
+            let _ = tx.send(());
+            return;
+        }
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let outcome = (|| -> Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(super::error::map)?;
+        for job in batch.iter_mut() {
+            conn.execute_batch("SAVEPOINT job").map_err(super::error::map)?;
+            let keep = job.run(conn);
+            if !keep {
+                conn.execute_batch("ROLLBACK TO job").map_err(super::error::map)?;
+            }
+            conn.execute_batch("RELEASE job").map_err(super::error::map)?;
+        }
+        conn.execute_batch("COMMIT").map_err(super::error::map)
+    })();
+    if outcome.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let outcome = outcome.map_err(|e| match e {
+        // Whatever failed, nothing of this batch is stored: say so in the protocol's terms.
+        Error::Unavailable(m) | Error::Internal(m) => Error::Unavailable(m),
+        other => other,
+    });
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, writes = batch.len(), "storage commit failed; batch rolled back");
+    }
+    for job in batch.drain(..) {
+        job.finish(outcome.clone());
+    }
+}
