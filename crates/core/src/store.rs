@@ -84,6 +84,11 @@ pub struct HistoryPage {
 /// A future that a store returns from methods whose ordering matters at call time.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
 
+/// Called once an append is durable, in the order the appends committed (so in sequence order per
+/// conversation), before the append's future resolves. It runs on the store's own thread and must
+/// not block: hand the message on (e.g. to a channel) and return.
+pub type AfterCommit = Box<dyn FnOnce(&Appended) + Send + 'static>;
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user; `UsernameTaken` when the (normalized) username exists.
@@ -140,7 +145,7 @@ pub trait MessageStore: Send + Sync {
     /// conversation, sender and content returns the original message with `created: false`; with
     /// anything different it is `DuplicateMessage`. The sender must be a member (`Forbidden`), and
     /// may post in a group restricted to admins only as an admin.
-    fn append(&self, message: NewMessage) -> StoreFuture<Appended>;
+    fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended>;
     /// A page of a conversation's history as `viewer` may see it (`Forbidden` for non-members).
     async fn history(
         &self,

@@ -1,8 +1,6 @@
 //! Behaviour every `Store` adapter must show, written once and expanded for each adapter by
 //! [`store_conformance_suite!`].
 
-use std::sync::Arc;
-
 use confab_core::ids::{new_id, now_millis};
 use confab_core::store::{HistoryCursor, NewGroup, NewMessage, NewUser, SharedStore};
 use confab_core::Error;
@@ -34,7 +32,7 @@ pub async fn send(store: &SharedStore, conv: &str, sender: &str, t: &str) -> Res
         sender_id: sender.to_string(),
         content: text(t),
     };
-    store.append(msg).await.map(|a| a.message.sequence_number)
+    store.append(msg, None).await.map(|a| a.message.sequence_number)
 }
 
 async fn group(store: &SharedStore, creator: &str, members: &[String], settings: GroupSettings) -> String {
@@ -124,13 +122,23 @@ pub async fn group_roles_and_settings_are_enforced(store: SharedStore) {
 pub async fn sequences_are_gapless_under_concurrency(store: SharedStore) {
     let owner = user(&store, "owner").await;
     let g = group(&store, &owner, &[], GroupSettings::default()).await;
+    let committed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for t in 0..20 {
-        let (store, g, owner) = (store.clone(), g.clone(), owner.clone());
+        let (store, g, owner, committed) = (store.clone(), g.clone(), owner.clone(), committed.clone());
         tasks.push(tokio::spawn(async move {
             let mut seqs = Vec::new();
             for i in 0..50 {
-                seqs.push(send(&store, &g, &owner, &format!("{t}-{i}")).await.unwrap());
+                let msg = NewMessage {
+                    message_id: new_id(),
+                    conversation_id: g.clone(),
+                    sender_id: owner.clone(),
+                    content: text(&format!("{t}-{i}")),
+                };
+                let committed = committed.clone();
+                let hook: confab_core::store::AfterCommit =
+                    Box::new(move |a| committed.lock().unwrap().push(a.message.sequence_number));
+                seqs.push(store.append(msg, Some(hook)).await.unwrap().message.sequence_number);
             }
             seqs
         }));
@@ -143,6 +151,8 @@ pub async fn sequences_are_gapless_under_concurrency(store: SharedStore) {
     }
     all.sort_unstable();
     assert_eq!(all, (1..=1000).collect::<Vec<u64>>());
+    // Commit hooks ran in sequence order, which is what lets fan-out preserve it.
+    assert_eq!(*committed.lock().unwrap(), (1..=1000).collect::<Vec<u64>>());
 }
 
 pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
@@ -155,13 +165,13 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
         sender_id: sender.to_string(),
         content: text(t),
     };
-    let first = store.append(msg("hello", &a)).await.unwrap();
+    let first = store.append(msg("hello", &a), None).await.unwrap();
     assert!(first.created);
-    let again = store.append(msg("hello", &a)).await.unwrap();
+    let again = store.append(msg("hello", &a), None).await.unwrap();
     assert!(!again.created);
     assert_eq!(again.message, first.message);
-    assert_eq!(store.append(msg("other", &a)).await.unwrap_err(), Error::DuplicateMessage);
-    assert_eq!(store.append(msg("hello", &b)).await.unwrap_err(), Error::DuplicateMessage);
+    assert_eq!(store.append(msg("other", &a), None).await.unwrap_err(), Error::DuplicateMessage);
+    assert_eq!(store.append(msg("hello", &b), None).await.unwrap_err(), Error::DuplicateMessage);
     // The refused appends left no gap.
     assert_eq!(send(&store, &c, &b, "next").await.unwrap(), 2);
 }
@@ -285,6 +295,3 @@ macro_rules! store_conformance_suite {
         )*
     };
 }
-
-#[allow(unused)]
-fn _assert_shared(_: Arc<dyn confab_core::store::Store>) {}

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::store::{
-    Appended, ConversationStore, HistoryCursor, HistoryPage, MessageStore, NewGroup, NewMessage, NewUser,
-    Store, StoreFuture, UserCredentials, UserStore,
+    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MessageStore, NewGroup, NewMessage,
+    NewUser, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -129,7 +129,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.writer.submit(work).await
+        self.writer.submit(work, None).await
     }
 }
 
@@ -217,9 +217,9 @@ impl ConversationStore for SqliteStore {
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    fn append(&self, message: NewMessage) -> StoreFuture<Appended> {
+    fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended> {
         // Queued now, so the caller's appends commit in call order.
-        Box::pin(self.writer.submit(move |c| queries::append(c, &message, now_millis())))
+        Box::pin(self.writer.submit(move |c| queries::append(c, &message, now_millis()), after_commit))
     }
 
     async fn history(

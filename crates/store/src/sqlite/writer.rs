@@ -21,9 +21,13 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<()>);
 }
 
+/// Runs after a successful commit, before the caller is answered, in commit order.
+pub(crate) type CommitHook<T> = Box<dyn FnOnce(&T) + Send>;
+
 struct TypedJob<T, F> {
     work: Option<F>,
     result: Option<Result<T>>,
+    on_commit: Option<CommitHook<T>>,
     reply: oneshot::Sender<Result<T>>,
 }
 
@@ -47,6 +51,9 @@ where
             (Ok(()), Some(result)) => result,
             (Ok(()), None) => Err(Error::Internal("write was not run".into())),
         };
+        if let (Ok(value), Some(hook)) = (&outcome, self.on_commit) {
+            hook(value);
+        }
         let _ = self.reply.send(outcome);
     }
 }
@@ -73,13 +80,14 @@ impl Writer {
     pub(crate) fn submit<T, F>(
         &self,
         work: F,
+        on_commit: Option<CommitHook<T>>,
     ) -> impl std::future::Future<Output = Result<T>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let job = Box::new(TypedJob { work: Some(work), result: None, reply });
+        let job = Box::new(TypedJob { work: Some(work), result: None, on_commit, reply });
         let queued = self.queue.try_send(Command::Write(job));
         async move {
             match queued {
