@@ -173,6 +173,12 @@ impl ClientEnvelope {
         Self { id, frame }
     }
 
+    /// The request id of a frame that will not be processed (e.g. one over the size limit), if
+    /// its envelope can be read at all.
+    pub fn peek_id(text: &str) -> Option<String> {
+        read_envelope(text).ok().and_then(|(id, _, _)| id)
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("client frames always serialize")
     }

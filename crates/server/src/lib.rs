@@ -1,1 +1,143 @@
-//! placeholder
+//! Confab's gateway: the axum HTTP + WebSocket server around the chat service.
+//!
+//! # Layout
+//! - [`config`]: server settings and limits.
+//! - [`app`]: the chat service shared by both transports (auth, send, read, sync, notices).
+//! - [`auth`]: password hashing and JWTs.
+//! - [`hub`]: this node's connections and their bounded outbound queues.
+//! - [`fanout`]: committed messages → members' devices, in sequence order.
+//! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
+//! - [`api_error`]: domain errors → protocol error responses, in one place.
+
+pub mod api_error;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod fanout;
+pub mod hub;
+pub mod routes;
+pub mod state;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use confab_bus::InProcessBus;
+use confab_core::bus::SharedBus;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+pub use config::{Limits, ServerConfig};
+
+use crate::app::App;
+use crate::auth::TokenKeys;
+use crate::fanout::{Dispatcher, MemberCache};
+use crate::hub::{CloseReason, Hub};
+use crate::state::AppState;
+
+/// Settings key of the generated JWT secret.
+const JWT_SECRET_KEY: &str = "jwt_secret";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("storage: {0}")]
+    Store(#[from] confab_core::Error),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The process-wide Prometheus recorder (one per process, shared by every server in it).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; metrics then go there instead.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens storage, settles the JWT secret and binds the listener. Must run inside a tokio runtime.
+    pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
+        if config.limits.max_group_size == 0 || config.limits.max_group_size > config::MAX_GROUP_SIZE_LIMIT {
+            return Err(StartError::Config(format!(
+                "max group size must be 1..={}",
+                config::MAX_GROUP_SIZE_LIMIT
+            )));
+        }
+        if config.heartbeat_interval.is_zero() {
+            return Err(StartError::Config("heartbeat interval must be positive".into()));
+        }
+        let store = confab_store::open(&config.data_dir)?;
+        let secret = match &config.jwt_secret {
+            Some(secret) if !secret.is_empty() => secret.clone(),
+            _ => store.setting_or_init(JWT_SECRET_KEY, &random_secret()).await?,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        let hub = Arc::new(Hub::new());
+        let bus: SharedBus = Arc::new(InProcessBus::new(hub.clone()));
+        let members = Arc::new(MemberCache::default());
+        let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let dispatcher = Dispatcher::start(shards, store.clone(), bus.clone(), members.clone());
+        let tokens = TokenKeys::new(&secret, config.token_ttl);
+        let max_connections = config.limits.max_connections;
+        let app = App::new(config, store, bus, hub, tokens, members, dispatcher);
+        let state = AppState {
+            app: Arc::new(app),
+            sessions: TaskTracker::new(),
+            connection_slots: Arc::new(Semaphore::new(max_connections)),
+            metrics: metrics_handle(),
+        };
+        Ok(Server { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| self.state.app.config.listen)
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests and sends
+    /// finish, closes every WebSocket with a close frame and commits what the store has queued.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Server { listener, state } = self;
+        let app = state.app.clone();
+        let sessions = state.sessions.clone();
+        let router = routes::router(state);
+        let stop = app.shutdown.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        };
+        let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
+        app.shutdown.cancel();
+        app.hub.close_all(CloseReason::Shutdown);
+        sessions.close();
+        sessions.wait().await;
+        app.store.shutdown().await;
+        served
+    }
+}

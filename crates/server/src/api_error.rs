@@ -1,0 +1,84 @@
+//! The one place domain errors become HTTP responses, and the request extractors that turn bad
+//! input into the protocol's error codes instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use confab_core::Error;
+use serde::de::DeserializeOwned;
+
+use crate::state::AppState;
+
+/// A domain error on its way out as `{"error", "message", "retryAfter"?}`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.0.body();
+        let status = StatusCode::from_u16(body.error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if matches!(self.0, Error::Internal(_)) {
+            tracing::error!(error = %self.0, "internal error");
+        }
+        let retry_after = body.retry_after;
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body. Unlike `axum::Json` it does not insist on a `Content-Type`, and every failure is a
+/// protocol error: `PAYLOAD_TOO_LARGE` over the body limit, `INVALID_REQUEST` otherwise.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge(format!(
+                    "request body is over {} bytes",
+                    state.app.config.limits.max_frame_bytes
+                ))
+            } else {
+                Error::InvalidRequest(format!("cannot read request body: {rejection}"))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError(Error::InvalidRequest(format!("invalid JSON body: {e}"))))
+    }
+}
+
+/// The authenticated caller of a REST endpoint (`Authorization: Bearer <token>`).
+pub struct AuthUser(pub String);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
+        Ok(AuthUser(state.app.authenticate(token).await?))
+    }
+}
+
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}

@@ -1,0 +1,74 @@
+//! Server settings. The `confab` binary fills them from flags, `CONFAB_*` environment variables
+//! and an optional TOML file; tests build them directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Where the embedded database and the generated JWT secret live.
+    pub data_dir: PathBuf,
+    /// HS256 secret for tokens. When `None`, one is generated on first run and kept in the store, so
+    /// every restart (and, with a shared database, every node) uses the same one.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of tokens this server issues.
+    pub token_ttl: Duration,
+    /// Interval clients are told to heartbeat at; a connection silent for 3 intervals is closed.
+    pub heartbeat_interval: Duration,
+    pub limits: Limits,
+}
+
+/// Limits from the protocol, all configurable.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest message text, in bytes.
+    pub max_text_bytes: usize,
+    /// Largest WebSocket frame or REST body, in bytes.
+    pub max_frame_bytes: usize,
+    /// Largest group, in members.
+    pub max_group_size: u32,
+    /// Sustained messages per second per device (WebSocket) or per user (REST).
+    pub messages_per_second: u32,
+    /// Burst allowance on top of the sustained rate.
+    pub message_burst: u32,
+    /// Frames queued for one connection before it counts as too slow and is disconnected.
+    pub outbound_queue: usize,
+    /// Sends in flight (awaiting their commit) per connection before the server stops reading it.
+    pub max_inflight_sends: usize,
+    /// Most connections the node accepts at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_text_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
+            max_group_size: 1_000,
+            messages_per_second: 50,
+            message_burst: 100,
+            outbound_queue: 1024,
+            max_inflight_sends: 256,
+            max_connections: 100_000,
+        }
+    }
+}
+
+/// Largest group size the server accepts as a setting.
+pub const MAX_GROUP_SIZE_LIMIT: u32 = 100_000;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./confab-data"),
+            jwt_secret: None,
+            token_ttl: Duration::from_secs(7 * 24 * 3600),
+            heartbeat_interval: Duration::from_secs(30),
+            limits: Limits::default(),
+        }
+    }
+}

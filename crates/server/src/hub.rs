@@ -1,0 +1,217 @@
+//! The registry of this node's WebSocket connections, by user, and the per-connection outbound
+//! queue ([`Outbox`]). Deliveries share one serialized frame among all recipients; each
+//! connection's queue is bounded, and a connection whose queue is full is disconnected rather than
+//! allowed to slow anyone else down.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use confab_core::bus::{Delivery, DeliveryHandler};
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Why a connection is being closed by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The outbound queue filled up: the client does not read fast enough.
+    SlowConsumer,
+    /// No protocol frame for three heartbeat intervals.
+    HeartbeatTimeout,
+    /// The server is shutting down.
+    Shutdown,
+    /// A frame over the hard size cap; the stream cannot be resynchronised.
+    FrameTooLarge,
+}
+
+/// The sending side of one connection: a bounded queue drained by the connection's writer task.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::Sender<Utf8Bytes>,
+    closer: CancellationToken,
+    reason: Arc<parking_lot::Mutex<Option<CloseReason>>>,
+    slow: Arc<AtomicBool>,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Utf8Bytes>) {
+        let (queue, rx) = mpsc::channel(capacity.max(1));
+        let outbox = Outbox {
+            queue,
+            closer: CancellationToken::new(),
+            reason: Arc::new(parking_lot::Mutex::new(None)),
+            slow: Arc::new(AtomicBool::new(false)),
+        };
+        (outbox, rx)
+    }
+
+    /// Queues a frame without waiting. A full queue closes the connection (slow consumer).
+    pub fn push(&self, frame: Utf8Bytes) {
+        match self.queue.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.slow.swap(true, Ordering::Relaxed) {
+                    metrics::counter!("confab_slow_consumer_disconnects_total").increment(1);
+                    self.close(CloseReason::SlowConsumer);
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Asks the connection to close; the first reason given wins.
+    pub fn close(&self, reason: CloseReason) {
+        self.reason.lock().get_or_insert(reason);
+        self.closer.cancel();
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        *self.reason.lock()
+    }
+
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closer
+    }
+}
+
+/// One registered connection.
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    pub connection_id: Arc<str>,
+    pub device_id: Arc<str>,
+    pub outbox: Outbox,
+}
+
+/// This node's connections by user id.
+#[derive(Default)]
+pub struct Hub {
+    users: DashMap<String, Vec<ConnectionHandle>>,
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub::default()
+    }
+
+    /// Registers a connection; returns how many connections the user has on this node now.
+    pub fn register(&self, user_id: &str, handle: ConnectionHandle) -> usize {
+        let mut conns = self.users.entry(user_id.to_string()).or_default();
+        conns.push(handle);
+        metrics::gauge!("confab_connections").increment(1.0);
+        conns.len()
+    }
+
+    /// Removes a connection; returns how many connections the user still has on this node.
+    pub fn unregister(&self, user_id: &str, connection_id: &str) -> usize {
+        let mut remaining = 0;
+        let mut removed = false;
+        self.users.remove_if_mut(user_id, |_, conns| {
+            let before = conns.len();
+            conns.retain(|c| &*c.connection_id != connection_id);
+            removed = conns.len() < before;
+            remaining = conns.len();
+            conns.is_empty()
+        });
+        if removed {
+            metrics::gauge!("confab_connections").decrement(1.0);
+        }
+        remaining
+    }
+
+    /// Number of this user's connections on this node.
+    pub fn connections_of(&self, user_id: &str) -> usize {
+        self.users.get(user_id).map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Queues `frame` to every connection of `user_id` except `skip`.
+    pub fn send_to_user(&self, user_id: &str, frame: &Utf8Bytes, skip: Option<&str>) -> usize {
+        let Some(conns) = self.users.get(user_id) else { return 0 };
+        let mut sent = 0;
+        for conn in conns.iter() {
+            if Some(&*conn.connection_id) == skip {
+                continue;
+            }
+            conn.outbox.push(frame.clone());
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Asks every connection to close (server shutdown).
+    pub fn close_all(&self, reason: CloseReason) {
+        for entry in self.users.iter() {
+            for conn in entry.value() {
+                conn.outbox.close(reason);
+            }
+        }
+    }
+}
+
+impl DeliveryHandler for Hub {
+    fn deliver(&self, delivery: &Delivery) {
+        let frame = match Utf8Bytes::try_from(delivery.frame.clone()) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!(error = %e, "dropping a delivery that is not UTF-8");
+                return;
+            }
+        };
+        let skip = delivery.skip_connection.as_deref();
+        let mut sent = 0u64;
+        for user in delivery.recipients.iter() {
+            sent += self.send_to_user(user, &frame, skip) as u64;
+        }
+        metrics::counter!("confab_frames_delivered_total").increment(sent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(id: &str, capacity: usize) -> (ConnectionHandle, mpsc::Receiver<Utf8Bytes>) {
+        let (outbox, rx) = Outbox::new(capacity);
+        (ConnectionHandle { connection_id: id.into(), device_id: "d".into(), outbox }, rx)
+    }
+
+    #[test]
+    fn deliveries_skip_the_sender_and_reach_every_other_device() {
+        let hub = Hub::new();
+        let (a1, mut rx_a1) = handle("a1", 4);
+        let (a2, mut rx_a2) = handle("a2", 4);
+        let (b1, mut rx_b1) = handle("b1", 4);
+        hub.register("alice", a1);
+        assert_eq!(hub.register("alice", a2), 2);
+        hub.register("bob", b1);
+        hub.deliver(&Delivery {
+            recipients: vec!["alice".to_string(), "bob".to_string()].into(),
+            frame: "{}".into(),
+            skip_connection: Some("a1".into()),
+        });
+        assert!(rx_a1.try_recv().is_err());
+        assert_eq!(rx_a2.try_recv().unwrap().as_str(), "{}");
+        assert_eq!(rx_b1.try_recv().unwrap().as_str(), "{}");
+        assert_eq!(hub.unregister("alice", "a1"), 1);
+        assert_eq!(hub.unregister("alice", "a2"), 0);
+        assert_eq!(hub.connections_of("alice"), 0);
+    }
+
+    #[test]
+    fn a_full_queue_closes_only_that_connection() {
+        let hub = Hub::new();
+        let (slow, _rx_slow) = handle("slow", 1);
+        let (fast, mut rx_fast) = handle("fast", 8);
+        let slow_outbox = slow.outbox.clone();
+        hub.register("s", slow);
+        hub.register("f", fast.clone());
+        for _ in 0..3 {
+            hub.send_to_user("s", &Utf8Bytes::from_static("x"), None);
+            hub.send_to_user("f", &Utf8Bytes::from_static("x"), None);
+        }
+        assert_eq!(slow_outbox.close_reason(), Some(CloseReason::SlowConsumer));
+        assert!(slow_outbox.closed().is_cancelled());
+        assert!(!fast.outbox.closed().is_cancelled());
+        assert_eq!((0..3).filter(|_| rx_fast.try_recv().is_ok()).count(), 3);
+    }
+}

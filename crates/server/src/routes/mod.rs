@@ -1,0 +1,48 @@
+//! The REST API under `/api/v1`, the WebSocket endpoint and the operations endpoints.
+
+mod auth;
+mod conversations;
+mod messages;
+mod ops;
+mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use confab_core::Error;
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.app.config.limits.max_frame_bytes;
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/users/me", get(users::me))
+        .route("/users/{user_id}", get(users::by_id))
+        .route("/users", get(users::search))
+        .route("/conversations", post(conversations::create_direct).get(conversations::list))
+        .route("/groups", post(conversations::create_group))
+        .route("/conversations/{id}", get(conversations::get_one))
+        .route("/conversations/{id}/members", post(conversations::add_members))
+        .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
+        .route("/conversations/{id}/messages", post(messages::send).get(messages::history))
+        .route("/conversations/{id}/read", post(messages::read_conversation))
+        .route("/messages/{message_id}/read", post(messages::read_message))
+        .route("/sync", post(messages::sync))
+        .fallback(not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/ws", get(crate::ws::upgrade))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(Error::NotFound("no such endpoint".into()))
+}

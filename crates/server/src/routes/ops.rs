@@ -1,0 +1,26 @@
+//! `/healthz` (the process is up), `/readyz` (storage and backends answer), `/metrics` (Prometheus).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api_error::ApiResult;
+use crate::state::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    if state.app.shutdown.is_cancelled() {
+        return Err(confab_core::Error::Unavailable("shutting down".into()).into());
+    }
+    state.app.store.ping().await?;
+    Ok(Json(json!({"status": "ready"})))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}

@@ -1,0 +1,19 @@
+//! What every request handler gets: the chat service and the node's connection bookkeeping.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::app::App;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+    /// WebSocket sessions, so shutdown can wait for each to flush and close.
+    pub sessions: TaskTracker,
+    /// One permit per open WebSocket connection (`max_connections`).
+    pub connection_slots: Arc<Semaphore>,
+    pub metrics: PrometheusHandle,
+}

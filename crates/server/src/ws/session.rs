@@ -1,0 +1,276 @@
+//! One WebSocket connection: a reader loop that parses and handles client frames, and a writer task
+//! that drains the connection's bounded [`Outbox`] to the socket. Sends are pipelined: each
+//! `message.send` is queued to the store at once (keeping this device's order) and answered when
+//! durable, while the reader goes on reading, up to `max_inflight_sends`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use confab_core::ids::{new_id, now_millis};
+use confab_core::Error;
+use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload};
+use confab_proto::{ClientEnvelope, ClientFrame, ErrorBody, ErrorCode, MessageAck, ServerEnvelope, ServerFrame};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, RateLimiter};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use crate::app::{message_quota, rate_limited, App};
+use crate::hub::{CloseReason, ConnectionHandle, Outbox};
+use crate::state::AppState;
+
+/// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
+const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
+const CLOSE_SLOW_CONSUMER: u16 = 4001;
+/// Frames written to the socket before one flush.
+const WRITE_BATCH: usize = 64;
+
+fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
+    ServerEnvelope::new(id, frame).to_json().into()
+}
+
+fn error_frame(id: Option<String>, body: ErrorBody) -> Utf8Bytes {
+    encode(id, ServerFrame::Error(body))
+}
+
+struct Session {
+    app: Arc<App>,
+    user_id: String,
+    connection_id: Arc<str>,
+    outbox: Outbox,
+    sends: DefaultDirectRateLimiter,
+    pending: FuturesOrdered<BoxFuture<'static, ()>>,
+}
+
+pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id: String) {
+    let app = state.app.clone();
+    let connection_id: Arc<str> = new_id().into();
+    let (outbox, rx) = Outbox::new(app.config.limits.outbound_queue);
+    let (sink, stream) = socket.split();
+
+    // `connected` is queued before registering, so it is always the first frame.
+    outbox.push(encode(
+        None,
+        ServerFrame::Connected(ConnectedPayload {
+            connection_id: connection_id.to_string(),
+            user_id: user_id.clone(),
+            device_id: device_id.clone(),
+            server_time: now_millis(),
+            heartbeat_interval: app.config.heartbeat_interval.as_millis() as u64,
+            resume_token: new_id(),
+        }),
+    ));
+    app.hub.register(
+        &user_id,
+        ConnectionHandle { connection_id: connection_id.clone(), device_id: device_id.into(), outbox: outbox.clone() },
+    );
+    let writer = tokio::spawn(write_loop(sink, rx, outbox.clone()));
+
+    let mut session = Session {
+        sends: RateLimiter::direct(message_quota(&app.config)),
+        app: app.clone(),
+        user_id,
+        connection_id,
+        outbox: outbox.clone(),
+        pending: FuturesOrdered::new(),
+    };
+    let reason = session.read_loop(stream).await;
+    // Sends already queued to the store complete and are answered before the socket closes.
+    while session.pending.next().await.is_some() {}
+    app.hub.unregister(&session.user_id, &session.connection_id);
+    match reason {
+        Some(reason) => outbox.close(reason),
+        None => outbox.closed().cancel(),
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+impl Session {
+    /// Reads until the client goes away or the server closes the connection; returns why the server
+    /// closed it (`None` when the client did).
+    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) -> Option<CloseReason> {
+        let timeout = self.app.config.heartbeat_interval * 3;
+        let max_inflight = self.app.config.limits.max_inflight_sends.max(1);
+        let mut deadline = Instant::now() + timeout;
+        let shutdown = self.app.shutdown.clone();
+        let closed = self.outbox.closed().clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = closed.cancelled() => return None,
+                _ = shutdown.cancelled() => return Some(CloseReason::Shutdown),
+                Some(()) = self.pending.next(), if !self.pending.is_empty() => {}
+                _ = sleep_until(deadline) => return Some(CloseReason::HeartbeatTimeout),
+                incoming = stream.next(), if self.pending.len() < max_inflight => match incoming {
+                    None | Some(Ok(Message::Close(_))) => return None,
+                    Some(Ok(Message::Text(text))) => {
+                        deadline = Instant::now() + timeout;
+                        self.handle_text(&text);
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        deadline = Instant::now() + timeout;
+                        self.reply_error(None, Error::InvalidRequest("binary frames are not supported; send JSON text frames".into()));
+                    }
+                    // Control frames are the network library's, not a sign the application is alive.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Err(e)) => {
+                        if is_capacity_error(e) {
+                            self.reply_error(None, Error::PayloadTooLarge(format!(
+                                "frame is over {} bytes", self.app.config.limits.max_frame_bytes
+                            )));
+                            return Some(CloseReason::FrameTooLarge);
+                        }
+                        return None;
+                    }
+                },
+            }
+        }
+    }
+
+    fn reply(&self, frame: Utf8Bytes) {
+        self.outbox.push(frame);
+    }
+
+    fn reply_error(&self, id: Option<String>, error: Error) {
+        self.reply(error_frame(id, error.body()));
+    }
+
+    fn handle_text(&mut self, text: &str) {
+        let limit = self.app.config.limits.max_frame_bytes;
+        if text.len() > limit {
+            let id = ClientEnvelope::peek_id(text);
+            self.reply_error(id, Error::PayloadTooLarge(format!("frame is over {limit} bytes")));
+            return;
+        }
+        let envelope = match ClientEnvelope::parse(text) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                self.reply(error_frame(e.id, e.body));
+                return;
+            }
+        };
+        let id = envelope.id;
+        match envelope.frame {
+            ClientFrame::MessageSend(p) => {
+                if let Err(not_until) = self.sends.check() {
+                    self.reply_error(id, rate_limited(not_until));
+                    return;
+                }
+                let outbox = self.outbox.clone();
+                let appended = self.app.send_message(
+                    &self.user_id,
+                    &p.conversation_id,
+                    p.message_id,
+                    &p.content,
+                    Some(self.connection_id.clone()),
+                );
+                self.pending.push_back(Box::pin(async move {
+                    let frame = match appended.await {
+                        Ok(a) => encode(
+                            id,
+                            ServerFrame::MessageAck(MessageAck {
+                                message_id: a.message.message_id,
+                                conversation_id: a.message.conversation_id,
+                                sequence_number: a.message.sequence_number,
+                                timestamp: a.message.timestamp,
+                            }),
+                        ),
+                        Err(e) => error_frame(id, e.body()),
+                    };
+                    outbox.push(frame);
+                }));
+            }
+            ClientFrame::Heartbeat(_) => {
+                self.reply(encode(id, ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() })));
+            }
+            ClientFrame::Sync(request) => {
+                let (app, outbox, user) = (self.app.clone(), self.outbox.clone(), self.user_id.clone());
+                self.pending.push_back(Box::pin(async move {
+                    let frame = match app.sync(&user, &request).await {
+                        Ok(result) => encode(id, ServerFrame::SyncResult(result)),
+                        Err(e) => error_frame(id, e.body()),
+                    };
+                    outbox.push(frame);
+                }));
+            }
+            ClientFrame::MessageRead(p) => {
+                let (app, outbox, user) = (self.app.clone(), self.outbox.clone(), self.user_id.clone());
+                self.pending.push_back(Box::pin(async move {
+                    if let Err(e) = app.mark_read(&p.conversation_id, &user, p.up_to_sequence).await {
+                        outbox.push(error_frame(id, e.body()));
+                    }
+                }));
+            }
+            ClientFrame::MessageReceived(_)
+            | ClientFrame::TypingStart(_)
+            | ClientFrame::TypingStop(_)
+            | ClientFrame::PresenceSubscribe(_)
+            | ClientFrame::PresenceSet(_) => {
+                self.reply(error_frame(
+                    id,
+                    ErrorBody::new(ErrorCode::InvalidRequest, "frame type not supported by this server version"),
+                ));
+            }
+        }
+    }
+}
+
+fn is_capacity_error(e: axum::Error) -> bool {
+    matches!(
+        e.into_inner().downcast::<tungstenite::Error>().map(|e| *e),
+        Ok(tungstenite::Error::Capacity(_))
+    )
+}
+
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox) {
+    let closed = outbox.closed().clone();
+    'outer: loop {
+        tokio::select! {
+            biased;
+            _ = closed.cancelled() => break,
+            frame = rx.recv() => {
+                let Some(frame) = frame else { break };
+                if sink.feed(Message::Text(frame)).await.is_err() {
+                    break 'outer;
+                }
+                for _ in 1..WRITE_BATCH {
+                    match rx.try_recv() {
+                        Ok(frame) => {
+                            if sink.feed(Message::Text(frame)).await.is_err() {
+                                break 'outer;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let reason = outbox.close_reason();
+    let (code, text) = match reason {
+        None => (1000, ""),
+        Some(CloseReason::Shutdown) => (1001, "server shutting down"),
+        Some(CloseReason::FrameTooLarge) => (1009, "frame too large"),
+        Some(CloseReason::HeartbeatTimeout) => (CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
+        Some(CloseReason::SlowConsumer) => (CLOSE_SLOW_CONSUMER, "slow consumer"),
+    };
+    let finish = async {
+        // Replies already queued (acks of committed sends, a last error) still go out, except to a
+        // client that is too slow to take them.
+        if reason != Some(CloseReason::SlowConsumer) {
+            while let Ok(frame) = rx.try_recv() {
+                if sink.feed(Message::Text(frame)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: text.into() }))).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), finish).await;
+}
