@@ -8,7 +8,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use confab_core::bus::{Delivery, SharedBus};
 use confab_core::ids::{new_id, now_millis};
-use confab_core::store::{AfterCommit, Appended, HistoryCursor, HistoryPage, NewMessage, NewUser, SharedStore, StoreFuture};
+use confab_core::store::{
+    AfterCommit, Appended, HistoryCursor, HistoryPage, NewMessage, NewUser, SharedStore, StoreFuture,
+};
 use confab_core::{validate, Error, Result};
 use confab_proto::{ServerEnvelope, ServerFrame, SyncRequest, SyncResponse};
 use dashmap::DashSet;
@@ -87,10 +89,13 @@ impl App {
         if claims.iss.as_deref() == Some(ISSUER) || self.known_users.contains(&claims.sub) {
             return Ok(claims.sub);
         }
-        validate::client_id("sub", &claims.sub).map_err(|_| Error::Unauthorized("token `sub` is invalid".into()))?;
+        validate::client_id("sub", &claims.sub)
+            .map_err(|_| Error::Unauthorized("token `sub` is invalid".into()))?;
         if self.store.user(&claims.sub).await?.is_none() {
             let Some(username) = claims.username.as_deref() else {
-                return Err(Error::Unauthorized("token names an unknown user and carries no `username`".into()));
+                return Err(Error::Unauthorized(
+                    "token names an unknown user and carries no `username`".into(),
+                ));
             };
             let username = validate::username(username).map_err(|e| Error::Unauthorized(e.to_string()))?;
             let display_name = validate::display_name(claims.display_name.as_deref(), &username)
@@ -172,7 +177,9 @@ impl App {
         limit: Option<u32>,
     ) -> Result<HistoryPage> {
         let cursor = match (before, after) {
-            (Some(_), Some(_)) => return Err(Error::InvalidRequest("pass `before` or `after`, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidRequest("pass `before` or `after`, not both".into()))
+            }
             (Some(b), None) => HistoryCursor::Before(b),
             (None, Some(a)) => HistoryCursor::After(a),
             (None, None) => HistoryCursor::Latest,
@@ -193,7 +200,11 @@ impl App {
     /// Sends one frame to every connected device of `users` (on any node).
     pub fn publish(&self, users: Vec<String>, frame: &ServerFrame) {
         let frame = ServerEnvelope::new(None, frame.clone()).to_json();
-        self.bus.publish(Delivery { recipients: users.into(), frame: Bytes::from(frame), skip_connection: None });
+        self.bus.publish(Delivery {
+            recipients: users.into(),
+            frame: Bytes::from(frame),
+            skip_connection: None,
+        });
     }
 
     /// Tells every member (and `also`, e.g. a member who just left) that a conversation changed:

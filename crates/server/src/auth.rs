@@ -71,13 +71,15 @@ impl TokenKeys {
     /// Checks signature and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
-            Error::Unauthorized(match e.kind() {
-                ErrorKind::ExpiredSignature => "token expired".to_string(),
-                ErrorKind::InvalidSignature => "token signature is invalid".to_string(),
-                _ => format!("invalid token: {e}"),
-            })
-        })
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(
+            |e| {
+                Error::Unauthorized(match e.kind() {
+                    ErrorKind::ExpiredSignature => "token expired".to_string(),
+                    ErrorKind::InvalidSignature => "token signature is invalid".to_string(),
+                    _ => format!("invalid token: {e}"),
+                })
+            },
+        )
     }
 }
 
@@ -105,7 +107,10 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
             DUMMY
                 .get_or_init(|| {
                     let salt = SaltString::generate(&mut OsRng);
-                    Argon2::default().hash_password(b"confab-dummy", &salt).map(|h| h.to_string()).unwrap_or_default()
+                    Argon2::default()
+                        .hash_password(b"confab-dummy", &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
                 })
                 .clone()
         });

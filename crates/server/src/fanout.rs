@@ -3,7 +3,7 @@
 //! serializes `message.new` once and publishes it on the bus. Sharding by conversation keeps each
 //! conversation's messages in sequence order while different conversations fan out in parallel.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -64,9 +64,8 @@ impl Dispatcher {
 
     /// Queues a committed message; never blocks (it is called on the store's commit thread).
     pub fn submit(&self, committed: Committed) {
-        let mut h = self.hasher.build_hasher();
-        committed.message.conversation_id.hash(&mut h);
-        let shard = (h.finish() % self.shards.len() as u64) as usize;
+        let hash = self.hasher.hash_one(&committed.message.conversation_id);
+        let shard = (hash % self.shards.len() as u64) as usize;
         if self.shards[shard].send(committed).is_err() {
             tracing::warn!("fan-out is stopped; a message was stored but not pushed (clients will sync)");
         }

@@ -14,7 +14,13 @@ use crate::state::AppState;
 
 fn response(state: &AppState, user: User) -> ApiResult<AuthResponse> {
     let (token, expires_at) = state.app.tokens.issue(&user.user_id)?;
-    Ok(AuthResponse { user_id: user.user_id, username: user.username, display_name: user.display_name, token, expires_at })
+    Ok(AuthResponse {
+        user_id: user.user_id,
+        username: user.username,
+        display_name: user.display_name,
+        token,
+        expires_at,
+    })
 }
 
 pub async fn register(
@@ -39,7 +45,10 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(response(&state, user)?)))
 }
 
-pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<AuthResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<AuthResponse>> {
     let wrong = || Error::Unauthorized("wrong username or password".into());
     let credentials = match validate::username(&req.username) {
         Ok(name) => state.app.store.credentials(&name).await?,

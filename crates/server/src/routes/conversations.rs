@@ -23,7 +23,9 @@ pub async fn create_direct(
         return Err(Error::InvalidRequest("groups are created with POST /api/v1/groups".into()).into());
     }
     let [other] = req.participant_ids.as_slice() else {
-        return Err(Error::InvalidRequest("a direct conversation has exactly one other participant".into()).into());
+        return Err(
+            Error::InvalidRequest("a direct conversation has exactly one other participant".into()).into()
+        );
     };
     if *other == me {
         return Err(Error::InvalidRequest("a direct conversation needs another user".into()).into());
@@ -66,7 +68,10 @@ pub async fn create_group(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-pub async fn list(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<ConversationsResponse>> {
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> ApiResult<Json<ConversationsResponse>> {
     let conversations = state.app.store.conversations_of(&me).await?;
     Ok(Json(ConversationsResponse { conversations }))
 }
@@ -92,7 +97,10 @@ pub async fn add_members(
     for user in &req.user_ids {
         validate::client_id("userIds", user)?;
     }
-    let added = app.store.add_members(&id, &me, &req.user_ids, now_millis(), app.config.limits.max_group_size).await?;
+    let added = app
+        .store
+        .add_members(&id, &me, &req.user_ids, now_millis(), app.config.limits.max_group_size)
+        .await?;
     if !added.is_empty() {
         app.notify_conversation(&id, &me, &[]).await;
     }

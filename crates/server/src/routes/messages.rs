@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use confab_core::Error;
 use confab_proto::{
-    HistoryResponse, MessageAck, MessageReadResponse, ReadRequest, ReadResponse, SendMessageRequest, SyncRequest,
-    SyncResponse,
+    HistoryResponse, MessageAck, MessageReadResponse, ReadRequest, ReadResponse, SendMessageRequest,
+    SyncRequest, SyncResponse,
 };
 use serde::Deserialize;
 
@@ -46,7 +46,8 @@ pub async fn history(
     Path(id): Path<String>,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> ApiResult<Json<HistoryResponse>> {
-    let Query(p) = params.map_err(|e| ApiError(Error::InvalidRequest(format!("bad cursor: {}", e.body_text()))))?;
+    let Query(p) =
+        params.map_err(|e| ApiError(Error::InvalidRequest(format!("bad cursor: {}", e.body_text()))))?;
     let page = state.app.history(&id, &me, p.before, p.after, p.limit).await?;
     let next_cursor = if !page.has_more {
         None

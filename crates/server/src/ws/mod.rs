@@ -45,12 +45,10 @@ async fn prepare(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| Error::InvalidRequest(e.body_text()))?;
-    let token = params
-        .token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .or_else(|| bearer_token(&headers))
-        .ok_or_else(|| Error::Unauthorized("missing token (`?token=` or `Authorization: Bearer`)".into()))?;
+    let token =
+        params.token.as_deref().filter(|t| !t.is_empty()).or_else(|| bearer_token(&headers)).ok_or_else(
+            || Error::Unauthorized("missing token (`?token=` or `Authorization: Bearer`)".into()),
+        )?;
     let user_id = state.app.authenticate(token).await?;
     let device_id = match params.device_id {
         Some(id) => {

@@ -10,7 +10,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::Error;
 use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload};
-use confab_proto::{ClientEnvelope, ClientFrame, ErrorBody, ErrorCode, MessageAck, ServerEnvelope, ServerFrame};
+use confab_proto::{
+    ClientEnvelope, ClientFrame, ErrorBody, ErrorCode, MessageAck, ServerEnvelope, ServerFrame,
+};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -65,7 +67,11 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
     ));
     app.hub.register(
         &user_id,
-        ConnectionHandle { connection_id: connection_id.clone(), device_id: device_id.into(), outbox: outbox.clone() },
+        ConnectionHandle {
+            connection_id: connection_id.clone(),
+            device_id: device_id.into(),
+            outbox: outbox.clone(),
+        },
     );
     let writer = tokio::spawn(write_loop(sink, rx, outbox.clone()));
 
@@ -78,6 +84,7 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
         pending: FuturesOrdered::new(),
     };
     let reason = session.read_loop(stream).await;
+    tracing::debug!(connection = %session.connection_id, ?reason, outbox = ?outbox.close_reason(), "session ending");
     // Sends already queued to the store complete and are answered before the socket closes.
     while session.pending.next().await.is_some() {}
     app.hub.unregister(&session.user_id, &session.connection_id);
@@ -184,7 +191,10 @@ impl Session {
                 }));
             }
             ClientFrame::Heartbeat(_) => {
-                self.reply(encode(id, ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() })));
+                self.reply(encode(
+                    id,
+                    ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() }),
+                ));
             }
             ClientFrame::Sync(request) => {
                 let (app, outbox, user) = (self.app.clone(), self.outbox.clone(), self.user_id.clone());
@@ -211,7 +221,10 @@ impl Session {
             | ClientFrame::PresenceSet(_) => {
                 self.reply(error_frame(
                     id,
-                    ErrorBody::new(ErrorCode::InvalidRequest, "frame type not supported by this server version"),
+                    ErrorBody::new(
+                        ErrorCode::InvalidRequest,
+                        "frame type not supported by this server version",
+                    ),
                 ));
             }
         }
@@ -219,13 +232,14 @@ impl Session {
 }
 
 fn is_capacity_error(e: axum::Error) -> bool {
-    matches!(
-        e.into_inner().downcast::<tungstenite::Error>().map(|e| *e),
-        Ok(tungstenite::Error::Capacity(_))
-    )
+    matches!(e.into_inner().downcast::<tungstenite::Error>().map(|e| *e), Ok(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox) {
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Utf8Bytes>,
+    outbox: Outbox,
+) {
     let closed = outbox.closed().clone();
     'outer: loop {
         tokio::select! {
@@ -233,25 +247,30 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
             _ = closed.cancelled() => break,
             frame = rx.recv() => {
                 let Some(frame) = frame else { break };
-                if sink.feed(Message::Text(frame)).await.is_err() {
+                if let Err(e) = sink.feed(Message::Text(frame)).await {
+                    tracing::debug!(error = %e, "socket write failed");
                     break 'outer;
                 }
                 for _ in 1..WRITE_BATCH {
                     match rx.try_recv() {
                         Ok(frame) => {
-                            if sink.feed(Message::Text(frame)).await.is_err() {
+                            if let Err(e) = sink.feed(Message::Text(frame)).await {
+                                tracing::debug!(error = %e, "socket write failed");
                                 break 'outer;
                             }
                         }
                         Err(_) => break,
                     }
                 }
-                if sink.flush().await.is_err() {
+                if let Err(e) = sink.flush().await {
+                    tracing::debug!(error = %e, "socket flush failed");
                     break;
                 }
             }
         }
     }
+    // Whatever ended the writer ends the session too (the reader watches the same token).
+    outbox.closed().cancel();
     let reason = outbox.close_reason();
     let (code, text) = match reason {
         None => (1000, ""),

@@ -1,0 +1,186 @@
+//! `confab serve`: settings from flags, then `CONFAB_*` environment variables, then an optional TOML
+//! file (`--config`), then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use confab_server::{Server, ServerConfig};
+use serde::Deserialize;
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (kebab-case keys, e.g. `data-dir = "/var/lib/confab"`).
+    #[arg(long, env = "CONFAB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CONFAB_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded database [default: ./confab-data].
+    #[arg(long, env = "CONFAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HS256 secret for tokens; generated and stored on first run when unset.
+    #[arg(long, env = "CONFAB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of issued tokens, in seconds [default: 604800].
+    #[arg(long, env = "CONFAB_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<u64>,
+    /// Heartbeat interval told to clients, in ms; 3 silent intervals close a connection [default: 30000].
+    #[arg(long, env = "CONFAB_HEARTBEAT_INTERVAL_MS")]
+    pub heartbeat_interval_ms: Option<u64>,
+    /// Largest message text in bytes [default: 16384].
+    #[arg(long, env = "CONFAB_MAX_TEXT_BYTES")]
+    pub max_text_bytes: Option<usize>,
+    /// Largest WebSocket frame or REST body in bytes [default: 65536].
+    #[arg(long, env = "CONFAB_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: Option<usize>,
+    /// Largest group in members, up to 100000 [default: 1000].
+    #[arg(long, env = "CONFAB_MAX_GROUP_SIZE")]
+    pub max_group_size: Option<u32>,
+    /// Sustained messages per second per device [default: 50].
+    #[arg(long, env = "CONFAB_MESSAGES_PER_SECOND")]
+    pub messages_per_second: Option<u32>,
+    /// Message burst allowance per device [default: 100].
+    #[arg(long, env = "CONFAB_MESSAGE_BURST")]
+    pub message_burst: Option<u32>,
+    /// Frames queued per connection before it is disconnected as too slow [default: 1024].
+    #[arg(long, env = "CONFAB_OUTBOUND_QUEUE")]
+    pub outbound_queue: Option<usize>,
+    /// Most WebSocket connections this node accepts [default: 100000].
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Log filter, e.g. `info` or `confab_server=debug` [default: info].
+    #[arg(long, env = "CONFAB_LOG")]
+    pub log: Option<String>,
+}
+
+/// The same settings, read from the TOML file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    jwt_secret: Option<String>,
+    token_ttl_secs: Option<u64>,
+    heartbeat_interval_ms: Option<u64>,
+    max_text_bytes: Option<usize>,
+    max_frame_bytes: Option<usize>,
+    max_group_size: Option<u32>,
+    messages_per_second: Option<u32>,
+    message_burst: Option<u32>,
+    outbound_queue: Option<usize>,
+    max_connections: Option<usize>,
+    log: Option<String>,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Flags and environment (already merged by clap) over the file over the defaults.
+fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
+    let d = ServerConfig::default();
+    let l = d.limits.clone();
+    let config = ServerConfig {
+        listen: args.listen.or(file.listen).unwrap_or(d.listen),
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+        jwt_secret: args.jwt_secret.or(file.jwt_secret).or(d.jwt_secret),
+        token_ttl: args
+            .token_ttl_secs
+            .or(file.token_ttl_secs)
+            .map(Duration::from_secs)
+            .unwrap_or(d.token_ttl),
+        heartbeat_interval: args
+            .heartbeat_interval_ms
+            .or(file.heartbeat_interval_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.heartbeat_interval),
+        limits: confab_server::Limits {
+            max_text_bytes: args.max_text_bytes.or(file.max_text_bytes).unwrap_or(l.max_text_bytes),
+            max_frame_bytes: args.max_frame_bytes.or(file.max_frame_bytes).unwrap_or(l.max_frame_bytes),
+            max_group_size: args.max_group_size.or(file.max_group_size).unwrap_or(l.max_group_size),
+            messages_per_second: args
+                .messages_per_second
+                .or(file.messages_per_second)
+                .unwrap_or(l.messages_per_second),
+            message_burst: args.message_burst.or(file.message_burst).unwrap_or(l.message_burst),
+            outbound_queue: args.outbound_queue.or(file.outbound_queue).unwrap_or(l.outbound_queue),
+            max_connections: args.max_connections.or(file.max_connections).unwrap_or(l.max_connections),
+            ..l
+        },
+    };
+    let log = args.log.or(file.log).unwrap_or_else(|| "info".to_string());
+    (config, log)
+}
+
+pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    let file = match args.config.take() {
+        Some(path) => read_file(&path)?,
+        None => FileConfig::default(),
+    };
+    let (config, log) = resolve(args, file);
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&log).context("invalid log filter")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await?;
+        let addr = server.local_addr();
+        // Scripts and tests read the bound address (useful with port 0) from this line.
+        println!("confab listening on http://{addr}");
+        tracing::info!(%addr, "listening");
+        server.run(shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\ndata-dir = \"/tmp/x\"\nheartbeat-interval-ms = 500\nmax-group-size = 50",
+        )
+        .unwrap();
+        let args = ServeArgs { listen: Some("127.0.0.1:9100".parse().unwrap()), ..Default::default() };
+        let (config, log) = resolve(args, file);
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.heartbeat_interval, Duration::from_millis(500));
+        assert_eq!(config.limits.max_group_size, 50);
+        assert_eq!(config.limits.max_text_bytes, 16 * 1024);
+        assert_eq!(log, "info");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("listen-port = 1").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! Starting real servers for tests: in-process on an ephemeral port with a temp data dir, or as the
+//! real `confab` binary (for crash tests), and registering users against them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use confab_client::{Client, Connection};
+use confab_proto::AuthResponse;
+use confab_server::{Server, ServerConfig};
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "e2e-test-secret";
+pub const PASSWORD: &str = "password123";
+
+pub struct TestServer {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server with its own temp data dir and port; `tune` adjusts the configuration.
+    pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_in(dir.path(), tune).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    pub async fn start_in(data_dir: &Path, tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        // `CONFAB_TEST_LOG=debug` shows the servers' logs for a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("CONFAB_TEST_LOG"))
+            .with_test_writer()
+            .try_init();
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            data_dir: data_dir.to_path_buf(),
+            jwt_secret: Some(SECRET.into()),
+            ..ServerConfig::default()
+        };
+        tune(&mut config);
+        let server = Server::bind(config).await.expect("server starts");
+        let url = format!("http://{}", server.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        TestServer { url, stop: Some(stop), task: Some(task), _dir: None }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    /// Graceful shutdown, as on SIGTERM; waits until the server has finished.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+}
+
+/// A registered user with an authenticated REST client.
+pub struct TestUser {
+    pub id: String,
+    pub token: String,
+    pub api: Client,
+    pub url: String,
+}
+
+impl TestUser {
+    pub async fn connect(&self, device: &str) -> Connection {
+        Connection::connect(&self.url, &self.token, device).await.expect("websocket connects")
+    }
+}
+
+pub async fn register(url: &str, name: &str) -> TestUser {
+    let client = Client::new(url);
+    let auth: AuthResponse = client.register(name, PASSWORD, None).await.expect("register");
+    TestUser {
+        id: auth.user_id,
+        api: client.with_token(&auth.token),
+        token: auth.token,
+        url: url.to_string(),
+    }
+}
+
+/// Registers `n` users named `{prefix}{i}` concurrently.
+pub async fn register_many(url: &str, prefix: &str, n: usize) -> Vec<TestUser> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (url, name) = (url.to_string(), format!("{prefix}{i}"));
+            tokio::spawn(async move { register(&url, &name).await })
+        })
+        .collect();
+    let mut users = Vec::with_capacity(n);
+    for t in tasks {
+        users.push(t.await.expect("register task"));
+    }
+    users
+}
+
+pub fn text(t: &str) -> serde_json::Value {
+    serde_json::json!({"type": "text", "text": t})
+}
+
+/// The real `confab` binary, for tests that kill the process.
+pub struct ServerProcess {
+    pub url: String,
+    child: Child,
+}
+
+impl ServerProcess {
+    pub fn spawn(data_dir: &Path) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(["--jwt-secret", SECRET, "--messages-per-second", "100000", "--message-burst", "100000"])
+            .env("CONFAB_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn confab");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        let url = line.trim().strip_prefix("confab listening on ").expect("listening line").to_string();
+        ServerProcess { url, child }
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn temp_path() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
+
+pub const WAIT: Duration = Duration::from_secs(20);

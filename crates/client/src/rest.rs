@@ -1,0 +1,225 @@
+//! The REST API, one method per endpoint.
+
+use confab_proto::{
+    AddMembersRequest, AuthResponse, Conversation, ConversationType, ConversationsResponse,
+    CreateConversationRequest, CreateGroupRequest, ErrorBody, GroupSettings, HistoryResponse, LoginRequest,
+    MessageAck, ReadRequest, ReadResponse, RegisterRequest, SendMessageRequest, SyncRequest, SyncResponse,
+    User, UsersResponse,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{ClientError, Result};
+
+/// A REST client for one server, optionally authenticated.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// `base` is the server's root, e.g. `http://127.0.0.1:8080`.
+    pub fn new(base: &str) -> Client {
+        Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_string(), token: None }
+    }
+
+    /// The same client, sending `token` as its bearer token (sharing the connection pool).
+    pub fn with_token(&self, token: &str) -> Client {
+        Client { http: self.http.clone(), base: self.base.clone(), token: Some(token.to_string()) }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Sends a request and returns the status and the raw JSON body (`null` for an empty body),
+    /// whatever the status. For callers that want to look at errors themselves.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, serde_json::Value)> {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        let value = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Protocol(format!("body is not JSON: {e}")))?
+        };
+        Ok((status, value))
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, T)> {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            let body: ErrorBody = serde_json::from_slice(&bytes).map_err(|e| {
+                ClientError::Protocol(format!("{status} with a body that is not a protocol error: {e}"))
+            })?;
+            return Err(ClientError::Api { status: status.as_u16(), body });
+        }
+        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        let value = serde_json::from_slice(bytes)
+            .map_err(|e| ClientError::Protocol(format!("unexpected body: {e}")))?;
+        Ok((status, value))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Ok(self.call::<(), T>(Method::GET, path, None).await?.1)
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<(StatusCode, T)> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<AuthResponse> {
+        let body = RegisterRequest {
+            username: username.into(),
+            password: password.into(),
+            display_name: display_name.map(Into::into),
+        };
+        Ok(self.post("/api/v1/auth/register", &body).await?.1)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Result<AuthResponse> {
+        let body = LoginRequest { username: username.into(), password: password.into() };
+        Ok(self.post("/api/v1/auth/login", &body).await?.1)
+    }
+
+    pub async fn me(&self) -> Result<User> {
+        self.get("/api/v1/users/me").await
+    }
+
+    pub async fn user(&self, user_id: &str) -> Result<User> {
+        self.get(&format!("/api/v1/users/{user_id}")).await
+    }
+
+    pub async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>> {
+        let r: UsersResponse = self.get(&format!("/api/v1/users?query={prefix}&limit={limit}")).await?;
+        Ok(r.users)
+    }
+
+    /// Opens (or finds) the direct conversation with `other`; `true` when it was created now.
+    pub async fn open_direct(&self, other: &str) -> Result<(Conversation, bool)> {
+        let body =
+            CreateConversationRequest { kind: ConversationType::Direct, participant_ids: vec![other.into()] };
+        let (status, conv) = self.post("/api/v1/conversations", &body).await?;
+        Ok((conv, status == StatusCode::CREATED))
+    }
+
+    pub async fn create_group(
+        &self,
+        name: &str,
+        participant_ids: &[String],
+        settings: Option<GroupSettings>,
+    ) -> Result<Conversation> {
+        let body =
+            CreateGroupRequest { name: name.into(), participant_ids: participant_ids.to_vec(), settings };
+        Ok(self.post("/api/v1/groups", &body).await?.1)
+    }
+
+    pub async fn conversations(&self) -> Result<Vec<Conversation>> {
+        let r: ConversationsResponse = self.get("/api/v1/conversations").await?;
+        Ok(r.conversations)
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Conversation> {
+        self.get(&format!("/api/v1/conversations/{id}")).await
+    }
+
+    pub async fn add_members(&self, id: &str, user_ids: &[String]) -> Result<Conversation> {
+        let body = AddMembersRequest { user_ids: user_ids.to_vec() };
+        Ok(self.post(&format!("/api/v1/conversations/{id}/members"), &body).await?.1)
+    }
+
+    pub async fn remove_member(&self, id: &str, user_id: &str) -> Result<()> {
+        let path = format!("/api/v1/conversations/{id}/members/{user_id}");
+        self.call::<(), serde_json::Value>(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
+    /// Sends a message; `true` when it was created now (`false`: an idempotent retry).
+    pub async fn send_message(
+        &self,
+        conversation_id: &str,
+        message_id: Option<&str>,
+        content: serde_json::Value,
+    ) -> Result<(MessageAck, bool)> {
+        let body = SendMessageRequest { message_id: message_id.map(Into::into), content };
+        let (status, ack) =
+            self.post(&format!("/api/v1/conversations/{conversation_id}/messages"), &body).await?;
+        Ok((ack, status == StatusCode::CREATED))
+    }
+
+    /// A page of history: `before` or `after` a sequence number, or the newest when neither.
+    pub async fn history(
+        &self,
+        conversation_id: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<HistoryResponse> {
+        let mut query = Vec::new();
+        if let Some(b) = before {
+            query.push(format!("before={b}"));
+        }
+        if let Some(a) = after {
+            query.push(format!("after={a}"));
+        }
+        if let Some(l) = limit {
+            query.push(format!("limit={l}"));
+        }
+        self.get(&format!("/api/v1/conversations/{conversation_id}/messages?{}", query.join("&"))).await
+    }
+
+    pub async fn mark_read(&self, conversation_id: &str, up_to_sequence: u64) -> Result<u64> {
+        let body = ReadRequest { up_to_sequence };
+        let (_, r): (_, ReadResponse) =
+            self.post(&format!("/api/v1/conversations/{conversation_id}/read"), &body).await?;
+        Ok(r.last_read_sequence)
+    }
+
+    pub async fn mark_message_read(&self, message_id: &str) -> Result<()> {
+        let (_, _): (_, serde_json::Value) =
+            self.post(&format!("/api/v1/messages/{message_id}/read"), &serde_json::json!({})).await?;
+        Ok(())
+    }
+
+    pub async fn sync(&self, request: &SyncRequest) -> Result<SyncResponse> {
+        Ok(self.post("/api/v1/sync", request).await?.1)
+    }
+}
