@@ -51,6 +51,18 @@ pub struct ServeArgs {
     /// Most WebSocket connections this node accepts [default: 100000].
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Quiet time after the last `typing.start` before `isTyping: false`, in ms [default: 5000].
+    #[arg(long, env = "CONFAB_TYPING_TIMEOUT_MS")]
+    pub typing_timeout_ms: Option<u64>,
+    /// Least time between two presence updates about one user, in ms [default: 1000].
+    #[arg(long, env = "CONFAB_PRESENCE_THROTTLE_MS")]
+    pub presence_throttle_ms: Option<u64>,
+    /// Most users in the `presence.bulk` sent on connect [default: 1000].
+    #[arg(long, env = "CONFAB_PRESENCE_BULK_CAP")]
+    pub presence_bulk_cap: Option<u32>,
+    /// Groups above this size send read receipts only to senders and the reader [default: 100].
+    #[arg(long, env = "CONFAB_RECEIPT_FANOUT_LIMIT")]
+    pub receipt_fanout_limit: Option<u32>,
     /// Log filter, e.g. `info` or `confab_server=debug` [default: info].
     #[arg(long, env = "CONFAB_LOG")]
     pub log: Option<String>,
@@ -72,6 +84,10 @@ struct FileConfig {
     message_burst: Option<u32>,
     outbound_queue: Option<usize>,
     max_connections: Option<usize>,
+    typing_timeout_ms: Option<u64>,
+    presence_throttle_ms: Option<u64>,
+    presence_bulk_cap: Option<u32>,
+    receipt_fanout_limit: Option<u32>,
     log: Option<String>,
 }
 
@@ -98,6 +114,16 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             .or(file.heartbeat_interval_ms)
             .map(Duration::from_millis)
             .unwrap_or(d.heartbeat_interval),
+        typing_timeout: args
+            .typing_timeout_ms
+            .or(file.typing_timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.typing_timeout),
+        presence_throttle: args
+            .presence_throttle_ms
+            .or(file.presence_throttle_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.presence_throttle),
         limits: confab_server::Limits {
             max_text_bytes: args.max_text_bytes.or(file.max_text_bytes).unwrap_or(l.max_text_bytes),
             max_frame_bytes: args.max_frame_bytes.or(file.max_frame_bytes).unwrap_or(l.max_frame_bytes),
@@ -109,6 +135,14 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             message_burst: args.message_burst.or(file.message_burst).unwrap_or(l.message_burst),
             outbound_queue: args.outbound_queue.or(file.outbound_queue).unwrap_or(l.outbound_queue),
             max_connections: args.max_connections.or(file.max_connections).unwrap_or(l.max_connections),
+            presence_bulk_cap: args
+                .presence_bulk_cap
+                .or(file.presence_bulk_cap)
+                .unwrap_or(l.presence_bulk_cap),
+            receipt_fanout_limit: args
+                .receipt_fanout_limit
+                .or(file.receipt_fanout_limit)
+                .unwrap_or(l.receipt_fanout_limit),
             ..l
         },
     };

@@ -130,9 +130,6 @@ pub trait ConversationStore: Send + Sync {
     async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>>;
     /// Every member's `lastReadSequence`, to give each member its own view of a conversation.
     async fn read_markers(&self, conversation_id: &str) -> Result<Vec<(String, u64)>>;
-    /// Moves `user`'s read marker forward to `up_to` (clamped to the last sequence) and returns
-    /// the marker now stored. `Forbidden` for non-members.
-    async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<u64>;
 }
 
 #[async_trait]
@@ -162,8 +159,83 @@ pub trait MessageStore: Send + Sync {
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse>;
 }
 
+/// How a per-member marker moved: `current == previous` when the call changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkerMove {
+    pub previous: u64,
+    pub current: u64,
+}
+
+impl MarkerMove {
+    pub fn advanced(&self) -> bool {
+        self.current > self.previous
+    }
+}
+
+/// Reading moves the read marker and, since what was read was received, the delivered marker too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMove {
+    pub read: MarkerMove,
+    pub delivered: MarkerMove,
+}
+
+/// A message's identity, for receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub message_id: String,
+    pub sender_id: String,
+    pub sequence_number: u64,
+}
+
+/// Who received and who read one message, with when each first did (ms since the epoch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipts {
+    pub delivered_to: Vec<(String, i64)>,
+    pub read_by: Vec<(String, i64)>,
+}
+
+/// Per-member delivery and read markers. Markers never move backwards and never pass the
+/// conversation's last sequence (a larger `up_to` is clamped, never stored); each advance is
+/// recorded with its time, so receipts can say when a member first received or read a message.
+/// History and sync report the caller's own messages as `SENT`, `DELIVERED` (every other member's
+/// delivered marker has reached them) or `READ` (every other member's read marker has).
 #[async_trait]
-pub trait Store: UserStore + ConversationStore + MessageStore {
+pub trait ReceiptStore: Send + Sync {
+    /// Moves `user`'s delivered marker forward. `Forbidden` for non-members.
+    async fn mark_delivered(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        up_to: u64,
+        at: i64,
+    ) -> Result<MarkerMove>;
+    /// Moves `user`'s read marker (and delivered marker) forward. `Forbidden` for non-members.
+    async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64, at: i64) -> Result<ReadMove>;
+    /// Messages with `after < sequence <= up_to`, ascending.
+    async fn messages_between(
+        &self,
+        conversation_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<MessageRef>>;
+    /// Receipts of one message of a conversation `viewer` is in (`MessageNotFound` when the
+    /// message is not in that conversation). The sender is never listed.
+    async fn receipts(&self, conversation_id: &str, message_id: &str, viewer: &str) -> Result<Receipts>;
+}
+
+/// What presence needs from storage: when users were last seen, and whom a user shares
+/// conversations with.
+#[async_trait]
+pub trait PresenceStore: Send + Sync {
+    async fn touch_last_seen(&self, user: &str, at: i64) -> Result<()>;
+    /// `lastSeen` of each listed user that exists (`None`: never seen).
+    async fn last_seen(&self, users: &[String]) -> Result<Vec<(String, Option<i64>)>>;
+    /// Users sharing at least one conversation with `user` (not `user`), at most `limit`.
+    async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>>;
+}
+
+#[async_trait]
+pub trait Store: UserStore + ConversationStore + MessageStore + ReceiptStore + PresenceStore {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;
     /// A cluster-wide setting: the stored value for `key`, or `candidate` stored and returned

@@ -134,3 +134,19 @@ pub struct SyncResponse {
     pub new_conversations: Vec<Conversation>,
     pub server_time: i64,
 }
+
+/// One member's receipt of one message: when they first received or read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptEntry {
+    pub user_id: String,
+    pub timestamp: i64,
+}
+
+/// `GET /conversations/{id}/messages/{messageId}/receipts` (Confab extension: "message info").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptsResponse {
+    pub delivered_to: Vec<ReceiptEntry>,
+    pub read_by: Vec<ReceiptEntry>,
+}

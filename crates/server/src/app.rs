@@ -9,9 +9,11 @@ use bytes::Bytes;
 use confab_core::bus::{Delivery, SharedBus};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::store::{
-    AfterCommit, Appended, HistoryCursor, HistoryPage, NewMessage, NewUser, SharedStore, StoreFuture,
+    AfterCommit, Appended, HistoryCursor, HistoryPage, MarkerMove, NewMessage, NewUser, SharedStore,
+    StoreFuture,
 };
 use confab_core::{validate, Error, Result};
+use confab_proto::frames::{DeliveredPayload, ReadReceiptPayload};
 use confab_proto::{ServerEnvelope, ServerFrame, SyncRequest, SyncResponse};
 use dashmap::DashSet;
 use governor::clock::{Clock, DefaultClock};
@@ -22,6 +24,8 @@ use crate::auth::{TokenKeys, ISSUER};
 use crate::config::ServerConfig;
 use crate::fanout::{Committed, Dispatcher, MemberCache};
 use crate::hub::Hub;
+use crate::presence::PresenceHub;
+use crate::typing::TypingTracker;
 
 /// Default and largest page sizes of history and sync.
 pub const HISTORY_DEFAULT_LIMIT: u32 = 50;
@@ -43,6 +47,8 @@ pub struct App {
     known_users: DashSet<String>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
+    pub presence: Arc<PresenceHub>,
+    pub typing: TypingTracker,
 }
 
 /// The protocol's rate: `messages_per_second` sustained with bursts of `message_burst`.
@@ -69,7 +75,10 @@ impl App {
         dispatcher: Dispatcher,
     ) -> App {
         let rest_sends = RateLimiter::keyed(message_quota(&config));
+        let presence = PresenceHub::new(store.clone(), config.presence_throttle);
         App {
+            presence,
+            typing: TypingTracker::default(),
             config,
             store,
             bus,
@@ -188,8 +197,87 @@ impl App {
         self.store.history(conversation_id, viewer, cursor, limit).await
     }
 
-    pub async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<u64> {
-        self.store.mark_read(conversation_id, user, up_to).await
+    /// A device stored messages up to `up_to`. The first time the *user* reaches a sequence, the
+    /// senders of the newly covered messages get `message.delivered`.
+    pub async fn received(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<()> {
+        let at = now_millis();
+        let moved = self.store.mark_delivered(conversation_id, user, up_to, at).await?;
+        if moved.advanced() {
+            self.announce_delivered(conversation_id, user, moved, at).await?;
+        }
+        Ok(())
+    }
+
+    /// The user read up to `up_to` (on the device with connection `origin`, if any): the read
+    /// receipt goes to the other members' devices and the reader's other devices, so unread counts
+    /// clear everywhere. In groups above `receipt_fanout_limit` members it goes only to the senders
+    /// whose messages became read, and to the reader.
+    pub async fn mark_read(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        up_to: u64,
+        origin: Option<Arc<str>>,
+    ) -> Result<u64> {
+        let at = now_millis();
+        let moved = self.store.mark_read(conversation_id, user, up_to, at).await?;
+        if moved.delivered.advanced() {
+            self.announce_delivered(conversation_id, user, moved.delivered, at).await?;
+        }
+        if moved.read.advanced() {
+            let members = self.members.get(&self.store, conversation_id).await?;
+            let recipients: Vec<String> = if members.len() > self.config.limits.receipt_fanout_limit as usize
+            {
+                let newly_read = self
+                    .store
+                    .messages_between(conversation_id, moved.read.previous, moved.read.current)
+                    .await?;
+                let mut senders: Vec<String> = newly_read.into_iter().map(|m| m.sender_id).collect();
+                senders.push(user.to_string());
+                senders.sort_unstable();
+                senders.dedup();
+                senders
+            } else {
+                members.to_vec()
+            };
+            let frame = ServerFrame::MessageReadReceipt(ReadReceiptPayload {
+                conversation_id: conversation_id.to_string(),
+                read_up_to_sequence: moved.read.current,
+                read_by: user.to_string(),
+                timestamp: at,
+            });
+            self.publish_except(recipients, &frame, origin);
+        }
+        Ok(moved.read.current)
+    }
+
+    /// `message.delivered` to each sender whose messages `user` newly received.
+    async fn announce_delivered(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        moved: MarkerMove,
+        at: i64,
+    ) -> Result<()> {
+        let covered = self.store.messages_between(conversation_id, moved.previous, moved.current).await?;
+        let mut by_sender: Vec<(String, Vec<String>)> = Vec::new();
+        for m in covered.into_iter().filter(|m| m.sender_id != user) {
+            match by_sender.iter_mut().find(|(s, _)| *s == m.sender_id) {
+                Some((_, ids)) => ids.push(m.message_id),
+                None => by_sender.push((m.sender_id, vec![m.message_id])),
+            }
+        }
+        for (sender, message_ids) in by_sender {
+            let frame = ServerFrame::MessageDelivered(DeliveredPayload {
+                conversation_id: conversation_id.to_string(),
+                message_ids,
+                delivered_to: user.to_string(),
+                up_to_sequence: moved.current,
+                timestamp: at,
+            });
+            self.publish(vec![sender], &frame);
+        }
+        Ok(())
     }
 
     pub async fn sync(&self, user: &str, request: &SyncRequest) -> Result<SyncResponse> {
@@ -199,11 +287,19 @@ impl App {
 
     /// Sends one frame to every connected device of `users` (on any node).
     pub fn publish(&self, users: Vec<String>, frame: &ServerFrame) {
+        self.publish_except(users, frame, None);
+    }
+
+    /// Like [`App::publish`], but not to the connection `skip`.
+    pub fn publish_except(&self, users: Vec<String>, frame: &ServerFrame, skip: Option<Arc<str>>) {
+        if users.is_empty() {
+            return;
+        }
         let frame = ServerEnvelope::new(None, frame.clone()).to_json();
         self.bus.publish(Delivery {
             recipients: users.into(),
             frame: Bytes::from(frame),
-            skip_connection: None,
+            skip_connection: skip,
         });
     }
 

@@ -18,6 +18,10 @@ pub struct ServerConfig {
     pub token_ttl: Duration,
     /// Interval clients are told to heartbeat at; a connection silent for 3 intervals is closed.
     pub heartbeat_interval: Duration,
+    /// Quiet time after the last `typing.start` before the server sends `isTyping: false`.
+    pub typing_timeout: Duration,
+    /// Least time between two `presence.update` frames about one user.
+    pub presence_throttle: Duration,
     pub limits: Limits,
 }
 
@@ -40,6 +44,11 @@ pub struct Limits {
     pub max_inflight_sends: usize,
     /// Most connections the node accepts at once.
     pub max_connections: usize,
+    /// Most users in the `presence.bulk` sent on connect.
+    pub presence_bulk_cap: u32,
+    /// Groups larger than this send read receipts only to the senders whose messages became read
+    /// (and the reader's own devices), not to every member.
+    pub receipt_fanout_limit: u32,
 }
 
 impl Default for Limits {
@@ -53,6 +62,8 @@ impl Default for Limits {
             outbound_queue: 1024,
             max_inflight_sends: 256,
             max_connections: 100_000,
+            presence_bulk_cap: 1_000,
+            receipt_fanout_limit: 100,
         }
     }
 }
@@ -68,6 +79,8 @@ impl Default for ServerConfig {
             jwt_secret: None,
             token_ttl: Duration::from_secs(7 * 24 * 3600),
             heartbeat_interval: Duration::from_secs(30),
+            typing_timeout: Duration::from_secs(5),
+            presence_throttle: Duration::from_secs(1),
             limits: Limits::default(),
         }
     }

@@ -31,6 +31,26 @@ impl MemberCache {
         Ok(members)
     }
 
+    /// The cached member list, without going to the store.
+    pub fn cached(&self, conversation_id: &str) -> Option<Arc<[String]>> {
+        self.members.get(conversation_id).map(|m| m.clone())
+    }
+
+    /// Fails with `Forbidden` unless `user` is a member.
+    pub async fn require(
+        &self,
+        store: &SharedStore,
+        conversation_id: &str,
+        user: &str,
+    ) -> Result<Arc<[String]>> {
+        let members = self.get(store, conversation_id).await?;
+        if members.iter().any(|m| m == user) {
+            Ok(members)
+        } else {
+            Err(confab_core::Error::not_member())
+        }
+    }
+
     pub fn invalidate(&self, conversation_id: &str) {
         self.members.remove(conversation_id);
     }

@@ -6,6 +6,7 @@
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`fanout`]: committed messages → members' devices, in sequence order.
+//! - [`presence`], [`typing`]: who is online, who is typing (in memory, never stored).
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
 
@@ -15,8 +16,10 @@ pub mod auth;
 pub mod config;
 pub mod fanout;
 pub mod hub;
+pub mod presence;
 pub mod routes;
 pub mod state;
+pub mod typing;
 pub mod ws;
 
 use std::future::Future;

@@ -223,9 +223,12 @@ pub async fn read_markers_clamp_and_never_go_back(store: SharedStore) {
     }
     assert_eq!(store.conversation(&c, &b).await.unwrap().unread_count, 5);
     assert_eq!(store.conversation(&c, &a).await.unwrap().unread_count, 0, "own messages are read");
-    assert_eq!(store.mark_read(&c, &b, 3).await.unwrap(), 3);
-    assert_eq!(store.mark_read(&c, &b, 1).await.unwrap(), 3);
-    assert_eq!(store.mark_read(&c, &b, 99).await.unwrap(), 5);
+    assert_eq!(store.mark_read(&c, &b, 3, 10).await.unwrap().read.current, 3);
+    let back = store.mark_read(&c, &b, 1, 11).await.unwrap();
+    assert_eq!((back.read.current, back.read.advanced()), (3, false));
+    let all = store.mark_read(&c, &b, 99, 12).await.unwrap();
+    assert_eq!((all.read.previous, all.read.current), (3, 5), "clamped to the last sequence");
+    assert_eq!((all.delivered.previous, all.delivered.current), (3, 5), "reading implies receiving");
     let view = store.conversation(&c, &b).await.unwrap();
     assert_eq!((view.last_read_sequence, view.unread_count), (5, 0));
     assert_eq!(view.last_message.unwrap().sequence_number, 5);
@@ -263,6 +266,68 @@ pub async fn sync_returns_missed_messages_and_new_conversations(store: SharedSto
     assert_eq!(resp.new_conversations[0].conversation_id, g);
 }
 
+pub async fn receipts_and_statuses_follow_the_markers(store: SharedStore) {
+    let a = user(&store, "quinn").await;
+    let b = user(&store, "rita").await;
+    let c = user(&store, "sam").await;
+    let g = group(&store, &a, &[b.clone(), c.clone()], GroupSettings::default()).await;
+    for i in 0..4 {
+        send(&store, &g, &a, &format!("m{i}")).await.unwrap();
+    }
+    let status = |page: &confab_core::store::HistoryPage| -> Vec<Option<confab_proto::MessageStatus>> {
+        page.messages.iter().map(|m| m.status).collect()
+    };
+    use confab_proto::MessageStatus::*;
+    let moved = store.mark_delivered(&g, &b, 2, 100).await.unwrap();
+    assert_eq!((moved.previous, moved.current), (0, 2));
+    assert_eq!(store.mark_delivered(&g, &b, 50, 101).await.unwrap().current, 4, "clamped");
+    store.mark_delivered(&g, &c, 3, 102).await.unwrap();
+    let page = store.history(&g, &a, HistoryCursor::Latest, 10).await.unwrap();
+    assert_eq!(status(&page), [Some(Delivered), Some(Delivered), Some(Delivered), Some(Sent)]);
+    let page = store.history(&g, &b, HistoryCursor::Latest, 10).await.unwrap();
+    assert!(page.messages.iter().all(|m| m.status.is_none()), "status only on one's own messages");
+    store.mark_read(&g, &b, 4, 103).await.unwrap();
+    store.mark_read(&g, &c, 1, 104).await.unwrap();
+    let page = store.history(&g, &a, HistoryCursor::Latest, 10).await.unwrap();
+    assert_eq!(status(&page), [Some(Read), Some(Delivered), Some(Delivered), Some(Sent)]);
+
+    let second = &page.messages[1];
+    let r = store.receipts(&g, &second.message_id, &a).await.unwrap();
+    assert_eq!(r.delivered_to, [(b.clone(), 100), (c.clone(), 102)]);
+    assert_eq!(r.read_by, [(b.clone(), 103)]);
+    assert_eq!(store.receipts(&g, "nope", &a).await.unwrap_err(), Error::MessageNotFound);
+    let outsider = user(&store, "tina").await;
+    assert!(matches!(store.receipts(&g, &second.message_id, &outsider).await, Err(Error::Forbidden(_))));
+    assert!(matches!(store.mark_delivered(&g, &outsider, 1, 0).await, Err(Error::Forbidden(_))));
+    let refs = store.messages_between(&g, 1, 3).await.unwrap();
+    assert_eq!(refs.iter().map(|m| m.sequence_number).collect::<Vec<_>>(), [2, 3]);
+    assert!(refs.iter().all(|m| m.sender_id == a));
+
+    // A member who joins later starts with everything before as delivered and read.
+    store.add_members(&g, &a, std::slice::from_ref(&outsider), 0, 5).await.unwrap();
+    let view = store.conversation(&g, &outsider).await.unwrap();
+    assert_eq!((view.last_read_sequence, view.unread_count), (4, 0));
+}
+
+pub async fn presence_data(store: SharedStore) {
+    let a = user(&store, "uma").await;
+    let b = user(&store, "vic").await;
+    let c = user(&store, "walt").await;
+    user(&store, "xena").await;
+    store.open_direct(&a, &b, new_id(), 0).await.unwrap();
+    group(&store, &a, &[b.clone(), c.clone()], GroupSettings::default()).await;
+    let mut contacts = store.contacts_of(&a, 10).await.unwrap();
+    contacts.sort();
+    let mut expected = vec![b.clone(), c.clone()];
+    expected.sort();
+    assert_eq!(contacts, expected);
+    assert_eq!(store.contacts_of(&a, 1).await.unwrap().len(), 1);
+    store.touch_last_seen(&a, 500).await.unwrap();
+    store.touch_last_seen(&a, 400).await.unwrap();
+    let seen = store.last_seen(&[a.clone(), b.clone(), "ghost".into()]).await.unwrap();
+    assert_eq!(seen, [(a.clone(), Some(500)), (b.clone(), None)]);
+}
+
 pub async fn settings_keep_the_first_value(store: SharedStore) {
     assert_eq!(store.setting_or_init("secret", "one").await.unwrap(), "one");
     assert_eq!(store.setting_or_init("secret", "two").await.unwrap(), "one");
@@ -282,6 +347,8 @@ macro_rules! store_conformance_suite {
             history_pages_visit_every_message_once,
             read_markers_clamp_and_never_go_back,
             sync_returns_missed_messages_and_new_conversations,
+            receipts_and_statuses_follow_the_markers,
+            presence_data,
             settings_keep_the_first_value,
         );
     };

@@ -5,3 +5,4 @@ mod durability;
 mod errors;
 mod harness;
 mod messaging;
+mod realtime;

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use confab_core::Error;
 use confab_proto::{
-    HistoryResponse, MessageAck, MessageReadResponse, ReadRequest, ReadResponse, SendMessageRequest,
-    SyncRequest, SyncResponse,
+    HistoryResponse, MessageAck, MessageReadResponse, ReadRequest, ReadResponse, ReceiptEntry,
+    ReceiptsResponse, SendMessageRequest, SyncRequest, SyncResponse,
 };
 use serde::Deserialize;
 
@@ -65,7 +65,7 @@ pub async fn read_conversation(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ReadRequest>,
 ) -> ApiResult<Json<ReadResponse>> {
-    let last_read_sequence = state.app.mark_read(&id, &me, req.up_to_sequence).await?;
+    let last_read_sequence = state.app.mark_read(&id, &me, req.up_to_sequence, None).await?;
     Ok(Json(ReadResponse { last_read_sequence }))
 }
 
@@ -75,8 +75,21 @@ pub async fn read_message(
     Path(message_id): Path<String>,
 ) -> ApiResult<Json<MessageReadResponse>> {
     let (conversation_id, sequence) = state.app.store.locate_message(&message_id, &me).await?;
-    state.app.mark_read(&conversation_id, &me, sequence).await?;
+    state.app.mark_read(&conversation_id, &me, sequence, None).await?;
     Ok(Json(MessageReadResponse { status: "read".into() }))
+}
+
+/// Who received and who read one message (Confab extension).
+pub async fn receipts(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<ReceiptsResponse>> {
+    let r = state.app.store.receipts(&id, &message_id, &me).await?;
+    let entries = |list: Vec<(String, i64)>| {
+        list.into_iter().map(|(user_id, timestamp)| ReceiptEntry { user_id, timestamp }).collect()
+    };
+    Ok(Json(ReceiptsResponse { delivered_to: entries(r.delivered_to), read_by: entries(r.read_by) }))
 }
 
 pub async fn sync(

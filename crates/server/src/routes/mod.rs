@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/conversations/{id}/members", post(conversations::add_members))
         .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
         .route("/conversations/{id}/messages", post(messages::send).get(messages::history))
+        .route("/conversations/{id}/messages/{message_id}/receipts", get(messages::receipts))
         .route("/conversations/{id}/read", post(messages::read_conversation))
         .route("/messages/{message_id}/read", post(messages::read_message))
         .route("/sync", post(messages::sync))

@@ -3,15 +3,16 @@
 //! `message.send` is queued to the store at once (keeping this device's order) and answered when
 //! durable, while the reader goes on reading, up to `max_inflight_sends`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::Error;
-use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload};
+use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload, PresenceBulkPayload};
 use confab_proto::{
-    ClientEnvelope, ClientFrame, ErrorBody, ErrorCode, MessageAck, ServerEnvelope, ServerFrame,
+    ClientEnvelope, ClientFrame, ErrorBody, MessageAck, PresenceStatus, ServerEnvelope, ServerFrame,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
@@ -44,7 +45,10 @@ struct Session {
     connection_id: Arc<str>,
     outbox: Outbox,
     sends: DefaultDirectRateLimiter,
-    pending: FuturesOrdered<BoxFuture<'static, ()>>,
+    /// Requests being handled; their replies go out in request order as they are yielded.
+    pending: FuturesOrdered<BoxFuture<'static, Option<Utf8Bytes>>>,
+    /// Conversations this device said it is typing in, to stop on disconnect.
+    typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
 }
 
 pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id: String) {
@@ -75,6 +79,7 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
     );
     let writer = tokio::spawn(write_loop(sink, rx, outbox.clone()));
 
+    app.presence.connect(&user_id, &connection_id);
     let mut session = Session {
         sends: RateLimiter::direct(message_quota(&app.config)),
         app: app.clone(),
@@ -82,12 +87,23 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
         connection_id,
         outbox: outbox.clone(),
         pending: FuturesOrdered::new(),
+        typing_in: Default::default(),
     };
+    session.send_presence_bulk();
     let reason = session.read_loop(stream).await;
     tracing::debug!(connection = %session.connection_id, ?reason, outbox = ?outbox.close_reason(), "session ending");
     // Sends already queued to the store complete and are answered before the socket closes.
-    while session.pending.next().await.is_some() {}
+    while let Some(reply) = session.pending.next().await {
+        if let Some(frame) = reply {
+            outbox.push(frame);
+        }
+    }
     app.hub.unregister(&session.user_id, &session.connection_id);
+    let typing_in: Vec<String> = session.typing_in.lock().drain().collect();
+    for conversation in typing_in {
+        app.typing.stop(&app, &conversation, &session.user_id);
+    }
+    app.presence.disconnect(&session.user_id, &session.connection_id).await;
     match reason {
         Some(reason) => outbox.close(reason),
         None => outbox.closed().cancel(),
@@ -96,6 +112,43 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
 }
 
 impl Session {
+    /// On connect: watch every user sharing a conversation (capped) and send their presence.
+    fn send_presence_bulk(&mut self) {
+        let (app, outbox, user, connection) =
+            (self.app.clone(), self.outbox.clone(), self.user_id.clone(), self.connection_id.clone());
+        self.pending.push_back(Box::pin(async move {
+            let result = async {
+                let contacts = app.store.contacts_of(&user, app.config.limits.presence_bulk_cap).await?;
+                app.presence.watch(&connection, &outbox, &contacts).await
+            }
+            .await;
+            match result {
+                Ok(presences) => {
+                    Some(encode(None, ServerFrame::PresenceBulk(PresenceBulkPayload { presences })))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "presence.bulk not sent");
+                    None
+                }
+            }
+        }));
+    }
+
+    /// Runs `work` in order with this connection's other requests; its error becomes an `error`
+    /// frame carrying the request id.
+    fn spawn_request<F>(&mut self, id: Option<String>, work: F)
+    where
+        F: std::future::Future<Output = Result<Option<ServerFrame>, Error>> + Send + 'static,
+    {
+        self.pending.push_back(Box::pin(async move {
+            match work.await {
+                Ok(Some(frame)) => Some(encode(id, frame)),
+                Ok(None) => None,
+                Err(e) => Some(error_frame(id, e.body())),
+            }
+        }));
+    }
+
     /// Reads until the client goes away or the server closes the connection; returns why the server
     /// closed it (`None` when the client did).
     async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) -> Option<CloseReason> {
@@ -109,7 +162,11 @@ impl Session {
                 biased;
                 _ = closed.cancelled() => return None,
                 _ = shutdown.cancelled() => return Some(CloseReason::Shutdown),
-                Some(()) = self.pending.next(), if !self.pending.is_empty() => {}
+                Some(reply) = self.pending.next(), if !self.pending.is_empty() => {
+                    if let Some(frame) = reply {
+                        self.outbox.push(frame);
+                    }
+                }
                 _ = sleep_until(deadline) => return Some(CloseReason::HeartbeatTimeout),
                 incoming = stream.next(), if self.pending.len() < max_inflight => match incoming {
                     None | Some(Ok(Message::Close(_))) => return None,
@@ -166,7 +223,6 @@ impl Session {
                     self.reply_error(id, rate_limited(not_until));
                     return;
                 }
-                let outbox = self.outbox.clone();
                 let appended = self.app.send_message(
                     &self.user_id,
                     &p.conversation_id,
@@ -187,45 +243,90 @@ impl Session {
                         ),
                         Err(e) => error_frame(id, e.body()),
                     };
-                    outbox.push(frame);
+                    Some(frame)
                 }));
             }
             ClientFrame::Heartbeat(_) => {
-                self.reply(encode(
-                    id,
-                    ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() }),
-                ));
+                // Answered in order with the requests before it, so a client can use a heartbeat
+                // to know its earlier frames were handled.
+                self.spawn_request(id, async move {
+                    Ok(Some(ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() })))
+                });
             }
             ClientFrame::Sync(request) => {
-                let (app, outbox, user) = (self.app.clone(), self.outbox.clone(), self.user_id.clone());
-                self.pending.push_back(Box::pin(async move {
-                    let frame = match app.sync(&user, &request).await {
-                        Ok(result) => encode(id, ServerFrame::SyncResult(result)),
-                        Err(e) => error_frame(id, e.body()),
-                    };
-                    outbox.push(frame);
-                }));
+                let (app, user) = (self.app.clone(), self.user_id.clone());
+                self.spawn_request(id, async move {
+                    Ok(Some(ServerFrame::SyncResult(app.sync(&user, &request).await?)))
+                });
+            }
+            ClientFrame::MessageReceived(p) => {
+                let (app, user) = (self.app.clone(), self.user_id.clone());
+                self.spawn_request(id, async move {
+                    app.received(&p.conversation_id, &user, p.up_to_sequence).await?;
+                    Ok(None)
+                });
             }
             ClientFrame::MessageRead(p) => {
-                let (app, outbox, user) = (self.app.clone(), self.outbox.clone(), self.user_id.clone());
-                self.pending.push_back(Box::pin(async move {
-                    if let Err(e) = app.mark_read(&p.conversation_id, &user, p.up_to_sequence).await {
-                        outbox.push(error_frame(id, e.body()));
-                    }
-                }));
+                let (app, user, origin) =
+                    (self.app.clone(), self.user_id.clone(), self.connection_id.clone());
+                self.spawn_request(id, async move {
+                    app.mark_read(&p.conversation_id, &user, p.up_to_sequence, Some(origin)).await?;
+                    Ok(None)
+                });
             }
-            ClientFrame::MessageReceived(_)
-            | ClientFrame::TypingStart(_)
-            | ClientFrame::TypingStop(_)
-            | ClientFrame::PresenceSubscribe(_)
-            | ClientFrame::PresenceSet(_) => {
-                self.reply(error_frame(
-                    id,
-                    ErrorBody::new(
-                        ErrorCode::InvalidRequest,
-                        "frame type not supported by this server version",
-                    ),
-                ));
+            ClientFrame::TypingStart(p) | ClientFrame::TypingStop(p) if p.conversation_id.is_empty() => {
+                self.reply_error(id, Error::InvalidRequest("`conversationId` must not be empty".into()));
+            }
+            ClientFrame::TypingStart(p) => {
+                let (app, user, typing_in) = (self.app.clone(), self.user_id.clone(), self.typing_in.clone());
+                self.spawn_request(id, async move {
+                    app.members.require(&app.store, &p.conversation_id, &user).await?;
+                    typing_in.lock().insert(p.conversation_id.clone());
+                    app.typing.start(&app, &p.conversation_id, &user);
+                    Ok(None)
+                });
+            }
+            ClientFrame::TypingStop(p) => {
+                let (app, user, typing_in) = (self.app.clone(), self.user_id.clone(), self.typing_in.clone());
+                self.spawn_request(id, async move {
+                    app.members.require(&app.store, &p.conversation_id, &user).await?;
+                    typing_in.lock().remove(&p.conversation_id);
+                    app.typing.stop(&app, &p.conversation_id, &user);
+                    Ok(None)
+                });
+            }
+            ClientFrame::PresenceSubscribe(p) => {
+                let cap = self.app.config.limits.presence_bulk_cap as usize;
+                if p.user_ids.len() > cap {
+                    self.reply_error(
+                        id,
+                        Error::InvalidRequest(format!("at most {cap} userIds per subscribe")),
+                    );
+                    return;
+                }
+                if let Some(bad) =
+                    p.user_ids.iter().find(|u| confab_core::validate::client_id("userIds", u).is_err())
+                {
+                    self.reply_error(id, Error::InvalidRequest(format!("invalid user id `{bad}`")));
+                    return;
+                }
+                let (app, outbox, connection) =
+                    (self.app.clone(), self.outbox.clone(), self.connection_id.clone());
+                self.spawn_request(id, async move {
+                    let presences = app.presence.watch(&connection, &outbox, &p.user_ids).await?;
+                    Ok(Some(ServerFrame::PresenceBulk(PresenceBulkPayload { presences })))
+                });
+            }
+            ClientFrame::PresenceSet(p) => {
+                let away = match p.status {
+                    PresenceStatus::Away => true,
+                    PresenceStatus::Online => false,
+                    PresenceStatus::Offline => {
+                        self.reply_error(id, Error::InvalidRequest("`status` must be online or away".into()));
+                        return;
+                    }
+                };
+                self.app.presence.set_away(&self.user_id, &self.connection_id, away);
             }
         }
     }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::store::{
-    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MessageStore, NewGroup, NewMessage,
-    NewUser, Store, StoreFuture, UserCredentials, UserStore,
+    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
+    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts, Store,
+    StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -26,7 +27,8 @@ use rusqlite::{Connection, OpenFlags};
 use self::error::SqlResult;
 use self::writer::Writer;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_receipts.sql")];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
 
@@ -208,11 +210,6 @@ impl ConversationStore for SqliteStore {
         let id = conversation_id.to_string();
         self.read(move |c| queries::read_markers(c, &id)).await
     }
-
-    async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<u64> {
-        let (id, user) = (conversation_id.to_string(), user.to_string());
-        self.write(move |c| queries::mark_read(c, &id, &user, up_to)).await
-    }
 }
 
 #[async_trait]
@@ -241,6 +238,59 @@ impl MessageStore for SqliteStore {
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         let (user, cursors) = (user.to_string(), cursors.to_vec());
         self.read_snapshot(move |c| queries::sync(c, &user, &cursors, limit, now_millis())).await
+    }
+}
+
+#[async_trait]
+impl ReceiptStore for SqliteStore {
+    async fn mark_delivered(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        up_to: u64,
+        at: i64,
+    ) -> Result<MarkerMove> {
+        let (id, user) = (conversation_id.to_string(), user.to_string());
+        self.write(move |c| queries::move_marker(c, &id, &user, queries::Marker::Delivered, up_to, at)).await
+    }
+
+    async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64, at: i64) -> Result<ReadMove> {
+        let (id, user) = (conversation_id.to_string(), user.to_string());
+        self.write(move |c| queries::mark_read(c, &id, &user, up_to, at)).await
+    }
+
+    async fn messages_between(
+        &self,
+        conversation_id: &str,
+        after: u64,
+        up_to: u64,
+    ) -> Result<Vec<MessageRef>> {
+        let id = conversation_id.to_string();
+        self.read(move |c| queries::messages_between(c, &id, after, up_to)).await
+    }
+
+    async fn receipts(&self, conversation_id: &str, message_id: &str, viewer: &str) -> Result<Receipts> {
+        let (id, message_id, viewer) =
+            (conversation_id.to_string(), message_id.to_string(), viewer.to_string());
+        self.read_snapshot(move |c| queries::receipts(c, &id, &message_id, &viewer)).await
+    }
+}
+
+#[async_trait]
+impl PresenceStore for SqliteStore {
+    async fn touch_last_seen(&self, user: &str, at: i64) -> Result<()> {
+        let user = user.to_string();
+        self.write(move |c| queries::touch_last_seen(c, &user, at)).await
+    }
+
+    async fn last_seen(&self, users: &[String]) -> Result<Vec<(String, Option<i64>)>> {
+        let users = users.to_vec();
+        self.read(move |c| queries::last_seen(c, &users)).await
+    }
+
+    async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>> {
+        let user = user.to_string();
+        self.read(move |c| queries::contacts_of(c, &user, limit)).await
     }
 }
 

@@ -1,14 +1,14 @@
 //! SQL of the embedded store, grouped by entity. Every function takes a connection (the writer's
 //! inside a transaction, or a reader's) and returns domain values.
 
-use confab_core::store::MAX_LISTED_PARTICIPANTS;
 use confab_core::store::{
-    Appended, HistoryCursor, HistoryPage, NewGroup, NewMessage, NewUser, UserCredentials,
+    Appended, HistoryCursor, HistoryPage, MarkerMove, MessageRef, NewGroup, NewMessage, NewUser, ReadMove,
+    Receipts, UserCredentials, MAX_LISTED_PARTICIPANTS,
 };
 use confab_core::{Error, Result};
 use confab_proto::{
-    Content, Conversation, ConversationType, GroupSettings, Message, Participant, Role, SyncConversation,
-    SyncCursor, SyncResponse, User,
+    Content, Conversation, ConversationType, GroupSettings, Message, MessageStatus, Participant, Role,
+    SyncConversation, SyncCursor, SyncResponse, User,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -141,17 +141,21 @@ pub(crate) fn require_member(conn: &Connection, conversation_id: &str, user_id: 
     membership(conn, conversation_id, user_id).map(|_| ())
 }
 
+/// Adds a member whose markers start at `markers`: someone joining late has nothing older to
+/// receive or read, so older messages neither count as unread for them nor wait on their receipts.
 fn insert_member(
     conn: &Connection,
     conversation_id: &str,
     user_id: &str,
     role: Role,
     now: i64,
+    markers: u64,
 ) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO members (conversation_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_sequence, last_delivered_sequence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )
-    .and_then(|mut s| s.execute(params![conversation_id, user_id, role.as_str(), now]))
+    .and_then(|mut s| s.execute(params![conversation_id, user_id, role.as_str(), now, markers]))
     .db()
     .map(|_| ())
 }
@@ -179,8 +183,8 @@ pub(crate) fn open_direct(
     )
     .and_then(|mut s| s.execute(params![new_id, key, now]))
     .db()?;
-    insert_member(conn, new_id, a, Role::Member, now)?;
-    insert_member(conn, new_id, b, Role::Member, now)?;
+    insert_member(conn, new_id, a, Role::Member, now, 0)?;
+    insert_member(conn, new_id, b, Role::Member, now, 0)?;
     Ok((new_id.to_string(), true))
 }
 
@@ -213,9 +217,9 @@ pub(crate) fn create_group(conn: &Connection, group: &NewGroup) -> Result<()> {
         ])
     })
     .db()?;
-    insert_member(conn, &group.conversation_id, &group.creator_id, Role::Admin, group.created_at)?;
+    insert_member(conn, &group.conversation_id, &group.creator_id, Role::Admin, group.created_at, 0)?;
     for id in others {
-        insert_member(conn, &group.conversation_id, id, Role::Member, group.created_at)?;
+        insert_member(conn, &group.conversation_id, id, Role::Member, group.created_at, 0)?;
     }
     Ok(())
 }
@@ -308,7 +312,7 @@ pub(crate) fn add_members(
         return Err(Error::InvalidRequest(format!("a group has at most {max_group_size} members")));
     }
     for id in &added {
-        insert_member(conn, conversation_id, id, Role::Member, now)?;
+        insert_member(conn, conversation_id, id, Role::Member, now, conv.last_sequence)?;
     }
     conn.prepare_cached(
         "UPDATE conversations SET member_count = member_count + ?1 WHERE conversation_id = ?2",
@@ -362,17 +366,6 @@ pub(crate) fn read_markers(conn: &Connection, conversation_id: &str) -> Result<V
         .db()?;
     let rows = stmt.query_map([conversation_id], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
-}
-
-pub(crate) fn mark_read(conn: &Connection, conversation_id: &str, user: &str, up_to: u64) -> Result<u64> {
-    let (conv, _) = membership(conn, conversation_id, user)?;
-    let target = up_to.min(conv.last_sequence);
-    conn.prepare_cached(
-        "UPDATE members SET last_read_sequence = MAX(last_read_sequence, ?1)
-         WHERE conversation_id = ?2 AND user_id = ?3 RETURNING last_read_sequence",
-    )
-    .and_then(|mut s| s.query_row(params![target, conversation_id, user], |r| r.get(0)))
-    .db()
 }
 
 // ---- messages ----
@@ -457,10 +450,11 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         s.execute(params![msg.conversation_id, sequence, msg.message_id, msg.sender_id, content_json, now])
     })
     .db()?;
-    // Writing a message means having read the conversation up to it.
+    // Writing a message means having received and read the conversation up to it.
     conn.prepare_cached(
-        "UPDATE members SET last_read_sequence = ?1
-         WHERE conversation_id = ?2 AND user_id = ?3 AND last_read_sequence < ?1",
+        "UPDATE members SET last_read_sequence = MAX(last_read_sequence, ?1),
+                            last_delivered_sequence = MAX(last_delivered_sequence, ?1)
+         WHERE conversation_id = ?2 AND user_id = ?3",
     )
     .and_then(|mut s| s.execute(params![sequence, msg.conversation_id, msg.sender_id]))
     .db()?;
@@ -512,6 +506,7 @@ pub(crate) fn history(
     if !ascending {
         messages.reverse();
     }
+    set_statuses(conn, conversation_id, viewer, &mut messages)?;
     Ok(HistoryPage { messages, has_more })
 }
 
@@ -563,6 +558,178 @@ pub(crate) fn sync(
         }
     }
     Ok(SyncResponse { conversations, new_conversations, server_time: now })
+}
+
+// ---- receipts ----
+
+/// Fills `status` on `viewer`'s own messages from the other members' lowest markers.
+fn set_statuses(
+    conn: &Connection,
+    conversation_id: &str,
+    viewer: &str,
+    messages: &mut [Message],
+) -> Result<()> {
+    if !messages.iter().any(|m| m.sender_id == viewer) {
+        return Ok(());
+    }
+    let (delivered, read): (Option<u64>, Option<u64>) = conn
+        .prepare_cached(
+            "SELECT MIN(last_delivered_sequence), MIN(last_read_sequence) FROM members
+             WHERE conversation_id = ?1 AND user_id != ?2",
+        )
+        .and_then(|mut s| s.query_row([conversation_id, viewer], |r| Ok((r.get(0)?, r.get(1)?))))
+        .db()?;
+    for m in messages.iter_mut().filter(|m| m.sender_id == viewer) {
+        let seq = m.sequence_number;
+        m.status = Some(match (delivered, read) {
+            (_, Some(r)) if r >= seq => MessageStatus::Read,
+            (Some(d), _) if d >= seq => MessageStatus::Delivered,
+            _ => MessageStatus::Sent,
+        });
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Marker {
+    Delivered,
+    Read,
+}
+
+/// Moves one marker of a member forward (clamped to the last sequence) and records the advance.
+pub(crate) fn move_marker(
+    conn: &Connection,
+    conversation_id: &str,
+    user: &str,
+    marker: Marker,
+    up_to: u64,
+    at: i64,
+) -> Result<MarkerMove> {
+    let (conv, _) = membership(conn, conversation_id, user)?;
+    let (select, update, kind) = match marker {
+        Marker::Delivered => (
+            "SELECT last_delivered_sequence FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+            "UPDATE members SET last_delivered_sequence = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+            "delivered",
+        ),
+        Marker::Read => (
+            "SELECT last_read_sequence FROM members WHERE conversation_id = ?1 AND user_id = ?2",
+            "UPDATE members SET last_read_sequence = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+            "read",
+        ),
+    };
+    let previous: u64 = conn
+        .prepare_cached(select)
+        .and_then(|mut s| s.query_row([conversation_id, user], |r| r.get(0)))
+        .db()?;
+    let target = up_to.min(conv.last_sequence);
+    if target <= previous {
+        return Ok(MarkerMove { previous, current: previous });
+    }
+    conn.prepare_cached(update).and_then(|mut s| s.execute(params![target, conversation_id, user])).db()?;
+    conn.prepare_cached(
+        "INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_sequence, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![conversation_id, user, kind, target, at]))
+    .db()?;
+    Ok(MarkerMove { previous, current: target })
+}
+
+pub(crate) fn mark_read(
+    conn: &Connection,
+    conversation_id: &str,
+    user: &str,
+    up_to: u64,
+    at: i64,
+) -> Result<ReadMove> {
+    let read = move_marker(conn, conversation_id, user, Marker::Read, up_to, at)?;
+    let delivered = move_marker(conn, conversation_id, user, Marker::Delivered, read.current, at)?;
+    Ok(ReadMove { read, delivered })
+}
+
+pub(crate) fn messages_between(
+    conn: &Connection,
+    conversation_id: &str,
+    after: u64,
+    up_to: u64,
+) -> Result<Vec<MessageRef>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT message_id, sender_id, sequence_number FROM messages
+             WHERE conversation_id = ?1 AND sequence_number > ?2 AND sequence_number <= ?3 ORDER BY sequence_number",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(params![conversation_id, after, up_to], |r| {
+            Ok(MessageRef { message_id: r.get(0)?, sender_id: r.get(1)?, sequence_number: r.get(2)? })
+        })
+        .db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn receipts(
+    conn: &Connection,
+    conversation_id: &str,
+    message_id: &str,
+    viewer: &str,
+) -> Result<Receipts> {
+    require_member(conn, conversation_id, viewer)?;
+    let (seq, sender): (u64, String) = conn
+        .prepare_cached(
+            "SELECT sequence_number, sender_id FROM messages WHERE message_id = ?1 AND conversation_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row([message_id, conversation_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+        })
+        .db()?
+        .ok_or(Error::MessageNotFound)?;
+    let marks = |kind: &str| -> Result<Vec<(String, i64)>> {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT user_id, MIN(at) FROM receipt_marks
+                 WHERE conversation_id = ?1 AND kind = ?2 AND up_to_sequence >= ?3 AND user_id != ?4
+                 GROUP BY user_id ORDER BY MIN(at), user_id",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![conversation_id, kind, seq, sender], |r| Ok((r.get(0)?, r.get(1)?)))
+            .db()?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    };
+    Ok(Receipts { delivered_to: marks("delivered")?, read_by: marks("read")? })
+}
+
+// ---- presence ----
+
+pub(crate) fn touch_last_seen(conn: &Connection, user: &str, at: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE users SET last_seen = MAX(COALESCE(last_seen, 0), ?1) WHERE user_id = ?2")
+        .and_then(|mut s| s.execute(params![at, user]))
+        .db()
+        .map(|_| ())
+}
+
+pub(crate) fn last_seen(conn: &Connection, users: &[String]) -> Result<Vec<(String, Option<i64>)>> {
+    let mut stmt = conn.prepare_cached("SELECT last_seen FROM users WHERE user_id = ?1").db()?;
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let seen: Option<Option<i64>> = stmt.query_row([user], |r| r.get(0)).optional().db()?;
+        if let Some(seen) = seen {
+            out.push((user.clone(), seen));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn contacts_of(conn: &Connection, user: &str, limit: u32) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT other.user_id FROM members mine
+             JOIN members other ON other.conversation_id = mine.conversation_id
+             WHERE mine.user_id = ?1 AND other.user_id != ?1 LIMIT ?2",
+        )
+        .db()?;
+    let rows = stmt.query_map(params![user, limit], |r| r.get(0)).db()?;
+    rows.collect::<rusqlite::Result<Vec<String>>>().db()
 }
 
 // ---- settings ----
