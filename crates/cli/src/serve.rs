@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// Groups above this size send read receipts only to senders and the reader [default: 100].
     #[arg(long, env = "CONFAB_RECEIPT_FANOUT_LIMIT")]
     pub receipt_fanout_limit: Option<u32>,
+    /// Serve the web client from this directory instead of the embedded copy (development).
+    #[arg(long, env = "CONFAB_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Log filter, e.g. `info` or `confab_server=debug` [default: info].
     #[arg(long, env = "CONFAB_LOG")]
     pub log: Option<String>,
@@ -88,6 +91,7 @@ struct FileConfig {
     presence_throttle_ms: Option<u64>,
     presence_bulk_cap: Option<u32>,
     receipt_fanout_limit: Option<u32>,
+    web_dir: Option<PathBuf>,
     log: Option<String>,
 }
 
@@ -145,6 +149,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .unwrap_or(l.receipt_fanout_limit),
             ..l
         },
+        web_dir: args.web_dir.or(file.web_dir),
     };
     let log = args.log.or(file.log).unwrap_or_else(|| "info".to_string());
     (config, log)

@@ -23,6 +23,9 @@ pub struct ServerConfig {
     /// Least time between two `presence.update` frames about one user.
     pub presence_throttle: Duration,
     pub limits: Limits,
+    /// Serve the web client from this directory instead of the copy embedded in the binary
+    /// (for working on the client without rebuilding).
+    pub web_dir: Option<PathBuf>,
 }
 
 /// Limits from the protocol, all configurable.
@@ -82,6 +85,7 @@ impl Default for ServerConfig {
             typing_timeout: Duration::from_secs(5),
             presence_throttle: Duration::from_secs(1),
             limits: Limits::default(),
+            web_dir: None,
         }
     }
 }

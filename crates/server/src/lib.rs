@@ -8,6 +8,7 @@
 //! - [`fanout`]: committed messages → members' devices, in sequence order.
 //! - [`presence`], [`typing`]: who is online, who is typing (in memory, never stored).
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
+//! - [`web`]: the embedded browser client.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
 
 pub mod api_error;
@@ -20,6 +21,7 @@ pub mod presence;
 pub mod routes;
 pub mod state;
 pub mod typing;
+pub mod web;
 pub mod ws;
 
 use std::future::Future;
