@@ -1,1 +1,611 @@
-// Confab web client.
+// Confab web client: plain DOM on top of the SDK in confab.js.
+import { ConfabClient } from './confab.js';
+
+const app = document.getElementById('app');
+const $ = (id) => document.getElementById(id);
+let client = null;
+let current = null; // open conversation id
+const rendered = new Map(); // messageId -> <li>
+let loadingOlder = false;
+let atBottom = true;
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------------------------
+
+function initials(name) {
+  return (name || '?').trim().split(/\s+/).map((w) => w[0]).slice(0, 2).join('') || '?';
+}
+
+function timeOf(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+}
+
+function ago(ms) {
+  if (!ms) return 'offline';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return 'last seen just now';
+  if (s < 3600) return `last seen ${Math.round(s / 60)} min ago`;
+  const d = new Date(ms);
+  if (s < 86400) return `last seen today at ${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+  return `last seen ${d.toLocaleDateString([], { month: 'short', day: 'numeric' })}`;
+}
+
+function textOf(message) {
+  const c = message?.content;
+  if (!c) return '';
+  if (c.type === 'text') return c.text;
+  return c.text || `[${c.type}]`;
+}
+
+const TICKS = {
+  pending: ['🕓', 'Sending'],
+  sent: ['✓', 'Sent'],
+  delivered: ['✓✓', 'Delivered'],
+  read: ['✓✓', 'Read'],
+  failed: ['!', 'Not sent'],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Sign in / register
+// ---------------------------------------------------------------------------------------------
+
+function showAuth() {
+  app.replaceChildren($('tpl-auth').content.cloneNode(true));
+  let registering = false;
+  const form = $('auth-form');
+  const setMode = (reg) => {
+    registering = reg;
+    $('auth-heading').textContent = reg ? 'Create an account' : 'Sign in';
+    $('auth-submit').textContent = reg ? 'Create account' : 'Sign in';
+    $('auth-toggle').textContent = reg ? 'Sign in instead' : 'Create an account';
+    $('auth-switch-text').textContent = reg ? 'Have an account?' : 'New here?';
+    $('auth-displayname-label').hidden = !reg;
+    $('auth-password').autocomplete = reg ? 'new-password' : 'current-password';
+    $('auth-error').hidden = true;
+  };
+  $('auth-toggle').addEventListener('click', () => setMode(!registering));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const username = $('auth-username').value.trim();
+    const password = $('auth-password').value;
+    const err = $('auth-error');
+    err.hidden = true;
+    if (!form.checkValidity()) {
+      err.textContent = 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters.';
+      err.hidden = false;
+      return;
+    }
+    $('auth-submit').disabled = true;
+    try {
+      const session = registering
+        ? await ConfabClient.register(location.origin, {
+            username,
+            password,
+            displayName: $('auth-displayname').value.trim() || undefined,
+          })
+        : await ConfabClient.login(location.origin, { username, password });
+      ConfabClient.saveSession(session);
+      await startChat(session);
+    } catch (ex) {
+      err.textContent =
+        ex.code === 'UNAUTHORIZED' ? 'Wrong username or password.' : ex.code === 'USERNAME_TAKEN' ? 'That username is taken.' : ex.message;
+      err.hidden = false;
+      $('auth-submit').disabled = false;
+    }
+  });
+  $('auth-username').focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat
+// ---------------------------------------------------------------------------------------------
+
+const CONN_TEXT = {
+  idle: 'Starting…',
+  connecting: 'Connecting…',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline — messages will be sent when you are back online',
+  online: 'Online',
+  closed: 'Disconnected',
+};
+
+async function startChat(session) {
+  app.replaceChildren($('tpl-chat').content.cloneNode(true));
+  client = new ConfabClient({ session });
+  window.confab = client; // handy in the console and for tests
+  $('me-name').textContent = session.displayName || session.username;
+  $('me-avatar').textContent = initials(session.displayName || session.username);
+  bindChrome();
+
+  client.addEventListener('connection', (e) => renderConnection(e.detail));
+  client.addEventListener('conversations', () => renderConversations());
+  client.addEventListener('conversation', () => {
+    renderConversations();
+    if (current) renderHeader();
+  });
+  client.addEventListener('conversation.removed', (e) => {
+    if (e.detail.conversationId === current) closeConversation();
+  });
+  client.addEventListener('user', () => {
+    renderConversations();
+    if (current) {
+      renderHeader();
+      renderMessages();
+    }
+  });
+  client.addEventListener('messages', (e) => {
+    renderConversations();
+    if (e.detail.conversationId === current) {
+      renderMessages();
+      markReadIfVisible();
+    }
+  });
+  client.addEventListener('presence', () => {
+    renderConversations();
+    if (current) renderHeader();
+  });
+  client.addEventListener('typing', (e) => {
+    if (e.detail.conversationId === current) renderTyping();
+    renderConversations();
+  });
+  client.addEventListener('unauthorized', () => logout());
+
+  renderConnection({ state: client.state });
+  await client.start();
+  renderConversations();
+  const fromHash = decodeURIComponent(location.hash.slice(1));
+  if (fromHash && client.conversations.has(fromHash)) openConversation(fromHash);
+}
+
+function renderConnection({ state }) {
+  const el = $('conn-status');
+  if (!el) return;
+  el.dataset.state = state;
+  el.textContent = CONN_TEXT[state] || state;
+  if (state === 'reconnecting' || state === 'closed') {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'link';
+    b.textContent = 'Retry now';
+    b.dataset.testid = 'reconnect-now';
+    b.addEventListener('click', () => client.reconnectNow());
+    el.append(' ', b);
+  }
+}
+
+function bindChrome() {
+  $('new-chat-btn').addEventListener('click', () => openPeopleDialog('direct'));
+  $('new-group-btn').addEventListener('click', () => openPeopleDialog('group'));
+  $('add-members-btn').addEventListener('click', () => openPeopleDialog('add'));
+  $('logout-btn').addEventListener('click', () => logout());
+  $('back-btn').addEventListener('click', () => closeConversation());
+
+  const input = $('composer-input');
+  $('composer').addEventListener('submit', (e) => {
+    e.preventDefault();
+    sendFromComposer();
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendFromComposer();
+    }
+  });
+  input.addEventListener('input', () => {
+    autosize(input);
+    if (!current) return;
+    if (input.value.trim()) client.typingActivity(current);
+    else client.stopTyping(current);
+  });
+
+  const scroller = $('message-scroll');
+  scroller.addEventListener('scroll', () => {
+    atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    if (scroller.scrollTop < 80) loadOlder();
+    if (atBottom) markReadIfVisible();
+  });
+  $('message-list').addEventListener('click', (e) => {
+    const btn = e.target.closest('button[data-action]');
+    if (!btn) return;
+    const id = btn.closest('li').dataset.messageId;
+    if (btn.dataset.action === 'retry') client.retry(id);
+    if (btn.dataset.action === 'discard') client.discard(id);
+  });
+
+  document.addEventListener('visibilitychange', () => {
+    client.setAway(document.visibilityState === 'hidden');
+    markReadIfVisible();
+  });
+  window.addEventListener('hashchange', () => {
+    const id = decodeURIComponent(location.hash.slice(1));
+    if (id && id !== current && client.conversations.has(id)) openConversation(id);
+    if (!id && current) closeConversation();
+  });
+  window.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && current && !document.querySelector('dialog[open]')) closeConversation();
+  });
+}
+
+function autosize(ta) {
+  ta.style.height = 'auto';
+  ta.style.height = Math.min(ta.scrollHeight + 2, 128) + 'px';
+}
+
+function sendFromComposer() {
+  const input = $('composer-input');
+  const text = input.value.trim();
+  if (!text || !current) return;
+  client.sendText(current, text);
+  input.value = '';
+  autosize(input);
+  atBottom = true;
+  scrollToBottom();
+}
+
+async function logout() {
+  if (client) await client.logout();
+  client = null;
+  current = null;
+  history.replaceState(null, '', location.pathname);
+  showAuth();
+}
+
+// ---- conversation list ----
+
+function renderConversations() {
+  const list = $('conversation-list');
+  if (!list || !client) return;
+  const convs = client.conversationList();
+  $('conv-empty').hidden = convs.length > 0;
+  const items = convs.map((c) => {
+    const id = c.conversationId;
+    let li = list.querySelector(`li[data-conversation-id="${CSS.escape(id)}"]`);
+    if (!li) {
+      li = document.createElement('li');
+      li.dataset.conversationId = id;
+      li.innerHTML = `<button type="button" class="conv-item" data-testid="conv-item">
+        <span class="avatar"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
+        <span class="conv-main">
+          <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="conv-time"></span></span>
+          <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" hidden></span></span>
+        </span></button>`;
+      li.firstElementChild.addEventListener('click', () => openConversation(id));
+      li.firstElementChild.dataset.conversationId = id;
+    }
+    const name = client.conversationName(id);
+    const btn = li.firstElementChild;
+    btn.dataset.name = name;
+    btn.setAttribute('aria-current', String(id === current));
+    li.querySelector('.initials').textContent = initials(name);
+    li.querySelector('.conv-name').textContent = name;
+    const last = client.lastMessage(id);
+    const typing = client.typingUsers(id);
+    const lastEl = li.querySelector('.conv-last');
+    if (typing.length) lastEl.textContent = c.type === 'group' ? `${client.userName(typing[0])} is typing…` : 'typing…';
+    else if (last) lastEl.textContent = (last.senderId === client.userId ? 'You: ' : c.type === 'group' ? client.userName(last.senderId) + ': ' : '') + textOf(last);
+    else lastEl.textContent = c.type === 'group' ? `${c.memberCount} members` : 'No messages yet';
+    li.querySelector('.conv-time').textContent = timeOf(last?.timestamp || last?.localTime);
+    const unread = id === current && document.visibilityState === 'visible' ? 0 : client.unreadCount(id);
+    const badge = li.querySelector('.badge');
+    badge.hidden = unread === 0;
+    badge.textContent = String(unread);
+    badge.setAttribute('aria-label', `${unread} unread`);
+    const dot = li.querySelector('.dot');
+    const peer = client.peerId(id);
+    const pres = peer && client.presenceOf(peer);
+    dot.hidden = !peer;
+    dot.dataset.status = pres?.status || 'offline';
+    btn.setAttribute('aria-label', `${name}${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`);
+    return li;
+  });
+  // Reorder only when needed, so focus is kept.
+  items.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  while (list.children.length > items.length) list.lastElementChild.remove();
+}
+
+// ---- the open conversation ----
+
+async function openConversation(id) {
+  if (!client.conversations.has(id)) return;
+  if (current !== id) {
+    current = id;
+    rendered.clear();
+    $('message-list').replaceChildren();
+    $('history-status').textContent = '';
+    atBottom = true;
+  }
+  if (location.hash.slice(1) !== encodeURIComponent(id)) history.replaceState(null, '', '#' + encodeURIComponent(id));
+  document.querySelector('.shell').classList.add('chat-open');
+  $('chat-placeholder').hidden = true;
+  $('chat-view').hidden = false;
+  renderHeader();
+  renderMessages();
+  renderTyping();
+  renderConversations();
+  $('composer-input').focus();
+  await client.openConversation(id);
+  if (current !== id) return;
+  renderMessages();
+  scrollToBottom();
+  markReadIfVisible();
+  fillViewport();
+}
+
+function closeConversation() {
+  current = null;
+  rendered.clear();
+  history.replaceState(null, '', location.pathname);
+  document.querySelector('.shell')?.classList.remove('chat-open');
+  if ($('chat-view')) {
+    $('chat-view').hidden = true;
+    $('chat-placeholder').hidden = false;
+    $('message-list').replaceChildren();
+  }
+  renderConversations();
+  document.querySelector('.conv-item')?.focus();
+}
+
+function renderHeader() {
+  const c = client.conversations.get(current);
+  if (!c) return;
+  const name = client.conversationName(current);
+  $('chat-title').textContent = name;
+  $('chat-avatar').textContent = initials(name);
+  const status = $('chat-status');
+  const peer = client.peerId(current);
+  if (peer) {
+    const p = client.presenceOf(peer);
+    status.dataset.status = p?.status || 'offline';
+    status.textContent = p?.status === 'online' ? 'online' : p?.status === 'away' ? 'away' : ago(p?.lastSeen);
+  } else {
+    const names = c.participants.map((p) => (p.userId === client.userId ? 'You' : client.userName(p.userId)));
+    status.dataset.status = '';
+    status.textContent = `${c.memberCount} members: ${names.join(', ')}`;
+  }
+  const me = c.participants.find((p) => p.userId === client.userId);
+  $('add-members-btn').hidden = !(c.type === 'group' && (me?.role === 'admin' || c.settings?.allowMemberInvites));
+}
+
+function renderTyping() {
+  const users = client.typingUsers(current);
+  const el = $('typing-indicator');
+  el.textContent = users.length
+    ? users.length === 1
+      ? `${client.userName(users[0])} is typing…`
+      : `${users.length} people are typing…`
+    : '';
+  el.dataset.typing = String(users.length > 0);
+}
+
+function renderMessages() {
+  if (!current) return;
+  const list = $('message-list');
+  const scroller = $('message-scroll');
+  const c = client.conversations.get(current);
+  const messages = client.messages(current);
+  const prevHeight = scroller.scrollHeight;
+  const prevTop = scroller.scrollTop;
+  const firstBefore = list.firstElementChild;
+  const items = messages.map((m) => {
+    let li = rendered.get(m.messageId);
+    if (!li) {
+      li = document.createElement('li');
+      li.dataset.testid = 'message';
+      li.dataset.messageId = m.messageId;
+      li.innerHTML = `<div class="sender"></div><div class="text" data-testid="message-text"></div><div class="meta"><time></time><span class="tick" data-testid="message-tick"></span></div>`;
+      rendered.set(m.messageId, li);
+    }
+    const own = m.senderId === client.userId;
+    li.className = 'msg' + (own ? ' own' : '');
+    li.dataset.own = String(own);
+    li.dataset.seq = m.sequenceNumber ?? '';
+    li.dataset.status = own ? m.status : '';
+    li.querySelector('.sender').textContent = !own && c?.type === 'group' ? client.userName(m.senderId) : '';
+    li.querySelector('.sender').hidden = own || c?.type !== 'group';
+    li.querySelector('.text').textContent = textOf(m);
+    const t = li.querySelector('time');
+    const when = m.timestamp || m.localTime;
+    t.textContent = timeOf(when);
+    t.dateTime = new Date(when).toISOString();
+    const tick = li.querySelector('.tick');
+    if (own) {
+      const [glyph, label] = TICKS[m.status] || TICKS.sent;
+      tick.textContent = glyph;
+      tick.dataset.status = m.status;
+      tick.setAttribute('aria-label', label);
+      tick.title = label;
+    } else {
+      tick.textContent = '';
+    }
+    let actions = li.querySelector('.retry-wrap');
+    if (own && m.status === 'failed') {
+      if (!actions) {
+        actions = document.createElement('div');
+        actions.className = 'meta retry-wrap';
+        actions.innerHTML = `<button type="button" class="retry" data-action="retry" data-testid="message-retry">Retry</button><button type="button" class="retry" data-action="discard">Delete</button>`;
+        li.append(actions);
+      }
+    } else if (actions) actions.remove();
+    return li;
+  });
+  items.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  while (list.children.length > items.length) {
+    const li = list.lastElementChild;
+    rendered.delete(li.dataset.messageId);
+    li.remove();
+  }
+  const t = client.timeline(current);
+  $('history-status').textContent = t.hasOlder ? (loadingOlder ? 'Loading earlier messages…' : '') : messages.length ? 'Beginning of the conversation' : '';
+  if (atBottom) scrollToBottom();
+  else if (firstBefore && list.firstElementChild !== firstBefore) {
+    // Older messages were prepended: keep what the reader was looking at in place.
+    scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
+  }
+}
+
+function scrollToBottom() {
+  const s = $('message-scroll');
+  if (s) s.scrollTop = s.scrollHeight;
+}
+
+async function loadOlder() {
+  if (loadingOlder || !current) return;
+  const id = current;
+  if (!client.timeline(id).hasOlder) return;
+  loadingOlder = true;
+  $('history-status').textContent = 'Loading earlier messages…';
+  try {
+    await client.loadOlder(id);
+  } catch {
+    $('history-status').textContent = 'Could not load earlier messages';
+  } finally {
+    loadingOlder = false;
+  }
+  if (current === id) renderMessages();
+}
+
+/** Loads older pages until the message view can scroll (so scrolling up can load more). */
+async function fillViewport() {
+  const s = $('message-scroll');
+  for (let i = 0; i < 5 && current && s.scrollHeight <= s.clientHeight && client.timeline(current).hasOlder; i++) {
+    await loadOlder();
+  }
+}
+
+function markReadIfVisible() {
+  if (!current || document.visibilityState !== 'visible' || !atBottom) return;
+  client.markRead(current);
+}
+
+// ---- people dialog: new chat, new group, add members ----
+
+function openPeopleDialog(mode) {
+  const dialog = $('people-dialog');
+  const selected = new Map();
+  $('people-title').textContent = mode === 'direct' ? 'New chat' : mode === 'group' ? 'New group' : 'Add members';
+  $('group-name-label').hidden = mode !== 'group';
+  $('group-name').value = '';
+  $('people-search').value = '';
+  $('people-results').replaceChildren();
+  $('people-selected').replaceChildren();
+  $('people-error').hidden = true;
+  const confirm = $('people-confirm');
+  confirm.hidden = mode === 'direct';
+  confirm.textContent = mode === 'group' ? 'Create group' : 'Add';
+  const members = mode === 'add' ? new Set(client.conversations.get(current).participants.map((p) => p.userId)) : new Set();
+
+  const showError = (ex) => {
+    $('people-error').textContent = ex.message;
+    $('people-error').hidden = false;
+  };
+  const renderSelected = () => {
+    $('people-selected').replaceChildren(
+      ...[...selected.values()].map((u) => {
+        const li = document.createElement('li');
+        li.textContent = u.displayName || u.username;
+        return li;
+      }),
+    );
+    confirm.disabled = selected.size === 0 || (mode === 'group' && !$('group-name').value.trim());
+  };
+  let seq = 0;
+  const search = async () => {
+    const q = $('people-search').value.trim().toLowerCase();
+    const mine = ++seq;
+    if (!q) {
+      $('people-results').replaceChildren();
+      return;
+    }
+    let users;
+    try {
+      users = await client.searchUsers(q);
+    } catch (ex) {
+      showError(ex);
+      return;
+    }
+    if (mine !== seq) return;
+    $('people-results').replaceChildren(
+      ...users
+        .filter((u) => u.userId !== client.userId && !members.has(u.userId))
+        .map((u) => {
+          const li = document.createElement('li');
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.dataset.testid = 'people-result';
+          b.dataset.username = u.username;
+          b.innerHTML = `<span class="avatar"></span><span><strong></strong><br><span class="sub"></span></span>`;
+          b.querySelector('.avatar').textContent = initials(u.displayName || u.username);
+          b.querySelector('strong').textContent = u.displayName || u.username;
+          b.querySelector('.sub').textContent = '@' + u.username;
+          if (mode !== 'direct') b.setAttribute('aria-pressed', String(selected.has(u.userId)));
+          b.addEventListener('click', async () => {
+            if (mode === 'direct') {
+              try {
+                const c = await client.createDirect(u.userId);
+                dialog.close();
+                openConversation(c.conversationId);
+              } catch (ex) {
+                showError(ex);
+              }
+              return;
+            }
+            if (selected.has(u.userId)) selected.delete(u.userId);
+            else selected.set(u.userId, u);
+            b.setAttribute('aria-pressed', String(selected.has(u.userId)));
+            renderSelected();
+          });
+          li.append(b);
+          return li;
+        }),
+    );
+    if (!$('people-results').children.length) {
+      const li = document.createElement('li');
+      li.className = 'sub';
+      li.textContent = 'No one found.';
+      $('people-results').append(li);
+    }
+  };
+  $('people-search').oninput = search;
+  $('group-name').oninput = renderSelected;
+  $('people-cancel').onclick = () => dialog.close();
+  confirm.onclick = async () => {
+    confirm.disabled = true;
+    try {
+      if (mode === 'group') {
+        const c = await client.createGroup($('group-name').value.trim(), [...selected.keys()]);
+        dialog.close();
+        openConversation(c.conversationId);
+      } else {
+        await client.addMembers(current, [...selected.keys()]);
+        dialog.close();
+        renderHeader();
+      }
+    } catch (ex) {
+      showError(ex);
+      confirm.disabled = false;
+    }
+  };
+  renderSelected();
+  dialog.showModal();
+  (mode === 'group' ? $('group-name') : $('people-search')).focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+setInterval(() => {
+  // Keep "last seen" texts fresh.
+  if (client && current) renderHeader();
+}, 30000);
+
+const saved = ConfabClient.loadSession();
+if (saved) startChat(saved).catch(() => showAuth());
+else showAuth();
