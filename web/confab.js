@@ -1241,6 +1241,13 @@ export class ConfabClient extends EventTarget {
     if (c) {
       const max = t.maxSeq;
       if (max > (c.lastSequence || 0)) c.lastSequence = max;
+      // One's own messages (from any device) are never unread.
+      for (const m of list) {
+        if (m.senderId === this.userId && m.sequenceNumber > (c.lastReadSequence || 0)) c.lastReadSequence = m.sequenceNumber;
+      }
+    } else if (live) {
+      // A message for a conversation not known yet: sync brings its metadata (newConversations).
+      this.resync();
     }
     if (fresh.length) this.store.putMessages(fresh.map((m) => ({ ...m }))).catch(() => {});
     if (c) this.#persistConversation(conversationId);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the web client's tests: SDK unit tests (node --test) and end-to-end tests in headless
+# Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
+# missing, builds the server binary, exits non-zero on any failure. Bounded: 8 minutes at most.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/confab-target}"
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+if [ ! -x "$CHROMIUM" ]; then
+  echo "== installing chromium"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v node >/dev/null; then
+  echo "node is required (Node 18 or newer)" >&2
+  exit 1
+fi
+if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "== building the server (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+(cd .. && cargo build -q -p confab-cli)
+export CONFAB_BIN="$CARGO_TARGET_DIR/debug/confab"
+
+echo "== SDK unit tests"
+timeout 120 node --test test/unit/
+
+echo "== browser end-to-end tests"
+rm -rf test-artifacts && mkdir -p test-artifacts
+timeout 360 node --test --test-concurrency=1 --test-timeout=120000 test/e2e/
+echo "== web tests passed (screenshots in web/test-artifacts/)"

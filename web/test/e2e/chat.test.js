@@ -1,0 +1,270 @@
+// End-to-end: real server, real Chromium, several users in separate browser contexts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  startServer,
+  launchBrowser,
+  artifactsDir,
+  until,
+  shownMessages,
+  waitForMessage,
+  register,
+  startDirectChat,
+  openConversation,
+  send,
+  WEB_DIR,
+} from './harness.js';
+
+const T = 60000;
+let server;
+let chrome;
+const users = {}; // name -> {context, page, userId, token}
+const consoleErrors = [];
+
+async function newUser(name, displayName, viewport = { width: 1280, height: 800 }) {
+  const context = await chrome.browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => consoleErrors.push(`${name}: ${err.message}`));
+  const username = `${name}_${Date.now().toString(36)}`;
+  const ids = await register(page, server.url, username, displayName);
+  users[name] = { context, page, username, displayName, ...ids };
+  return users[name];
+}
+
+function assertOrderedUnique(list, label) {
+  const ids = list.map((m) => m.id);
+  assert.equal(new Set(ids).size, ids.length, `${label}: duplicate messages shown`);
+  const seqs = list.filter((m) => m.seq !== null).map((m) => m.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `${label}: messages out of order`);
+  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, `${label}: gap in sequence numbers`);
+}
+
+before(async () => {
+  server = await startServer();
+  chrome = await launchBrowser();
+});
+
+after(async () => {
+  for (const u of Object.values(users)) await u.context.close().catch(() => {});
+  await chrome?.close();
+  await server?.stop();
+});
+
+test('two users register and chat both ways; ticks go sent → delivered → read', { timeout: T }, async () => {
+  const alice = await newUser('alice', 'Alice Liddell');
+  const bob = await newUser('bob', 'Bob Builder');
+
+  await startDirectChat(alice.page, bob.username);
+  assert.equal(await alice.page.getByTestId('chat-title').textContent(), 'Bob Builder');
+
+  // Bob is online with no chat open: his device stores the message, so Alice sees "delivered",
+  // and the conversation shows up in his list with an unread badge.
+  await send(alice.page, 'Hi Bob, are you there?');
+  await waitForMessage(alice.page, 'Hi Bob, are you there?', 'delivered');
+  const bobItem = bob.page.locator('[data-testid=conv-item][data-name="Alice Liddell"]');
+  await bobItem.waitFor();
+  await until(bob.page, () => document.querySelector('[data-testid=conv-item] [data-testid=conv-unread]')?.textContent === '1');
+  assert.match(await bobItem.locator('[data-testid=conv-last]').textContent(), /Hi Bob, are you there\?/);
+  // Not read before Bob opens the chat.
+  assert.equal((await shownMessages(alice.page)).at(-1).status, 'delivered');
+
+  // Bob opens the chat: the read tick appears on Alice's side.
+  await openConversation(bob.page, 'Alice Liddell');
+  await waitForMessage(bob.page, 'Hi Bob, are you there?');
+  await waitForMessage(alice.page, 'Hi Bob, are you there?', 'read');
+  await until(bob.page, () => document.querySelector('[data-testid=conv-unread]').hidden);
+
+  // And back.
+  await send(bob.page, 'Yes! Hello Alice 👋');
+  await waitForMessage(alice.page, 'Yes! Hello Alice 👋');
+  await waitForMessage(bob.page, 'Yes! Hello Alice 👋', 'read'); // Alice has the chat open
+  await send(alice.page, 'Great, the web client works.');
+  await waitForMessage(bob.page, 'Great, the web client works.');
+
+  for (const u of [alice, bob]) {
+    const shown = await shownMessages(u.page);
+    assert.deepEqual(
+      shown.map((m) => m.text),
+      ['Hi Bob, are you there?', 'Yes! Hello Alice 👋', 'Great, the web client works.'],
+    );
+    assertOrderedUnique(shown, u.displayName);
+  }
+
+  // Presence: each sees the other online.
+  await until(alice.page, () => document.getElementById('chat-status').textContent === 'online');
+  await until(bob.page, () => document.getElementById('chat-status').textContent === 'online');
+});
+
+test('typing shows on the other side and clears', { timeout: T }, async () => {
+  const { alice, bob } = users;
+  const indicator = alice.page.getByTestId('typing-indicator');
+  assert.equal(await indicator.textContent(), '');
+  await bob.page.getByTestId('composer-input').pressSequentially('I am wri', { delay: 20 });
+  await until(alice.page, () => document.getElementById('typing-indicator').textContent === 'Bob Builder is typing…');
+  // Clearing the composer stops typing at once (well before the server's 5 s expiry).
+  const cleared = Date.now();
+  await bob.page.getByTestId('composer-input').fill('');
+  await until(alice.page, () => document.getElementById('typing-indicator').textContent === '');
+  assert.ok(Date.now() - cleared < 4000, 'typing cleared by typing.stop, not by expiry');
+
+  // Typing then sending clears it too, and the message arrives.
+  await bob.page.getByTestId('composer-input').pressSequentially('Typing again', { delay: 20 });
+  await until(alice.page, () => document.getElementById('typing-indicator').textContent !== '');
+  await bob.page.getByTestId('composer-input').press('Enter');
+  await waitForMessage(alice.page, 'Typing again');
+  await until(alice.page, () => document.getElementById('typing-indicator').textContent === '');
+});
+
+test('a device that goes offline misses messages, then shows them in order without duplicates', { timeout: T }, async () => {
+  const { alice, bob } = users;
+  const carol = await newUser('carol', 'Carol Danvers');
+
+  // Alice creates a group with Bob and Carol.
+  await alice.page.getByTestId('new-group-btn').click();
+  await alice.page.getByTestId('group-name').fill('Trio');
+  for (const u of [bob, carol]) {
+    await alice.page.getByTestId('people-search').fill(u.username);
+    await alice.page.locator(`[data-testid=people-result][data-username="${u.username}"]`).click();
+  }
+  await alice.page.getByTestId('people-confirm').click();
+  await until(alice.page, () => document.getElementById('chat-title').textContent === 'Trio');
+  await send(alice.page, 'Welcome to Trio');
+
+  for (const u of [bob, carol]) {
+    await u.page.locator('[data-testid=conv-item][data-name="Trio"]').waitFor();
+    await openConversation(u.page, 'Trio');
+    await waitForMessage(u.page, 'Welcome to Trio');
+  }
+  await waitForMessage(alice.page, 'Welcome to Trio', 'read');
+
+  // Carol goes offline.
+  await carol.context.setOffline(true);
+  await carol.page.locator('[data-testid=conn-status][data-state=offline]').waitFor({ state: 'attached' });
+  assert.match(await carol.page.getByTestId('conn-status').textContent(), /Offline/);
+
+  const missed = ['one from Alice', 'one from Bob', 'two from Alice', 'two from Bob', 'three from Alice'];
+  for (const [i, text] of missed.entries()) {
+    const sender = i % 2 === 0 ? alice : bob;
+    await send(sender.page, text);
+    await waitForMessage(sender.page, text, 'sent'); // acknowledged by the server
+  }
+  await waitForMessage(bob.page, 'three from Alice');
+  // Carol writes while offline: queued, shown as pending.
+  await carol.page.getByTestId('composer-input').fill('written while offline');
+  await carol.page.getByTestId('composer-input').press('Enter');
+  await waitForMessage(carol.page, 'written while offline', 'pending');
+  const whileOffline = (await shownMessages(carol.page)).map((m) => m.text);
+  assert.deepEqual(whileOffline, ['Welcome to Trio', 'written while offline'], 'offline device got nothing live');
+
+  // Back online: reconnect, sync, flush the queue.
+  await carol.context.setOffline(false);
+  await carol.page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
+  await waitForMessage(carol.page, 'three from Alice');
+  await waitForMessage(carol.page, 'written while offline', 'read'); // Alice and Bob have Trio open
+  const shown = await shownMessages(carol.page);
+  assert.deepEqual(
+    shown.map((m) => m.text),
+    ['Welcome to Trio', ...missed, 'written while offline'],
+  );
+  assertOrderedUnique(shown, 'Carol');
+  assert.equal(shown[0].seq, 1);
+
+  // The others got Carol's queued message exactly once, in the same place.
+  for (const u of [alice, bob]) {
+    await waitForMessage(u.page, 'written while offline');
+    const theirs = await shownMessages(u.page);
+    assert.deepEqual(theirs.map((m) => m.text), shown.map((m) => m.text));
+    assertOrderedUnique(theirs, u.displayName);
+  }
+});
+
+test('a new device signs in and scrolls history back to the first message', { timeout: T }, async () => {
+  const { alice, bob } = users;
+  // 90 more messages through the REST API, so the chat has several pages of history.
+  const c = await alice.page.evaluate(async (bobId) => {
+    const c = await window.confab.api('POST', '/conversations', { type: 'direct', participantIds: [bobId] });
+    for (let i = 1; i <= 90; i++) {
+      await window.confab.api('POST', `/conversations/${c.conversationId}/messages`, {
+        messageId: `bulk-${i}`,
+        content: { type: 'text', text: `history ${i}` },
+      });
+    }
+    return c;
+  }, bob.userId);
+  const total = c.lastSequence + 90; // c was read before the 90 were sent
+  assert.ok(total >= 93);
+
+  // Bob on a second browser: a new device with empty local storage, signing in with the form.
+  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => consoleErrors.push(`bob (2nd device): ${err.message}`));
+  await page.goto(server.url + '/');
+  await page.getByTestId('auth-username').fill(bob.username);
+  await page.getByTestId('auth-password').fill('wrong password!');
+  await page.getByTestId('auth-submit').click();
+  await until(page, () => document.getElementById('auth-error').textContent === 'Wrong username or password.');
+  await page.getByTestId('auth-password').fill('correct horse battery');
+  await page.getByTestId('auth-submit').click();
+  await page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
+
+  await openConversation(page, 'Alice Liddell');
+  await waitForMessage(page, 'history 90');
+  const first = await shownMessages(page);
+  assert.ok(first.length < total, 'only the newest page loads at first');
+  assertOrderedUnique(first, 'Bob (newest page)');
+  // Scroll to the top until the very first message is there (each scroll loads a page).
+  await until(
+    page,
+    () => {
+      const s = document.getElementById('message-scroll');
+      s.scrollTop = 0;
+      s.dispatchEvent(new Event('scroll'));
+      return document.querySelector('[data-testid=message][data-seq="1"]');
+    },
+    undefined,
+    20000,
+  );
+  await until(page, () => document.getElementById('history-status').textContent === 'Beginning of the conversation');
+  const all = await shownMessages(page);
+  assert.equal(all.length, total);
+  assertOrderedUnique(all, 'Bob (history)');
+  assert.equal(all[0].text, 'Hi Bob, are you there?');
+  assert.equal(all.at(-1).text, 'history 90');
+  // Everything shown is kept in IndexedDB for the next visit.
+  const stored = await page.evaluate(
+    (id) => window.confab.store.getMessages(id, Infinity, 1000).then((l) => l.map((m) => m.sequenceNumber)),
+    c.conversationId,
+  );
+  assert.deepEqual(stored, all.map((m) => m.seq));
+  await context.close();
+});
+
+test('screenshots at desktop and phone widths', { timeout: T }, async () => {
+  const { alice, bob } = users;
+  const dir = artifactsDir();
+  await openConversation(alice.page, 'Bob Builder');
+  await waitForMessage(alice.page, 'Typing again');
+  await alice.page.screenshot({ path: join(dir, 'desktop-chat.png') });
+
+  await bob.page.setViewportSize({ width: 390, height: 844 });
+  await openConversation(bob.page, 'Trio');
+  await waitForMessage(bob.page, 'written while offline');
+  await bob.page.screenshot({ path: join(dir, 'phone-chat.png') });
+  // On a phone the list and the chat are separate screens.
+  assert.equal(await bob.page.locator('.sidebar').isVisible(), false);
+  await bob.page.getByTestId('back-btn').click();
+  await bob.page.getByTestId('conversation-list').waitFor();
+  assert.equal(await bob.page.locator('#chat-view').isVisible(), false);
+  await bob.page.screenshot({ path: join(dir, 'phone-list.png') });
+
+  const img = join(WEB_DIR, '..', 'docs', 'img');
+  mkdirSync(img, { recursive: true });
+  copyFileSync(join(dir, 'desktop-chat.png'), join(img, 'web-desktop.png'));
+  copyFileSync(join(dir, 'phone-chat.png'), join(img, 'web-phone.png'));
+});
+
+test('no script errors in any page', () => {
+  assert.deepEqual(consoleErrors, []);
+});
