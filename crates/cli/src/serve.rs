@@ -21,6 +21,18 @@ pub struct ServeArgs {
     /// Directory of the embedded database [default: ./confab-data].
     #[arg(long, env = "CONFAB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (`postgres://…`): use PostgreSQL instead of the embedded store.
+    #[arg(long, env = "CONFAB_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema for Confab's tables (created if missing) [default: the search path].
+    #[arg(long, env = "CONFAB_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+    /// Redis URL (`redis://…`): carry frames, presence and routing between nodes through Redis.
+    #[arg(long, env = "CONFAB_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel [default: confab].
+    #[arg(long, env = "CONFAB_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
     /// HS256 secret for tokens; generated and stored on first run when unset.
     #[arg(long, env = "CONFAB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -77,6 +89,10 @@ pub struct ServeArgs {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_schema: Option<String>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
     jwt_secret: Option<String>,
     token_ttl_secs: Option<u64>,
     heartbeat_interval_ms: Option<u64>,
@@ -107,6 +123,10 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
     let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+        database_url: args.database_url.or(file.database_url),
+        database_schema: args.database_schema.or(file.database_schema),
+        redis_url: args.redis_url.or(file.redis_url),
+        redis_prefix: args.redis_prefix.or(file.redis_prefix).unwrap_or(d.redis_prefix),
         jwt_secret: args.jwt_secret.or(file.jwt_secret).or(d.jwt_secret),
         token_ttl: args
             .token_ttl_secs

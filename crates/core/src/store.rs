@@ -87,7 +87,7 @@ pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'stati
 /// Called once an append is durable, in the order the appends committed (so in sequence order per
 /// conversation), before the append's future resolves. It runs on the store's own thread and must
 /// not block: hand the message on (e.g. to a channel) and return.
-pub type AfterCommit = Box<dyn FnOnce(&Appended) + Send + 'static>;
+pub type AfterCommit = Box<dyn FnOnce(&Appended) + Send + Sync + 'static>;
 
 #[async_trait]
 pub trait UserStore: Send + Sync {

@@ -9,8 +9,16 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
-    /// Where the embedded database and the generated JWT secret live.
+    /// Where the embedded database lives (unused with `database_url`).
     pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL instead of the embedded store.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema for Confab's tables (created if missing); the default search path otherwise.
+    pub database_schema: Option<String>,
+    /// `redis://…` selects the Redis bus (cluster mode) instead of the in-process one.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several clusters can share one Redis.
+    pub redis_prefix: String,
     /// HS256 secret for tokens. When `None`, one is generated on first run and kept in the store, so
     /// every restart (and, with a shared database, every node) uses the same one.
     pub jwt_secret: Option<String>,
@@ -79,6 +87,10 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./confab-data"),
+            database_url: None,
+            database_schema: None,
+            redis_url: None,
+            redis_prefix: "confab".to_string(),
             jwt_secret: None,
             token_ttl: Duration::from_secs(7 * 24 * 3600),
             heartbeat_interval: Duration::from_secs(30),

@@ -95,7 +95,12 @@ impl Server {
         if config.heartbeat_interval.is_zero() {
             return Err(StartError::Config("heartbeat interval must be positive".into()));
         }
-        let store = confab_store::open(&config.data_dir)?;
+        let location = confab_store::StoreLocation::resolve(
+            config.database_url.as_deref(),
+            config.database_schema.as_deref(),
+            &config.data_dir,
+        );
+        let store = confab_store::open(&location).await?;
         let secret = match &config.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.clone(),
             _ => store.setting_or_init(JWT_SECRET_KEY, &random_secret()).await?,

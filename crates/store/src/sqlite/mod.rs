@@ -216,7 +216,8 @@ impl ConversationStore for SqliteStore {
 impl MessageStore for SqliteStore {
     fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended> {
         // Queued now, so the caller's appends commit in call order.
-        Box::pin(self.writer.submit(move |c| queries::append(c, &message, now_millis()), after_commit))
+        let hook = after_commit.map(|h| -> writer::CommitHook<Appended> { h });
+        Box::pin(self.writer.submit(move |c| queries::append(c, &message, now_millis()), hook))
     }
 
     async fn history(

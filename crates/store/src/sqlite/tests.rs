@@ -4,10 +4,10 @@ use confab_core::store::SharedStore;
 
 use super::SqliteStore;
 
-async fn fresh() -> (SharedStore, tempfile::TempDir) {
+async fn fresh() -> Option<(SharedStore, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("confab.db")).expect("open store");
-    (Arc::new(store) as SharedStore, dir)
+    Some((Arc::new(store) as SharedStore, dir))
 }
 
 crate::store_conformance_suite!(fresh());
