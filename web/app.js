@@ -42,12 +42,22 @@ function textOf(message) {
   return c.text || `[${c.type}]`;
 }
 
+const svg = (body, size = 16) =>
+  `<svg viewBox="0 0 16 16" width="${size}" height="${size}" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
+const CHECK = '<path d="M1.5 8.5l3 3L11 4.5"/>';
 const TICKS = {
-  pending: ['🕓', 'Sending'],
-  sent: ['✓', 'Sent'],
-  delivered: ['✓✓', 'Delivered'],
-  read: ['✓✓', 'Read'],
-  failed: ['!', 'Not sent'],
+  pending: [svg('<circle cx="8" cy="8" r="6"/><path d="M8 4.5V8l2.5 1.5"/>', 13), 'Sending'],
+  sent: [svg(CHECK, 14), 'Sent'],
+  delivered: [svg(CHECK + '<path d="M7.5 11.5L14.5 4.5"/>', 14), 'Delivered'],
+  read: [svg(CHECK + '<path d="M7.5 11.5L14.5 4.5"/>', 14), 'Read'],
+  failed: [svg('<circle cx="8" cy="8" r="6.5"/><path d="M8 4.5v4.5M8 11.5v.01"/>', 14), 'Not sent'],
+};
+const ICONS = {
+  plus: svg('<path d="M8 2.5v11M2.5 8h11"/>', 20),
+  group: svg('<circle cx="5.5" cy="5.5" r="2.5"/><circle cx="11.5" cy="6.5" r="2"/><path d="M1 14c0-2.5 2-4.5 4.5-4.5S10 11.5 10 14M10.5 10.5c2.3-.5 4.5 1 4.5 3.5"/>', 20),
+  logout: svg('<path d="M6 2.5H3v11h3M10 5l3 3-3 3M13 8H6"/>', 20),
+  back: svg('<path d="M10 3L5 8l5 5"/>', 20),
+  addPerson: svg('<circle cx="6" cy="5" r="2.5"/><path d="M1.5 14c0-2.5 2-4.5 4.5-4.5s4.5 2 4.5 4.5M13 5v5M10.5 7.5h5"/>', 20),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +189,11 @@ function renderConnection({ state }) {
 }
 
 function bindChrome() {
+  $('new-chat-btn').innerHTML = ICONS.plus;
+  $('new-group-btn').innerHTML = ICONS.group;
+  $('logout-btn').innerHTML = ICONS.logout;
+  $('back-btn').innerHTML = ICONS.back;
+  $('add-members-btn').innerHTML = ICONS.addPerson;
   $('new-chat-btn').addEventListener('click', () => openPeopleDialog('direct'));
   $('new-group-btn').addEventListener('click', () => openPeopleDialog('group'));
   $('add-members-btn').addEventListener('click', () => openPeopleDialog('add'));
@@ -417,7 +432,7 @@ function renderMessages() {
     const tick = li.querySelector('.tick');
     if (own) {
       const [glyph, label] = TICKS[m.status] || TICKS.sent;
-      tick.textContent = glyph;
+      tick.innerHTML = glyph;
       tick.dataset.status = m.status;
       tick.setAttribute('aria-label', label);
       tick.title = label;

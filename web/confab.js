@@ -1239,6 +1239,16 @@ export class ConfabClient extends EventTarget {
       }
     }
     if (c) {
+      // Writing a message moves its sender's read marker to it (server rule): a message from
+      // another member is also their read receipt for everything before it.
+      const wrote = {};
+      for (const m of list) {
+        if (m.senderId !== this.userId && m.sequenceNumber != null) wrote[m.senderId] = Math.max(wrote[m.senderId] || 0, m.sequenceNumber);
+      }
+      for (const [userId, seq] of Object.entries(wrote)) {
+        const known = c.local.markers?.[userId]?.read || 0;
+        if (seq > known) this.#onMarker(conversationId, userId, 'read', seq);
+      }
       const max = t.maxSeq;
       if (max > (c.lastSequence || 0)) c.lastSequence = max;
       // One's own messages (from any device) are never unread.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the web client's tests: SDK unit tests (node --test) and end-to-end tests in headless
 # Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
-# missing, builds the server binary, exits non-zero on any failure. Bounded: 8 minutes at most.
+# missing, builds the server binary (or uses $CONFAB_BIN), exits non-zero on any failure. Bounded: 8 minutes at most.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,9 +23,14 @@ if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-echo "== building the server (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-(cd .. && cargo build -q -p confab-cli)
-export CONFAB_BIN="$CARGO_TARGET_DIR/debug/confab"
+if [ -n "${CONFAB_BIN:-}" ]; then
+  echo "== using the server binary $CONFAB_BIN"
+  [ -x "$CONFAB_BIN" ] || { echo "CONFAB_BIN=$CONFAB_BIN is not an executable" >&2; exit 1; }
+else
+  echo "== building the server (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd .. && cargo build -q -p confab-cli)
+  export CONFAB_BIN="$CARGO_TARGET_DIR/debug/confab"
+fi
 
 echo "== SDK unit tests"
 timeout 120 node --test test/unit/

@@ -25,6 +25,7 @@ const consoleErrors = [];
 
 async function newUser(name, displayName, viewport = { width: 1280, height: 800 }) {
   const context = await chrome.browser.newContext({ viewport });
+  context.setDefaultTimeout(15000);
   const page = await context.newPage();
   page.on('pageerror', (err) => consoleErrors.push(`${name}: ${err.message}`));
   const username = `${name}_${Date.now().toString(36)}`;
@@ -171,6 +172,11 @@ test('a device that goes offline misses messages, then shows them in order witho
   assertOrderedUnique(shown, 'Carol');
   assert.equal(shown[0].seq, 1);
 
+  // Carol has read everything: ticks turn read on the senders' side (for Bob's messages through
+  // Carol's read receipt, and also because writing moves her read marker to her message).
+  await waitForMessage(alice.page, 'three from Alice', 'read');
+  await waitForMessage(bob.page, 'two from Bob', 'read');
+
   // The others got Carol's queued message exactly once, in the same place.
   for (const u of [alice, bob]) {
     await waitForMessage(u.page, 'written while offline');
@@ -244,12 +250,12 @@ test('a new device signs in and scrolls history back to the first message', { ti
 test('screenshots at desktop and phone widths', { timeout: T }, async () => {
   const { alice, bob } = users;
   const dir = artifactsDir();
-  await openConversation(alice.page, 'Bob Builder');
-  await waitForMessage(alice.page, 'Typing again');
+  await openConversation(alice.page, 'Trio');
+  await waitForMessage(alice.page, 'written while offline');
   await alice.page.screenshot({ path: join(dir, 'desktop-chat.png') });
 
   await bob.page.setViewportSize({ width: 390, height: 844 });
-  await openConversation(bob.page, 'Trio');
+  assert.equal(await bob.page.getByTestId('chat-title').textContent(), 'Trio');
   await waitForMessage(bob.page, 'written while offline');
   await bob.page.screenshot({ path: join(dir, 'phone-chat.png') });
   // On a phone the list and the chat are separate screens.

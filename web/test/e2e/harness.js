@@ -58,8 +58,12 @@ export async function startServer({ heartbeatMs = 2000 } = {}) {
   };
 }
 
+/**
+ * Headless Chromium from the distribution (never a downloaded build). Playwright gives every launch
+ * a fresh temporary user-data-dir of its own (it refuses a --user-data-dir argument), and every
+ * browser context in it is a separate, empty profile: one per simulated user or device.
+ */
 export async function launchBrowser() {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'confab-chromium-'));
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: [
@@ -71,15 +75,14 @@ export async function launchBrowser() {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${userDataDir}`,
     ],
+    headless: true,
     timeout: 30000,
   });
   return {
     browser,
     async close() {
       await browser.close();
-      rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }
