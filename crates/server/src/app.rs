@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use confab_core::bus::{Delivery, SharedBus};
+use confab_core::bus::{ClusterEvent, Delivery, SharedBus};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::store::{
     AfterCommit, Appended, HistoryCursor, HistoryPage, MarkerMove, NewMessage, NewUser, SharedStore,
@@ -75,7 +75,7 @@ impl App {
         dispatcher: Dispatcher,
     ) -> App {
         let rest_sends = RateLimiter::keyed(message_quota(&config));
-        let presence = PresenceHub::new(store.clone(), config.presence_throttle);
+        let presence = PresenceHub::new(store.clone(), bus.clone(), config.presence_throttle);
         App {
             presence,
             typing: TypingTracker::default(),
@@ -307,6 +307,7 @@ impl App {
     /// `conversation.updated` with each member's own read state.
     pub async fn notify_conversation(&self, conversation_id: &str, actor: &str, also: &[String]) {
         self.members.invalidate(conversation_id);
+        self.bus.broadcast(ClusterEvent::MembersChanged { conversation_id: conversation_id.to_string() });
         let result: Result<()> = async {
             let markers = self.store.read_markers(conversation_id).await?;
             let viewer = markers.first().map(|(u, _)| u.as_str()).unwrap_or(actor);

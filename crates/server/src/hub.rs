@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::bus::{Delivery, DeliveryHandler};
+use confab_core::bus::Delivery;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -148,8 +148,9 @@ impl Hub {
     }
 }
 
-impl DeliveryHandler for Hub {
-    fn deliver(&self, delivery: &Delivery) {
+impl Hub {
+    /// Queues a delivery's frame on every local connection of its recipients.
+    pub fn deliver(&self, delivery: &Delivery) {
         let frame = match Utf8Bytes::try_from(delivery.frame.clone()) {
             Ok(frame) => frame,
             Err(e) => {

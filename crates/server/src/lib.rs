@@ -5,6 +5,7 @@
 //! - [`app`]: the chat service shared by both transports (auth, send, read, sync, notices).
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
+//! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
 //! - [`fanout`]: committed messages → members' devices, in sequence order.
 //! - [`presence`], [`typing`]: who is online, who is typing (in memory, never stored).
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod fanout;
 pub mod hub;
+pub mod node;
 pub mod presence;
 pub mod routes;
 pub mod state;
@@ -28,7 +30,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use confab_bus::InProcessBus;
+use confab_bus::{InProcessBus, RedisBus};
 use confab_core::bus::SharedBus;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -41,6 +43,7 @@ use crate::app::App;
 use crate::auth::TokenKeys;
 use crate::fanout::{Dispatcher, MemberCache};
 use crate::hub::{CloseReason, Hub};
+use crate::node::NodeHandler;
 use crate::state::AppState;
 
 /// Settings key of the generated JWT secret.
@@ -109,13 +112,27 @@ impl Server {
             .await
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let hub = Arc::new(Hub::new());
-        let bus: SharedBus = Arc::new(InProcessBus::new(hub.clone()));
         let members = Arc::new(MemberCache::default());
+        let handler =
+            Arc::new(NodeHandler { hub: hub.clone(), members: members.clone(), presence: OnceLock::new() });
+        let bus: SharedBus = match &config.redis_url {
+            Some(url) => {
+                let node_id = confab_core::ids::new_id();
+                tracing::info!(node = %node_id, prefix = %config.redis_prefix, "joining the cluster over Redis");
+                RedisBus::connect(url, &config.redis_prefix, &node_id, handler.clone()).await?
+            }
+            None => {
+                let bus = InProcessBus::new();
+                bus.attach(handler.clone());
+                Arc::new(bus)
+            }
+        };
         let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let dispatcher = Dispatcher::start(shards, store.clone(), bus.clone(), members.clone());
         let tokens = TokenKeys::new(&secret, config.token_ttl);
         let max_connections = config.limits.max_connections;
         let app = App::new(config, store, bus, hub, tokens, members, dispatcher);
+        let _ = handler.presence.set(app.presence.clone());
         let state = AppState {
             app: Arc::new(app),
             sessions: TaskTracker::new(),

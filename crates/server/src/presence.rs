@@ -1,16 +1,18 @@
-//! Presence on this node: which users have connected devices (and whether all of them are idle),
-//! who watches whom, and the per-user throttle on `presence.update`.
+//! Presence: which users have connected devices, who watches whom on this node, and the per-user
+//! throttle on `presence.update`.
 //!
-//! A user is `online` while any device is connected and not idle, `away` while every connected
-//! device said `presence.set {status: "away"}`, `offline` once the last device is gone. Updates per
-//! user go out at most once per throttle interval; a change inside the interval is held and the
-//! latest state is sent when the interval ends, so the last state always wins and is always sent.
+//! Each node knows its own devices; the bus aggregates across nodes (a user is `online` while any
+//! device anywhere is connected and active, `away` while every connected device is idle,
+//! `offline` once the last device is gone) and tells every node when the cluster-wide status
+//! changes. Updates per user go out at most once per throttle interval; a change inside the
+//! interval is held and the latest state is sent when it ends, so the last state always wins.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use confab_core::bus::SharedBus;
 use confab_core::ids::now_millis;
 use confab_core::store::SharedStore;
 use confab_core::Result;
@@ -30,10 +32,11 @@ struct Throttle {
 
 pub struct PresenceHub {
     store: SharedStore,
+    bus: SharedBus,
     interval: Duration,
-    /// Connected devices per user: connection id → idle (`away`).
+    /// This node's devices per user: connection id → idle (`away`).
     devices: DashMap<String, HashMap<Arc<str>, bool>>,
-    /// Watched user → the connections to tell, with their outboxes.
+    /// Watched user → the connections on this node to tell, with their outboxes.
     watchers: DashMap<String, HashMap<Arc<str>, Outbox>>,
     /// Connection → the users it watches, to undo on disconnect.
     watching: DashMap<Arc<str>, Vec<String>>,
@@ -41,9 +44,10 @@ pub struct PresenceHub {
 }
 
 impl PresenceHub {
-    pub fn new(store: SharedStore, interval: Duration) -> Arc<PresenceHub> {
+    pub fn new(store: SharedStore, bus: SharedBus, interval: Duration) -> Arc<PresenceHub> {
         Arc::new(PresenceHub {
             store,
+            bus,
             interval,
             devices: DashMap::new(),
             watchers: DashMap::new(),
@@ -52,31 +56,58 @@ impl PresenceHub {
         })
     }
 
-    fn status_of(&self, user: &str) -> PresenceStatus {
-        match self.devices.get(user) {
-            None => PresenceStatus::Offline,
-            Some(d) if d.is_empty() => PresenceStatus::Offline,
-            Some(d) if d.values().all(|away| *away) => PresenceStatus::Away,
-            Some(_) => PresenceStatus::Online,
+    /// This node's status of `user`: `None` when it has no device of theirs.
+    fn local_status(&self, user: &str) -> Option<PresenceStatus> {
+        let devices = self.devices.get(user)?;
+        if devices.is_empty() {
+            None
+        } else if devices.values().all(|away| *away) {
+            Some(PresenceStatus::Away)
+        } else {
+            Some(PresenceStatus::Online)
+        }
+    }
+
+    /// Every user with a device here and their status here.
+    pub fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
+        self.devices
+            .iter()
+            .filter_map(|e| {
+                let status = if e.value().is_empty() {
+                    return None;
+                } else if e.value().values().all(|away| *away) {
+                    PresenceStatus::Away
+                } else {
+                    PresenceStatus::Online
+                };
+                Some((e.key().clone(), status))
+            })
+            .collect()
+    }
+
+    fn changed(&self, user: &str, before: Option<PresenceStatus>) {
+        let now = self.local_status(user);
+        if now != before {
+            self.bus.set_local_presence(user, now);
         }
     }
 
     /// A device connected.
-    pub fn connect(self: &Arc<Self>, user: &str, connection: &Arc<str>) {
-        let before = self.status_of(user);
+    pub fn connect(&self, user: &str, connection: &Arc<str>) {
+        let before = self.local_status(user);
         self.devices.entry(user.to_string()).or_default().insert(connection.clone(), false);
         self.changed(user, before);
     }
 
-    /// A device disconnected (or timed out). Going offline persists `lastSeen`.
-    pub async fn disconnect(self: &Arc<Self>, user: &str, connection: &Arc<str>) {
-        let before = self.status_of(user);
+    /// A device disconnected (or timed out). The last device here going away stores `lastSeen`.
+    pub async fn disconnect(&self, user: &str, connection: &Arc<str>) {
+        let before = self.local_status(user);
         self.devices.remove_if_mut(user, |_, devices| {
             devices.remove(connection);
             devices.is_empty()
         });
         self.unwatch_all(connection);
-        if self.status_of(user) == PresenceStatus::Offline {
+        if self.local_status(user).is_none() {
             if let Err(e) = self.store.touch_last_seen(user, now_millis()).await {
                 tracing::warn!(error = %e, user, "lastSeen not stored");
             }
@@ -85,8 +116,8 @@ impl PresenceHub {
     }
 
     /// `presence.set`: a device reports itself idle (`away`) or active (`online`).
-    pub fn set_away(self: &Arc<Self>, user: &str, connection: &Arc<str>, away: bool) {
-        let before = self.status_of(user);
+    pub fn set_away(&self, user: &str, connection: &Arc<str>, away: bool) {
+        let before = self.local_status(user);
         if let Some(mut devices) = self.devices.get_mut(user) {
             if let Some(flag) = devices.get_mut(connection) {
                 *flag = away;
@@ -95,11 +126,9 @@ impl PresenceHub {
         self.changed(user, before);
     }
 
-    fn changed(self: &Arc<Self>, user: &str, before: PresenceStatus) {
-        let status = self.status_of(user);
-        if status != before {
-            self.announce(Presence { user_id: user.to_string(), status, last_seen: Some(now_millis()) });
-        }
+    /// The cluster-wide status of a user changed: tell this node's watchers (throttled).
+    pub fn on_cluster_change(self: &Arc<Self>, user: &str, status: PresenceStatus, at: i64) {
+        self.announce(Presence { user_id: user.to_string(), status, last_seen: Some(at) });
     }
 
     /// Sends `presence` to the user's watchers now, or at the end of the throttle interval.
@@ -173,10 +202,12 @@ impl PresenceHub {
     pub async fn snapshot(&self, users: &[String]) -> Result<Vec<Presence>> {
         let now = now_millis();
         let seen = self.store.last_seen(users).await?;
+        let ids: Vec<String> = seen.iter().map(|(u, _)| u.clone()).collect();
+        let statuses = self.bus.presence_of(&ids).await?;
         Ok(seen
             .into_iter()
-            .map(|(user_id, last_seen)| {
-                let status = self.status_of(&user_id);
+            .zip(statuses)
+            .map(|((user_id, last_seen), status)| {
                 let last_seen = if status == PresenceStatus::Offline { last_seen } else { Some(now) };
                 Presence { user_id, status, last_seen }
             })

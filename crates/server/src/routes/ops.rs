@@ -18,6 +18,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         return Err(confab_core::Error::Unavailable("shutting down".into()).into());
     }
     state.app.store.ping().await?;
+    state.app.bus.ping().await?;
     Ok(Json(json!({"status": "ready"})))
 }
 

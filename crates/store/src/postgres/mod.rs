@@ -75,7 +75,7 @@ impl PostgresStore {
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.db()?;
             drop(client);
             let _ = driver.await;
-            config.options(&format!("-c search_path={schema}"));
+            config.options(format!("-c search_path={schema}"));
         }
         config.connect_timeout(std::time::Duration::from_secs(5));
         let manager =

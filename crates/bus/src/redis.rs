@@ -1,0 +1,480 @@
+//! The cluster bus on Redis.
+//!
+//! Keys and channels (all under the configured prefix `P`, so clusters can share a Redis):
+//! - `P:user:{id}` hash: node id → that node's presence of the user (`online`/`away`). It is also
+//!   the routing table: a frame for the user goes to exactly these nodes.
+//! - `P:presence:{id}`: the cluster-wide status last announced.
+//! - `P:node:{id}:users` set: users with devices on a node (to clean up after a dead node).
+//! - `P:nodes` sorted set: node id → last heartbeat (ms). A node silent for [`NODE_TIMEOUT_MS`] is
+//!   dead: any node removes its entries and announces the resulting presence changes.
+//! - channel `P:node:{id}`: frames for one node; channel `P:events`: events for every node.
+//!
+//! Presence updates run as one Lua script (set this node's field, aggregate over live nodes,
+//! publish if the aggregate changed), so announcements are in the order the state changed.
+//!
+//! Loss tolerance: Redis pub/sub is not durable. When the subscription drops (Redis restarted,
+//! network), the node resubscribes with backoff and re-announces every local user, rebuilding the
+//! routing table; frames lost meanwhile are recovered by clients through gap detection and sync.
+//! Local recipients never depend on Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use confab_core::bus::{Bus, ClusterEvent, Delivery, DeliveryHandler};
+use confab_core::ids::now_millis;
+use confab_core::{Error, Result};
+use confab_proto::PresenceStatus;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+
+/// A node whose heartbeat is older than this is dead.
+pub const NODE_TIMEOUT_MS: i64 = 10_000;
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Operations sent to Redis in one round trip.
+const MAX_BATCH: usize = 128;
+
+const PRESENCE_SCRIPT: &str = r#"
+-- KEYS: user hash, node users set, aggregate key, nodes zset
+-- ARGV: node id, status ('' = none), user id, events channel, now ms, node timeout ms
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], ARGV[3])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[3])
+end
+local fields = redis.call('HGETALL', KEYS[1])
+local cutoff = tonumber(ARGV[5]) - tonumber(ARGV[6])
+local agg = 'offline'
+for i = 1, #fields, 2 do
+  local score = redis.call('ZSCORE', KEYS[4], fields[i])
+  if fields[i] == ARGV[1] or (score and tonumber(score) >= cutoff) then
+    if fields[i + 1] == 'online' then
+      agg = 'online'
+    elseif fields[i + 1] == 'away' and agg == 'offline' then
+      agg = 'away'
+    end
+  end
+end
+local prev = redis.call('GET', KEYS[3]) or 'offline'
+if prev ~= agg then
+  if agg == 'offline' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], agg) end
+  redis.call('PUBLISH', ARGV[4], 'presence\n' .. ARGV[3] .. '\n' .. agg .. '\n' .. ARGV[5])
+end
+return agg
+"#;
+
+enum Op {
+    Deliver(Delivery),
+    Broadcast(ClusterEvent),
+    Presence { user: String, status: Option<PresenceStatus> },
+}
+
+#[derive(Clone)]
+struct Keys {
+    prefix: String,
+    node: String,
+}
+
+impl Keys {
+    fn user(&self, user: &str) -> String {
+        format!("{}:user:{user}", self.prefix)
+    }
+    fn aggregate(&self, user: &str) -> String {
+        format!("{}:presence:{user}", self.prefix)
+    }
+    fn node_users(&self, node: &str) -> String {
+        format!("{}:node:{node}:users", self.prefix)
+    }
+    fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+    fn node_channel(&self, node: &str) -> String {
+        format!("{}:node:{node}", self.prefix)
+    }
+    fn events(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+}
+
+pub struct RedisBus {
+    keys: Keys,
+    conn: ConnectionManager,
+    local: Arc<dyn DeliveryHandler>,
+    ops: mpsc::UnboundedSender<Op>,
+}
+
+fn unavailable(e: redis::RedisError) -> Error {
+    Error::Unavailable(format!("redis: {e}"))
+}
+
+fn status_str(s: Option<PresenceStatus>) -> &'static str {
+    match s {
+        Some(PresenceStatus::Online) => "online",
+        Some(PresenceStatus::Away) => "away",
+        _ => "",
+    }
+}
+
+fn parse_status(s: &str) -> PresenceStatus {
+    match s {
+        "online" => PresenceStatus::Online,
+        "away" => PresenceStatus::Away,
+        _ => PresenceStatus::Offline,
+    }
+}
+
+/// `d\n{skip}\n{n}\n{recipient}…\n{frame}`: ids never contain a newline (they are printable ASCII).
+fn encode_delivery(d: &Delivery, recipients: &[&String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(d.frame.len() + 64 * recipients.len());
+    out.extend_from_slice(b"d\n");
+    out.extend_from_slice(d.skip_connection.as_deref().unwrap_or("").as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(recipients.len().to_string().as_bytes());
+    out.push(b'\n');
+    for r in recipients {
+        out.extend_from_slice(r.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(&d.frame);
+    out
+}
+
+fn decode_delivery(payload: &[u8]) -> Option<Delivery> {
+    let mut rest = payload.strip_prefix(b"d\n")?;
+    let mut line = || -> Option<&[u8]> {
+        let end = rest.iter().position(|b| *b == b'\n')?;
+        let (l, r) = rest.split_at(end);
+        rest = &r[1..];
+        Some(l)
+    };
+    let skip = std::str::from_utf8(line()?).ok()?.to_string();
+    let n: usize = std::str::from_utf8(line()?).ok()?.parse().ok()?;
+    let mut recipients = Vec::with_capacity(n);
+    for _ in 0..n {
+        recipients.push(std::str::from_utf8(line()?).ok()?.to_string());
+    }
+    Some(Delivery {
+        recipients: recipients.into(),
+        frame: Bytes::copy_from_slice(rest),
+        skip_connection: if skip.is_empty() { None } else { Some(skip.into()) },
+    })
+}
+
+fn encode_event(e: &ClusterEvent) -> String {
+    match e {
+        ClusterEvent::Presence { user_id, status, at } => {
+            let status = match status {
+                PresenceStatus::Online => "online",
+                PresenceStatus::Away => "away",
+                PresenceStatus::Offline => "offline",
+            };
+            format!("presence\n{user_id}\n{status}\n{at}")
+        }
+        ClusterEvent::MembersChanged { conversation_id } => format!("members\n{conversation_id}"),
+    }
+}
+
+fn decode_event(payload: &str) -> Option<ClusterEvent> {
+    let mut parts = payload.split('\n');
+    match parts.next()? {
+        "presence" => {
+            let user_id = parts.next()?.to_string();
+            let status = parse_status(parts.next()?);
+            let at = parts.next()?.parse().ok()?;
+            Some(ClusterEvent::Presence { user_id, status, at })
+        }
+        "members" => Some(ClusterEvent::MembersChanged { conversation_id: parts.next()?.to_string() }),
+        _ => None,
+    }
+}
+
+impl RedisBus {
+    /// Connects to Redis and starts the node's publisher, subscriber and heartbeat tasks.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        node_id: &str,
+        local: Arc<dyn DeliveryHandler>,
+    ) -> Result<Arc<RedisBus>> {
+        let client =
+            redis::Client::open(url).map_err(|e| Error::Internal(format!("invalid Redis URL: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(2);
+        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        let keys = Keys { prefix: prefix.to_string(), node: node_id.to_string() };
+        let (ops, rx) = mpsc::unbounded_channel();
+        let bus = Arc::new(RedisBus { keys: keys.clone(), conn: conn.clone(), local: local.clone(), ops });
+        heartbeat_once(&keys, &mut conn.clone()).await.map_err(unavailable)?;
+        tokio::spawn(run_publisher(keys.clone(), conn.clone(), rx));
+        tokio::spawn(run_subscriber(client, keys.clone(), local.clone(), bus.ops.clone()));
+        tokio::spawn(run_heartbeat(keys, conn, local, bus.ops.clone()));
+        Ok(bus)
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    fn publish(&self, delivery: Delivery) {
+        self.local.deliver(&delivery);
+        let _ = self.ops.send(Op::Deliver(delivery));
+    }
+
+    fn broadcast(&self, event: ClusterEvent) {
+        let _ = self.ops.send(Op::Broadcast(event));
+    }
+
+    fn set_local_presence(&self, user: &str, status: Option<PresenceStatus>) {
+        let _ = self.ops.send(Op::Presence { user: user.to_string(), status });
+    }
+
+    async fn presence_of(&self, users: &[String]) -> Result<Vec<PresenceStatus>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for u in users {
+            pipe.cmd("GET").arg(self.keys.aggregate(u));
+        }
+        let values: Vec<Option<String>> =
+            pipe.query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        Ok(values.iter().map(|v| v.as_deref().map(parse_status).unwrap_or(PresenceStatus::Offline)).collect())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.conn.clone())
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+fn presence_invocation(pipe: &mut redis::Pipeline, keys: &Keys, node: &str, user: &str, status: &str) {
+    pipe.cmd("EVAL")
+        .arg(PRESENCE_SCRIPT)
+        .arg(4)
+        .arg(keys.user(user))
+        .arg(keys.node_users(node))
+        .arg(keys.aggregate(user))
+        .arg(keys.nodes())
+        .arg(node)
+        .arg(status)
+        .arg(user)
+        .arg(keys.events())
+        .arg(now_millis())
+        .arg(NODE_TIMEOUT_MS)
+        .ignore();
+}
+
+/// Sends queued operations in order, a batch per two round trips: one to look up the nodes of
+/// every recipient, one to publish and update presence.
+async fn run_publisher(keys: Keys, mut conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Op>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(op) = rx.recv().await {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = send_batch(&keys, &mut conn, &batch).await {
+            // At-most-once: these frames are lost for remote recipients, who recover by sync.
+            tracing::warn!(error = %e, ops = batch.len(), "redis bus: batch dropped");
+        }
+        batch.clear();
+    }
+}
+
+async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> redis::RedisResult<()> {
+    // Routing look-ups for every recipient of every delivery in the batch.
+    let mut lookups = redis::pipe();
+    let mut looked_up = 0;
+    for op in batch {
+        if let Op::Deliver(d) = op {
+            for r in d.recipients.iter() {
+                lookups.cmd("HKEYS").arg(keys.user(r));
+                looked_up += 1;
+            }
+        }
+    }
+    let nodes_of: Vec<Vec<String>> =
+        if looked_up > 0 { lookups.query_async(conn).await? } else { Vec::new() };
+    let mut nodes_of = nodes_of.into_iter();
+    let mut pipe = redis::pipe();
+    for op in batch {
+        match op {
+            Op::Deliver(d) => {
+                // Recipients grouped by the remote node holding them (not a broadcast).
+                let mut by_node: Vec<(String, Vec<&String>)> = Vec::new();
+                for r in d.recipients.iter() {
+                    for node in nodes_of.next().unwrap_or_default() {
+                        if node == keys.node {
+                            continue;
+                        }
+                        match by_node.iter_mut().find(|(n, _)| *n == node) {
+                            Some((_, rs)) => rs.push(r),
+                            None => by_node.push((node, vec![r])),
+                        }
+                    }
+                }
+                for (node, recipients) in by_node {
+                    pipe.cmd("PUBLISH")
+                        .arg(keys.node_channel(&node))
+                        .arg(encode_delivery(d, &recipients))
+                        .ignore();
+                }
+            }
+            Op::Broadcast(e) => {
+                pipe.cmd("PUBLISH").arg(keys.events()).arg(encode_event(e)).ignore();
+            }
+            Op::Presence { user, status } => {
+                presence_invocation(&mut pipe, keys, &keys.node, user, status_str(*status));
+            }
+        }
+    }
+    pipe.query_async::<()>(conn).await
+}
+
+/// Receives this node's frames and every event; resubscribes after losing the connection and then
+/// re-announces every local user, since Redis may have lost the routing table.
+async fn run_subscriber(
+    client: redis::Client,
+    keys: Keys,
+    local: Arc<dyn DeliveryHandler>,
+    ops: mpsc::UnboundedSender<Op>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut first = true;
+    loop {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(keys.node_channel(&keys.node)).await?;
+            pubsub.subscribe(keys.events()).await?;
+            redis::RedisResult::Ok(pubsub)
+        }
+        .await;
+        let pubsub = match subscribed {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "redis bus: cannot subscribe; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        if !first {
+            tracing::info!("redis bus: resubscribed; re-announcing local users");
+            for (user, status) in local.local_presence() {
+                let _ = ops.send(Op::Presence { user, status: Some(status) });
+            }
+        }
+        first = false;
+        let events = keys.events();
+        let mut stream = pubsub.into_on_message();
+        while let Some(msg) = stream.next().await {
+            let payload = msg.get_payload_bytes();
+            if msg.get_channel_name() == events {
+                match std::str::from_utf8(payload).ok().and_then(decode_event) {
+                    Some(event) => local.event(&event),
+                    None => tracing::warn!("redis bus: unreadable event"),
+                }
+            } else {
+                match decode_delivery(payload) {
+                    Some(delivery) => local.deliver(&delivery),
+                    None => tracing::warn!("redis bus: unreadable delivery"),
+                }
+            }
+        }
+        tracing::warn!("redis bus: subscription lost; reconnecting");
+    }
+}
+
+async fn heartbeat_once(keys: &Keys, conn: &mut ConnectionManager) -> redis::RedisResult<()> {
+    redis::cmd("ZADD").arg(keys.nodes()).arg(now_millis()).arg(&keys.node).query_async::<()>(conn).await
+}
+
+/// Keeps this node alive in `P:nodes`, notices when Redis lost this node's registry (restart), and
+/// cleans up after dead nodes.
+async fn run_heartbeat(
+    keys: Keys,
+    mut conn: ConnectionManager,
+    local: Arc<dyn DeliveryHandler>,
+    ops: mpsc::UnboundedSender<Op>,
+) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    loop {
+        tick.tick().await;
+        let result: redis::RedisResult<()> = async {
+            heartbeat_once(&keys, &mut conn).await?;
+            // Redis restarted (or flushed) while the subscription survived: re-register.
+            let registered: bool =
+                redis::cmd("EXISTS").arg(keys.node_users(&keys.node)).query_async(&mut conn).await?;
+            let local_users = local.local_presence();
+            if !registered && !local_users.is_empty() {
+                for (user, status) in local_users {
+                    let _ = ops.send(Op::Presence { user, status: Some(status) });
+                }
+            }
+            let dead: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+                .arg(keys.nodes())
+                .arg("-inf")
+                .arg(now_millis() - NODE_TIMEOUT_MS)
+                .query_async(&mut conn)
+                .await?;
+            for node in dead.into_iter().filter(|n| *n != keys.node) {
+                let users: Vec<String> =
+                    redis::cmd("SMEMBERS").arg(keys.node_users(&node)).query_async(&mut conn).await?;
+                let mut pipe = redis::pipe();
+                for user in &users {
+                    presence_invocation(&mut pipe, &keys, &node, user, "");
+                }
+                pipe.cmd("DEL").arg(keys.node_users(&node)).ignore();
+                pipe.cmd("ZREM").arg(keys.nodes()).arg(&node).ignore();
+                pipe.query_async::<()>(&mut conn).await?;
+                tracing::info!(node, users = users.len(), "redis bus: removed a dead node");
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "redis bus: heartbeat failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliveries_round_trip() {
+        let d = Delivery {
+            recipients: vec!["a".to_string(), "b".to_string()].into(),
+            frame: Bytes::from_static(b"{\"type\":\"x\",\"payload\":\"multi\nline\"}"),
+            skip_connection: Some("c1".into()),
+        };
+        let r: Vec<&String> = d.recipients.iter().collect();
+        let back = decode_delivery(&encode_delivery(&d, &r)).unwrap();
+        assert_eq!(back.recipients.to_vec(), ["a", "b"]);
+        assert_eq!(back.frame, d.frame);
+        assert_eq!(back.skip_connection.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn events_round_trip() {
+        for e in [
+            ClusterEvent::Presence { user_id: "u".into(), status: PresenceStatus::Away, at: 5 },
+            ClusterEvent::MembersChanged { conversation_id: "c".into() },
+        ] {
+            assert_eq!(decode_event(&encode_event(&e)), Some(e));
+        }
+    }
+}

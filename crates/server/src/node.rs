@@ -1,0 +1,39 @@
+//! What the bus brings to this node: frames for local connections, membership changes that make
+//! cached member lists stale, and cluster-wide presence changes for local watchers.
+
+use std::sync::{Arc, OnceLock};
+
+use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler};
+use confab_proto::PresenceStatus;
+
+use crate::fanout::MemberCache;
+use crate::hub::Hub;
+use crate::presence::PresenceHub;
+
+pub struct NodeHandler {
+    pub hub: Arc<Hub>,
+    pub members: Arc<MemberCache>,
+    /// Set once the presence hub exists (it needs the bus, which needs this handler).
+    pub presence: OnceLock<Arc<PresenceHub>>,
+}
+
+impl DeliveryHandler for NodeHandler {
+    fn deliver(&self, delivery: &Delivery) {
+        self.hub.deliver(delivery);
+    }
+
+    fn event(&self, event: &ClusterEvent) {
+        match event {
+            ClusterEvent::MembersChanged { conversation_id } => self.members.invalidate(conversation_id),
+            ClusterEvent::Presence { user_id, status, at } => {
+                if let Some(presence) = self.presence.get() {
+                    presence.on_cluster_change(user_id, *status, *at);
+                }
+            }
+        }
+    }
+
+    fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
+        self.presence.get().map(|p| p.local_presence()).unwrap_or_default()
+    }
+}
