@@ -57,7 +57,7 @@ test('two users register and chat both ways; ticks go sent → delivered → rea
   const alice = await newUser('alice', 'Alice Liddell');
   const bob = await newUser('bob', 'Bob Builder');
 
-  await startDirectChat(alice.page, bob.username);
+  await startDirectChat(alice.page, bob.username, bob.displayName);
   assert.equal(await alice.page.getByTestId('chat-title').textContent(), 'Bob Builder');
 
   // Bob is online with no chat open: his device stores the message, so Alice sees "delivered",
@@ -269,6 +269,21 @@ test('screenshots at desktop and phone widths', { timeout: T }, async () => {
   mkdirSync(img, { recursive: true });
   copyFileSync(join(dir, 'desktop-chat.png'), join(img, 'web-desktop.png'));
   copyFileSync(join(dir, 'phone-chat.png'), join(img, 'web-phone.png'));
+});
+
+test('an offline contact shows when they were last seen', { timeout: T }, async () => {
+  const { alice, carol } = users;
+  await carol.context.close(); // Carol closes her browser: her only device disconnects
+  delete users.carol;
+  await startDirectChat(alice.page, carol.username, carol.displayName);
+  assert.equal(await alice.page.getByTestId('chat-title').textContent(), 'Carol Danvers');
+  await until(alice.page, () => /^last seen /.test(document.getElementById('chat-status').textContent));
+  const dot = alice.page.locator('[data-testid=conv-item][data-name="Carol Danvers"] [data-testid=conv-presence]');
+  assert.equal(await dot.getAttribute('data-status'), 'offline');
+  assert.equal(
+    await alice.page.locator('[data-testid=conv-item][data-name="Bob Builder"] [data-testid=conv-presence]').getAttribute('data-status'),
+    'online',
+  );
 });
 
 test('no script errors in any page', () => {

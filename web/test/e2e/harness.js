@@ -135,12 +135,12 @@ export async function register(page, url, username, displayName) {
   return page.evaluate(() => ({ userId: window.confab.userId, token: window.confab.token }));
 }
 
-/** Starts a direct chat with `username` from the people search. */
-export async function startDirectChat(page, username) {
+/** Starts a direct chat with `username` from the people search; waits until it is open. */
+export async function startDirectChat(page, username, displayName) {
   await page.getByTestId('new-chat-btn').click();
   await page.getByTestId('people-search').fill(username.slice(0, 4));
   await page.locator(`[data-testid=people-result][data-username="${username}"]`).click();
-  await until(page, () => !document.getElementById('chat-view').hidden);
+  await until(page, (name) => document.getElementById('chat-title').textContent === name, displayName);
 }
 
 /** Opens the conversation named `name` from the list. */
