@@ -123,10 +123,16 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn spawn(data_dir: &Path) -> ServerProcess {
+        Self::spawn_with(data_dir, &[])
+    }
+
+    /// The binary with extra `serve` arguments (e.g. a database and Redis for a cluster node).
+    pub fn spawn_with(data_dir: &Path, extra: &[String]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--jwt-secret", SECRET, "--messages-per-second", "100000", "--message-burst", "100000"])
+            .args(extra)
             .env("CONFAB_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -135,7 +141,7 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-        let url = line.trim().strip_prefix("confab listening on ").expect("listening line").to_string();
+        let url = line.trim().strip_prefix("confab listening on ").expect("the server started").to_string();
         ServerProcess { url, child }
     }
 

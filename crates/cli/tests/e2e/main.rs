@@ -1,8 +1,10 @@
 //! End-to-end tests: real servers on ephemeral ports with temp data dirs, driven over real HTTP and
 //! WebSocket through the Rust client.
 
+mod cluster;
 mod durability;
 mod errors;
 mod harness;
 mod messaging;
 mod realtime;
+mod services;

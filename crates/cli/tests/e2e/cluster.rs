@@ -1,0 +1,369 @@
+//! Several `confab` processes on PostgreSQL and Redis behaving as one server, and what happens when
+//! a node, Redis or PostgreSQL goes away.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use confab_client::{Client, ClientError, Connection};
+use confab_proto::frames::{ConversationRef, PresenceSubscribePayload, SendPayload};
+use confab_proto::{ClientFrame, ErrorCode, Message, PresenceStatus, ServerFrame, SyncCursor, SyncRequest};
+use reqwest::Method;
+
+use crate::harness::*;
+use crate::messaging::collect_new;
+use crate::services::*;
+
+fn start_nodes(n: usize, extra: &[String], dir: &std::path::Path) -> Vec<ServerProcess> {
+    (0..n).map(|i| ServerProcess::spawn_with(&dir.join(format!("node{i}")), extra)).collect()
+}
+
+/// Waits until `watcher` has seen `user` as `status` (the cluster has registered the change).
+async fn wait_presence(watcher: &mut Connection, user: &str, status: PresenceStatus) {
+    watcher
+        .wait_for(WAIT, &format!("{user} {status:?}"), |f| match &f.frame {
+            ServerFrame::PresenceUpdate(p) if p.user_id == user && p.status == status => Some(()),
+            ServerFrame::PresenceBulk(b)
+                if b.presences.iter().any(|p| p.user_id == user && p.status == status) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await
+        .expect("presence reaches the watcher");
+}
+
+async fn all_messages(api: &Client, id: &str) -> Vec<Message> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = api.history(id, None, Some(after), Some(200)).await.expect("history");
+        out.extend(page.messages);
+        match page.next_cursor {
+            Some(c) => after = c,
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_chat_as_one_server() {
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let nodes = start_nodes(3, &iso.args(), &path);
+    // Registering on any node works on every node (one database, one JWT secret).
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(register(&nodes[i % 3].url, &format!("user{i}")).await);
+    }
+    let me = Client::new(&nodes[2].url).with_token(&users[0].token).me().await.unwrap();
+    assert_eq!(me.user_id, users[0].id, "a token from node 0 works on node 2");
+
+    let ids: Vec<String> = users[1..].iter().map(|u| u.id.clone()).collect();
+    let gid = users[0].api.create_group("spread", &ids, None).await.unwrap().conversation_id;
+    let (direct, _) = users[0].api.open_direct(&users[1].id).await.unwrap();
+
+    // Member i is connected to node i % 3; node 0's first member watches everyone come online,
+    // which is when the cluster routes to them.
+    let mut conns = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        conns.push(Connection::connect(&nodes[i % 3].url, &u.token, "d").await.unwrap());
+    }
+    for u in &users[1..] {
+        wait_presence(&mut conns[0], &u.id, PresenceStatus::Online).await;
+    }
+
+    // 1:1 across nodes.
+    let a = conns[0].send_text(&direct.conversation_id, "d1", "node0 → node1").await.unwrap();
+    let got = collect_new(&mut conns[1], 1).await;
+    assert_eq!((got[0].message_id.as_str(), got[0].sequence_number), ("d1", a.sequence_number));
+    conns[1].send_text(&direct.conversation_id, "d2", "node1 → node0").await.unwrap();
+    assert_eq!(collect_new(&mut conns[0], 1).await[0].message_id, "d2");
+
+    // Group across all three nodes: every member gets every other member's message once, in order.
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.send_text(&gid, &format!("g{i}"), &format!("from node {}", i % 3)).await.unwrap();
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let got: Vec<(u64, String)> = collect_new(conn, 5)
+            .await
+            .into_iter()
+            .filter(|m| m.conversation_id == gid)
+            .map(|m| (m.sequence_number, m.message_id))
+            .collect();
+        let expected: Vec<(u64, String)> =
+            (0..6).filter(|j| *j != i).map(|j| (j as u64 + 1, format!("g{j}"))).collect();
+        assert_eq!(got, expected, "member {i} on node {}", i % 3);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_senders_over_three_nodes_stay_gapless() {
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let nodes = start_nodes(3, &iso.args(), &path);
+    let users = register_many(&nodes[0].url, "sender", 31).await;
+    let ids: Vec<String> = users[1..].iter().map(|u| u.id.clone()).collect();
+    let gid = users[0].api.create_group("busy", &ids, None).await.unwrap().conversation_id;
+    let mut tasks = Vec::new();
+    for (s, user) in users[1..].iter().enumerate() {
+        let mut conn = Connection::connect(&nodes[s % 3].url, &user.token, "d").await.unwrap();
+        let gid = gid.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rids = Vec::new();
+            for i in 0..100 {
+                let frame = ClientFrame::MessageSend(SendPayload {
+                    message_id: Some(format!("s{s}-{i}")),
+                    conversation_id: gid.clone(),
+                    content: text("x"),
+                });
+                rids.push(conn.send(frame).await.unwrap());
+            }
+            let mut seqs = Vec::new();
+            for rid in rids {
+                match conn.reply_to(&rid).await.unwrap().frame {
+                    ServerFrame::MessageAck(a) => seqs.push(a.sequence_number),
+                    other => panic!("expected an ack, got {other:?}"),
+                }
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        let seqs = t.await.unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one device's order is kept");
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=3000).collect::<Vec<_>>());
+    let stored = all_messages(&Client::new(&nodes[1].url).with_token(&users[0].token), &gid).await;
+    assert_eq!(stored.iter().map(|m| m.sequence_number).collect::<Vec<_>>(), (1..=3000).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_and_typing_cross_nodes() {
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let mut args = iso.args();
+    args.extend(["--presence-throttle-ms".to_string(), "100".to_string()]);
+    let nodes = start_nodes(3, &args, &path);
+    let alice = register(&nodes[0].url, "alice").await;
+    let bob = register(&nodes[0].url, "bob").await;
+    let id = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
+    let mut watcher = Connection::connect(&nodes[0].url, &alice.token, "watcher").await.unwrap();
+    wait_presence(&mut watcher, &bob.id, PresenceStatus::Offline).await;
+
+    let phone = Connection::connect(&nodes[1].url, &bob.token, "phone").await.unwrap();
+    wait_presence(&mut watcher, &bob.id, PresenceStatus::Online).await;
+    let mut laptop = Connection::connect(&nodes[2].url, &bob.token, "laptop").await.unwrap();
+    phone.close().await.unwrap();
+    // Still online: the laptop on node 2 remains. Asking the cluster says so.
+    let rid = watcher
+        .send(ClientFrame::PresenceSubscribe(PresenceSubscribePayload { user_ids: vec![bob.id.clone()] }))
+        .await
+        .unwrap();
+    let ServerFrame::PresenceBulk(now) = watcher.reply_to(&rid).await.unwrap().frame else { panic!("bulk") };
+    assert_eq!(now.presences[0].status, PresenceStatus::Online);
+
+    // Typing on node 2 reaches node 0.
+    laptop.send(ClientFrame::TypingStart(ConversationRef { conversation_id: id.clone() })).await.unwrap();
+    let typing = watcher
+        .wait_for(WAIT, "typing.update", |f| match &f.frame {
+            ServerFrame::TypingUpdate(t) if t.user_id == bob.id => Some(t.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert!(typing.is_typing);
+
+    laptop.close().await.unwrap();
+    wait_presence(&mut watcher, &bob.id, PresenceStatus::Offline).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_node_loses_nothing_acknowledged() {
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let mut nodes = start_nodes(3, &iso.args(), &path);
+    let alice = register(&nodes[0].url, "alice").await;
+    let bob = register(&nodes[0].url, "bob").await;
+    let id = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
+    let mut reader = Connection::connect(&nodes[0].url, &bob.token, "reader").await.unwrap();
+
+    // Alice sends through node 2, which is killed while sends are in flight.
+    let mut sender = Connection::connect(&nodes[2].url, &alice.token, "phone").await.unwrap();
+    let mut pending: HashMap<String, String> = HashMap::new();
+    for i in 0..300 {
+        let mid = format!("k{i}");
+        let rid = sender
+            .send(ClientFrame::MessageSend(SendPayload {
+                message_id: Some(mid.clone()),
+                conversation_id: id.clone(),
+                content: text(&format!("m{i}")),
+            }))
+            .await
+            .unwrap();
+        pending.insert(rid, mid);
+    }
+    let mut acked: HashMap<String, u64> = HashMap::new();
+    while acked.len() < 100 {
+        let f = sender.next_frame().await.unwrap();
+        if let (Some(rid), ServerFrame::MessageAck(a)) = (&f.id, &f.frame) {
+            assert_eq!(pending.get(rid), Some(&a.message_id));
+            acked.insert(a.message_id.clone(), a.sequence_number);
+        }
+    }
+    nodes.remove(2).kill_9();
+
+    // The client reconnects to another node and resends what was not acknowledged, with the same
+    // messageIds: retries are idempotent, so nothing is duplicated.
+    let mut sender = Connection::connect(&nodes[1].url, &alice.token, "phone").await.unwrap();
+    for i in 0..300 {
+        let mid = format!("k{i}");
+        let ack = sender.send_text(&id, &mid, &format!("m{i}")).await.unwrap();
+        if let Some(seq) = acked.get(&mid) {
+            assert_eq!(ack.sequence_number, *seq, "an acknowledged message keeps its sequence");
+        }
+        acked.insert(mid, ack.sequence_number);
+    }
+
+    // The reader syncs and has every acknowledged message, in order, once.
+    let rid = reader
+        .send(ClientFrame::Sync(SyncRequest {
+            conversations: vec![SyncCursor { conversation_id: id.clone(), last_sequence: 0 }],
+            limit: Some(1000),
+        }))
+        .await
+        .unwrap();
+    let ServerFrame::SyncResult(result) = reader.reply_to(&rid).await.unwrap().frame else { panic!("sync") };
+    let synced = &result.conversations[0].messages;
+    assert_eq!(synced.len(), 300);
+    let seqs: Vec<u64> = synced.iter().map(|m| m.sequence_number).collect();
+    assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
+    for m in synced {
+        assert_eq!(acked.get(&m.message_id), Some(&m.sequence_number));
+    }
+    for (i, m) in synced.iter().enumerate() {
+        assert_eq!(m.message_id, format!("k{i}"), "one device's messages keep their order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_degrades_delivery_but_loses_nothing() {
+    if !available().await {
+        return;
+    }
+    let mut redis = PrivateRedis::start();
+    let iso = Isolation::new(database_url(), redis.url());
+    let (_dir, path) = temp_path();
+    let nodes = start_nodes(2, &iso.args(), &path);
+    let alice = register(&nodes[0].url, "alice").await;
+    let bob = register(&nodes[0].url, "bob").await;
+    let id = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
+    let mut a = Connection::connect(&nodes[0].url, &alice.token, "a").await.unwrap();
+    let mut b = Connection::connect(&nodes[1].url, &bob.token, "b").await.unwrap();
+    wait_presence(&mut a, &bob.id, PresenceStatus::Online).await;
+    a.send_text(&id, "before", "before the restart").await.unwrap();
+    assert_eq!(collect_new(&mut b, 1).await[0].message_id, "before");
+
+    redis.restart();
+
+    // Sends keep being acknowledged (the database is the source of truth); once the nodes have
+    // resubscribed and re-registered, real-time delivery across nodes resumes.
+    let mut i = 0;
+    let delivered_again = loop {
+        i += 1;
+        assert!(i < 200, "cross-node delivery did not resume after the Redis restart");
+        let mid = format!("after-{i}");
+        a.send_text(&id, &mid, "after the restart").await.unwrap();
+        let got = b
+            .wait_for(Duration::from_millis(100), "message.new", |f| match &f.frame {
+                ServerFrame::MessageNew(m) => Some(m.clone()),
+                _ => None,
+            })
+            .await;
+        if let Ok(m) = got {
+            break m;
+        }
+    };
+    // Bob sees a gap (messages pushed while Redis was away) and syncs from his last sequence.
+    assert!(delivered_again.sequence_number > 2, "some messages were sent while routing was down");
+    let rid = b
+        .send(ClientFrame::Sync(SyncRequest {
+            conversations: vec![SyncCursor { conversation_id: id.clone(), last_sequence: 1 }],
+            limit: Some(1000),
+        }))
+        .await
+        .unwrap();
+    let ServerFrame::SyncResult(result) = b.reply_to(&rid).await.unwrap().frame else { panic!("sync") };
+    let seqs: Vec<u64> = result.conversations[0].messages.iter().map(|m| m.sequence_number).collect();
+    assert_eq!(seqs, (2..=delivered_again.sequence_number).collect::<Vec<_>>(), "consistent after sync");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_refuses_sends_and_recovers() {
+    if !available().await {
+        return;
+    }
+    let pg = PrivatePostgres::start();
+    let iso = Isolation::new(pg.url(), redis_url());
+    let (_dir, path) = temp_path();
+    let node = ServerProcess::spawn_with(&path, &iso.args());
+    let alice = register(&node.url, "alice").await;
+    let bob = register(&node.url, "bob").await;
+    let id = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
+    let mut ws = Connection::connect(&node.url, &alice.token, "d").await.unwrap();
+    ws.send_text(&id, "ok-1", "before").await.unwrap();
+    let anon = Client::new(&node.url);
+    assert_eq!(anon.raw(Method::GET, "/readyz", None).await.unwrap().0, 200);
+
+    pg.stop();
+    let err = ws.send_text(&id, "lost-1", "during").await.unwrap_err();
+    assert!(matches!(&err, ClientError::Api { body, .. } if body.error == ErrorCode::Unavailable), "{err}");
+    let (status, body) = anon.raw(Method::GET, "/readyz", None).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (503, Some("UNAVAILABLE")));
+    let (status, _) = alice
+        .api
+        .raw(
+            Method::POST,
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(r#"{"content":{"type":"text","text":"x"}}"#.into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 503);
+
+    pg.start_again();
+    // The node reconnects by itself.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match ws.send_text(&id, "ok-2", "after").await {
+            Ok(ack) => {
+                assert_eq!(ack.sequence_number, 2, "nothing half-written during the outage");
+                break;
+            }
+            Err(ClientError::Api { body, .. }) if body.error == ErrorCode::Unavailable && tries < 100 => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("did not recover: {e}"),
+        }
+    }
+    assert_eq!(anon.raw(Method::GET, "/readyz", None).await.unwrap().0, 200);
+    let stored = all_messages(&bob.api, &id).await;
+    let ids: Vec<&str> = stored.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, ["ok-1", "ok-2"]);
+}

@@ -1,0 +1,270 @@
+//! PostgreSQL and Redis for cluster tests: the shared local services (each test isolated by its
+//! own schema and key prefix), or private instances on spare ports for tests that stop them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn database_url() -> String {
+    std::env::var("CONFAB_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("CONFAB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn required() -> bool {
+    std::env::var("CONFAB_REQUIRE_SERVICES").as_deref() == Ok("1")
+}
+
+/// Whether the shared PostgreSQL and Redis answer. When they do not, the test is skipped with a
+/// note, or fails when `CONFAB_REQUIRE_SERVICES=1`.
+pub async fn available() -> bool {
+    let pg = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await.map(|_| ());
+    let redis = async {
+        let client = redis::Client::open(redis_url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    }
+    .await
+    .map(|_| ());
+    match (pg, redis) {
+        (Ok(()), Ok(())) => true,
+        (pg, redis) => {
+            let why = format!("PostgreSQL: {pg:?}, Redis: {redis:?}");
+            if required() {
+                panic!("PostgreSQL and Redis are required (CONFAB_REQUIRE_SERVICES=1): {why}");
+            }
+            eprintln!(
+                "skipping: services not reachable ({why}); set CONFAB_REQUIRE_SERVICES=1 to fail instead"
+            );
+            false
+        }
+    }
+}
+
+/// A unique schema name and Redis prefix for one test, cleaned up on drop.
+pub struct Isolation {
+    pub schema: String,
+    pub prefix: String,
+    pub database_url: String,
+    pub redis_url: String,
+}
+
+impl Isolation {
+    pub fn new(database_url: String, redis_url: String) -> Isolation {
+        let id = confab_core::ids::new_id().replace('-', "");
+        Isolation {
+            schema: format!("confab_e2e_{id}"),
+            prefix: format!("confab-e2e-{id}"),
+            database_url,
+            redis_url,
+        }
+    }
+
+    pub fn shared() -> Isolation {
+        Self::new(database_url(), redis_url())
+    }
+
+    /// `serve` arguments selecting this test's database schema and Redis prefix.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--database-url".into(),
+            self.database_url.clone(),
+            "--database-schema".into(),
+            self.schema.clone(),
+            "--redis-url".into(),
+            self.redis_url.clone(),
+            "--redis-prefix".into(),
+            self.prefix.clone(),
+        ]
+    }
+}
+
+impl Drop for Isolation {
+    fn drop(&mut self) {
+        let (db, schema, redis_url, prefix) =
+            (self.database_url.clone(), self.schema.clone(), self.redis_url.clone(), self.prefix.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    confab_store::PostgresStore::drop_schema(&db, &schema),
+                )
+                .await;
+                let cleanup = async {
+                    let client = redis::Client::open(redis_url)?;
+                    let mut conn = client.get_multiplexed_async_connection().await?;
+                    let keys: Vec<String> =
+                        redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await?;
+                    if !keys.is_empty() {
+                        redis::cmd("DEL").arg(keys).query_async::<()>(&mut conn).await?;
+                    }
+                    redis::RedisResult::Ok(())
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), cleanup).await;
+            });
+            Some(())
+        })
+        .join();
+    }
+}
+
+pub fn spare_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A private `redis-server` on a spare port, for tests that restart Redis.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> PrivateRedis {
+        let mut r = PrivateRedis { port: spare_port(), child: None };
+        r.restart();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts on the same port with no data, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("private redis-server did not start");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A private PostgreSQL cluster (initdb + pg_ctl) in a temp dir on a spare port, for tests that
+/// stop the database. Runs as the `postgres` user when started as root.
+pub struct PrivatePostgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+fn pg_bin() -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(root)
+        .expect("PostgreSQL binaries")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    versions.sort();
+    versions.pop().expect("a PostgreSQL version").join("bin")
+}
+
+fn as_postgres(program: &Path) -> Command {
+    // initdb refuses to run as root.
+    if unsafe { libc::geteuid() } == 0 {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+impl PrivatePostgres {
+    pub fn start() -> PrivatePostgres {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod");
+        let pg = PrivatePostgres { port: spare_port(), dir, bin: pg_bin() };
+        let status = as_postgres(&pg.bin.join("initdb"))
+            .args(["-D"])
+            .arg(pg.data())
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("initdb runs");
+        assert!(status.success(), "initdb failed");
+        pg.ctl("start");
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn ctl(&self, action: &str) {
+        let mut cmd = as_postgres(&self.bin.join("pg_ctl"));
+        cmd.arg("-D").arg(self.data()).args(["-w", "-t", "30", "-m", "fast"]);
+        if action == "start" {
+            let opts = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                self.port,
+                self.dir.path().display()
+            );
+            cmd.args(["-o", &opts, "-l"]).arg(self.dir.path().join("log"));
+        }
+        let status =
+            cmd.arg(action).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("pg_ctl runs");
+        assert!(status.success(), "pg_ctl {action} failed");
+    }
+
+    pub fn stop(&self) {
+        self.ctl("stop");
+    }
+
+    pub fn start_again(&self) {
+        self.ctl("start");
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
