@@ -1,0 +1,183 @@
+//! `fanout`: a group of M members, all connected, with K messages per second sent into it by a
+//! few of them (open loop, like `latency`). Every message is delivered to M − 1 connections;
+//! reported: deliveries per second and send→delivery latency at the members.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use confab_client::{Client, Connection};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::{drain, spawn_reader, wait_until, Latencies, Tally};
+use crate::peers::confab::endpoint;
+use crate::report::{Report, Step};
+use crate::stats::{self, LatencySummary};
+use crate::target::ServerHandle;
+use crate::{users, OutputArgs, TargetArgs};
+
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    #[serde(skip)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub output: OutputArgs,
+    /// Members of the group, all connected (the server's --max-group-size must allow it).
+    #[arg(long, default_value_t = 1000)]
+    pub members: usize,
+    /// Members that send.
+    #[arg(long, default_value_t = 10)]
+    pub senders: usize,
+    /// Messages per second into the group, all senders together.
+    #[arg(long, default_value_t = 300.0)]
+    pub rate: f64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Messages in total instead of a duration.
+    #[arg(long)]
+    pub messages: Option<u64>,
+    #[arg(long, default_value_t = 100)]
+    pub body_bytes: usize,
+    /// Seconds to wait for the last deliveries.
+    #[arg(long, default_value_t = 15.0)]
+    pub grace: f64,
+    /// Concurrent WebSocket handshakes while connecting the members.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+}
+
+/// Readers share this many histograms (a histogram per member would cost memory for nothing).
+const RECORDERS: usize = 64;
+
+pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Report> {
+    anyhow::ensure!(args.members >= 2, "--members must be at least 2");
+    anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
+    let senders_n = args.senders.clamp(1, args.members);
+    let extra = vec!["--max-group-size".to_string(), args.members.max(1000).to_string()];
+    let server = ServerHandle::prepare(&args.target, &extra)?;
+    let url = server.url().to_string();
+    let mut report = Report::new("fanout", "confab", server.info.clone(), serde_json::to_value(args)?);
+    report.notes.push(format!(
+        "a group of {} members, all connected; {} of them send; every message goes to the other {}",
+        args.members,
+        senders_n,
+        args.members - 1
+    ));
+
+    let members =
+        users::register(&url, "fan", args.members, args.target.register_concurrency, output.quiet).await?;
+    let others: Vec<String> = members[1..].iter().map(|u| u.id.clone()).collect();
+    let group = Client::new(&url).with_token(&members[0].token).create_group("bench", &others, None).await?;
+    let bar = users::progress(members.len() as u64, "connecting", output.quiet);
+    let connections: Vec<Connection> = stream::iter(members.iter())
+        .map(|u| {
+            let (url, bar) = (url.clone(), bar.clone());
+            async move {
+                let c = Connection::connect(&url, &u.token, "bench").await?;
+                bar.inc(1);
+                anyhow::Ok(c)
+            }
+        })
+        .buffered(args.connect_concurrency.max(1))
+        .try_collect()
+        .await?;
+    bar.finish_and_clear();
+
+    let tally = Tally::new();
+    let stop = CancellationToken::new();
+    let recorders: Vec<_> = (0..RECORDERS).map(|_| Latencies::shared()).collect();
+    let mut senders = Vec::new();
+    let mut readers = Vec::new();
+    for (i, c) in connections.into_iter().enumerate() {
+        let e = endpoint(c, &group.conversation_id, format!("m{i}"), args.body_bytes);
+        readers.push(spawn_reader(e.receiver, tally.clone(), recorders[i % RECORDERS].clone(), stop.clone()));
+        if i < senders_n {
+            senders.push(e.sender);
+        }
+    }
+    // Let the membership announcements and presence settle before measuring.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let count = args.messages.unwrap_or((args.rate * args.duration).ceil() as u64);
+    let expected = count * (args.members as u64 - 1);
+    let before = server.sample();
+    let start_us = tally.start_step();
+    let _ = drain(&recorders);
+    let n = senders.len() as u64;
+    let period_us = n as f64 * 1e6 / args.rate;
+    let bar = users::progress(expected, "deliveries", output.quiet);
+    let mut tasks = Vec::new();
+    for (k, mut sender) in senders.into_iter().enumerate() {
+        let k = k as u64;
+        let mine = if k < count { (count - k).div_ceil(n) } else { 0 };
+        let tally = tally.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            for i in 0..mine {
+                let at = start_us + 1000 + (i as f64 * period_us + k as f64 * period_us / n as f64) as u64;
+                tokio::time::sleep_until(stats::instant_of(at).into()).await;
+                if let Err(e) = sender.send(at, i).await {
+                    tally.errors.fetch_add(1, Ordering::SeqCst);
+                    super::note_error(&tally, format!("send: {e:#}"));
+                    break;
+                }
+                sent += 1;
+            }
+            (sender, sent)
+        }));
+    }
+    let ticker = {
+        let (tally, bar) = (tally.clone(), bar.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(tally.delivered.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut sent = 0;
+    let mut kept = Vec::new();
+    for t in tasks {
+        let (sender, s) = t.await?;
+        kept.push(sender);
+        sent += s;
+    }
+    let want = sent * (args.members as u64 - 1);
+    wait_until(Duration::from_secs_f64(args.grace), || {
+        tally.delivered.load(Ordering::SeqCst) >= want && tally.acked.load(Ordering::SeqCst) >= sent
+    })
+    .await;
+    let elapsed = Instant::now().duration_since(stats::instant_of(start_us)).as_secs_f64();
+    let after = server.sample();
+    ticker.abort();
+    bar.finish_and_clear();
+    let latencies = drain(&recorders);
+    let delivered = tally.delivered.load(Ordering::SeqCst);
+
+    let mut s = Step::new(format!("{} msg/s into {} members", args.rate, args.members));
+    s.metric("offered_rate", args.rate, "msg/s");
+    s.metric("sent", sent as f64, "msgs");
+    s.metric("acked", tally.acked.load(Ordering::SeqCst) as f64, "msgs");
+    s.metric("expected_deliveries", want as f64, "");
+    s.metric("delivered", delivered as f64, "");
+    s.metric("errors", tally.errors.load(Ordering::SeqCst) as f64, "");
+    s.metric("deliveries_per_sec", delivered as f64 / elapsed.max(1e-9), "1/s");
+    s.cpu_metrics(before, after, delivered, "delivery");
+    s.latencies.push(LatencySummary::from_histogram("send→ack", &latencies.ack));
+    s.latencies.push(LatencySummary::from_histogram("send→delivery", &latencies.delivery));
+    report.steps.push(s);
+    if let Some(e) = tally.first_error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        report.notes.push(format!("first error: {e}"));
+    }
+    stop.cancel();
+    for r in readers {
+        let _ = r.await;
+    }
+    drop(kept);
+    Ok(report)
+}

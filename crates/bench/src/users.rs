@@ -1,0 +1,73 @@
+//! Benchmark users: registered over REST, many at once (argon2 makes each registration take tens
+//! of milliseconds of server CPU), and their tokens reused for every connection of the run.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use confab_client::Client;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub const PASSWORD: &str = "bench-password-1";
+
+/// A registered user.
+#[derive(Debug, Clone)]
+pub struct BenchUser {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+/// A progress bar, hidden when `quiet`.
+pub fn progress(len: u64, what: &str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} ({per_sec}, {elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// A short random tag so repeated runs against one server get fresh usernames.
+pub fn run_tag() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..8].to_string()
+}
+
+/// Registers `n` users named `{prefix}{tag}{i}` on `url`, `concurrency` at a time.
+pub async fn register(
+    url: &str,
+    prefix: &str,
+    n: usize,
+    concurrency: usize,
+    quiet: bool,
+) -> anyhow::Result<Vec<BenchUser>> {
+    let client = Client::new(url);
+    let tag = run_tag();
+    let bar = progress(n as u64, "registering", quiet);
+    let users: Vec<BenchUser> = stream::iter(0..n)
+        .map(|i| {
+            let client = client.clone();
+            let username = format!("{prefix}{tag}{i}");
+            let bar = bar.clone();
+            async move {
+                let auth = client
+                    .register(&username, PASSWORD, None)
+                    .await
+                    .with_context(|| format!("registering {username}"))?;
+                bar.inc(1);
+                anyhow::Ok(BenchUser { id: auth.user_id, username, token: auth.token })
+            }
+        })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    bar.finish_and_clear();
+    Ok(users)
+}
