@@ -174,6 +174,23 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
     assert_eq!(store.append(msg("hello", &b), None).await.unwrap_err(), Error::DuplicateMessage);
     // The refused appends left no gap.
     assert_eq!(send(&store, &c, &b, "next").await.unwrap(), 2);
+    // A retry queued while the original is still in flight gets the same answer.
+    let twin = |t: &str| NewMessage {
+        message_id: "twin".into(),
+        conversation_id: c.clone(),
+        sender_id: a.clone(),
+        content: text(t),
+    };
+    let (first, retry, clash) = tokio::join!(
+        store.append(twin("same"), None),
+        store.append(twin("same"), None),
+        store.append(twin("other"), None)
+    );
+    let (first, retry) = (first.unwrap(), retry.unwrap());
+    assert_eq!(first.message.sequence_number, retry.message.sequence_number);
+    assert_eq!((first.created, retry.created), (true, false));
+    assert_eq!(clash.unwrap_err(), Error::DuplicateMessage);
+    assert_eq!(send(&store, &c, &b, "after").await.unwrap(), 4);
 }
 
 pub async fn history_pages_visit_every_message_once(store: SharedStore) {

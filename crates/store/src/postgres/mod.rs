@@ -183,26 +183,63 @@ async fn run_appends(pool: Pool, mut rx: mpsc::Receiver<Command>) {
     }
 }
 
+/// Commits a batch in one transaction and three round trips plus the commit: every append's
+/// checks at once (pipelined on one connection), then every write (pipelined, executed in order),
+/// then `COMMIT`. A write can still fail if another node stores the same `messageId` between the
+/// check and the write; then the whole batch fails with `UNAVAILABLE` and nothing of it is stored,
+/// and the clients' retries are answered idempotently.
+fn same_message(a: &NewMessage, b: &NewMessage) -> bool {
+    a.conversation_id == b.conversation_id && a.sender_id == b.sender_id && a.content == b.content
+}
+
 async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
     let now = now_millis();
+    // Only the messages cross the awaits below (the commit hooks are not `Sync`).
+    let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
     let outcome: Result<Vec<Result<Appended>>> = async {
         let mut client = pool.get().await.map_err(error::pool)?;
-        let mut tx = client.transaction().await.db()?;
-        let mut results = Vec::with_capacity(batch.len());
-        // Only the messages cross the awaits below (the commit hooks are not `Sync`).
-        let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
-        for message in messages {
-            let savepoint = tx.savepoint("append").await.db()?;
-            let result = queries::append(&savepoint, message, now).await;
-            match &result {
-                Ok(_) => savepoint.commit().await.db()?,
-                // A backend failure inside one append fails the whole batch.
-                Err(Error::Unavailable(m)) if !m.contains("messageId") => {
-                    return Err(Error::Unavailable(m.clone()))
+        let tx = client.transaction().await.db()?;
+        let checks =
+            futures_util::future::join_all(messages.iter().map(|m| queries::check_append(&tx, m))).await;
+        enum Decision {
+            Done(Result<Appended>),
+            Write,
+            /// A retry of the message at this index, earlier in this very batch.
+            RetryOf(usize),
+        }
+        let mut decided = Vec::with_capacity(messages.len());
+        for (i, (message, check)) in messages.iter().zip(checks).enumerate() {
+            let earlier = messages[..i].iter().position(|m| m.message_id == message.message_id);
+            decided.push(match earlier {
+                Some(j) if same_message(messages[j], message) => Decision::RetryOf(j),
+                Some(_) => Decision::Done(Err(Error::DuplicateMessage)),
+                None => match queries::decide_append(message, check?) {
+                    Some(done) => Decision::Done(done),
+                    None => Decision::Write,
+                },
+            });
+        }
+        let writes = futures_util::future::join_all(
+            messages
+                .iter()
+                .zip(&decided)
+                .filter(|(_, d)| matches!(d, Decision::Write))
+                .map(|(m, _)| queries::write_append(&tx, m, now)),
+        )
+        .await;
+        let mut writes = writes.into_iter();
+        let mut results: Vec<Result<Appended>> = Vec::with_capacity(messages.len());
+        for d in decided {
+            let result = match d {
+                Decision::Done(r) => r,
+                // A failed write aborted the transaction: the whole batch fails.
+                Decision::Write => {
+                    Ok(writes.next().ok_or_else(|| Error::Internal("missing write".into()))??)
                 }
-                Err(Error::Internal(m)) => return Err(Error::Unavailable(m.clone())),
-                Err(_) => savepoint.rollback().await.db()?,
-            }
+                Decision::RetryOf(j) => {
+                    results[j].clone().map(|a: Appended| Appended { created: false, ..a })
+                }
+            };
             results.push(result);
         }
         tx.commit().await.db()?;
@@ -219,6 +256,11 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
             }
         }
         Err(e) => {
+            // Whatever failed, nothing of the batch is stored: say so in the protocol's terms.
+            let e = match e {
+                Error::Internal(m) => Error::Unavailable(m),
+                other => other,
+            };
             tracing::error!(error = %e, appends = batch.len(), "append batch failed; nothing of it was stored");
             for job in batch.drain(..) {
                 let _ = job.reply.send(Err(e.clone()));

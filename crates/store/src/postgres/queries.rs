@@ -23,7 +23,7 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn role(s: &str) -> Role {
+pub(crate) fn role(s: &str) -> Role {
     if s == "admin" {
         Role::Admin
     } else {
@@ -437,62 +437,107 @@ async fn messages_in_range<C: GenericClient>(
     rows.iter().map(message_row).collect()
 }
 
-/// One append inside the batch transaction (the caller wraps it in a savepoint).
-pub(crate) async fn append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
-    let content_json =
-        serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
-    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE message_id = $1");
-    if let Some(row) = c.query_opt(sql.as_str(), &[&msg.message_id]).await.db()? {
-        let original = message_row(&row)?;
+/// What an append must know before writing, read in one round trip: an earlier message with the
+/// same id, whether the conversation exists, and the sender's role in it.
+pub(crate) struct AppendCheck {
+    existing: Option<Message>,
+    conversation_exists: bool,
+    only_admins_can_post: bool,
+    role: Option<Role>,
+}
+
+pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
+    let sql = format!(
+        "SELECT c.only_admins_can_post, m.role, e.* FROM (SELECT 1) one
+         LEFT JOIN conversations c ON c.conversation_id = $2
+         LEFT JOIN members m ON m.conversation_id = $2 AND m.user_id = $3
+         LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE message_id = $1) e ON TRUE"
+    );
+    let row =
+        c.query_one(sql.as_str(), &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
+    let only_admins: Option<bool> = row.get(0);
+    let role: Option<String> = row.get(1);
+    let existing_id: Option<String> = row.get(4);
+    let existing = match existing_id {
+        None => None,
+        Some(message_id) => {
+            let content: &str = row.get(5);
+            let content: Content = serde_json::from_str(content)
+                .map_err(|e| Error::Internal(format!("stored content of {message_id} is unreadable: {e}")))?;
+            Some(Message {
+                conversation_id: row.get(2),
+                sequence_number: u(row.get(3)),
+                message_id,
+                content,
+                sender_id: row.get(6),
+                timestamp: row.get(7),
+                status: None,
+            })
+        }
+    };
+    Ok(AppendCheck {
+        existing,
+        conversation_exists: only_admins.is_some(),
+        only_admins_can_post: only_admins.unwrap_or(false),
+        role: role.as_deref().map(self::role),
+    })
+}
+
+/// The domain outcome of a checked append: the original message for an identical retry, an error,
+/// or `None` when it is to be written.
+pub(crate) fn decide_append(msg: &NewMessage, check: AppendCheck) -> Option<Result<Appended>> {
+    if let Some(original) = check.existing {
         let same = original.conversation_id == msg.conversation_id
             && original.sender_id == msg.sender_id
             && original.content == msg.content;
-        return if same {
+        return Some(if same {
             Ok(Appended { message: original, created: false })
         } else {
             Err(Error::DuplicateMessage)
-        };
+        });
     }
-    let (conv, role) = membership(c, &msg.conversation_id, &msg.sender_id).await?;
-    if conv.settings.only_admins_can_post && role != Role::Admin {
-        return Err(Error::Forbidden("only admins can post in this group".into()));
+    if !check.conversation_exists {
+        return Some(Err(Error::ConversationNotFound));
     }
+    match check.role {
+        None => Some(Err(Error::not_member())),
+        Some(role) if check.only_admins_can_post && role != Role::Admin => {
+            Some(Err(Error::Forbidden("only admins can post in this group".into())))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Writes a checked append in one statement: the next sequence number (under the conversation
+/// row's lock), the message, and the sender's own markers.
+pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
+    let content_json =
+        serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
     let row = c
         .query_one(
-            "UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = $1
-             WHERE conversation_id = $2 RETURNING last_sequence",
-            &[&now, &msg.conversation_id],
+            "WITH seq AS (
+                 UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = $1
+                 WHERE conversation_id = $2 RETURNING last_sequence
+             ), stored AS (
+                 INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
+                 SELECT $2, last_sequence, $3, $4, $5, $1 FROM seq RETURNING sequence_number
+             ), marked AS (
+                 UPDATE members SET last_read_sequence = GREATEST(last_read_sequence, (SELECT sequence_number FROM stored)),
+                                    last_delivered_sequence = GREATEST(last_delivered_sequence, (SELECT sequence_number FROM stored))
+                 WHERE conversation_id = $2 AND user_id = $4
+             )
+             SELECT sequence_number FROM stored",
+            &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content_json],
         )
         .await
         .db()?;
-    let sequence: i64 = row.get(0);
-    let inserted = c
-        .execute(
-            "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id) DO NOTHING",
-            &[&msg.conversation_id, &sequence, &msg.message_id, &msg.sender_id, &content_json, &now],
-        )
-        .await
-        .db()?;
-    if inserted == 0 {
-        // Another node stored this messageId meanwhile; the savepoint rollback undoes the sequence.
-        return Err(Error::Unavailable("concurrent send of the same messageId; retry".into()));
-    }
-    c.execute(
-        "UPDATE members SET last_read_sequence = GREATEST(last_read_sequence, $1),
-                            last_delivered_sequence = GREATEST(last_delivered_sequence, $1)
-         WHERE conversation_id = $2 AND user_id = $3",
-        &[&sequence, &msg.conversation_id, &msg.sender_id],
-    )
-    .await
-    .db()?;
     Ok(Appended {
         message: Message {
             message_id: msg.message_id.clone(),
             conversation_id: msg.conversation_id.clone(),
             sender_id: msg.sender_id.clone(),
             content: msg.content.clone(),
-            sequence_number: u(sequence),
+            sequence_number: u(row.get(0)),
             timestamp: now,
             status: None,
         },
