@@ -15,7 +15,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use confab_proto::{Content, Conversation, GroupSettings, Message, SyncCursor, SyncResponse, User};
+use confab_proto::{
+    Content, Conversation, GroupSettings, Message, MessageStatus, SyncCursor, SyncResponse, User,
+};
 
 use crate::error::Result;
 
@@ -53,6 +55,38 @@ pub struct NewMessage {
     pub conversation_id: String,
     pub sender_id: String,
     pub content: Content,
+}
+
+impl NewMessage {
+    /// Whether `other` is this very message sent again: the same conversation, sender and content.
+    pub fn same_as(&self, other: &NewMessage) -> bool {
+        self.conversation_id == other.conversation_id
+            && self.sender_id == other.sender_id
+            && self.content == other.content
+    }
+
+    /// Idempotency, when this message's id is already stored as `existing`: the original, if this
+    /// is the same message again, otherwise `DuplicateMessage`.
+    pub fn resend_of(&self, existing: Message) -> Result<Appended> {
+        let same = existing.conversation_id == self.conversation_id
+            && existing.sender_id == self.sender_id
+            && existing.content == self.content;
+        if same {
+            Ok(Appended { message: existing, created: false })
+        } else {
+            Err(crate::Error::DuplicateMessage)
+        }
+    }
+}
+
+/// The status of one of the viewer's own messages, from the other members' lowest delivered and
+/// read markers (`None` when there are no other members).
+pub fn own_message_status(sequence: u64, min_delivered: Option<u64>, min_read: Option<u64>) -> MessageStatus {
+    match (min_delivered, min_read) {
+        (_, Some(r)) if r >= sequence => MessageStatus::Read,
+        (Some(d), _) if d >= sequence => MessageStatus::Delivered,
+        _ => MessageStatus::Sent,
+    }
 }
 
 /// The outcome of an append: the stored message, and whether this call created it (`false` when
@@ -246,3 +280,40 @@ pub trait Store: UserStore + ConversationStore + MessageStore + ReceiptStore + P
 }
 
 pub type SharedStore = Arc<dyn Store>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_proto::MessageStatus::*;
+
+    #[test]
+    fn own_status_follows_the_slowest_other_member() {
+        assert_eq!(own_message_status(5, Some(4), Some(1)), Sent);
+        assert_eq!(own_message_status(5, Some(5), Some(4)), Delivered);
+        assert_eq!(own_message_status(5, Some(9), Some(5)), Read);
+        assert_eq!(own_message_status(5, None, None), Sent, "nobody else to receive it");
+    }
+
+    #[test]
+    fn a_resend_is_the_original_only_if_nothing_differs() {
+        let msg = NewMessage {
+            message_id: "m".into(),
+            conversation_id: "c".into(),
+            sender_id: "u".into(),
+            content: Content::Text { text: "hi".into() },
+        };
+        let stored = Message {
+            message_id: "m".into(),
+            conversation_id: "c".into(),
+            sender_id: "u".into(),
+            content: Content::Text { text: "hi".into() },
+            sequence_number: 3,
+            timestamp: 1,
+            status: None,
+        };
+        let again = msg.resend_of(stored.clone()).unwrap();
+        assert_eq!((again.created, again.message.sequence_number), (false, 3));
+        let other = NewMessage { content: Content::Text { text: "changed".into() }, ..msg };
+        assert_eq!(other.resend_of(stored).unwrap_err(), crate::Error::DuplicateMessage);
+    }
+}

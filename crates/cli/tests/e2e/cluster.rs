@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use confab_client::{Client, ClientError, Connection};
 use confab_proto::frames::{ConversationRef, PresenceSubscribePayload, SendPayload};
-use confab_proto::{ClientFrame, ErrorCode, Message, PresenceStatus, ServerFrame, SyncCursor, SyncRequest};
+use confab_proto::{ClientFrame, ErrorCode, PresenceStatus, ServerFrame, SyncCursor, SyncRequest};
 use reqwest::Method;
 
 use crate::harness::*;
@@ -31,19 +31,6 @@ async fn wait_presence(watcher: &mut Connection, user: &str, status: PresenceSta
         })
         .await
         .expect("presence reaches the watcher");
-}
-
-async fn all_messages(api: &Client, id: &str) -> Vec<Message> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = api.history(id, None, Some(after), Some(200)).await.expect("history");
-        out.extend(page.messages);
-        match page.next_cursor {
-            Some(c) => after = c,
-            None => return out,
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,22 +4,9 @@ use std::collections::HashMap;
 
 use confab_client::Client;
 use confab_proto::frames::SendPayload;
-use confab_proto::{ClientFrame, Message, ServerFrame};
+use confab_proto::{ClientFrame, ServerFrame};
 
 use crate::harness::*;
-
-async fn all_messages(api: &Client, id: &str) -> Vec<Message> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = api.history(id, None, Some(after), Some(200)).await.expect("history");
-        out.extend(page.messages);
-        match page.next_cursor {
-            Some(c) => after = c,
-            None => return out,
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_kill_9() {

@@ -111,6 +111,20 @@ pub async fn register_many(url: &str, prefix: &str, n: usize) -> Vec<TestUser> {
     users
 }
 
+/// Every message of a conversation, paging forwards through history.
+pub async fn all_messages(api: &Client, id: &str) -> Vec<confab_proto::Message> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = api.history(id, None, Some(after), Some(200)).await.expect("history");
+        out.extend(page.messages);
+        match page.next_cursor {
+            Some(c) => after = c,
+            None => return out,
+        }
+    }
+}
+
 pub fn text(t: &str) -> serde_json::Value {
     serde_json::json!({"type": "text", "text": t})
 }

@@ -188,10 +188,6 @@ async fn run_appends(pool: Pool, mut rx: mpsc::Receiver<Command>) {
 /// then `COMMIT`. A write can still fail if another node stores the same `messageId` between the
 /// check and the write; then the whole batch fails with `UNAVAILABLE` and nothing of it is stored,
 /// and the clients' retries are answered idempotently.
-fn same_message(a: &NewMessage, b: &NewMessage) -> bool {
-    a.conversation_id == b.conversation_id && a.sender_id == b.sender_id && a.content == b.content
-}
-
 async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
     let now = now_millis();
     // Only the messages cross the awaits below (the commit hooks are not `Sync`).
@@ -211,7 +207,7 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
         for (i, (message, check)) in messages.iter().zip(checks).enumerate() {
             let earlier = messages[..i].iter().position(|m| m.message_id == message.message_id);
             decided.push(match earlier {
-                Some(j) if same_message(messages[j], message) => Decision::RetryOf(j),
+                Some(j) if messages[j].same_as(message) => Decision::RetryOf(j),
                 Some(_) => Decision::Done(Err(Error::DuplicateMessage)),
                 None => match queries::decide_append(message, check?) {
                     Some(done) => Decision::Done(done),

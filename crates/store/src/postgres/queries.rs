@@ -2,13 +2,13 @@
 //! return domain values. Sequence numbers are BIGINT in the database and `u64` on the wire.
 
 use confab_core::store::{
-    Appended, HistoryCursor, HistoryPage, MarkerMove, MessageRef, NewGroup, NewMessage, NewUser, ReadMove,
-    Receipts, UserCredentials, MAX_LISTED_PARTICIPANTS,
+    own_message_status, Appended, HistoryCursor, HistoryPage, MarkerMove, MessageRef, NewGroup, NewMessage,
+    NewUser, ReadMove, Receipts, UserCredentials, MAX_LISTED_PARTICIPANTS,
 };
 use confab_core::{Error, Result};
 use confab_proto::{
-    Content, Conversation, ConversationType, GroupSettings, Message, MessageStatus, Participant, Role,
-    SyncConversation, SyncCursor, SyncResponse, User,
+    Content, Conversation, ConversationType, GroupSettings, Message, Participant, Role, SyncConversation,
+    SyncCursor, SyncResponse, User,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -487,14 +487,7 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
 /// or `None` when it is to be written.
 pub(crate) fn decide_append(msg: &NewMessage, check: AppendCheck) -> Option<Result<Appended>> {
     if let Some(original) = check.existing {
-        let same = original.conversation_id == msg.conversation_id
-            && original.sender_id == msg.sender_id
-            && original.content == msg.content;
-        return Some(if same {
-            Ok(Appended { message: original, created: false })
-        } else {
-            Err(Error::DuplicateMessage)
-        });
+        return Some(msg.resend_of(original));
     }
     if !check.conversation_exists {
         return Some(Err(Error::ConversationNotFound));
@@ -663,12 +656,7 @@ async fn set_statuses<C: GenericClient>(
     let delivered: Option<i64> = row.get(0);
     let read: Option<i64> = row.get(1);
     for m in messages.iter_mut().filter(|m| m.sender_id == viewer) {
-        let seq = i(m.sequence_number);
-        m.status = Some(match (delivered, read) {
-            (_, Some(r)) if r >= seq => MessageStatus::Read,
-            (Some(d), _) if d >= seq => MessageStatus::Delivered,
-            _ => MessageStatus::Sent,
-        });
+        m.status = Some(own_message_status(m.sequence_number, delivered.map(u), read.map(u)));
     }
     Ok(())
 }

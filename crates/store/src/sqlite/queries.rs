@@ -2,13 +2,13 @@
 //! inside a transaction, or a reader's) and returns domain values.
 
 use confab_core::store::{
-    Appended, HistoryCursor, HistoryPage, MarkerMove, MessageRef, NewGroup, NewMessage, NewUser, ReadMove,
-    Receipts, UserCredentials, MAX_LISTED_PARTICIPANTS,
+    own_message_status, Appended, HistoryCursor, HistoryPage, MarkerMove, MessageRef, NewGroup, NewMessage,
+    NewUser, ReadMove, Receipts, UserCredentials, MAX_LISTED_PARTICIPANTS,
 };
 use confab_core::{Error, Result};
 use confab_proto::{
-    Content, Conversation, ConversationType, GroupSettings, Message, MessageStatus, Participant, Role,
-    SyncConversation, SyncCursor, SyncResponse, User,
+    Content, Conversation, ConversationType, GroupSettings, Message, Participant, Role, SyncConversation,
+    SyncCursor, SyncResponse, User,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -422,14 +422,7 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         .db()?;
     if let Some(row) = existing {
         let original = decode(vec![row])?.remove(0);
-        let same = original.conversation_id == msg.conversation_id
-            && original.sender_id == msg.sender_id
-            && original.content == msg.content;
-        return if same {
-            Ok(Appended { message: original, created: false })
-        } else {
-            Err(Error::DuplicateMessage)
-        };
+        return msg.resend_of(original);
     }
     let (conv, role) = membership(conn, &msg.conversation_id, &msg.sender_id)?;
     if conv.settings.only_admins_can_post && role != Role::Admin {
@@ -581,11 +574,7 @@ fn set_statuses(
         .db()?;
     for m in messages.iter_mut().filter(|m| m.sender_id == viewer) {
         let seq = m.sequence_number;
-        m.status = Some(match (delivered, read) {
-            (_, Some(r)) if r >= seq => MessageStatus::Read,
-            (Some(d), _) if d >= seq => MessageStatus::Delivered,
-            _ => MessageStatus::Sent,
-        });
+        m.status = Some(own_message_status(seq, delivered, read));
     }
     Ok(())
 }
