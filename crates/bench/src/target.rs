@@ -226,7 +226,8 @@ impl Machine {
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_default();
-        let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        // Every CPU of the machine, not only those this (possibly pinned) process may use.
+        let nproc = cpuinfo.lines().filter(|l| l.starts_with("processor")).count().max(1);
         Machine { nproc, cpu_model, mem_total_kib, kernel }
     }
 }
@@ -255,6 +256,15 @@ fn parse_cpu_list(list: &str) -> anyhow::Result<Vec<usize>> {
         }
     }
     Ok(cpus)
+}
+
+/// This process's soft open-files limit.
+pub fn nofile_limit() -> Option<u64> {
+    // SAFETY: getrlimit with a valid rlimit struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0).then_some(lim.rlim_cur as u64)
+    }
 }
 
 /// Raises the open-files limit as far as allowed (up to 1 << 20): the connections scenario needs

@@ -44,6 +44,9 @@ pub struct ConnectionsArgs {
     pub settle: f64,
 }
 
+/// Longest a connection may take to be established and authenticated before it counts as failed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
 pub async fn run(args: &ConnectionsArgs, output: &OutputArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
     let extra = vec!["--max-connections".to_string(), (args.connections + 1000).to_string()];
@@ -72,7 +75,10 @@ pub async fn run(args: &ConnectionsArgs, output: &OutputArgs) -> anyhow::Result<
                 let t0 = stats::now_us();
                 let local = source_address(i, args.spread);
                 let account = &accounts[i % accounts.len()];
-                let conn = match system.idle_connection(url, account, i / accounts.len(), local).await {
+                let attempt = system.idle_connection(url, account, i / accounts.len(), local);
+                // A server out of descriptors leaves handshakes hanging in its backlog: bound them.
+                let attempt = tokio::time::timeout(HANDSHAKE_TIMEOUT, attempt).await;
+                let conn = match attempt.unwrap_or_else(|_| Err(anyhow::anyhow!("handshake timed out"))) {
                     Ok(c) => Some(c),
                     Err(e) => {
                         failed.fetch_add(1, Ordering::Relaxed);
