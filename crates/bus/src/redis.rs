@@ -285,8 +285,14 @@ async fn run_publisher(keys: Keys, mut conn: ConnectionManager, mut rx: mpsc::Un
             }
         }
         if let Err(e) = send_batch(&keys, &mut conn, &batch).await {
-            // At-most-once: these frames are lost for remote recipients, who recover by sync.
-            tracing::warn!(error = %e, ops = batch.len(), "redis bus: batch dropped");
+            // At-most-once: these frames are lost for remote recipients, who recover by sync. While
+            // Redis is unreachable, whatever queued up meanwhile is dropped too rather than letting
+            // the queue grow; presence is re-announced once Redis is back.
+            let mut dropped = batch.len();
+            while rx.try_recv().is_ok() {
+                dropped += 1;
+            }
+            tracing::warn!(error = %e, dropped, "redis bus: operations dropped");
         }
         batch.clear();
     }

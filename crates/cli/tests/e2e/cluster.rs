@@ -33,6 +33,26 @@ async fn wait_presence(watcher: &mut Connection, user: &str, status: PresenceSta
         .expect("presence reaches the watcher");
 }
 
+/// Waits until `watcher` has seen every one of `users` as `status`, from bulk and update frames.
+async fn wait_all_presence(watcher: &mut Connection, users: &[String], status: PresenceStatus) {
+    let mut known: HashMap<String, PresenceStatus> = HashMap::new();
+    watcher
+        .wait_for(WAIT, "every user's presence", |f| {
+            match &f.frame {
+                ServerFrame::PresenceBulk(b) => {
+                    known.extend(b.presences.iter().map(|p| (p.user_id.clone(), p.status)))
+                }
+                ServerFrame::PresenceUpdate(p) => {
+                    known.insert(p.user_id.clone(), p.status);
+                }
+                _ => {}
+            }
+            users.iter().all(|u| known.get(u) == Some(&status)).then_some(())
+        })
+        .await
+        .expect("presence reaches the watcher");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_chat_as_one_server() {
     if !available().await {
@@ -59,9 +79,8 @@ async fn three_nodes_chat_as_one_server() {
     for (i, u) in users.iter().enumerate() {
         conns.push(Connection::connect(&nodes[i % 3].url, &u.token, "d").await.unwrap());
     }
-    for u in &users[1..] {
-        wait_presence(&mut conns[0], &u.id, PresenceStatus::Online).await;
-    }
+    let others: Vec<String> = users[1..].iter().map(|u| u.id.clone()).collect();
+    wait_all_presence(&mut conns[0], &others, PresenceStatus::Online).await;
 
     // 1:1 across nodes.
     let a = conns[0].send_text(&direct.conversation_id, "d1", "node0 → node1").await.unwrap();
@@ -70,17 +89,20 @@ async fn three_nodes_chat_as_one_server() {
     conns[1].send_text(&direct.conversation_id, "d2", "node1 → node0").await.unwrap();
     assert_eq!(collect_new(&mut conns[0], 1).await[0].message_id, "d2");
 
-    // Group across all three nodes: every member gets every other member's message once, in order.
+    // Group across all three nodes: every member gets every other member's message exactly once,
+    // and in the same order once placed by sequence number, as every client does (frames that
+    // travel through different nodes may arrive in a different order).
     for (i, conn) in conns.iter_mut().enumerate() {
         conn.send_text(&gid, &format!("g{i}"), &format!("from node {}", i % 3)).await.unwrap();
     }
     for (i, conn) in conns.iter_mut().enumerate() {
-        let got: Vec<(u64, String)> = collect_new(conn, 5)
+        let mut got: Vec<(u64, String)> = collect_new(conn, 5)
             .await
             .into_iter()
             .filter(|m| m.conversation_id == gid)
             .map(|m| (m.sequence_number, m.message_id))
             .collect();
+        got.sort();
         let expected: Vec<(u64, String)> =
             (0..6).filter(|j| *j != i).map(|j| (j as u64 + 1, format!("g{j}"))).collect();
         assert_eq!(got, expected, "member {i} on node {}", i % 3);
