@@ -83,8 +83,23 @@ impl TokenKeys {
     }
 }
 
+/// Password hashes computed at once. Each argon2 hash takes 19 MiB for its duration; without a
+/// bound, a burst of registrations or logins would make the process hold gigabytes.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        tokio::sync::Semaphore::new(cpus * 2)
+    })
+}
+
+async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    hashing_slots().acquire().await.map_err(|_| Error::Internal("password hashing is closed".into()))
+}
+
 /// Hashes a password with argon2id (default parameters), off the async runtime.
 pub async fn hash_password(password: String) -> Result<String> {
+    let _slot = hashing_slot().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -101,6 +116,7 @@ pub async fn hash_password(password: String) -> Result<String> {
 /// long whether or not the username exists.
 pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let _slot = hashing_slot().await?;
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| {

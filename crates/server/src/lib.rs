@@ -159,6 +159,12 @@ impl Server {
             tracing::info!("shutting down");
             stop.cancel();
         };
+        // Frames are small and latency-sensitive: never let Nagle's algorithm hold one back.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
         app.shutdown.cancel();
         app.hub.close_all(CloseReason::Shutdown);

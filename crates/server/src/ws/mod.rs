@@ -24,6 +24,8 @@ pub struct WsParams {
 /// stays open; beyond this multiple of the limit the frame is not even read, and the connection is
 /// closed, so one client cannot make the server buffer arbitrary amounts.
 const HARD_FRAME_CAP_FACTOR: usize = 16;
+/// Per-connection read buffer: most frames are a few hundred bytes.
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 /// `GET /ws?token=JWT&device_id=ID`. A missing or bad token is refused with 401 before upgrading.
 pub async fn upgrade(
@@ -66,8 +68,10 @@ async fn prepare(
     let limits = &state.app.config.limits;
     let hard_cap = limits.max_frame_bytes.saturating_mul(HARD_FRAME_CAP_FACTOR);
     let sessions = state.sessions.clone();
+    // The read buffer is allocated up front for every connection, so it is kept small (larger
+    // frames are read in several chunks); the write buffer only grows while frames are queued.
     Ok(ws
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(hard_cap.max(limits.max_frame_bytes * 2))
         .max_message_size(hard_cap)
