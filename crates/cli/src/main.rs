@@ -23,6 +23,14 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Allocations of 1 MiB and more (an argon2 hash takes 19 MiB) get their own mapping and go
+    // back to the OS when freed; glibc's adaptive threshold would otherwise keep every such block
+    // in the heap for good, and a burst of logins would leave the process gigabytes larger.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called before any other thread exists; mallopt only tunes the allocator.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
