@@ -16,12 +16,20 @@ use confab_core::bus::SharedBus;
 use confab_core::ids::now_millis;
 use confab_core::store::SharedStore;
 use confab_core::Result;
+use confab_proto::frames::PresenceBulkPayload;
 use confab_proto::{Presence, PresenceStatus, ServerEnvelope, ServerFrame};
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::hub::Outbox;
+
+#[derive(Default)]
+struct Snapshotting {
+    /// Snapshots in progress for this connection.
+    active: usize,
+    held: Vec<Utf8Bytes>,
+}
 
 #[derive(Default)]
 struct Throttle {
@@ -40,6 +48,9 @@ pub struct PresenceHub {
     watchers: DashMap<String, HashMap<Arc<str>, Outbox>>,
     /// Connection → the users it watches, to undo on disconnect.
     watching: DashMap<Arc<str>, Vec<String>>,
+    /// Connections whose `presence.bulk` is being computed: updates for them wait here so they
+    /// reach the client after the bulk (an update queued before a staler bulk would be undone).
+    snapshotting: DashMap<Arc<str>, Arc<Mutex<Snapshotting>>>,
     throttles: DashMap<String, Arc<Mutex<Throttle>>>,
 }
 
@@ -52,6 +63,7 @@ impl PresenceHub {
             devices: DashMap::new(),
             watchers: DashMap::new(),
             watching: DashMap::new(),
+            snapshotting: DashMap::new(),
             throttles: DashMap::new(),
         })
     }
@@ -169,26 +181,57 @@ impl PresenceHub {
         let Some(watchers) = self.watchers.get(&presence.user_id) else { return };
         let frame: Utf8Bytes =
             ServerEnvelope::new(None, ServerFrame::PresenceUpdate(presence.clone())).to_json().into();
-        for outbox in watchers.values() {
-            outbox.push(frame.clone());
+        for (connection, outbox) in watchers.iter() {
+            let held = self.snapshotting.get(connection).map(|s| s.clone());
+            match held {
+                Some(state) => {
+                    let mut state = state.lock();
+                    if state.active > 0 {
+                        state.held.push(frame.clone());
+                    } else {
+                        outbox.push(frame.clone());
+                    }
+                }
+                None => outbox.push(frame.clone()),
+            }
         }
     }
 
-    /// Subscribes `connection` to `users` and returns their current presence.
+    /// Subscribes `connection` to `users` and sends it their current presence as `presence.bulk`
+    /// (answering request `id`), followed by any update that arrived meanwhile.
     pub async fn watch(
         &self,
         connection: &Arc<str>,
         outbox: &Outbox,
         users: &[String],
-    ) -> Result<Vec<Presence>> {
+        id: Option<String>,
+    ) -> Result<()> {
+        let state = self.snapshotting.entry(connection.clone()).or_default().clone();
+        state.lock().active += 1;
         for user in users {
             self.watchers.entry(user.clone()).or_default().insert(connection.clone(), outbox.clone());
         }
         self.watching.entry(connection.clone()).or_default().extend(users.iter().cloned());
-        self.snapshot(users).await
+        let snapshot = self.snapshot(users).await;
+        {
+            let mut held = state.lock();
+            if let Ok(presences) = &snapshot {
+                let bulk = ServerFrame::PresenceBulk(PresenceBulkPayload { presences: presences.clone() });
+                outbox.push(ServerEnvelope::new(id, bulk).to_json().into());
+            }
+            held.active -= 1;
+            if held.active == 0 {
+                for frame in held.held.drain(..) {
+                    outbox.push(frame);
+                }
+            }
+        }
+        self.snapshotting.remove_if(connection, |_, s| s.lock().active == 0);
+        snapshot.map(|_| ())
     }
 
     fn unwatch_all(&self, connection: &Arc<str>) {
+        self.snapshotting.remove(connection);
         let Some((_, users)) = self.watching.remove(connection) else { return };
         for user in users {
             self.watchers.remove_if_mut(&user, |_, conns| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::Error;
-use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload, PresenceBulkPayload};
+use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload};
 use confab_proto::{
     ClientEnvelope, ClientFrame, ErrorBody, MessageAck, PresenceStatus, ServerEnvelope, ServerFrame,
 };
@@ -119,18 +119,13 @@ impl Session {
         self.pending.push_back(Box::pin(async move {
             let result = async {
                 let contacts = app.store.contacts_of(&user, app.config.limits.presence_bulk_cap).await?;
-                app.presence.watch(&connection, &outbox, &contacts).await
+                app.presence.watch(&connection, &outbox, &contacts, None).await
             }
             .await;
-            match result {
-                Ok(presences) => {
-                    Some(encode(None, ServerFrame::PresenceBulk(PresenceBulkPayload { presences })))
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "presence.bulk not sent");
-                    None
-                }
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "presence.bulk not sent");
             }
+            None
         }));
     }
 
@@ -312,9 +307,11 @@ impl Session {
                 }
                 let (app, outbox, connection) =
                     (self.app.clone(), self.outbox.clone(), self.connection_id.clone());
-                self.spawn_request(id, async move {
-                    let presences = app.presence.watch(&connection, &outbox, &p.user_ids).await?;
-                    Ok(Some(ServerFrame::PresenceBulk(PresenceBulkPayload { presences })))
+                // The bulk goes out from `watch` itself (with this request's id), so that updates
+                // arriving meanwhile follow it.
+                self.spawn_request(id.clone(), async move {
+                    app.presence.watch(&connection, &outbox, &p.user_ids, id).await?;
+                    Ok(None)
                 });
             }
             ClientFrame::PresenceSet(p) => {
