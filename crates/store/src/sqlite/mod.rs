@@ -10,6 +10,7 @@ mod queries;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -36,6 +37,39 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Tells the checkpoint thread to stop when the store is dropped.
+    checkpointer: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoints the WAL from a thread of its own (PASSIVE: never blocks the writer or readers), so no
+/// commit ever waits for a checkpoint's copy and fsync of the database file, as it would with
+/// SQLite's automatic checkpoints, which run inside the committing transaction.
+fn start_checkpointer(path: &Path) -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let conn = Connection::open(path).db()?;
+    configure(&conn).db()?;
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("confab-sqlite-checkpoint".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+        })
+        .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(stop)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -75,9 +109,19 @@ impl SqliteStore {
         let mut conn = Connection::open(path).db()?;
         configure(&conn).db()?;
         migrate(&mut conn)?;
+        // Checkpoints are the checkpoint thread's job, not the committing writer's; a WAL left large
+        // by a burst is truncated back to this size once checkpointed.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).db()?;
+        let checkpointer = start_checkpointer(path)?;
         let writer = Writer::start(conn)
             .map_err(|e| Error::Internal(format!("cannot start the storage writer: {e}")))?;
-        Ok(SqliteStore { path: path.to_path_buf(), writer, readers: Arc::new(Mutex::new(Vec::new())) })
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            checkpointer,
+        })
     }
 
     /// Runs a read on a pooled reader connection, off the async runtime.
