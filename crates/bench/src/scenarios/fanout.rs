@@ -109,17 +109,14 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     let start_us = tally.start_step();
     let _ = drain(&recorders);
     let n = senders.len() as u64;
-    let period_us = n as f64 * 1e6 / args.rate;
     let bar = users::progress(expected, "deliveries", output.quiet);
     let mut tasks = Vec::new();
     for (k, mut sender) in senders.into_iter().enumerate() {
-        let k = k as u64;
-        let mine = if k < count { (count - k).div_ceil(n) } else { 0 };
+        let schedule = super::open_loop(k as u64, n, count, args.rate, start_us);
         let tally = tally.clone();
         tasks.push(tokio::spawn(async move {
             let mut sent = 0u64;
-            for i in 0..mine {
-                let at = start_us + 1000 + (i as f64 * period_us + k as f64 * period_us / n as f64) as u64;
+            for (i, at) in schedule {
                 tokio::time::sleep_until(stats::instant_of(at).into()).await;
                 if let Err(e) = sender.send(at, i).await {
                     tally.errors.fetch_add(1, Ordering::SeqCst);

@@ -187,19 +187,15 @@ async fn load_step(
     let start_us = tally.start_step();
     let _ = drain(recorders);
     // Every sender sends every `period`; sender k is offset by k/n of a period.
-    let period_us = n as f64 * 1e6 / rate;
     let bar = crate::users::progress(count, "sending", quiet);
     let mut tasks = Vec::with_capacity(senders.len());
     for (k, mut sender) in senders.into_iter().enumerate() {
-        let k = k as u64;
-        // Sender k sends messages k, k + n, k + 2n, … of the step.
-        let mine = if k < count { (count - k).div_ceil(n) } else { 0 };
+        let schedule = super::open_loop(k as u64, n, count, rate, start_us);
         let bar = bar.clone();
         let tally = tally.clone();
         tasks.push(tokio::spawn(async move {
             let mut sent = 0u64;
-            for i in 0..mine {
-                let at = start_us + 1000 + (i as f64 * period_us + k as f64 * period_us / n as f64) as u64;
+            for (i, at) in schedule {
                 tokio::time::sleep_until(stats::instant_of(at).into()).await;
                 if let Err(e) = sender.send(at, i).await {
                     tally.errors.fetch_add(1, Ordering::SeqCst);

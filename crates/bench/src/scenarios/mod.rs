@@ -128,6 +128,23 @@ pub fn spawn_reader(
     })
 }
 
+/// The open-loop schedule of sender `k` of `senders`: `count` messages at `rate` per second in all,
+/// interleaved so sender `k` sends messages k, k + n, k + 2n, …, each at a fixed time (µs on the
+/// stats clock) whatever the server's replies do. Yields `(i, due_us)` for the sender's i-th message.
+pub fn open_loop(
+    k: u64,
+    senders: u64,
+    count: u64,
+    rate: f64,
+    start_us: u64,
+) -> impl Iterator<Item = (u64, u64)> {
+    let n = senders.max(1);
+    let period_us = n as f64 * 1e6 / rate;
+    let mine = if k < count { (count - k).div_ceil(n) } else { 0 };
+    (0..mine)
+        .map(move |i| (i, start_us + 1000 + (i as f64 * period_us + k as f64 * period_us / n as f64) as u64))
+}
+
 fn note_error(tally: &Tally, e: String) {
     let mut first = tally.first_error.lock().unwrap_or_else(|p| p.into_inner());
     if first.is_none() {
@@ -146,5 +163,22 @@ pub async fn wait_until(grace: Duration, mut done: impl FnMut() -> bool) -> bool
             return false;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    #[test]
+    fn open_loop_spreads_every_message_once_at_the_offered_rate() {
+        // 10 messages at 1000/s over 3 senders: 4 + 3 + 3, one every millisecond overall.
+        let mut all: Vec<u64> =
+            (0..3).flat_map(|k| super::open_loop(k, 3, 10, 1000.0, 0).map(|(_, at)| at)).collect();
+        assert_eq!(
+            (0..3).map(|k| super::open_loop(k, 3, 10, 1000.0, 0).count()).collect::<Vec<_>>(),
+            [4, 3, 3]
+        );
+        all.sort_unstable();
+        assert_eq!(all.len(), 10);
+        assert!(all.windows(2).all(|w| w[1] - w[0] == 1000), "{all:?}");
     }
 }
