@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
-        Ok(AuthUser(state.app.authenticate(token).await?))
+        Ok(AuthUser(state.app.accounts().authenticate(token).await?))
     }
 }
 

@@ -51,7 +51,8 @@ pub struct Limits {
     pub message_burst: u32,
     /// Frames queued for one connection before it counts as too slow and is disconnected.
     pub outbound_queue: usize,
-    /// Sends in flight (awaiting their commit) per connection before the server stops reading it.
+    /// Unanswered requests per connection (mostly sends awaiting their commit) before the server
+    /// stops reading it.
     pub max_inflight_sends: usize,
     /// Most connections the node accepts at once.
     pub max_connections: usize,

@@ -79,7 +79,6 @@ impl Outbox {
 #[derive(Clone)]
 pub struct ConnectionHandle {
     pub connection_id: Arc<str>,
-    pub device_id: Arc<str>,
     pub outbox: Outbox,
 }
 
@@ -117,11 +116,6 @@ impl Hub {
             metrics::gauge!("confab_connections").decrement(1.0);
         }
         remaining
-    }
-
-    /// Number of this user's connections on this node.
-    pub fn connections_of(&self, user_id: &str) -> usize {
-        self.users.get(user_id).map(|c| c.len()).unwrap_or(0)
     }
 
     /// Queues `frame` to every connection of `user_id` except `skip`.
@@ -173,7 +167,7 @@ mod tests {
 
     fn handle(id: &str, capacity: usize) -> (ConnectionHandle, mpsc::Receiver<Utf8Bytes>) {
         let (outbox, rx) = Outbox::new(capacity);
-        (ConnectionHandle { connection_id: id.into(), device_id: "d".into(), outbox }, rx)
+        (ConnectionHandle { connection_id: id.into(), outbox }, rx)
     }
 
     #[test]
@@ -195,7 +189,6 @@ mod tests {
         assert_eq!(rx_b1.try_recv().unwrap().as_str(), "{}");
         assert_eq!(hub.unregister("alice", "a1"), 1);
         assert_eq!(hub.unregister("alice", "a2"), 0);
-        assert_eq!(hub.connections_of("alice"), 0);
     }
 
     #[test]

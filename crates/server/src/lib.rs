@@ -2,29 +2,30 @@
 //!
 //! # Layout
 //! - [`config`]: server settings and limits.
-//! - [`app`]: the chat service shared by both transports (auth, send, read, sync, notices).
+//! - [`app`]: the services of one server, built once and shared by both transports.
+//! - [`service`]: the operations themselves (accounts, conversations, messages, presence, typing);
+//!   every rule lives there once.
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
 //! - [`fanout`]: committed messages → members' devices, in sequence order.
-//! - [`presence`], [`typing`]: who is online, who is typing (in memory, never stored).
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`web`]: the embedded browser client.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
+//! - [`state`]: what every request handler is given.
 
-pub mod api_error;
-pub mod app;
-pub mod auth;
+mod api_error;
+mod app;
+mod auth;
 pub mod config;
-pub mod fanout;
-pub mod hub;
-pub mod node;
-pub mod presence;
-pub mod routes;
-pub mod state;
-pub mod typing;
-pub mod web;
-pub mod ws;
+mod fanout;
+mod hub;
+mod node;
+mod routes;
+mod service;
+mod state;
+mod web;
+mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,15 +41,15 @@ use tokio_util::task::TaskTracker;
 pub use config::{Limits, ServerConfig};
 
 use crate::app::App;
-use crate::auth::TokenKeys;
-use crate::fanout::{Dispatcher, MemberCache};
-use crate::hub::{CloseReason, Hub};
+use crate::fanout::MemberCache;
+use crate::hub::Hub;
 use crate::node::NodeHandler;
 use crate::state::AppState;
 
 /// Settings key of the generated JWT secret.
 const JWT_SECRET_KEY: &str = "jwt_secret";
 
+/// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
@@ -87,7 +88,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens storage, settles the JWT secret and binds the listener. Must run inside a tokio runtime.
+    /// Opens storage, settles the JWT secret, joins the bus, builds the services and binds the
+    /// listener. Must run inside a tokio runtime.
     pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
         if config.limits.max_group_size == 0 || config.limits.max_group_size > config::MAX_GROUP_SIZE_LIMIT {
             return Err(StartError::Config(format!(
@@ -127,12 +129,8 @@ impl Server {
                 Arc::new(bus)
             }
         };
-        let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let dispatcher = Dispatcher::start(shards, store.clone(), bus.clone(), members.clone());
-        let tokens = TokenKeys::new(&secret, config.token_ttl);
         let max_connections = config.limits.max_connections;
-        let app = App::new(config, store, bus, hub, tokens, members, dispatcher);
-        let _ = handler.presence.set(app.presence.clone());
+        let app = App::new(config, store, bus, &handler, &secret);
         let state = AppState {
             app: Arc::new(app),
             sessions: TaskTracker::new(),
@@ -153,7 +151,7 @@ impl Server {
         let app = state.app.clone();
         let sessions = state.sessions.clone();
         let router = routes::router(state);
-        let stop = app.shutdown.clone();
+        let stop = app.shutdown_signal().clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -166,11 +164,10 @@ impl Server {
             }
         });
         let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
-        app.shutdown.cancel();
-        app.hub.close_all(CloseReason::Shutdown);
+        app.begin_shutdown();
         sessions.close();
         sessions.wait().await;
-        app.store.shutdown().await;
+        app.finish_shutdown().await;
         served
     }
 }

@@ -8,13 +8,20 @@ use confab_proto::PresenceStatus;
 
 use crate::fanout::MemberCache;
 use crate::hub::Hub;
-use crate::presence::PresenceHub;
+use crate::service::PresenceHub;
 
-pub struct NodeHandler {
-    pub hub: Arc<Hub>,
-    pub members: Arc<MemberCache>,
-    /// Set once the presence hub exists (it needs the bus, which needs this handler).
-    pub presence: OnceLock<Arc<PresenceHub>>,
+pub(crate) struct NodeHandler {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) members: Arc<MemberCache>,
+    /// Set once the presence hub exists (it needs the bus, which needs this handler first).
+    pub(crate) presence: OnceLock<Arc<PresenceHub>>,
+}
+
+impl NodeHandler {
+    /// Presence events reach `presence` from now on (until then there are no watchers to tell).
+    pub(crate) fn attach_presence(&self, presence: Arc<PresenceHub>) {
+        let _ = self.presence.set(presence);
+    }
 }
 
 impl DeliveryHandler for NodeHandler {

@@ -1,4 +1,5 @@
-//! What every request handler gets: the chat service and the node's connection bookkeeping.
+//! What every request handler gets: the server's services ([`App`]) and the node's connection
+//! bookkeeping.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::App;
 
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub app: Arc<App>,
     /// WebSocket sessions, so shutdown can wait for each to flush and close.
     pub sessions: TaskTracker,

@@ -14,7 +14,7 @@ use confab_core::Error;
 use crate::api_error::ApiError;
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let body_limit = state.app.config.limits.max_frame_bytes;
     let api = Router::new()
         .route("/auth/register", post(auth::register))

@@ -9,19 +9,15 @@ use serde_json::{json, Value};
 use crate::api_error::ApiResult;
 use crate::state::AppState;
 
-pub async fn healthz() -> Json<Value> {
+pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    if state.app.shutdown.is_cancelled() {
-        return Err(confab_core::Error::Unavailable("shutting down".into()).into());
-    }
-    state.app.store.ping().await?;
-    state.app.bus.ping().await?;
+pub(crate) async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    state.app.ready().await?;
     Ok(Json(json!({"status": "ready"})))
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

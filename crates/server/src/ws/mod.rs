@@ -1,5 +1,7 @@
-//! The WebSocket gateway: authentication before the upgrade, then one [`session`] per connection.
+//! The WebSocket gateway: authentication before the upgrade, then one [`session`] per connection,
+//! whose frames are handled by [`handlers`].
 
+mod handlers;
 mod session;
 
 use axum::extract::rejection::QueryRejection;
@@ -9,13 +11,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use confab_core::ids::new_id;
 use confab_core::{validate, Error};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::api_error::{bearer_token, ApiError};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
-pub struct WsParams {
+pub(crate) struct WsParams {
     token: Option<String>,
     device_id: Option<String>,
 }
@@ -28,7 +31,7 @@ const HARD_FRAME_CAP_FACTOR: usize = 16;
 const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 /// `GET /ws?token=JWT&device_id=ID`. A missing or bad token is refused with 401 before upgrading.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     State(state): State<AppState>,
     params: Result<Query<WsParams>, QueryRejection>,
     headers: HeaderMap,
@@ -51,7 +54,7 @@ async fn prepare(
         params.token.as_deref().filter(|t| !t.is_empty()).or_else(|| bearer_token(&headers)).ok_or_else(
             || Error::Unauthorized("missing token (`?token=` or `Authorization: Bearer`)".into()),
         )?;
-    let user_id = state.app.authenticate(token).await?;
+    let user_id = state.app.accounts().authenticate(token).await?;
     let device_id = match params.device_id {
         Some(id) => {
             validate::client_id("device_id", &id)?;
@@ -66,6 +69,7 @@ async fn prepare(
         .try_acquire_owned()
         .map_err(|_| Error::Unavailable("this node is at its connection limit".into()))?;
     let limits = &state.app.config.limits;
+    let app = state.app.clone();
     let hard_cap = limits.max_frame_bytes.saturating_mul(HARD_FRAME_CAP_FACTOR);
     let sessions = state.sessions.clone();
     // The read buffer is allocated up front for every connection, so it is kept small (larger
@@ -77,8 +81,9 @@ async fn prepare(
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| {
+            let (writer, reader) = socket.split();
             sessions.track_future(async move {
-                session::run(socket, state, user_id, device_id).await;
+                session::run(app, user_id, device_id, reader, writer).await;
                 drop(permit);
             })
         }))

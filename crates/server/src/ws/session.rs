@@ -1,37 +1,44 @@
-//! One WebSocket connection: a reader loop that parses and handles client frames, and a writer task
-//! that drains the connection's bounded [`Outbox`] to the socket. Sends are pipelined: each
-//! `message.send` is queued to the store at once (keeping this device's order) and answered when
-//! durable, while the reader goes on reading, up to `max_inflight_sends`.
+//! One WebSocket connection: a reader loop that parses client frames and hands each to its
+//! [`handlers`](super::handlers) function, and a writer task that drains the connection's bounded
+//! [`Outbox`] to the socket. Requests are pipelined: each is started at once (a `message.send` is
+//! queued to the store on arrival, keeping this device's order) and answered when done, in request
+//! order, while the reader goes on reading, up to `max_inflight_sends` unanswered requests.
+//!
+//! Both loops are generic over a `Stream`/`Sink` of messages, so tests drive a session over
+//! channels instead of a socket.
 
 use std::collections::HashSet;
+use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::Error;
-use confab_proto::frames::{ConnectedPayload, HeartbeatAckPayload};
-use confab_proto::{
-    ClientEnvelope, ClientFrame, ErrorBody, MessageAck, PresenceStatus, ServerEnvelope, ServerFrame,
-};
+use confab_proto::frames::ConnectedPayload;
+use confab_proto::{ClientEnvelope, ErrorBody, ServerEnvelope, ServerFrame};
 use futures_util::future::BoxFuture;
-use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use governor::{DefaultDirectRateLimiter, RateLimiter};
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use crate::app::{message_quota, rate_limited, App};
+use crate::app::App;
 use crate::hub::{CloseReason, ConnectionHandle, Outbox};
-use crate::state::AppState;
+use crate::service::DeviceRate;
 
 /// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
-const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
-const CLOSE_SLOW_CONSUMER: u16 = 4001;
+pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
+pub(super) const CLOSE_SLOW_CONSUMER: u16 = 4001;
 /// Frames written to the socket before one flush.
 const WRITE_BATCH: usize = 64;
+/// How long a closing connection gets to take its last frames and the close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long the session waits for its writer to finish after the reader has stopped.
+const WRITER_GRACE: Duration = Duration::from_secs(5);
 
-fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
+pub(super) fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
     ServerEnvelope::new(id, frame).to_json().into()
 }
 
@@ -39,23 +46,32 @@ fn error_frame(id: Option<String>, body: ErrorBody) -> Utf8Bytes {
     encode(id, ServerFrame::Error(body))
 }
 
-struct Session {
-    app: Arc<App>,
-    user_id: String,
-    connection_id: Arc<str>,
-    outbox: Outbox,
-    sends: DefaultDirectRateLimiter,
-    /// Requests being handled; their replies go out in request order as they are yielded.
-    pending: FuturesOrdered<BoxFuture<'static, Option<Utf8Bytes>>>,
+/// A reply to come: `None` for requests that are not answered (or answered from elsewhere).
+type Reply = BoxFuture<'static, Option<Utf8Bytes>>;
+
+/// The per-connection state the frame handlers work with.
+pub(super) struct Session {
+    pub(super) app: Arc<App>,
+    pub(super) user_id: String,
+    pub(super) connection_id: Arc<str>,
+    pub(super) outbox: Outbox,
+    pub(super) sends: DeviceRate,
     /// Conversations this device said it is typing in, to stop on disconnect.
-    typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
+    pub(super) typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
+    /// Requests being handled; their replies go out in request order as they are yielded.
+    pending: FuturesOrdered<Reply>,
 }
 
-pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id: String) {
-    let app = state.app.clone();
+/// Runs one connection until either side closes it. `reader` and `writer` are the two halves of
+/// the socket; `connected` is the first frame the client gets.
+pub(crate) async fn run<R, W>(app: Arc<App>, user_id: String, device_id: String, reader: R, writer: W)
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    W: Sink<Message> + Unpin + Send + 'static,
+    W::Error: Display,
+{
     let connection_id: Arc<str> = new_id().into();
     let (outbox, rx) = Outbox::new(app.config.limits.outbound_queue);
-    let (sink, stream) = socket.split();
 
     // `connected` is queued before registering, so it is always the first frame.
     outbox.push(encode(
@@ -63,25 +79,21 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
         ServerFrame::Connected(ConnectedPayload {
             connection_id: connection_id.to_string(),
             user_id: user_id.clone(),
-            device_id: device_id.clone(),
+            device_id,
             server_time: now_millis(),
             heartbeat_interval: app.config.heartbeat_interval.as_millis() as u64,
             resume_token: new_id(),
         }),
     ));
-    app.hub.register(
+    app.connections().register(
         &user_id,
-        ConnectionHandle {
-            connection_id: connection_id.clone(),
-            device_id: device_id.into(),
-            outbox: outbox.clone(),
-        },
+        ConnectionHandle { connection_id: connection_id.clone(), outbox: outbox.clone() },
     );
-    let writer = tokio::spawn(write_loop(sink, rx, outbox.clone()));
+    let writer = tokio::spawn(write_loop(writer, rx, outbox.clone()));
 
-    app.presence.connect(&user_id, &connection_id);
+    app.presence().connect(&user_id, &connection_id);
     let mut session = Session {
-        sends: RateLimiter::direct(message_quota(&app.config)),
+        sends: app.messages().device_rate(),
         app: app.clone(),
         user_id,
         connection_id,
@@ -89,68 +101,83 @@ pub async fn run(socket: WebSocket, state: AppState, user_id: String, device_id:
         pending: FuturesOrdered::new(),
         typing_in: Default::default(),
     };
-    session.send_presence_bulk();
-    let reason = session.read_loop(stream).await;
+    session.watch_contacts();
+    let reason = session.read_loop(reader).await;
     tracing::debug!(connection = %session.connection_id, ?reason, outbox = ?outbox.close_reason(), "session ending");
-    // Sends already queued to the store complete and are answered before the socket closes.
+    // Requests already started (sends queued to the store) complete and are answered before the
+    // socket closes.
     while let Some(reply) = session.pending.next().await {
         if let Some(frame) = reply {
             outbox.push(frame);
         }
     }
-    app.hub.unregister(&session.user_id, &session.connection_id);
+    app.connections().unregister(&session.user_id, &session.connection_id);
     let typing_in: Vec<String> = session.typing_in.lock().drain().collect();
     for conversation in typing_in {
-        app.typing.stop(&app, &conversation, &session.user_id);
+        app.typing().device_gone(&conversation, &session.user_id);
     }
-    app.presence.disconnect(&session.user_id, &session.connection_id).await;
+    app.presence().disconnect(&session.user_id, &session.connection_id).await;
     match reason {
         Some(reason) => outbox.close(reason),
         None => outbox.closed().cancel(),
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    let _ = tokio::time::timeout(WRITER_GRACE, writer).await;
 }
 
 impl Session {
-    /// On connect: watch every user sharing a conversation (capped) and send their presence.
-    fn send_presence_bulk(&mut self) {
+    /// On connect: watch every user sharing a conversation (capped) and send their presence. It
+    /// takes a request slot like any request, so its bulk precedes the replies that follow.
+    fn watch_contacts(&mut self) {
         let (app, outbox, user, connection) =
             (self.app.clone(), self.outbox.clone(), self.user_id.clone(), self.connection_id.clone());
-        self.pending.push_back(Box::pin(async move {
-            let result = async {
-                let contacts = app.store.contacts_of(&user, app.config.limits.presence_bulk_cap).await?;
-                app.presence.watch(&connection, &outbox, &contacts, None).await
+        self.pending.push_back(
+            async move {
+                if let Err(e) = app.presence().watch_contacts(&user, &connection, &outbox).await {
+                    tracing::warn!(error = %e, "presence.bulk not sent");
+                }
+                None
             }
-            .await;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "presence.bulk not sent");
-            }
-            None
-        }));
+            .boxed(),
+        );
     }
 
-    /// Runs `work` in order with this connection's other requests; its error becomes an `error`
-    /// frame carrying the request id.
-    fn spawn_request<F>(&mut self, id: Option<String>, work: F)
+    /// Runs `work` in order with this connection's other requests: its frame, or its error as an
+    /// `error` frame, carries the request id.
+    pub(super) fn request<F>(&mut self, id: Option<String>, work: F)
     where
-        F: std::future::Future<Output = Result<Option<ServerFrame>, Error>> + Send + 'static,
+        F: Future<Output = Result<Option<ServerFrame>, Error>> + Send + 'static,
     {
-        self.pending.push_back(Box::pin(async move {
-            match work.await {
-                Ok(Some(frame)) => Some(encode(id, frame)),
-                Ok(None) => None,
-                Err(e) => Some(error_frame(id, e.body())),
+        self.pending.push_back(
+            async move {
+                match work.await {
+                    Ok(Some(frame)) => Some(encode(id, frame)),
+                    Ok(None) => None,
+                    Err(e) => Some(error_frame(id, e.body())),
+                }
             }
-        }));
+            .boxed(),
+        );
+    }
+
+    /// Answers with an error, in order with the requests before it.
+    pub(super) fn refuse(&mut self, id: Option<String>, error: Error) {
+        self.refuse_with(id, error.body());
+    }
+
+    fn refuse_with(&mut self, id: Option<String>, body: ErrorBody) {
+        self.pending.push_back(std::future::ready(Some(error_frame(id, body))).boxed());
     }
 
     /// Reads until the client goes away or the server closes the connection; returns why the server
-    /// closed it (`None` when the client did).
-    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) -> Option<CloseReason> {
+    /// closed it (`None` when the client did, or when the outbox was closed from elsewhere).
+    async fn read_loop<R>(&mut self, mut reader: R) -> Option<CloseReason>
+    where
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
         let timeout = self.app.config.heartbeat_interval * 3;
         let max_inflight = self.app.config.limits.max_inflight_sends.max(1);
         let mut deadline = Instant::now() + timeout;
-        let shutdown = self.app.shutdown.clone();
+        let shutdown = self.app.shutdown_signal().clone();
         let closed = self.outbox.closed().clone();
         loop {
             tokio::select! {
@@ -163,7 +190,9 @@ impl Session {
                     }
                 }
                 _ = sleep_until(deadline) => return Some(CloseReason::HeartbeatTimeout),
-                incoming = stream.next(), if self.pending.len() < max_inflight => match incoming {
+                // With `max_inflight` requests unanswered the socket is not read: back-pressure
+                // reaches the client through TCP instead of growing this queue.
+                incoming = reader.next(), if self.pending.len() < max_inflight => match incoming {
                     None | Some(Ok(Message::Close(_))) => return None,
                     Some(Ok(Message::Text(text))) => {
                         deadline = Instant::now() + timeout;
@@ -171,13 +200,13 @@ impl Session {
                     }
                     Some(Ok(Message::Binary(_))) => {
                         deadline = Instant::now() + timeout;
-                        self.reply_error(None, Error::InvalidRequest("binary frames are not supported; send JSON text frames".into()));
+                        self.refuse(None, Error::InvalidRequest("binary frames are not supported; send JSON text frames".into()));
                     }
                     // Control frames are the network library's, not a sign the application is alive.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Err(e)) => {
                         if is_capacity_error(e) {
-                            self.reply_error(None, Error::PayloadTooLarge(format!(
+                            self.refuse(None, Error::PayloadTooLarge(format!(
                                 "frame is over {} bytes", self.app.config.limits.max_frame_bytes
                             )));
                             return Some(CloseReason::FrameTooLarge);
@@ -189,155 +218,30 @@ impl Session {
         }
     }
 
-    fn reply(&self, frame: Utf8Bytes) {
-        self.outbox.push(frame);
-    }
-
-    fn reply_error(&self, id: Option<String>, error: Error) {
-        self.reply(error_frame(id, error.body()));
-    }
-
     fn handle_text(&mut self, text: &str) {
         let limit = self.app.config.limits.max_frame_bytes;
         if text.len() > limit {
             let id = ClientEnvelope::peek_id(text);
-            self.reply_error(id, Error::PayloadTooLarge(format!("frame is over {limit} bytes")));
+            self.refuse(id, Error::PayloadTooLarge(format!("frame is over {limit} bytes")));
             return;
         }
-        let envelope = match ClientEnvelope::parse(text) {
-            Ok(envelope) => envelope,
-            Err(e) => {
-                self.reply(error_frame(e.id, e.body));
-                return;
-            }
-        };
-        let id = envelope.id;
-        match envelope.frame {
-            ClientFrame::MessageSend(p) => {
-                if let Err(not_until) = self.sends.check() {
-                    self.reply_error(id, rate_limited(not_until));
-                    return;
-                }
-                let appended = self.app.send_message(
-                    &self.user_id,
-                    &p.conversation_id,
-                    p.message_id,
-                    &p.content,
-                    Some(self.connection_id.clone()),
-                );
-                self.pending.push_back(Box::pin(async move {
-                    let frame = match appended.await {
-                        Ok(a) => encode(
-                            id,
-                            ServerFrame::MessageAck(MessageAck {
-                                message_id: a.message.message_id,
-                                conversation_id: a.message.conversation_id,
-                                sequence_number: a.message.sequence_number,
-                                timestamp: a.message.timestamp,
-                            }),
-                        ),
-                        Err(e) => error_frame(id, e.body()),
-                    };
-                    Some(frame)
-                }));
-            }
-            ClientFrame::Heartbeat(_) => {
-                // Answered in order with the requests before it, so a client can use a heartbeat
-                // to know its earlier frames were handled.
-                self.spawn_request(id, async move {
-                    Ok(Some(ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() })))
-                });
-            }
-            ClientFrame::Sync(request) => {
-                let (app, user) = (self.app.clone(), self.user_id.clone());
-                self.spawn_request(id, async move {
-                    Ok(Some(ServerFrame::SyncResult(app.sync(&user, &request).await?)))
-                });
-            }
-            ClientFrame::MessageReceived(p) => {
-                let (app, user) = (self.app.clone(), self.user_id.clone());
-                self.spawn_request(id, async move {
-                    app.received(&p.conversation_id, &user, p.up_to_sequence).await?;
-                    Ok(None)
-                });
-            }
-            ClientFrame::MessageRead(p) => {
-                let (app, user, origin) =
-                    (self.app.clone(), self.user_id.clone(), self.connection_id.clone());
-                self.spawn_request(id, async move {
-                    app.mark_read(&p.conversation_id, &user, p.up_to_sequence, Some(origin)).await?;
-                    Ok(None)
-                });
-            }
-            ClientFrame::TypingStart(p) | ClientFrame::TypingStop(p) if p.conversation_id.is_empty() => {
-                self.reply_error(id, Error::InvalidRequest("`conversationId` must not be empty".into()));
-            }
-            ClientFrame::TypingStart(p) => {
-                let (app, user, typing_in) = (self.app.clone(), self.user_id.clone(), self.typing_in.clone());
-                self.spawn_request(id, async move {
-                    app.members.require(&app.store, &p.conversation_id, &user).await?;
-                    typing_in.lock().insert(p.conversation_id.clone());
-                    app.typing.start(&app, &p.conversation_id, &user);
-                    Ok(None)
-                });
-            }
-            ClientFrame::TypingStop(p) => {
-                let (app, user, typing_in) = (self.app.clone(), self.user_id.clone(), self.typing_in.clone());
-                self.spawn_request(id, async move {
-                    app.members.require(&app.store, &p.conversation_id, &user).await?;
-                    typing_in.lock().remove(&p.conversation_id);
-                    app.typing.stop(&app, &p.conversation_id, &user);
-                    Ok(None)
-                });
-            }
-            ClientFrame::PresenceSubscribe(p) => {
-                let cap = self.app.config.limits.presence_bulk_cap as usize;
-                if p.user_ids.len() > cap {
-                    self.reply_error(
-                        id,
-                        Error::InvalidRequest(format!("at most {cap} userIds per subscribe")),
-                    );
-                    return;
-                }
-                if let Some(bad) =
-                    p.user_ids.iter().find(|u| confab_core::validate::client_id("userIds", u).is_err())
-                {
-                    self.reply_error(id, Error::InvalidRequest(format!("invalid user id `{bad}`")));
-                    return;
-                }
-                let (app, outbox, connection) =
-                    (self.app.clone(), self.outbox.clone(), self.connection_id.clone());
-                // The bulk goes out from `watch` itself (with this request's id), so that updates
-                // arriving meanwhile follow it.
-                self.spawn_request(id.clone(), async move {
-                    app.presence.watch(&connection, &outbox, &p.user_ids, id).await?;
-                    Ok(None)
-                });
-            }
-            ClientFrame::PresenceSet(p) => {
-                let away = match p.status {
-                    PresenceStatus::Away => true,
-                    PresenceStatus::Online => false,
-                    PresenceStatus::Offline => {
-                        self.reply_error(id, Error::InvalidRequest("`status` must be online or away".into()));
-                        return;
-                    }
-                };
-                self.app.presence.set_away(&self.user_id, &self.connection_id, away);
-            }
+        match ClientEnvelope::parse(text) {
+            Ok(envelope) => super::handlers::dispatch(self, envelope),
+            Err(e) => self.refuse_with(e.id, e.body),
         }
     }
 }
 
+/// A frame over the hard cap: the socket library refused to read it.
 fn is_capacity_error(e: axum::Error) -> bool {
     matches!(e.into_inner().downcast::<tungstenite::Error>().map(|e| *e), Ok(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Utf8Bytes>,
-    outbox: Outbox,
-) {
+async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox)
+where
+    W: Sink<Message> + Unpin,
+    W::Error: Display,
+{
     let closed = outbox.closed().clone();
     'outer: loop {
         tokio::select! {
@@ -349,6 +253,7 @@ async fn write_loop(
                     tracing::debug!(error = %e, "socket write failed");
                     break 'outer;
                 }
+                // Whatever else is queued goes out in the same flush.
                 for _ in 1..WRITE_BATCH {
                     match rx.try_recv() {
                         Ok(frame) => {
@@ -389,5 +294,5 @@ async fn write_loop(
         }
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: text.into() }))).await;
     };
-    let _ = tokio::time::timeout(Duration::from_secs(2), finish).await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, finish).await;
 }

@@ -15,7 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use confab_core::bus::SharedBus;
 use confab_core::ids::now_millis;
 use confab_core::store::SharedStore;
-use confab_core::Result;
+use confab_core::{validate, Error, Result};
 use confab_proto::frames::PresenceBulkPayload;
 use confab_proto::{Presence, PresenceStatus, ServerEnvelope, ServerFrame};
 use dashmap::DashMap;
@@ -38,10 +38,13 @@ struct Throttle {
     flush_scheduled: bool,
 }
 
-pub struct PresenceHub {
+/// Presence of this node's devices and of the users its connections watch.
+pub(crate) struct PresenceHub {
     store: SharedStore,
     bus: SharedBus,
     interval: Duration,
+    /// Most users one connection is told about at once (on connect, or per subscribe).
+    bulk_cap: u32,
     /// This node's devices per user: connection id → idle (`away`).
     devices: DashMap<String, HashMap<Arc<str>, bool>>,
     /// Watched user → the connections on this node to tell, with their outboxes.
@@ -55,11 +58,18 @@ pub struct PresenceHub {
 }
 
 impl PresenceHub {
-    pub fn new(store: SharedStore, bus: SharedBus, interval: Duration) -> Arc<PresenceHub> {
+    /// Shared as an `Arc`: throttled updates are flushed by a task that holds the hub.
+    pub(crate) fn new(
+        store: SharedStore,
+        bus: SharedBus,
+        interval: Duration,
+        bulk_cap: u32,
+    ) -> Arc<PresenceHub> {
         Arc::new(PresenceHub {
             store,
             bus,
             interval,
+            bulk_cap,
             devices: DashMap::new(),
             watchers: DashMap::new(),
             watching: DashMap::new(),
@@ -81,7 +91,7 @@ impl PresenceHub {
     }
 
     /// Every user with a device here and their status here.
-    pub fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
+    pub(crate) fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
         self.devices
             .iter()
             .filter_map(|e| {
@@ -105,14 +115,14 @@ impl PresenceHub {
     }
 
     /// A device connected.
-    pub fn connect(&self, user: &str, connection: &Arc<str>) {
+    pub(crate) fn connect(&self, user: &str, connection: &Arc<str>) {
         let before = self.local_status(user);
         self.devices.entry(user.to_string()).or_default().insert(connection.clone(), false);
         self.changed(user, before);
     }
 
     /// A device disconnected (or timed out). The last device here going away stores `lastSeen`.
-    pub async fn disconnect(&self, user: &str, connection: &Arc<str>) {
+    pub(crate) async fn disconnect(&self, user: &str, connection: &Arc<str>) {
         let before = self.local_status(user);
         self.devices.remove_if_mut(user, |_, devices| {
             devices.remove(connection);
@@ -127,8 +137,21 @@ impl PresenceHub {
         self.changed(user, before);
     }
 
-    /// `presence.set`: a device reports itself idle (`away`) or active (`online`).
-    pub fn set_away(&self, user: &str, connection: &Arc<str>, away: bool) {
+    /// `presence.set`: a device reports itself idle (`away`) or active (`online`); a device cannot
+    /// say it is `offline`.
+    pub(crate) fn set_status(&self, user: &str, connection: &Arc<str>, status: PresenceStatus) -> Result<()> {
+        let away = match status {
+            PresenceStatus::Away => true,
+            PresenceStatus::Online => false,
+            PresenceStatus::Offline => {
+                return Err(Error::InvalidRequest("`status` must be online or away".into()))
+            }
+        };
+        self.set_away(user, connection, away);
+        Ok(())
+    }
+
+    fn set_away(&self, user: &str, connection: &Arc<str>, away: bool) {
         let before = self.local_status(user);
         if let Some(mut devices) = self.devices.get_mut(user) {
             if let Some(flag) = devices.get_mut(connection) {
@@ -139,7 +162,7 @@ impl PresenceHub {
     }
 
     /// The cluster-wide status of a user changed: tell this node's watchers (throttled).
-    pub fn on_cluster_change(self: &Arc<Self>, user: &str, status: PresenceStatus, at: i64) {
+    pub(crate) fn on_cluster_change(self: &Arc<Self>, user: &str, status: PresenceStatus, at: i64) {
         self.announce(Presence { user_id: user.to_string(), status, last_seen: Some(at) });
     }
 
@@ -197,9 +220,41 @@ impl PresenceHub {
         }
     }
 
+    /// On connect: `connection` watches every user sharing a conversation with `user` (up to the
+    /// bulk cap) and gets their presence as `presence.bulk`.
+    pub(crate) async fn watch_contacts(
+        &self,
+        user: &str,
+        connection: &Arc<str>,
+        outbox: &Outbox,
+    ) -> Result<()> {
+        let contacts = self.store.contacts_of(user, self.bulk_cap).await?;
+        self.watch(connection, outbox, &contacts, None).await
+    }
+
+    /// `presence.subscribe`: `connection` also watches `users` (at most the bulk cap per request);
+    /// the `presence.bulk` answering request `id` goes out from here, so that updates arriving
+    /// meanwhile follow it.
+    pub(crate) async fn subscribe(
+        &self,
+        connection: &Arc<str>,
+        outbox: &Outbox,
+        users: &[String],
+        id: Option<String>,
+    ) -> Result<()> {
+        let cap = self.bulk_cap as usize;
+        if users.len() > cap {
+            return Err(Error::InvalidRequest(format!("at most {cap} userIds per subscribe")));
+        }
+        if let Some(bad) = users.iter().find(|u| validate::client_id("userIds", u).is_err()) {
+            return Err(Error::InvalidRequest(format!("invalid user id `{bad}`")));
+        }
+        self.watch(connection, outbox, users, id).await
+    }
+
     /// Subscribes `connection` to `users` and sends it their current presence as `presence.bulk`
     /// (answering request `id`), followed by any update that arrived meanwhile.
-    pub async fn watch(
+    async fn watch(
         &self,
         connection: &Arc<str>,
         outbox: &Outbox,
@@ -242,7 +297,7 @@ impl PresenceHub {
     }
 
     /// Current presence of `users` (unknown users are left out).
-    pub async fn snapshot(&self, users: &[String]) -> Result<Vec<Presence>> {
+    async fn snapshot(&self, users: &[String]) -> Result<Vec<Presence>> {
         let now = now_millis();
         let seen = self.store.last_seen(users).await?;
         let ids: Vec<String> = seen.iter().map(|(u, _)| u.clone()).collect();

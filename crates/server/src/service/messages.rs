@@ -1,0 +1,303 @@
+//! Messages: sending (rate-limited, validated, queued in the sender's order), history, delivery
+//! and read markers with their receipts, message info and sync.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use confab_core::ids::{new_id, now_millis};
+use confab_core::store::{AfterCommit, Appended, HistoryCursor, MarkerMove, NewMessage, SharedStore};
+use confab_core::{validate, Error, Result};
+use confab_proto::frames::{DeliveredPayload, ReadReceiptPayload};
+use confab_proto::{
+    HistoryResponse, MessageAck, ReceiptEntry, ReceiptsResponse, ServerFrame, SyncRequest, SyncResponse,
+};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::notify::Notifier;
+use crate::config::Limits;
+use crate::fanout::{Committed, Dispatcher};
+
+/// Default and largest page sizes of history and sync.
+const HISTORY_DEFAULT_LIMIT: u32 = 50;
+const HISTORY_MAX_LIMIT: u32 = 200;
+const SYNC_DEFAULT_LIMIT: u32 = 100;
+const SYNC_MAX_LIMIT: u32 = 1000;
+
+/// One WebSocket device's send budget. Devices are limited each on their own, REST sends per user.
+pub(crate) struct DeviceRate(DefaultDirectRateLimiter);
+
+/// Which transport a send came through: it decides the rate limit that applies and which
+/// connection is spared the `message.new` echo of its own send.
+pub(crate) enum Via<'a> {
+    Rest,
+    Connection { id: Arc<str>, rate: &'a DeviceRate },
+}
+
+/// A stored message, as its sender is told.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub(crate) ack: MessageAck,
+    /// False when the `messageId` was already stored with the same content (an idempotent resend).
+    pub(crate) created: bool,
+}
+
+pub(crate) struct Messages {
+    store: SharedStore,
+    notifier: Notifier,
+    dispatcher: Dispatcher,
+    limits: Limits,
+    /// Per-user send rate over REST.
+    rest_sends: DefaultKeyedRateLimiter<String>,
+}
+
+/// The protocol's rate: `messages_per_second` sustained with bursts of `message_burst`.
+fn message_quota(limits: &Limits) -> Quota {
+    let rate = NonZeroU32::new(limits.messages_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(limits.message_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(rate).allow_burst(burst)
+}
+
+/// The `RATE_LIMITED` error for a refused check, with a whole number of seconds to wait.
+fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> Error {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    Error::RateLimited { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
+}
+
+fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32> {
+    match limit {
+        None => Ok(default),
+        Some(0) => Err(Error::InvalidRequest("`limit` must be at least 1".into())),
+        Some(n) => Ok(n.min(max)),
+    }
+}
+
+impl Messages {
+    pub(crate) fn new(
+        store: SharedStore,
+        notifier: Notifier,
+        dispatcher: Dispatcher,
+        limits: Limits,
+    ) -> Messages {
+        let rest_sends = RateLimiter::keyed(message_quota(&limits));
+        Messages { store, notifier, dispatcher, limits, rest_sends }
+    }
+
+    /// A fresh budget for one WebSocket device.
+    pub(crate) fn device_rate(&self) -> DeviceRate {
+        DeviceRate(RateLimiter::direct(message_quota(&self.limits)))
+    }
+
+    /// Checks the rate and the message, and queues it for storage. The append is queued before this
+    /// returns, so one caller's sends keep their order even when their futures are awaited later;
+    /// the future resolves once the message is durable. Fan-out of new messages happens in commit
+    /// order, whether or not anyone awaits the future.
+    pub(crate) fn send(
+        &self,
+        sender: &str,
+        conversation_id: &str,
+        message_id: Option<String>,
+        content: &serde_json::Value,
+        via: Via<'_>,
+    ) -> BoxFuture<'static, Result<Sent>> {
+        let checked = (|| {
+            let origin = match via {
+                Via::Rest => {
+                    self.rest_sends.check_key(&sender.to_string()).map_err(rate_limited)?;
+                    None
+                }
+                Via::Connection { id, rate } => {
+                    rate.0.check().map_err(rate_limited)?;
+                    Some(id)
+                }
+            };
+            validate::client_id("conversationId", conversation_id)?;
+            if let Some(id) = &message_id {
+                validate::client_id("messageId", id)?;
+            }
+            let content = validate::content(content, self.limits.max_text_bytes)?;
+            Ok((origin, content))
+        })();
+        let (origin, content) = match checked {
+            Ok(checked) => checked,
+            Err(e) => return std::future::ready(Err(e)).boxed(),
+        };
+        let message = NewMessage {
+            message_id: message_id.unwrap_or_else(new_id),
+            conversation_id: conversation_id.to_string(),
+            sender_id: sender.to_string(),
+            content,
+        };
+        let dispatcher = self.dispatcher.clone();
+        let hook: AfterCommit = Box::new(move |appended: &Appended| {
+            if appended.created {
+                metrics::counter!("confab_messages_stored_total").increment(1);
+                dispatcher.submit(Committed { message: appended.message.clone(), origin });
+            }
+        });
+        self.store
+            .append(message, Some(hook))
+            .map(|appended| {
+                let Appended { message: m, created } = appended?;
+                let ack = MessageAck {
+                    message_id: m.message_id,
+                    conversation_id: m.conversation_id,
+                    sequence_number: m.sequence_number,
+                    timestamp: m.timestamp,
+                };
+                Ok(Sent { ack, created })
+            })
+            .boxed()
+    }
+
+    /// A page of history: the newest messages, or those `before` or `after` a sequence number.
+    pub(crate) async fn history(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<HistoryResponse> {
+        let cursor = match (before, after) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidRequest("pass `before` or `after`, not both".into()))
+            }
+            (Some(b), None) => HistoryCursor::Before(b),
+            (None, Some(a)) => HistoryCursor::After(a),
+            (None, None) => HistoryCursor::Latest,
+        };
+        let limit = page_limit(limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT)?;
+        let page = self.store.history(conversation_id, viewer, cursor, limit).await?;
+        // The cursor continues in the direction the caller is paging.
+        let next_cursor = if !page.has_more {
+            None
+        } else if after.is_some() {
+            page.messages.last().map(|m| m.sequence_number)
+        } else {
+            page.messages.first().map(|m| m.sequence_number)
+        };
+        Ok(HistoryResponse { messages: page.messages, has_more: page.has_more, next_cursor })
+    }
+
+    /// A device stored messages up to `up_to`. The first time the *user* reaches a sequence, the
+    /// senders of the newly covered messages get `message.delivered`.
+    pub(crate) async fn received(&self, conversation_id: &str, user: &str, up_to: u64) -> Result<()> {
+        let at = now_millis();
+        let moved = self.store.mark_delivered(conversation_id, user, up_to, at).await?;
+        if moved.advanced() {
+            self.announce_delivered(conversation_id, user, moved, at).await?;
+        }
+        Ok(())
+    }
+
+    /// The user read up to `up_to` (on the device with connection `origin`, if any): the read
+    /// receipt goes to the other members' devices and the reader's other devices, so unread counts
+    /// clear everywhere. In groups above `receipt_fanout_limit` members it goes only to the senders
+    /// whose messages became read, and to the reader. Returns the read marker as stored.
+    pub(crate) async fn mark_read(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        up_to: u64,
+        origin: Option<Arc<str>>,
+    ) -> Result<u64> {
+        let at = now_millis();
+        let moved = self.store.mark_read(conversation_id, user, up_to, at).await?;
+        if moved.delivered.advanced() {
+            self.announce_delivered(conversation_id, user, moved.delivered, at).await?;
+        }
+        if moved.read.advanced() {
+            let members = self.notifier.members(conversation_id).await?;
+            let recipients: Vec<String> = if members.len() > self.limits.receipt_fanout_limit as usize {
+                let newly_read = self
+                    .store
+                    .messages_between(conversation_id, moved.read.previous, moved.read.current)
+                    .await?;
+                let mut senders: Vec<String> = newly_read.into_iter().map(|m| m.sender_id).collect();
+                senders.push(user.to_string());
+                senders.sort_unstable();
+                senders.dedup();
+                senders
+            } else {
+                members.to_vec()
+            };
+            let frame = ServerFrame::MessageReadReceipt(ReadReceiptPayload {
+                conversation_id: conversation_id.to_string(),
+                read_up_to_sequence: moved.read.current,
+                read_by: user.to_string(),
+                timestamp: at,
+            });
+            self.notifier.publish(recipients, &frame, origin);
+        }
+        Ok(moved.read.current)
+    }
+
+    /// Marks one message (and everything before it in its conversation) read.
+    pub(crate) async fn read_message(&self, message_id: &str, user: &str) -> Result<()> {
+        let (conversation_id, sequence) = self.store.locate_message(message_id, user).await?;
+        self.mark_read(&conversation_id, user, sequence, None).await?;
+        Ok(())
+    }
+
+    /// `message.delivered` to each sender whose messages `user` newly received.
+    async fn announce_delivered(
+        &self,
+        conversation_id: &str,
+        user: &str,
+        moved: MarkerMove,
+        at: i64,
+    ) -> Result<()> {
+        let covered = self.store.messages_between(conversation_id, moved.previous, moved.current).await?;
+        let mut by_sender: Vec<(String, Vec<String>)> = Vec::new();
+        for m in covered.into_iter().filter(|m| m.sender_id != user) {
+            match by_sender.iter_mut().find(|(s, _)| *s == m.sender_id) {
+                Some((_, ids)) => ids.push(m.message_id),
+                None => by_sender.push((m.sender_id, vec![m.message_id])),
+            }
+        }
+        for (sender, message_ids) in by_sender {
+            let frame = ServerFrame::MessageDelivered(DeliveredPayload {
+                conversation_id: conversation_id.to_string(),
+                message_ids,
+                delivered_to: user.to_string(),
+                up_to_sequence: moved.current,
+                timestamp: at,
+            });
+            self.notifier.publish(vec![sender], &frame, None);
+        }
+        Ok(())
+    }
+
+    /// Who received and who read one message (Confab extension; members only).
+    pub(crate) async fn receipts(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        viewer: &str,
+    ) -> Result<ReceiptsResponse> {
+        let r = self.store.receipts(conversation_id, message_id, viewer).await?;
+        let entries = |list: Vec<(String, i64)>| {
+            list.into_iter().map(|(user_id, timestamp)| ReceiptEntry { user_id, timestamp }).collect()
+        };
+        Ok(ReceiptsResponse { delivered_to: entries(r.delivered_to), read_by: entries(r.read_by) })
+    }
+
+    /// Everything after the caller's cursors, per conversation.
+    pub(crate) async fn sync(&self, user: &str, request: &SyncRequest) -> Result<SyncResponse> {
+        let limit = page_limit(request.limit, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)?;
+        self.store.sync(user, &request.conversations, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn page_limits_default_and_clamp() {
+        assert_eq!(super::page_limit(None, 50, 200).unwrap(), 50);
+        assert_eq!(super::page_limit(Some(500), 50, 200).unwrap(), 200);
+        assert!(super::page_limit(Some(0), 50, 200).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! The gateway's operations, each once, for both transports. Every rule and every multi-step
+//! operation (store, then tell the right devices) lives here; REST routes and WebSocket handlers
+//! only parse, call and reply. Nothing here knows about HTTP.
+//!
+//! - [`accounts`]: registration, login, token authentication, the user directory.
+//! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
+//! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
+//! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
+//! - [`typing`]: typing indicators (in memory only).
+//! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
+
+mod accounts;
+mod conversations;
+mod messages;
+mod notify;
+mod presence;
+mod typing;
+
+pub(crate) use accounts::Accounts;
+pub(crate) use conversations::Conversations;
+pub(crate) use messages::{DeviceRate, Messages, Via};
+pub(crate) use notify::Notifier;
+pub(crate) use presence::PresenceHub;
+pub(crate) use typing::TypingTracker;

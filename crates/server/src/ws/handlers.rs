@@ -1,0 +1,108 @@
+//! One function per client frame: each parses nothing (the envelope is already read), calls one
+//! service operation and says what to answer. Every answer goes through [`Session::request`] or
+//! [`Session::refuse`], so replies leave in request order.
+
+use confab_core::ids::now_millis;
+use confab_proto::frames::{
+    ConversationRef, HeartbeatAckPayload, PresenceSetPayload, PresenceSubscribePayload, SendPayload,
+    UpToPayload,
+};
+use confab_proto::{ClientEnvelope, ClientFrame, ServerFrame, SyncRequest};
+
+use super::session::Session;
+use crate::service::Via;
+
+type Id = Option<String>;
+
+pub(super) fn dispatch(session: &mut Session, envelope: ClientEnvelope) {
+    let id = envelope.id;
+    match envelope.frame {
+        ClientFrame::MessageSend(p) => message_send(session, id, p),
+        ClientFrame::MessageReceived(p) => message_received(session, id, p),
+        ClientFrame::MessageRead(p) => message_read(session, id, p),
+        ClientFrame::TypingStart(p) => typing_start(session, id, p),
+        ClientFrame::TypingStop(p) => typing_stop(session, id, p),
+        ClientFrame::PresenceSubscribe(p) => presence_subscribe(session, id, p),
+        ClientFrame::PresenceSet(p) => presence_set(session, id, p),
+        ClientFrame::Sync(request) => sync(session, id, request),
+        ClientFrame::Heartbeat(_) => heartbeat(session, id),
+    }
+}
+
+/// `message.send` → `message.ack` once durable. The send is queued to the store here, on arrival,
+/// so this device's sends are committed in the order it sent them.
+fn message_send(session: &mut Session, id: Id, p: SendPayload) {
+    let via = Via::Connection { id: session.connection_id.clone(), rate: &session.sends };
+    let sent =
+        session.app.messages().send(&session.user_id, &p.conversation_id, p.message_id, &p.content, via);
+    session.request(id, async move { Ok(Some(ServerFrame::MessageAck(sent.await?.ack))) });
+}
+
+/// `message.received`: no answer unless it fails.
+fn message_received(session: &mut Session, id: Id, p: UpToPayload) {
+    let (app, user) = (session.app.clone(), session.user_id.clone());
+    session.request(id, async move {
+        app.messages().received(&p.conversation_id, &user, p.up_to_sequence).await?;
+        Ok(None)
+    });
+}
+
+/// `message.read`: no answer unless it fails; this device does not get its own read receipt.
+fn message_read(session: &mut Session, id: Id, p: UpToPayload) {
+    let (app, user, origin) = (session.app.clone(), session.user_id.clone(), session.connection_id.clone());
+    session.request(id, async move {
+        app.messages().mark_read(&p.conversation_id, &user, p.up_to_sequence, Some(origin)).await?;
+        Ok(None)
+    });
+}
+
+fn typing_start(session: &mut Session, id: Id, p: ConversationRef) {
+    let (app, user, typing_in) = (session.app.clone(), session.user_id.clone(), session.typing_in.clone());
+    session.request(id, async move {
+        app.typing().start(&p.conversation_id, &user).await?;
+        typing_in.lock().insert(p.conversation_id);
+        Ok(None)
+    });
+}
+
+fn typing_stop(session: &mut Session, id: Id, p: ConversationRef) {
+    let (app, user, typing_in) = (session.app.clone(), session.user_id.clone(), session.typing_in.clone());
+    session.request(id, async move {
+        app.typing().stop(&p.conversation_id, &user).await?;
+        typing_in.lock().remove(&p.conversation_id);
+        Ok(None)
+    });
+}
+
+/// `presence.subscribe` → `presence.bulk`, which the presence service queues itself (with this
+/// request's id) so that updates arriving meanwhile follow it.
+fn presence_subscribe(session: &mut Session, id: Id, p: PresenceSubscribePayload) {
+    let (app, outbox, connection) =
+        (session.app.clone(), session.outbox.clone(), session.connection_id.clone());
+    session.request(id.clone(), async move {
+        app.presence().subscribe(&connection, &outbox, &p.user_ids, id).await?;
+        Ok(None)
+    });
+}
+
+/// `presence.set`: applied on arrival; no answer unless it is refused.
+fn presence_set(session: &mut Session, id: Id, p: PresenceSetPayload) {
+    if let Err(e) = session.app.presence().set_status(&session.user_id, &session.connection_id, p.status) {
+        session.refuse(id, e);
+    }
+}
+
+fn sync(session: &mut Session, id: Id, request: SyncRequest) {
+    let (app, user) = (session.app.clone(), session.user_id.clone());
+    session.request(id, async move {
+        Ok(Some(ServerFrame::SyncResult(app.messages().sync(&user, &request).await?)))
+    });
+}
+
+/// `heartbeat` → `heartbeat.ack`, in order with the requests before it, so a client can use a
+/// heartbeat to know its earlier frames were handled.
+fn heartbeat(session: &mut Session, id: Id) {
+    session.request(id, async move {
+        Ok(Some(ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: now_millis() })))
+    });
+}
