@@ -24,6 +24,8 @@ mod node;
 mod routes;
 mod service;
 mod state;
+#[cfg(test)]
+mod testing;
 mod web;
 mod ws;
 

@@ -16,6 +16,9 @@ mod notify;
 mod presence;
 mod typing;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use accounts::Accounts;
 pub(crate) use conversations::Conversations;
 pub(crate) use messages::{DeviceRate, Messages, Via};

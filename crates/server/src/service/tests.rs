@@ -1,0 +1,234 @@
+//! The services driven directly, without HTTP or WebSocket, against the embedded store and the
+//! in-process bus. Devices are registered straight into the node's hub to see what they are sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confab_core::Error;
+use confab_proto::{LoginRequest, PresenceStatus, RegisterRequest, ServerFrame};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::Via;
+use crate::config::{Limits, ServerConfig};
+use crate::hub::Outbox;
+use crate::testing::TestApp;
+
+fn text(t: &str) -> serde_json::Value {
+    json!({"type": "text", "text": t})
+}
+
+/// `alice` and `bob` and their direct conversation.
+async fn pair(t: &TestApp) -> String {
+    t.user("alice").await;
+    t.user("bob").await;
+    let opened = t.app.conversations().open_direct("alice", &["bob".to_string()]).await.unwrap();
+    opened.conversation.conversation_id
+}
+
+#[tokio::test]
+async fn registered_users_log_in_and_their_tokens_authenticate() {
+    let t = TestApp::new(ServerConfig::default());
+    let accounts = t.app.accounts();
+    let register = |name: &str| RegisterRequest {
+        username: name.into(),
+        password: "correct horse".into(),
+        display_name: None,
+    };
+    let alice = accounts.register(register("alice")).await.unwrap();
+    assert_eq!(accounts.authenticate(&alice.token).await.unwrap(), alice.user_id);
+    assert_eq!(accounts.register(register("alice")).await.unwrap_err(), Error::UsernameTaken);
+
+    let login =
+        |name: &str, password: &str| LoginRequest { username: name.into(), password: password.into() };
+    assert_eq!(accounts.login(login("alice", "correct horse")).await.unwrap().user_id, alice.user_id);
+    let wrong = accounts.login(login("alice", "wrong horse")).await.unwrap_err();
+    let unknown = accounts.login(login("nobody", "correct horse")).await.unwrap_err();
+    assert!(matches!(&wrong, Error::Unauthorized(_)), "{wrong}");
+    assert_eq!(wrong, unknown, "a wrong password and an unknown user fail alike");
+
+    assert_eq!(accounts.user(&alice.user_id).await.unwrap().username, "alice");
+    assert!(matches!(accounts.user("nobody").await, Err(Error::UserNotFound(_))));
+    assert!(matches!(accounts.authenticate("not-a-token").await, Err(Error::Unauthorized(_))));
+}
+
+#[tokio::test]
+async fn a_direct_conversation_is_opened_once_and_announced_once() {
+    let t = TestApp::new(ServerConfig::default());
+    t.user("alice").await;
+    t.user("bob").await;
+    let mut bob = t.device("bob", "bob-phone");
+    let conversations = t.app.conversations();
+    let first = conversations.open_direct("alice", &["bob".to_string()]).await.unwrap();
+    assert!(first.created);
+    let id = first.conversation.conversation_id;
+    assert!(matches!(bob.next().await.frame, ServerFrame::ConversationUpdated(c) if c.conversation_id == id));
+
+    let again = conversations.open_direct("bob", &["alice".to_string()]).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.conversation.conversation_id, id);
+    assert!(bob.queued().is_empty(), "nothing changed, nobody is told");
+
+    for participants in [vec![], vec!["alice".to_string()], vec!["bob".to_string(), "carol".to_string()]] {
+        let refused = conversations.open_direct("alice", &participants).await;
+        assert!(matches!(refused, Err(Error::InvalidRequest(_))), "{participants:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_removed_member_is_told_with_no_unread_state() {
+    let t = TestApp::new(ServerConfig::default());
+    for user in ["alice", "bob", "carol"] {
+        t.user(user).await;
+    }
+    let conversations = t.app.conversations();
+    let group = conversations
+        .create_group("alice", "trio", vec!["bob".to_string(), "carol".to_string()], None)
+        .await
+        .unwrap();
+    let id = group.conversation_id;
+    let mut bob = t.device("bob", "bob-phone");
+    let mut carol = t.device("carol", "carol-phone");
+    t.app.messages().send("alice", &id, None, &text("hi"), Via::Rest).await.unwrap();
+    // Fan-out runs after the commit, on its own: wait for it before the change under test.
+    for device in [&mut bob, &mut carol] {
+        assert!(matches!(device.next().await.frame, ServerFrame::MessageNew(_)));
+    }
+
+    conversations.remove_member("alice", &id, "carol").await.unwrap();
+    let ServerFrame::ConversationUpdated(seen_by_carol) = carol.next().await.frame else { panic!("update") };
+    assert_eq!((seen_by_carol.member_count, seen_by_carol.unread_count), (2, 0));
+    let ServerFrame::ConversationUpdated(seen_by_bob) = bob.next().await.frame else { panic!("update") };
+    assert_eq!((seen_by_bob.member_count, seen_by_bob.unread_count), (2, 1));
+    assert!(matches!(conversations.get("carol", &id).await, Err(Error::Forbidden(_))));
+}
+
+#[tokio::test]
+async fn a_message_is_acked_fanned_out_and_read_back_to_its_sender() {
+    let t = TestApp::new(ServerConfig::default());
+    let id = pair(&t).await;
+    let mut alice = t.device("alice", "alice-phone");
+    let mut bob = t.device("bob", "bob-phone");
+    let messages = t.app.messages();
+
+    let rate = messages.device_rate();
+    let via = || Via::Connection { id: Arc::from("alice-phone"), rate: &rate };
+    let sent = messages.send("alice", &id, Some("m1".into()), &text("hi"), via()).await.unwrap();
+    assert!(sent.created);
+    assert_eq!((sent.ack.message_id.as_str(), sent.ack.sequence_number), ("m1", 1));
+    assert!(matches!(bob.next().await.frame, ServerFrame::MessageNew(m) if m.message_id == "m1"));
+    assert!(alice.queued().is_empty(), "the sending device does not get its own message back");
+
+    let resent = messages.send("alice", &id, Some("m1".into()), &text("hi"), via()).await.unwrap();
+    assert!(!resent.created);
+    assert_eq!(resent.ack.sequence_number, 1);
+    let changed = messages.send("alice", &id, Some("m1".into()), &text("changed"), via()).await;
+    assert_eq!(changed.unwrap_err(), Error::DuplicateMessage);
+
+    assert_eq!(messages.mark_read(&id, "bob", 99, Some(Arc::from("bob-phone"))).await.unwrap(), 1);
+    let delivered = alice.next().await;
+    assert!(matches!(delivered.frame, ServerFrame::MessageDelivered(d) if d.message_ids == ["m1"]));
+    let receipt = alice.next().await;
+    assert!(
+        matches!(receipt.frame, ServerFrame::MessageReadReceipt(r) if r.read_by == "bob" && r.read_up_to_sequence == 1)
+    );
+    assert!(bob.queued().is_empty(), "the reading device does not get its own receipt");
+}
+
+#[tokio::test]
+async fn rest_sends_are_limited_per_user_and_devices_each_on_their_own() {
+    let limits = Limits { messages_per_second: 1, message_burst: 2, ..Limits::default() };
+    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    let id = pair(&t).await;
+    let messages = t.app.messages();
+    // The budget is spent when `send` is called, before anything is stored.
+    let first = messages.send("alice", &id, None, &text("1"), Via::Rest);
+    let second = messages.send("alice", &id, None, &text("2"), Via::Rest);
+    let third = messages.send("alice", &id, None, &text("3"), Via::Rest);
+    assert!(matches!(third.await, Err(Error::RateLimited { retry_after_secs: 1 })));
+    let rate = messages.device_rate();
+    let device =
+        messages.send("alice", &id, None, &text("4"), Via::Connection { id: Arc::from("c"), rate: &rate });
+    let sequences =
+        [first.await.unwrap(), second.await.unwrap(), device.await.unwrap()].map(|s| s.ack.sequence_number);
+    assert_eq!(sequences, [1, 2, 3], "sends are stored in the order they were made");
+    assert!(messages.send("bob", &id, None, &text("5"), Via::Rest).await.is_ok(), "bob has his own budget");
+}
+
+#[tokio::test]
+async fn history_pages_in_the_direction_asked() {
+    let t = TestApp::new(ServerConfig::default());
+    let id = pair(&t).await;
+    let messages = t.app.messages();
+    for n in 1..=3 {
+        messages.send("alice", &id, None, &text(&n.to_string()), Via::Rest).await.unwrap();
+    }
+    let sequences = |page: &confab_proto::HistoryResponse| -> Vec<u64> {
+        page.messages.iter().map(|m| m.sequence_number).collect()
+    };
+    let latest = messages.history(&id, "bob", None, None, Some(2)).await.unwrap();
+    assert_eq!((sequences(&latest), latest.next_cursor), (vec![2, 3], Some(2)));
+    let older = messages.history(&id, "bob", Some(2), None, Some(2)).await.unwrap();
+    assert_eq!((sequences(&older), older.has_more, older.next_cursor), (vec![1], false, None));
+    let newer = messages.history(&id, "bob", None, Some(1), Some(1)).await.unwrap();
+    assert_eq!((sequences(&newer), newer.next_cursor), (vec![2], Some(2)));
+    assert!(matches!(
+        messages.history(&id, "bob", Some(2), Some(1), None).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    assert!(matches!(messages.history(&id, "bob", None, None, Some(0)).await, Err(Error::InvalidRequest(_))));
+    assert!(matches!(messages.history(&id, "carol", None, None, None).await, Err(Error::Forbidden(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn typing_reaches_the_other_members_and_stops_after_the_quiet_period() {
+    let t = TestApp::new(ServerConfig { typing_timeout: Duration::from_secs(5), ..ServerConfig::default() });
+    let id = pair(&t).await;
+    let mut alice = t.device("alice", "alice-phone");
+    let mut bob = t.device("bob", "bob-phone");
+    let typing = t.app.typing();
+
+    typing.start(&id, "alice").await.unwrap();
+    let started = Instant::now();
+    assert!(
+        matches!(bob.next().await.frame, ServerFrame::TypingUpdate(u) if u.user_id == "alice" && u.is_typing)
+    );
+    // A repeated start inside a second is coalesced.
+    typing.start(&id, "alice").await.unwrap();
+    assert!(matches!(bob.next().await.frame, ServerFrame::TypingUpdate(u) if !u.is_typing));
+    assert!(started.elapsed() >= Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(alice.queued().is_empty(), "the typist is not told about themselves");
+
+    assert!(matches!(typing.start(&id, "carol").await, Err(Error::Forbidden(_))));
+    assert!(matches!(typing.stop("", "alice").await, Err(Error::InvalidRequest(_))));
+}
+
+#[tokio::test]
+async fn presence_refuses_offline_and_oversized_subscriptions() {
+    let limits = Limits { presence_bulk_cap: 2, ..Limits::default() };
+    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    pair(&t).await;
+    let presence = t.app.presence();
+    let (alice, bob): (Arc<str>, Arc<str>) = ("alice-phone".into(), "bob-phone".into());
+    presence.connect("alice", &alice);
+    assert!(matches!(
+        presence.set_status("alice", &alice, PresenceStatus::Offline),
+        Err(Error::InvalidRequest(_))
+    ));
+
+    let (outbox, mut rx) = Outbox::new(8);
+    let three = ["alice", "carol", "dave"].map(String::from);
+    assert!(matches!(presence.subscribe(&bob, &outbox, &three, None).await, Err(Error::InvalidRequest(_))));
+    let invalid = ["".to_string()];
+    assert!(matches!(presence.subscribe(&bob, &outbox, &invalid, None).await, Err(Error::InvalidRequest(_))));
+    assert!(rx.try_recv().is_err(), "a refused subscription sends nothing");
+
+    presence.subscribe(&bob, &outbox, &["alice".to_string()], Some("7".into())).await.unwrap();
+    let bulk = confab_proto::ServerEnvelope::parse(&rx.recv().await.unwrap()).unwrap().unwrap();
+    assert_eq!(bulk.id.as_deref(), Some("7"));
+    let ServerFrame::PresenceBulk(bulk) = bulk.frame else { panic!("presence.bulk") };
+    assert_eq!(
+        (bulk.presences[0].user_id.as_str(), bulk.presences[0].status),
+        ("alice", PresenceStatus::Online)
+    );
+}
