@@ -3,6 +3,8 @@
 
 mod handlers;
 mod session;
+#[cfg(test)]
+mod tests;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
