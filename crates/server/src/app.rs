@@ -76,7 +76,7 @@ impl App {
         &self.messages
     }
 
-    pub(crate) fn presence(&self) -> &PresenceHub {
+    pub(crate) fn presence(&self) -> &Arc<PresenceHub> {
         &self.presence
     }
 

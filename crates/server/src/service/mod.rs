@@ -23,5 +23,5 @@ pub(crate) use accounts::Accounts;
 pub(crate) use conversations::Conversations;
 pub(crate) use messages::{DeviceRate, Messages, Via};
 pub(crate) use notify::Notifier;
-pub(crate) use presence::PresenceHub;
+pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
 pub(crate) use typing::TypingTracker;

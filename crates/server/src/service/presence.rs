@@ -26,9 +26,40 @@ use crate::hub::Outbox;
 
 #[derive(Default)]
 struct Snapshotting {
-    /// Snapshots in progress for this connection.
+    /// Bulks of this connection not yet sent.
     active: usize,
     held: Vec<Utf8Bytes>,
+}
+
+/// A `presence.bulk` on its way to one connection. Until it is dropped, which its sender does right
+/// after queueing it, that connection's `presence.update`s are held back: one queued before a
+/// staler bulk would be undone by it.
+pub(crate) struct Bulk {
+    pub(crate) payload: PresenceBulkPayload,
+    pub(crate) held: HeldUpdates,
+}
+
+/// Keeps a connection's `presence.update`s back while alive; dropping it lets them go.
+pub(crate) struct HeldUpdates {
+    hub: Arc<PresenceHub>,
+    connection: Arc<str>,
+    outbox: Outbox,
+    state: Arc<Mutex<Snapshotting>>,
+}
+
+impl Drop for HeldUpdates {
+    fn drop(&mut self) {
+        {
+            let mut state = self.state.lock();
+            state.active -= 1;
+            if state.active == 0 {
+                for frame in state.held.drain(..) {
+                    self.outbox.push(frame);
+                }
+            }
+        }
+        self.hub.snapshotting.remove_if(&self.connection, |_, s| s.lock().active == 0);
+    }
 }
 
 #[derive(Default)]
@@ -51,8 +82,8 @@ pub(crate) struct PresenceHub {
     watchers: DashMap<String, HashMap<Arc<str>, Outbox>>,
     /// Connection → the users it watches, to undo on disconnect.
     watching: DashMap<Arc<str>, Vec<String>>,
-    /// Connections whose `presence.bulk` is being computed: updates for them wait here so they
-    /// reach the client after the bulk (an update queued before a staler bulk would be undone).
+    /// Connections with a `presence.bulk` not yet sent: updates for them wait here so they reach
+    /// the client after the bulk (an update queued before a staler bulk would be undone).
     snapshotting: DashMap<Arc<str>, Arc<Mutex<Snapshotting>>>,
     throttles: DashMap<String, Arc<Mutex<Throttle>>>,
 }
@@ -221,27 +252,25 @@ impl PresenceHub {
     }
 
     /// On connect: `connection` watches every user sharing a conversation with `user` (up to the
-    /// bulk cap) and gets their presence as `presence.bulk`.
+    /// bulk cap); the returned [`Bulk`] is their presence.
     pub(crate) async fn watch_contacts(
-        &self,
+        self: &Arc<Self>,
         user: &str,
         connection: &Arc<str>,
         outbox: &Outbox,
-    ) -> Result<()> {
+    ) -> Result<Bulk> {
         let contacts = self.store.contacts_of(user, self.bulk_cap).await?;
-        self.watch(connection, outbox, &contacts, None).await
+        self.watch(connection, outbox, &contacts).await
     }
 
     /// `presence.subscribe`: `connection` also watches `users` (at most the bulk cap per request);
-    /// the `presence.bulk` answering request `id` goes out from here, so that updates arriving
-    /// meanwhile follow it.
+    /// the returned [`Bulk`] is their presence.
     pub(crate) async fn subscribe(
-        &self,
+        self: &Arc<Self>,
         connection: &Arc<str>,
         outbox: &Outbox,
         users: &[String],
-        id: Option<String>,
-    ) -> Result<()> {
+    ) -> Result<Bulk> {
         let cap = self.bulk_cap as usize;
         if users.len() > cap {
             return Err(Error::InvalidRequest(format!("at most {cap} userIds per subscribe")));
@@ -249,40 +278,27 @@ impl PresenceHub {
         if let Some(bad) = users.iter().find(|u| validate::client_id("userIds", u).is_err()) {
             return Err(Error::InvalidRequest(format!("invalid user id `{bad}`")));
         }
-        self.watch(connection, outbox, users, id).await
+        self.watch(connection, outbox, users).await
     }
 
-    /// Subscribes `connection` to `users` and sends it their current presence as `presence.bulk`
-    /// (answering request `id`), followed by any update that arrived meanwhile.
+    /// Subscribes `connection` to `users` and takes their current presence. Updates about them
+    /// arriving from now on are held until the [`Bulk`] has gone out (or is dropped).
     async fn watch(
-        &self,
+        self: &Arc<Self>,
         connection: &Arc<str>,
         outbox: &Outbox,
         users: &[String],
-        id: Option<String>,
-    ) -> Result<()> {
+    ) -> Result<Bulk> {
         let state = self.snapshotting.entry(connection.clone()).or_default().clone();
         state.lock().active += 1;
+        let held =
+            HeldUpdates { hub: self.clone(), connection: connection.clone(), outbox: outbox.clone(), state };
         for user in users {
             self.watchers.entry(user.clone()).or_default().insert(connection.clone(), outbox.clone());
         }
         self.watching.entry(connection.clone()).or_default().extend(users.iter().cloned());
-        let snapshot = self.snapshot(users).await;
-        {
-            let mut held = state.lock();
-            if let Ok(presences) = &snapshot {
-                let bulk = ServerFrame::PresenceBulk(PresenceBulkPayload { presences: presences.clone() });
-                outbox.push(ServerEnvelope::new(id, bulk).to_json().into());
-            }
-            held.active -= 1;
-            if held.active == 0 {
-                for frame in held.held.drain(..) {
-                    outbox.push(frame);
-                }
-            }
-        }
-        self.snapshotting.remove_if(connection, |_, s| s.lock().active == 0);
-        snapshot.map(|_| ())
+        let presences = self.snapshot(users).await?;
+        Ok(Bulk { payload: PresenceBulkPayload { presences }, held })
     }
 
     fn unwatch_all(&self, connection: &Arc<str>) {

@@ -204,9 +204,11 @@ async fn typing_reaches_the_other_members_and_stops_after_the_quiet_period() {
 }
 
 #[tokio::test]
-async fn presence_refuses_offline_and_oversized_subscriptions() {
+async fn presence_subscriptions_are_capped_and_their_bulk_precedes_updates() {
     let limits = Limits { presence_bulk_cap: 2, ..Limits::default() };
-    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    // No throttle: every change is sent at once unless something holds it back.
+    let config = ServerConfig { limits, presence_throttle: Duration::ZERO, ..ServerConfig::default() };
+    let t = TestApp::new(config);
     pair(&t).await;
     let presence = t.app.presence();
     let (alice, bob): (Arc<str>, Arc<str>) = ("alice-phone".into(), "bob-phone".into());
@@ -218,17 +220,17 @@ async fn presence_refuses_offline_and_oversized_subscriptions() {
 
     let (outbox, mut rx) = Outbox::new(8);
     let three = ["alice", "carol", "dave"].map(String::from);
-    assert!(matches!(presence.subscribe(&bob, &outbox, &three, None).await, Err(Error::InvalidRequest(_))));
+    assert!(matches!(presence.subscribe(&bob, &outbox, &three).await, Err(Error::InvalidRequest(_))));
     let invalid = ["".to_string()];
-    assert!(matches!(presence.subscribe(&bob, &outbox, &invalid, None).await, Err(Error::InvalidRequest(_))));
-    assert!(rx.try_recv().is_err(), "a refused subscription sends nothing");
+    assert!(matches!(presence.subscribe(&bob, &outbox, &invalid).await, Err(Error::InvalidRequest(_))));
 
-    presence.subscribe(&bob, &outbox, &["alice".to_string()], Some("7".into())).await.unwrap();
-    let bulk = confab_proto::ServerEnvelope::parse(&rx.recv().await.unwrap()).unwrap().unwrap();
-    assert_eq!(bulk.id.as_deref(), Some("7"));
-    let ServerFrame::PresenceBulk(bulk) = bulk.frame else { panic!("presence.bulk") };
-    assert_eq!(
-        (bulk.presences[0].user_id.as_str(), bulk.presences[0].status),
-        ("alice", PresenceStatus::Online)
-    );
+    let bulk = presence.subscribe(&bob, &outbox, &["alice".to_string()]).await.unwrap();
+    let alice_seen = &bulk.payload.presences[0];
+    assert_eq!((alice_seen.user_id.as_str(), alice_seen.status), ("alice", PresenceStatus::Online));
+    // Until the bulk has gone out, updates about alice wait behind it.
+    presence.set_status("alice", &alice, PresenceStatus::Away).unwrap();
+    assert!(rx.try_recv().is_err(), "the update waits for the bulk");
+    drop(bulk);
+    let update = confab_proto::ServerEnvelope::parse(&rx.recv().await.unwrap()).unwrap().unwrap();
+    assert!(matches!(update.frame, ServerFrame::PresenceUpdate(p) if p.status == PresenceStatus::Away));
 }

@@ -74,15 +74,13 @@ fn typing_stop(session: &mut Session, id: Id, p: ConversationRef) {
     });
 }
 
-/// `presence.subscribe` → `presence.bulk`, which the presence service queues itself (with this
-/// request's id) so that updates arriving meanwhile follow it.
+/// `presence.subscribe` → `presence.bulk`; updates about those users that arrive meanwhile follow
+/// the bulk.
 fn presence_subscribe(session: &mut Session, id: Id, p: PresenceSubscribePayload) {
     let (app, outbox, connection) =
         (session.app.clone(), session.outbox.clone(), session.connection_id.clone());
-    session.request(id.clone(), async move {
-        app.presence().subscribe(&connection, &outbox, &p.user_ids, id).await?;
-        Ok(None)
-    });
+    session
+        .request_bulk(id, async move { app.presence().subscribe(&connection, &outbox, &p.user_ids).await });
 }
 
 /// `presence.set`: applied on arrival; no answer unless it is refused.

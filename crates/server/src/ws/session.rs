@@ -26,7 +26,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::app::App;
 use crate::hub::{CloseReason, ConnectionHandle, Outbox};
-use crate::service::DeviceRate;
+use crate::service::{Bulk, DeviceRate, HeldUpdates};
 
 /// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
 pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
@@ -46,8 +46,25 @@ fn error_frame(id: Option<String>, body: ErrorBody) -> Utf8Bytes {
     encode(id, ServerFrame::Error(body))
 }
 
-/// A reply to come: `None` for requests that are not answered (or answered from elsewhere).
-type Reply = BoxFuture<'static, Option<Utf8Bytes>>;
+/// An answer on its way out, with the presence updates it holds back until it has been queued.
+struct Reply {
+    frame: Utf8Bytes,
+    holds: Option<HeldUpdates>,
+}
+
+impl Reply {
+    fn frame(frame: Utf8Bytes) -> Reply {
+        Reply { frame, holds: None }
+    }
+
+    fn queue(self, outbox: &Outbox) {
+        outbox.push(self.frame);
+        drop(self.holds);
+    }
+}
+
+/// A request being handled: `None` when it is not answered.
+type Pending = BoxFuture<'static, Option<Reply>>;
 
 /// The per-connection state the frame handlers work with.
 pub(super) struct Session {
@@ -59,7 +76,7 @@ pub(super) struct Session {
     /// Conversations this device said it is typing in, to stop on disconnect.
     pub(super) typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
     /// Requests being handled; their replies go out in request order as they are yielded.
-    pending: FuturesOrdered<Reply>,
+    pending: FuturesOrdered<Pending>,
 }
 
 /// Runs one connection until either side closes it. `reader` and `writer` are the two halves of
@@ -107,8 +124,8 @@ where
     // Requests already started (sends queued to the store) complete and are answered before the
     // socket closes.
     while let Some(reply) = session.pending.next().await {
-        if let Some(frame) = reply {
-            outbox.push(frame);
+        if let Some(reply) = reply {
+            reply.queue(&outbox);
         }
     }
     app.connections().unregister(&session.user_id, &session.connection_id);
@@ -132,10 +149,29 @@ impl Session {
             (self.app.clone(), self.outbox.clone(), self.user_id.clone(), self.connection_id.clone());
         self.pending.push_back(
             async move {
-                if let Err(e) = app.presence().watch_contacts(&user, &connection, &outbox).await {
-                    tracing::warn!(error = %e, "presence.bulk not sent");
+                match app.presence().watch_contacts(&user, &connection, &outbox).await {
+                    Ok(bulk) => Some(bulk_reply(None, bulk)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "presence.bulk not sent");
+                        None
+                    }
                 }
-                None
+            }
+            .boxed(),
+        );
+    }
+
+    /// Like [`Session::request`], for a request answered with a `presence.bulk`.
+    pub(super) fn request_bulk<F>(&mut self, id: Option<String>, work: F)
+    where
+        F: Future<Output = Result<Bulk, Error>> + Send + 'static,
+    {
+        self.pending.push_back(
+            async move {
+                Some(match work.await {
+                    Ok(bulk) => bulk_reply(id, bulk),
+                    Err(e) => Reply::frame(error_frame(id, e.body())),
+                })
             }
             .boxed(),
         );
@@ -150,9 +186,9 @@ impl Session {
         self.pending.push_back(
             async move {
                 match work.await {
-                    Ok(Some(frame)) => Some(encode(id, frame)),
+                    Ok(Some(frame)) => Some(Reply::frame(encode(id, frame))),
                     Ok(None) => None,
-                    Err(e) => Some(error_frame(id, e.body())),
+                    Err(e) => Some(Reply::frame(error_frame(id, e.body()))),
                 }
             }
             .boxed(),
@@ -165,7 +201,7 @@ impl Session {
     }
 
     fn refuse_with(&mut self, id: Option<String>, body: ErrorBody) {
-        self.pending.push_back(std::future::ready(Some(error_frame(id, body))).boxed());
+        self.pending.push_back(std::future::ready(Some(Reply::frame(error_frame(id, body)))).boxed());
     }
 
     /// Reads until the client goes away or the server closes the connection; returns why the server
@@ -185,8 +221,8 @@ impl Session {
                 _ = closed.cancelled() => return None,
                 _ = shutdown.cancelled() => return Some(CloseReason::Shutdown),
                 Some(reply) = self.pending.next(), if !self.pending.is_empty() => {
-                    if let Some(frame) = reply {
-                        self.outbox.push(frame);
+                    if let Some(reply) = reply {
+                        reply.queue(&self.outbox);
                     }
                 }
                 _ = sleep_until(deadline) => return Some(CloseReason::HeartbeatTimeout),
@@ -230,6 +266,11 @@ impl Session {
             Err(e) => self.refuse_with(e.id, e.body),
         }
     }
+}
+
+fn bulk_reply(id: Option<String>, bulk: Bulk) -> Reply {
+    let Bulk { payload, held } = bulk;
+    Reply { frame: encode(id, ServerFrame::PresenceBulk(payload)), holds: Some(held) }
 }
 
 /// A frame over the hard cap: the socket library refused to read it.

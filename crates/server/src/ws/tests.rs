@@ -180,20 +180,26 @@ async fn silence_for_three_heartbeat_intervals_closes_with_4000() {
 #[tokio::test(start_paused = true)]
 async fn replies_leave_in_request_order() {
     let (mut client, gate) = gated_session(Limits::default()).await;
-    // A slow request, one refused on arrival, and one answered at once.
+    // Two slow requests, one refused on arrival, and one answered at once.
     client.send(1, subscribe("u1")).await;
-    client.send(2, ClientFrame::TypingStart(ConversationRef { conversation_id: String::new() })).await;
-    client.send(3, heartbeat()).await;
+    client.send(2, subscribe("u2")).await;
+    client.send(3, ClientFrame::TypingStart(ConversationRef { conversation_id: String::new() })).await;
+    client.send(4, heartbeat()).await;
+    // The second request completes first.
+    gate.release("u2");
     settle().await;
     assert!(client.from_server.try_recv().is_err(), "nothing may overtake the unanswered request 1");
     gate.release("u1");
-    let replies: Vec<ServerEnvelope> =
-        [client.recv_frame().await, client.recv_frame().await, client.recv_frame().await].into();
+    let mut replies = Vec::new();
+    for _ in 0..4 {
+        replies.push(client.recv_frame().await);
+    }
     let ids: Vec<&str> = replies.iter().map(|r| r.id.as_deref().unwrap_or("-")).collect();
-    assert_eq!(ids, ["1", "2", "3"]);
-    assert!(matches!(replies[0].frame, ServerFrame::PresenceBulk(_)));
-    assert!(matches!(&replies[1].frame, ServerFrame::Error(e) if e.error == ErrorCode::InvalidRequest));
-    assert!(matches!(replies[2].frame, ServerFrame::HeartbeatAck(_)));
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    assert!(matches!(&replies[0].frame, ServerFrame::PresenceBulk(b) if b.presences[0].user_id == "u1"));
+    assert!(matches!(&replies[1].frame, ServerFrame::PresenceBulk(b) if b.presences[0].user_id == "u2"));
+    assert!(matches!(&replies[2].frame, ServerFrame::Error(e) if e.error == ErrorCode::InvalidRequest));
+    assert!(matches!(replies[3].frame, ServerFrame::HeartbeatAck(_)));
 }
 
 #[tokio::test(start_paused = true)]
