@@ -14,8 +14,9 @@ use confab_proto::{Message, ServerEnvelope, ServerFrame};
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
-/// Member lists of conversations, kept in memory for fan-out. Any membership change on this node
-/// invalidates the entry; the next message reloads it from the store.
+/// Member lists of conversations, kept in memory for fan-out, typing and receipts. A membership
+/// change invalidates the entry on every node (the bus carries the notice); the next use reloads it
+/// from the store.
 #[derive(Default)]
 pub struct MemberCache {
     members: DashMap<String, Arc<[String]>>,
@@ -63,6 +64,7 @@ pub struct Committed {
     pub origin: Option<Arc<str>>,
 }
 
+/// Hands committed messages to the dispatch task of their conversation's shard.
 #[derive(Clone)]
 pub struct Dispatcher {
     shards: Arc<[mpsc::UnboundedSender<Committed>]>,

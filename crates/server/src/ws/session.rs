@@ -38,7 +38,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// How long the session waits for its writer to finish after the reader has stopped.
 const WRITER_GRACE: Duration = Duration::from_secs(5);
 
-pub(super) fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
+fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
     ServerEnvelope::new(id, frame).to_json().into()
 }
 
