@@ -205,14 +205,21 @@ impl RedisBus {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
             .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(2);
+            .set_number_of_retries(2)
+            // The driver's default backoff (factor 100 on a one-second base) waits 100 s before the
+            // second retry: an unreachable Redis would stall startup, and reconnection, for minutes.
+            .set_factor(2)
+            .set_max_delay(500);
         let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         let keys = Keys { prefix: prefix.to_string(), node: node_id.to_string() };
         let (ops, rx) = mpsc::unbounded_channel();
         let bus = Arc::new(RedisBus { keys: keys.clone(), conn: conn.clone(), local: local.clone(), ops });
         heartbeat_once(&keys, &mut conn.clone()).await.map_err(unavailable)?;
+        // Subscribed before returning: from then on this node receives every frame and event
+        // published for it, including the presence it announces next.
+        let pubsub = subscribe(&client, &keys).await.map_err(unavailable)?;
         tokio::spawn(run_publisher(keys.clone(), conn.clone(), rx));
-        tokio::spawn(run_subscriber(client, keys.clone(), local.clone(), bus.ops.clone()));
+        tokio::spawn(run_subscriber(client, keys.clone(), local.clone(), bus.ops.clone(), pubsub));
         tokio::spawn(run_heartbeat(keys, conn, local, bus.ops.clone()));
         Ok(bus)
     }
@@ -348,41 +355,44 @@ async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> 
     pipe.query_async::<()>(conn).await
 }
 
-/// Receives this node's frames and every event; resubscribes after losing the connection and then
-/// re-announces every local user, since Redis may have lost the routing table.
+async fn subscribe(client: &redis::Client, keys: &Keys) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(keys.node_channel(&keys.node)).await?;
+    pubsub.subscribe(keys.events()).await?;
+    Ok(pubsub)
+}
+
+/// Receives this node's frames and every event on `pubsub`; resubscribes after losing the
+/// connection and then re-announces every local user, since Redis may have lost the routing table.
 async fn run_subscriber(
     client: redis::Client,
     keys: Keys,
     local: Arc<dyn DeliveryHandler>,
     ops: mpsc::UnboundedSender<Op>,
+    pubsub: redis::aio::PubSub,
 ) {
     let mut backoff = Duration::from_millis(100);
-    let mut first = true;
+    let mut current = Some(pubsub);
     loop {
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(keys.node_channel(&keys.node)).await?;
-            pubsub.subscribe(keys.events()).await?;
-            redis::RedisResult::Ok(pubsub)
-        }
-        .await;
-        let pubsub = match subscribed {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "redis bus: cannot subscribe; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-                continue;
-            }
+        let pubsub = match current.take() {
+            Some(p) => p,
+            None => match subscribe(&client, &keys).await {
+                Ok(p) => {
+                    backoff = Duration::from_millis(100);
+                    tracing::info!("redis bus: resubscribed; re-announcing local users");
+                    for (user, status) in local.local_presence() {
+                        let _ = ops.send(Op::Presence { user, status: Some(status) });
+                    }
+                    p
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis bus: cannot subscribe; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            },
         };
-        backoff = Duration::from_millis(100);
-        if !first {
-            tracing::info!("redis bus: resubscribed; re-announcing local users");
-            for (user, status) in local.local_presence() {
-                let _ = ops.send(Op::Presence { user, status: Some(status) });
-            }
-        }
-        first = false;
         let events = keys.events();
         let mut stream = pubsub.into_on_message();
         while let Some(msg) = stream.next().await {
