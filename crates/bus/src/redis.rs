@@ -469,6 +469,55 @@ async fn run_heartbeat(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{services_required, Cluster, Node, Recorder};
+
+    /// `CONFAB_TEST_REDIS_URL`, or the local server.
+    fn redis_url() -> String {
+        std::env::var("CONFAB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    /// Deletes a test's keys when the test ends.
+    struct PrefixGuard(String);
+
+    impl Drop for PrefixGuard {
+        fn drop(&mut self) {
+            let prefix = self.0.clone();
+            let _ = std::thread::spawn(move || {
+                let client = redis::Client::open(redis_url()).ok()?;
+                let mut conn = client.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut conn).ok()?;
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(keys).query::<()>(&mut conn).ok()?;
+                }
+                Some(())
+            })
+            .join();
+        }
+    }
+
+    /// Three nodes with distinct ids on a key prefix of their own, so tests run in parallel.
+    async fn three_nodes() -> Option<Cluster> {
+        let prefix = format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""));
+        let guard = PrefixGuard(prefix.clone());
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let handler = Arc::new(Recorder::default());
+            match RedisBus::connect(&redis_url(), &prefix, &format!("node-{i}"), handler.clone()).await {
+                Ok(bus) => nodes.push(Node { bus, handler }),
+                Err(e) if !services_required() => {
+                    eprintln!(
+                        "Redis not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure"
+                    );
+                    return None;
+                }
+                Err(e) => panic!("Redis is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+            }
+        }
+        Some(Cluster { nodes, _guard: Box::new(guard) })
+    }
+
+    crate::bus_conformance_suite!(three_nodes());
 
     #[test]
     fn deliveries_round_trip() {
