@@ -1,4 +1,5 @@
-//! Fan-out between nodes, behind [`confab_core::bus::Bus`]: two adapters.
+//! Fan-out between nodes, behind [`confab_core::bus::Bus`]: two adapters, picked from the
+//! configured Redis URL.
 //!
 //! # Layout
 //! - [`InProcessBus`]: a single node. Publish is a direct hand-off to the local connection registry
@@ -6,11 +7,14 @@
 //! - [`redis::RedisBus`]: a cluster. Redis holds which node has which user's devices and each
 //!   node's presence of them (aggregated atomically), and carries frames only to the nodes holding
 //!   a recipient.
+//! - [`location`]: [`BusLocation::resolve`] picks the adapter from the configured URL (refusing
+//!   unknown schemes) and [`open`] starts it.
 //! - `conformance` (tests only): the behaviour both adapters must show, written once and run
 //!   against each by `bus_conformance_suite!`.
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod location;
 pub mod redis;
 
 use std::sync::{Arc, OnceLock};
@@ -21,6 +25,7 @@ use confab_core::Result;
 use confab_proto::PresenceStatus;
 use parking_lot::Mutex;
 
+pub use self::location::{open, BusLocation, BusUrlError, ACCEPTED_REDIS_URLS};
 pub use self::redis::RedisBus;
 
 /// The single-node bus: deliveries, broadcasts and presence never leave this process, so every
