@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::harness::{temp_path, WAIT};
+use crate::harness::{register, temp_path, ServerProcess, WAIT};
 
 /// Runs `confab serve` with `extra` arguments; returns its exit status and stderr once it exits.
 async fn serve_until_exit(data_dir: &Path, extra: &[&str]) -> (std::process::ExitStatus, String) {
@@ -50,4 +50,19 @@ async fn a_misspelt_redis_url_is_a_startup_error() {
         assert!(stderr.contains(expected), "stderr names {expected}: {stderr}");
     }
     assert!(!data_dir.join("confab.db").exists(), "nothing was opened before the URLs were checked");
+}
+
+#[tokio::test]
+async fn a_sqlite_url_puts_the_embedded_store_in_that_file() {
+    let (_dir, data_dir) = temp_path();
+    let (_elsewhere, other) = temp_path();
+    let file = other.join("chat.db");
+    let server = ServerProcess::spawn_with(
+        &data_dir,
+        &["--database-url".into(), format!("sqlite:{}", file.display())],
+    );
+    let alice = register(&server.url, "alice").await;
+    assert!(!alice.id.is_empty());
+    assert!(file.exists(), "the store is the named file");
+    assert!(!data_dir.join("confab.db").exists(), "not the default file in --data-dir");
 }
