@@ -1,12 +1,20 @@
-//! Fan-out between nodes, behind [`confab_core::bus::Bus`].
+//! Fan-out between nodes, behind [`confab_core::bus::Bus`]: two adapters, picked from the
+//! configured Redis URL.
 //!
 //! # Layout
 //! - [`InProcessBus`]: a single node. Publish is a direct hand-off to the local connection registry
-//!   and presence is this node's own; it cannot reach other nodes.
+//!   and presence is this node's own; it cannot reach other nodes. For a cluster, use the Redis bus.
 //! - [`redis::RedisBus`]: a cluster. Redis holds which node has which user's devices and each
 //!   node's presence of them (aggregated atomically), and carries frames only to the nodes holding
 //!   a recipient.
+//! - [`location`]: [`BusLocation::resolve`] picks the adapter from the configured URL (refusing
+//!   unknown schemes) and [`open`] starts it.
+//! - `conformance` (tests only): the behaviour both adapters must show, written once and run
+//!   against each by `bus_conformance_suite!`.
 
+#[cfg(test)]
+pub(crate) mod conformance;
+pub mod location;
 pub mod redis;
 
 use std::sync::{Arc, OnceLock};
@@ -17,9 +25,13 @@ use confab_core::Result;
 use confab_proto::PresenceStatus;
 use parking_lot::Mutex;
 
+pub use self::location::{open, BusLocation, BusUrlError, ACCEPTED_REDIS_URLS};
 pub use self::redis::RedisBus;
 
-/// The single-node bus.
+/// The single-node bus: deliveries, broadcasts and presence never leave this process, so every
+/// guarantee of [`Bus`] holds trivially (a publish is handed to the handler before it returns).
+/// Nodes sharing a database but each running this bus do not see each other's users; use
+/// [`RedisBus`] for a cluster.
 pub struct InProcessBus {
     local: OnceLock<Arc<dyn DeliveryHandler>>,
     presence: Mutex<std::collections::HashMap<String, PresenceStatus>>,
@@ -85,63 +97,15 @@ impl Bus for InProcessBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex as StdMutex;
+    use crate::conformance::{Cluster, Node, Recorder};
 
-    #[derive(Default)]
-    struct Recorder {
-        frames: StdMutex<Vec<(Vec<String>, String)>>,
-        events: StdMutex<Vec<ClusterEvent>>,
-    }
-    impl DeliveryHandler for Recorder {
-        fn deliver(&self, d: &Delivery) {
-            let frame = String::from_utf8(d.frame.to_vec()).unwrap();
-            self.frames.lock().unwrap().push((d.recipients.to_vec(), frame));
-        }
-        fn event(&self, e: &ClusterEvent) {
-            self.events.lock().unwrap().push(e.clone());
-        }
-        fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
-            Vec::new()
-        }
-    }
-
-    #[test]
-    fn publishes_reach_the_local_handler_in_order() {
-        let recorder = Arc::new(Recorder::default());
+    /// A one-node "cluster": the in-process bus reaches no other node.
+    async fn single_node() -> Option<Cluster> {
+        let handler = Arc::new(Recorder::default());
         let bus = InProcessBus::new();
-        bus.attach(recorder.clone());
-        for i in 0..3 {
-            bus.publish(Delivery {
-                recipients: vec!["u1".to_string()].into(),
-                frame: format!("f{i}").into(),
-                skip_connection: None,
-            });
-        }
-        let seen = recorder.frames.lock().unwrap();
-        let frames: Vec<_> = seen.iter().map(|(_, f)| f.as_str()).collect();
-        assert_eq!(frames, ["f0", "f1", "f2"]);
-        assert_eq!(seen[0].0, ["u1"]);
+        bus.attach(handler.clone());
+        Some(Cluster { nodes: vec![Node { bus: Arc::new(bus), handler }], _guard: Box::new(()) })
     }
 
-    #[tokio::test]
-    async fn presence_changes_are_announced_once() {
-        let recorder = Arc::new(Recorder::default());
-        let bus = InProcessBus::new();
-        bus.attach(recorder.clone());
-        bus.set_local_presence("u1", Some(PresenceStatus::Online));
-        bus.set_local_presence("u1", Some(PresenceStatus::Online));
-        bus.set_local_presence("u1", None);
-        let statuses: Vec<PresenceStatus> = recorder
-            .events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| match e {
-                ClusterEvent::Presence { status, .. } => Some(*status),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(statuses, [PresenceStatus::Online, PresenceStatus::Offline]);
-        assert_eq!(bus.presence_of(&["u1".into()]).await.unwrap(), [PresenceStatus::Offline]);
-    }
+    crate::bus_conformance_suite!(single_node());
 }

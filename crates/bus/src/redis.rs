@@ -205,14 +205,21 @@ impl RedisBus {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
             .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(2);
+            .set_number_of_retries(2)
+            // The driver's default backoff (factor 100 on a one-second base) waits 100 s before the
+            // second retry: an unreachable Redis would stall startup, and reconnection, for minutes.
+            .set_factor(2)
+            .set_max_delay(500);
         let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         let keys = Keys { prefix: prefix.to_string(), node: node_id.to_string() };
         let (ops, rx) = mpsc::unbounded_channel();
         let bus = Arc::new(RedisBus { keys: keys.clone(), conn: conn.clone(), local: local.clone(), ops });
         heartbeat_once(&keys, &mut conn.clone()).await.map_err(unavailable)?;
+        // Subscribed before returning: from then on this node receives every frame and event
+        // published for it, including the presence it announces next.
+        let pubsub = subscribe(&client, &keys).await.map_err(unavailable)?;
         tokio::spawn(run_publisher(keys.clone(), conn.clone(), rx));
-        tokio::spawn(run_subscriber(client, keys.clone(), local.clone(), bus.ops.clone()));
+        tokio::spawn(run_subscriber(client, keys.clone(), local.clone(), bus.ops.clone(), pubsub));
         tokio::spawn(run_heartbeat(keys, conn, local, bus.ops.clone()));
         Ok(bus)
     }
@@ -348,41 +355,44 @@ async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> 
     pipe.query_async::<()>(conn).await
 }
 
-/// Receives this node's frames and every event; resubscribes after losing the connection and then
-/// re-announces every local user, since Redis may have lost the routing table.
+async fn subscribe(client: &redis::Client, keys: &Keys) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(keys.node_channel(&keys.node)).await?;
+    pubsub.subscribe(keys.events()).await?;
+    Ok(pubsub)
+}
+
+/// Receives this node's frames and every event on `pubsub`; resubscribes after losing the
+/// connection and then re-announces every local user, since Redis may have lost the routing table.
 async fn run_subscriber(
     client: redis::Client,
     keys: Keys,
     local: Arc<dyn DeliveryHandler>,
     ops: mpsc::UnboundedSender<Op>,
+    pubsub: redis::aio::PubSub,
 ) {
     let mut backoff = Duration::from_millis(100);
-    let mut first = true;
+    let mut current = Some(pubsub);
     loop {
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(keys.node_channel(&keys.node)).await?;
-            pubsub.subscribe(keys.events()).await?;
-            redis::RedisResult::Ok(pubsub)
-        }
-        .await;
-        let pubsub = match subscribed {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "redis bus: cannot subscribe; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-                continue;
-            }
+        let pubsub = match current.take() {
+            Some(p) => p,
+            None => match subscribe(&client, &keys).await {
+                Ok(p) => {
+                    backoff = Duration::from_millis(100);
+                    tracing::info!("redis bus: resubscribed; re-announcing local users");
+                    for (user, status) in local.local_presence() {
+                        let _ = ops.send(Op::Presence { user, status: Some(status) });
+                    }
+                    p
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis bus: cannot subscribe; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            },
         };
-        backoff = Duration::from_millis(100);
-        if !first {
-            tracing::info!("redis bus: resubscribed; re-announcing local users");
-            for (user, status) in local.local_presence() {
-                let _ = ops.send(Op::Presence { user, status: Some(status) });
-            }
-        }
-        first = false;
         let events = keys.events();
         let mut stream = pubsub.into_on_message();
         while let Some(msg) = stream.next().await {
@@ -459,6 +469,55 @@ async fn run_heartbeat(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{services_required, Cluster, Node, Recorder};
+
+    /// `CONFAB_TEST_REDIS_URL`, or the local server.
+    fn redis_url() -> String {
+        std::env::var("CONFAB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    /// Deletes a test's keys when the test ends.
+    struct PrefixGuard(String);
+
+    impl Drop for PrefixGuard {
+        fn drop(&mut self) {
+            let prefix = self.0.clone();
+            let _ = std::thread::spawn(move || {
+                let client = redis::Client::open(redis_url()).ok()?;
+                let mut conn = client.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut conn).ok()?;
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(keys).query::<()>(&mut conn).ok()?;
+                }
+                Some(())
+            })
+            .join();
+        }
+    }
+
+    /// Three nodes with distinct ids on a key prefix of their own, so tests run in parallel.
+    async fn three_nodes() -> Option<Cluster> {
+        let prefix = format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""));
+        let guard = PrefixGuard(prefix.clone());
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let handler = Arc::new(Recorder::default());
+            match RedisBus::connect(&redis_url(), &prefix, &format!("node-{i}"), handler.clone()).await {
+                Ok(bus) => nodes.push(Node { bus, handler }),
+                Err(e) if !services_required() => {
+                    eprintln!(
+                        "Redis not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure"
+                    );
+                    return None;
+                }
+                Err(e) => panic!("Redis is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+            }
+        }
+        Some(Cluster { nodes, _guard: Box::new(guard) })
+    }
+
+    crate::bus_conformance_suite!(three_nodes());
 
     #[test]
     fn deliveries_round_trip() {

@@ -5,6 +5,10 @@
 //! Guarantees: at-most-once and best-effort. A frame may be lost (a slow consumer is disconnected,
 //! a node or Redis is unreachable); clients recover by sequence-gap detection and sync, so the bus
 //! never needs to be durable. Frames published by one node for one user arrive in publish order.
+//!
+//! Adapters (crate `confab-bus`, picked from the configured Redis URL): the in-process bus for a
+//! single node, and the Redis bus for a cluster of nodes sharing one Redis. Both pass one
+//! conformance suite covering the guarantees written here.
 
 use std::sync::Arc;
 
@@ -36,7 +40,9 @@ pub enum ClusterEvent {
 
 /// Receives, on each node, what the bus brings to it.
 pub trait DeliveryHandler: Send + Sync {
-    /// Hands a frame to this node's connections of the recipients.
+    /// Hands a frame to this node's connections of the recipients. A delivery may name recipients
+    /// with no devices on this node (the node's own publishes carry every recipient); they are
+    /// skipped here.
     fn deliver(&self, delivery: &Delivery);
     /// A cluster event (including those this node published).
     fn event(&self, event: &ClusterEvent);
@@ -48,16 +54,24 @@ pub trait DeliveryHandler: Send + Sync {
 #[async_trait]
 pub trait Bus: Send + Sync {
     /// Publishes without waiting for recipients; never blocks on a slow consumer. This node's
-    /// recipients get the frame at once; other nodes' through the bus, in publish order.
+    /// handler gets the frame at once; every other node holding a recipient (one that announced
+    /// the user with [`Bus::set_local_presence`]) gets it once, through the bus, in publish order,
+    /// with the recipients it holds and the same `skip_connection`. Nodes holding no recipient
+    /// get nothing.
     fn publish(&self, delivery: Delivery);
-    /// Sends an event to every node, this one included.
+    /// Sends an event to every node, this one included, once each.
     fn broadcast(&self, event: ClusterEvent);
-    /// This node's status of `user` (`None`: no devices here any more). When the cluster-wide
-    /// status changes as a result, every node gets a [`ClusterEvent::Presence`].
+    /// This node's status of `user` (`None`: no devices here any more). The cluster-wide status is
+    /// the best over the nodes holding the user (online, then away, else offline), so a user stays
+    /// online while any node has them online. When it changes as a result (and only then), every
+    /// node gets one [`ClusterEvent::Presence`]. Takes effect in call order, after earlier
+    /// publishes and broadcasts of this node.
     fn set_local_presence(&self, user: &str, status: Option<PresenceStatus>);
-    /// Cluster-wide presence of `users`, in order.
+    /// Cluster-wide presence of `users`, in the order asked (repeats included); a user no node
+    /// holds is offline.
     async fn presence_of(&self, users: &[String]) -> Result<Vec<PresenceStatus>>;
-    /// Succeeds when the bus backend is reachable (always, for the in-process bus).
+    /// Succeeds when the bus backend is reachable: always for the in-process bus, a round trip to
+    /// Redis for the Redis bus.
     async fn ping(&self) -> Result<()>;
 }
 

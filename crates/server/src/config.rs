@@ -11,11 +11,13 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where the embedded database lives (unused with `database_url`).
     pub data_dir: PathBuf,
-    /// `postgres://…` selects PostgreSQL instead of the embedded store.
+    /// `postgres://…`/`postgresql://…` selects PostgreSQL, `sqlite:PATH` an embedded file elsewhere
+    /// than `data_dir`; any other URL is a startup error.
     pub database_url: Option<String>,
     /// PostgreSQL schema for Confab's tables (created if missing); the default search path otherwise.
     pub database_schema: Option<String>,
-    /// `redis://…` selects the Redis bus (cluster mode) instead of the in-process one.
+    /// `redis://…` selects the Redis bus (cluster mode) instead of the in-process one; any other
+    /// URL is a startup error.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several clusters can share one Redis.
     pub redis_prefix: String,

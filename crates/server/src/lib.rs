@@ -33,7 +33,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use confab_bus::{InProcessBus, RedisBus};
+use confab_bus::BusLocation;
 use confab_core::bus::SharedBus;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -102,11 +102,15 @@ impl Server {
         if config.heartbeat_interval.is_zero() {
             return Err(StartError::Config("heartbeat interval must be positive".into()));
         }
+        // Both URLs are checked before anything is opened.
         let location = confab_store::StoreLocation::resolve(
             config.database_url.as_deref(),
             config.database_schema.as_deref(),
             &config.data_dir,
-        );
+        )
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        let bus_location = BusLocation::resolve(config.redis_url.as_deref(), &config.redis_prefix)
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let store = confab_store::open(&location).await?;
         let secret = match &config.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.clone(),
@@ -119,18 +123,11 @@ impl Server {
         let members = Arc::new(MemberCache::default());
         let handler =
             Arc::new(NodeHandler { hub: hub.clone(), members: members.clone(), presence: OnceLock::new() });
-        let bus: SharedBus = match &config.redis_url {
-            Some(url) => {
-                let node_id = confab_core::ids::new_id();
-                tracing::info!(node = %node_id, prefix = %config.redis_prefix, "joining the cluster over Redis");
-                RedisBus::connect(url, &config.redis_prefix, &node_id, handler.clone()).await?
-            }
-            None => {
-                let bus = InProcessBus::new();
-                bus.attach(handler.clone());
-                Arc::new(bus)
-            }
-        };
+        let node_id = confab_core::ids::new_id();
+        if let BusLocation::Redis { prefix, .. } = &bus_location {
+            tracing::info!(node = %node_id, %prefix, "joining the cluster over Redis");
+        }
+        let bus: SharedBus = confab_bus::open(&bus_location, &node_id, handler.clone()).await?;
         let max_connections = config.limits.max_connections;
         let app = App::new(config, store, bus, &handler, &secret);
         let state = AppState {

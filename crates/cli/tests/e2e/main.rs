@@ -2,6 +2,7 @@
 //! WebSocket through the Rust client.
 
 mod cluster;
+mod config;
 mod durability;
 mod errors;
 mod harness;
