@@ -7,12 +7,22 @@ use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
-/// Every file the web client consists of: (path under `/`, content type, embedded bytes).
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file the web client consists of: (path under `/`, content type, embedded bytes). The SDK
+/// is `confab.js` plus the `sdk-*.js` modules it imports; they sit beside it (the router serves
+/// one path segment), and the web tests fetch every `web/*.js` to check that it is listed here.
 const FILES: &[(&str, &str, &str)] = &[
     ("index.html", "text/html; charset=utf-8", include_str!("../../../web/index.html")),
     ("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../../web/app.js")),
-    ("confab.js", "text/javascript; charset=utf-8", include_str!("../../../web/confab.js")),
+    ("app.js", JS, include_str!("../../../web/app.js")),
+    ("confab.js", JS, include_str!("../../../web/confab.js")),
+    ("sdk-client.js", JS, include_str!("../../../web/sdk-client.js")),
+    ("sdk-outbox.js", JS, include_str!("../../../web/sdk-outbox.js")),
+    ("sdk-status.js", JS, include_str!("../../../web/sdk-status.js")),
+    ("sdk-storage.js", JS, include_str!("../../../web/sdk-storage.js")),
+    ("sdk-timeline.js", JS, include_str!("../../../web/sdk-timeline.js")),
+    ("sdk-transport.js", JS, include_str!("../../../web/sdk-transport.js")),
 ];
 
 fn serve(state: &AppState, name: &str) -> Response {
