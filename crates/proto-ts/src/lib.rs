@@ -9,6 +9,8 @@
 //! - `tests/declarations.rs`: fails when the committed file differs from it (drift), and when a
 //!   serde type of `confab-proto` is missing from [`declarations`]. `CONFAB_UPDATE_TS=1 cargo test
 //!   -p confab-proto-ts` rewrites the file instead.
+//! - `tests/serde_agreement.rs`: the declarations match what serde writes for sample values
+//!   (field names, optional fields, enum tags).
 //! - `src/main.rs`: `cargo run -p confab-proto-ts` prints the declarations.
 
 use confab_proto::{error, frames, model, rest};
