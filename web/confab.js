@@ -1,13 +1,22 @@
 // Confab JavaScript SDK: native ES modules for browsers (and, for their pure parts, Node). This file
 // is the public entry point; it re-exports the modules the SDK is made of:
 //
-//   sdk-client.js     ConfabClient (session, connection lifecycle, conversations, sending, sync,
-//                     receipts, typing, presence) and deviceId
-//   sdk-timeline.js   Timeline: ordering, deduplication and the sync cursor of one conversation
-//   sdk-outbox.js     Outbox: the unsent queue and its retry policy
-//   sdk-status.js     delivery statuses of one's own messages (the rule shared with the server)
-//   sdk-storage.js    MemoryStore and IndexedDBStore
-//   sdk-transport.js  REST calls, one WebSocket connection (Socket), ConfabError, backoffDelay
+//   sdk-client.js         ConfabClient: composes the parts below into the client's API; deviceId
+//   sdk-session.js        register/login, the saved session, the device id
+//   sdk-connection.js     the connection lifecycle: state, reconnect with backoff, online/offline
+//   sdk-conversations.js  the conversations, their timelines and local state; create, join, leave
+//   sdk-users.js          user profiles (cache, directory search)
+//   sdk-messages.js       taking messages in (order, dedup, persist, gaps) and history
+//   sdk-sending.js        writing messages: the outbox on the wire, acks, send errors
+//   sdk-sync.js           sync from each conversation's cursor (rounds, coalescing)
+//   sdk-receipts.js       delivered/read markers, own-message statuses, received/read reports
+//   sdk-presence.js       presence and typing
+//   sdk-events.js         the events the client fires and their details (ClientEvents)
+//   sdk-timeline.js       Timeline: ordering, deduplication and the sync cursor of one conversation
+//   sdk-outbox.js         Outbox: the unsent queue and its retry policy
+//   sdk-status.js         delivery statuses of one's own messages (the rule shared with the server)
+//   sdk-storage.js        MemoryStore and IndexedDBStore
+//   sdk-transport.js      REST calls, one WebSocket connection (Socket), ConfabError, backoffDelay
 //
 // Wire types (User, Conversation, Message, frames, …) are declared in types/proto.d.ts, generated
 // from the Rust protocol crate.

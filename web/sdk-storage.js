@@ -3,7 +3,7 @@
 
 /** @typedef {import('./types/proto').User} User */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
-/** @typedef {import('./sdk-client.js').LocalConversation} LocalConversation */
+/** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
 
 /**
  * What the client needs from local storage. Messages are kept by `messageId`; `getMessages`
