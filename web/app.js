@@ -1,11 +1,49 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
-import { ConfabClient } from './confab.js';
+import { ConfabClient, ConfabError } from './confab.js';
 
-const app = document.getElementById('app');
-const $ = (id) => document.getElementById(id);
-let client = null;
-let current = null; // open conversation id
-const rendered = new Map(); // messageId -> <li>
+/** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
+/** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
+/** @typedef {import('./sdk-client.js').ClientEvents} ClientEvents */
+/** @typedef {import('./types/proto').Message} Message */
+/** @typedef {import('./types/proto').User} User */
+
+/**
+ * The element with this id, of this type. The screens come from the templates in index.html, so a
+ * missing element is a bug: it throws rather than returning null.
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {new (...args: any[]) => T} [type]
+ * @returns {T}
+ */
+function $(id, type) {
+  const el = document.getElementById(id);
+  const want = type || HTMLElement;
+  if (!(el instanceof want)) throw new Error(`#${id} is missing or not a ${want.name}`);
+  return /** @type {T} */ (el);
+}
+
+/**
+ * The element under `root` matching `selector` (built by this file, so it exists).
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {ParentNode} root
+ * @param {string} selector
+ * @param {new (...args: any[]) => T} [type]
+ * @returns {T}
+ */
+function find(root, selector, type) {
+  const el = root.querySelector(selector);
+  const want = type || HTMLElement;
+  if (!(el instanceof want)) throw new Error(`${selector} is missing or not a ${want.name}`);
+  return /** @type {T} */ (el);
+}
+
+const app = $('app');
+/** @type {ConfabClient | null} the signed-in user's client; null on the sign-in screen */
+let signedInClient = null;
+/** @type {string | null} the open conversation's id */
+let current = null;
+/** @type {Map<string, HTMLLIElement>} messageId -> its list item */
+const rendered = new Map();
 let loadingOlder = false;
 let atBottom = true;
 
@@ -13,10 +51,17 @@ let atBottom = true;
 // Formatting
 // ---------------------------------------------------------------------------------------------
 
+/** @param {unknown} ex  what a failed SDK call rejected with */
+function errorText(ex) {
+  return ex instanceof Error ? ex.message : String(ex);
+}
+
+/** @param {string | null | undefined} name */
 function initials(name) {
   return (name || '?').trim().split(/\s+/).map((w) => w[0]).slice(0, 2).join('') || '?';
 }
 
+/** @param {number | null | undefined} ms */
 function timeOf(ms) {
   if (!ms) return '';
   const d = new Date(ms);
@@ -25,6 +70,7 @@ function timeOf(ms) {
   return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
 }
 
+/** @param {number | null | undefined} ms */
 function ago(ms) {
   if (!ms) return 'offline';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -35,6 +81,7 @@ function ago(ms) {
   return `last seen ${d.toLocaleDateString([], { month: 'short', day: 'numeric' })}`;
 }
 
+/** @param {LocalMessage | Message | null | undefined} message */
 function textOf(message) {
   const c = message?.content;
   if (!c) return '';
@@ -42,9 +89,10 @@ function textOf(message) {
   return c.text || `[${c.type}]`;
 }
 
-const svg = (body, size = 16) =>
+const svg = (/** @type {string} */ body, size = 16) =>
   `<svg viewBox="0 0 16 16" width="${size}" height="${size}" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
 const CHECK = '<path d="M1.5 8.5l3 3L11 4.5"/>';
+/** @type {Record<string, [string, string]>} status -> [glyph, label] */
 const TICKS = {
   pending: [svg('<circle cx="8" cy="8" r="6"/><path d="M8 4.5V8l2.5 1.5"/>', 13), 'Sending'],
   sent: [svg(CHECK, 14), 'Sent'],
@@ -65,24 +113,24 @@ const ICONS = {
 // ---------------------------------------------------------------------------------------------
 
 function showAuth() {
-  app.replaceChildren($('tpl-auth').content.cloneNode(true));
+  app.replaceChildren($('tpl-auth', HTMLTemplateElement).content.cloneNode(true));
   let registering = false;
-  const form = $('auth-form');
-  const setMode = (reg) => {
+  const form = $('auth-form', HTMLFormElement);
+  const setMode = (/** @type {boolean} */ reg) => {
     registering = reg;
     $('auth-heading').textContent = reg ? 'Create an account' : 'Sign in';
     $('auth-submit').textContent = reg ? 'Create account' : 'Sign in';
     $('auth-toggle').textContent = reg ? 'Sign in instead' : 'Create an account';
     $('auth-switch-text').textContent = reg ? 'Have an account?' : 'New here?';
     $('auth-displayname-label').hidden = !reg;
-    $('auth-password').autocomplete = reg ? 'new-password' : 'current-password';
+    $('auth-password', HTMLInputElement).autocomplete = reg ? 'new-password' : 'current-password';
     $('auth-error').hidden = true;
   };
   $('auth-toggle').addEventListener('click', () => setMode(!registering));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const username = $('auth-username').value.trim();
-    const password = $('auth-password').value;
+    const username = $('auth-username', HTMLInputElement).value.trim();
+    const password = $('auth-password', HTMLInputElement).value;
     const err = $('auth-error');
     err.hidden = true;
     if (!form.checkValidity()) {
@@ -90,22 +138,23 @@ function showAuth() {
       err.hidden = false;
       return;
     }
-    $('auth-submit').disabled = true;
+    $('auth-submit', HTMLButtonElement).disabled = true;
     try {
       const session = registering
         ? await ConfabClient.register(location.origin, {
             username,
             password,
-            displayName: $('auth-displayname').value.trim() || undefined,
+            displayName: $('auth-displayname', HTMLInputElement).value.trim() || undefined,
           })
         : await ConfabClient.login(location.origin, { username, password });
       ConfabClient.saveSession(session);
       await startChat(session);
     } catch (ex) {
+      const code = ex instanceof ConfabError ? ex.code : '';
       err.textContent =
-        ex.code === 'UNAUTHORIZED' ? 'Wrong username or password.' : ex.code === 'USERNAME_TAKEN' ? 'That username is taken.' : ex.message;
+        code === 'UNAUTHORIZED' ? 'Wrong username or password.' : code === 'USERNAME_TAKEN' ? 'That username is taken.' : errorText(ex);
       err.hidden = false;
-      $('auth-submit').disabled = false;
+      $('auth-submit', HTMLButtonElement).disabled = false;
     }
   });
   $('auth-username').focus();
@@ -115,6 +164,7 @@ function showAuth() {
 // Chat
 // ---------------------------------------------------------------------------------------------
 
+/** @type {Record<ConnectionState, string>} */
 const CONN_TEXT = {
   idle: 'Starting…',
   connecting: 'Connecting…',
@@ -124,46 +174,68 @@ const CONN_TEXT = {
   closed: 'Disconnected',
 };
 
+/**
+ * The signed-in client. Everything below the sign-in screen runs only while signed in.
+ * @returns {ConfabClient}
+ */
+function signedIn() {
+  if (!signedInClient) throw new Error('signed out');
+  return signedInClient;
+}
+
+/**
+ * Listens to one of the client's events, with its typed `detail`.
+ * @template {keyof ClientEvents} K
+ * @param {ConfabClient} client
+ * @param {K} type
+ * @param {(detail: ClientEvents[K]) => void} fn
+ */
+function on(client, type, fn) {
+  client.addEventListener(type, (e) => fn(/** @type {CustomEvent<ClientEvents[K]>} */ (e).detail));
+}
+
+/** @param {import('./sdk-client.js').Session} session */
 async function startChat(session) {
-  app.replaceChildren($('tpl-chat').content.cloneNode(true));
-  client = new ConfabClient({ session });
-  window.confab = client; // handy in the console and for tests
+  app.replaceChildren($('tpl-chat', HTMLTemplateElement).content.cloneNode(true));
+  const client = new ConfabClient({ session });
+  signedInClient = client;
+  Object.assign(window, { confab: client }); // handy in the console and for tests
   $('me-name').textContent = session.displayName || session.username;
   $('me-avatar').textContent = initials(session.displayName || session.username);
   bindChrome();
 
-  client.addEventListener('connection', (e) => renderConnection(e.detail));
-  client.addEventListener('conversations', () => renderConversations());
-  client.addEventListener('conversation', () => {
+  on(client, 'connection', (detail) => renderConnection(detail));
+  on(client, 'conversations', () => renderConversations());
+  on(client, 'conversation', () => {
     renderConversations();
     if (current) renderHeader();
   });
-  client.addEventListener('conversation.removed', (e) => {
-    if (e.detail.conversationId === current) closeConversation();
+  on(client, 'conversation.removed', (detail) => {
+    if (detail.conversationId === current) closeConversation();
   });
-  client.addEventListener('user', () => {
+  on(client, 'user', () => {
     renderConversations();
     if (current) {
       renderHeader();
       renderMessages();
     }
   });
-  client.addEventListener('messages', (e) => {
+  on(client, 'messages', (detail) => {
     renderConversations();
-    if (e.detail.conversationId === current) {
+    if (detail.conversationId === current) {
       renderMessages();
       markReadIfVisible();
     }
   });
-  client.addEventListener('presence', () => {
+  on(client, 'presence', () => {
     renderConversations();
     if (current) renderHeader();
   });
-  client.addEventListener('typing', (e) => {
-    if (e.detail.conversationId === current) renderTyping();
+  on(client, 'typing', (detail) => {
+    if (detail.conversationId === current) renderTyping();
     renderConversations();
   });
-  client.addEventListener('unauthorized', () => logout());
+  on(client, 'unauthorized', () => logout());
 
   renderConnection({ state: client.state });
   await client.start();
@@ -172,8 +244,10 @@ async function startChat(session) {
   if (fromHash && client.conversations.has(fromHash)) openConversation(fromHash);
 }
 
+/** @param {{ state: ConnectionState }} connection */
 function renderConnection({ state }) {
-  const el = $('conn-status');
+  // Also called while signing out, when the chat screen may already be gone.
+  const el = document.getElementById('conn-status');
   if (!el) return;
   el.dataset.state = state;
   el.textContent = CONN_TEXT[state] || state;
@@ -183,12 +257,14 @@ function renderConnection({ state }) {
     b.className = 'link';
     b.textContent = 'Retry now';
     b.dataset.testid = 'reconnect-now';
-    b.addEventListener('click', () => client.reconnectNow());
+    b.addEventListener('click', () => signedInClient?.reconnectNow());
     el.append(' ', b);
   }
 }
 
+/** Wires the chat screen's controls (a fresh copy of the template each time one signs in). */
 function bindChrome() {
+  // Constant icon markup, never user text.
   $('new-chat-btn').innerHTML = ICONS.plus;
   $('new-group-btn').innerHTML = ICONS.group;
   $('logout-btn').innerHTML = ICONS.logout;
@@ -200,7 +276,7 @@ function bindChrome() {
   $('logout-btn').addEventListener('click', () => logout());
   $('back-btn').addEventListener('click', () => closeConversation());
 
-  const input = $('composer-input');
+  const input = $('composer-input', HTMLTextAreaElement);
   $('composer').addEventListener('submit', (e) => {
     e.preventDefault();
     sendFromComposer();
@@ -214,8 +290,8 @@ function bindChrome() {
   input.addEventListener('input', () => {
     autosize(input);
     if (!current) return;
-    if (input.value.trim()) client.typingActivity(current);
-    else client.stopTyping(current);
+    if (input.value.trim()) signedIn().typingActivity(current);
+    else signedIn().stopTyping(current);
   });
 
   const scroller = $('message-scroll');
@@ -225,37 +301,41 @@ function bindChrome() {
     if (atBottom) markReadIfVisible();
   });
   $('message-list').addEventListener('click', (e) => {
-    const btn = e.target.closest('button[data-action]');
-    if (!btn) return;
-    const id = btn.closest('li').dataset.messageId;
-    if (btn.dataset.action === 'retry') client.retry(id);
-    if (btn.dataset.action === 'discard') client.discard(id);
-  });
-
-  document.addEventListener('visibilitychange', () => {
-    client.setAway(document.visibilityState === 'hidden');
-    markReadIfVisible();
-  });
-  window.addEventListener('hashchange', () => {
-    const id = decodeURIComponent(location.hash.slice(1));
-    if (id && id !== current && client.conversations.has(id)) openConversation(id);
-    if (!id && current) closeConversation();
-  });
-  window.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && current && !document.querySelector('dialog[open]')) closeConversation();
+    const btn = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
+    const id = btn?.closest('li')?.dataset.messageId;
+    if (!(btn instanceof HTMLButtonElement) || !id) return;
+    if (btn.dataset.action === 'retry') signedIn().retry(id);
+    if (btn.dataset.action === 'discard') signedIn().discard(id);
   });
 }
 
+// Page-wide listeners, registered once: they act only while signed in.
+document.addEventListener('visibilitychange', () => {
+  if (!signedInClient) return;
+  signedInClient.setAway(document.visibilityState === 'hidden');
+  markReadIfVisible();
+});
+window.addEventListener('hashchange', () => {
+  if (!signedInClient) return;
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (id && id !== current && signedInClient.conversations.has(id)) openConversation(id);
+  if (!id && current) closeConversation();
+});
+window.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && current && !document.querySelector('dialog[open]')) closeConversation();
+});
+
+/** @param {HTMLTextAreaElement} ta */
 function autosize(ta) {
   ta.style.height = 'auto';
   ta.style.height = Math.min(ta.scrollHeight + 2, 128) + 'px';
 }
 
 function sendFromComposer() {
-  const input = $('composer-input');
+  const input = $('composer-input', HTMLTextAreaElement);
   const text = input.value.trim();
   if (!text || !current) return;
-  client.sendText(current, text);
+  signedIn().sendText(current, text);
   input.value = '';
   autosize(input);
   atBottom = true;
@@ -263,8 +343,9 @@ function sendFromComposer() {
 }
 
 async function logout() {
+  const client = signedInClient;
+  signedInClient = null;
   if (client) await client.logout();
-  client = null;
   current = null;
   history.replaceState(null, '', location.pathname);
   showAuth();
@@ -272,47 +353,57 @@ async function logout() {
 
 // ---- conversation list ----
 
+/**
+ * A new item of the conversation list (filled in by renderConversations).
+ * @param {string} id
+ */
+function conversationItem(id) {
+  const li = document.createElement('li');
+  li.dataset.conversationId = id;
+  li.innerHTML = `<button type="button" class="conv-item" data-testid="conv-item">
+    <span class="avatar"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
+    <span class="conv-main">
+      <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="conv-time"></span></span>
+      <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" hidden></span></span>
+    </span></button>`;
+  const button = find(li, '.conv-item');
+  button.addEventListener('click', () => openConversation(id));
+  button.dataset.conversationId = id;
+  return li;
+}
+
 function renderConversations() {
-  const list = $('conversation-list');
+  // Events can still arrive while signing out, after the chat screen is gone.
+  const list = document.getElementById('conversation-list');
+  const client = signedInClient;
   if (!list || !client) return;
   const convs = client.conversationList();
   $('conv-empty').hidden = convs.length > 0;
   const items = convs.map((c) => {
     const id = c.conversationId;
-    let li = list.querySelector(`li[data-conversation-id="${CSS.escape(id)}"]`);
-    if (!li) {
-      li = document.createElement('li');
-      li.dataset.conversationId = id;
-      li.innerHTML = `<button type="button" class="conv-item" data-testid="conv-item">
-        <span class="avatar"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
-        <span class="conv-main">
-          <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="conv-time"></span></span>
-          <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" hidden></span></span>
-        </span></button>`;
-      li.firstElementChild.addEventListener('click', () => openConversation(id));
-      li.firstElementChild.dataset.conversationId = id;
-    }
+    const existing = list.querySelector(`li[data-conversation-id="${CSS.escape(id)}"]`);
+    const li = existing instanceof HTMLLIElement ? existing : conversationItem(id);
     const name = client.conversationName(id);
-    const btn = li.firstElementChild;
+    const btn = find(li, '.conv-item');
     btn.dataset.name = name;
     btn.setAttribute('aria-current', String(id === current));
-    li.querySelector('.initials').textContent = initials(name);
-    li.querySelector('.conv-name').textContent = name;
+    find(li, '.initials').textContent = initials(name);
+    find(li, '.conv-name').textContent = name;
     const last = client.lastMessage(id);
     const typing = client.typingUsers(id);
-    const lastEl = li.querySelector('.conv-last');
+    const lastEl = find(li, '.conv-last');
     if (typing.length) lastEl.textContent = c.type === 'group' ? `${client.userName(typing[0])} is typing…` : 'typing…';
     else if (last) lastEl.textContent = (last.senderId === client.userId ? 'You: ' : c.type === 'group' ? client.userName(last.senderId) + ': ' : '') + textOf(last);
     else lastEl.textContent = c.type === 'group' ? `${c.memberCount} members` : 'No messages yet';
-    li.querySelector('.conv-time').textContent = timeOf(last?.timestamp || last?.localTime);
+    find(li, '.conv-time').textContent = timeOf(last?.timestamp || (last && 'localTime' in last ? last.localTime : null));
     const unread = id === current && document.visibilityState === 'visible' ? 0 : client.unreadCount(id);
-    const badge = li.querySelector('.badge');
+    const badge = find(li, '.badge');
     badge.hidden = unread === 0;
     badge.textContent = String(unread);
     badge.setAttribute('aria-label', `${unread} unread`);
-    const dot = li.querySelector('.dot');
+    const dot = find(li, '.dot');
     const peer = client.peerId(id);
-    const pres = peer && client.presenceOf(peer);
+    const pres = peer ? client.presenceOf(peer) : undefined;
     dot.hidden = !peer;
     dot.dataset.status = pres?.status || 'offline';
     btn.setAttribute('aria-label', `${name}${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`);
@@ -322,12 +413,14 @@ function renderConversations() {
   items.forEach((li, i) => {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
-  while (list.children.length > items.length) list.lastElementChild.remove();
+  while (list.lastElementChild && list.children.length > items.length) list.lastElementChild.remove();
 }
 
 // ---- the open conversation ----
 
+/** @param {string} id */
 async function openConversation(id) {
+  const client = signedIn();
   if (!client.conversations.has(id)) return;
   if (current !== id) {
     current = id;
@@ -337,7 +430,7 @@ async function openConversation(id) {
     atBottom = true;
   }
   if (location.hash.slice(1) !== encodeURIComponent(id)) history.replaceState(null, '', '#' + encodeURIComponent(id));
-  document.querySelector('.shell').classList.add('chat-open');
+  find(document, '.shell').classList.add('chat-open');
   $('chat-placeholder').hidden = true;
   $('chat-view').hidden = false;
   renderHeader();
@@ -358,18 +451,19 @@ function closeConversation() {
   rendered.clear();
   history.replaceState(null, '', location.pathname);
   document.querySelector('.shell')?.classList.remove('chat-open');
-  if ($('chat-view')) {
+  if (document.getElementById('chat-view')) {
     $('chat-view').hidden = true;
     $('chat-placeholder').hidden = false;
     $('message-list').replaceChildren();
   }
   renderConversations();
-  document.querySelector('.conv-item')?.focus();
+  document.querySelector('.conv-item')?.closest('button')?.focus();
 }
 
 function renderHeader() {
-  const c = client.conversations.get(current);
-  if (!c) return;
+  const client = signedIn();
+  const c = current ? client.conversations.get(current) : undefined;
+  if (!current || !c) return;
   const name = client.conversationName(current);
   $('chat-title').textContent = name;
   $('chat-avatar').textContent = initials(name);
@@ -389,11 +483,11 @@ function renderHeader() {
 }
 
 function renderTyping() {
-  const users = client.typingUsers(current);
+  const users = current ? signedIn().typingUsers(current) : [];
   const el = $('typing-indicator');
   el.textContent = users.length
     ? users.length === 1
-      ? `${client.userName(users[0])} is typing…`
+      ? `${signedIn().userName(users[0])} is typing…`
       : `${users.length} people are typing…`
     : '';
   el.dataset.typing = String(users.length > 0);
@@ -401,6 +495,7 @@ function renderTyping() {
 
 function renderMessages() {
   if (!current) return;
+  const client = signedIn();
   const list = $('message-list');
   const scroller = $('message-scroll');
   const c = client.conversations.get(current);
@@ -420,19 +515,19 @@ function renderMessages() {
     const own = m.senderId === client.userId;
     li.className = 'msg' + (own ? ' own' : '');
     li.dataset.own = String(own);
-    li.dataset.seq = m.sequenceNumber ?? '';
-    li.dataset.status = own ? m.status : '';
-    li.querySelector('.sender').textContent = !own && c?.type === 'group' ? client.userName(m.senderId) : '';
-    li.querySelector('.sender').hidden = own || c?.type !== 'group';
-    li.querySelector('.text').textContent = textOf(m);
-    const t = li.querySelector('time');
-    const when = m.timestamp || m.localTime;
+    li.dataset.seq = String(m.sequenceNumber ?? '');
+    li.dataset.status = own ? m.status || '' : '';
+    find(li, '.sender').textContent = !own && c?.type === 'group' ? client.userName(m.senderId) : '';
+    find(li, '.sender').hidden = own || c?.type !== 'group';
+    find(li, '.text').textContent = textOf(m);
+    const t = find(li, 'time', HTMLTimeElement);
+    const when = m.timestamp || m.localTime || Date.now();
     t.textContent = timeOf(when);
     t.dateTime = new Date(when).toISOString();
-    const tick = li.querySelector('.tick');
+    const tick = find(li, '.tick');
     if (own) {
-      const [glyph, label] = TICKS[m.status] || TICKS.sent;
-      tick.innerHTML = glyph;
+      const [glyph, label] = TICKS[m.status || 'sent'] || TICKS.sent;
+      tick.innerHTML = glyph; // constant icon markup
       tick.dataset.status = m.status;
       tick.setAttribute('aria-label', label);
       tick.title = label;
@@ -453,9 +548,9 @@ function renderMessages() {
   items.forEach((li, i) => {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
-  while (list.children.length > items.length) {
+  while (list.lastElementChild instanceof HTMLLIElement && list.children.length > items.length) {
     const li = list.lastElementChild;
-    rendered.delete(li.dataset.messageId);
+    rendered.delete(li.dataset.messageId || '');
     li.remove();
   }
   const t = client.timeline(current);
@@ -468,13 +563,14 @@ function renderMessages() {
 }
 
 function scrollToBottom() {
-  const s = $('message-scroll');
+  const s = document.getElementById('message-scroll');
   if (s) s.scrollTop = s.scrollHeight;
 }
 
 async function loadOlder() {
   if (loadingOlder || !current) return;
   const id = current;
+  const client = signedIn();
   if (!client.timeline(id).hasOlder) return;
   loadingOlder = true;
   $('history-status').textContent = 'Loading earlier messages…';
@@ -491,35 +587,44 @@ async function loadOlder() {
 /** Loads older pages until the message view can scroll (so scrolling up can load more). */
 async function fillViewport() {
   const s = $('message-scroll');
-  for (let i = 0; i < 5 && current && s.scrollHeight <= s.clientHeight && client.timeline(current).hasOlder; i++) {
+  for (let i = 0; i < 5 && current && s.scrollHeight <= s.clientHeight && signedIn().timeline(current).hasOlder; i++) {
     await loadOlder();
   }
 }
 
 function markReadIfVisible() {
   if (!current || document.visibilityState !== 'visible' || !atBottom) return;
-  client.markRead(current);
+  signedIn().markRead(current);
 }
 
 // ---- people dialog: new chat, new group, add members ----
 
+/**
+ * The people dialog: start a direct chat, create a group, or add members to the open group.
+ * @param {'direct' | 'group' | 'add'} mode
+ */
 function openPeopleDialog(mode) {
-  const dialog = $('people-dialog');
+  const client = signedIn();
+  const dialog = $('people-dialog', HTMLDialogElement);
+  const groupName = $('group-name', HTMLInputElement);
+  const searchInput = $('people-search', HTMLInputElement);
+  /** @type {Map<string, User>} */
   const selected = new Map();
   $('people-title').textContent = mode === 'direct' ? 'New chat' : mode === 'group' ? 'New group' : 'Add members';
   $('group-name-label').hidden = mode !== 'group';
-  $('group-name').value = '';
-  $('people-search').value = '';
+  groupName.value = '';
+  searchInput.value = '';
   $('people-results').replaceChildren();
   $('people-selected').replaceChildren();
   $('people-error').hidden = true;
-  const confirm = $('people-confirm');
+  const confirm = $('people-confirm', HTMLButtonElement);
   confirm.hidden = mode === 'direct';
   confirm.textContent = mode === 'group' ? 'Create group' : 'Add';
-  const members = mode === 'add' ? new Set(client.conversations.get(current).participants.map((p) => p.userId)) : new Set();
+  const open = mode === 'add' && current ? client.conversations.get(current) : undefined;
+  const members = new Set(open ? open.participants.map((p) => p.userId) : []);
 
-  const showError = (ex) => {
-    $('people-error').textContent = ex.message;
+  const showError = (/** @type {unknown} */ ex) => {
+    $('people-error').textContent = errorText(ex);
     $('people-error').hidden = false;
   };
   const renderSelected = () => {
@@ -530,11 +635,11 @@ function openPeopleDialog(mode) {
         return li;
       }),
     );
-    confirm.disabled = selected.size === 0 || (mode === 'group' && !$('group-name').value.trim());
+    confirm.disabled = selected.size === 0 || (mode === 'group' && !groupName.value.trim());
   };
   let seq = 0;
   const search = async () => {
-    const q = $('people-search').value.trim().toLowerCase();
+    const q = searchInput.value.trim().toLowerCase();
     const mine = ++seq;
     if (!q) {
       $('people-results').replaceChildren();
@@ -558,9 +663,9 @@ function openPeopleDialog(mode) {
           b.dataset.testid = 'people-result';
           b.dataset.username = u.username;
           b.innerHTML = `<span class="avatar"></span><span><strong></strong><br><span class="sub"></span></span>`;
-          b.querySelector('.avatar').textContent = initials(u.displayName || u.username);
-          b.querySelector('strong').textContent = u.displayName || u.username;
-          b.querySelector('.sub').textContent = '@' + u.username;
+          find(b, '.avatar').textContent = initials(u.displayName || u.username);
+          find(b, 'strong').textContent = u.displayName || u.username;
+          find(b, '.sub').textContent = '@' + u.username;
           if (mode !== 'direct') b.setAttribute('aria-pressed', String(selected.has(u.userId)));
           b.addEventListener('click', async () => {
             if (mode === 'direct') {
@@ -589,18 +694,18 @@ function openPeopleDialog(mode) {
       $('people-results').append(li);
     }
   };
-  $('people-search').oninput = search;
-  $('group-name').oninput = renderSelected;
+  searchInput.oninput = search;
+  groupName.oninput = renderSelected;
   $('people-cancel').onclick = () => dialog.close();
   confirm.onclick = async () => {
     confirm.disabled = true;
     try {
       if (mode === 'group') {
-        const c = await client.createGroup($('group-name').value.trim(), [...selected.keys()]);
+        const c = await client.createGroup(groupName.value.trim(), [...selected.keys()]);
         dialog.close();
         openConversation(c.conversationId);
-      } else {
-        await client.addMembers(current, [...selected.keys()]);
+      } else if (open) {
+        await client.addMembers(open.conversationId, [...selected.keys()]);
         dialog.close();
         renderHeader();
       }
@@ -611,14 +716,14 @@ function openPeopleDialog(mode) {
   };
   renderSelected();
   dialog.showModal();
-  (mode === 'group' ? $('group-name') : $('people-search')).focus();
+  (mode === 'group' ? groupName : searchInput).focus();
 }
 
 // ---------------------------------------------------------------------------------------------
 
 setInterval(() => {
   // Keep "last seen" texts fresh.
-  if (client && current) renderHeader();
+  if (signedInClient && current) renderHeader();
 }, 30000);
 
 const saved = ConfabClient.loadSession();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the web client's tests: SDK unit tests (node --test) and end-to-end tests in headless
-# Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
+# Runs the web client's checks: the type check of the SDK and the app (`tsc --noEmit`, against the
+# wire types generated from crates/proto), SDK unit tests (node --test) and end-to-end tests in
+# headless Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
 # missing, builds the server binary (or uses $CONFAB_BIN), exits non-zero on any failure. Bounded: 8 minutes at most.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,10 +19,14 @@ if ! command -v node >/dev/null; then
   echo "node is required (Node 18 or newer)" >&2
   exit 1
 fi
-if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "== npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+echo "== type check (tsc --noEmit: SDK and app against types/proto.d.ts)"
+timeout 120 node_modules/.bin/tsc --noEmit -p tsconfig.json
 
 if [ -n "${CONFAB_BIN:-}" ]; then
   echo "== using the server binary $CONFAB_BIN"

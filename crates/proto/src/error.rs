@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Every error code of the protocol. `INTERNAL_ERROR` is a Confab extension for faults that are
 /// neither the client's nor a backend outage (a bug); clients treat it like `UNAVAILABLE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -71,6 +72,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// `{"error": CODE, "message": "...", "retryAfter"?: seconds}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: ErrorCode,

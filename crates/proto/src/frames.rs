@@ -14,6 +14,7 @@ use crate::rest::{SyncRequest, SyncResponse};
 
 /// `message.send`: `messageId` is the client's idempotency key; the server makes one when absent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SendPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +25,7 @@ pub struct SendPayload {
 
 /// `message.received` / `message.read`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct UpToPayload {
     pub conversation_id: String,
@@ -31,12 +33,14 @@ pub struct UpToPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationRef {
     pub conversation_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceSubscribePayload {
     pub user_ids: Vec<String>,
@@ -44,11 +48,13 @@ pub struct PresenceSubscribePayload {
 
 /// `presence.set` (Confab extension): an idle client reports `away`, and `online` when active again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PresenceSetPayload {
     pub status: PresenceStatus,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeartbeatPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
@@ -56,6 +62,7 @@ pub struct HeartbeatPayload {
 
 /// Frames a client sends.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", content = "payload")]
 pub enum ClientFrame {
     #[serde(rename = "message.send")]
@@ -80,8 +87,10 @@ pub enum ClientFrame {
 
 /// A client frame with its optional request id.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClientEnvelope {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub id: Option<String>,
     #[serde(flatten)]
     pub frame: ClientFrame,
@@ -185,6 +194,7 @@ impl ClientEnvelope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectedPayload {
     pub connection_id: String,
@@ -196,6 +206,7 @@ pub struct ConnectedPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveredPayload {
     pub conversation_id: String,
@@ -206,6 +217,7 @@ pub struct DeliveredPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadReceiptPayload {
     pub conversation_id: String,
@@ -215,6 +227,7 @@ pub struct ReadReceiptPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TypingPayload {
     pub conversation_id: String,
@@ -223,11 +236,13 @@ pub struct TypingPayload {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PresenceBulkPayload {
     pub presences: Vec<Presence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatAckPayload {
     pub server_time: i64,
@@ -235,6 +250,7 @@ pub struct HeartbeatAckPayload {
 
 /// Frames the server sends.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", content = "payload")]
 pub enum ServerFrame {
     #[serde(rename = "connected")]
@@ -265,8 +281,10 @@ pub enum ServerFrame {
 
 /// A server frame with the id of the request it answers, if any.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerEnvelope {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub id: Option<String>,
     #[serde(flatten)]
     pub frame: ServerFrame,

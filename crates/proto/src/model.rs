@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user as other users see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub user_id: String,
@@ -12,6 +13,7 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationType {
     Direct,
@@ -19,6 +21,7 @@ pub enum ConversationType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -35,6 +38,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     pub user_id: String,
@@ -44,6 +48,7 @@ pub struct Participant {
 /// Group settings. Both default to `false`: only admins post-restrict when asked to, and only admins
 /// invite unless members are allowed to. Direct conversations carry the defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct GroupSettings {
     pub only_admins_can_post: bool,
@@ -52,6 +57,7 @@ pub struct GroupSettings {
 
 /// A conversation as one member sees it (`lastReadSequence` and `unreadCount` are that member's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub conversation_id: String,
@@ -72,6 +78,7 @@ pub struct Conversation {
 
 /// Message content: text, or an attachment reference with an optional caption.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Content {
     Text { text: String },
@@ -80,6 +87,7 @@ pub enum Content {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentContent {
     pub attachment_id: String,
@@ -92,6 +100,7 @@ pub struct AttachmentContent {
 /// Delivery state of the caller's own messages in history and sync (a Confab extension of the
 /// message object, absent on other members' messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MessageStatus {
     Sent,
@@ -100,6 +109,7 @@ pub enum MessageStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub message_id: String,
@@ -114,6 +124,7 @@ pub struct Message {
 
 /// The reply to a send, REST or WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageAck {
     pub message_id: String,
@@ -123,6 +134,7 @@ pub struct MessageAck {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum PresenceStatus {
     Online,
@@ -131,6 +143,7 @@ pub enum PresenceStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Presence {
     pub user_id: String,

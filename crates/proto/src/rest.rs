@@ -5,15 +5,18 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Conversation, ConversationType, GroupSettings, Message, User};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
     pub username: String,
     pub password: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     pub username: String,
@@ -22,6 +25,7 @@ pub struct LoginRequest {
 
 /// The reply to register and login.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user_id: String,
@@ -32,11 +36,13 @@ pub struct AuthResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsersResponse {
     pub users: Vec<User>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateConversationRequest {
     #[serde(rename = "type")]
@@ -45,21 +51,25 @@ pub struct CreateConversationRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroupRequest {
     pub name: String,
     pub participant_ids: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub settings: Option<GroupSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AddMembersRequest {
     pub user_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConversationsResponse {
     pub conversations: Vec<Conversation>,
 }
@@ -67,6 +77,7 @@ pub struct ConversationsResponse {
 /// Body of `POST /conversations/{id}/messages`. `content` stays raw JSON here so the server can tell
 /// malformed requests (`INVALID_REQUEST`) from invalid content (`INVALID_MESSAGE`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +86,7 @@ pub struct SendMessageRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryResponse {
     pub messages: Vec<Message>,
@@ -83,23 +95,27 @@ pub struct HistoryResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadRequest {
     pub up_to_sequence: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadResponse {
     pub last_read_sequence: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MessageReadResponse {
     pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncCursor {
     pub conversation_id: String,
@@ -108,6 +124,7 @@ pub struct SyncCursor {
 
 /// Body of `POST /sync` and payload of the `sync` frame.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
     #[serde(default)]
@@ -117,6 +134,7 @@ pub struct SyncRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncConversation {
     pub conversation_id: String,
@@ -128,6 +146,7 @@ pub struct SyncConversation {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResponse {
     pub conversations: Vec<SyncConversation>,
@@ -137,6 +156,7 @@ pub struct SyncResponse {
 
 /// One member's receipt of one message: when they first received or read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptEntry {
     pub user_id: String,
@@ -145,6 +165,7 @@ pub struct ReceiptEntry {
 
 /// `GET /conversations/{id}/messages/{messageId}/receipts` (Confab extension: "message info").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptsResponse {
     pub delivered_to: Vec<ReceiptEntry>,

@@ -7,12 +7,32 @@ use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
-/// Every file the web client consists of: (path under `/`, content type, embedded bytes).
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file the web client consists of: (path under `/`, content type, embedded bytes). The SDK
+/// is `confab.js` plus the `sdk-*.js` modules it imports; they sit beside it (the router serves
+/// one path segment), and the web tests fetch every `web/*.js` to check that it is listed here.
 const FILES: &[(&str, &str, &str)] = &[
     ("index.html", "text/html; charset=utf-8", include_str!("../../../web/index.html")),
     ("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../../web/app.js")),
-    ("confab.js", "text/javascript; charset=utf-8", include_str!("../../../web/confab.js")),
+    ("app.js", JS, include_str!("../../../web/app.js")),
+    ("confab.js", JS, include_str!("../../../web/confab.js")),
+    ("sdk-client.js", JS, include_str!("../../../web/sdk-client.js")),
+    ("sdk-connection.js", JS, include_str!("../../../web/sdk-connection.js")),
+    ("sdk-conversations.js", JS, include_str!("../../../web/sdk-conversations.js")),
+    ("sdk-events.js", JS, include_str!("../../../web/sdk-events.js")),
+    ("sdk-messages.js", JS, include_str!("../../../web/sdk-messages.js")),
+    ("sdk-outbox.js", JS, include_str!("../../../web/sdk-outbox.js")),
+    ("sdk-presence.js", JS, include_str!("../../../web/sdk-presence.js")),
+    ("sdk-receipts.js", JS, include_str!("../../../web/sdk-receipts.js")),
+    ("sdk-sending.js", JS, include_str!("../../../web/sdk-sending.js")),
+    ("sdk-session.js", JS, include_str!("../../../web/sdk-session.js")),
+    ("sdk-status.js", JS, include_str!("../../../web/sdk-status.js")),
+    ("sdk-storage.js", JS, include_str!("../../../web/sdk-storage.js")),
+    ("sdk-sync.js", JS, include_str!("../../../web/sdk-sync.js")),
+    ("sdk-timeline.js", JS, include_str!("../../../web/sdk-timeline.js")),
+    ("sdk-transport.js", JS, include_str!("../../../web/sdk-transport.js")),
+    ("sdk-users.js", JS, include_str!("../../../web/sdk-users.js")),
 ];
 
 fn serve(state: &AppState, name: &str) -> Response {

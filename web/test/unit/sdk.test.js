@@ -105,8 +105,9 @@ test('statusFromMarkers takes the lowest marker over the other members', () => {
   const markers = { a: { delivered: 5, read: 3 }, b: { delivered: 4, read: 4 } };
   assert.equal(statusFromMarkers(3, ['a', 'b'], markers), 'read');
   assert.equal(statusFromMarkers(4, ['a', 'b'], markers), 'delivered');
-  assert.equal(statusFromMarkers(5, ['a', 'b'], markers), undefined);
-  assert.equal(statusFromMarkers(1, ['a', 'c'], markers), undefined, 'a member with no marker holds it back');
+  assert.equal(statusFromMarkers(5, ['a', 'b'], markers), 'sent');
+  assert.equal(statusFromMarkers(1, ['a', 'c'], markers), 'sent', 'a member with no marker holds it back');
+  assert.equal(statusFromMarkers(1, [], markers), 'sent', 'no other members: nobody to receive it');
 });
 
 test('outbox sends in order, resends after the ack timeout and fails after the bound', () => {

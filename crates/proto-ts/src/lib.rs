@@ -1,0 +1,106 @@
+//! TypeScript declarations of every type in `confab-proto`, generated with `ts-rs` from the Rust
+//! definitions (serde's `rename_all`, tags and optional fields included) into one file,
+//! `web/types/proto.d.ts`, which the web SDK and app are type-checked against (`tsc --noEmit`).
+//!
+//! This crate is the only one that turns on `confab-proto/ts`, so the server never compiles ts-rs.
+//!
+//! # Layout
+//! - [`declarations`]: the text of `proto.d.ts`.
+//! - `tests/declarations.rs`: fails when the committed file differs from it (drift), and when a
+//!   serde type of `confab-proto` is missing from [`declarations`]. `CONFAB_UPDATE_TS=1 cargo test
+//!   -p confab-proto-ts` rewrites the file instead.
+//! - `tests/serde_agreement.rs`: the declarations match what serde writes for sample values
+//!   (field names, optional fields, enum tags).
+//! - `src/main.rs`: `cargo run -p confab-proto-ts` prints the declarations.
+
+use confab_proto::{error, frames, model, rest};
+use ts_rs::{Config, TS};
+
+/// Where the declarations are committed, relative to the workspace root.
+pub const OUTPUT: &str = "web/types/proto.d.ts";
+
+/// One declaration: the type's name and its `export type …` text.
+fn decl<T: TS>(cfg: &Config) -> (String, String) {
+    (T::name(cfg), format!("export {}", T::decl(cfg)))
+}
+
+/// Every exported type, in the order they appear in the file: (name, declaration).
+pub fn types() -> Vec<(String, String)> {
+    // u64/i64 are JSON numbers on the wire (sequence numbers and millisecond times stay far below
+    // 2^53), so `number`, not ts-rs' default `bigint`.
+    let cfg = Config::new().with_large_int("number");
+    let cfg = &cfg;
+    vec![
+        // Any JSON value: message content as sent (the server validates it) and attachment metadata.
+        decl::<serde_json::Value>(cfg),
+        // error
+        decl::<error::ErrorCode>(cfg),
+        decl::<error::ErrorBody>(cfg),
+        // model
+        decl::<model::User>(cfg),
+        decl::<model::ConversationType>(cfg),
+        decl::<model::Role>(cfg),
+        decl::<model::Participant>(cfg),
+        decl::<model::GroupSettings>(cfg),
+        decl::<model::Conversation>(cfg),
+        decl::<model::Content>(cfg),
+        decl::<model::AttachmentContent>(cfg),
+        decl::<model::MessageStatus>(cfg),
+        decl::<model::Message>(cfg),
+        decl::<model::MessageAck>(cfg),
+        decl::<model::PresenceStatus>(cfg),
+        decl::<model::Presence>(cfg),
+        // rest
+        decl::<rest::RegisterRequest>(cfg),
+        decl::<rest::LoginRequest>(cfg),
+        decl::<rest::AuthResponse>(cfg),
+        decl::<rest::UsersResponse>(cfg),
+        decl::<rest::CreateConversationRequest>(cfg),
+        decl::<rest::CreateGroupRequest>(cfg),
+        decl::<rest::AddMembersRequest>(cfg),
+        decl::<rest::ConversationsResponse>(cfg),
+        decl::<rest::SendMessageRequest>(cfg),
+        decl::<rest::HistoryResponse>(cfg),
+        decl::<rest::ReadRequest>(cfg),
+        decl::<rest::ReadResponse>(cfg),
+        decl::<rest::MessageReadResponse>(cfg),
+        decl::<rest::SyncCursor>(cfg),
+        decl::<rest::SyncRequest>(cfg),
+        decl::<rest::SyncConversation>(cfg),
+        decl::<rest::SyncResponse>(cfg),
+        decl::<rest::ReceiptEntry>(cfg),
+        decl::<rest::ReceiptsResponse>(cfg),
+        // frames: client → server
+        decl::<frames::SendPayload>(cfg),
+        decl::<frames::UpToPayload>(cfg),
+        decl::<frames::ConversationRef>(cfg),
+        decl::<frames::PresenceSubscribePayload>(cfg),
+        decl::<frames::PresenceSetPayload>(cfg),
+        decl::<frames::HeartbeatPayload>(cfg),
+        decl::<frames::ClientFrame>(cfg),
+        decl::<frames::ClientEnvelope>(cfg),
+        // frames: server → client
+        decl::<frames::ConnectedPayload>(cfg),
+        decl::<frames::DeliveredPayload>(cfg),
+        decl::<frames::ReadReceiptPayload>(cfg),
+        decl::<frames::TypingPayload>(cfg),
+        decl::<frames::PresenceBulkPayload>(cfg),
+        decl::<frames::HeartbeatAckPayload>(cfg),
+        decl::<frames::ServerFrame>(cfg),
+        decl::<frames::ServerEnvelope>(cfg),
+    ]
+}
+
+/// The complete text of `web/types/proto.d.ts`.
+pub fn declarations() -> String {
+    let mut out = String::from(
+        "// Generated from the Rust wire types in crates/proto by crates/proto-ts (ts-rs). Do not edit:\n\
+         // regenerate with `CONFAB_UPDATE_TS=1 cargo test -p confab-proto-ts`.\n",
+    );
+    for (_, decl) in types() {
+        out.push('\n');
+        out.push_str(decl.trim_end());
+        out.push('\n');
+    }
+    out
+}

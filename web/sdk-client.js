@@ -1,0 +1,487 @@
+// The client: `ConfabClient` puts the SDK's parts together and is the API apps use. Each job is a
+// part with its own module, wired here through small callbacks:
+//
+//   sdk-connection.js     Connection: the WebSocket's lifecycle, reconnect, online/offline
+//   sdk-conversations.js  Conversations: the list, each one's timeline and local state
+//   sdk-users.js          Users: profiles and directory search
+//   sdk-messages.js       Messages: taking messages in from any source, history
+//   sdk-sending.js        Sender: writing messages, the outbox on the wire, acks
+//   sdk-sync.js           Sync: catching up from each conversation's cursor
+//   sdk-receipts.js       Receipts: markers, own-message statuses, received/read reports
+//   sdk-presence.js       PresenceTracker and Typing
+//
+// docs/web-sdk.md documents the API.
+
+import { Outbox } from './sdk-outbox.js';
+import { MemoryStore, IndexedDBStore } from './sdk-storage.js';
+import { ConfabError, rest } from './sdk-transport.js';
+import { emitter } from './sdk-events.js';
+import { clearSession, deviceId, loadSession, login, register, saveSession } from './sdk-session.js';
+import { Connection } from './sdk-connection.js';
+import { Conversations } from './sdk-conversations.js';
+import { Users } from './sdk-users.js';
+import { Messages } from './sdk-messages.js';
+import { Sender } from './sdk-sending.js';
+import { Sync } from './sdk-sync.js';
+import { Receipts } from './sdk-receipts.js';
+import { PresenceTracker, Typing } from './sdk-presence.js';
+
+export { deviceId };
+
+/** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./types/proto').Content} Content */
+/** @typedef {import('./types/proto').Message} Message */
+/** @typedef {import('./types/proto').GroupSettings} GroupSettings */
+/** @typedef {import('./types/proto').AuthResponse} AuthResponse */
+/** @typedef {import('./types/proto').ServerEnvelope} ServerEnvelope */
+/** @typedef {import('./sdk-timeline.js').Timeline} Timeline */
+/** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
+/** @typedef {import('./sdk-storage.js').Store} Store */
+/** @typedef {import('./sdk-session.js').Session} Session */
+/** @typedef {import('./sdk-events.js').ClientEvents} ClientEvents */
+/** @typedef {import('./sdk-events.js').ConnectionState} ConnectionState */
+/** @typedef {import('./sdk-conversations.js').LocalState} LocalState */
+/** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
+
+export class ConfabClient extends EventTarget {
+  static register = register;
+  static login = login;
+  static saveSession = saveSession;
+  static loadSession = loadSession;
+  static clearSession = clearSession;
+
+  #emit = emitter(this);
+  #connection;
+  #conversations;
+  #users;
+  #receipts;
+  #messages;
+  #sender;
+  #sync;
+  #presence;
+  #typing;
+
+  /**
+   * @param {object} options
+   * @param {Session | (AuthResponse & { baseUrl?: string })} options.session  from register/login/loadSession
+   * @param {string} [options.deviceId]  defaults to this browser's stable id
+   * @param {Store} [options.store]  IndexedDBStore (default in browsers) or MemoryStore
+   * @param {number} [options.ackTimeout]  ms to wait for `message.ack` before sending again
+   * @param {number} [options.maxAttempts]  sends of one message on live connections before it fails
+   * @param {{ base?: number, max?: number }} [options.backoff]  reconnect delays (see `backoffDelay`)
+   */
+  constructor({ session, deviceId: device, store, ackTimeout = 4000, maxAttempts = 4, backoff = {} }) {
+    super();
+    this.session = session;
+    this.baseUrl = session.baseUrl || (globalThis.location ? location.origin : '');
+    this.token = session.token;
+    this.userId = session.userId;
+    this.deviceId = device || deviceId();
+    this.store = store || (globalThis.indexedDB ? new IndexedDBStore('confab-' + session.userId) : new MemoryStore());
+    this.backoff = backoff;
+    this.outbox = new Outbox({ ackTimeout, maxAttempts });
+    const emit = this.#emit;
+    const { userId, store: db } = this;
+    /** @type {(method: string, path: string, body?: unknown) => Promise<any>} */
+    const api = (method, path, body) => this.api(method, path, body);
+    const conn = new Connection({
+      url: () => {
+        const url = new URL('/ws', this.baseUrl.replace(/^http/, 'ws'));
+        url.searchParams.set('token', this.token);
+        url.searchParams.set('device_id', this.deviceId);
+        return url.toString();
+      },
+      backoff,
+      onState: (detail) => emit('connection', detail),
+      onConnected: () => this.#onConnected(),
+      onFrame: (frame) => this.#onFrame(frame),
+      onDown: () => {
+        this.#sender.disconnected();
+        this.#typing.clearAll();
+      },
+      onFailing: () => this.#checkToken(),
+    });
+    this.#connection = conn;
+    const isOnline = () => conn.online;
+    /** @type {import('./sdk-presence.js').SendFrame} */
+    const send = (type, payload) => conn.send(type, payload);
+    this.#users = new Users({ api, store: db, emit });
+    this.#presence = new PresenceTracker({ send, request: (type, payload) => conn.request(type, payload), emit });
+    this.#typing = new Typing({ userId, send, emit });
+    this.#conversations = new Conversations({
+      userId,
+      api,
+      store: db,
+      users: this.#users,
+      emit,
+      onAdded: (c, { sync }) => {
+        const peer = this.peerId(c.conversationId);
+        if (peer) send('presence.subscribe', { userIds: [peer] });
+        if (sync) this.resync();
+      },
+    });
+    const conversations = this.#conversations;
+    this.#receipts = new Receipts({ userId, conversations, store: db, send, api, emit });
+    this.#messages = new Messages({
+      userId,
+      conversations,
+      receipts: this.#receipts,
+      store: db,
+      api,
+      isOnline,
+      resync: () => this.resync(),
+      onArrived: (conversationId, senderId) => this.#typing.clear(conversationId, senderId),
+      emit,
+    });
+    const messages = this.#messages;
+    this.#sender = new Sender({
+      userId,
+      outbox: this.outbox,
+      conversations,
+      store: db,
+      send: (type, payload, id) => conn.send(type, payload, id),
+      isOnline,
+      ingest: (conversationId, list, source) => messages.ingest(conversationId, list, source),
+      emit,
+    });
+    this.#sync = new Sync({
+      conversationIds: () => conversations.conversations.keys(),
+      cursor: (id) => conversations.timeline(id).syncedUpTo,
+      request: (payload) => conn.request('sync', payload),
+      addConversation: (c) => conversations.upsert(c, { quiet: true }),
+      apply: (r) => {
+        const c = conversations.conversations.get(r.conversationId);
+        if (!c) return false;
+        c.lastSequence = Math.max(c.lastSequence || 0, r.lastSequence || 0);
+        messages.ingest(r.conversationId, r.messages || [], {});
+        return true;
+      },
+      isOnline,
+      emit,
+    });
+    /** @type {Map<string, LocalConversation>} id → conversation, with `local` (cursor, markers) */
+    this.conversations = conversations.conversations;
+    /** @type {Map<string, Timeline>} */
+    this.timelines = conversations.timelines;
+    /** @type {Map<string, User>} cached profiles */
+    this.users = this.#users.users;
+    /** @type {Map<string, { status: import('./types/proto').PresenceStatus, lastSeen: number | null }>} */
+    this.presence = this.#presence.presence;
+  }
+
+  /** @returns {ConnectionState} */
+  get state() {
+    return this.#connection.state;
+  }
+
+  /** The last `connected` frame (connection id, heartbeat interval, server time). */
+  get connection() {
+    return this.#connection.connected;
+  }
+
+  /** Server clock minus this one's, as of the last connection (ms). */
+  get serverTimeOffset() {
+    return this.#connection.serverTimeOffset;
+  }
+
+  // ---- lifecycle ----
+
+  /** Opens local storage, shows what it holds, then connects. Resolves once local data is loaded. */
+  async start() {
+    await this.store.open();
+    this.#users.load(await this.store.getUsers());
+    this.#conversations.load(await this.store.getConversations());
+    this.#sender.restore(await this.store.getOutbox());
+    this.#emit('conversations', {});
+    this.#connection.start();
+  }
+
+  /** Closes the connection and stops reconnecting (local data is kept). */
+  stop() {
+    this.#sender.stopTimers();
+    this.#messages.stopTimers();
+    this.#typing.stopTimers();
+    this.#connection.stop();
+  }
+
+  /** Stops, forgets the saved session and deletes this user's local data. */
+  async logout() {
+    this.stop();
+    clearSession();
+    await this.store.destroy();
+  }
+
+  /**
+   * `fetch` against the REST API with this session's token.
+   * @param {string} method
+   * @param {string} path  under `/api/v1`
+   * @param {unknown} [body]
+   * @returns {Promise<any>}
+   */
+  api(method, path, body) {
+    return rest(this.baseUrl, method, path, { token: this.token, body });
+  }
+
+  /** Opens the connection unless one is open (or the client is stopped or the browser offline). */
+  connect() {
+    this.#connection.connect();
+  }
+
+  /** Reconnects now instead of waiting for the backoff timer (e.g. a "retry now" button). */
+  reconnectNow() {
+    this.#connection.reconnectNow();
+  }
+
+  /** Reconnecting keeps failing: a token the server no longer accepts stops the client. */
+  async #checkToken() {
+    try {
+      await this.api('GET', '/users/me');
+    } catch (err) {
+      if (err instanceof ConfabError && err.status === 401) {
+        this.stop();
+        this.#emit('unauthorized', { error: err });
+      }
+    }
+  }
+
+  async #onConnected() {
+    this.#presence.connected();
+    this.#sender.flush();
+    this.#receipts.flush();
+    try {
+      await this.#conversations.refresh();
+    } catch {
+      /* offline again, or the server is down: the next connection retries */
+    }
+    await this.resync();
+  }
+
+  /** @param {ServerEnvelope} frame */
+  #onFrame(frame) {
+    switch (frame.type) {
+      case 'message.new':
+        this.#messages.ingest(frame.payload.conversationId, [frame.payload], { live: true });
+        break;
+      case 'message.ack':
+        this.#sender.onAck(frame.payload);
+        break;
+      case 'message.delivered': {
+        const p = frame.payload;
+        this.#receipts.onMarker(p.conversationId, p.deliveredTo, 'delivered', p.upToSequence);
+        break;
+      }
+      case 'message.read_receipt': {
+        const p = frame.payload;
+        this.#receipts.onMarker(p.conversationId, p.readBy, 'read', p.readUpToSequence);
+        break;
+      }
+      case 'typing.update':
+        this.#typing.update(frame.payload);
+        break;
+      case 'presence.bulk':
+        for (const p of frame.payload.presences || []) this.#presence.update(p);
+        break;
+      case 'presence.update':
+        this.#presence.update(frame.payload);
+        break;
+      case 'conversation.updated':
+        this.#conversations.upsert(frame.payload, { sync: true });
+        break;
+      case 'error':
+        if (!this.#sender.onError(frame.id, frame.payload)) {
+          const error = new ConfabError(frame.payload.error, frame.payload.message);
+          this.#emit('error', { error });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- conversations and users (sdk-conversations.js, sdk-users.js) ----
+
+  /** A conversation's `Timeline` (`hasOlder`, `syncedUpTo`, …). @param {string} conversationId */
+  timeline(conversationId) {
+    return this.#conversations.timeline(conversationId);
+  }
+
+  /** Conversations, most recently active first. */
+  conversationList() {
+    return this.#conversations.list();
+  }
+
+  /** The newest message of a conversation as known here (pending included). @param {string} conversationId */
+  lastMessage(conversationId) {
+    return this.#conversations.lastMessage(conversationId);
+  }
+
+  /** `lastSequence − lastReadSequence`. @param {string} conversationId */
+  unreadCount(conversationId) {
+    return this.#conversations.unreadCount(conversationId);
+  }
+
+  /** The group name, or the other person's in a direct chat. @param {string} conversationId */
+  conversationName(conversationId) {
+    return this.#conversations.name(conversationId);
+  }
+
+  /** The other member of a direct conversation (null for groups). @param {string} conversationId */
+  peerId(conversationId) {
+    return this.#conversations.peerId(conversationId);
+  }
+
+  /** `GET /conversations`, merged with what this device knows. */
+  refreshConversations() {
+    return this.#conversations.refresh();
+  }
+
+  /** `POST /conversations` (direct); resolves to the conversation. @param {string} userId */
+  createDirect(userId) {
+    return this.#conversations.createDirect(userId);
+  }
+
+  /**
+   * `POST /groups`; resolves to the conversation.
+   * @param {string} name
+   * @param {string[]} participantIds
+   * @param {Partial<GroupSettings>} [settings]
+   */
+  createGroup(name, participantIds, settings) {
+    return this.#conversations.createGroup(name, participantIds, settings);
+  }
+
+  /** `POST /conversations/{id}/members`. @param {string} conversationId @param {string[]} userIds */
+  addMembers(conversationId, userIds) {
+    return this.#conversations.addMembers(conversationId, userIds);
+  }
+
+  /** Leaves a group (`DELETE /conversations/{id}/members/{me}`). @param {string} conversationId */
+  leave(conversationId) {
+    return this.#conversations.leave(conversationId);
+  }
+
+  /** `GET /users?query=`. @param {string} query @param {number} [limit] */
+  searchUsers(query, limit = 20) {
+    return this.#users.search(query, limit);
+  }
+
+  /** A profile: cached, or fetched (then a `user` event). @param {string} userId */
+  user(userId) {
+    return this.#users.get(userId);
+  }
+
+  /** Display name, or username, or `…` while unknown. @param {string} userId */
+  userName(userId) {
+    return this.#users.name(userId);
+  }
+
+  // ---- messages (sdk-messages.js, sdk-sending.js, sdk-sync.js) ----
+
+  /**
+   * Loads what this device has of a conversation (IndexedDB first, then the newest page from the
+   * server for fresh statuses). Call when a conversation is opened.
+   * @param {string} conversationId
+   */
+  openConversation(conversationId) {
+    return this.#messages.open(conversationId);
+  }
+
+  /**
+   * Loads older history (IndexedDB first, then `GET messages?before=`). Resolves to the number of
+   * messages added; 0 means the beginning was reached (or nothing could be loaded).
+   * @param {string} conversationId
+   * @param {number} [limit]
+   */
+  loadOlder(conversationId, limit = 30) {
+    return this.#messages.loadOlder(conversationId, limit);
+  }
+
+  /** Messages of a conversation in display order. @param {string} conversationId */
+  messages(conversationId) {
+    return this.timeline(conversationId).list();
+  }
+
+  /**
+   * Sends a text message: it appears at once with status `pending`, is retried with the same
+   * messageId until acknowledged, and turns `failed` after the retry bound (see `retry`).
+   * Returns the local message.
+   * @param {string} conversationId
+   * @param {string} text
+   */
+  sendText(conversationId, text) {
+    return this.send(conversationId, { type: 'text', text });
+  }
+
+  /** Like `sendText`, any content. @param {string} conversationId @param {Content} content */
+  send(conversationId, content) {
+    this.#typing.stop(conversationId);
+    return this.#sender.write(conversationId, content);
+  }
+
+  /** Puts a failed message back in the queue. @param {string} messageId */
+  retry(messageId) {
+    return this.#sender.retry(messageId);
+  }
+
+  /** Drops a failed message that will not be sent. @param {string} messageId */
+  discard(messageId) {
+    return this.#sender.discard(messageId);
+  }
+
+  /** Syncs every conversation from its cursor, while the server has more; calls coalesce. */
+  resync() {
+    return this.#sync.resync();
+  }
+
+  // ---- receipts (sdk-receipts.js) ----
+
+  /**
+   * `GET /conversations/{id}/messages/{messageId}/receipts`: who has received and read a message.
+   * @param {string} conversationId
+   * @param {string} messageId
+   */
+  receipts(conversationId, messageId) {
+    return this.#receipts.receipts(conversationId, messageId);
+  }
+
+  /**
+   * Marks a conversation read up to its newest message (`message.read`), when it is open and
+   * visible. Offline, the marker is kept and reported on reconnect.
+   * @param {string} conversationId
+   */
+  markRead(conversationId) {
+    this.#receipts.markRead(conversationId);
+  }
+
+  // ---- typing and presence (sdk-presence.js) ----
+
+  /** Call on every keystroke in a composer (`typing.start` at most every 3 s). @param {string} conversationId */
+  typingActivity(conversationId) {
+    this.#typing.activity(conversationId);
+  }
+
+  /** The composer was cleared or the message sent. @param {string} conversationId */
+  stopTyping(conversationId) {
+    this.#typing.stop(conversationId);
+  }
+
+  /** User ids currently typing in a conversation. @param {string} conversationId */
+  typingUsers(conversationId) {
+    return this.#typing.users(conversationId);
+  }
+
+  /** `{status: 'online'|'away'|'offline', lastSeen}` of a user, or undefined. @param {string} userId */
+  presenceOf(userId) {
+    return this.#presence.of(userId);
+  }
+
+  /** `presence.subscribe`: presence updates for these users from now on. @param {string[]} userIds */
+  subscribePresence(userIds) {
+    return this.#presence.subscribe(userIds);
+  }
+
+  /** `presence.set`: `away` while the app is idle or hidden, `online` again after. @param {boolean} away */
+  setAway(away) {
+    this.#presence.setAway(away);
+  }
+}

@@ -1,0 +1,50 @@
+// The client's events: the `detail` of each one (`ClientEvents`), the connection states, and the
+// typed `emit` the client hands to its parts so that each of them fires events on the client.
+
+/** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./types/proto').PresenceStatus} PresenceStatus */
+/** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
+/** @typedef {import('./sdk-status.js').Status} Status */
+/** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
+
+/**
+ * `idle` → `connecting` → `online`; `reconnecting` after a drop; `offline` while the browser is
+ * offline; `closed` after `stop()`.
+ * @typedef {'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed'} ConnectionState
+ */
+
+/**
+ * The events a client fires (each a `CustomEvent`) and their `detail`; see docs/web-sdk.md.
+ * @typedef {{
+ *   connection: { state: ConnectionState, attempt?: number, delay?: number, code?: number, connectionId?: string },
+ *   message: { conversationId: string, message: LocalMessage },
+ *   messages: { conversationId: string, reason: 'new' | 'ack' | 'load' | 'send' | 'status' | 'discard' },
+ *   'message.status': { conversationId: string, messageId: string, status: Status, error?: string, reason?: string },
+ *   receipt: { conversationId: string, userId: string, kind: 'delivered' | 'read', upToSequence: number },
+ *   typing: { conversationId: string, userId: string, isTyping: boolean },
+ *   presence: { userId: string, status: PresenceStatus, lastSeen: number | null },
+ *   conversations: {},
+ *   conversation: { conversation: LocalConversation, isNew: boolean },
+ *   'conversation.removed': { conversationId: string },
+ *   user: { user: User },
+ *   synced: {},
+ *   unauthorized: { error: unknown },
+ *   error: { error: unknown },
+ * }} ClientEvents
+ */
+
+/**
+ * Fires one of the client's events.
+ * @typedef {<K extends keyof ClientEvents>(type: K, detail: ClientEvents[K]) => void} Emit
+ */
+
+/**
+ * An `Emit` that dispatches `CustomEvent(type, {detail})` on `target`.
+ * @param {EventTarget} target
+ * @returns {Emit}
+ */
+export function emitter(target) {
+  return (type, detail) => {
+    target.dispatchEvent(new CustomEvent(type, { detail }));
+  };
+}

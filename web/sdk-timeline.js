@@ -1,0 +1,178 @@
+// Ordering and deduplication of one conversation's messages, and the sync cursor that detects gaps.
+// Pure: no browser dependency.
+
+import { maxStatus } from './sdk-status.js';
+
+/** @typedef {import('./types/proto').Message} Message */
+/** @typedef {import('./types/proto').Content} Content */
+/** @typedef {import('./sdk-status.js').Status} Status */
+
+/**
+ * A message as this device holds it: the wire `Message`, except that a message not acknowledged yet
+ * has no `sequenceNumber`/`timestamp` (null), `status` is the SDK's spelling, and `localTime` is
+ * when it was written here (own messages).
+ * @typedef {Omit<Message, 'sequenceNumber' | 'timestamp' | 'status'> & {
+ *   sequenceNumber: number | null,
+ *   timestamp: number | null,
+ *   status?: Status,
+ *   localTime?: number,
+ * }} LocalMessage
+ */
+
+/**
+ * What a message coming in looks like: a wire message or a local one (`sequenceNumber` may be
+ * absent).
+ * @typedef {Omit<LocalMessage, 'sequenceNumber' | 'timestamp'> & {
+ *   sequenceNumber?: number | null,
+ *   timestamp?: number | null,
+ * }} IncomingMessage
+ */
+
+/**
+ * @typedef {{ added: boolean, changed: boolean, gap: boolean }} InsertResult
+ */
+
+/**
+ * The messages of one conversation as this device knows them: ordered by sequenceNumber,
+ * deduplicated by messageId, with pending (unacknowledged) messages after the confirmed ones.
+ *
+ * `syncedUpTo` is the sync cursor: every message with a sequence number in (base, syncedUpTo] is
+ * present. A message above `syncedUpTo + 1` means a gap, which the client closes by syncing from
+ * `syncedUpTo`.
+ */
+export class Timeline {
+  /** @param {{ syncedUpTo?: number }} [options] */
+  constructor({ syncedUpTo = 0 } = {}) {
+    this.syncedUpTo = syncedUpTo;
+    /** @type {Map<string, LocalMessage>} */
+    this.byId = new Map();
+    /** @type {Map<number, string>} sequence number -> messageId */
+    this.bySeq = new Map();
+    /** @type {string[]} unacknowledged messages, in the order written */
+    this.pendingIds = [];
+  }
+
+  get size() {
+    return this.byId.size;
+  }
+
+  /** Highest sequence number present, or 0. */
+  get maxSeq() {
+    let max = 0;
+    for (const seq of this.bySeq.keys()) if (seq > max) max = seq;
+    return max;
+  }
+
+  /** Lowest sequence number present, or null. */
+  get minSeq() {
+    /** @type {number | null} */
+    let min = null;
+    for (const seq of this.bySeq.keys()) if (min === null || seq < min) min = seq;
+    return min;
+  }
+
+  /** True when a message above the cursor is present but one between is missing. */
+  get hasGap() {
+    return this.maxSeq > this.syncedUpTo;
+  }
+
+  /** True when older history exists below what is held (sequence numbers start at 1, gapless). */
+  get hasOlder() {
+    const min = this.minSeq;
+    return min === null ? this.syncedUpTo > 0 : min > 1;
+  }
+
+  /** @param {string} messageId */
+  get(messageId) {
+    return this.byId.get(messageId);
+  }
+
+  /**
+   * Adds or merges a message. Returns `{added, changed, gap}`: `added` for a message not seen
+   * before, `changed` when anything visible changed, `gap` when a sequence number is missing
+   * below this message.
+   * @param {IncomingMessage} message
+   * @returns {InsertResult}
+   */
+  insert(message) {
+    const id = message.messageId;
+    const seq = message.sequenceNumber ?? null;
+    const existing = this.byId.get(id);
+    if (existing) {
+      let changed = false;
+      if (existing.sequenceNumber == null && seq != null) {
+        if (this.bySeq.has(seq)) return { added: false, changed: false, gap: false };
+        this.pendingIds = this.pendingIds.filter((p) => p !== id);
+        existing.sequenceNumber = seq;
+        existing.timestamp = message.timestamp ?? existing.timestamp;
+        this.bySeq.set(seq, id);
+        changed = true;
+      }
+      const status = existing.senderId === message.senderId ? maxStatus(existing.status, message.status) : existing.status;
+      if (status !== existing.status) {
+        // A confirmed message leaves the pending/failed states for good.
+        existing.status = status;
+        changed = true;
+      }
+      if (existing.sequenceNumber != null && (existing.status === 'pending' || existing.status === 'failed')) {
+        existing.status = 'sent';
+        changed = true;
+      }
+      if (seq != null) this.#advance();
+      return { added: false, changed, gap: seq != null && seq > this.syncedUpTo + 1 };
+    }
+    if (seq != null && this.bySeq.has(seq)) {
+      // Same position, different id: the server never does this; keep what we have.
+      return { added: false, changed: false, gap: false };
+    }
+    const copy = { ...message, sequenceNumber: seq, timestamp: message.timestamp ?? null };
+    this.byId.set(id, copy);
+    if (seq == null) {
+      this.pendingIds.push(id);
+      return { added: true, changed: true, gap: false };
+    }
+    this.bySeq.set(seq, id);
+    this.#advance();
+    return { added: true, changed: true, gap: seq > this.syncedUpTo + 1 };
+  }
+
+  /** Moves the cursor over every contiguous message above it. Returns true if it moved. */
+  #advance() {
+    const before = this.syncedUpTo;
+    while (this.bySeq.has(this.syncedUpTo + 1)) this.syncedUpTo += 1;
+    return this.syncedUpTo !== before;
+  }
+
+  /**
+   * Declares that nothing at or below `seq` needs to be synced (used for a conversation this
+   * device has no history of: it starts from a recent window instead of from the beginning).
+   * @param {number} seq
+   */
+  skipTo(seq) {
+    if (seq > this.syncedUpTo) {
+      this.syncedUpTo = seq;
+      this.#advance();
+    }
+  }
+
+  /** @param {string} messageId */
+  remove(messageId) {
+    const m = this.byId.get(messageId);
+    if (!m) return false;
+    this.byId.delete(messageId);
+    if (m.sequenceNumber != null) this.bySeq.delete(m.sequenceNumber);
+    this.pendingIds = this.pendingIds.filter((p) => p !== messageId);
+    return true;
+  }
+
+  /**
+   * Every message: confirmed ones by sequence number, then pending ones in the order written.
+   * @returns {LocalMessage[]}
+   */
+  list() {
+    const ids = [...this.bySeq.entries()].sort(([a], [b]) => a - b).map(([, id]) => id);
+    ids.push(...this.pendingIds);
+    // Every id in bySeq and pendingIds is a key of byId (insert and remove keep them in step).
+    return ids.map((id) => /** @type {LocalMessage} */ (this.byId.get(id)));
+  }
+}

@@ -1,0 +1,116 @@
+// Generated from the Rust wire types in crates/proto by crates/proto-ts (ts-rs). Do not edit:
+// regenerate with `CONFAB_UPDATE_TS=1 cargo test -p confab-proto-ts`.
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+export type ErrorCode = "INVALID_REQUEST" | "INVALID_MESSAGE" | "UNAUTHORIZED" | "FORBIDDEN" | "CONVERSATION_NOT_FOUND" | "USER_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "NOT_FOUND" | "DUPLICATE_MESSAGE" | "USERNAME_TAKEN" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL_ERROR";
+
+export type ErrorBody = { error: ErrorCode, message: string, retryAfter?: number | null, };
+
+export type User = { userId: string, username: string, displayName: string, };
+
+export type ConversationType = "direct" | "group";
+
+export type Role = "admin" | "member";
+
+export type Participant = { userId: string, role: Role, };
+
+export type GroupSettings = { onlyAdminsCanPost: boolean, allowMemberInvites: boolean, };
+
+export type Conversation = { conversationId: string, type: ConversationType, name: string | null, 
+/**
+ * May be truncated for large groups; `memberCount` is always exact.
+ */
+participants: Array<Participant>, memberCount: number, settings: GroupSettings, createdAt: number, lastSequence: number, lastMessage?: Message | null, lastReadSequence: number, unreadCount: number, };
+
+export type Content = { "type": "text", text: string, } | { "type": "image" } & AttachmentContent | { "type": "file" } & AttachmentContent;
+
+export type AttachmentContent = { attachmentId: string, text?: string | null, metadata?: JsonValue | null, };
+
+export type MessageStatus = "SENT" | "DELIVERED" | "READ";
+
+export type Message = { messageId: string, conversationId: string, senderId: string, content: Content, sequenceNumber: number, timestamp: number, status?: MessageStatus | null, };
+
+export type MessageAck = { messageId: string, conversationId: string, sequenceNumber: number, timestamp: number, };
+
+export type PresenceStatus = "online" | "away" | "offline";
+
+export type Presence = { userId: string, status: PresenceStatus, 
+/**
+ * Last time the user was seen connected; `null` for a user never seen.
+ */
+lastSeen: number | null, };
+
+export type RegisterRequest = { username: string, password: string, displayName?: string | null, };
+
+export type LoginRequest = { username: string, password: string, };
+
+export type AuthResponse = { userId: string, username: string, displayName: string, token: string, expiresAt: number, };
+
+export type UsersResponse = { users: Array<User>, };
+
+export type CreateConversationRequest = { type: ConversationType, participantIds: Array<string>, };
+
+export type CreateGroupRequest = { name: string, participantIds: Array<string>, settings?: GroupSettings | null, };
+
+export type AddMembersRequest = { userIds: Array<string>, };
+
+export type ConversationsResponse = { conversations: Array<Conversation>, };
+
+export type SendMessageRequest = { messageId?: string | null, content: JsonValue, };
+
+export type HistoryResponse = { messages: Array<Message>, hasMore: boolean, nextCursor: number | null, };
+
+export type ReadRequest = { upToSequence: number, };
+
+export type ReadResponse = { lastReadSequence: number, };
+
+export type MessageReadResponse = { status: string, };
+
+export type SyncCursor = { conversationId: string, lastSequence: number, };
+
+export type SyncRequest = { conversations: Array<SyncCursor>, limit?: number | null, };
+
+export type SyncConversation = { conversationId: string, messages: Array<Message>, hasMore: boolean, 
+/**
+ * The conversation's current last sequence number.
+ */
+lastSequence: number, unreadCount: number, };
+
+export type SyncResponse = { conversations: Array<SyncConversation>, newConversations: Array<Conversation>, serverTime: number, };
+
+export type ReceiptEntry = { userId: string, timestamp: number, };
+
+export type ReceiptsResponse = { deliveredTo: Array<ReceiptEntry>, readBy: Array<ReceiptEntry>, };
+
+export type SendPayload = { messageId?: string | null, conversationId: string, content: JsonValue, };
+
+export type UpToPayload = { conversationId: string, upToSequence: number, };
+
+export type ConversationRef = { conversationId: string, };
+
+export type PresenceSubscribePayload = { userIds: Array<string>, };
+
+export type PresenceSetPayload = { status: PresenceStatus, };
+
+export type HeartbeatPayload = { timestamp?: number | null, };
+
+export type ClientFrame = { "type": "message.send", "payload": SendPayload } | { "type": "message.received", "payload": UpToPayload } | { "type": "message.read", "payload": UpToPayload } | { "type": "typing.start", "payload": ConversationRef } | { "type": "typing.stop", "payload": ConversationRef } | { "type": "presence.subscribe", "payload": PresenceSubscribePayload } | { "type": "presence.set", "payload": PresenceSetPayload } | { "type": "sync", "payload": SyncRequest } | { "type": "heartbeat", "payload": HeartbeatPayload };
+
+export type ClientEnvelope = { id?: string, } & ({ "type": "message.send", "payload": SendPayload } | { "type": "message.received", "payload": UpToPayload } | { "type": "message.read", "payload": UpToPayload } | { "type": "typing.start", "payload": ConversationRef } | { "type": "typing.stop", "payload": ConversationRef } | { "type": "presence.subscribe", "payload": PresenceSubscribePayload } | { "type": "presence.set", "payload": PresenceSetPayload } | { "type": "sync", "payload": SyncRequest } | { "type": "heartbeat", "payload": HeartbeatPayload });
+
+export type ConnectedPayload = { connectionId: string, userId: string, deviceId: string, serverTime: number, heartbeatInterval: number, resumeToken: string, };
+
+export type DeliveredPayload = { conversationId: string, messageIds: Array<string>, deliveredTo: string, upToSequence: number, timestamp: number, };
+
+export type ReadReceiptPayload = { conversationId: string, readUpToSequence: number, readBy: string, timestamp: number, };
+
+export type TypingPayload = { conversationId: string, userId: string, isTyping: boolean, };
+
+export type PresenceBulkPayload = { presences: Array<Presence>, };
+
+export type HeartbeatAckPayload = { serverTime: number, };
+
+export type ServerFrame = { "type": "connected", "payload": ConnectedPayload } | { "type": "message.ack", "payload": MessageAck } | { "type": "message.new", "payload": Message } | { "type": "message.delivered", "payload": DeliveredPayload } | { "type": "message.read_receipt", "payload": ReadReceiptPayload } | { "type": "typing.update", "payload": TypingPayload } | { "type": "presence.bulk", "payload": PresenceBulkPayload } | { "type": "presence.update", "payload": Presence } | { "type": "conversation.updated", "payload": Conversation } | { "type": "sync.result", "payload": SyncResponse } | { "type": "heartbeat.ack", "payload": HeartbeatAckPayload } | { "type": "error", "payload": ErrorBody };
+
+export type ServerEnvelope = { id?: string, } & ({ "type": "connected", "payload": ConnectedPayload } | { "type": "message.ack", "payload": MessageAck } | { "type": "message.new", "payload": Message } | { "type": "message.delivered", "payload": DeliveredPayload } | { "type": "message.read_receipt", "payload": ReadReceiptPayload } | { "type": "typing.update", "payload": TypingPayload } | { "type": "presence.bulk", "payload": PresenceBulkPayload } | { "type": "presence.update", "payload": Presence } | { "type": "conversation.updated", "payload": Conversation } | { "type": "sync.result", "payload": SyncResponse } | { "type": "heartbeat.ack", "payload": HeartbeatAckPayload } | { "type": "error", "payload": ErrorBody });
