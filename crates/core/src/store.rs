@@ -1,6 +1,7 @@
-//! The storage boundary. Adapters (embedded SQLite today, PostgreSQL next) implement these traits
-//! and map their driver errors to [`Error::Unavailable`](crate::Error::Unavailable) (backend down:
-//! nothing was written) or [`Error::Internal`](crate::Error::Internal).
+//! The storage boundary. Adapters (embedded SQLite for one node, PostgreSQL for clusters) implement
+//! these traits by reading and writing rows and leaving every decision to [`crate::rules`]; they map
+//! their driver errors to [`Error::Unavailable`](crate::Error::Unavailable) (backend down: nothing
+//! was written) or [`Error::Internal`](crate::Error::Internal).
 //!
 //! Guarantees every adapter gives:
 //! - A write that returns `Ok` is durably committed (fsync'd); a write that returns `Err` left
