@@ -112,3 +112,23 @@ pub fn kind_str(kind: ConversationType) -> &'static str {
         ConversationType::Group => "group",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_spellings_read_back() {
+        for kind in [MarkerKind::Delivered, MarkerKind::Read] {
+            assert_eq!(MarkerKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(MarkerKind::parse("seen"), None);
+        for kind in [ConversationType::Direct, ConversationType::Group] {
+            assert_eq!(parse_kind(kind_str(kind)), kind);
+        }
+        assert_eq!(
+            (parse_role(Role::Admin.as_str()), parse_role(Role::Member.as_str())),
+            (Role::Admin, Role::Member)
+        );
+    }
+}

@@ -117,17 +117,21 @@ async fn members_among<C: GenericClient>(c: &C, id: &str, users: &[String]) -> R
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Inserts `members` in one statement, however many there are.
 async fn insert_members<C: GenericClient>(c: &C, id: &str, members: &[MemberRow]) -> Result<()> {
-    for m in members {
-        c.execute(
-            "INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_sequence, last_delivered_sequence)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &m.user_id, &m.role.as_str(), &m.joined_at, &i(m.last_read_sequence), &i(m.last_delivered_sequence)],
-        )
-        .await
-        .db()?;
-    }
-    Ok(())
+    let users: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+    let roles: Vec<&str> = members.iter().map(|m| m.role.as_str()).collect();
+    let joined: Vec<i64> = members.iter().map(|m| m.joined_at).collect();
+    let read: Vec<i64> = members.iter().map(|m| i(m.last_read_sequence)).collect();
+    let delivered: Vec<i64> = members.iter().map(|m| i(m.last_delivered_sequence)).collect();
+    c.execute(
+        "INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_sequence, last_delivered_sequence)
+         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])",
+        &[&id, &users, &roles, &joined, &read, &delivered],
+    )
+    .await
+    .db()
+    .map(|_| ())
 }
 
 /// Inserts the conversation row; `false` when a direct conversation of the same pair won a race.

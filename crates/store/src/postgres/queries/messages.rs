@@ -126,8 +126,12 @@ pub(crate) async fn history<C: GenericClient>(
     cursor: HistoryCursor,
     limit: u32,
 ) -> Result<HistoryPage> {
-    conversations::membership(c, id, viewer).await?;
-    page(c, id, viewer, history::window(cursor, limit)).await
+    // Pipelined; the page is only returned once membership is established.
+    let (_, page) = tokio::try_join!(
+        conversations::membership(c, id, viewer),
+        page(c, id, viewer, history::window(cursor, limit))
+    )?;
+    Ok(page)
 }
 
 pub(crate) async fn locate<C: GenericClient>(c: &C, message_id: &str, viewer: &str) -> Result<(String, u64)> {
