@@ -3,7 +3,8 @@
 //! Appends are batched per node ([`appends`]). Other writes run in their own short transactions on
 //! a pool, locking the rows their decision depends on; a read of more than one statement runs in
 //! one `REPEATABLE READ, READ ONLY` transaction, so it sees one snapshot. The SQL lives in
-//! [`queries`], one module per entity; every decision on the rows is `confab_core::rules`'.
+//! [`queries`], one module per entity; what the rows mean, and what may be written, is decided by
+//! `confab_core::rules`.
 
 mod appends;
 mod error;

@@ -4,9 +4,9 @@
 //! `synchronous=FULL`, so every acknowledged write has been fsync'd and many messages share one
 //! fsync. Reads run on a small pool of reader connections on the blocking thread pool; WAL lets them
 //! proceed while the writer commits, and a read of more than one statement runs in one read
-//! transaction, so it sees one snapshot. The SQL lives in [`queries`], one module per entity; every
-//! decision on the rows is `confab_core::rules`'. This adapter serves one node; a cluster uses
-//! PostgreSQL.
+//! transaction, so it sees one snapshot. The SQL lives in [`queries`], one module per entity; what
+//! the rows mean, and what may be written, is decided by `confab_core::rules`. This adapter serves
+//! one node; a cluster uses PostgreSQL.
 
 mod error;
 mod queries;

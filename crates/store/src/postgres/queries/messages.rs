@@ -160,16 +160,18 @@ pub(crate) async fn sync<C: GenericClient>(
 ) -> Result<SyncResponse> {
     let mine = conversations::ids_of(c, user).await?;
     let plan = views::sync_plan(&mine, cursors);
-    let mut conversations = Vec::with_capacity(plan.catch_up.len());
-    for cursor in plan.catch_up {
+    // Every conversation's reads are pipelined on the one snapshot.
+    let catch_up = plan.catch_up.into_iter().map(|cursor| async move {
         let id = &cursor.conversation_id;
         let window = history::window(HistoryCursor::After(cursor.last_sequence), limit);
         let (m, page) = tokio::try_join!(conversations::membership(c, id, user), page(c, id, user, window))?;
-        conversations.push(views::caught_up(&m, page));
-    }
-    let new_conversations =
-        futures_util::future::try_join_all(plan.new.into_iter().map(|id| conversations::view(c, id, user)))
-            .await?;
+        Ok::<_, Error>(views::caught_up(&m, page))
+    });
+    let new = plan.new.into_iter().map(|id| conversations::view(c, id, user));
+    let (conversations, new_conversations) = tokio::try_join!(
+        futures_util::future::try_join_all(catch_up),
+        futures_util::future::try_join_all(new)
+    )?;
     Ok(SyncResponse { conversations, new_conversations, server_time: now })
 }
 
