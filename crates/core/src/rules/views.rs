@@ -12,8 +12,7 @@ use super::access::Membership;
 
 /// The order participants are listed in: admins first, then by seniority (`joined_at`, then id).
 pub fn listing_order(a: &MemberRow, b: &MemberRow) -> Ordering {
-    let key = |m: &MemberRow| (m.role != Role::Admin, m.joined_at, m.user_id.clone());
-    key(a).cmp(&key(b))
+    (a.role != Role::Admin, a.joined_at, &a.user_id).cmp(&(b.role != Role::Admin, b.joined_at, &b.user_id))
 }
 
 /// The conversation as `m.member` sees it. `listed` holds at least the first
