@@ -2,6 +2,7 @@
 //! whose frames are handled by [`handlers`].
 
 mod handlers;
+mod requests;
 mod session;
 #[cfg(test)]
 mod tests;

@@ -27,7 +27,7 @@ use tokio_postgres::NoTls;
 
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
-use self::queries::{conversations, markers, messages, presence, settings, users};
+use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 const POOL_SIZE: usize = 16;
@@ -204,7 +204,7 @@ impl ConversationStore for PostgresStore {
     }
 
     async fn conversation(&self, conversation_id: &str, viewer: &str) -> Result<Conversation> {
-        snapshot!(self, |c| conversations::view(c, conversation_id, viewer).await)
+        snapshot!(self, |c| views::view(c, conversation_id, viewer).await)
     }
 
     async fn conversations_of(&self, user: &str) -> Result<Vec<Conversation>> {
@@ -212,8 +212,7 @@ impl ConversationStore for PostgresStore {
             match conversations::ids_of(c, user).await {
                 // Pipelined: one round trip for all of them.
                 Ok(ids) => {
-                    futures_util::future::try_join_all(ids.iter().map(|id| conversations::view(c, id, user)))
-                        .await
+                    futures_util::future::try_join_all(ids.iter().map(|id| views::view(c, id, user))).await
                 }
                 Err(e) => Err(e),
             }
@@ -280,7 +279,7 @@ impl MessageStore for PostgresStore {
     }
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
-        snapshot!(self, |c| messages::sync(c, user, cursors, limit, now_millis()).await)
+        snapshot!(self, |c| views::sync(c, user, cursors, limit, now_millis()).await)
     }
 }
 
@@ -310,7 +309,7 @@ impl ReceiptStore for PostgresStore {
     }
 
     async fn receipts(&self, conversation_id: &str, message_id: &str, viewer: &str) -> Result<Receipts> {
-        snapshot!(self, |c| markers::receipts(c, conversation_id, message_id, viewer).await)
+        snapshot!(self, |c| receipts::receipts(c, conversation_id, message_id, viewer).await)
     }
 }
 

@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
-use self::queries::{conversations, markers, messages, presence, settings, users};
+use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
 use self::writer::Writer;
 
 const MIGRATIONS: &[&str] =
@@ -222,13 +222,13 @@ impl ConversationStore for SqliteStore {
 
     async fn conversation(&self, conversation_id: &str, viewer: &str) -> Result<Conversation> {
         let (id, viewer) = (conversation_id.to_string(), viewer.to_string());
-        self.read_snapshot(move |c| conversations::view(c, &id, &viewer)).await
+        self.read_snapshot(move |c| views::view(c, &id, &viewer)).await
     }
 
     async fn conversations_of(&self, user: &str) -> Result<Vec<Conversation>> {
         let user = user.to_string();
         self.read_snapshot(move |c| {
-            conversations::ids_of(c, &user)?.iter().map(|id| conversations::view(c, id, &user)).collect()
+            conversations::ids_of(c, &user)?.iter().map(|id| views::view(c, id, &user)).collect()
         })
         .await
     }
@@ -287,7 +287,7 @@ impl MessageStore for SqliteStore {
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         let (user, cursors) = (user.to_string(), cursors.to_vec());
-        self.read_snapshot(move |c| messages::sync(c, &user, &cursors, limit, now_millis())).await
+        self.read_snapshot(move |c| views::sync(c, &user, &cursors, limit, now_millis())).await
     }
 }
 
@@ -322,7 +322,7 @@ impl ReceiptStore for SqliteStore {
     async fn receipts(&self, conversation_id: &str, message_id: &str, viewer: &str) -> Result<Receipts> {
         let (id, message_id, viewer) =
             (conversation_id.to_string(), message_id.to_string(), viewer.to_string());
-        self.read_snapshot(move |c| markers::receipts(c, &id, &message_id, &viewer)).await
+        self.read_snapshot(move |c| receipts::receipts(c, &id, &message_id, &viewer)).await
     }
 }
 

@@ -7,14 +7,13 @@ use confab_core::rows::{kind_str, parse_kind, parse_role, ConversationRow, Membe
 use confab_core::rules::access::{self, Membership};
 use confab_core::rules::direct::{self, DirectOpening};
 use confab_core::rules::groups::{self, AdditionRows, RemovalRows};
-use confab_core::rules::views;
 use confab_core::store::{NewGroup, MAX_LISTED_PARTICIPANTS};
 use confab_core::Result;
-use confab_proto::{Conversation, GroupSettings, Role};
+use confab_proto::{GroupSettings, Role};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{i, messages, u, users};
+use super::{i, u, users};
 use crate::postgres::error::PgResult;
 
 const CONVERSATION_COLUMNS: &str =
@@ -90,7 +89,7 @@ async fn members_where<C: GenericClient>(
 }
 
 /// The first members in the rules' listing order (admins, then seniority), as many as are listed.
-async fn listed_members<C: GenericClient>(c: &C, id: &str) -> Result<Vec<MemberRow>> {
+pub(crate) async fn listed_members<C: GenericClient>(c: &C, id: &str) -> Result<Vec<MemberRow>> {
     let order = "ORDER BY role = 'admin' DESC, joined_at, user_id LIMIT $2";
     members_where(c, id, order, MAX_LISTED_PARTICIPANTS).await
 }
@@ -207,17 +206,6 @@ pub(crate) async fn create_group<C: GenericClient>(c: &C, group: &NewGroup) -> R
     let unchecked = groups::create(group)?;
     let found = users::existing(c, unchecked.user_ids()).await?;
     insert_conversation(c, &unchecked.with_users(&found)?).await.map(|_| ())
-}
-
-/// A conversation as `viewer` sees it (one round trip: the reads are pipelined).
-pub(crate) async fn view<C: GenericClient>(c: &C, id: &str, viewer: &str) -> Result<Conversation> {
-    let (conversation, member, listed, last) = tokio::try_join!(
-        conversation(c, id),
-        member(c, id, viewer),
-        listed_members(c, id),
-        messages::last(c, id)
-    )?;
-    Ok(views::conversation(access::membership(conversation, member)?, listed, last))
 }
 
 /// Ids of `user`'s conversations, most recently active first.

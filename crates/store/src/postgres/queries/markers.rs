@@ -1,15 +1,14 @@
 //! Delivered and read markers, and the receipts recorded from their advances. A marker move locks
 //! the member's row, so two moves of one member (from two nodes) apply one after the other.
 
-use confab_core::rows::{FirstMark, MarkerKind, OtherMarkers};
+use confab_core::rows::{MarkerKind, OtherMarkers};
 use confab_core::rules::access::{self, Membership};
 use confab_core::rules::markers::{self, MarkerAdvance};
-use confab_core::rules::receipts;
-use confab_core::store::{MarkerMove, ReadMove, Receipts};
-use confab_core::{Error, Result};
+use confab_core::store::{MarkerMove, ReadMove};
+use confab_core::Result;
 use deadpool_postgres::GenericClient;
 
-use super::{conversations, i, messages, u};
+use super::{conversations, i, u};
 use crate::postgres::error::PgResult;
 
 /// The lowest markers of everyone in `id` but `viewer`.
@@ -82,38 +81,4 @@ pub(crate) async fn mark_read<C: GenericClient>(
         write(c, id, user, a, at).await?;
     }
     Ok(moved)
-}
-
-pub(crate) async fn receipts<C: GenericClient>(
-    c: &C,
-    id: &str,
-    message_id: &str,
-    viewer: &str,
-) -> Result<Receipts> {
-    let (conversation, member, message) = tokio::try_join!(
-        conversations::conversation(c, id),
-        conversations::member(c, id, viewer),
-        messages::reference(c, id, message_id)
-    )?;
-    let message = receipts::target(conversation, member, message)?;
-    // Each member's earliest advance of each marker at or beyond the message.
-    let rows = c
-        .query(
-            "SELECT user_id, kind, MIN(at) FROM receipt_marks
-             WHERE conversation_id = $1 AND kind IN ('delivered', 'read') AND up_to_sequence >= $2
-             GROUP BY user_id, kind",
-            &[&id, &i(message.sequence_number)],
-        )
-        .await
-        .db()?;
-    let marks = rows
-        .iter()
-        .map(|r| {
-            let kind: &str = r.get(1);
-            let kind = MarkerKind::parse(kind)
-                .ok_or_else(|| Error::Internal(format!("unknown receipt kind `{kind}`")))?;
-            Ok(FirstMark { user_id: r.get(0), kind, at: r.get(2) })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(receipts::collect(&message, marks))
 }

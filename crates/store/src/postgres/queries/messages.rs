@@ -1,12 +1,12 @@
 //! Messages: appends, history pages, offline sync.
 
 use confab_core::rows::LocatedMessage;
+use confab_core::rules::access;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck};
-use confab_core::rules::{access, views};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
-use confab_proto::{Content, GroupSettings, Message, SyncCursor, SyncResponse};
+use confab_proto::{Content, GroupSettings, Message};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -109,7 +109,12 @@ pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now:
 }
 
 /// The page of `window` for `viewer`, whose membership is established in the same snapshot.
-async fn page<C: GenericClient>(c: &C, id: &str, viewer: &str, window: PageWindow) -> Result<HistoryPage> {
+pub(crate) async fn page<C: GenericClient>(
+    c: &C,
+    id: &str,
+    viewer: &str,
+    window: PageWindow,
+) -> Result<HistoryPage> {
     let rows = in_window(c, id, &window).await?;
     let others = if history::needs_statuses(&rows, viewer) {
         markers::others(c, id, viewer).await?
@@ -149,30 +154,6 @@ pub(crate) async fn locate<C: GenericClient>(c: &C, message_id: &str, viewer: &s
         sequence_number: u(r.get(1)),
         viewer_is_member: r.get(2),
     }))
-}
-
-pub(crate) async fn sync<C: GenericClient>(
-    c: &C,
-    user: &str,
-    cursors: &[SyncCursor],
-    limit: u32,
-    now: i64,
-) -> Result<SyncResponse> {
-    let mine = conversations::ids_of(c, user).await?;
-    let plan = views::sync_plan(&mine, cursors);
-    // Every conversation's reads are pipelined on the one snapshot.
-    let catch_up = plan.catch_up.into_iter().map(|cursor| async move {
-        let id = &cursor.conversation_id;
-        let window = history::window(HistoryCursor::After(cursor.last_sequence), limit);
-        let (m, page) = tokio::try_join!(conversations::membership(c, id, user), page(c, id, user, window))?;
-        Ok::<_, Error>(views::caught_up(&m, page))
-    });
-    let new = plan.new.into_iter().map(|id| conversations::view(c, id, user));
-    let (conversations, new_conversations) = tokio::try_join!(
-        futures_util::future::try_join_all(catch_up),
-        futures_util::future::try_join_all(new)
-    )?;
-    Ok(SyncResponse { conversations, new_conversations, server_time: now })
 }
 
 pub(crate) async fn between<C: GenericClient>(

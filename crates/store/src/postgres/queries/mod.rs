@@ -6,8 +6,10 @@ pub(crate) mod conversations;
 pub(crate) mod markers;
 pub(crate) mod messages;
 pub(crate) mod presence;
+pub(crate) mod receipts;
 pub(crate) mod settings;
 pub(crate) mod users;
+pub(crate) mod views;
 
 /// A stored sequence number (never negative) as `u64`.
 fn u(v: i64) -> u64 {

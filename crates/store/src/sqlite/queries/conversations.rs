@@ -5,13 +5,12 @@ use confab_core::rows::{kind_str, parse_kind, parse_role, ConversationRow, Membe
 use confab_core::rules::access::{self, Membership};
 use confab_core::rules::direct::{self, DirectOpening};
 use confab_core::rules::groups::{self, AdditionRows, RemovalRows};
-use confab_core::rules::views;
 use confab_core::store::{NewGroup, MAX_LISTED_PARTICIPANTS};
 use confab_core::Result;
-use confab_proto::{Conversation, GroupSettings, Role};
+use confab_proto::{GroupSettings, Role};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{messages, users};
+use super::users;
 use crate::sqlite::error::SqlResult;
 
 const CONVERSATION_COLUMNS: &str =
@@ -71,7 +70,7 @@ fn members_where(conn: &Connection, id: &str, order_and_limit: &str, limit: usiz
 }
 
 /// The first members in the rules' listing order (admins, then seniority), as many as are listed.
-fn listed_members(conn: &Connection, id: &str) -> Result<Vec<MemberRow>> {
+pub(crate) fn listed_members(conn: &Connection, id: &str) -> Result<Vec<MemberRow>> {
     let order = "ORDER BY role = 'admin' DESC, joined_at, user_id LIMIT ?2";
     members_where(conn, id, order, MAX_LISTED_PARTICIPANTS)
 }
@@ -179,13 +178,6 @@ pub(crate) fn create_group(conn: &Connection, group: &NewGroup) -> Result<()> {
     let unchecked = groups::create(group)?;
     let found = users::existing(conn, unchecked.user_ids())?;
     insert_conversation(conn, &unchecked.with_users(&found)?)
-}
-
-/// A conversation as `viewer` sees it.
-pub(crate) fn view(conn: &Connection, id: &str, viewer: &str) -> Result<Conversation> {
-    let m = membership(conn, id, viewer)?;
-    let last_message = messages::last(conn, id)?;
-    Ok(views::conversation(m, listed_members(conn, id)?, last_message))
 }
 
 /// Ids of `user`'s conversations, most recently active first.

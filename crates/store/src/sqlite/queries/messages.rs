@@ -1,12 +1,12 @@
 //! Messages: appends, history pages, offline sync.
 
 use confab_core::rows::LocatedMessage;
+use confab_core::rules::access;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck, AppendPlan};
-use confab_core::rules::{access, views};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
-use confab_proto::{Content, Message, SyncCursor, SyncResponse};
+use confab_proto::{Content, Message};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{conversations, markers, seq};
@@ -101,7 +101,7 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
 }
 
 /// The page of `window` for `viewer`, whose membership is already established.
-fn page(conn: &Connection, id: &str, viewer: &str, window: PageWindow) -> Result<HistoryPage> {
+pub(crate) fn page(conn: &Connection, id: &str, viewer: &str, window: PageWindow) -> Result<HistoryPage> {
     let rows = in_window(conn, id, &window)?;
     let others = if history::needs_statuses(&rows, viewer) {
         markers::others(conn, id, viewer)?
@@ -141,27 +141,6 @@ pub(crate) fn locate(conn: &Connection, message_id: &str, viewer: &str) -> Resul
         })
         .db()?;
     access::locate(found)
-}
-
-pub(crate) fn sync(
-    conn: &Connection,
-    user: &str,
-    cursors: &[SyncCursor],
-    limit: u32,
-    now: i64,
-) -> Result<SyncResponse> {
-    let mine = conversations::ids_of(conn, user)?;
-    let plan = views::sync_plan(&mine, cursors);
-    let mut conversations = Vec::with_capacity(plan.catch_up.len());
-    for cursor in plan.catch_up {
-        let id = &cursor.conversation_id;
-        let m = conversations::membership(conn, id, user)?;
-        let page = page(conn, id, user, history::window(HistoryCursor::After(cursor.last_sequence), limit))?;
-        conversations.push(views::caught_up(&m, page));
-    }
-    let new_conversations =
-        plan.new.into_iter().map(|id| conversations::view(conn, id, user)).collect::<Result<_>>()?;
-    Ok(SyncResponse { conversations, new_conversations, server_time: now })
 }
 
 pub(crate) fn between(conn: &Connection, id: &str, after: u64, up_to: u64) -> Result<Vec<MessageRef>> {

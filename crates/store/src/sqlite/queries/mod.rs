@@ -6,8 +6,10 @@ pub(crate) mod conversations;
 pub(crate) mod markers;
 pub(crate) mod messages;
 pub(crate) mod presence;
+pub(crate) mod receipts;
 pub(crate) mod settings;
 pub(crate) mod users;
+pub(crate) mod views;
 
 /// A sequence number as a SQLite INTEGER (signed 64-bit); larger bounds are clamped.
 fn seq(v: u64) -> i64 {
