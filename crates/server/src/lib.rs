@@ -108,6 +108,14 @@ impl Server {
         if config.heartbeat_interval.is_zero() {
             return Err(StartError::Config("heartbeat interval must be positive".into()));
         }
+        if config.http_header_timeout.is_zero() || config.http_idle_timeout.is_zero() {
+            return Err(StartError::Config("HTTP header and idle timeouts must be positive".into()));
+        }
+        if config.limits.max_connections_per_user == 0 || config.limits.max_http_connections == 0 {
+            return Err(StartError::Config(
+                "max connections per user and max HTTP connections must be positive".into(),
+            ));
+        }
         // Both URLs are checked before anything is opened.
         let location = confab_store::StoreLocation::resolve(
             config.database_url.as_deref(),
