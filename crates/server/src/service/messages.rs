@@ -85,6 +85,14 @@ impl Messages {
         Messages { store, notifier, dispatcher, limits, rest_sends }
     }
 
+    /// Forgets REST senders whose budget is full again (they are limited exactly as if it were
+    /// kept); returns how many are still tracked.
+    pub(crate) fn prune_rate_limits(&self) -> usize {
+        self.rest_sends.retain_recent();
+        self.rest_sends.shrink_to_fit();
+        self.rest_sends.len()
+    }
+
     /// A fresh budget for one WebSocket device.
     pub(crate) fn device_rate(&self) -> DeviceRate {
         DeviceRate(RateLimiter::direct(message_quota(&self.limits)))
