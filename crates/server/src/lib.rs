@@ -162,7 +162,9 @@ impl Server {
                 tracing::debug!(error = %e, "TCP_NODELAY not set");
             }
         });
-        let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
+        // The peer address feeds the per-address login and registration throttles.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(signal).await;
         app.begin_shutdown();
         sessions.close();
         sessions.wait().await;
