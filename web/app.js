@@ -112,6 +112,24 @@ const ICONS = {
 // Sign in / register
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * What a failed sign-in or registration tells the user. The server names the one rule a refused
+ * password or name broke (`INVALID_REQUEST`), so that is shown as it is, capitalised.
+ * @param {unknown} ex
+ * @param {string} code
+ */
+function authErrorText(ex, code) {
+  if (code === 'UNAUTHORIZED') return 'Wrong username or password.';
+  if (code === 'USERNAME_TAKEN') return 'That username is taken.';
+  if (code === 'RATE_LIMITED') {
+    const secs = ex instanceof ConfabError && ex.retryAfter ? ex.retryAfter : 1;
+    return `Too many attempts. Try again in ${secs} s.`;
+  }
+  const text = errorText(ex);
+  if (code === 'INVALID_REQUEST') return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+  return text;
+}
+
 function showAuth() {
   app.replaceChildren($('tpl-auth', HTMLTemplateElement).content.cloneNode(true));
   let registering = false;
@@ -124,6 +142,7 @@ function showAuth() {
     $('auth-switch-text').textContent = reg ? 'Have an account?' : 'New here?';
     $('auth-displayname-label').hidden = !reg;
     $('auth-password', HTMLInputElement).autocomplete = reg ? 'new-password' : 'current-password';
+    $('auth-password-hint').hidden = !reg;
     $('auth-error').hidden = true;
   };
   $('auth-toggle').addEventListener('click', () => setMode(!registering));
@@ -134,7 +153,9 @@ function showAuth() {
     const err = $('auth-error');
     err.hidden = true;
     if (!form.checkValidity()) {
-      err.textContent = 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters.';
+      err.textContent = registering
+        ? 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters and hard to guess.'
+        : 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters.';
       err.hidden = false;
       return;
     }
@@ -151,8 +172,7 @@ function showAuth() {
       await startChat(session);
     } catch (ex) {
       const code = ex instanceof ConfabError ? ex.code : '';
-      err.textContent =
-        code === 'UNAUTHORIZED' ? 'Wrong username or password.' : code === 'USERNAME_TAKEN' ? 'That username is taken.' : errorText(ex);
+      err.textContent = authErrorText(ex, code);
       err.hidden = false;
       $('auth-submit', HTMLButtonElement).disabled = false;
     }

@@ -11,9 +11,17 @@ use serde::Serialize;
 
 use crate::TargetArgs;
 
-/// Settings every spawned server gets: the per-device rate limit is lifted so the benchmark
-/// measures the server, not its limiter.
-pub const SPAWN_FLAGS: &[&str] = &["--messages-per-second", "1000000", "--message-burst", "1000000"];
+/// Settings every spawned server gets: the per-device rate limit and the per-address
+/// registration throttle (every benchmark user registers from this one address) are lifted so the
+/// benchmark measures the server, not its limiters.
+pub const SPAWN_FLAGS: &[&str] = &[
+    "--messages-per-second",
+    "1000000",
+    "--message-burst",
+    "1000000",
+    "--registrations-per-address",
+    "1000000",
+];
 
 /// The server(s) a scenario talks to.
 pub struct ServerHandle {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use confab_server::config::{AuthLimits, IpRange};
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
 
@@ -90,6 +91,28 @@ pub struct ServeArgs {
     /// Groups above this size send read receipts only to senders and the reader [default: 100].
     #[arg(long, env = "CONFAB_RECEIPT_FANOUT_LIMIT")]
     pub receipt_fanout_limit: Option<u32>,
+    /// Failed logins for one username before each further attempt waits 1 s, 2 s, 4 s, … [default: 5].
+    #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_ACCOUNT")]
+    pub login_failures_per_account: Option<u32>,
+    /// Longest wait between login attempts for one username, in seconds [default: 300].
+    #[arg(long, env = "CONFAB_LOGIN_BACKOFF_MAX_SECS")]
+    pub login_backoff_max_secs: Option<u64>,
+    /// Failed logins from one client address (IPv6: /64) per 5 minutes [default: 30].
+    #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_ADDRESS")]
+    pub login_failures_per_address: Option<u32>,
+    /// Registrations from one client address (IPv6: /64) per hour [default: 10].
+    #[arg(long, env = "CONFAB_REGISTRATIONS_PER_ADDRESS")]
+    pub registrations_per_address: Option<u32>,
+    /// Threads hashing passwords [default: half the cores, at least 1].
+    #[arg(long, env = "CONFAB_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+    /// Password hashes waiting for a thread before logins get 429 [default: 64].
+    #[arg(long, env = "CONFAB_HASH_QUEUE")]
+    pub hash_queue: Option<usize>,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the
+    /// client [default: none: the client is the connection's peer].
+    #[arg(long, env = "CONFAB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<IpRange>>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -127,6 +150,13 @@ struct FileConfig {
     presence_throttle_ms: Option<u64>,
     presence_bulk_cap: Option<u32>,
     receipt_fanout_limit: Option<u32>,
+    login_failures_per_account: Option<u32>,
+    login_backoff_max_secs: Option<u64>,
+    login_failures_per_address: Option<u32>,
+    registrations_per_address: Option<u32>,
+    hash_workers: Option<usize>,
+    hash_queue: Option<usize>,
+    trusted_proxies: Option<Vec<IpRange>>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -140,6 +170,7 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
     let d = ServerConfig::default();
     let l = d.limits.clone();
+    let a = d.auth.clone();
     let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
@@ -213,6 +244,28 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             ..l
         },
         web_dir: args.web_dir.or(file.web_dir),
+        auth: AuthLimits {
+            login_failures_per_account: args
+                .login_failures_per_account
+                .or(file.login_failures_per_account)
+                .unwrap_or(a.login_failures_per_account),
+            login_backoff_max: args
+                .login_backoff_max_secs
+                .or(file.login_backoff_max_secs)
+                .map(Duration::from_secs)
+                .unwrap_or(a.login_backoff_max),
+            login_failures_per_address: args
+                .login_failures_per_address
+                .or(file.login_failures_per_address)
+                .unwrap_or(a.login_failures_per_address),
+            registrations_per_address: args
+                .registrations_per_address
+                .or(file.registrations_per_address)
+                .unwrap_or(a.registrations_per_address),
+            hash_workers: args.hash_workers.or(file.hash_workers).unwrap_or(a.hash_workers),
+            hash_queue: args.hash_queue.or(file.hash_queue).unwrap_or(a.hash_queue),
+            trusted_proxies: args.trusted_proxies.or(file.trusted_proxies).unwrap_or(a.trusted_proxies),
+        },
     };
     let log = args.log.or(file.log).unwrap_or_else(|| "info".to_string());
     (config, log)
@@ -315,6 +368,19 @@ mod tests {
         assert_eq!(config.limits.max_group_size, 50);
         assert_eq!(config.limits.max_text_bytes, 16 * 1024);
         assert_eq!(log, "info");
+    }
+
+    #[test]
+    fn auth_limits_and_trusted_proxies_come_from_flags_or_file() {
+        let file: FileConfig =
+            toml::from_str("trusted-proxies = [\"10.0.0.0/8\", \"::1\"]\nhash-queue = 5").unwrap();
+        let args = ServeArgs { registrations_per_address: Some(1000), ..Default::default() };
+        let (config, _) = resolve(args, file);
+        assert_eq!(config.auth.trusted_proxies, vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(config.auth.hash_queue, 5);
+        assert_eq!(config.auth.registrations_per_address, 1000);
+        assert_eq!(config.auth.login_failures_per_account, 5);
+        assert!(toml::from_str::<FileConfig>("trusted-proxies = [\"10.0.0.0/99\"]").is_err());
     }
 
     #[test]

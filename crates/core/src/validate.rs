@@ -27,33 +27,99 @@ pub fn username(raw: &str) -> Result<String> {
     }
 }
 
-pub fn password(raw: &str) -> Result<()> {
+/// Least password strength accepted, on zxcvbn's 0–4 scale: 3 is "safely unguessable" (about
+/// 10^8 guesses), which with argon2 and login throttling leaves online guessing hopeless.
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+/// Only this many leading characters are scored, so scoring time stays bounded (a password weak
+/// in its first 100 characters is refused whatever follows).
+const SCORED_PASSWORD_CHARS: usize = 100;
+
+/// Checks a new password for `username` (already normalised). The error names the one rule that
+/// failed, first failing rule first: length, not blank, not one repeated character, not the
+/// username, then strength as estimated by zxcvbn (common passwords, keyboard walks, dates,
+/// repeats, the username and l33t variants all count as easy to guess).
+pub fn password(raw: &str, username: &str) -> Result<()> {
+    let rule = |m: String| Err(Error::InvalidRequest(m));
     if raw.chars().count() < 8 {
-        return Err(Error::InvalidRequest("password must be at least 8 characters".into()));
+        return rule("password must be at least 8 characters".into());
     }
     if raw.len() > MAX_PASSWORD_BYTES {
-        return Err(Error::InvalidRequest(format!("password must be at most {MAX_PASSWORD_BYTES} bytes")));
+        return rule(format!("password must be at most {MAX_PASSWORD_BYTES} bytes"));
+    }
+    if raw.chars().all(char::is_whitespace) {
+        return rule("password must not be only spaces".into());
+    }
+    let mut chars = raw.chars();
+    if let Some(first) = chars.next() {
+        if chars.all(|c| c == first) {
+            return rule("password must not be one character repeated".into());
+        }
+    }
+    if raw.trim().eq_ignore_ascii_case(username) {
+        return rule("password must not be the username".into());
+    }
+    let scored: String = raw.chars().take(SCORED_PASSWORD_CHARS).collect();
+    let estimate = zxcvbn::zxcvbn(&scored, &[username]);
+    if u8::from(estimate.score()) < MIN_PASSWORD_SCORE {
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| w.to_string().trim_end_matches('.').to_lowercase())
+            .unwrap_or_else(|| "add more words or characters".to_string());
+        return rule(format!("password is too easy to guess: {why}"));
     }
     Ok(())
 }
 
-/// A display name: trimmed, defaulting to the username, at most [`MAX_NAME_CHARS`] characters.
+/// Invisible characters that make a name look like something it is not: bidirectional embeddings,
+/// overrides, isolates and marks, and zero-width characters.
+fn deceptive(c: char) -> Option<&'static str> {
+    match c {
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
+            Some("a bidirectional control character")
+        }
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => Some("a zero-width character"),
+        _ if c.is_control() => Some("a control character"),
+        _ => None,
+    }
+}
+
+/// A name as people see it: NFC, trimmed, each run of whitespace (tabs and newlines included) one
+/// space; control, bidirectional-control and zero-width characters are refused, naming the first.
+/// Empty input gives an empty name; length is left to the caller.
+pub fn name(field: &str, raw: &str) -> Result<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let name: String = collapsed.nfc().collect();
+    if let Some((c, what)) = name.chars().find_map(|c| deceptive(c).map(|what| (c, what))) {
+        return Err(Error::InvalidRequest(format!(
+            "{field} must not contain U+{:04X}, {what}",
+            u32::from(c)
+        )));
+    }
+    Ok(name)
+}
+
+/// A display name: normalised by [`name`], defaulting to the username, at most [`MAX_NAME_CHARS`]
+/// characters.
 pub fn display_name(raw: Option<&str>, username: &str) -> Result<String> {
-    let name = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(username);
+    let name = name("displayName", raw.unwrap_or(""))?;
+    let name = if name.is_empty() { username.to_string() } else { name };
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(Error::InvalidRequest(format!(
             "displayName must be at most {MAX_NAME_CHARS} characters"
         )));
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
+/// A group name: normalised by [`name`], 1–[`MAX_NAME_CHARS`] characters.
 pub fn group_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
+    let name = name("group name", raw)?;
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(Error::InvalidRequest(format!("group name must be 1-{MAX_NAME_CHARS} characters")));
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
 /// A client-chosen id (`messageId`, `deviceId`): 1–128 printable ASCII characters.
@@ -135,10 +201,67 @@ mod tests {
         assert!(username("ok.name-2").is_ok());
     }
 
+    fn refusal(result: Result<impl std::fmt::Debug>) -> String {
+        match result {
+            Err(Error::InvalidRequest(m)) => m,
+            other => panic!("expected INVALID_REQUEST, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn passwords_need_eight_characters() {
-        assert!(password("short").is_err());
-        assert!(password("long enough").is_ok());
+    fn weak_passwords_are_refused_naming_the_rule() {
+        assert!(refusal(password("short", "alice")).contains("at least 8 characters"));
+        assert!(refusal(password(&"x".repeat(1025), "alice")).contains("at most 1024 bytes"));
+        assert!(refusal(password("        ", "alice")).contains("only spaces"));
+        assert!(refusal(password("\t\t\t\t \t\t\t", "alice")).contains("only spaces"));
+        assert!(refusal(password("zzzzzzzzzzzz", "alice")).contains("one character repeated"));
+        assert!(refusal(password("Margaret_Hamilton", "margaret_hamilton")).contains("the username"));
+        for weak in ["12345678", "password123", "qwertyuiop", "iloveyou1", "alice2024!", "P@ssw0rd1"] {
+            assert!(refusal(password(weak, "alice")).contains("too easy to guess"), "{weak} accepted");
+        }
+        assert!(refusal(password("12345678", "alice")).contains("common password"));
+    }
+
+    #[test]
+    fn strong_passwords_pass() {
+        for strong in
+            ["correct horse battery", "e2e-correct-horse-42", "Tr0ub4dor&3-plus", "ünïcödé pässwörd ok"]
+        {
+            assert_eq!(password(strong, "alice"), Ok(()), "{strong} refused");
+        }
+    }
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(display_name(Some("  Ada \t\n  Lovelace "), "ada").unwrap(), "Ada Lovelace");
+        assert_eq!(display_name(Some("   "), "ada").unwrap(), "ada");
+        assert_eq!(display_name(None, "ada").unwrap(), "ada");
+        // "e" + combining acute becomes the one precomposed character.
+        assert_eq!(display_name(Some("Ame\u{301}lie"), "amelie").unwrap(), "Am\u{e9}lie");
+        assert_eq!(group_name("  Night \u{3000} owls ").unwrap(), "Night owls");
+        assert_eq!(display_name(Some("Zoë 🦊"), "zoe").unwrap(), "Zoë 🦊");
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_control_characters() {
+        let bad = [
+            ("nul\0byte", "U+0000, a control character"),
+            ("bell\u{7}", "U+0007, a control character"),
+            ("evil\u{202E}gnp.exe", "U+202E, a bidirectional control character"),
+            ("\u{202A}embed", "U+202A, a bidirectional control character"),
+            ("iso\u{2066}late", "U+2066, a bidirectional control character"),
+            ("iso\u{2069}late", "U+2069, a bidirectional control character"),
+            ("zero\u{200B}width", "U+200B, a zero-width character"),
+            ("zero\u{200D}joiner", "U+200D, a zero-width character"),
+            ("word\u{2060}joiner", "U+2060, a zero-width character"),
+            ("\u{FEFF}bom", "U+FEFF, a zero-width character"),
+        ];
+        for (raw, why) in bad {
+            assert!(refusal(display_name(Some(raw), "x")).contains(why), "{raw:?} display name");
+            assert!(refusal(group_name(raw)).contains(why), "{raw:?} group name");
+        }
+        assert!(refusal(group_name(" \t ")).contains("1-100 characters"));
+        assert!(refusal(group_name(&"é".repeat(101))).contains("1-100 characters"));
     }
 
     #[test]

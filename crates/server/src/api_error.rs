@@ -2,7 +2,9 @@
 //! input into the protocol's error codes instead of axum's plain-text rejections.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +13,7 @@ use confab_core::Error;
 use confab_proto::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 
+use crate::config::IpRange;
 use crate::state::AppState;
 
 /// A domain error on its way out as `{"error", "message", "retryAfter"?}`.
@@ -132,4 +135,73 @@ pub async fn protocol_error_body(response: Response) -> Response {
     *rewritten.status_mut() = status;
     rewritten.headers_mut().extend(parts.headers);
     rewritten
+}
+
+/// The client's address, for per-address throttles: the connection's peer, unless that peer is a
+/// configured trusted proxy (see [`client_address`]).
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| Error::Internal("the connection's peer address is unknown".into()))?;
+        Ok(ClientAddr(client_address(peer, &parts.headers, &state.app.config.auth.trusted_proxies)))
+    }
+}
+
+/// Who sent a request that arrived from `peer`. When `peer` is a trusted proxy, `X-Forwarded-For`
+/// is read from its right end (the entry that proxy appended) leftwards, past further trusted
+/// proxies, to the first address that is not one: entries left of it were written by the client
+/// and prove nothing. An entry that is not an address stops the walk at the last proxy.
+pub fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpRange]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("").split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<IpRange> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.7".parse().unwrap());
+        // From the proxy: past the trusted hop to the client the proxy saw (not the spoofed 6.6.6.6).
+        assert_eq!(client_address(ip("10.0.0.2"), &headers, &trusted), ip("203.0.113.9"));
+        // From anyone else, or with no proxies configured, the header means nothing.
+        assert_eq!(client_address(ip("198.51.100.1"), &headers, &trusted), ip("198.51.100.1"));
+        assert_eq!(client_address(ip("10.0.0.2"), &headers, &[]), ip("10.0.0.2"));
+        headers.insert("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(client_address(ip("10.0.0.2"), &headers, &trusted), ip("10.0.0.2"));
+        assert_eq!(client_address(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+    }
 }

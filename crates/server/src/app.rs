@@ -52,7 +52,11 @@ impl App {
             PresenceHub::new(store.clone(), bus.clone(), config.presence_throttle, limits.presence_bulk_cap);
         node.attach_presence(presence.clone());
         App {
-            accounts: Accounts::new(store.clone(), TokenKeys::new(jwt_secret, config.token_ttl)),
+            accounts: Accounts::new(
+                store.clone(),
+                TokenKeys::new(jwt_secret, config.token_ttl),
+                &config.auth,
+            ),
             conversations: Conversations::new(store.clone(), notifier.clone(), limits.max_group_size),
             messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits),
             typing: TypingTracker::new(notifier, config.typing_timeout),

@@ -1,4 +1,4 @@
-//! Authentication: argon2 password hashes and HS256 JWT bearer tokens.
+//! Authentication: argon2 password hashes (on their own bounded pool) and HS256 JWT bearer tokens.
 //!
 //! Tokens this server issues carry `iss: "confab"`. Tokens without that issuer are
 //! application-minted: an application's own backend signs them with the same shared secret to bring
@@ -83,58 +83,141 @@ impl TokenKeys {
     }
 }
 
-/// Password hashes computed at once. Each argon2 hash takes 19 MiB for its duration; without a
-/// bound, a burst of registrations or logins would make the process hold gigabytes.
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        tokio::sync::Semaphore::new(cpus * 2)
-    })
+/// A job for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Argon2 hashing and verification on a few dedicated threads behind a bounded queue.
+///
+/// Each argon2id hash (default parameters) takes 19 MiB and tens of milliseconds of one core. On
+/// tokio's own threads a login flood would stall every connection; on its blocking pool it would
+/// still take every core and, waiting without bound, memory. Here at most `workers` hashes run,
+/// at a lower scheduling priority than the async runtime, and at most `queue` wait: beyond that
+/// the caller gets `RATE_LIMITED` at once.
+pub struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    /// Argon2 verifications performed, known user or not (`confab_password_verifications_total`).
+    verifications: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-async fn hashing_slot() -> Result<tokio::sync::SemaphorePermit<'static>> {
-    hashing_slots().acquire().await.map_err(|_| Error::Internal("password hashing is closed".into()))
+impl HashPool {
+    /// Starts `workers` threads (at least one); they end when the pool is dropped.
+    pub fn new(workers: usize, queue: usize) -> HashPool {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(queue);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("confab-hash-{i}")).spawn(move || {
+                lower_priority();
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking hash fails its own request (its reply is dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        HashPool { jobs, verifications: Default::default() }
+    }
+
+    /// Queues `job` for a hashing thread, or fails at once when the queue is full. A job whose
+    /// caller has gone (the client hung up while it waited) is skipped.
+    fn submit<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<tokio::sync::oneshot::Receiver<T>> {
+        use std::sync::mpsc::TrySendError;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            if !tx.is_closed() {
+                let _ = tx.send(job());
+            }
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("confab_password_hash_rejected_total").increment(1);
+                Err(Error::RateLimited { retry_after_secs: 1 })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                Err(Error::Internal("password hashing threads are gone".into()))
+            }
+        }
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        self.submit(job)?.await.map_err(|_| Error::Internal("password hashing failed".into()))
+    }
+
+    /// Hashes a password with argon2id (default parameters).
+    pub async fn hash(&self, password: String) -> Result<String> {
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
+        })
+        .await?
+    }
+
+    /// Checks a password against a stored hash. With no hash (an unknown user, or one provisioned
+    /// by an application token) the password is checked against a dummy hash made with the same
+    /// parameters, and the answer is `false`: a login costs one full verification, and so takes as
+    /// long, whether or not the username exists or has a password.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
+        let verifications = self.verifications.clone();
+        self.run(move || {
+            let known = hash.is_some();
+            let stored = hash.unwrap_or_else(|| dummy_hash().to_string());
+            let matches = match PasswordHash::new(&stored) {
+                Ok(parsed) => {
+                    verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    metrics::counter!("confab_password_verifications_total").increment(1);
+                    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+                }
+                Err(_) => false,
+            };
+            known && matches
+        })
+        .await
+    }
+
+    /// Verifications performed so far.
+    #[cfg(test)]
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
-/// Hashes a password with argon2id (default parameters), off the async runtime.
-pub async fn hash_password(password: String) -> Result<String> {
-    let _slot = hashing_slot().await?;
-    tokio::task::spawn_blocking(move || {
+/// The hash unknown users are checked against: made once, with the parameters real hashes use, of
+/// a random password nobody knows.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        use argon2::password_hash::rand_core::RngCore;
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(&secret, &salt)
             .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
+            .expect("argon2 with default parameters hashes any 32 bytes")
     })
-    .await
-    .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")))?
 }
 
-/// Checks a password against a stored hash, off the async runtime. With no hash (an unknown user,
-/// or one provisioned by an application token) a dummy hash is still checked, so a login takes as
-/// long whether or not the username exists.
-pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let _slot = hashing_slot().await?;
-    tokio::task::spawn_blocking(move || {
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| {
-            DUMMY
-                .get_or_init(|| {
-                    let salt = SaltString::generate(&mut OsRng);
-                    Argon2::default()
-                        .hash_password(b"confab-dummy", &salt)
-                        .map(|h| h.to_string())
-                        .unwrap_or_default()
-                })
-                .clone()
-        });
-        let Ok(parsed) = PasswordHash::new(&hash) else { return false };
-        known && Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("password check task failed: {e}")))
+/// Hashing threads yield to the async runtime's when the CPU is short.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority has no memory effects; on Linux it applies to the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 #[cfg(test)]
@@ -156,9 +239,32 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
-        let hash = hash_password("correct horse".into()).await.unwrap();
-        assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
-        assert!(!verify_password("anything".into(), None).await.unwrap());
+        let pool = HashPool::new(1, 8);
+        let hash = pool.hash("correct horse battery".into()).await.unwrap();
+        assert!(pool.verify("correct horse battery".into(), Some(hash.clone())).await.unwrap());
+        assert!(!pool.verify("wrong horse battery".into(), Some(hash)).await.unwrap());
+        assert!(!pool.verify("anything".into(), None).await.unwrap());
+        assert_eq!(pool.verifications(), 3, "an unknown user costs a verification too");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let pool = HashPool::new(1, 1);
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let busy = pool
+            .submit(move || {
+                let _ = started_tx.send(());
+                let _ = release_rx.recv();
+            })
+            .unwrap();
+        // The one thread is now taken, until released.
+        started_rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let queued = pool.submit(|| 7).unwrap();
+        assert!(matches!(pool.submit(|| 8), Err(Error::RateLimited { retry_after_secs: 1 })));
+        release_tx.send(()).unwrap();
+        busy.await.unwrap();
+        assert_eq!(queued.await.unwrap(), 7);
+        assert_eq!(pool.run(|| 9).await.unwrap(), 9, "room again once the queue drained");
     }
 }

@@ -1,7 +1,7 @@
 //! Server settings. The `confab` binary fills them from flags, `CONFAB_*` environment variables
 //! and an optional TOML file; tests build them directly.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +46,116 @@ pub struct ServerConfig {
     /// Serve the web client from this directory instead of the copy embedded in the binary
     /// (for working on the client without rebuilding).
     pub web_dir: Option<PathBuf>,
+    /// Login and registration throttles and the password hashing pool.
+    pub auth: AuthLimits,
+}
+
+/// What keeps password guessing and hashing floods in check (see `docs/security.md`). Counters
+/// live in each node's memory: a cluster of N nodes allows N times as much.
+#[derive(Debug, Clone)]
+pub struct AuthLimits {
+    /// Failed logins for one username (existing or not) before each further attempt waits
+    /// 1 s, 2 s, 4 s, … A successful login clears them.
+    pub login_failures_per_account: u32,
+    /// Longest wait between attempts for one username.
+    pub login_backoff_max: Duration,
+    /// Failed logins from one address (IPv6: one /64) per 5 minutes, as a burst that refills
+    /// evenly. Successful logins do not count.
+    pub login_failures_per_address: u32,
+    /// Registration attempts from one address (IPv6: one /64) per hour, as a burst that refills
+    /// evenly.
+    pub registrations_per_address: u32,
+    /// Threads hashing passwords, apart from the async runtime's. Fewer than the cores, so a login
+    /// flood never takes the CPU message handling needs.
+    pub hash_workers: usize,
+    /// Hashes waiting for a thread; when full, logins and registrations get `429 RATE_LIMITED`.
+    pub hash_queue: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges). Empty: the
+    /// client address is the connection's peer.
+    pub trusted_proxies: Vec<IpRange>,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        AuthLimits {
+            login_failures_per_account: 5,
+            login_backoff_max: Duration::from_secs(300),
+            login_failures_per_address: 30,
+            registrations_per_address: 10,
+            hash_workers: (cpus / 2).max(1),
+            hash_queue: 64,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// An address or a CIDR range of addresses, as `10.0.0.1`, `10.0.0.0/8` or `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), self.prefix, 32)
+                    == masked(u32::from(ip).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as the IPv4 address they are.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+    let host_bits = u32::from(width - prefix.min(width));
+    if host_bits >= 128 {
+        0
+    } else {
+        (bits >> host_bits) << host_bits
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IpRange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let network = canonical(addr.parse::<IpAddr>().map_err(|e| format!("`{s}`: {e}"))?);
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| format!("`{s}`: the prefix length must be 0-{width}"))?,
+            None => width,
+        };
+        Ok(IpRange { network, prefix })
+    }
 }
 
 /// Limits from the protocol, all configurable.
@@ -121,6 +231,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             limits: Limits::default(),
             web_dir: None,
+            auth: AuthLimits::default(),
         }
     }
 }
@@ -169,5 +280,22 @@ mod tests {
         tiny.fit_to_fd_limit(1_024);
         assert!(tiny.max_connections + tiny.max_http_connections + RESERVED_FDS <= 1_024);
         assert!(tiny.max_http_connections >= 1 && tiny.max_connections >= 1);
+    }
+
+    #[test]
+    fn ip_ranges() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let lan: IpRange = "10.1.0.0/16".parse().unwrap();
+        assert!(lan.contains(ip("10.1.200.3")));
+        assert!(lan.contains(ip("::ffff:10.1.0.9")));
+        assert!(!lan.contains(ip("10.2.0.1")));
+        let one: IpRange = "127.0.0.1".parse().unwrap();
+        assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
+        let v6: IpRange = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")) && !v6.contains(ip("10.0.0.1")));
+        let all: IpRange = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("8.8.8.8")));
+        assert!("10.0.0.0/33".parse::<IpRange>().is_err());
+        assert!("not-an-ip".parse::<IpRange>().is_err());
     }
 }

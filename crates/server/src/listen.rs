@@ -14,6 +14,7 @@
 //! An upgraded connection leaves this loop (and its slot): the WebSocket session owns it from then
 //! on, with its own heartbeat timeout.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -58,8 +59,8 @@ pub async fn serve(listener: TcpListener, router: Router, settings: HttpSettings
             _ = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot accept a connection");
                 tokio::select! {
@@ -78,7 +79,7 @@ pub async fn serve(listener: TcpListener, router: Router, settings: HttpSettings
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
-        connections.spawn(serve_connection(tcp, router.clone(), settings.clone(), stop.clone(), slot));
+        connections.spawn(serve_connection(tcp, peer, router.clone(), settings.clone(), stop.clone(), slot));
     }
     connections.close();
     connections.wait().await;
@@ -86,6 +87,7 @@ pub async fn serve(listener: TcpListener, router: Router, settings: HttpSettings
 
 async fn serve_connection(
     tcp: TcpStream,
+    peer: SocketAddr,
     router: Router,
     settings: HttpSettings,
     stop: CancellationToken,
@@ -95,8 +97,10 @@ async fn serve_connection(
     let answering = Arc::new(AtomicUsize::new(0));
     let io = TokioIo::new(Watched { inner: tcp, activity: activity.clone() });
     let counter = answering.clone();
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         let answer = Answering::start(&counter);
+        // The peer address feeds the per-address login and registration throttles.
+        request.extensions_mut().insert(ConnectInfo(peer));
         let response = router.clone().oneshot(request.map(Body::new));
         async move {
             let response = response.await;

@@ -289,6 +289,23 @@ test('an offline contact shows when they were last seen', { timeout: T }, async 
   );
 });
 
+test('registration shows the one password rule that failed', { timeout: T }, async () => {
+  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => consoleErrors.push(`weak: ${err.message}`));
+  await page.goto(server.url + '/');
+  await page.getByTestId('auth-toggle').click();
+  assert.match(await page.getByTestId('auth-password-hint').textContent(), /hard to guess/);
+  await page.getByTestId('auth-username').fill(`weak_${Date.now().toString(36)}`);
+  await page.getByTestId('auth-password').fill('12345678');
+  await page.getByTestId('auth-submit').click();
+  await until(page, () => /^Password is too easy to guess/.test(document.getElementById('auth-error').textContent));
+  await page.getByTestId('auth-password').fill('correct horse battery');
+  await page.getByTestId('auth-submit').click();
+  await page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
+  await context.close();
+});
+
 test('no script errors in any page', () => {
   assert.deepEqual(consoleErrors, []);
 });

@@ -12,7 +12,7 @@ use confab_server::{Server, ServerConfig};
 use tokio::sync::oneshot;
 
 pub const SECRET: &str = "e2e-test-secret";
-pub const PASSWORD: &str = "password123";
+pub const PASSWORD: &str = "e2e-correct-horse-42";
 
 pub struct TestServer {
     pub url: String,
@@ -46,6 +46,9 @@ impl TestServer {
             jwt_secret: Some(SECRET.into()),
             ..ServerConfig::default()
         };
+        // Every test registers from 127.0.0.1; tests of the throttles set their own limits.
+        config.auth.registrations_per_address = 100_000;
+        config.auth.login_failures_per_address = 100_000;
         tune(&mut config);
         let server = Server::bind(config).await.expect("server starts");
         let url = format!("http://{}", server.local_addr());
@@ -146,6 +149,7 @@ impl ServerProcess {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--jwt-secret", SECRET, "--messages-per-second", "100000", "--message-burst", "100000"])
+            .args(["--registrations-per-address", "100000", "--login-failures-per-address", "100000"])
             .args(extra)
             .env("CONFAB_LOG", "warn")
             .stdout(Stdio::piped())

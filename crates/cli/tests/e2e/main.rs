@@ -9,4 +9,5 @@ mod errors;
 mod harness;
 mod messaging;
 mod realtime;
+mod security;
 mod services;

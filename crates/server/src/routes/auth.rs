@@ -5,19 +5,21 @@ use axum::http::StatusCode;
 use axum::Json;
 use confab_proto::{AuthResponse, LoginRequest, RegisterRequest};
 
-use crate::api_error::{ApiJson, ApiResult};
+use crate::api_error::{ApiJson, ApiResult, ClientAddr};
 use crate::state::AppState;
 
 pub(crate) async fn register(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
-    Ok((StatusCode::CREATED, Json(state.app.accounts().register(req).await?)))
+    Ok((StatusCode::CREATED, Json(state.app.accounts().register(req, from).await?)))
 }
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
-    Ok(Json(state.app.accounts().login(req).await?))
+    Ok(Json(state.app.accounts().login(req, from).await?))
 }

@@ -1,13 +1,18 @@
 //! Accounts: registration, login, bearer-token authentication (provisioning users of
 //! application-minted tokens) and the user directory.
 
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
 use confab_core::ids::{new_id, now_millis};
 use confab_core::store::{NewUser, SharedStore};
 use confab_core::{validate, Error, Result};
 use confab_proto::{AuthResponse, LoginRequest, RegisterRequest, User};
 use dashmap::DashSet;
 
-use crate::auth::{hash_password, verify_password, TokenKeys, ISSUER};
+use super::throttle::{address_key, retry_after_secs, Backoff, Buckets};
+use crate::auth::{HashPool, TokenKeys, ISSUER};
+use crate::config::AuthLimits;
 
 /// Default and largest number of users a directory look-up returns.
 const SEARCH_DEFAULT_LIMIT: u32 = 20;
@@ -18,19 +23,62 @@ pub(crate) struct Accounts {
     tokens: TokenKeys,
     /// Users of application-minted tokens known to exist, so only their first call hits the store.
     known_users: DashSet<String>,
+    /// Argon2 work, off the async runtime and bounded.
+    hasher: HashPool,
+    /// Failed logins per username.
+    login_failures: Backoff,
+    /// Failed logins per client address.
+    address_failures: Buckets<IpAddr>,
+    /// Registration attempts per client address.
+    registrations: Buckets<IpAddr>,
+}
+
+fn rate_limited(wait: Duration) -> Error {
+    metrics::counter!("confab_auth_throttled_total").increment(1);
+    Error::RateLimited { retry_after_secs: retry_after_secs(wait) }
+}
+
+/// The key a login attempt is throttled under: the username as it would be looked up, whether or
+/// not such a user exists (so throttling says nothing about who has an account).
+fn login_key(raw: &str) -> String {
+    validate::username(raw).unwrap_or_else(|_| raw.trim().chars().take(64).collect::<String>().to_lowercase())
 }
 
 impl Accounts {
-    pub(crate) fn new(store: SharedStore, tokens: TokenKeys) -> Accounts {
-        Accounts { store, tokens, known_users: DashSet::new() }
+    pub(crate) fn new(store: SharedStore, tokens: TokenKeys, limits: &AuthLimits) -> Accounts {
+        Accounts {
+            store,
+            tokens,
+            known_users: DashSet::new(),
+            hasher: HashPool::new(limits.hash_workers, limits.hash_queue),
+            login_failures: Backoff::new(limits.login_failures_per_account, limits.login_backoff_max),
+            address_failures: Buckets::new(limits.login_failures_per_address, Duration::from_secs(5 * 60)),
+            registrations: Buckets::new(limits.registrations_per_address, Duration::from_secs(3600)),
+        }
     }
 
-    /// Creates a user with a password and signs them in.
-    pub(crate) async fn register(&self, req: RegisterRequest) -> Result<AuthResponse> {
+    /// The pool that hashes and checks passwords.
+    #[cfg(test)]
+    pub(crate) fn hasher(&self) -> &HashPool {
+        &self.hasher
+    }
+
+    /// Creates a user with a password and signs them in. The input is checked first (free), then
+    /// the registrations of `from`, and only then is the password hashed.
+    pub(crate) async fn register(&self, req: RegisterRequest, from: IpAddr) -> Result<AuthResponse> {
         let username = validate::username(&req.username)?;
-        validate::password(&req.password)?;
+        validate::password(&req.password, &username)?;
         let display_name = validate::display_name(req.display_name.as_deref(), &username)?;
-        let password_hash = hash_password(req.password).await?;
+        let address = address_key(from);
+        self.registrations.take(address, Instant::now()).map_err(rate_limited)?;
+        let password_hash = match self.hasher.hash(req.password).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                // Refused by a full hashing queue: nothing was done, so it does not count.
+                self.registrations.give_back(address);
+                return Err(e);
+            }
+        };
         let user = self
             .store
             .create_user(NewUser {
@@ -44,10 +92,38 @@ impl Accounts {
         self.signed_in(user)
     }
 
-    /// Checks a username and password. A wrong password and an unknown user fail alike, and take
-    /// as long.
-    pub(crate) async fn login(&self, req: LoginRequest) -> Result<AuthResponse> {
+    /// Checks a username and password. A wrong password and an unknown user fail alike, and cost
+    /// one password verification alike. Throttles are consulted before that verification: the
+    /// failures of `from` and then of the username; a refused attempt is `RATE_LIMITED`.
+    pub(crate) async fn login(&self, req: LoginRequest, from: IpAddr) -> Result<AuthResponse> {
         let wrong = || Error::Unauthorized("wrong username or password".into());
+        let now = Instant::now();
+        let address = address_key(from);
+        let key = login_key(&req.username);
+        self.address_failures.take(address, now).map_err(rate_limited)?;
+        if let Err(wait) = self.login_failures.admit(&key, now) {
+            // Refused before any work: not a failure of this address.
+            self.address_failures.give_back(address);
+            return Err(rate_limited(wait));
+        }
+        let checked = self.check_password(req).await;
+        match &checked {
+            Ok(Some(_)) => {
+                self.login_failures.succeeded(&key);
+                self.address_failures.give_back(address);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                // Not checked (a full hashing queue, a storage fault): no failure to count.
+                self.login_failures.withdraw(&key);
+                self.address_failures.give_back(address);
+            }
+        }
+        self.signed_in(checked?.ok_or_else(wrong)?)
+    }
+
+    /// The user whose password this is, if it is.
+    async fn check_password(&self, req: LoginRequest) -> Result<Option<User>> {
         let credentials = match validate::username(&req.username) {
             Ok(name) => self.store.credentials(&name).await?,
             Err(_) => None,
@@ -56,10 +132,7 @@ impl Accounts {
             Some(c) => (Some(c.user), c.password_hash),
             None => (None, None),
         };
-        if !verify_password(req.password, hash).await? {
-            return Err(wrong());
-        }
-        self.signed_in(user.ok_or_else(wrong)?)
+        Ok(if self.hasher.verify(req.password, hash).await? { user } else { None })
     }
 
     fn signed_in(&self, user: User) -> Result<AuthResponse> {

@@ -3,6 +3,7 @@
 //! only parse, call and reply. Nothing here knows about HTTP.
 //!
 //! - [`accounts`]: registration, login, token authentication, the user directory.
+//! - [`throttle`]: login and registration throttles, decided before any password is hashed.
 //! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
@@ -14,6 +15,7 @@ mod conversations;
 mod messages;
 mod notify;
 mod presence;
+mod throttle;
 mod typing;
 
 #[cfg(test)]
