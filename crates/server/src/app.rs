@@ -47,13 +47,18 @@ impl App {
         let notifier = Notifier::new(store.clone(), bus.clone(), node.members.clone());
         let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let dispatcher = Dispatcher::start(shards, store.clone(), bus.clone(), node.members.clone());
-        let presence =
-            PresenceHub::new(store.clone(), bus.clone(), config.presence_throttle, limits.presence_bulk_cap);
+        let presence = PresenceHub::new(
+            store.clone(),
+            bus.clone(),
+            config.presence_throttle,
+            limits.presence_bulk_cap,
+            limits.presence_watch_cap,
+        );
         node.attach_presence(presence.clone());
         App {
             accounts: Accounts::new(store.clone(), TokenKeys::new(jwt_secret, config.token_ttl)),
             conversations: Conversations::new(store.clone(), notifier.clone(), limits.max_group_size),
-            messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits),
+            messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits.clone()),
             typing: TypingTracker::new(notifier, config.typing_timeout),
             presence,
             hub: node.hub.clone(),

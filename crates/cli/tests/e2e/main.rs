@@ -6,6 +6,7 @@ mod config;
 mod durability;
 mod errors;
 mod harness;
+mod limits;
 mod messaging;
 mod realtime;
 mod services;

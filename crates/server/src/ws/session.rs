@@ -26,7 +26,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::app::App;
 use crate::hub::{CloseReason, ConnectionHandle, Outbox};
-use crate::service::{Bulk, DeviceRate, HeldUpdates};
+use crate::service::{Bulk, HeldUpdates};
 
 /// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
 pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
@@ -38,8 +38,43 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// How long the session waits for its writer to finish after the reader has stopped.
 const WRITER_GRACE: Duration = Duration::from_secs(5);
 
+/// Room left in the socket's write buffer for a frame's header (at most 14 bytes).
+const FRAME_HEADER_ROOM: usize = 64;
+
 fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
     ServerEnvelope::new(id, frame).to_json().into()
+}
+
+/// The largest frame this connection can write: the socket's write buffer holds 16 × the frame
+/// limit (see `super::HARD_FRAME_CAP_FACTOR`) and refuses, ending the connection, anything larger.
+fn max_outbound(app: &App) -> usize {
+    app.config
+        .limits
+        .max_frame_bytes
+        .saturating_mul(super::HARD_FRAME_CAP_FACTOR)
+        .saturating_sub(FRAME_HEADER_ROOM)
+}
+
+/// `PAYLOAD_TOO_LARGE` in place of a frame too large to write, so the client learns what happened
+/// instead of seeing the connection drop.
+fn too_large(id: Option<String>, len: usize, max: usize) -> Utf8Bytes {
+    tracing::warn!(len, max, "outbound frame too large; sent an error instead");
+    error_frame(
+        id,
+        Error::PayloadTooLarge(format!(
+            "a {len}-byte reply is over the {max}-byte frame limit; ask for less"
+        ))
+        .body(),
+    )
+}
+
+/// The reply to request `id`, or an error in its place when it is too large to write.
+fn encode_within(id: Option<String>, frame: ServerFrame, max: usize) -> Utf8Bytes {
+    let text = ServerEnvelope::new(id.clone(), frame).to_json();
+    if text.len() > max {
+        return too_large(id, text.len(), max);
+    }
+    text.into()
 }
 
 fn error_frame(id: Option<String>, body: ErrorBody) -> Utf8Bytes {
@@ -72,7 +107,8 @@ pub(super) struct Session {
     pub(super) user_id: String,
     pub(super) connection_id: Arc<str>,
     pub(super) outbox: Outbox,
-    pub(super) sends: DeviceRate,
+    /// The device this connection speaks for: its sends count against the device's rate.
+    pub(super) device_id: String,
     /// Conversations this device said it is typing in, to stop on disconnect.
     pub(super) typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
     /// Requests being handled; their replies go out in request order as they are yielded.
@@ -96,7 +132,7 @@ where
         ServerFrame::Connected(ConnectedPayload {
             connection_id: connection_id.to_string(),
             user_id: user_id.clone(),
-            device_id,
+            device_id: device_id.clone(),
             server_time: now_millis(),
             heartbeat_interval: app.config.heartbeat_interval.as_millis() as u64,
             resume_token: new_id(),
@@ -106,11 +142,11 @@ where
         &user_id,
         ConnectionHandle { connection_id: connection_id.clone(), outbox: outbox.clone() },
     );
-    let writer = tokio::spawn(write_loop(writer, rx, outbox.clone()));
+    let writer = tokio::spawn(write_loop(writer, rx, outbox.clone(), max_outbound(&app)));
 
     app.presence().connect(&user_id, &connection_id);
     let mut session = Session {
-        sends: app.messages().device_rate(),
+        device_id,
         app: app.clone(),
         user_id,
         connection_id,
@@ -147,10 +183,11 @@ impl Session {
     fn watch_contacts(&mut self) {
         let (app, outbox, user, connection) =
             (self.app.clone(), self.outbox.clone(), self.user_id.clone(), self.connection_id.clone());
+        let max = max_outbound(&app);
         self.pending.push_back(
             async move {
                 match app.presence().watch_contacts(&user, &connection, &outbox).await {
-                    Ok(bulk) => Some(bulk_reply(None, bulk)),
+                    Ok(bulk) => Some(bulk_reply(None, bulk, max)),
                     Err(e) => {
                         tracing::warn!(error = %e, "presence.bulk not sent");
                         None
@@ -166,10 +203,11 @@ impl Session {
     where
         F: Future<Output = Result<Bulk, Error>> + Send + 'static,
     {
+        let max = max_outbound(&self.app);
         self.pending.push_back(
             async move {
                 Some(match work.await {
-                    Ok(bulk) => bulk_reply(id, bulk),
+                    Ok(bulk) => bulk_reply(id, bulk, max),
                     Err(e) => Reply::frame(error_frame(id, e.body())),
                 })
             }
@@ -183,10 +221,11 @@ impl Session {
     where
         F: Future<Output = Result<Option<ServerFrame>, Error>> + Send + 'static,
     {
+        let max = max_outbound(&self.app);
         self.pending.push_back(
             async move {
                 match work.await {
-                    Ok(Some(frame)) => Some(Reply::frame(encode(id, frame))),
+                    Ok(Some(frame)) => Some(Reply::frame(encode_within(id, frame, max))),
                     Ok(None) => None,
                     Err(e) => Some(Reply::frame(error_frame(id, e.body()))),
                 }
@@ -268,9 +307,9 @@ impl Session {
     }
 }
 
-fn bulk_reply(id: Option<String>, bulk: Bulk) -> Reply {
+fn bulk_reply(id: Option<String>, bulk: Bulk, max: usize) -> Reply {
     let Bulk { payload, held } = bulk;
-    Reply { frame: encode(id, ServerFrame::PresenceBulk(payload)), holds: Some(held) }
+    Reply { frame: encode_within(id, ServerFrame::PresenceBulk(payload), max), holds: Some(held) }
 }
 
 /// A frame over the hard cap: the socket library refused to read it.
@@ -278,38 +317,55 @@ fn is_capacity_error(e: axum::Error) -> bool {
     matches!(e.into_inner().downcast::<tungstenite::Error>().map(|e| *e), Ok(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox)
+/// Drains the outbox to the socket, several frames per flush. `max_frame` is the largest frame the
+/// socket's write buffer takes: the buffer is flushed before a frame that would not fit beside
+/// what it holds, and a frame larger than that (a delivery; replies are checked when encoded) is
+/// replaced by a `PAYLOAD_TOO_LARGE` error rather than ending the connection without a word.
+async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox, max_frame: usize)
 where
     W: Sink<Message> + Unpin,
     W::Error: Display,
 {
     let closed = outbox.closed().clone();
+    // Bytes fed since the last flush.
+    let mut buffered = 0usize;
     'outer: loop {
         tokio::select! {
             biased;
             _ = closed.cancelled() => break,
             frame = rx.recv() => {
-                let Some(frame) = frame else { break };
-                if let Err(e) = sink.feed(Message::Text(frame)).await {
-                    tracing::debug!(error = %e, "socket write failed");
-                    break 'outer;
-                }
+                let Some(first) = frame else { break };
+                let mut first = Some(first);
                 // Whatever else is queued goes out in the same flush.
-                for _ in 1..WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(frame) => {
-                            if let Err(e) = sink.feed(Message::Text(frame)).await {
-                                tracing::debug!(error = %e, "socket write failed");
-                                break 'outer;
-                            }
+                for _ in 0..WRITE_BATCH {
+                    let mut frame = match first.take() {
+                        Some(frame) => frame,
+                        None => match rx.try_recv() {
+                            Ok(frame) => frame,
+                            Err(_) => break,
+                        },
+                    };
+                    if frame.len() > max_frame {
+                        frame = too_large(None, frame.len(), max_frame);
+                    }
+                    if buffered > 0 && buffered.saturating_add(frame.len() + FRAME_HEADER_ROOM) > max_frame {
+                        if let Err(e) = sink.flush().await {
+                            tracing::debug!(error = %e, "socket flush failed");
+                            break 'outer;
                         }
-                        Err(_) => break,
+                        buffered = 0;
+                    }
+                    buffered += frame.len() + FRAME_HEADER_ROOM;
+                    if let Err(e) = sink.feed(Message::Text(frame)).await {
+                        tracing::debug!(error = %e, "socket write failed");
+                        break 'outer;
                     }
                 }
                 if let Err(e) = sink.flush().await {
                     tracing::debug!(error = %e, "socket flush failed");
                     break;
                 }
+                buffered = 0;
             }
         }
     }
@@ -327,7 +383,17 @@ where
         // Replies already queued (acks of committed sends, a last error) still go out, except to a
         // client that is too slow to take them.
         if reason != Some(CloseReason::SlowConsumer) {
-            while let Ok(frame) = rx.try_recv() {
+            while let Ok(mut frame) = rx.try_recv() {
+                if frame.len() > max_frame {
+                    frame = too_large(None, frame.len(), max_frame);
+                }
+                if buffered > 0 && buffered.saturating_add(frame.len() + FRAME_HEADER_ROOM) > max_frame {
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    buffered = 0;
+                }
+                buffered += frame.len() + FRAME_HEADER_ROOM;
                 if sink.feed(Message::Text(frame)).await.is_err() {
                     return;
                 }
