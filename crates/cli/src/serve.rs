@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// Most users one connection watches for presence; 4 × this per user [default: 2000].
     #[arg(long, env = "CONFAB_PRESENCE_WATCH_CAP")]
     pub presence_watch_cap: Option<u32>,
+    /// Groups above this size get no typing indicators [default: 100].
+    #[arg(long, env = "CONFAB_TYPING_FANOUT_LIMIT")]
+    pub typing_fanout_limit: Option<u32>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -127,6 +130,7 @@ struct FileConfig {
     max_sync_bytes: Option<usize>,
     max_sync_conversations: Option<usize>,
     presence_watch_cap: Option<u32>,
+    typing_fanout_limit: Option<u32>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -201,6 +205,10 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .presence_watch_cap
                 .or(file.presence_watch_cap)
                 .unwrap_or(l.presence_watch_cap),
+            typing_fanout_limit: args
+                .typing_fanout_limit
+                .or(file.typing_fanout_limit)
+                .unwrap_or(l.typing_fanout_limit),
             ..l
         },
         web_dir: args.web_dir.or(file.web_dir),

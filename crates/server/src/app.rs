@@ -59,7 +59,7 @@ impl App {
             accounts: Accounts::new(store.clone(), TokenKeys::new(jwt_secret, config.token_ttl)),
             conversations: Conversations::new(store.clone(), notifier.clone(), limits.max_group_size),
             messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits.clone()),
-            typing: TypingTracker::new(notifier, config.typing_timeout),
+            typing: TypingTracker::new(notifier, config.typing_timeout, limits.typing_fanout_limit),
             presence,
             hub: node.hub.clone(),
             store,

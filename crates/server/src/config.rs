@@ -68,6 +68,9 @@ pub struct Limits {
     /// Groups larger than this send read receipts only to the senders whose messages became read
     /// (and the reader's own devices), not to every member.
     pub receipt_fanout_limit: u32,
+    /// Groups larger than this get no `typing.update` at all: one typist would otherwise cost a
+    /// frame per member per second.
+    pub typing_fanout_limit: u32,
     /// Most users one connection watches for presence (contacts on connect plus subscriptions);
     /// a user's connections on one node together watch at most 4 × this.
     pub presence_watch_cap: u32,
@@ -94,6 +97,7 @@ impl Default for Limits {
             max_connections: 100_000,
             presence_bulk_cap: 1_000,
             receipt_fanout_limit: 100,
+            typing_fanout_limit: 100,
             presence_watch_cap: 2_000,
             max_sync_bytes: 512 * 1024,
             max_sync_conversations: 1_000,

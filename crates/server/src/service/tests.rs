@@ -324,3 +324,53 @@ async fn presence_watch_lists_are_deduplicated_capped_and_freed_on_disconnect() 
     }
     assert_eq!(presence.footprint(), (0, 0, 0, 0), "nothing is kept after disconnect");
 }
+
+/// A client alternating `typing.start` and `typing.stop` as fast as it can: the other members get
+/// at most about one `typing.update` a second, and end up with the typist's last state.
+#[tokio::test(start_paused = true)]
+async fn alternating_typing_start_and_stop_is_coalesced_to_one_update_a_second() {
+    let t = TestApp::new(ServerConfig { typing_timeout: Duration::from_secs(5), ..ServerConfig::default() });
+    let id = pair(&t).await;
+    let mut bob = t.device("bob", "bob-phone");
+    let typing = t.app.typing();
+    let started = Instant::now();
+    let mut updates = Vec::new();
+    for _ in 0..500 {
+        typing.start(&id, "alice").await.unwrap();
+        typing.stop(&id, "alice").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        updates.extend(bob.queued());
+    }
+    // The trailing update of the last second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    updates.extend(bob.queued());
+    let seconds = started.elapsed().as_secs() as usize;
+    assert!(updates.len() <= seconds + 2, "{} updates in {seconds} s", updates.len());
+    let last = updates.last().expect("at least one update");
+    assert!(matches!(&last.frame, ServerFrame::TypingUpdate(u) if !u.is_typing), "the last state wins");
+}
+
+/// Above the typing fan-out limit a group gets no typing updates at all.
+#[tokio::test(start_paused = true)]
+async fn large_groups_get_no_typing_updates() {
+    let limits = Limits { typing_fanout_limit: 2, ..Limits::default() };
+    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    for user in ["alice", "bob", "carol"] {
+        t.user(user).await;
+    }
+    let group = t
+        .app
+        .conversations()
+        .create_group("alice", "three", vec!["bob".into(), "carol".into()], None)
+        .await
+        .unwrap();
+    let mut bob = t.device("bob", "bob-phone");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    bob.queued();
+    let typing = t.app.typing();
+    typing.start(&group.conversation_id, "alice").await.unwrap();
+    typing.stop(&group.conversation_id, "alice").await.unwrap();
+    assert!(matches!(typing.start(&group.conversation_id, "dave").await, Err(Error::Forbidden(_))));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(bob.queued().is_empty(), "no typing.update in a group above the limit");
+}
