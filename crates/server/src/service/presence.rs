@@ -62,6 +62,15 @@ impl Drop for HeldUpdates {
     }
 }
 
+/// What [`PresenceHub::watch`] does with users beyond the caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// `presence.subscribe`: refuse the request.
+    Refuse,
+    /// Contacts on connect: watch those that fit, so the connection still gets its bulk.
+    Truncate,
+}
+
 /// How many times a connection's watch cap all of one user's connections on a node may watch.
 const USER_WATCH_FACTOR: usize = 4;
 
@@ -278,7 +287,7 @@ impl PresenceHub {
     ) -> Result<Bulk> {
         let cap = self.bulk_cap.min(u32::try_from(self.watch_cap).unwrap_or(u32::MAX));
         let contacts = self.store.contacts_of(user, cap).await?;
-        self.watch(user, connection, outbox, &contacts).await
+        self.watch(user, connection, outbox, &contacts, Overflow::Truncate).await
     }
 
     /// `presence.subscribe`: `connection` (of `user`) also watches `users` (at most the bulk cap per
@@ -298,19 +307,20 @@ impl PresenceHub {
         if let Some(bad) = users.iter().find(|u| validate::client_id("userIds", u).is_err()) {
             return Err(Error::InvalidRequest(format!("invalid user id `{bad}`")));
         }
-        self.watch(user, connection, outbox, users).await
+        self.watch(user, connection, outbox, users, Overflow::Refuse).await
     }
 
     /// Subscribes `connection` (of `owner`) to `users` and takes their current presence. Users it
     /// already watches are not added twice; going over the connection's or the owner's watch cap
-    /// is refused and changes nothing. Updates arriving from now on are held until the [`Bulk`]
-    /// has gone out (or is dropped).
+    /// is refused and changes nothing, or (`Overflow::Truncate`) watches only the users that fit.
+    /// Updates arriving from now on are held until the [`Bulk`] has gone out (or is dropped).
     async fn watch(
         self: &Arc<Self>,
         owner: &str,
         connection: &Arc<str>,
         outbox: &Outbox,
         users: &[String],
+        overflow: Overflow,
     ) -> Result<Bulk> {
         let mut requested: Vec<String> = Vec::with_capacity(users.len());
         let mut once = HashSet::with_capacity(users.len());
@@ -324,15 +334,23 @@ impl PresenceHub {
                 .watching
                 .entry(connection.clone())
                 .or_insert_with(|| Watching { user: owner.to_string(), users: HashSet::new() });
-            let added: Vec<&String> = requested.iter().filter(|u| !watching.users.contains(*u)).collect();
+            let mut added: Vec<String> =
+                requested.iter().filter(|u| !watching.users.contains(*u)).cloned().collect();
+            let mut total = self.watch_totals.entry(owner.to_string()).or_default();
+            let user_cap = self.watch_cap.saturating_mul(USER_WATCH_FACTOR);
+            if overflow == Overflow::Truncate {
+                let room =
+                    self.watch_cap.saturating_sub(watching.users.len()).min(user_cap.saturating_sub(*total));
+                added.truncate(room);
+                let fits: HashSet<&String> = added.iter().collect();
+                requested.retain(|u| watching.users.contains(u) || fits.contains(u));
+            }
             if watching.users.len() + added.len() > self.watch_cap {
                 return Err(Error::InvalidRequest(format!(
                     "a connection watches at most {} users' presence",
                     self.watch_cap
                 )));
             }
-            let mut total = self.watch_totals.entry(owner.to_string()).or_default();
-            let user_cap = self.watch_cap.saturating_mul(USER_WATCH_FACTOR);
             if *total + added.len() > user_cap {
                 return Err(Error::InvalidRequest(format!(
                     "a user's connections watch at most {user_cap} users' presence in all"
@@ -340,8 +358,8 @@ impl PresenceHub {
             }
             *total += added.len();
             for user in added {
-                watching.users.insert(user.clone());
                 self.watchers.entry(user.clone()).or_default().insert(connection.clone(), outbox.clone());
+                watching.users.insert(user);
             }
         }
         let state = self.snapshotting.entry(connection.clone()).or_default().clone();

@@ -318,6 +318,13 @@ async fn presence_watch_lists_are_deduplicated_capped_and_freed_on_disconnect() 
     let over = presence.subscribe("bob", &extra, &outbox, &users(100, 101)).await;
     assert!(matches!(over, Err(Error::InvalidRequest(_))), "bob's connections watch 40 at most");
     connections.push(extra);
+    // A new connection's contacts beyond the cap are not watched, but it still gets its bulk.
+    let late: Arc<str> = "bob-late".into();
+    presence.connect("bob", &late);
+    let bulk = presence.watch_contacts("bob", &late, &outbox).await.unwrap();
+    assert!(bulk.payload.presences.is_empty());
+    drop(bulk);
+    connections.push(late);
 
     for connection in &connections {
         presence.disconnect("bob", connection).await;
