@@ -14,12 +14,13 @@ struct Cli {
     command: Command,
 }
 
+/// Both argument sets are boxed: they are large and the enum exists only while parsing.
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Benchmark a server: latency, cluster, fanout, connections, sync, store.
-    Bench(confab_bench::BenchArgs),
+    Bench(Box<confab_bench::BenchArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Bench(args) => confab_bench::run(args),
+        Command::Serve(args) => serve::run(*args),
+        Command::Bench(args) => confab_bench::run(*args),
     }
 }

@@ -63,6 +63,21 @@ pub struct ServeArgs {
     /// Most WebSocket connections this node accepts [default: 100000].
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most WebSocket connections one user may hold on this node [default: 32].
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS_PER_USER")]
+    pub max_connections_per_user: Option<usize>,
+    /// Most HTTP connections not upgraded to a WebSocket, open at once; more get 503 [default: 4096].
+    #[arg(long, env = "CONFAB_MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
+    /// Time a client has to send a request's headers, in ms [default: 10000].
+    #[arg(long, env = "CONFAB_HTTP_HEADER_TIMEOUT_MS")]
+    pub http_header_timeout_ms: Option<u64>,
+    /// An HTTP connection moving no bytes for this long is closed, in ms [default: 60000].
+    #[arg(long, env = "CONFAB_HTTP_IDLE_TIMEOUT_MS")]
+    pub http_idle_timeout_ms: Option<u64>,
+    /// Comma-separated origins allowed to open `/ws` besides the server's own; `*` allows all.
+    #[arg(long, env = "CONFAB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
     /// Quiet time after the last `typing.start` before `isTyping: false`, in ms [default: 5000].
     #[arg(long, env = "CONFAB_TYPING_TIMEOUT_MS")]
     pub typing_timeout_ms: Option<u64>,
@@ -121,6 +136,11 @@ struct FileConfig {
     message_burst: Option<u32>,
     outbound_queue: Option<usize>,
     max_connections: Option<usize>,
+    max_connections_per_user: Option<usize>,
+    max_http_connections: Option<usize>,
+    http_header_timeout_ms: Option<u64>,
+    http_idle_timeout_ms: Option<u64>,
+    allowed_origins: Option<Vec<String>>,
     typing_timeout_ms: Option<u64>,
     presence_throttle_ms: Option<u64>,
     presence_bulk_cap: Option<u32>,
@@ -172,6 +192,21 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             .or(file.presence_throttle_ms)
             .map(Duration::from_millis)
             .unwrap_or(d.presence_throttle),
+        http_header_timeout: args
+            .http_header_timeout_ms
+            .or(file.http_header_timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.http_header_timeout),
+        http_idle_timeout: args
+            .http_idle_timeout_ms
+            .or(file.http_idle_timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.http_idle_timeout),
+        allowed_origins: args
+            .allowed_origins
+            .or(file.allowed_origins)
+            .map(|list| list.into_iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or(d.allowed_origins),
         limits: confab_server::Limits {
             max_text_bytes: args.max_text_bytes.or(file.max_text_bytes).unwrap_or(l.max_text_bytes),
             max_frame_bytes: args.max_frame_bytes.or(file.max_frame_bytes).unwrap_or(l.max_frame_bytes),
@@ -183,6 +218,14 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             message_burst: args.message_burst.or(file.message_burst).unwrap_or(l.message_burst),
             outbound_queue: args.outbound_queue.or(file.outbound_queue).unwrap_or(l.outbound_queue),
             max_connections: args.max_connections.or(file.max_connections).unwrap_or(l.max_connections),
+            max_connections_per_user: args
+                .max_connections_per_user
+                .or(file.max_connections_per_user)
+                .unwrap_or(l.max_connections_per_user),
+            max_http_connections: args
+                .max_http_connections
+                .or(file.max_http_connections)
+                .unwrap_or(l.max_http_connections),
             presence_bulk_cap: args
                 .presence_bulk_cap
                 .or(file.presence_bulk_cap)
@@ -222,11 +265,21 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => read_file(&path)?,
         None => FileConfig::default(),
     };
-    let (config, log) = resolve(args, file);
+    let (mut config, log) = resolve(args, file);
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&log).context("invalid log filter")?)
         .with_writer(std::io::stderr)
         .init();
+    match raise_fd_limit() {
+        Ok(limit) => {
+            if let Some(warning) = config.limits.fit_to_fd_limit(limit) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-file limit; connection limits left as configured")
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
@@ -237,6 +290,32 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         server.run(shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Raises the soft open-file limit to the hard one (every WebSocket holds a descriptor) and returns
+/// the limit now in force.
+#[cfg(unix)]
+fn raise_fd_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `getrlimit` writes into the struct we own and reads nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        // SAFETY: `setrlimit` only reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        } else {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "cannot raise the open-file limit");
+        }
+    }
+    Ok(if limit.rlim_cur == libc::RLIM_INFINITY { u64::MAX } else { limit.rlim_cur })
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() -> std::io::Result<u64> {
+    Ok(u64::MAX)
 }
 
 async fn shutdown_signal() {

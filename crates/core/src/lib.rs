@@ -5,12 +5,17 @@
 //! - [`error`]: the domain error, which the gateway maps once to protocol error codes.
 //! - [`validate`]: input rules (usernames, passwords, message content, limits).
 //! - [`store`]: the `Store` boundary, split by entity, with the guarantees each method gives.
+//! - [`rules`]: the decisions behind it (permissions, group size, admin succession, paging,
+//!   markers, views), pure functions every store adapter delegates to.
+//! - [`rows`]: the plain rows adapters read from and write to their tables for those rules.
 //! - [`bus`]: the `Bus` boundary that carries frames to the connections of users, local or remote.
 //! - [`ids`]: identifier and clock helpers.
 
 pub mod bus;
 pub mod error;
 pub mod ids;
+pub mod rows;
+pub mod rules;
 pub mod store;
 pub mod validate;
 

@@ -1,6 +1,7 @@
-//! The storage boundary. Adapters (embedded SQLite today, PostgreSQL next) implement these traits
-//! and map their driver errors to [`Error::Unavailable`](crate::Error::Unavailable) (backend down:
-//! nothing was written) or [`Error::Internal`](crate::Error::Internal).
+//! The storage boundary. Adapters (embedded SQLite for one node, PostgreSQL for clusters) implement
+//! these traits by reading and writing rows and leaving every decision to [`crate::rules`]; they map
+//! their driver errors to [`Error::Unavailable`](crate::Error::Unavailable) (backend down: nothing
+//! was written) or [`Error::Internal`](crate::Error::Internal).
 //!
 //! Guarantees every adapter gives:
 //! - A write that returns `Ok` is durably committed (fsync'd); a write that returns `Err` left
@@ -137,7 +138,8 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     /// The direct conversation of `a` and `b`, created with `new_id` if the pair has none.
-    /// Returns its id and whether it was created. Both users must exist (`UserNotFound`).
+    /// Returns its id and whether it was created. Both users must exist (`UserNotFound`) and be
+    /// two different users (`InvalidRequest`).
     async fn open_direct(&self, a: &str, b: &str, new_id: String, now: i64) -> Result<(String, bool)>;
     /// Creates a group; every member must exist (`UserNotFound`), and the group may not exceed
     /// `max_group_size` members (`InvalidRequest`).
@@ -262,7 +264,7 @@ pub trait ReceiptStore: Send + Sync {
 #[async_trait]
 pub trait PresenceStore: Send + Sync {
     async fn touch_last_seen(&self, user: &str, at: i64) -> Result<()>;
-    /// `lastSeen` of each listed user that exists (`None`: never seen).
+    /// `lastSeen` of each listed user that exists (`None`: never seen), in the order listed.
     async fn last_seen(&self, users: &[String]) -> Result<Vec<(String, Option<i64>)>>;
     /// Users sharing at least one conversation with `user` (not `user`), at most `limit`.
     async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>>;

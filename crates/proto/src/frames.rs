@@ -107,8 +107,10 @@ pub struct FrameError {
 struct RawEnvelope<'a> {
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
-    id: Option<serde_json::Value>,
+    /// Kept as raw JSON so a numeric id is echoed digit for digit (a `Number` would round anything
+    /// past 2^64, or past 2^53 through `f64`).
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     payload: Option<&'a RawValue>,
 }
@@ -121,11 +123,14 @@ fn read_envelope(text: &str) -> Result<(Option<String>, String, Option<&RawValue
     };
     let raw: RawEnvelope<'_> =
         serde_json::from_str(text).map_err(|e| invalid(None, format!("malformed JSON frame: {e}")))?;
-    let id = match raw.id {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        // A numeric id is echoed back as its decimal text rather than refused.
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+    let id = match raw.id.map(RawValue::get) {
+        None | Some("null") => None,
+        Some(text) if text.starts_with('"') => Some(
+            serde_json::from_str::<String>(text)
+                .map_err(|e| invalid(None, format!("malformed frame `id`: {e}")))?,
+        ),
+        // A numeric id is echoed back as the number's text, exactly as sent, rather than refused.
+        Some(text) if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => Some(text.to_string()),
         Some(_) => return Err(invalid(None, "frame `id` must be a string".into())),
     };
     let Some(kind) = raw.kind else {
@@ -360,6 +365,25 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.id.as_deref(), Some("8"));
         assert!(err.body.message.contains("message.read"), "{}", err.body.message);
+    }
+
+    #[test]
+    fn numeric_ids_are_echoed_exactly_as_sent() {
+        for (sent, echoed) in [
+            ("123456789012345678901234567890", "123456789012345678901234567890"),
+            ("9007199254740993", "9007199254740993"),
+            ("-18446744073709551617", "-18446744073709551617"),
+            ("1.5", "1.5"),
+            ("\"a\\u0062\"", "ab"),
+        ] {
+            let frame = format!(r#"{{"type":"heartbeat","id":{sent}}}"#);
+            let parsed = ClientEnvelope::parse(&frame).unwrap();
+            assert_eq!(parsed.id.as_deref(), Some(echoed), "{sent}");
+            assert_eq!(ClientEnvelope::peek_id(&frame).as_deref(), Some(echoed));
+        }
+        assert_eq!(ClientEnvelope::parse(r#"{"type":"heartbeat","id":null}"#).unwrap().id, None);
+        let err = ClientEnvelope::parse(r#"{"type":"heartbeat","id":[1]}"#).unwrap_err();
+        assert!(err.body.message.contains("`id`"), "{}", err.body.message);
     }
 
     #[test]

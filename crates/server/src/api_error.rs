@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confab_core::Error;
+use confab_proto::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 
 use crate::state::AppState;
@@ -82,4 +83,53 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// Largest plain-text error body kept as the `message` when [`protocol_error_body`] rewrites it.
+const BARE_ERROR_TEXT_LIMIT: usize = 1024;
+
+/// Gives every error response the protocol body. Handlers answer through [`ApiError`] already; this
+/// catches what axum answers by itself (`405` from method routing, `413` and other extractor
+/// rejections, a `404` from a nested router) and the web client's file errors. The status and
+/// headers (e.g. `Allow` on a `405`) are kept; the code is the one the protocol gives that status,
+/// `INVALID_REQUEST` for client errors it has none for.
+pub async fn protocol_error_body(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        _ => ErrorCode::InvalidRequest,
+    };
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, BARE_ERROR_TEXT_LIMIT)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let message = match (status, text) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            let allowed = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
+            format!("method not allowed here (allowed: {allowed})")
+        }
+        (_, Some(text)) => text,
+        (_, None) => status.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let mut rewritten = Json(ErrorBody::new(code, message)).into_response();
+    *rewritten.status_mut() = status;
+    rewritten.headers_mut().extend(parts.headers);
+    rewritten
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenKeys;
 use crate::config::ServerConfig;
-use crate::fanout::Dispatcher;
+use crate::fanout::{Dispatcher, SHARD_QUEUE};
 use crate::hub::{CloseReason, Hub};
 use crate::node::NodeHandler;
 use crate::service::{Accounts, Conversations, Messages, Notifier, PresenceHub, TypingTracker};
@@ -46,7 +46,8 @@ impl App {
         let limits = config.limits.clone();
         let notifier = Notifier::new(store.clone(), bus.clone(), node.members.clone());
         let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let dispatcher = Dispatcher::start(shards, store.clone(), bus.clone(), node.members.clone());
+        let dispatcher =
+            Dispatcher::start(shards, SHARD_QUEUE, store.clone(), bus.clone(), node.members.clone());
         let presence = PresenceHub::new(
             store.clone(),
             bus.clone(),
@@ -99,6 +100,22 @@ impl App {
         &self.shutdown
     }
 
+    /// Prunes what grows with the number of users who ever did something: the per-user REST rate
+    /// limiters. Runs every `every` until shutdown starts.
+    pub(crate) async fn housekeeping(self: Arc<Self>, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    let tracked = self.messages.prune_rate_limits();
+                    metrics::gauge!("confab_rest_rate_limited_users").set(tracked as f64);
+                }
+            }
+        }
+    }
+
     /// `/readyz`: not shutting down, and storage and bus answer.
     pub(crate) async fn ready(&self) -> Result<()> {
         if self.shutdown.is_cancelled() {
@@ -117,5 +134,41 @@ impl App {
     /// Last step of shutdown, once every session has ended: commit what the store has queued.
     pub(crate) async fn finish_shutdown(&self) {
         self.store.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::{Limits, ServerConfig};
+    use crate::service::Via;
+    use crate::testing::TestApp;
+
+    #[tokio::test]
+    async fn housekeeping_forgets_idle_rest_senders_and_stops_at_shutdown() {
+        // A budget that is full again a millisecond after a send.
+        let limits = Limits { messages_per_second: 1_000, message_burst: 1, ..Limits::default() };
+        let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+        t.user("alice").await;
+        t.user("bob").await;
+        let opened = t.app.conversations().open_direct("alice", &["bob".to_string()]).await.unwrap();
+        let id = opened.conversation.conversation_id;
+        let content = serde_json::json!({"type": "text", "text": "hi"});
+        t.app.messages().send("alice", &id, None, &content, Via::Rest).await.unwrap();
+        let housekeeping = tokio::spawn(t.app.clone().housekeeping(Duration::from_millis(10)));
+        tokio::time::timeout(Duration::from_secs(10), async {
+            // The housekeeping task prunes too; this waits for the limiter to be empty.
+            while t.app.messages().prune_rate_limits() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the idle sender is forgotten");
+        t.app.begin_shutdown();
+        tokio::time::timeout(Duration::from_secs(10), housekeeping)
+            .await
+            .expect("housekeeping stops at shutdown")
+            .expect("housekeeping did not panic");
     }
 }

@@ -32,6 +32,16 @@ pub struct ServerConfig {
     pub typing_timeout: Duration,
     /// Least time between two `presence.update` frames about one user.
     pub presence_throttle: Duration,
+    /// Time a client has to send a request's headers (on a new connection, and between requests on
+    /// a kept-alive one) before the connection is closed.
+    pub http_header_timeout: Duration,
+    /// An HTTP connection (not yet upgraded to a WebSocket) with no bytes read or written for this
+    /// long is closed, whatever it is in the middle of.
+    pub http_idle_timeout: Duration,
+    /// `Origin`s allowed to open `/ws`, as `scheme://host[:port]`. Empty: the server's own origin
+    /// (the request's `Host`) only; `*` allows every origin. Requests without `Origin` (non-browser
+    /// clients) are always allowed.
+    pub allowed_origins: Vec<String>,
     pub limits: Limits,
     /// Serve the web client from this directory instead of the copy embedded in the binary
     /// (for working on the client without rebuilding).
@@ -61,8 +71,13 @@ pub struct Limits {
     /// Unanswered requests per connection (mostly sends awaiting their commit) before the server
     /// stops reading it.
     pub max_inflight_sends: usize,
-    /// Most connections the node accepts at once.
+    /// Most WebSocket connections the node accepts at once.
     pub max_connections: usize,
+    /// Most WebSocket connections one user may hold on this node.
+    pub max_connections_per_user: usize,
+    /// Most HTTP connections not (yet) upgraded to a WebSocket, open at once; more are answered
+    /// `503` and closed.
+    pub max_http_connections: usize,
     /// Most users in the `presence.bulk` sent on connect.
     pub presence_bulk_cap: u32,
     /// Groups larger than this send read receipts only to the senders whose messages became read
@@ -95,6 +110,8 @@ impl Default for Limits {
             outbound_queue: 1024,
             max_inflight_sends: 256,
             max_connections: 100_000,
+            max_connections_per_user: 32,
+            max_http_connections: 4_096,
             presence_bulk_cap: 1_000,
             receipt_fanout_limit: 100,
             typing_fanout_limit: 100,
@@ -122,8 +139,58 @@ impl Default for ServerConfig {
             heartbeat_interval: Duration::from_secs(30),
             typing_timeout: Duration::from_secs(5),
             presence_throttle: Duration::from_secs(1),
+            http_header_timeout: Duration::from_secs(10),
+            http_idle_timeout: Duration::from_secs(60),
+            allowed_origins: Vec::new(),
             limits: Limits::default(),
             web_dir: None,
         }
+    }
+}
+
+/// File descriptors kept out of the connection budget: the store and its pool, the bus, the
+/// listener, logs, the web directory.
+pub const RESERVED_FDS: usize = 256;
+
+impl Limits {
+    /// Fits the connection limits to a process that may hold `fd_limit` open files: WebSocket
+    /// connections, HTTP connections and [`RESERVED_FDS`] must all fit. `max_connections` is lowered
+    /// first, then `max_http_connections` (never below 1 each). Returns what was lowered, for the
+    /// startup log; `None` when everything fitted.
+    pub fn fit_to_fd_limit(&mut self, fd_limit: u64) -> Option<String> {
+        let budget = usize::try_from(fd_limit).unwrap_or(usize::MAX).saturating_sub(RESERVED_FDS).max(2);
+        let wanted = self.max_connections.saturating_add(self.max_http_connections);
+        if wanted <= budget {
+            return None;
+        }
+        let before = (self.max_connections, self.max_http_connections);
+        self.max_http_connections = self.max_http_connections.min(budget / 4).max(1);
+        self.max_connections = self.max_connections.min(budget - self.max_http_connections).max(1);
+        Some(format!(
+            "the open-file limit is {fd_limit}: max connections lowered from {} to {}, max HTTP \
+             connections from {} to {} ({RESERVED_FDS} descriptors kept for storage, bus and listener); \
+             raise `ulimit -n` (LimitNOFILE) to serve more",
+            before.0, self.max_connections, before.1, self.max_http_connections
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_limits_fit_the_file_limit() {
+        let mut limits = Limits::default();
+        assert!(limits.fit_to_fd_limit(1 << 20).is_none());
+        assert_eq!(limits.max_connections, 100_000);
+        let warning = limits.fit_to_fd_limit(20_000).expect("lowered");
+        assert!(warning.contains("20000"), "{warning}");
+        assert_eq!(limits.max_http_connections, 4_096);
+        assert_eq!(limits.max_connections + limits.max_http_connections + RESERVED_FDS, 20_000);
+        let mut tiny = Limits::default();
+        tiny.fit_to_fd_limit(1_024);
+        assert!(tiny.max_connections + tiny.max_http_connections + RESERVED_FDS <= 1_024);
+        assert!(tiny.max_http_connections >= 1 && tiny.max_connections >= 1);
     }
 }

@@ -2,7 +2,17 @@
 //! in commit order; a fixed set of dispatch tasks, sharded by conversation, looks up the members,
 //! serializes `message.new` once and publishes it on the bus. Sharding by conversation keeps each
 //! conversation's messages in sequence order while different conversations fan out in parallel.
+//!
+//! Each shard's queue is bounded ([`SHARD_QUEUE`]): `submit` runs on the store's commit thread and
+//! must never block it, nor let a stalled bus or store grow memory without limit. When a shard's
+//! queue is full, the message *spills*: the shard keeps, per conversation, only the newest spilled
+//! message, and every later message of that conversation spills too until the shard has drained its
+//! queue and published the spilled ones. So each conversation's pushes stay in sequence order and
+//! its newest message is always pushed; the messages skipped in between are stored and acknowledged,
+//! and the members' devices see the gap in `sequenceNumber` and fetch them with `sync`
+//! (`confab_fanout_spilled_total` counts the messages not pushed one by one).
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -12,22 +22,49 @@ use confab_core::store::SharedStore;
 use confab_core::Result;
 use confab_proto::{Message, ServerEnvelope, ServerFrame};
 use dashmap::DashMap;
-use tokio::sync::mpsc;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+/// Committed messages queued per dispatch shard before they spill (see the module doc).
+pub const SHARD_QUEUE: usize = 8_192;
+/// Conversations whose member lists are cached; beyond this, arbitrary entries are dropped (and
+/// reloaded from the store when next needed).
+pub const MEMBER_CACHE_CAPACITY: usize = 65_536;
 
 /// Member lists of conversations, kept in memory for fan-out, typing and receipts. A membership
 /// change invalidates the entry on every node (the bus carries the notice); the next use reloads it
 /// from the store.
-#[derive(Default)]
 pub struct MemberCache {
     members: DashMap<String, Arc<[String]>>,
+    capacity: usize,
+}
+
+impl Default for MemberCache {
+    fn default() -> Self {
+        MemberCache::with_capacity(MEMBER_CACHE_CAPACITY)
+    }
 }
 
 impl MemberCache {
+    /// A cache of at most `capacity` conversations.
+    pub fn with_capacity(capacity: usize) -> MemberCache {
+        MemberCache { members: DashMap::new(), capacity: capacity.max(1) }
+    }
+
+    /// Conversations cached now.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
     pub async fn get(&self, store: &SharedStore, conversation_id: &str) -> Result<Arc<[String]>> {
         if let Some(members) = self.members.get(conversation_id) {
             return Ok(members.clone());
         }
         let members: Arc<[String]> = store.member_ids(conversation_id).await?.into();
+        if self.members.len() >= self.capacity {
+            self.evict();
+        }
         self.members.insert(conversation_id.to_string(), members.clone());
         Ok(members)
     }
@@ -52,6 +89,16 @@ impl MemberCache {
         }
     }
 
+    /// Drops a quarter of the entries (whichever the map yields first): cheap, and a dropped entry
+    /// only costs one store look-up.
+    fn evict(&self) {
+        let victims: Vec<String> =
+            self.members.iter().take(self.capacity / 4 + 1).map(|e| e.key().clone()).collect();
+        for key in victims {
+            self.members.remove(&key);
+        }
+    }
+
     pub fn invalidate(&self, conversation_id: &str) {
         self.members.remove(conversation_id);
     }
@@ -67,50 +114,211 @@ pub struct Committed {
 /// Hands committed messages to the dispatch task of their conversation's shard.
 #[derive(Clone)]
 pub struct Dispatcher {
-    shards: Arc<[mpsc::UnboundedSender<Committed>]>,
+    shards: Arc<[Shard]>,
     hasher: std::collections::hash_map::RandomState,
 }
 
+#[derive(Clone)]
+struct Shard {
+    queue: mpsc::Sender<Committed>,
+    spill: Arc<Spill>,
+}
+
+/// The newest spilled message of each conversation of a shard, and the shard's wake-up.
+#[derive(Default)]
+struct Spill {
+    messages: Mutex<HashMap<String, Committed>>,
+    wake: Notify,
+}
+
 impl Dispatcher {
-    /// Starts `shards` dispatch tasks on the current runtime.
-    pub fn start(shards: usize, store: SharedStore, bus: SharedBus, members: Arc<MemberCache>) -> Dispatcher {
-        let senders: Vec<_> = (0..shards.max(1))
+    /// Starts `shards` dispatch tasks on the current runtime, each queueing up to `queue` messages.
+    pub fn start(
+        shards: usize,
+        queue: usize,
+        store: SharedStore,
+        bus: SharedBus,
+        members: Arc<MemberCache>,
+    ) -> Dispatcher {
+        let shards: Vec<_> = (0..shards.max(1))
             .map(|_| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_shard(rx, store.clone(), bus.clone(), members.clone()));
-                tx
+                let (tx, rx) = mpsc::channel(queue.max(1));
+                let spill = Arc::new(Spill::default());
+                tokio::spawn(run_shard(rx, spill.clone(), store.clone(), bus.clone(), members.clone()));
+                Shard { queue: tx, spill }
             })
             .collect();
-        Dispatcher { shards: senders.into(), hasher: Default::default() }
+        Dispatcher { shards: shards.into(), hasher: Default::default() }
     }
 
-    /// Queues a committed message; never blocks (it is called on the store's commit thread).
+    /// Queues a committed message; never blocks (it is called on the store's commit thread). A
+    /// full queue spills (see the module doc).
     pub fn submit(&self, committed: Committed) {
         let hash = self.hasher.hash_one(&committed.message.conversation_id);
-        let shard = (hash % self.shards.len() as u64) as usize;
-        if self.shards[shard].send(committed).is_err() {
-            tracing::warn!("fan-out is stopped; a message was stored but not pushed (clients will sync)");
+        let shard = &self.shards[(hash % self.shards.len() as u64) as usize];
+        let mut spilled = shard.spill.messages.lock();
+        // Once a conversation has spilled, its later messages follow it there, so none is pushed
+        // ahead of one queued before it.
+        let committed = match spilled.get_mut(&committed.message.conversation_id) {
+            Some(older) => {
+                *older = committed;
+                metrics::counter!("confab_fanout_spilled_total").increment(1);
+                return;
+            }
+            None => committed,
+        };
+        match shard.queue.try_send(committed) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(committed)) => {
+                spilled.insert(committed.message.conversation_id.clone(), committed);
+                drop(spilled);
+                shard.spill.wake.notify_one();
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!("fan-out is stopped; a message was stored but not pushed (clients will sync)");
+            }
         }
     }
 }
 
 async fn run_shard(
-    mut rx: mpsc::UnboundedReceiver<Committed>,
+    mut rx: mpsc::Receiver<Committed>,
+    spill: Arc<Spill>,
     store: SharedStore,
     bus: SharedBus,
     members: Arc<MemberCache>,
 ) {
-    while let Some(Committed { message, origin }) = rx.recv().await {
-        let recipients = match members.get(&store, &message.conversation_id).await {
-            Ok(m) => m,
-            Err(e) => {
-                // Stored and acknowledged, so not lost: recipients find it through gap detection and sync.
-                tracing::warn!(error = %e, conversation = %message.conversation_id, "fan-out skipped");
-                continue;
+    loop {
+        let committed = match rx.try_recv() {
+            Ok(committed) => committed,
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // The queue is drained: whatever spilled meanwhile goes out now, newest per
+                // conversation, after every message of its conversation queued before it.
+                let spilled = std::mem::take(&mut *spill.messages.lock());
+                if !spilled.is_empty() {
+                    for committed in spilled.into_values() {
+                        publish(committed, &store, &bus, &members).await;
+                    }
+                    continue;
+                }
+                tokio::select! {
+                    received = rx.recv() => match received {
+                        Some(committed) => committed,
+                        None => return,
+                    },
+                    _ = spill.wake.notified() => continue,
+                }
             }
         };
-        let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
-        bus.publish(Delivery { recipients, frame: Bytes::from(frame), skip_connection: origin });
-        metrics::counter!("confab_messages_fanned_out_total").increment(1);
+        publish(committed, &store, &bus, &members).await;
+    }
+}
+
+async fn publish(committed: Committed, store: &SharedStore, bus: &SharedBus, members: &MemberCache) {
+    let Committed { message, origin } = committed;
+    let recipients = match members.get(store, &message.conversation_id).await {
+        Ok(m) => m,
+        Err(e) => {
+            // Stored and acknowledged, so not lost: recipients find it through gap detection and sync.
+            tracing::warn!(error = %e, conversation = %message.conversation_id, "fan-out skipped");
+            return;
+        }
+    };
+    let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
+    bus.publish(Delivery { recipients, frame: Bytes::from(frame), skip_connection: origin });
+    metrics::counter!("confab_messages_fanned_out_total").increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use confab_core::bus::{Bus, ClusterEvent, Delivery};
+    use confab_core::store::SharedStore;
+    use confab_proto::{Message, PresenceStatus, ServerEnvelope, ServerFrame};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A bus that hands every published frame to the test.
+    struct Recording(mpsc::UnboundedSender<bytes::Bytes>);
+
+    #[async_trait]
+    impl Bus for Recording {
+        fn publish(&self, delivery: Delivery) {
+            let _ = self.0.send(delivery.frame);
+        }
+        fn broadcast(&self, _: ClusterEvent) {}
+        fn set_local_presence(&self, _: &str, _: Option<PresenceStatus>) {}
+        async fn presence_of(&self, users: &[String]) -> confab_core::Result<Vec<PresenceStatus>> {
+            Ok(vec![PresenceStatus::Offline; users.len()])
+        }
+        async fn ping(&self) -> confab_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn message(conversation: &str, sequence_number: u64) -> Committed {
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "messageId": format!("m{sequence_number}"),
+            "conversationId": conversation,
+            "senderId": "u1",
+            "content": {"type": "text", "text": "hi"},
+            "sequenceNumber": sequence_number,
+            "timestamp": 0,
+        }))
+        .expect("a message");
+        Committed { message, origin: None }
+    }
+
+    fn sequence(frame: &[u8]) -> (String, u64) {
+        let text = std::str::from_utf8(frame).expect("utf-8");
+        match ServerEnvelope::parse(text).expect("valid").expect("known").frame {
+            ServerFrame::MessageNew(m) => (m.conversation_id, m.sequence_number),
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+
+    // The test runtime has one thread, so the shard task cannot run while the messages are
+    // submitted: exactly like a stalled bus or store.
+    #[tokio::test]
+    async fn a_full_queue_spills_the_newest_message_per_conversation_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: SharedStore =
+            Arc::new(confab_store::SqliteStore::open(&dir.path().join("confab.db")).expect("embedded store"));
+        let (tx, mut published) = mpsc::unbounded_channel();
+        let members = Arc::new(MemberCache::default());
+        let dispatcher = Dispatcher::start(1, 4, store, Arc::new(Recording(tx)), members);
+        for seq in 1..=20 {
+            dispatcher.submit(message("a", seq));
+        }
+        dispatcher.submit(message("b", 1));
+        let mut seen = Vec::new();
+        while seen.len() < 6 {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(10), published.recv())
+                .await
+                .expect("published within 10 s")
+                .expect("bus open");
+            seen.push(sequence(&frame));
+        }
+        let a: Vec<u64> = seen.iter().filter(|(c, _)| c == "a").map(|(_, s)| *s).collect();
+        assert_eq!(a, vec![1, 2, 3, 4, 20], "queued ones in order, then the newest spilled one");
+        assert!(seen.contains(&("b".to_string(), 1)));
+        assert!(published.try_recv().is_err(), "nothing else was published");
+    }
+
+    #[tokio::test]
+    async fn the_member_cache_stays_within_its_capacity() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: SharedStore =
+            Arc::new(confab_store::SqliteStore::open(&dir.path().join("confab.db")).expect("embedded store"));
+        let cache = MemberCache::with_capacity(8);
+        for i in 0..100 {
+            cache.get(&store, &format!("c{i}")).await.expect("members");
+            assert!(cache.len() <= 8, "{} entries", cache.len());
+        }
+        assert!(cache.cached("c99").is_some(), "the newest entry is kept");
     }
 }

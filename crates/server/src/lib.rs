@@ -9,6 +9,8 @@
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
 //! - [`fanout`]: committed messages → members' devices, in sequence order.
+//! - [`listen`]: the HTTP connection loop: header and idle timeouts, a cap on connections, a
+//!   bounded drain at shutdown.
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`web`]: the embedded browser client.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
@@ -20,6 +22,7 @@ mod auth;
 pub mod config;
 mod fanout;
 mod hub;
+mod listen;
 mod node;
 mod routes;
 mod service;
@@ -47,6 +50,9 @@ use crate::fanout::MemberCache;
 use crate::hub::Hub;
 use crate::node::NodeHandler;
 use crate::state::AppState;
+
+/// How often idle per-user state (REST rate limiters) is pruned.
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Settings key of the generated JWT secret.
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -102,6 +108,14 @@ impl Server {
         if config.heartbeat_interval.is_zero() {
             return Err(StartError::Config("heartbeat interval must be positive".into()));
         }
+        if config.http_header_timeout.is_zero() || config.http_idle_timeout.is_zero() {
+            return Err(StartError::Config("HTTP header and idle timeouts must be positive".into()));
+        }
+        if config.limits.max_connections_per_user == 0 || config.limits.max_http_connections == 0 {
+            return Err(StartError::Config(
+                "max connections per user and max HTTP connections must be positive".into(),
+            ));
+        }
         // Both URLs are checked before anything is opened.
         let location = confab_store::StoreLocation::resolve(
             config.database_url.as_deref(),
@@ -130,10 +144,13 @@ impl Server {
         let bus: SharedBus = confab_bus::open(&bus_location, &node_id, handler.clone()).await?;
         let max_connections = config.limits.max_connections;
         let app = App::new(config, store, bus, &handler, &secret);
+        let app = Arc::new(app);
+        tokio::spawn(app.clone().housekeeping(HOUSEKEEPING_INTERVAL));
         let state = AppState {
-            app: Arc::new(app),
+            app,
             sessions: TaskTracker::new(),
             connection_slots: Arc::new(Semaphore::new(max_connections)),
+            user_slots: Arc::default(),
             metrics: metrics_handle(),
         };
         Ok(Server { listener, state })
@@ -151,22 +168,25 @@ impl Server {
         let sessions = state.sessions.clone();
         let router = routes::router(state);
         let stop = app.shutdown_signal().clone();
-        let signal = async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        };
-        // Frames are small and latency-sensitive: never let Nagle's algorithm hold one back.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown => tracing::info!("shutting down"),
+                _ = signal.cancelled() => {}
             }
+            signal.cancel();
         });
-        let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
+        let config = &app.config;
+        let settings = listen::HttpSettings {
+            header_timeout: config.http_header_timeout,
+            idle_timeout: config.http_idle_timeout,
+            max_connections: config.limits.max_http_connections,
+        };
+        listen::serve(listener, router, settings, stop).await;
         app.begin_shutdown();
         sessions.close();
         sessions.wait().await;
         app.finish_shutdown().await;
-        served
+        Ok(())
     }
 }

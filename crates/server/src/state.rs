@@ -16,5 +16,7 @@ pub(crate) struct AppState {
     pub sessions: TaskTracker,
     /// One permit per open WebSocket connection (`max_connections`).
     pub connection_slots: Arc<Semaphore>,
+    /// Open WebSocket connections per user (`max_connections_per_user`).
+    pub user_slots: Arc<crate::ws::UserSlots>,
     pub metrics: PrometheusHandle,
 }

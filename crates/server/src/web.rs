@@ -9,6 +9,21 @@ use crate::state::AppState;
 
 const JS: &str = "text/javascript; charset=utf-8";
 
+/// The client loads only its own files and talks only to this server (REST on the same origin,
+/// WebSocket on `ws:`/`wss:`); no inline script, no plugins, and no page may frame it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'";
+
+/// Headers on every file of the web client.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-cache"),
+];
+
 /// Every file the web client consists of: (path under `/`, content type, embedded bytes). The SDK
 /// is `confab.js` plus the `sdk-*.js` modules it imports; they sit beside it (the router serves
 /// one path segment), and the web tests fetch every `web/*.js` to check that it is listed here.
@@ -47,7 +62,7 @@ fn serve(state: &AppState, name: &str) -> Response {
         },
         None => (*embedded).to_string(),
     };
-    ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    ([(header::CONTENT_TYPE, *content_type)], SECURITY_HEADERS, body).into_response()
 }
 
 pub async fn index(State(state): State<AppState>) -> Response {

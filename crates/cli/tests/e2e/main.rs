@@ -4,6 +4,7 @@
 mod cluster;
 mod config;
 mod durability;
+mod edge;
 mod errors;
 mod harness;
 mod limits;

@@ -43,6 +43,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/{file}", get(crate::web::file))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(crate::api_error::protocol_error_body))
         .with_state(state)
 }
 

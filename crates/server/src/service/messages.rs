@@ -2,7 +2,6 @@
 //! and read markers with their receipts, message info and sync.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use confab_core::ids::{new_id, now_millis};
@@ -26,10 +25,6 @@ const HISTORY_DEFAULT_LIMIT: u32 = 50;
 const HISTORY_MAX_LIMIT: u32 = 200;
 const SYNC_DEFAULT_LIMIT: u32 = 100;
 const SYNC_MAX_LIMIT: u32 = 1000;
-
-/// Keyed limiters drop the state of idle keys once per this many checks, so their memory follows
-/// the users and devices currently sending rather than every one ever seen.
-const RETAIN_EVERY: u64 = 4096;
 
 /// Which transport a send came through: it decides the rate limits that apply and which
 /// connection is spared the `message.new` echo of its own send.
@@ -57,8 +52,6 @@ pub(crate) struct Messages {
     user_sends: DefaultKeyedRateLimiter<String>,
     /// Send rate per (user, device), shared by every connection of that device on this node.
     device_sends: DefaultKeyedRateLimiter<(String, String)>,
-    /// Rate checks so far, to prune idle keys every [`RETAIN_EVERY`].
-    checks: AtomicU64,
 }
 
 /// `per_second` sustained with bursts of `burst` (both at least 1).
@@ -94,16 +87,22 @@ impl Messages {
         let user_burst = limits.user_message_burst.unwrap_or(limits.message_burst.saturating_mul(2));
         let user_sends = RateLimiter::keyed(quota(user_rate, user_burst));
         let device_sends = RateLimiter::keyed(quota(limits.messages_per_second, limits.message_burst));
-        Messages { store, notifier, dispatcher, limits, user_sends, device_sends, checks: AtomicU64::new(0) }
+        Messages { store, notifier, dispatcher, limits, user_sends, device_sends }
+    }
+
+    /// Forgets users and devices whose budget is full again (they are limited exactly as if it
+    /// were kept); returns how many are still tracked.
+    pub(crate) fn prune_rate_limits(&self) -> usize {
+        self.user_sends.retain_recent();
+        self.user_sends.shrink_to_fit();
+        self.device_sends.retain_recent();
+        self.device_sends.shrink_to_fit();
+        self.user_sends.len() + self.device_sends.len()
     }
 
     /// Spends one send of `sender`'s budget and, from a WebSocket, of the device's. One limiter per
     /// key for both transports: more connections or REST calls do not buy more sends.
     fn check_rate(&self, sender: &str, device: Option<&str>) -> Result<()> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
-            self.user_sends.retain_recent();
-            self.device_sends.retain_recent();
-        }
         if let Some(device) = device {
             self.device_sends.check_key(&(sender.to_string(), device.to_string())).map_err(rate_limited)?;
         }

@@ -9,7 +9,7 @@ use confab_proto::frames::{
 };
 use confab_proto::{ClientEnvelope, ClientFrame, ServerFrame, SyncRequest};
 
-use super::session::Session;
+use super::requests::Session;
 use crate::service::Via;
 
 type Id = Option<String>;

@@ -2,6 +2,7 @@
 //! whose frames are handled by [`handlers`].
 
 mod handlers;
+mod requests;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -9,15 +10,69 @@ mod tests;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use confab_core::ids::new_id;
 use confab_core::{validate, Error};
+use dashmap::DashMap;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::api_error::{bearer_token, ApiError};
 use crate::state::AppState;
+
+/// `retryAfter` of an upgrade refused because the user holds too many connections.
+const USER_CAP_RETRY_SECS: u64 = 5;
+
+/// Open WebSocket connections per user on this node, counted from the upgrade (before the session
+/// registers in the hub), so concurrent upgrades cannot overshoot `max_connections_per_user`.
+#[derive(Default)]
+pub(crate) struct UserSlots {
+    open: DashMap<String, usize>,
+}
+
+/// One user's connection, counted until dropped.
+pub(crate) struct UserSlot {
+    slots: std::sync::Arc<UserSlots>,
+    user_id: String,
+}
+
+impl UserSlots {
+    /// A slot for one more connection of `user_id`, unless they already hold `max`.
+    pub(crate) fn try_acquire(self: &std::sync::Arc<Self>, user_id: &str, max: usize) -> Option<UserSlot> {
+        let mut open = self.open.entry(user_id.to_string()).or_insert(0);
+        if *open >= max {
+            return None;
+        }
+        *open += 1;
+        Some(UserSlot { slots: self.clone(), user_id: user_id.to_string() })
+    }
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        // Entries go away with a user's last connection, so the map holds connected users only.
+        self.slots.open.remove_if_mut(&self.user_id, |_, open| {
+            *open = open.saturating_sub(1);
+            *open == 0
+        });
+    }
+}
+
+/// Whether a browser page from `origin` may open a WebSocket here: requests without `Origin`
+/// (non-browser clients) may, and so may the server's own origin (the one whose authority is the
+/// request's `Host`) and the configured ones; `*` allows every origin.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a == "*" || a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
 
 #[derive(Deserialize)]
 pub(crate) struct WsParams {
@@ -51,12 +106,25 @@ async fn prepare(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    if !origin_allowed(&headers, &state.app.config.allowed_origins) {
+        return Err(Error::Forbidden("this origin may not open a WebSocket here".into()).into());
+    }
     let Query(params) = params.map_err(|e| Error::InvalidRequest(e.body_text()))?;
     let token =
         params.token.as_deref().filter(|t| !t.is_empty()).or_else(|| bearer_token(&headers)).ok_or_else(
             || Error::Unauthorized("missing token (`?token=` or `Authorization: Bearer`)".into()),
         )?;
     let user_id = state.app.accounts().authenticate(token).await?;
+    // A valid signature is not enough: a token Confab issued outlives its user if the user is gone
+    // (deleted, or a database restored from before they registered). Application-minted tokens
+    // have provisioned their user in `authenticate` by now, so they pass.
+    match state.app.accounts().user(&user_id).await {
+        Ok(_) => {}
+        Err(Error::UserNotFound(_)) => {
+            return Err(Error::Unauthorized("the token's user does not exist".into()).into());
+        }
+        Err(e) => return Err(e.into()),
+    }
     let device_id = match params.device_id {
         Some(id) => {
             validate::client_id("device_id", &id)?;
@@ -70,6 +138,10 @@ async fn prepare(
         .clone()
         .try_acquire_owned()
         .map_err(|_| Error::Unavailable("this node is at its connection limit".into()))?;
+    let user_slot = state
+        .user_slots
+        .try_acquire(&user_id, state.app.config.limits.max_connections_per_user)
+        .ok_or(Error::RateLimited { retry_after_secs: USER_CAP_RETRY_SECS })?;
     let limits = &state.app.config.limits;
     let app = state.app.clone();
     let hard_cap = limits.max_frame_bytes.saturating_mul(HARD_FRAME_CAP_FACTOR);
@@ -86,6 +158,7 @@ async fn prepare(
             let (writer, reader) = socket.split();
             sessions.track_future(async move {
                 session::run(app, user_id, device_id, reader, writer).await;
+                drop(user_slot);
                 drop(permit);
             })
         }))

@@ -7,9 +7,7 @@
 //! Both loops are generic over a `Stream`/`Sink` of messages, so tests drive a session over
 //! channels instead of a socket.
 
-use std::collections::HashSet;
 use std::fmt::Display;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,16 +15,16 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::Error;
 use confab_proto::frames::ConnectedPayload;
-use confab_proto::{ClientEnvelope, ErrorBody, ServerEnvelope, ServerFrame};
-use futures_util::future::BoxFuture;
+use confab_proto::{ClientEnvelope, ServerFrame};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::handlers;
+use super::requests::{bulk_reply, encode, max_outbound, too_large, Session, FRAME_HEADER_ROOM};
 use crate::app::App;
 use crate::hub::{CloseReason, ConnectionHandle, Outbox};
-use crate::service::{Bulk, HeldUpdates};
 
 /// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
 pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
@@ -37,83 +35,6 @@ const WRITE_BATCH: usize = 64;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// How long the session waits for its writer to finish after the reader has stopped.
 const WRITER_GRACE: Duration = Duration::from_secs(5);
-
-/// Room left in the socket's write buffer for a frame's header (at most 14 bytes).
-const FRAME_HEADER_ROOM: usize = 64;
-
-fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
-    ServerEnvelope::new(id, frame).to_json().into()
-}
-
-/// The largest frame this connection can write: the socket's write buffer holds 16 × the frame
-/// limit (see `super::HARD_FRAME_CAP_FACTOR`) and refuses, ending the connection, anything larger.
-fn max_outbound(app: &App) -> usize {
-    app.config
-        .limits
-        .max_frame_bytes
-        .saturating_mul(super::HARD_FRAME_CAP_FACTOR)
-        .saturating_sub(FRAME_HEADER_ROOM)
-}
-
-/// `PAYLOAD_TOO_LARGE` in place of a frame too large to write, so the client learns what happened
-/// instead of seeing the connection drop.
-fn too_large(id: Option<String>, len: usize, max: usize) -> Utf8Bytes {
-    tracing::warn!(len, max, "outbound frame too large; sent an error instead");
-    error_frame(
-        id,
-        Error::PayloadTooLarge(format!(
-            "a {len}-byte reply is over the {max}-byte frame limit; ask for less"
-        ))
-        .body(),
-    )
-}
-
-/// The reply to request `id`, or an error in its place when it is too large to write.
-fn encode_within(id: Option<String>, frame: ServerFrame, max: usize) -> Utf8Bytes {
-    let text = ServerEnvelope::new(id.clone(), frame).to_json();
-    if text.len() > max {
-        return too_large(id, text.len(), max);
-    }
-    text.into()
-}
-
-fn error_frame(id: Option<String>, body: ErrorBody) -> Utf8Bytes {
-    encode(id, ServerFrame::Error(body))
-}
-
-/// An answer on its way out, with the presence updates it holds back until it has been queued.
-struct Reply {
-    frame: Utf8Bytes,
-    holds: Option<HeldUpdates>,
-}
-
-impl Reply {
-    fn frame(frame: Utf8Bytes) -> Reply {
-        Reply { frame, holds: None }
-    }
-
-    fn queue(self, outbox: &Outbox) {
-        outbox.push(self.frame);
-        drop(self.holds);
-    }
-}
-
-/// A request being handled: `None` when it is not answered.
-type Pending = BoxFuture<'static, Option<Reply>>;
-
-/// The per-connection state the frame handlers work with.
-pub(super) struct Session {
-    pub(super) app: Arc<App>,
-    pub(super) user_id: String,
-    pub(super) connection_id: Arc<str>,
-    pub(super) outbox: Outbox,
-    /// The device this connection speaks for: its sends count against the device's rate.
-    pub(super) device_id: String,
-    /// Conversations this device said it is typing in, to stop on disconnect.
-    pub(super) typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
-    /// Requests being handled; their replies go out in request order as they are yielded.
-    pending: FuturesOrdered<Pending>,
-}
 
 /// Runs one connection until either side closes it. `reader` and `writer` are the two halves of
 /// the socket; `connected` is the first frame the client gets.
@@ -198,51 +119,6 @@ impl Session {
         );
     }
 
-    /// Like [`Session::request`], for a request answered with a `presence.bulk`.
-    pub(super) fn request_bulk<F>(&mut self, id: Option<String>, work: F)
-    where
-        F: Future<Output = Result<Bulk, Error>> + Send + 'static,
-    {
-        let max = max_outbound(&self.app);
-        self.pending.push_back(
-            async move {
-                Some(match work.await {
-                    Ok(bulk) => bulk_reply(id, bulk, max),
-                    Err(e) => Reply::frame(error_frame(id, e.body())),
-                })
-            }
-            .boxed(),
-        );
-    }
-
-    /// Runs `work` in order with this connection's other requests: its frame, or its error as an
-    /// `error` frame, carries the request id.
-    pub(super) fn request<F>(&mut self, id: Option<String>, work: F)
-    where
-        F: Future<Output = Result<Option<ServerFrame>, Error>> + Send + 'static,
-    {
-        let max = max_outbound(&self.app);
-        self.pending.push_back(
-            async move {
-                match work.await {
-                    Ok(Some(frame)) => Some(Reply::frame(encode_within(id, frame, max))),
-                    Ok(None) => None,
-                    Err(e) => Some(Reply::frame(error_frame(id, e.body()))),
-                }
-            }
-            .boxed(),
-        );
-    }
-
-    /// Answers with an error, in order with the requests before it.
-    pub(super) fn refuse(&mut self, id: Option<String>, error: Error) {
-        self.refuse_with(id, error.body());
-    }
-
-    fn refuse_with(&mut self, id: Option<String>, body: ErrorBody) {
-        self.pending.push_back(std::future::ready(Some(Reply::frame(error_frame(id, body)))).boxed());
-    }
-
     /// Reads until the client goes away or the server closes the connection; returns why the server
     /// closed it (`None` when the client did, or when the outbox was closed from elsewhere).
     async fn read_loop<R>(&mut self, mut reader: R) -> Option<CloseReason>
@@ -301,15 +177,10 @@ impl Session {
             return;
         }
         match ClientEnvelope::parse(text) {
-            Ok(envelope) => super::handlers::dispatch(self, envelope),
+            Ok(envelope) => handlers::dispatch(self, envelope),
             Err(e) => self.refuse_with(e.id, e.body),
         }
     }
-}
-
-fn bulk_reply(id: Option<String>, bulk: Bulk, max: usize) -> Reply {
-    let Bulk { payload, held } = bulk;
-    Reply { frame: encode_within(id, ServerFrame::PresenceBulk(payload), max), holds: Some(held) }
 }
 
 /// A frame over the hard cap: the socket library refused to read it.

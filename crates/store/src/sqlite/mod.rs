@@ -3,7 +3,10 @@
 //! Writes go through one writer thread ([`writer`]) that commits them in batches with
 //! `synchronous=FULL`, so every acknowledged write has been fsync'd and many messages share one
 //! fsync. Reads run on a small pool of reader connections on the blocking thread pool; WAL lets them
-//! proceed while the writer commits. This adapter serves one node; a cluster uses PostgreSQL.
+//! proceed while the writer commits, and a read of more than one statement runs in one read
+//! transaction, so it sees one snapshot. The SQL lives in [`queries`], one module per entity; what
+//! the rows mean, and what may be written, is decided by `confab_core::rules`. This adapter serves
+//! one node; a cluster uses PostgreSQL.
 
 mod error;
 mod queries;
@@ -26,6 +29,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
+use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
 use self::writer::Writer;
 
 const MIGRATIONS: &[&str] =
@@ -164,7 +168,11 @@ impl SqliteStore {
         self.read(move |conn| {
             conn.execute_batch("BEGIN").db()?;
             let result = work(conn);
-            let _ = conn.execute_batch("COMMIT");
+            // Read only, so ending it either way is the same; the connection goes back to the pool
+            // outside any transaction.
+            if conn.execute_batch("COMMIT").is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             result
         })
         .await
@@ -182,22 +190,22 @@ impl SqliteStore {
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: NewUser) -> Result<User> {
-        self.write(move |c| queries::create_user(c, &user)).await
+        self.write(move |c| users::create_user(c, &user)).await
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {
         let username = username.to_string();
-        self.read(move |c| queries::credentials(c, &username)).await
+        self.read(move |c| users::credentials(c, &username)).await
     }
 
     async fn user(&self, user_id: &str) -> Result<Option<User>> {
         let user_id = user_id.to_string();
-        self.read(move |c| queries::user(c, &user_id)).await
+        self.read(move |c| users::user(c, &user_id)).await
     }
 
     async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>> {
         let prefix = prefix.to_string();
-        self.read(move |c| queries::search_users(c, &prefix, limit)).await
+        self.read(move |c| users::search_users(c, &prefix, limit)).await
     }
 }
 
@@ -205,25 +213,22 @@ impl UserStore for SqliteStore {
 impl ConversationStore for SqliteStore {
     async fn open_direct(&self, a: &str, b: &str, new_id: String, now: i64) -> Result<(String, bool)> {
         let (a, b) = (a.to_string(), b.to_string());
-        self.write(move |c| queries::open_direct(c, &a, &b, &new_id, now)).await
+        self.write(move |c| conversations::open_direct(c, &a, &b, &new_id, now)).await
     }
 
     async fn create_group(&self, group: NewGroup) -> Result<()> {
-        self.write(move |c| queries::create_group(c, &group)).await
+        self.write(move |c| conversations::create_group(c, &group)).await
     }
 
     async fn conversation(&self, conversation_id: &str, viewer: &str) -> Result<Conversation> {
         let (id, viewer) = (conversation_id.to_string(), viewer.to_string());
-        self.read_snapshot(move |c| queries::conversation_view(c, &id, &viewer)).await
+        self.read_snapshot(move |c| views::view(c, &id, &viewer)).await
     }
 
     async fn conversations_of(&self, user: &str) -> Result<Vec<Conversation>> {
         let user = user.to_string();
         self.read_snapshot(move |c| {
-            queries::conversation_ids_of(c, &user)?
-                .iter()
-                .map(|id| queries::conversation_view(c, id, &user))
-                .collect()
+            conversations::ids_of(c, &user)?.iter().map(|id| views::view(c, id, &user)).collect()
         })
         .await
     }
@@ -237,22 +242,22 @@ impl ConversationStore for SqliteStore {
         max_group_size: u32,
     ) -> Result<Vec<String>> {
         let (id, actor, user_ids) = (conversation_id.to_string(), actor.to_string(), user_ids.to_vec());
-        self.write(move |c| queries::add_members(c, &id, &actor, &user_ids, now, max_group_size)).await
+        self.write(move |c| conversations::add_members(c, &id, &actor, &user_ids, now, max_group_size)).await
     }
 
     async fn remove_member(&self, conversation_id: &str, actor: &str, user: &str) -> Result<()> {
         let (id, actor, user) = (conversation_id.to_string(), actor.to_string(), user.to_string());
-        self.write(move |c| queries::remove_member(c, &id, &actor, &user)).await
+        self.write(move |c| conversations::remove_member(c, &id, &actor, &user)).await
     }
 
     async fn member_ids(&self, conversation_id: &str) -> Result<Vec<String>> {
         let id = conversation_id.to_string();
-        self.read(move |c| queries::member_ids(c, &id)).await
+        self.read(move |c| conversations::member_ids(c, &id)).await
     }
 
     async fn read_markers(&self, conversation_id: &str) -> Result<Vec<(String, u64)>> {
         let id = conversation_id.to_string();
-        self.read(move |c| queries::read_markers(c, &id)).await
+        self.read(move |c| conversations::read_markers(c, &id)).await
     }
 }
 
@@ -261,7 +266,7 @@ impl MessageStore for SqliteStore {
     fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended> {
         // Queued now, so the caller's appends commit in call order.
         let hook = after_commit.map(|h| -> writer::CommitHook<Appended> { h });
-        Box::pin(self.writer.submit(move |c| queries::append(c, &message, now_millis()), hook))
+        Box::pin(self.writer.submit(move |c| messages::append(c, &message, now_millis()), hook))
     }
 
     async fn history(
@@ -272,17 +277,17 @@ impl MessageStore for SqliteStore {
         limit: u32,
     ) -> Result<HistoryPage> {
         let (id, viewer) = (conversation_id.to_string(), viewer.to_string());
-        self.read_snapshot(move |c| queries::history(c, &id, &viewer, cursor, limit)).await
+        self.read_snapshot(move |c| messages::history(c, &id, &viewer, cursor, limit)).await
     }
 
     async fn locate_message(&self, message_id: &str, viewer: &str) -> Result<(String, u64)> {
         let (id, viewer) = (message_id.to_string(), viewer.to_string());
-        self.read(move |c| queries::locate_message(c, &id, &viewer)).await
+        self.read(move |c| messages::locate(c, &id, &viewer)).await
     }
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         let (user, cursors) = (user.to_string(), cursors.to_vec());
-        self.read_snapshot(move |c| queries::sync(c, &user, &cursors, limit, now_millis())).await
+        self.read_snapshot(move |c| views::sync(c, &user, &cursors, limit, now_millis())).await
     }
 }
 
@@ -296,12 +301,12 @@ impl ReceiptStore for SqliteStore {
         at: i64,
     ) -> Result<MarkerMove> {
         let (id, user) = (conversation_id.to_string(), user.to_string());
-        self.write(move |c| queries::move_marker(c, &id, &user, queries::Marker::Delivered, up_to, at)).await
+        self.write(move |c| markers::mark_delivered(c, &id, &user, up_to, at)).await
     }
 
     async fn mark_read(&self, conversation_id: &str, user: &str, up_to: u64, at: i64) -> Result<ReadMove> {
         let (id, user) = (conversation_id.to_string(), user.to_string());
-        self.write(move |c| queries::mark_read(c, &id, &user, up_to, at)).await
+        self.write(move |c| markers::mark_read(c, &id, &user, up_to, at)).await
     }
 
     async fn messages_between(
@@ -311,13 +316,13 @@ impl ReceiptStore for SqliteStore {
         up_to: u64,
     ) -> Result<Vec<MessageRef>> {
         let id = conversation_id.to_string();
-        self.read(move |c| queries::messages_between(c, &id, after, up_to)).await
+        self.read(move |c| messages::between(c, &id, after, up_to)).await
     }
 
     async fn receipts(&self, conversation_id: &str, message_id: &str, viewer: &str) -> Result<Receipts> {
         let (id, message_id, viewer) =
             (conversation_id.to_string(), message_id.to_string(), viewer.to_string());
-        self.read_snapshot(move |c| queries::receipts(c, &id, &message_id, &viewer)).await
+        self.read_snapshot(move |c| receipts::receipts(c, &id, &message_id, &viewer)).await
     }
 }
 
@@ -325,17 +330,17 @@ impl ReceiptStore for SqliteStore {
 impl PresenceStore for SqliteStore {
     async fn touch_last_seen(&self, user: &str, at: i64) -> Result<()> {
         let user = user.to_string();
-        self.write(move |c| queries::touch_last_seen(c, &user, at)).await
+        self.write(move |c| presence::touch_last_seen(c, &user, at)).await
     }
 
     async fn last_seen(&self, users: &[String]) -> Result<Vec<(String, Option<i64>)>> {
         let users = users.to_vec();
-        self.read(move |c| queries::last_seen(c, &users)).await
+        self.read_snapshot(move |c| presence::last_seen(c, &users)).await
     }
 
     async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>> {
         let user = user.to_string();
-        self.read(move |c| queries::contacts_of(c, &user, limit)).await
+        self.read(move |c| presence::contacts_of(c, &user, limit)).await
     }
 }
 
@@ -350,7 +355,7 @@ impl Store for SqliteStore {
 
     async fn setting_or_init(&self, key: &str, candidate: &str) -> Result<String> {
         let (key, candidate) = (key.to_string(), candidate.to_string());
-        self.write(move |c| queries::setting_or_init(c, &key, &candidate)).await
+        self.write(move |c| settings::setting_or_init(c, &key, &candidate)).await
     }
 
     async fn shutdown(&self) {

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use confab_core::bus::{Bus, ClusterEvent, Delivery, DeliveryHandler};
 use confab_core::ids::now_millis;
 use confab_core::{Error, Result};
@@ -29,6 +28,10 @@ use confab_proto::PresenceStatus;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
+
+mod wire;
+
+use wire::{decode_delivery, decode_event, encode_delivery, encode_event, parse_status, status_str};
 
 /// A node whose heartbeat is older than this is dead.
 pub const NODE_TIMEOUT_MS: i64 = 10_000;
@@ -109,87 +112,6 @@ pub struct RedisBus {
 
 fn unavailable(e: redis::RedisError) -> Error {
     Error::Unavailable(format!("redis: {e}"))
-}
-
-fn status_str(s: Option<PresenceStatus>) -> &'static str {
-    match s {
-        Some(PresenceStatus::Online) => "online",
-        Some(PresenceStatus::Away) => "away",
-        _ => "",
-    }
-}
-
-fn parse_status(s: &str) -> PresenceStatus {
-    match s {
-        "online" => PresenceStatus::Online,
-        "away" => PresenceStatus::Away,
-        _ => PresenceStatus::Offline,
-    }
-}
-
-/// `d\n{skip}\n{n}\n{recipient}…\n{frame}`: ids never contain a newline (they are printable ASCII).
-fn encode_delivery(d: &Delivery, recipients: &[&String]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(d.frame.len() + 64 * recipients.len());
-    out.extend_from_slice(b"d\n");
-    out.extend_from_slice(d.skip_connection.as_deref().unwrap_or("").as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(recipients.len().to_string().as_bytes());
-    out.push(b'\n');
-    for r in recipients {
-        out.extend_from_slice(r.as_bytes());
-        out.push(b'\n');
-    }
-    out.extend_from_slice(&d.frame);
-    out
-}
-
-fn decode_delivery(payload: &[u8]) -> Option<Delivery> {
-    let mut rest = payload.strip_prefix(b"d\n")?;
-    let mut line = || -> Option<&[u8]> {
-        let end = rest.iter().position(|b| *b == b'\n')?;
-        let (l, r) = rest.split_at(end);
-        rest = &r[1..];
-        Some(l)
-    };
-    let skip = std::str::from_utf8(line()?).ok()?.to_string();
-    let n: usize = std::str::from_utf8(line()?).ok()?.parse().ok()?;
-    let mut recipients = Vec::with_capacity(n);
-    for _ in 0..n {
-        recipients.push(std::str::from_utf8(line()?).ok()?.to_string());
-    }
-    Some(Delivery {
-        recipients: recipients.into(),
-        frame: Bytes::copy_from_slice(rest),
-        skip_connection: if skip.is_empty() { None } else { Some(skip.into()) },
-    })
-}
-
-fn encode_event(e: &ClusterEvent) -> String {
-    match e {
-        ClusterEvent::Presence { user_id, status, at } => {
-            let status = match status {
-                PresenceStatus::Online => "online",
-                PresenceStatus::Away => "away",
-                PresenceStatus::Offline => "offline",
-            };
-            format!("presence\n{user_id}\n{status}\n{at}")
-        }
-        ClusterEvent::MembersChanged { conversation_id } => format!("members\n{conversation_id}"),
-    }
-}
-
-fn decode_event(payload: &str) -> Option<ClusterEvent> {
-    let mut parts = payload.split('\n');
-    match parts.next()? {
-        "presence" => {
-            let user_id = parts.next()?.to_string();
-            let status = parse_status(parts.next()?);
-            let at = parts.next()?.parse().ok()?;
-            Some(ClusterEvent::Presence { user_id, status, at })
-        }
-        "members" => Some(ClusterEvent::MembersChanged { conversation_id: parts.next()?.to_string() }),
-        _ => None,
-    }
 }
 
 impl RedisBus {
@@ -518,28 +440,4 @@ mod tests {
     }
 
     crate::bus_conformance_suite!(three_nodes());
-
-    #[test]
-    fn deliveries_round_trip() {
-        let d = Delivery {
-            recipients: vec!["a".to_string(), "b".to_string()].into(),
-            frame: Bytes::from_static(b"{\"type\":\"x\",\"payload\":\"multi\nline\"}"),
-            skip_connection: Some("c1".into()),
-        };
-        let r: Vec<&String> = d.recipients.iter().collect();
-        let back = decode_delivery(&encode_delivery(&d, &r)).unwrap();
-        assert_eq!(back.recipients.to_vec(), ["a", "b"]);
-        assert_eq!(back.frame, d.frame);
-        assert_eq!(back.skip_connection.as_deref(), Some("c1"));
-    }
-
-    #[test]
-    fn events_round_trip() {
-        for e in [
-            ClusterEvent::Presence { user_id: "u".into(), status: PresenceStatus::Away, at: 5 },
-            ClusterEvent::MembersChanged { conversation_id: "c".into() },
-        ] {
-            assert_eq!(decode_event(&encode_event(&e)), Some(e));
-        }
-    }
 }

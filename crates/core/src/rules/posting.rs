@@ -1,0 +1,127 @@
+//! Appending: who may post where, and how a resent message is answered. Sequence numbers and
+//! timestamps are the adapter's to assign at commit; everything else about an append is decided
+//! here.
+
+use confab_proto::{GroupSettings, Message, Role};
+
+use crate::error::{Error, Result};
+use crate::store::{Appended, NewMessage};
+
+/// What an append must know before it writes, read together: a stored message with the same id,
+/// the conversation's settings (`None`: no such conversation), and the sender's role in it.
+#[derive(Debug, Clone, Default)]
+pub struct AppendCheck {
+    pub existing: Option<Message>,
+    pub settings: Option<GroupSettings>,
+    pub role: Option<Role>,
+}
+
+/// What to do with a checked append.
+#[derive(Debug, Clone)]
+pub enum AppendPlan {
+    /// The same message was stored before: answer with it (`created: false`), write nothing.
+    Repeat(Appended),
+    /// Assign the next sequence number and write it.
+    Write,
+}
+
+/// Decides a checked append. A stored message with the same id wins over everything else (a
+/// retry is answered even if the sender has since left); otherwise the conversation must exist,
+/// the sender must be a member, and in a group where only admins post, an admin.
+pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
+    if let Some(original) = check.existing {
+        return message.resend_of(original).map(AppendPlan::Repeat);
+    }
+    let settings = check.settings.ok_or(Error::ConversationNotFound)?;
+    let role = check.role.ok_or_else(Error::not_member)?;
+    if settings.only_admins_can_post && role != Role::Admin {
+        return Err(Error::Forbidden("only admins can post in this group".into()));
+    }
+    Ok(AppendPlan::Write)
+}
+
+/// For appends committed together, where message `index` of `batch` repeats an earlier one of
+/// the same batch (not yet visible to its check): `Some(Ok(j))` when it is the same message as
+/// `batch[j]` and gets `batch[j]`'s answer, `Some(Err(DuplicateMessage))` when only the id is the
+/// same, `None` when its id is new to the batch.
+pub fn earlier_in_batch(batch: &[&NewMessage], index: usize) -> Option<Result<usize>> {
+    let message = batch[index];
+    let j = batch[..index].iter().position(|m| m.message_id == message.message_id)?;
+    Some(if batch[j].same_as(message) { Ok(j) } else { Err(Error::DuplicateMessage) })
+}
+
+/// The answer to an append written with `sequence` at `timestamp`.
+pub fn stored(message: &NewMessage, sequence: u64, timestamp: i64) -> Appended {
+    Appended {
+        message: Message {
+            message_id: message.message_id.clone(),
+            conversation_id: message.conversation_id.clone(),
+            sender_id: message.sender_id.clone(),
+            content: message.content.clone(),
+            sequence_number: sequence,
+            timestamp,
+            status: None,
+        },
+        created: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use confab_proto::Content;
+
+    use super::*;
+
+    fn msg(id: &str, text: &str) -> NewMessage {
+        NewMessage {
+            message_id: id.into(),
+            conversation_id: "c".into(),
+            sender_id: "u".into(),
+            content: Content::Text { text: text.into() },
+        }
+    }
+
+    fn check(only_admins: bool, role: Option<Role>) -> AppendCheck {
+        AppendCheck {
+            existing: None,
+            settings: Some(GroupSettings { only_admins_can_post: only_admins, allow_member_invites: false }),
+            role,
+        }
+    }
+
+    #[test]
+    fn members_post_and_outsiders_do_not() {
+        assert!(matches!(decide(&msg("m", "hi"), check(false, Some(Role::Member))), Ok(AppendPlan::Write)));
+        assert!(matches!(decide(&msg("m", "hi"), check(false, None)), Err(Error::Forbidden(_))));
+        let missing = AppendCheck { settings: None, ..check(false, None) };
+        assert_eq!(decide(&msg("m", "hi"), missing).unwrap_err(), Error::ConversationNotFound);
+    }
+
+    #[test]
+    fn only_admins_post_where_the_group_says_so() {
+        assert!(matches!(decide(&msg("m", "hi"), check(true, Some(Role::Member))), Err(Error::Forbidden(_))));
+        assert!(matches!(decide(&msg("m", "hi"), check(true, Some(Role::Admin))), Ok(AppendPlan::Write)));
+    }
+
+    #[test]
+    fn a_resend_is_answered_before_any_permission_check() {
+        let original = stored(&msg("m", "hi"), 3, 100).message;
+        let retry = AppendCheck { existing: Some(original.clone()), ..check(true, None) };
+        let Ok(AppendPlan::Repeat(again)) = decide(&msg("m", "hi"), retry) else {
+            panic!("expected a repeat")
+        };
+        assert_eq!((again.created, again.message.sequence_number), (false, 3));
+        let clash = AppendCheck { existing: Some(original), ..check(false, Some(Role::Admin)) };
+        assert_eq!(decide(&msg("m", "changed"), clash).unwrap_err(), Error::DuplicateMessage);
+    }
+
+    #[test]
+    fn repeats_within_one_batch_follow_the_first() {
+        let (a, b, a_again, a_changed) = (msg("a", "x"), msg("b", "x"), msg("a", "x"), msg("a", "y"));
+        let batch = [&a, &b, &a_again, &a_changed];
+        assert!(earlier_in_batch(&batch, 0).is_none());
+        assert!(earlier_in_batch(&batch, 1).is_none());
+        assert_eq!(earlier_in_batch(&batch, 2), Some(Ok(0)));
+        assert_eq!(earlier_in_batch(&batch, 3), Some(Err(Error::DuplicateMessage)));
+    }
+}

@@ -1,0 +1,186 @@
+//! Appends, history pages and offline sync.
+
+use confab_core::ids::{new_id, now_millis};
+use confab_core::store::{HistoryCursor, NewMessage, SharedStore};
+use confab_core::Error;
+use confab_proto::{GroupSettings, SyncCursor};
+
+use super::{group, send, text, user};
+
+pub async fn sequences_are_gapless_under_concurrency(store: SharedStore) {
+    let owner = user(&store, "owner").await;
+    let g = group(&store, &owner, &[], GroupSettings::default()).await;
+    let committed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for t in 0..20 {
+        let (store, g, owner, committed) = (store.clone(), g.clone(), owner.clone(), committed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..50 {
+                let msg = NewMessage {
+                    message_id: new_id(),
+                    conversation_id: g.clone(),
+                    sender_id: owner.clone(),
+                    content: text(&format!("{t}-{i}")),
+                };
+                let committed = committed.clone();
+                let hook: confab_core::store::AfterCommit =
+                    Box::new(move |a| committed.lock().unwrap().push(a.message.sequence_number));
+                seqs.push(store.append(msg, Some(hook)).await.unwrap().message.sequence_number);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one caller's appends keep their order");
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=1000).collect::<Vec<u64>>());
+    // Commit hooks ran in sequence order, which is what lets fan-out preserve it.
+    assert_eq!(*committed.lock().unwrap(), (1..=1000).collect::<Vec<u64>>());
+}
+
+pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
+    let a = user(&store, "frank").await;
+    let b = user(&store, "grace").await;
+    let (c, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
+    let msg = |t: &str, sender: &str| NewMessage {
+        message_id: "fixed-id".into(),
+        conversation_id: c.clone(),
+        sender_id: sender.to_string(),
+        content: text(t),
+    };
+    let first = store.append(msg("hello", &a), None).await.unwrap();
+    assert!(first.created);
+    let again = store.append(msg("hello", &a), None).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.message, first.message);
+    assert_eq!(store.append(msg("other", &a), None).await.unwrap_err(), Error::DuplicateMessage);
+    assert_eq!(store.append(msg("hello", &b), None).await.unwrap_err(), Error::DuplicateMessage);
+    // The refused appends left no gap.
+    assert_eq!(send(&store, &c, &b, "next").await.unwrap(), 2);
+    // A retry queued while the original is still in flight gets the same answer.
+    let twin = |t: &str| NewMessage {
+        message_id: "twin".into(),
+        conversation_id: c.clone(),
+        sender_id: a.clone(),
+        content: text(t),
+    };
+    let (first, retry, clash) = tokio::join!(
+        store.append(twin("same"), None),
+        store.append(twin("same"), None),
+        store.append(twin("other"), None)
+    );
+    let (first, retry) = (first.unwrap(), retry.unwrap());
+    assert_eq!(first.message.sequence_number, retry.message.sequence_number);
+    assert_eq!((first.created, retry.created), (true, false));
+    assert_eq!(clash.unwrap_err(), Error::DuplicateMessage);
+    assert_eq!(send(&store, &c, &b, "after").await.unwrap(), 4);
+}
+
+pub async fn history_pages_visit_every_message_once(store: SharedStore) {
+    let a = user(&store, "heidi").await;
+    let b = user(&store, "ivan").await;
+    let (c, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
+    for i in 0..25 {
+        send(&store, &c, if i % 2 == 0 { &a } else { &b }, &format!("m{i}")).await.unwrap();
+    }
+    let latest = store.history(&c, &a, HistoryCursor::Latest, 10).await.unwrap();
+    let seqs: Vec<u64> = latest.messages.iter().map(|m| m.sequence_number).collect();
+    assert_eq!(seqs, (16..=25).collect::<Vec<_>>());
+    assert!(latest.has_more);
+    let mut back = Vec::new();
+    let mut cursor = HistoryCursor::Latest;
+    loop {
+        let page = store.history(&c, &b, cursor, 7).await.unwrap();
+        let first = page.messages.first().map(|m| m.sequence_number);
+        back.splice(0..0, page.messages.iter().map(|m| m.sequence_number));
+        if !page.has_more {
+            break;
+        }
+        cursor = HistoryCursor::Before(first.unwrap());
+    }
+    assert_eq!(back, (1..=25).collect::<Vec<_>>());
+    let mut forward = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.history(&c, &a, HistoryCursor::After(after), 6).await.unwrap();
+        forward.extend(page.messages.iter().map(|m| m.sequence_number));
+        if !page.has_more {
+            break;
+        }
+        after = *forward.last().unwrap();
+    }
+    assert_eq!(forward, (1..=25).collect::<Vec<_>>());
+    let outsider = user(&store, "judy").await;
+    assert!(matches!(store.history(&c, &outsider, HistoryCursor::Latest, 5).await, Err(Error::Forbidden(_))));
+}
+
+pub async fn sync_returns_missed_messages_and_new_conversations(store: SharedStore) {
+    let a = user(&store, "mike").await;
+    let b = user(&store, "nina").await;
+    let (c1, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
+    let g = group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await;
+    for i in 0..12 {
+        send(&store, &c1, &a, &format!("d{i}")).await.unwrap();
+    }
+    send(&store, &g, &a, "g").await.unwrap();
+    let cursors = [
+        SyncCursor { conversation_id: c1.clone(), last_sequence: 4 },
+        SyncCursor { conversation_id: "not-mine".into(), last_sequence: 0 },
+    ];
+    let resp = store.sync(&b, &cursors, 5).await.unwrap();
+    assert_eq!(resp.conversations.len(), 1);
+    let synced = &resp.conversations[0];
+    let seqs: Vec<u64> = synced.messages.iter().map(|m| m.sequence_number).collect();
+    assert_eq!(seqs, [5, 6, 7, 8, 9]);
+    assert!(synced.has_more);
+    assert_eq!((synced.last_sequence, synced.unread_count), (12, 12));
+    assert_eq!(resp.new_conversations.len(), 1);
+    assert_eq!(resp.new_conversations[0].conversation_id, g);
+}
+
+pub async fn history_has_more_exactly_at_page_edges(store: SharedStore) {
+    let a = user(&store, "sven").await;
+    let b = user(&store, "tara").await;
+    let (c, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
+    let page = |cursor, limit| {
+        let (store, c, a) = (store.clone(), c.clone(), a.clone());
+        async move {
+            let p = store.history(&c, &a, cursor, limit).await.unwrap();
+            (p.messages.iter().map(|m| m.sequence_number).collect::<Vec<u64>>(), p.has_more)
+        }
+    };
+    assert_eq!(page(HistoryCursor::Latest, 5).await, (vec![], false), "an empty conversation");
+    for i in 0..6 {
+        send(&store, &c, &a, &format!("m{i}")).await.unwrap();
+    }
+    assert_eq!(page(HistoryCursor::Latest, 6).await, (vec![1, 2, 3, 4, 5, 6], false));
+    assert_eq!(page(HistoryCursor::Latest, 5).await, (vec![2, 3, 4, 5, 6], true));
+    assert_eq!(page(HistoryCursor::Before(2), 1).await, (vec![1], false));
+    assert_eq!(page(HistoryCursor::Before(1), 3).await, (vec![], false));
+    assert_eq!(page(HistoryCursor::After(3), 3).await, (vec![4, 5, 6], false));
+    assert_eq!(page(HistoryCursor::After(3), 2).await, (vec![4, 5], true));
+    assert_eq!(page(HistoryCursor::After(6), 2).await, (vec![], false));
+    assert_eq!(page(HistoryCursor::After(u64::MAX), 2).await, (vec![], false));
+    assert_eq!(page(HistoryCursor::Before(u64::MAX), 2).await, (vec![5, 6], true));
+    let cursors = [SyncCursor { conversation_id: c.clone(), last_sequence: 3 }];
+    let synced = store.sync(&b, &cursors, 3).await.unwrap();
+    assert_eq!(synced.conversations[0].messages.len(), 3);
+    assert!(!synced.conversations[0].has_more, "sync pages end where history pages do");
+}
+
+pub async fn messages_are_located_only_for_members(store: SharedStore) {
+    let a = user(&store, "uli").await;
+    let b = user(&store, "vera").await;
+    let outsider = user(&store, "wim").await;
+    let g = group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await;
+    send(&store, &g, &a, "one").await.unwrap();
+    let id = store.history(&g, &b, HistoryCursor::Latest, 1).await.unwrap().messages[0].message_id.clone();
+    assert_eq!(store.locate_message(&id, &b).await.unwrap(), (g.clone(), 1));
+    assert_eq!(store.locate_message(&id, &outsider).await.unwrap_err(), Error::MessageNotFound);
+    assert_eq!(store.locate_message("nope", &a).await.unwrap_err(), Error::MessageNotFound);
+}

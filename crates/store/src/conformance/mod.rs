@@ -1,0 +1,160 @@
+//! Behaviour every `Store` adapter must show, written once and expanded for each adapter by
+//! [`store_conformance_suite!`]: an adapter's whole test of the boundary is one line naming a
+//! factory for fresh stores. The cases pin the rules adapters delegate to `confab_core::rules`
+//! (group permissions, size limits, admin succession, paging edges, markers, receipts) so every
+//! backend answers alike.
+//!
+//! # Layout
+//! - [`users`]: accounts, search, presence data, settings.
+//! - [`conversations`]: direct conversations, groups, membership changes, the admin role.
+//! - [`messages`]: appends, idempotency, sequences, history pages, sync.
+//! - [`markers`]: delivered and read markers, statuses, receipts.
+
+mod conversations;
+mod markers;
+mod messages;
+mod users;
+
+pub use conversations::*;
+pub use markers::*;
+pub use messages::*;
+pub use users::*;
+
+use confab_core::ids::{new_id, now_millis};
+use confab_core::store::{NewGroup, NewMessage, NewUser, SharedStore};
+use confab_core::Error;
+use confab_proto::{Content, GroupSettings};
+
+pub async fn user(store: &SharedStore, name: &str) -> String {
+    let id = new_id();
+    store
+        .create_user(NewUser {
+            user_id: id.clone(),
+            username: name.to_string(),
+            display_name: name.to_uppercase(),
+            password_hash: Some("hash".into()),
+            created_at: now_millis(),
+        })
+        .await
+        .expect("create user");
+    id
+}
+
+fn text(t: &str) -> Content {
+    Content::Text { text: t.to_string() }
+}
+
+pub async fn send(store: &SharedStore, conv: &str, sender: &str, t: &str) -> Result<u64, Error> {
+    let msg = NewMessage {
+        message_id: new_id(),
+        conversation_id: conv.to_string(),
+        sender_id: sender.to_string(),
+        content: text(t),
+    };
+    store.append(msg, None).await.map(|a| a.message.sequence_number)
+}
+
+fn new_group(
+    creator: &str,
+    members: &[String],
+    settings: GroupSettings,
+    created_at: i64,
+    max: u32,
+) -> NewGroup {
+    NewGroup {
+        conversation_id: new_id(),
+        name: "team".into(),
+        creator_id: creator.to_string(),
+        member_ids: members.to_vec(),
+        settings,
+        created_at,
+        max_group_size: max,
+    }
+}
+
+/// A group created at `created_at` with a limit of `max` members.
+async fn group_with(
+    store: &SharedStore,
+    creator: &str,
+    members: &[String],
+    settings: GroupSettings,
+    created_at: i64,
+    max: u32,
+) -> String {
+    let group = new_group(creator, members, settings, created_at, max);
+    let id = group.conversation_id.clone();
+    store.create_group(group).await.expect("create group");
+    id
+}
+
+/// A group created now, with a limit of 5 members.
+async fn group(store: &SharedStore, creator: &str, members: &[String], settings: GroupSettings) -> String {
+    group_with(store, creator, members, settings, now_millis(), 5).await
+}
+
+/// Fails when a case in the suite's files is missing from the list the macro expands, so a case
+/// cannot be written and silently never run.
+pub fn assert_every_case_listed(listed: &[&str]) {
+    let sources = [
+        include_str!("users.rs"),
+        include_str!("conversations.rs"),
+        include_str!("messages.rs"),
+        include_str!("markers.rs"),
+    ];
+    for source in sources {
+        for line in source.lines() {
+            let Some(rest) = line.strip_prefix("pub async fn ") else { continue };
+            let Some((name, params)) = rest.split_once('(') else { continue };
+            if params.starts_with("store: SharedStore)") {
+                assert!(
+                    listed.contains(&name),
+                    "conformance case `{name}` is not in store_conformance_suite!"
+                );
+            }
+        }
+    }
+}
+
+/// Expands the suite for one adapter: `$make` is an async expression yielding a fresh, empty store
+/// and a guard that cleans it up, or `None` when the adapter's backend is not reachable here (the
+/// adapter's factory decides whether that is a failure).
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($make:expr) => {
+        $crate::store_conformance_suite!(@tests $make;
+            users_are_unique_and_searchable,
+            presence_data,
+            settings_keep_the_first_value,
+            direct_conversations_are_idempotent,
+            open_direct_needs_two_existing_users,
+            group_roles_and_settings_are_enforced,
+            the_last_admin_leaving_promotes_the_longest_standing_member,
+            groups_never_exceed_their_size_limit,
+            membership_changes_name_existing_users_in_groups_only,
+            only_admins_post_where_the_group_says_so,
+            sequences_are_gapless_under_concurrency,
+            appends_are_idempotent_by_message_id,
+            history_pages_visit_every_message_once,
+            history_has_more_exactly_at_page_edges,
+            messages_are_located_only_for_members,
+            sync_returns_missed_messages_and_new_conversations,
+            read_markers_clamp_and_never_go_back,
+            receipts_and_statuses_follow_the_markers,
+            receipts_never_list_the_sender,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((store, _guard)) = $make.await else { return };
+                $crate::conformance::$name(store).await;
+            }
+        )*
+
+        #[test]
+        fn every_conformance_case_is_expanded() {
+            $crate::conformance::assert_every_case_listed(&[$(stringify!($name)),*]);
+        }
+    };
+}

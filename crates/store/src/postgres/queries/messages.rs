@@ -1,0 +1,197 @@
+//! Messages: appends, history pages, offline sync.
+
+use confab_core::rows::LocatedMessage;
+use confab_core::rules::access;
+use confab_core::rules::history::{self, PageWindow};
+use confab_core::rules::posting::{self, AppendCheck};
+use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
+use confab_core::{Error, Result};
+use confab_proto::{Content, GroupSettings, Message};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::{conversations, i, markers, u};
+use crate::postgres::error::PgResult;
+
+const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, created_at";
+
+/// A message from `MESSAGE_COLUMNS` starting at column `at`.
+fn message_at(r: &Row, at: usize) -> Result<Message> {
+    let message_id: String = r.get(at + 2);
+    let content: &str = r.get(at + 3);
+    let content: Content = serde_json::from_str(content)
+        .map_err(|e| Error::Internal(format!("stored content of {message_id} is unreadable: {e}")))?;
+    Ok(Message {
+        conversation_id: r.get(at),
+        sequence_number: u(r.get(at + 1)),
+        message_id,
+        content,
+        sender_id: r.get(at + 4),
+        timestamp: r.get(at + 5),
+        status: None,
+    })
+}
+
+fn message_from(r: &Row) -> Result<Message> {
+    message_at(r, 0)
+}
+
+/// The newest message of a conversation.
+pub(crate) async fn last<C: GenericClient>(c: &C, id: &str) -> Result<Option<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY sequence_number DESC LIMIT 1"
+    );
+    c.query_opt(sql.as_str(), &[&id]).await.db()?.as_ref().map(message_from).transpose()
+}
+
+/// The rows a page's window covers, in the window's order.
+async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<Vec<Message>> {
+    let order = if w.newest_first { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE conversation_id = $1 AND sequence_number > $2 AND sequence_number < $3
+         ORDER BY sequence_number {order} LIMIT $4"
+    );
+    let rows = c.query(sql.as_str(), &[&id, &i(w.above), &i(w.below), &i(w.fetch())]).await.db()?;
+    rows.iter().map(message_from).collect()
+}
+
+/// What an append must know, in one round trip: an earlier message with the same id, the
+/// conversation's settings, and the sender's role.
+pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
+    let sql = format!(
+        "SELECT c.only_admins_can_post, c.allow_member_invites, m.role, e.* FROM (SELECT 1) one
+         LEFT JOIN conversations c ON c.conversation_id = $2
+         LEFT JOIN members m ON m.conversation_id = $2 AND m.user_id = $3
+         LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE message_id = $1) e ON TRUE"
+    );
+    let row =
+        c.query_one(sql.as_str(), &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
+    let only_admins: Option<bool> = row.get(0);
+    let invites: Option<bool> = row.get(1);
+    let role: Option<&str> = row.get(2);
+    let existing_id: Option<&str> = row.get(5);
+    Ok(AppendCheck {
+        existing: existing_id.map(|_| message_at(&row, 3)).transpose()?,
+        settings: only_admins.map(|only_admins_can_post| GroupSettings {
+            only_admins_can_post,
+            allow_member_invites: invites.unwrap_or(false),
+        }),
+        role: role.map(confab_core::rows::parse_role),
+    })
+}
+
+/// Writes a checked append in one statement: the next sequence number (under the conversation
+/// row's lock), the message, and the sender's own markers (writing a message means having
+/// received and read the conversation up to it).
+pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
+    let content =
+        serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
+    let row = c
+        .query_one(
+            "WITH seq AS (
+                 UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = $1
+                 WHERE conversation_id = $2 RETURNING last_sequence
+             ), stored AS (
+                 INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
+                 SELECT $2, last_sequence, $3, $4, $5, $1 FROM seq RETURNING sequence_number
+             ), marked AS (
+                 UPDATE members SET last_read_sequence = GREATEST(last_read_sequence, (SELECT sequence_number FROM stored)),
+                                    last_delivered_sequence = GREATEST(last_delivered_sequence, (SELECT sequence_number FROM stored))
+                 WHERE conversation_id = $2 AND user_id = $4
+             )
+             SELECT sequence_number FROM stored",
+            &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content],
+        )
+        .await
+        .db()?;
+    Ok(posting::stored(msg, u(row.get(0)), now))
+}
+
+/// The page of `window` for `viewer`, whose membership is established in the same snapshot.
+pub(crate) async fn page<C: GenericClient>(
+    c: &C,
+    id: &str,
+    viewer: &str,
+    window: PageWindow,
+) -> Result<HistoryPage> {
+    let rows = in_window(c, id, &window).await?;
+    let others = if history::needs_statuses(&rows, viewer) {
+        markers::others(c, id, viewer).await?
+    } else {
+        Default::default()
+    };
+    Ok(history::page(&window, rows, viewer, others))
+}
+
+pub(crate) async fn history<C: GenericClient>(
+    c: &C,
+    id: &str,
+    viewer: &str,
+    cursor: HistoryCursor,
+    limit: u32,
+) -> Result<HistoryPage> {
+    // Pipelined; the page is only returned once membership is established.
+    let (_, page) = tokio::try_join!(
+        conversations::membership(c, id, viewer),
+        page(c, id, viewer, history::window(cursor, limit))
+    )?;
+    Ok(page)
+}
+
+pub(crate) async fn locate<C: GenericClient>(c: &C, message_id: &str, viewer: &str) -> Result<(String, u64)> {
+    let row = c
+        .query_opt(
+            "SELECT m.conversation_id, m.sequence_number,
+                    EXISTS (SELECT 1 FROM members WHERE conversation_id = m.conversation_id AND user_id = $2)
+             FROM messages m WHERE m.message_id = $1",
+            &[&message_id, &viewer],
+        )
+        .await
+        .db()?;
+    access::locate(row.map(|r| LocatedMessage {
+        conversation_id: r.get(0),
+        sequence_number: u(r.get(1)),
+        viewer_is_member: r.get(2),
+    }))
+}
+
+pub(crate) async fn between<C: GenericClient>(
+    c: &C,
+    id: &str,
+    after: u64,
+    up_to: u64,
+) -> Result<Vec<MessageRef>> {
+    let rows = c
+        .query(
+            "SELECT message_id, sender_id, sequence_number FROM messages
+             WHERE conversation_id = $1 AND sequence_number > $2 AND sequence_number <= $3 ORDER BY sequence_number",
+            &[&id, &i(after), &i(up_to)],
+        )
+        .await
+        .db()?;
+    Ok(rows
+        .iter()
+        .map(|r| MessageRef { message_id: r.get(0), sender_id: r.get(1), sequence_number: u(r.get(2)) })
+        .collect())
+}
+
+/// A message of conversation `id`, for receipts.
+pub(crate) async fn reference<C: GenericClient>(
+    c: &C,
+    id: &str,
+    message_id: &str,
+) -> Result<Option<MessageRef>> {
+    let row = c
+        .query_opt(
+            "SELECT sequence_number, sender_id FROM messages WHERE message_id = $1 AND conversation_id = $2",
+            &[&message_id, &id],
+        )
+        .await
+        .db()?;
+    Ok(row.map(|r| MessageRef {
+        message_id: message_id.to_string(),
+        sender_id: r.get(1),
+        sequence_number: u(r.get(0)),
+    }))
+}

@@ -1,0 +1,41 @@
+//! Presence data: when users were last seen, and whom they share conversations with.
+
+use confab_core::rules::presence::in_request_order;
+use confab_core::Result;
+use deadpool_postgres::GenericClient;
+
+use crate::postgres::error::PgResult;
+
+pub(crate) async fn touch_last_seen<C: GenericClient>(c: &C, user: &str, at: i64) -> Result<()> {
+    // Never moves back: a late write from an older connection must not undo a newer one.
+    c.execute(
+        "UPDATE users SET last_seen = GREATEST(COALESCE(last_seen, 0), $1) WHERE user_id = $2",
+        &[&at, &user],
+    )
+    .await
+    .db()
+    .map(|_| ())
+}
+
+pub(crate) async fn last_seen<C: GenericClient>(
+    c: &C,
+    users: &[String],
+) -> Result<Vec<(String, Option<i64>)>> {
+    let rows =
+        c.query("SELECT user_id, last_seen FROM users WHERE user_id = ANY($1)", &[&users]).await.db()?;
+    let found: Vec<(String, Option<i64>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(in_request_order(users, &found))
+}
+
+pub(crate) async fn contacts_of<C: GenericClient>(c: &C, user: &str, limit: u32) -> Result<Vec<String>> {
+    let rows = c
+        .query(
+            "SELECT DISTINCT other.user_id FROM members mine
+             JOIN members other ON other.conversation_id = mine.conversation_id
+             WHERE mine.user_id = $1 AND other.user_id != $1 LIMIT $2",
+            &[&user, &(limit as i64)],
+        )
+        .await
+        .db()?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

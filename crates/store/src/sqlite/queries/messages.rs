@@ -1,0 +1,177 @@
+//! Messages: appends, history pages, offline sync.
+
+use confab_core::rows::LocatedMessage;
+use confab_core::rules::access;
+use confab_core::rules::history::{self, PageWindow};
+use confab_core::rules::posting::{self, AppendCheck, AppendPlan};
+use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
+use confab_core::{Error, Result};
+use confab_proto::{Content, Message};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{conversations, markers, seq};
+use crate::sqlite::error::SqlResult;
+
+const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, created_at";
+
+/// A message row with its content still encoded (decoding fails as a domain error, not a driver one).
+fn raw_message(row: &Row<'_>) -> rusqlite::Result<(Message, String)> {
+    let message = Message {
+        conversation_id: row.get(0)?,
+        sequence_number: row.get(1)?,
+        message_id: row.get(2)?,
+        content: Content::Text { text: String::new() },
+        sender_id: row.get(4)?,
+        timestamp: row.get(5)?,
+        status: None,
+    };
+    Ok((message, row.get(3)?))
+}
+
+fn decode((mut m, content): (Message, String)) -> Result<Message> {
+    m.content = serde_json::from_str(&content)
+        .map_err(|e| Error::Internal(format!("stored content of {} is unreadable: {e}", m.message_id)))?;
+    Ok(m)
+}
+
+fn decode_all(rows: Vec<(Message, String)>) -> Result<Vec<Message>> {
+    rows.into_iter().map(decode).collect()
+}
+
+fn by_id(conn: &Connection, message_id: &str) -> Result<Option<Message>> {
+    conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE message_id = ?1"))
+        .and_then(|mut s| s.query_row([message_id], raw_message).optional())
+        .db()?
+        .map(decode)
+        .transpose()
+}
+
+/// The newest message of a conversation.
+pub(crate) fn last(conn: &Connection, id: &str) -> Result<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 ORDER BY sequence_number DESC LIMIT 1"
+    ))
+    .and_then(|mut s| s.query_row([id], raw_message).optional())
+    .db()?
+    .map(decode)
+    .transpose()
+}
+
+/// The rows a page's window covers, in the window's order.
+fn in_window(conn: &Connection, id: &str, w: &PageWindow) -> Result<Vec<Message>> {
+    let order = if w.newest_first { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE conversation_id = ?1 AND sequence_number > ?2 AND sequence_number < ?3
+         ORDER BY sequence_number {order} LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let rows = stmt.query_map(params![id, seq(w.above), seq(w.below), seq(w.fetch())], raw_message).db()?;
+    decode_all(rows.collect::<rusqlite::Result<Vec<_>>>().db()?)
+}
+
+pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Appended> {
+    let check = AppendCheck {
+        existing: by_id(conn, &msg.message_id)?,
+        settings: conversations::conversation(conn, &msg.conversation_id)?.map(|c| c.settings),
+        role: conversations::member(conn, &msg.conversation_id, &msg.sender_id)?.map(|m| m.role),
+    };
+    if let AppendPlan::Repeat(original) = posting::decide(msg, check)? {
+        return Ok(original);
+    }
+    let content =
+        serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
+    let sequence: u64 = conn
+        .prepare_cached(
+            "UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = ?1
+             WHERE conversation_id = ?2 RETURNING last_sequence",
+        )
+        .and_then(|mut s| s.query_row(params![now, msg.conversation_id], |r| r.get(0)))
+        .db()?;
+    conn.prepare_cached(
+        "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![msg.conversation_id, sequence, msg.message_id, msg.sender_id, content, now])
+    })
+    .db()?;
+    markers::raise_own(conn, &msg.conversation_id, &msg.sender_id, sequence)?;
+    Ok(posting::stored(msg, sequence, now))
+}
+
+/// The page of `window` for `viewer`, whose membership is already established.
+pub(crate) fn page(conn: &Connection, id: &str, viewer: &str, window: PageWindow) -> Result<HistoryPage> {
+    let rows = in_window(conn, id, &window)?;
+    let others = if history::needs_statuses(&rows, viewer) {
+        markers::others(conn, id, viewer)?
+    } else {
+        Default::default()
+    };
+    Ok(history::page(&window, rows, viewer, others))
+}
+
+pub(crate) fn history(
+    conn: &Connection,
+    id: &str,
+    viewer: &str,
+    cursor: HistoryCursor,
+    limit: u32,
+) -> Result<HistoryPage> {
+    conversations::membership(conn, id, viewer)?;
+    page(conn, id, viewer, history::window(cursor, limit))
+}
+
+pub(crate) fn locate(conn: &Connection, message_id: &str, viewer: &str) -> Result<(String, u64)> {
+    let found = conn
+        .prepare_cached(
+            "SELECT m.conversation_id, m.sequence_number,
+                    EXISTS (SELECT 1 FROM members WHERE conversation_id = m.conversation_id AND user_id = ?2)
+             FROM messages m WHERE m.message_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([message_id, viewer], |r| {
+                Ok(LocatedMessage {
+                    conversation_id: r.get(0)?,
+                    sequence_number: r.get(1)?,
+                    viewer_is_member: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .db()?;
+    access::locate(found)
+}
+
+pub(crate) fn between(conn: &Connection, id: &str, after: u64, up_to: u64) -> Result<Vec<MessageRef>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT message_id, sender_id, sequence_number FROM messages
+             WHERE conversation_id = ?1 AND sequence_number > ?2 AND sequence_number <= ?3 ORDER BY sequence_number",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(params![id, seq(after), seq(up_to)], |r| {
+            Ok(MessageRef { message_id: r.get(0)?, sender_id: r.get(1)?, sequence_number: r.get(2)? })
+        })
+        .db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// A message of conversation `id`, for receipts.
+pub(crate) fn reference(conn: &Connection, id: &str, message_id: &str) -> Result<Option<MessageRef>> {
+    conn.prepare_cached(
+        "SELECT sequence_number, sender_id FROM messages WHERE message_id = ?1 AND conversation_id = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row([message_id, id], |r| {
+            Ok(MessageRef {
+                message_id: message_id.to_string(),
+                sender_id: r.get(1)?,
+                sequence_number: r.get(0)?,
+            })
+        })
+        .optional()
+    })
+    .db()
+}
