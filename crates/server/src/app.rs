@@ -100,8 +100,9 @@ impl App {
         &self.shutdown
     }
 
-    /// Prunes what grows with the number of users who ever did something: the per-user REST rate
-    /// limiters. Runs every `every` until shutdown starts.
+    /// Prunes what grows with the number of users who ever did something: the send-rate limiters
+    /// per user and per device (the gauge keeps its name, and counts both). Runs every `every`
+    /// until shutdown starts.
     pub(crate) async fn housekeeping(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
