@@ -14,6 +14,7 @@ struct Cli {
     command: Command,
 }
 
+/// Both argument sets are boxed: they are large and the enum exists only while parsing.
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat server.

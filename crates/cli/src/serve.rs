@@ -113,6 +113,24 @@ pub struct ServeArgs {
     /// client [default: none: the client is the connection's peer].
     #[arg(long, env = "CONFAB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<IpRange>>,
+    /// Messages per second per user, over all devices and REST [default: 2 × messages-per-second].
+    #[arg(long, env = "CONFAB_USER_MESSAGES_PER_SECOND")]
+    pub user_messages_per_second: Option<u32>,
+    /// Message burst allowance per user [default: 2 × message-burst].
+    #[arg(long, env = "CONFAB_USER_MESSAGE_BURST")]
+    pub user_message_burst: Option<u32>,
+    /// Largest sync result in bytes; the rest is paged with `hasMore` [default: 524288].
+    #[arg(long, env = "CONFAB_MAX_SYNC_BYTES")]
+    pub max_sync_bytes: Option<usize>,
+    /// Most conversations listed in one sync request [default: 1000].
+    #[arg(long, env = "CONFAB_MAX_SYNC_CONVERSATIONS")]
+    pub max_sync_conversations: Option<usize>,
+    /// Most users one connection watches for presence; 4 × this per user [default: 2000].
+    #[arg(long, env = "CONFAB_PRESENCE_WATCH_CAP")]
+    pub presence_watch_cap: Option<u32>,
+    /// Groups above this size get no typing indicators [default: 100].
+    #[arg(long, env = "CONFAB_TYPING_FANOUT_LIMIT")]
+    pub typing_fanout_limit: Option<u32>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -157,6 +175,12 @@ struct FileConfig {
     hash_workers: Option<usize>,
     hash_queue: Option<usize>,
     trusted_proxies: Option<Vec<IpRange>>,
+    user_messages_per_second: Option<u32>,
+    user_message_burst: Option<u32>,
+    max_sync_bytes: Option<usize>,
+    max_sync_conversations: Option<usize>,
+    presence_watch_cap: Option<u32>,
+    typing_fanout_limit: Option<u32>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -241,6 +265,24 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .receipt_fanout_limit
                 .or(file.receipt_fanout_limit)
                 .unwrap_or(l.receipt_fanout_limit),
+            user_messages_per_second: args
+                .user_messages_per_second
+                .or(file.user_messages_per_second)
+                .or(l.user_messages_per_second),
+            user_message_burst: args.user_message_burst.or(file.user_message_burst).or(l.user_message_burst),
+            max_sync_bytes: args.max_sync_bytes.or(file.max_sync_bytes).unwrap_or(l.max_sync_bytes),
+            max_sync_conversations: args
+                .max_sync_conversations
+                .or(file.max_sync_conversations)
+                .unwrap_or(l.max_sync_conversations),
+            presence_watch_cap: args
+                .presence_watch_cap
+                .or(file.presence_watch_cap)
+                .unwrap_or(l.presence_watch_cap),
+            typing_fanout_limit: args
+                .typing_fanout_limit
+                .or(file.typing_fanout_limit)
+                .unwrap_or(l.typing_fanout_limit),
             ..l
         },
         web_dir: args.web_dir.or(file.web_dir),

@@ -48,8 +48,13 @@ impl App {
         let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let dispatcher =
             Dispatcher::start(shards, SHARD_QUEUE, store.clone(), bus.clone(), node.members.clone());
-        let presence =
-            PresenceHub::new(store.clone(), bus.clone(), config.presence_throttle, limits.presence_bulk_cap);
+        let presence = PresenceHub::new(
+            store.clone(),
+            bus.clone(),
+            config.presence_throttle,
+            limits.presence_bulk_cap,
+            limits.presence_watch_cap,
+        );
         node.attach_presence(presence.clone());
         App {
             accounts: Accounts::new(
@@ -58,8 +63,8 @@ impl App {
                 &config.auth,
             ),
             conversations: Conversations::new(store.clone(), notifier.clone(), limits.max_group_size),
-            messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits),
-            typing: TypingTracker::new(notifier, config.typing_timeout),
+            messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits.clone()),
+            typing: TypingTracker::new(notifier, config.typing_timeout, limits.typing_fanout_limit),
             presence,
             hub: node.hub.clone(),
             store,
@@ -99,8 +104,9 @@ impl App {
         &self.shutdown
     }
 
-    /// Prunes what grows with the number of users who ever did something: the per-user REST rate
-    /// limiters. Runs every `every` until shutdown starts.
+    /// Prunes what grows with the number of users who ever did something: the send-rate limiters
+    /// per user and per device (the gauge keeps its name, and counts both). Runs every `every`
+    /// until shutdown starts.
     pub(crate) async fn housekeeping(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -167,10 +167,15 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Largest group, in members.
     pub max_group_size: u32,
-    /// Sustained messages per second per device (WebSocket) or per user (REST).
+    /// Sustained messages per second per device, over all of that device's connections on a node.
     pub messages_per_second: u32,
     /// Burst allowance on top of the sustained rate.
     pub message_burst: u32,
+    /// Sustained messages per second per user, over all of their devices and REST, on a node;
+    /// `None`: twice `messages_per_second`, so a user's two devices can each send at full rate.
+    pub user_messages_per_second: Option<u32>,
+    /// Burst allowance on top of the per-user rate; `None`: twice `message_burst`.
+    pub user_message_burst: Option<u32>,
     /// Frames queued for one connection before it counts as too slow and is disconnected.
     pub outbound_queue: usize,
     /// Unanswered requests per connection (mostly sends awaiting their commit) before the server
@@ -188,6 +193,18 @@ pub struct Limits {
     /// Groups larger than this send read receipts only to the senders whose messages became read
     /// (and the reader's own devices), not to every member.
     pub receipt_fanout_limit: u32,
+    /// Groups larger than this get no `typing.update` at all: one typist would otherwise cost a
+    /// frame per member per second.
+    pub typing_fanout_limit: u32,
+    /// Most users one connection watches for presence (contacts on connect plus subscriptions);
+    /// a user's connections on one node together watch at most 4 × this.
+    pub presence_watch_cap: u32,
+    /// Largest sync result, in bytes of JSON: beyond it messages wait for the next sync
+    /// (`hasMore`) and unlisted conversations for the next one too. Kept well below the largest
+    /// frame the WebSocket writer takes (16 × `max_frame_bytes`).
+    pub max_sync_bytes: usize,
+    /// Most cursors (`conversations` entries) in one sync request.
+    pub max_sync_conversations: usize,
 }
 
 impl Default for Limits {
@@ -198,6 +215,8 @@ impl Default for Limits {
             max_group_size: 1_000,
             messages_per_second: 50,
             message_burst: 100,
+            user_messages_per_second: None,
+            user_message_burst: None,
             outbound_queue: 1024,
             max_inflight_sends: 256,
             max_connections: 100_000,
@@ -205,6 +224,10 @@ impl Default for Limits {
             max_http_connections: 4_096,
             presence_bulk_cap: 1_000,
             receipt_fanout_limit: 100,
+            typing_fanout_limit: 100,
+            presence_watch_cap: 2_000,
+            max_sync_bytes: 512 * 1024,
+            max_sync_conversations: 1_000,
         }
     }
 }

@@ -7,6 +7,7 @@ mod durability;
 mod edge;
 mod errors;
 mod harness;
+mod limits;
 mod messaging;
 mod realtime;
 mod security;

@@ -14,7 +14,7 @@ use confab_proto::{
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::notify::Notifier;
 use crate::config::Limits;
@@ -26,14 +26,13 @@ const HISTORY_MAX_LIMIT: u32 = 200;
 const SYNC_DEFAULT_LIMIT: u32 = 100;
 const SYNC_MAX_LIMIT: u32 = 1000;
 
-/// One WebSocket device's send budget. Devices are limited each on their own, REST sends per user.
-pub(crate) struct DeviceRate(DefaultDirectRateLimiter);
-
-/// Which transport a send came through: it decides the rate limit that applies and which
+/// Which transport a send came through: it decides the rate limits that apply and which
 /// connection is spared the `message.new` echo of its own send.
 pub(crate) enum Via<'a> {
+    /// REST: counts against the user only.
     Rest,
-    Connection { id: Arc<str>, rate: &'a DeviceRate },
+    /// A WebSocket connection of `device`: counts against that device and against the user.
+    Connection { id: Arc<str>, device: &'a str },
 }
 
 /// A stored message, as its sender is told.
@@ -49,14 +48,16 @@ pub(crate) struct Messages {
     notifier: Notifier,
     dispatcher: Dispatcher,
     limits: Limits,
-    /// Per-user send rate over REST.
-    rest_sends: DefaultKeyedRateLimiter<String>,
+    /// Send rate per user, shared by REST and every connection of theirs on this node.
+    user_sends: DefaultKeyedRateLimiter<String>,
+    /// Send rate per (user, device), shared by every connection of that device on this node.
+    device_sends: DefaultKeyedRateLimiter<(String, String)>,
 }
 
-/// The protocol's rate: `messages_per_second` sustained with bursts of `message_burst`.
-fn message_quota(limits: &Limits) -> Quota {
-    let rate = NonZeroU32::new(limits.messages_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(limits.message_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+/// `per_second` sustained with bursts of `burst` (both at least 1).
+fn quota(per_second: u32, burst: u32) -> Quota {
+    let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
     Quota::per_second(rate).allow_burst(burst)
 }
 
@@ -81,21 +82,31 @@ impl Messages {
         dispatcher: Dispatcher,
         limits: Limits,
     ) -> Messages {
-        let rest_sends = RateLimiter::keyed(message_quota(&limits));
-        Messages { store, notifier, dispatcher, limits, rest_sends }
+        let user_rate =
+            limits.user_messages_per_second.unwrap_or(limits.messages_per_second.saturating_mul(2));
+        let user_burst = limits.user_message_burst.unwrap_or(limits.message_burst.saturating_mul(2));
+        let user_sends = RateLimiter::keyed(quota(user_rate, user_burst));
+        let device_sends = RateLimiter::keyed(quota(limits.messages_per_second, limits.message_burst));
+        Messages { store, notifier, dispatcher, limits, user_sends, device_sends }
     }
 
-    /// Forgets REST senders whose budget is full again (they are limited exactly as if it were
-    /// kept); returns how many are still tracked.
+    /// Forgets users and devices whose budget is full again (they are limited exactly as if it
+    /// were kept); returns how many are still tracked.
     pub(crate) fn prune_rate_limits(&self) -> usize {
-        self.rest_sends.retain_recent();
-        self.rest_sends.shrink_to_fit();
-        self.rest_sends.len()
+        self.user_sends.retain_recent();
+        self.user_sends.shrink_to_fit();
+        self.device_sends.retain_recent();
+        self.device_sends.shrink_to_fit();
+        self.user_sends.len() + self.device_sends.len()
     }
 
-    /// A fresh budget for one WebSocket device.
-    pub(crate) fn device_rate(&self) -> DeviceRate {
-        DeviceRate(RateLimiter::direct(message_quota(&self.limits)))
+    /// Spends one send of `sender`'s budget and, from a WebSocket, of the device's. One limiter per
+    /// key for both transports: more connections or REST calls do not buy more sends.
+    fn check_rate(&self, sender: &str, device: Option<&str>) -> Result<()> {
+        if let Some(device) = device {
+            self.device_sends.check_key(&(sender.to_string(), device.to_string())).map_err(rate_limited)?;
+        }
+        self.user_sends.check_key(&sender.to_string()).map_err(rate_limited)
     }
 
     /// Checks the rate and the message, and queues it for storage. The append is queued before this
@@ -113,11 +124,11 @@ impl Messages {
         let checked = (|| {
             let origin = match via {
                 Via::Rest => {
-                    self.rest_sends.check_key(&sender.to_string()).map_err(rate_limited)?;
+                    self.check_rate(sender, None)?;
                     None
                 }
-                Via::Connection { id, rate } => {
-                    rate.0.check().map_err(rate_limited)?;
+                Via::Connection { id, device } => {
+                    self.check_rate(sender, Some(device))?;
                     Some(id)
                 }
             };
@@ -293,10 +304,14 @@ impl Messages {
         Ok(ReceiptsResponse { delivered_to: entries(r.delivered_to), read_by: entries(r.read_by) })
     }
 
-    /// Everything after the caller's cursors, per conversation.
+    /// What came after the caller's cursors, per conversation, within the sync budget (see
+    /// [`super::sync`]): a conversation with more to fetch says `hasMore`.
     pub(crate) async fn sync(&self, user: &str, request: &SyncRequest) -> Result<SyncResponse> {
         let limit = page_limit(request.limit, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)?;
-        self.store.sync(user, &request.conversations, limit).await
+        let plan = super::sync::plan(&request.conversations, limit, self.limits.max_sync_conversations)?;
+        let mut response = self.store.sync(user, &plan.cursors, plan.limit).await?;
+        super::sync::trim(&mut response, self.limits.max_sync_bytes);
+        Ok(response)
     }
 }
 

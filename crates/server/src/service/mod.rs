@@ -7,6 +7,7 @@
 //! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
+//! - [`sync`]: the bounds on a sync request and its result.
 //! - [`typing`]: typing indicators (in memory only).
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
@@ -15,6 +16,7 @@ mod conversations;
 mod messages;
 mod notify;
 mod presence;
+mod sync;
 mod throttle;
 mod typing;
 
@@ -23,7 +25,7 @@ mod tests;
 
 pub(crate) use accounts::Accounts;
 pub(crate) use conversations::Conversations;
-pub(crate) use messages::{DeviceRate, Messages, Via};
+pub(crate) use messages::{Messages, Via};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
 pub(crate) use typing::TypingTracker;

@@ -7,7 +7,7 @@
 //! changes. Updates per user go out at most once per throttle interval; a change inside the
 //! interval is held and the latest state is sent when it ends, so the last state always wins.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +62,24 @@ impl Drop for HeldUpdates {
     }
 }
 
+/// What [`PresenceHub::watch`] does with users beyond the caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// `presence.subscribe`: refuse the request.
+    Refuse,
+    /// Contacts on connect: watch those that fit, so the connection still gets its bulk.
+    Truncate,
+}
+
+/// How many times a connection's watch cap all of one user's connections on a node may watch.
+const USER_WATCH_FACTOR: usize = 4;
+
+/// Who one connection watches, and whose connection it is (for the per-user total).
+struct Watching {
+    user: String,
+    users: HashSet<String>,
+}
+
 #[derive(Default)]
 struct Throttle {
     last_sent: Option<Instant>,
@@ -76,12 +94,17 @@ pub(crate) struct PresenceHub {
     interval: Duration,
     /// Most users one connection is told about at once (on connect, or per subscribe).
     bulk_cap: u32,
+    /// Most users one connection watches in all; a user's connections on this node together
+    /// watch at most [`USER_WATCH_FACTOR`] times this.
+    watch_cap: usize,
     /// This node's devices per user: connection id → idle (`away`).
     devices: DashMap<String, HashMap<Arc<str>, bool>>,
     /// Watched user → the connections on this node to tell, with their outboxes.
     watchers: DashMap<String, HashMap<Arc<str>, Outbox>>,
-    /// Connection → the users it watches, to undo on disconnect.
-    watching: DashMap<Arc<str>, Vec<String>>,
+    /// Connection → the users it watches (each once), to undo on disconnect.
+    watching: DashMap<Arc<str>, Watching>,
+    /// User → how many users their connections on this node watch in all.
+    watch_totals: DashMap<String, usize>,
     /// Connections with a `presence.bulk` not yet sent: updates for them wait here so they reach
     /// the client after the bulk (an update queued before a staler bulk would be undone).
     snapshotting: DashMap<Arc<str>, Arc<Mutex<Snapshotting>>>,
@@ -95,15 +118,18 @@ impl PresenceHub {
         bus: SharedBus,
         interval: Duration,
         bulk_cap: u32,
+        watch_cap: u32,
     ) -> Arc<PresenceHub> {
         Arc::new(PresenceHub {
             store,
             bus,
             interval,
             bulk_cap,
+            watch_cap: watch_cap.max(1) as usize,
             devices: DashMap::new(),
             watchers: DashMap::new(),
             watching: DashMap::new(),
+            watch_totals: DashMap::new(),
             snapshotting: DashMap::new(),
             throttles: DashMap::new(),
         })
@@ -259,14 +285,17 @@ impl PresenceHub {
         connection: &Arc<str>,
         outbox: &Outbox,
     ) -> Result<Bulk> {
-        let contacts = self.store.contacts_of(user, self.bulk_cap).await?;
-        self.watch(connection, outbox, &contacts).await
+        let cap = self.bulk_cap.min(u32::try_from(self.watch_cap).unwrap_or(u32::MAX));
+        let contacts = self.store.contacts_of(user, cap).await?;
+        self.watch(user, connection, outbox, &contacts, Overflow::Truncate).await
     }
 
-    /// `presence.subscribe`: `connection` also watches `users` (at most the bulk cap per request);
-    /// the returned [`Bulk`] is their presence.
+    /// `presence.subscribe`: `connection` (of `user`) also watches `users` (at most the bulk cap per
+    /// request, the watch cap per connection and its multiple per user); the returned [`Bulk`] is
+    /// their presence.
     pub(crate) async fn subscribe(
         self: &Arc<Self>,
+        user: &str,
         connection: &Arc<str>,
         outbox: &Outbox,
         users: &[String],
@@ -278,38 +307,90 @@ impl PresenceHub {
         if let Some(bad) = users.iter().find(|u| validate::client_id("userIds", u).is_err()) {
             return Err(Error::InvalidRequest(format!("invalid user id `{bad}`")));
         }
-        self.watch(connection, outbox, users).await
+        self.watch(user, connection, outbox, users, Overflow::Refuse).await
     }
 
-    /// Subscribes `connection` to `users` and takes their current presence. Updates about them
-    /// arriving from now on are held until the [`Bulk`] has gone out (or is dropped).
+    /// Subscribes `connection` (of `owner`) to `users` and takes their current presence. Users it
+    /// already watches are not added twice; going over the connection's or the owner's watch cap
+    /// is refused and changes nothing, or (`Overflow::Truncate`) watches only the users that fit.
+    /// Updates arriving from now on are held until the [`Bulk`] has gone out (or is dropped).
     async fn watch(
         self: &Arc<Self>,
+        owner: &str,
         connection: &Arc<str>,
         outbox: &Outbox,
         users: &[String],
+        overflow: Overflow,
     ) -> Result<Bulk> {
+        let mut requested: Vec<String> = Vec::with_capacity(users.len());
+        let mut once = HashSet::with_capacity(users.len());
+        for user in users {
+            if once.insert(user.as_str()) {
+                requested.push(user.clone());
+            }
+        }
+        {
+            let mut watching = self
+                .watching
+                .entry(connection.clone())
+                .or_insert_with(|| Watching { user: owner.to_string(), users: HashSet::new() });
+            let mut added: Vec<String> =
+                requested.iter().filter(|u| !watching.users.contains(*u)).cloned().collect();
+            let mut total = self.watch_totals.entry(owner.to_string()).or_default();
+            let user_cap = self.watch_cap.saturating_mul(USER_WATCH_FACTOR);
+            if overflow == Overflow::Truncate {
+                let room =
+                    self.watch_cap.saturating_sub(watching.users.len()).min(user_cap.saturating_sub(*total));
+                added.truncate(room);
+                let fits: HashSet<&String> = added.iter().collect();
+                requested.retain(|u| watching.users.contains(u) || fits.contains(u));
+            }
+            if watching.users.len() + added.len() > self.watch_cap {
+                return Err(Error::InvalidRequest(format!(
+                    "a connection watches at most {} users' presence",
+                    self.watch_cap
+                )));
+            }
+            if *total + added.len() > user_cap {
+                return Err(Error::InvalidRequest(format!(
+                    "a user's connections watch at most {user_cap} users' presence in all"
+                )));
+            }
+            *total += added.len();
+            for user in added {
+                self.watchers.entry(user.clone()).or_default().insert(connection.clone(), outbox.clone());
+                watching.users.insert(user);
+            }
+        }
         let state = self.snapshotting.entry(connection.clone()).or_default().clone();
         state.lock().active += 1;
         let held =
             HeldUpdates { hub: self.clone(), connection: connection.clone(), outbox: outbox.clone(), state };
-        for user in users {
-            self.watchers.entry(user.clone()).or_default().insert(connection.clone(), outbox.clone());
-        }
-        self.watching.entry(connection.clone()).or_default().extend(users.iter().cloned());
-        let presences = self.snapshot(users).await?;
+        let presences = self.snapshot(&requested).await?;
         Ok(Bulk { payload: PresenceBulkPayload { presences }, held })
     }
 
     fn unwatch_all(&self, connection: &Arc<str>) {
         self.snapshotting.remove(connection);
-        let Some((_, users)) = self.watching.remove(connection) else { return };
+        let Some((_, Watching { user: owner, users })) = self.watching.remove(connection) else { return };
+        self.watch_totals.remove_if_mut(&owner, |_, total| {
+            *total = total.saturating_sub(users.len());
+            *total == 0
+        });
         for user in users {
             self.watchers.remove_if_mut(&user, |_, conns| {
                 conns.remove(connection);
                 conns.is_empty()
             });
         }
+    }
+
+    /// What this node keeps about watching: watched users, (connection, watched user) pairs,
+    /// connections with a bulk pending, users with a watch total.
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> (usize, usize, usize, usize) {
+        let pairs = self.watching.iter().map(|w| w.users.len()).sum();
+        (self.watchers.len(), pairs, self.snapshotting.len(), self.watch_totals.len())
     }
 
     /// Current presence of `users` (unknown users are left out).

@@ -242,8 +242,7 @@ async fn a_message_is_acked_fanned_out_and_read_back_to_its_sender() {
     let mut bob = t.device("bob", "bob-phone");
     let messages = t.app.messages();
 
-    let rate = messages.device_rate();
-    let via = || Via::Connection { id: Arc::from("alice-phone"), rate: &rate };
+    let via = || Via::Connection { id: Arc::from("alice-phone"), device: "phone" };
     let sent = messages.send("alice", &id, Some("m1".into()), &text("hi"), via()).await.unwrap();
     assert!(sent.created);
     assert_eq!((sent.ack.message_id.as_str(), sent.ack.sequence_number), ("m1", 1));
@@ -267,8 +266,9 @@ async fn a_message_is_acked_fanned_out_and_read_back_to_its_sender() {
 }
 
 #[tokio::test]
-async fn rest_sends_are_limited_per_user_and_devices_each_on_their_own() {
-    let limits = Limits { messages_per_second: 1, message_burst: 2, ..Limits::default() };
+async fn rest_sends_are_limited_per_user_and_keep_their_order() {
+    let limits =
+        Limits { user_messages_per_second: Some(1), user_message_burst: Some(2), ..Limits::default() };
     let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
     let id = pair(&t).await;
     let messages = t.app.messages();
@@ -277,13 +277,58 @@ async fn rest_sends_are_limited_per_user_and_devices_each_on_their_own() {
     let second = messages.send("alice", &id, None, &text("2"), Via::Rest);
     let third = messages.send("alice", &id, None, &text("3"), Via::Rest);
     assert!(matches!(third.await, Err(Error::RateLimited { retry_after_secs: 1 })));
-    let rate = messages.device_rate();
-    let device =
-        messages.send("alice", &id, None, &text("4"), Via::Connection { id: Arc::from("c"), rate: &rate });
-    let sequences =
-        [first.await.unwrap(), second.await.unwrap(), device.await.unwrap()].map(|s| s.ack.sequence_number);
-    assert_eq!(sequences, [1, 2, 3], "sends are stored in the order they were made");
+    let sequences = [first.await.unwrap(), second.await.unwrap()].map(|s| s.ack.sequence_number);
+    assert_eq!(sequences, [1, 2], "sends are stored in the order they were made");
     assert!(messages.send("bob", &id, None, &text("5"), Via::Rest).await.is_ok(), "bob has his own budget");
+}
+
+/// Many connections of one user (or of one device) share one budget, and REST draws on the same
+/// per-user budget as the WebSocket: opening more connections buys no more sends.
+#[tokio::test]
+async fn sends_are_limited_per_user_and_per_device_across_connections_and_rest() {
+    let limits = Limits {
+        messages_per_second: 1,
+        message_burst: 3,
+        user_messages_per_second: Some(1),
+        user_message_burst: Some(5),
+        ..Limits::default()
+    };
+    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    let id = pair(&t).await;
+    let messages = t.app.messages();
+    // The budget is spent when `send` is called, so the outcome does not depend on how long the
+    // accepted sends take to commit.
+    let mut from_phone = Vec::new();
+    // Ten connections of the same device, three sends each.
+    for connection in 0..10 {
+        for n in 0..3 {
+            let via = Via::Connection { id: Arc::from(format!("phone-{connection}")), device: "phone" };
+            from_phone.push(messages.send("alice", &id, None, &text(&format!("{connection}.{n}")), via));
+        }
+    }
+    // Other devices and REST share what is left of the user's burst.
+    let mut elsewhere = Vec::new();
+    for device in 0..10 {
+        let via =
+            Via::Connection { id: Arc::from(format!("c-{device}")), device: &format!("tablet-{device}") };
+        elsewhere.push(messages.send("alice", &id, None, &text("t"), via));
+        elsewhere.push(messages.send("alice", &id, None, &text("r"), Via::Rest));
+    }
+    let accepted =
+        |results: Vec<Result<super::messages::Sent, Error>>| results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        accepted(futures_util::future::join_all(from_phone).await),
+        3,
+        "one device's connections share its burst"
+    );
+    assert_eq!(
+        accepted(futures_util::future::join_all(elsewhere).await),
+        2,
+        "every device and REST share one per-user budget"
+    );
+    let refused = messages.send("alice", &id, None, &text("x"), Via::Rest).await.unwrap_err();
+    assert!(matches!(refused, Error::RateLimited { .. }), "{refused}");
+    assert!(messages.send("bob", &id, None, &text("b"), Via::Rest).await.is_ok(), "bob has his own budget");
 }
 
 #[tokio::test]
@@ -351,11 +396,14 @@ async fn presence_subscriptions_are_capped_and_their_bulk_precedes_updates() {
 
     let (outbox, mut rx) = Outbox::new(8);
     let three = ["alice", "carol", "dave"].map(String::from);
-    assert!(matches!(presence.subscribe(&bob, &outbox, &three).await, Err(Error::InvalidRequest(_))));
+    assert!(matches!(presence.subscribe("bob", &bob, &outbox, &three).await, Err(Error::InvalidRequest(_))));
     let invalid = ["".to_string()];
-    assert!(matches!(presence.subscribe(&bob, &outbox, &invalid).await, Err(Error::InvalidRequest(_))));
+    assert!(matches!(
+        presence.subscribe("bob", &bob, &outbox, &invalid).await,
+        Err(Error::InvalidRequest(_))
+    ));
 
-    let bulk = presence.subscribe(&bob, &outbox, &["alice".to_string()]).await.unwrap();
+    let bulk = presence.subscribe("bob", &bob, &outbox, &["alice".to_string()]).await.unwrap();
     let alice_seen = &bulk.payload.presences[0];
     assert_eq!((alice_seen.user_id.as_str(), alice_seen.status), ("alice", PresenceStatus::Online));
     // Until the bulk has gone out, updates about alice wait behind it.
@@ -364,4 +412,103 @@ async fn presence_subscriptions_are_capped_and_their_bulk_precedes_updates() {
     drop(bulk);
     let update = confab_proto::ServerEnvelope::parse(&rx.recv().await.unwrap()).unwrap().unwrap();
     assert!(matches!(update.frame, ServerFrame::PresenceUpdate(p) if p.status == PresenceStatus::Away));
+}
+
+/// Subscribing to the same users again and again costs nothing more; a connection and a user can
+/// watch only so many; and a disconnect leaves nothing behind.
+#[tokio::test]
+async fn presence_watch_lists_are_deduplicated_capped_and_freed_on_disconnect() {
+    let limits = Limits { presence_bulk_cap: 10, presence_watch_cap: 10, ..Limits::default() };
+    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    pair(&t).await;
+    let presence = t.app.presence();
+    let (outbox, _rx) = Outbox::new(8);
+    let users = |from: usize, to: usize| (from..to).map(|n| format!("u{n}")).collect::<Vec<_>>();
+    let phone: Arc<str> = "bob-phone".into();
+    presence.connect("bob", &phone);
+    for _ in 0..100 {
+        let repeated = [users(0, 3), users(0, 3)].concat();
+        drop(presence.subscribe("bob", &phone, &outbox, &repeated).await.unwrap());
+    }
+    assert_eq!(presence.footprint(), (3, 3, 0, 1), "three users watched once each");
+    drop(presence.subscribe("bob", &phone, &outbox, &users(3, 10)).await.unwrap());
+    let over = presence.subscribe("bob", &phone, &outbox, &users(10, 11)).await;
+    assert!(matches!(over, Err(Error::InvalidRequest(_))), "the connection's cap is 10");
+    assert_eq!(presence.footprint().1, 10);
+
+    // Four more connections of bob reach the per-user cap (4 × 10); a fifth is refused.
+    let mut connections = vec![phone];
+    for n in 1..4 {
+        let connection: Arc<str> = format!("bob-{n}").into();
+        presence.connect("bob", &connection);
+        drop(presence.subscribe("bob", &connection, &outbox, &users(n * 10, n * 10 + 10)).await.unwrap());
+        connections.push(connection);
+    }
+    let extra: Arc<str> = "bob-extra".into();
+    presence.connect("bob", &extra);
+    let over = presence.subscribe("bob", &extra, &outbox, &users(100, 101)).await;
+    assert!(matches!(over, Err(Error::InvalidRequest(_))), "bob's connections watch 40 at most");
+    connections.push(extra);
+    // A new connection's contacts beyond the cap are not watched, but it still gets its bulk.
+    let late: Arc<str> = "bob-late".into();
+    presence.connect("bob", &late);
+    let bulk = presence.watch_contacts("bob", &late, &outbox).await.unwrap();
+    assert!(bulk.payload.presences.is_empty());
+    drop(bulk);
+    connections.push(late);
+
+    for connection in &connections {
+        presence.disconnect("bob", connection).await;
+    }
+    assert_eq!(presence.footprint(), (0, 0, 0, 0), "nothing is kept after disconnect");
+}
+
+/// A client alternating `typing.start` and `typing.stop` as fast as it can: the other members get
+/// at most about one `typing.update` a second, and end up with the typist's last state.
+#[tokio::test(start_paused = true)]
+async fn alternating_typing_start_and_stop_is_coalesced_to_one_update_a_second() {
+    let t = TestApp::new(ServerConfig { typing_timeout: Duration::from_secs(5), ..ServerConfig::default() });
+    let id = pair(&t).await;
+    let mut bob = t.device("bob", "bob-phone");
+    let typing = t.app.typing();
+    let started = Instant::now();
+    let mut updates = Vec::new();
+    for _ in 0..500 {
+        typing.start(&id, "alice").await.unwrap();
+        typing.stop(&id, "alice").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        updates.extend(bob.queued());
+    }
+    // The trailing update of the last second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    updates.extend(bob.queued());
+    let seconds = started.elapsed().as_secs() as usize;
+    assert!(updates.len() <= seconds + 2, "{} updates in {seconds} s", updates.len());
+    let last = updates.last().expect("at least one update");
+    assert!(matches!(&last.frame, ServerFrame::TypingUpdate(u) if !u.is_typing), "the last state wins");
+}
+
+/// Above the typing fan-out limit a group gets no typing updates at all.
+#[tokio::test(start_paused = true)]
+async fn large_groups_get_no_typing_updates() {
+    let limits = Limits { typing_fanout_limit: 2, ..Limits::default() };
+    let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
+    for user in ["alice", "bob", "carol"] {
+        t.user(user).await;
+    }
+    let group = t
+        .app
+        .conversations()
+        .create_group("alice", "three", vec!["bob".into(), "carol".into()], None)
+        .await
+        .unwrap();
+    let mut bob = t.device("bob", "bob-phone");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    bob.queued();
+    let typing = t.app.typing();
+    typing.start(&group.conversation_id, "alice").await.unwrap();
+    typing.stop(&group.conversation_id, "alice").await.unwrap();
+    assert!(matches!(typing.start(&group.conversation_id, "dave").await, Err(Error::Forbidden(_))));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(bob.queued().is_empty(), "no typing.update in a group above the limit");
 }

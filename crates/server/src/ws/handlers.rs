@@ -32,7 +32,7 @@ pub(super) fn dispatch(session: &mut Session, envelope: ClientEnvelope) {
 /// `message.send` → `message.ack` once durable. The send is queued to the store here, on arrival,
 /// so this device's sends are committed in the order it sent them.
 fn message_send(session: &mut Session, id: Id, p: SendPayload) {
-    let via = Via::Connection { id: session.connection_id.clone(), rate: &session.sends };
+    let via = Via::Connection { id: session.connection_id.clone(), device: &session.device_id };
     let sent =
         session.app.messages().send(&session.user_id, &p.conversation_id, p.message_id, &p.content, via);
     session.request(id, async move { Ok(Some(ServerFrame::MessageAck(sent.await?.ack))) });
@@ -77,10 +77,11 @@ fn typing_stop(session: &mut Session, id: Id, p: ConversationRef) {
 /// `presence.subscribe` → `presence.bulk`; updates about those users that arrive meanwhile follow
 /// the bulk.
 fn presence_subscribe(session: &mut Session, id: Id, p: PresenceSubscribePayload) {
-    let (app, outbox, connection) =
-        (session.app.clone(), session.outbox.clone(), session.connection_id.clone());
-    session
-        .request_bulk(id, async move { app.presence().subscribe(&connection, &outbox, &p.user_ids).await });
+    let (app, outbox, user, connection) =
+        (session.app.clone(), session.outbox.clone(), session.user_id.clone(), session.connection_id.clone());
+    session.request_bulk(id, async move {
+        app.presence().subscribe(&user, &connection, &outbox, &p.user_ids).await
+    });
 }
 
 /// `presence.set`: applied on arrival; no answer unless it is refused.

@@ -15,7 +15,7 @@ use futures_util::FutureExt;
 
 use crate::app::App;
 use crate::hub::Outbox;
-use crate::service::{Bulk, DeviceRate, HeldUpdates};
+use crate::service::{Bulk, HeldUpdates};
 
 pub(super) fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
     ServerEnvelope::new(id, frame).to_json().into()
@@ -23,6 +23,41 @@ pub(super) fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {
 
 fn error_frame(id: Option<String>, body: ErrorBody) -> Utf8Bytes {
     encode(id, ServerFrame::Error(body))
+}
+
+/// Room left in the socket's write buffer for a frame's header (at most 14 bytes).
+pub(super) const FRAME_HEADER_ROOM: usize = 64;
+
+/// The largest frame a connection can write: the socket's write buffer holds 16 × the frame
+/// limit (see `super::HARD_FRAME_CAP_FACTOR`) and refuses, ending the connection, anything larger.
+pub(super) fn max_outbound(app: &App) -> usize {
+    app.config
+        .limits
+        .max_frame_bytes
+        .saturating_mul(super::HARD_FRAME_CAP_FACTOR)
+        .saturating_sub(FRAME_HEADER_ROOM)
+}
+
+/// `PAYLOAD_TOO_LARGE` in place of a frame too large to write, so the client learns what happened
+/// instead of seeing the connection drop.
+pub(super) fn too_large(id: Option<String>, len: usize, max: usize) -> Utf8Bytes {
+    tracing::warn!(len, max, "outbound frame too large; sent an error instead");
+    error_frame(
+        id,
+        Error::PayloadTooLarge(format!(
+            "a {len}-byte reply is over the {max}-byte frame limit; ask for less"
+        ))
+        .body(),
+    )
+}
+
+/// The reply to request `id`, or an error in its place when it is too large to write.
+fn encode_within(id: Option<String>, frame: ServerFrame, max: usize) -> Utf8Bytes {
+    let text = ServerEnvelope::new(id.clone(), frame).to_json();
+    if text.len() > max {
+        return too_large(id, text.len(), max);
+    }
+    text.into()
 }
 
 /// An answer on its way out, with the presence updates it holds back until it has been queued.
@@ -51,7 +86,8 @@ pub(super) struct Session {
     pub(super) user_id: String,
     pub(super) connection_id: Arc<str>,
     pub(super) outbox: Outbox,
-    pub(super) sends: DeviceRate,
+    /// The device this connection speaks for: its sends count against the device's rate.
+    pub(super) device_id: String,
     /// Conversations this device said it is typing in, to stop on disconnect.
     pub(super) typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
     /// Requests being handled; their replies go out in request order as they are yielded.
@@ -64,10 +100,11 @@ impl Session {
     where
         F: Future<Output = Result<Bulk, Error>> + Send + 'static,
     {
+        let max = max_outbound(&self.app);
         self.pending.push_back(
             async move {
                 Some(match work.await {
-                    Ok(bulk) => bulk_reply(id, bulk),
+                    Ok(bulk) => bulk_reply(id, bulk, max),
                     Err(e) => Reply::frame(error_frame(id, e.body())),
                 })
             }
@@ -81,10 +118,11 @@ impl Session {
     where
         F: Future<Output = Result<Option<ServerFrame>, Error>> + Send + 'static,
     {
+        let max = max_outbound(&self.app);
         self.pending.push_back(
             async move {
                 match work.await {
-                    Ok(Some(frame)) => Some(Reply::frame(encode(id, frame))),
+                    Ok(Some(frame)) => Some(Reply::frame(encode_within(id, frame, max))),
                     Ok(None) => None,
                     Err(e) => Some(Reply::frame(error_frame(id, e.body()))),
                 }
@@ -103,7 +141,7 @@ impl Session {
     }
 }
 
-pub(super) fn bulk_reply(id: Option<String>, bulk: Bulk) -> Reply {
+pub(super) fn bulk_reply(id: Option<String>, bulk: Bulk, max: usize) -> Reply {
     let Bulk { payload, held } = bulk;
-    Reply { frame: encode(id, ServerFrame::PresenceBulk(payload)), holds: Some(held) }
+    Reply { frame: encode_within(id, ServerFrame::PresenceBulk(payload), max), holds: Some(held) }
 }

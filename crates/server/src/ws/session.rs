@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::handlers;
-use super::requests::{bulk_reply, encode, Session};
+use super::requests::{bulk_reply, encode, max_outbound, too_large, Session, FRAME_HEADER_ROOM};
 use crate::app::App;
 use crate::hub::{CloseReason, ConnectionHandle, Outbox};
 
@@ -53,7 +53,7 @@ where
         ServerFrame::Connected(ConnectedPayload {
             connection_id: connection_id.to_string(),
             user_id: user_id.clone(),
-            device_id,
+            device_id: device_id.clone(),
             server_time: now_millis(),
             heartbeat_interval: app.config.heartbeat_interval.as_millis() as u64,
             resume_token: new_id(),
@@ -63,11 +63,11 @@ where
         &user_id,
         ConnectionHandle { connection_id: connection_id.clone(), outbox: outbox.clone() },
     );
-    let writer = tokio::spawn(write_loop(writer, rx, outbox.clone()));
+    let writer = tokio::spawn(write_loop(writer, rx, outbox.clone(), max_outbound(&app)));
 
     app.presence().connect(&user_id, &connection_id);
     let mut session = Session {
-        sends: app.messages().device_rate(),
+        device_id,
         app: app.clone(),
         user_id,
         connection_id,
@@ -104,10 +104,11 @@ impl Session {
     fn watch_contacts(&mut self) {
         let (app, outbox, user, connection) =
             (self.app.clone(), self.outbox.clone(), self.user_id.clone(), self.connection_id.clone());
+        let max = max_outbound(&app);
         self.pending.push_back(
             async move {
                 match app.presence().watch_contacts(&user, &connection, &outbox).await {
-                    Ok(bulk) => Some(bulk_reply(None, bulk)),
+                    Ok(bulk) => Some(bulk_reply(None, bulk, max)),
                     Err(e) => {
                         tracing::warn!(error = %e, "presence.bulk not sent");
                         None
@@ -187,38 +188,55 @@ fn is_capacity_error(e: axum::Error) -> bool {
     matches!(e.into_inner().downcast::<tungstenite::Error>().map(|e| *e), Ok(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox)
+/// Drains the outbox to the socket, several frames per flush. `max_frame` is the largest frame the
+/// socket's write buffer takes: the buffer is flushed before a frame that would not fit beside
+/// what it holds, and a frame larger than that (a delivery; replies are checked when encoded) is
+/// replaced by a `PAYLOAD_TOO_LARGE` error rather than ending the connection without a word.
+async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox, max_frame: usize)
 where
     W: Sink<Message> + Unpin,
     W::Error: Display,
 {
     let closed = outbox.closed().clone();
+    // Bytes fed since the last flush.
+    let mut buffered = 0usize;
     'outer: loop {
         tokio::select! {
             biased;
             _ = closed.cancelled() => break,
             frame = rx.recv() => {
-                let Some(frame) = frame else { break };
-                if let Err(e) = sink.feed(Message::Text(frame)).await {
-                    tracing::debug!(error = %e, "socket write failed");
-                    break 'outer;
-                }
+                let Some(first) = frame else { break };
+                let mut first = Some(first);
                 // Whatever else is queued goes out in the same flush.
-                for _ in 1..WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(frame) => {
-                            if let Err(e) = sink.feed(Message::Text(frame)).await {
-                                tracing::debug!(error = %e, "socket write failed");
-                                break 'outer;
-                            }
+                for _ in 0..WRITE_BATCH {
+                    let mut frame = match first.take() {
+                        Some(frame) => frame,
+                        None => match rx.try_recv() {
+                            Ok(frame) => frame,
+                            Err(_) => break,
+                        },
+                    };
+                    if frame.len() > max_frame {
+                        frame = too_large(None, frame.len(), max_frame);
+                    }
+                    if buffered > 0 && buffered.saturating_add(frame.len() + FRAME_HEADER_ROOM) > max_frame {
+                        if let Err(e) = sink.flush().await {
+                            tracing::debug!(error = %e, "socket flush failed");
+                            break 'outer;
                         }
-                        Err(_) => break,
+                        buffered = 0;
+                    }
+                    buffered += frame.len() + FRAME_HEADER_ROOM;
+                    if let Err(e) = sink.feed(Message::Text(frame)).await {
+                        tracing::debug!(error = %e, "socket write failed");
+                        break 'outer;
                     }
                 }
                 if let Err(e) = sink.flush().await {
                     tracing::debug!(error = %e, "socket flush failed");
                     break;
                 }
+                buffered = 0;
             }
         }
     }
@@ -236,7 +254,17 @@ where
         // Replies already queued (acks of committed sends, a last error) still go out, except to a
         // client that is too slow to take them.
         if reason != Some(CloseReason::SlowConsumer) {
-            while let Ok(frame) = rx.try_recv() {
+            while let Ok(mut frame) = rx.try_recv() {
+                if frame.len() > max_frame {
+                    frame = too_large(None, frame.len(), max_frame);
+                }
+                if buffered > 0 && buffered.saturating_add(frame.len() + FRAME_HEADER_ROOM) > max_frame {
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    buffered = 0;
+                }
+                buffered += frame.len() + FRAME_HEADER_ROOM;
                 if sink.feed(Message::Text(frame)).await.is_err() {
                     return;
                 }

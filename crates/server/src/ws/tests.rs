@@ -242,3 +242,32 @@ async fn a_client_that_does_not_read_is_closed_with_4001() {
     assert!(acks < 20, "the frames that did not fit were dropped, not waited for ({acks} acks)");
     assert!(client.from_server.recv().await.is_none(), "nothing follows the close frame");
 }
+
+/// A frame larger than the socket's write buffer takes would end the connection without a word:
+/// it is replaced by a `PAYLOAD_TOO_LARGE` error frame and the connection goes on.
+#[tokio::test(start_paused = true)]
+async fn a_frame_too_large_for_the_socket_becomes_an_error_and_the_connection_stays_open() {
+    // Frames up to 16 × 256 bytes fit in the socket's write buffer.
+    let limits = Limits { max_frame_bytes: 256, ..Limits::default() };
+    let mut client = connect(TestApp::new(config(limits)), 16);
+    client.handshake().await;
+    let huge = ServerEnvelope::new(
+        None,
+        ServerFrame::TypingUpdate(confab_proto::frames::TypingPayload {
+            conversation_id: "c".repeat(5000),
+            user_id: "bob".into(),
+            is_typing: true,
+        }),
+    )
+    .to_json();
+    client._app.app.connections().send_to_user("alice", &huge.into(), None);
+    let error = client.recv_frame().await;
+    assert!(
+        matches!(&error.frame, ServerFrame::Error(e) if e.error == ErrorCode::PayloadTooLarge),
+        "{error:?}"
+    );
+    client.send(7, heartbeat()).await;
+    let ack = client.recv_frame().await;
+    assert_eq!(ack.id.as_deref(), Some("7"));
+    assert!(matches!(ack.frame, ServerFrame::HeartbeatAck(_)));
+}

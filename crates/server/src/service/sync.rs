@@ -1,0 +1,166 @@
+//! Bounds on sync, the one request whose answer grows with everything a user belongs to.
+//!
+//! A request is checked and narrowed before the store sees it ([`plan`]): cursors are
+//! deduplicated (the lowest `lastSequence` of a conversation wins, so nothing the client asked for
+//! is skipped), their number is capped, and the per-conversation page shrinks as cursors grow so
+//! one request never asks for more than [`MAX_MESSAGES_PER_SYNC`] messages. What the store returns
+//! is then cut to a byte budget ([`trim`]): a conversation whose messages do not all fit keeps the
+//! oldest that do and says `hasMore`; `newConversations` stops at [`MAX_NEW_CONVERSATIONS`] or at
+//! the budget, and the rest come in the next sync, which lists the ones already received.
+
+use std::collections::HashMap;
+
+use confab_core::{Error, Result};
+use confab_proto::{Message, SyncCursor, SyncResponse};
+use serde::Serialize;
+
+/// Most messages one sync asks the store for, over all its conversations.
+pub(crate) const MAX_MESSAGES_PER_SYNC: u32 = 2_000;
+/// Most entries in one result's `newConversations`.
+pub(crate) const MAX_NEW_CONVERSATIONS: usize = 200;
+
+/// What to ask the store for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// One cursor per conversation, in the order first listed.
+    pub(crate) cursors: Vec<SyncCursor>,
+    /// Messages per conversation.
+    pub(crate) limit: u32,
+}
+
+/// Deduplicates and caps the cursors and sizes the page so the whole request stays within
+/// [`MAX_MESSAGES_PER_SYNC`]. `limit` is the caller's page size, already defaulted and clamped.
+pub(crate) fn plan(cursors: &[SyncCursor], limit: u32, max_cursors: usize) -> Result<Plan> {
+    let mut unique: Vec<SyncCursor> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for cursor in cursors {
+        match index.get(cursor.conversation_id.as_str()) {
+            Some(&at) => {
+                let kept = &mut unique[at];
+                kept.last_sequence = kept.last_sequence.min(cursor.last_sequence);
+            }
+            None => {
+                if unique.len() == max_cursors {
+                    return Err(Error::InvalidRequest(format!(
+                        "at most {max_cursors} conversations per sync; sync the rest in another request"
+                    )));
+                }
+                index.insert(&cursor.conversation_id, unique.len());
+                unique.push(cursor.clone());
+            }
+        }
+    }
+    let share = MAX_MESSAGES_PER_SYNC / (unique.len().max(1) as u32);
+    Ok(Plan { cursors: unique, limit: limit.min(share).max(1) })
+}
+
+fn json_len<T: Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX)
+}
+
+/// Cuts `response` to about `budget` bytes of JSON (a `,` per entry is counted too). Messages keep
+/// their order, so a conversation cut short continues from its last message returned. The first
+/// message is kept whatever its size, so every sync makes progress.
+pub(crate) fn trim(response: &mut SyncResponse, budget: usize) {
+    let mut used = json_len(&SyncResponse {
+        conversations: Vec::new(),
+        new_conversations: Vec::new(),
+        server_time: response.server_time,
+    });
+    // Every listed conversation is answered (its `lastSequence` and `unreadCount` at least), so
+    // their entries are counted first and messages fill what is left.
+    let pages: Vec<Vec<Message>> =
+        response.conversations.iter_mut().map(|c| std::mem::take(&mut c.messages)).collect();
+    for conversation in &response.conversations {
+        used = used.saturating_add(json_len(conversation) + 1);
+    }
+    let mut kept_any = false;
+    for (conversation, messages) in response.conversations.iter_mut().zip(pages) {
+        let total = messages.len();
+        for message in messages {
+            let size = json_len(&message) + 1;
+            if kept_any && used.saturating_add(size) > budget {
+                break;
+            }
+            used = used.saturating_add(size);
+            kept_any = true;
+            conversation.messages.push(message);
+        }
+        if conversation.messages.len() < total {
+            conversation.has_more = true;
+        }
+    }
+    let mut kept = 0;
+    for conversation in &response.new_conversations {
+        let size = json_len(conversation) + 1;
+        if kept == MAX_NEW_CONVERSATIONS || used.saturating_add(size) > budget {
+            break;
+        }
+        used = used.saturating_add(size);
+        kept += 1;
+    }
+    response.new_conversations.truncate(kept);
+}
+
+#[cfg(test)]
+mod tests {
+    use confab_proto::SyncConversation;
+
+    use super::*;
+
+    fn cursor(id: &str, last_sequence: u64) -> SyncCursor {
+        SyncCursor { conversation_id: id.into(), last_sequence }
+    }
+
+    #[test]
+    fn repeated_cursors_collapse_to_the_lowest_and_their_number_is_capped() {
+        let repeated: Vec<SyncCursor> = (0..40).map(|n| cursor("c1", 40 - n)).collect();
+        let plan = plan(&repeated, 1000, 10).unwrap();
+        assert_eq!(plan.cursors, vec![cursor("c1", 1)]);
+        assert_eq!(plan.limit, 1000);
+
+        let many: Vec<SyncCursor> = (0..11).map(|n| cursor(&format!("c{n}"), 0)).collect();
+        assert!(matches!(super::plan(&many, 100, 10), Err(Error::InvalidRequest(_))));
+        let within = super::plan(&many[..10], 1000, 10).unwrap();
+        assert_eq!(within.cursors.len(), 10);
+        assert!(within.limit * 10 <= MAX_MESSAGES_PER_SYNC, "the whole request is bounded");
+    }
+
+    fn message(conversation: &str, sequence_number: u64, text: &str) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "messageId": format!("{conversation}-{sequence_number}"),
+            "conversationId": conversation,
+            "senderId": "alice",
+            "content": {"type": "text", "text": text},
+            "sequenceNumber": sequence_number,
+            "timestamp": 0,
+        }))
+        .expect("a message")
+    }
+
+    #[test]
+    fn a_result_over_the_budget_keeps_the_oldest_messages_and_says_has_more() {
+        let text = "x".repeat(1000);
+        let conversations = (0..20)
+            .map(|c| {
+                let id = format!("c{c}");
+                SyncConversation {
+                    messages: (1..=200).map(|s| message(&id, s, &text)).collect(),
+                    conversation_id: id,
+                    has_more: false,
+                    last_sequence: 200,
+                    unread_count: 200,
+                }
+            })
+            .collect();
+        let mut response = SyncResponse { conversations, new_conversations: Vec::new(), server_time: 1 };
+        trim(&mut response, 64 * 1024);
+        assert!(serde_json::to_vec(&response).unwrap().len() <= 64 * 1024);
+        assert_eq!(response.conversations.len(), 20, "every conversation is still answered");
+        let first = &response.conversations[0];
+        assert!(first.has_more && !first.messages.is_empty());
+        let sequences: Vec<u64> = first.messages.iter().map(|m| m.sequence_number).collect();
+        assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>(), "the oldest, in order");
+        assert!(response.conversations.iter().all(|c| c.has_more));
+    }
+}
