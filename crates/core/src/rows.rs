@@ -79,11 +79,14 @@ pub struct FirstMark {
     pub at: i64,
 }
 
-/// Where a message is, and whether the viewer who asked for it belongs to that conversation.
+/// A stored message found by its `messageId` alone, and whether the viewer who asked belongs to
+/// its conversation. A `messageId` is unique per sender only, so one lookup can find several.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocatedMessage {
     pub conversation_id: String,
     pub sequence_number: u64,
+    pub sender_id: String,
+    pub created_at: i64,
     pub viewer_is_member: bool,
 }
 

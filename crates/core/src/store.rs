@@ -8,7 +8,8 @@
 //!   nothing behind.
 //! - `sequenceNumber` is assigned at commit, per conversation: 1, 2, 3, … with no gap and no reuse,
 //!   however many callers (or nodes) append to one conversation at once.
-//! - Appends are idempotent by `messageId` (see [`MessageStore::append`]).
+//! - Appends are idempotent per sender: a message is identified by its sender and `messageId`
+//!   (see [`MessageStore::append`]).
 //! - Read markers never move backwards and never pass the conversation's last sequence.
 
 use std::future::Future;
@@ -66,8 +67,8 @@ impl NewMessage {
             && self.content == other.content
     }
 
-    /// Idempotency, when this message's id is already stored as `existing`: the original, if this
-    /// is the same message again, otherwise `DuplicateMessage`.
+    /// Idempotency, when this sender's message with this id is already stored as `existing`: the
+    /// original, if this is the same message again, otherwise `DuplicateMessage`.
     pub fn resend_of(&self, existing: Message) -> Result<Appended> {
         let same = existing.conversation_id == self.conversation_id
             && existing.sender_id == self.sender_id
@@ -174,10 +175,13 @@ pub trait MessageStore: Send + Sync {
     /// future resolves once the message is durable.
     ///
     /// The append is queued when this method is *called*, not when the future is first polled, so
-    /// one caller's appends keep their call order. Idempotency: the same `messageId` with the same
-    /// conversation, sender and content returns the original message with `created: false`; with
-    /// anything different it is `DuplicateMessage`. The sender must be a member (`Forbidden`), and
-    /// may post in a group restricted to admins only as an admin.
+    /// one caller's appends keep their call order. Idempotency is scoped to the sender: a message is
+    /// identified by (sender, `messageId`). The same sender's `messageId` again with the same
+    /// conversation and content returns the original message with `created: false`; with a
+    /// different conversation or content it is `DuplicateMessage`. Another sender's message with
+    /// the same `messageId` is a different message: it never conflicts, and an append reveals
+    /// nothing about it. The sender must be a member (`Forbidden`), and may post in a group
+    /// restricted to admins only as an admin.
     fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended>;
     /// A page of a conversation's history as `viewer` may see it (`Forbidden` for non-members).
     async fn history(
@@ -187,8 +191,10 @@ pub trait MessageStore: Send + Sync {
         cursor: HistoryCursor,
         limit: u32,
     ) -> Result<HistoryPage>;
-    /// Conversation and sequence number of a message `viewer` may see (`MessageNotFound` when the
-    /// message is unknown or in a conversation `viewer` is not in).
+    /// Conversation and sequence number of the message `viewer` means by `message_id`, among those
+    /// in conversations `viewer` is in: their own, else the newest
+    /// ([`rules::access::meant_by`](crate::rules::access::meant_by)). `MessageNotFound` when
+    /// there is none, however many exist elsewhere.
     async fn locate_message(&self, message_id: &str, viewer: &str) -> Result<(String, u64)>;
     /// Offline recovery: for each listed conversation `user` belongs to, up to `limit` messages
     /// after the cursor; every other conversation of the user comes back in `newConversations`.
@@ -254,8 +260,9 @@ pub trait ReceiptStore: Send + Sync {
         after: u64,
         up_to: u64,
     ) -> Result<Vec<MessageRef>>;
-    /// Receipts of one message of a conversation `viewer` is in (`MessageNotFound` when the
-    /// message is not in that conversation). The sender is never listed.
+    /// Receipts of one message of a conversation `viewer` is in (`MessageNotFound` when no message
+    /// with that id is in that conversation; when several senders' are, the viewer's own, else the
+    /// newest). The sender is never listed.
     async fn receipts(&self, conversation_id: &str, message_id: &str, viewer: &str) -> Result<Receipts>;
 }
 

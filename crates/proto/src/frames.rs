@@ -12,7 +12,8 @@ use crate::error::{ErrorBody, ErrorCode};
 use crate::model::{Conversation, Message, MessageAck, Presence, PresenceStatus};
 use crate::rest::{SyncRequest, SyncResponse};
 
-/// `message.send`: `messageId` is the client's idempotency key; the server makes one when absent.
+/// `message.send`: `messageId` is the client's idempotency key, scoped to the sender (another
+/// sender's message with the same id is a different message); the server makes one when absent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]

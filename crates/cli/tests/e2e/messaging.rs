@@ -193,11 +193,65 @@ async fn retries_are_idempotent_and_a_reused_id_is_a_conflict() {
     assert_eq!(fresh.sequence_number, 2);
     let err = alice.api.send_message(&id, Some("msg-2"), text("changed")).await.unwrap_err();
     assert!(matches!(err, confab_client::ClientError::Api { status: 409, .. }));
-    let err = bob.api.send_message(&id, Some("msg-2"), text("second")).await.unwrap_err();
-    assert_eq!(err.code(), Some(confab_proto::ErrorCode::DuplicateMessage), "another sender reusing the id");
 
     let history = bob.api.history(&id, None, None, None).await.unwrap().messages;
     assert_eq!(history.len(), 2, "retries created nothing");
+}
+
+#[tokio::test]
+async fn a_message_id_is_scoped_to_its_sender() {
+    let server = TestServer::start().await;
+    let alice = register(&server.url, "alice").await;
+    let bob = register(&server.url, "bob").await;
+    let carol = register(&server.url, "carol").await;
+    let dave = register(&server.url, "dave").await;
+    let ab = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
+    let cd = carol.api.open_direct(&dave.id).await.unwrap().0.conversation_id;
+
+    let mut a = alice.connect("a-phone").await;
+    let mut b = bob.connect("b-phone").await;
+    let from_alice = a.send_text(&ab, "b-1", "from alice").await.unwrap();
+    assert_eq!(bob.api.mark_read(&ab, 1).await.unwrap(), 1);
+    // Bob picks the same id in the same conversation: a different message, not a conflict.
+    let from_bob = b.send_text(&ab, "b-1", "from bob").await.expect("Bob's b-1 is his own message");
+    assert_eq!((from_alice.sequence_number, from_bob.sequence_number), (1, 2));
+    let at_alice = collect_new(&mut a, 1).await;
+    assert_eq!((at_alice[0].sender_id.as_str(), body(&at_alice[0])), (bob.id.as_str(), "from bob"));
+    // Carol, in a conversation Alice and Bob are not in, can use it too and learns nothing.
+    let (elsewhere, created) = carol.api.send_message(&cd, Some("b-1"), text("from carol")).await.unwrap();
+    assert!(created);
+    assert_eq!(elsewhere.sequence_number, 1);
+
+    // Each sender's retry is answered with their own original; changing it is still a conflict.
+    let (retry, created) = bob.api.send_message(&ab, Some("b-1"), text("from bob")).await.unwrap();
+    assert!(!created);
+    assert_eq!(retry.sequence_number, 2);
+    assert_eq!(a.send_text(&ab, "b-1", "from alice").await.unwrap(), from_alice);
+    let err = b.send_text(&ab, "b-1", "changed").await.unwrap_err();
+    assert_eq!(err.code(), Some(confab_proto::ErrorCode::DuplicateMessage));
+    let history = alice.api.history(&ab, None, None, None).await.unwrap().messages;
+    let seen: Vec<(&str, &str)> = history.iter().map(|m| (m.sender_id.as_str(), body(m))).collect();
+    assert_eq!(seen, [(alice.id.as_str(), "from alice"), (bob.id.as_str(), "from bob")]);
+
+    // Looked up by id, each viewer means their own message: reading "b-1" moves Alice's marker
+    // to hers (1), not to Bob's newer one, which stays unread for her.
+    alice.api.mark_message_read("b-1").await.unwrap();
+    let view = alice.api.conversation(&ab).await.unwrap();
+    assert_eq!((view.last_read_sequence, view.unread_count), (1, 1));
+    let receipts = |user: &TestUser| {
+        let path = format!("/api/v1/conversations/{ab}/messages/b-1/receipts");
+        let api = user.api.clone();
+        async move { api.raw(reqwest::Method::GET, &path, None).await.unwrap() }
+    };
+    let (status, of_alices) = receipts(&alice).await;
+    assert_eq!(status, 200);
+    assert_eq!(of_alices["readBy"][0]["userId"], bob.id.as_str(), "Bob read Alice's b-1");
+    let (status, of_bobs) = receipts(&bob).await;
+    assert_eq!(status, 200);
+    assert_eq!(of_bobs["readBy"], serde_json::json!([]), "Alice has not read Bob's b-1");
+    // Carol's lookup finds only her own message, in her own conversation.
+    carol.api.mark_message_read("b-1").await.unwrap();
+    assert_eq!(carol.api.conversation(&cd).await.unwrap().last_read_sequence, 1);
 }
 
 #[tokio::test]

@@ -7,8 +7,10 @@ use confab_proto::{GroupSettings, Message, Role};
 use crate::error::{Error, Result};
 use crate::store::{Appended, NewMessage};
 
-/// What an append must know before it writes, read together: a stored message with the same id,
-/// the conversation's settings (`None`: no such conversation), and the sender's role in it.
+/// What an append must know before it writes, read together: the sender's stored message with the
+/// same id (a `messageId` is unique per sender; other senders' messages with it are other
+/// messages), the conversation's settings (`None`: no such conversation), and the sender's role
+/// in it.
 #[derive(Debug, Clone, Default)]
 pub struct AppendCheck {
     pub existing: Option<Message>,
@@ -25,9 +27,9 @@ pub enum AppendPlan {
     Write,
 }
 
-/// Decides a checked append. A stored message with the same id wins over everything else (a
-/// retry is answered even if the sender has since left); otherwise the conversation must exist,
-/// the sender must be a member, and in a group where only admins post, an admin.
+/// Decides a checked append. The sender's stored message with the same id wins over everything
+/// else (a retry is answered even if the sender has since left); otherwise the conversation must
+/// exist, the sender must be a member, and in a group where only admins post, an admin.
 pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if let Some(original) = check.existing {
         return message.resend_of(original).map(AppendPlan::Repeat);
@@ -40,13 +42,15 @@ pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     Ok(AppendPlan::Write)
 }
 
-/// For appends committed together, where message `index` of `batch` repeats an earlier one of
-/// the same batch (not yet visible to its check): `Some(Ok(j))` when it is the same message as
-/// `batch[j]` and gets `batch[j]`'s answer, `Some(Err(DuplicateMessage))` when only the id is the
-/// same, `None` when its id is new to the batch.
+/// For appends committed together, where message `index` of `batch` repeats an earlier one of the
+/// same sender in the same batch (not yet visible to its check): `Some(Ok(j))` when it is the same
+/// message as `batch[j]` and gets `batch[j]`'s answer, `Some(Err(DuplicateMessage))` when only the
+/// sender and id are the same, `None` when no earlier message of the batch has its sender and id.
 pub fn earlier_in_batch(batch: &[&NewMessage], index: usize) -> Option<Result<usize>> {
     let message = batch[index];
-    let j = batch[..index].iter().position(|m| m.message_id == message.message_id)?;
+    let j = batch[..index]
+        .iter()
+        .position(|m| m.sender_id == message.sender_id && m.message_id == message.message_id)?;
     Some(if batch[j].same_as(message) { Ok(j) } else { Err(Error::DuplicateMessage) })
 }
 
@@ -118,10 +122,12 @@ mod tests {
     #[test]
     fn repeats_within_one_batch_follow_the_first() {
         let (a, b, a_again, a_changed) = (msg("a", "x"), msg("b", "x"), msg("a", "x"), msg("a", "y"));
-        let batch = [&a, &b, &a_again, &a_changed];
+        let a_by_other = NewMessage { sender_id: "o".into(), ..msg("a", "x") };
+        let batch = [&a, &b, &a_by_other, &a_again, &a_changed];
         assert!(earlier_in_batch(&batch, 0).is_none());
         assert!(earlier_in_batch(&batch, 1).is_none());
-        assert_eq!(earlier_in_batch(&batch, 2), Some(Ok(0)));
-        assert_eq!(earlier_in_batch(&batch, 3), Some(Err(Error::DuplicateMessage)));
+        assert!(earlier_in_batch(&batch, 2).is_none(), "another sender's id is another message");
+        assert_eq!(earlier_in_batch(&batch, 3), Some(Ok(0)));
+        assert_eq!(earlier_in_batch(&batch, 4), Some(Err(Error::DuplicateMessage)));
     }
 }

@@ -39,7 +39,8 @@ pub(crate) enum Via<'a> {
 #[derive(Debug)]
 pub(crate) struct Sent {
     pub(crate) ack: MessageAck,
-    /// False when the `messageId` was already stored with the same content (an idempotent resend).
+    /// False when this sender's `messageId` was already stored with the same conversation and
+    /// content (an idempotent resend).
     pub(crate) created: bool,
 }
 

@@ -59,7 +59,6 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
     assert!(!again.created);
     assert_eq!(again.message, first.message);
     assert_eq!(store.append(msg("other", &a), None).await.unwrap_err(), Error::DuplicateMessage);
-    assert_eq!(store.append(msg("hello", &b), None).await.unwrap_err(), Error::DuplicateMessage);
     // The refused appends left no gap.
     assert_eq!(send(&store, &c, &b, "next").await.unwrap(), 2);
     // A retry queued while the original is still in flight gets the same answer.
@@ -79,6 +78,61 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
     assert_eq!((first.created, retry.created), (true, false));
     assert_eq!(clash.unwrap_err(), Error::DuplicateMessage);
     assert_eq!(send(&store, &c, &b, "after").await.unwrap(), 4);
+}
+
+/// A message is identified by its sender and `messageId`: another sender's message with the same
+/// id is a different message, in the same conversation or any other.
+pub async fn message_ids_are_scoped_to_their_sender(store: SharedStore) {
+    let a = user(&store, "hana").await;
+    let b = user(&store, "ivan").await;
+    let c = user(&store, "jill").await;
+    let g = group(&store, &a, &[b.clone(), c.clone()], GroupSettings::default()).await;
+    let (direct, _) = store.open_direct(&a, &c, new_id(), now_millis()).await.unwrap();
+    let msg = |conv: &str, sender: &str, t: &str| NewMessage {
+        message_id: "b-1".into(),
+        conversation_id: conv.to_string(),
+        sender_id: sender.to_string(),
+        content: text(t),
+    };
+    let from_a = store.append(msg(&g, &a, "hi"), None).await.unwrap();
+    let from_b = store.append(msg(&g, &b, "hi"), None).await.unwrap();
+    assert!(from_a.created && from_b.created, "the same id from two senders is two messages");
+    assert_eq!((from_a.message.sequence_number, from_b.message.sequence_number), (1, 2));
+    assert_eq!(from_b.message.sender_id, b);
+    let from_c = store.append(msg(&direct, &c, "hi"), None).await.unwrap();
+    assert_eq!((from_c.created, from_c.message.sequence_number), (true, 1));
+
+    // Each sender's retry gets their own original back; anything else they change is a conflict.
+    let retry = store.append(msg(&g, &b, "hi"), None).await.unwrap();
+    assert_eq!((retry.created, retry.message), (false, from_b.message.clone()));
+    assert_eq!(store.append(msg(&g, &a, "changed"), None).await.unwrap_err(), Error::DuplicateMessage);
+    assert_eq!(store.append(msg(&direct, &a, "hi"), None).await.unwrap_err(), Error::DuplicateMessage);
+
+    // Committed together (one batch where the adapter batches), two senders' same id are still
+    // two messages, and one sender's twin is still a retry.
+    let both = |sender: &str| NewMessage { message_id: "b-2".into(), ..msg(&g, sender, "again") };
+    let (first, second, twin) = tokio::join!(
+        store.append(both(&a), None),
+        store.append(both(&b), None),
+        store.append(both(&a), None)
+    );
+    let (first, second, twin) = (first.unwrap(), second.unwrap(), twin.unwrap());
+    assert!(first.created && second.created && !twin.created);
+    assert_eq!(twin.message, first.message);
+    let mut seqs = [first.message.sequence_number, second.message.sequence_number];
+    seqs.sort_unstable();
+    assert_eq!(seqs, [3, 4]);
+    assert_eq!(send(&store, &g, &c, "next").await.unwrap(), 5, "nothing refused left a gap");
+    let ids: Vec<(String, String)> = store
+        .history(&g, &c, HistoryCursor::Latest, 10)
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| (m.message_id, m.sender_id))
+        .collect();
+    assert_eq!(ids.iter().filter(|(id, _)| id == "b-1").count(), 2);
+    assert_eq!(ids.iter().filter(|(id, _)| id == "b-2").count(), 2);
 }
 
 pub async fn history_pages_visit_every_message_once(store: SharedStore) {
@@ -183,4 +237,48 @@ pub async fn messages_are_located_only_for_members(store: SharedStore) {
     assert_eq!(store.locate_message(&id, &b).await.unwrap(), (g.clone(), 1));
     assert_eq!(store.locate_message(&id, &outsider).await.unwrap_err(), Error::MessageNotFound);
     assert_eq!(store.locate_message("nope", &a).await.unwrap_err(), Error::MessageNotFound);
+}
+
+/// Several messages can share a `messageId` (different senders). Looking one up by id finds only
+/// messages the viewer may see: the viewer's own, else the newest.
+pub async fn a_shared_message_id_resolves_to_the_viewers_own_or_the_newest(store: SharedStore) {
+    let a = user(&store, "kim").await;
+    let b = user(&store, "lou").await;
+    let d = user(&store, "max").await;
+    let outsider = user(&store, "ned").await;
+    let g = group(&store, &a, &[b.clone(), d.clone()], GroupSettings::default()).await;
+    let msg = |conv: &str, sender: &str| NewMessage {
+        message_id: "shared".into(),
+        conversation_id: conv.to_string(),
+        sender_id: sender.to_string(),
+        content: text("hi"),
+    };
+    store.append(msg(&g, &a), None).await.unwrap();
+    store.mark_read(&g, &d, 1, now_millis()).await.unwrap();
+    store.append(msg(&g, &b), None).await.unwrap();
+
+    // Nobody outside the conversation can tell the id exists.
+    assert_eq!(store.locate_message("shared", &outsider).await.unwrap_err(), Error::MessageNotFound);
+    assert_eq!(store.locate_message("shared", &a).await.unwrap(), (g.clone(), 1), "own first");
+    assert_eq!(store.locate_message("shared", &b).await.unwrap(), (g.clone(), 2), "own first");
+    assert_eq!(store.locate_message("shared", &d).await.unwrap(), (g.clone(), 2), "else the newest");
+    // The outsider's own message with the id is theirs to find, and only theirs.
+    let (own, _) = store.open_direct(&outsider, &a, new_id(), now_millis()).await.unwrap();
+    store.append(msg(&own, &outsider), None).await.unwrap();
+    assert_eq!(store.locate_message("shared", &outsider).await.unwrap(), (own.clone(), 1));
+    assert_eq!(store.locate_message("shared", &a).await.unwrap(), (g.clone(), 1), "still her own");
+
+    // Receipts name a conversation and pick within it the same way: d read a's message (1) but not
+    // b's (2).
+    let read_by = |viewer: String| {
+        let (store, g) = (store.clone(), g.clone());
+        async move {
+            let r = store.receipts(&g, "shared", &viewer).await.unwrap();
+            r.read_by.into_iter().map(|(user, _)| user).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(read_by(a.clone()).await, std::slice::from_ref(&d));
+    assert_eq!(read_by(b.clone()).await, Vec::<String>::new());
+    assert_eq!(read_by(d.clone()).await, Vec::<String>::new(), "the newest: b's");
+    assert_eq!(store.receipts(&own, "shared", &a).await.unwrap().read_by, []);
 }

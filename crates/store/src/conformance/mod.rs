@@ -21,7 +21,7 @@ pub use messages::*;
 pub use users::*;
 
 use confab_core::ids::{new_id, now_millis};
-use confab_core::store::{NewGroup, NewMessage, NewUser, SharedStore};
+use confab_core::store::{HistoryCursor, NewGroup, NewMessage, NewUser, SharedStore};
 use confab_core::Error;
 use confab_proto::{Content, GroupSettings};
 
@@ -92,6 +92,42 @@ async fn group(store: &SharedStore, creator: &str, members: &[String], settings:
     group_with(store, creator, members, settings, now_millis(), 5).await
 }
 
+/// Rows as a database written before `messageId` was scoped to its sender holds them (the same
+/// statements for either adapter): Ann's message `old-1` in her direct conversation with Ben.
+pub const SEED_BEFORE_PER_SENDER_IDS: &str = r#"
+INSERT INTO users (user_id, username, display_name, password_hash, created_at)
+    VALUES ('u-ann', 'ann', 'ANN', NULL, 1), ('u-ben', 'ben', 'BEN', NULL, 1);
+INSERT INTO conversations (conversation_id, kind, name, direct_key, created_at, last_sequence, last_activity_at, member_count)
+    VALUES ('c-ab', 'direct', NULL, 'u-ann|u-ben', 1, 1, 2, 2);
+INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_sequence, last_delivered_sequence)
+    VALUES ('c-ab', 'u-ann', 'member', 1, 1, 1), ('c-ab', 'u-ben', 'member', 1, 0, 0);
+INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
+    VALUES ('c-ab', 1, 'old-1', 'u-ann', '{"type":"text","text":"before"}', 2);
+"#;
+
+/// After a database seeded with [`SEED_BEFORE_PER_SENDER_IDS`] was upgraded in place: the old
+/// message is intact and still answers Ann's retries, and Ben may now use the same `messageId`.
+pub async fn check_upgraded_to_per_sender_ids(store: &SharedStore) {
+    let old = store.history("c-ab", "u-ben", HistoryCursor::Latest, 10).await.expect("history");
+    assert_eq!(old.messages.len(), 1);
+    let m = &old.messages[0];
+    assert_eq!((m.message_id.as_str(), m.sender_id.as_str(), m.sequence_number), ("old-1", "u-ann", 1));
+    assert_eq!((m.content.clone(), m.timestamp), (text("before"), 2));
+    let msg = |sender: &str, t: &str| NewMessage {
+        message_id: "old-1".into(),
+        conversation_id: "c-ab".into(),
+        sender_id: sender.to_string(),
+        content: text(t),
+    };
+    let retry = store.append(msg("u-ann", "before"), None).await.expect("Ann's retry");
+    assert_eq!((retry.created, retry.message.sequence_number), (false, 1));
+    assert_eq!(store.append(msg("u-ann", "changed"), None).await.unwrap_err(), Error::DuplicateMessage);
+    let bens = store.append(msg("u-ben", "after"), None).await.expect("Ben's message with the same id");
+    assert_eq!((bens.created, bens.message.sequence_number), (true, 2));
+    assert_eq!(store.locate_message("old-1", "u-ann").await.unwrap(), ("c-ab".to_string(), 1));
+    assert_eq!(store.locate_message("old-1", "u-ben").await.unwrap(), ("c-ab".to_string(), 2));
+}
+
 /// Fails when a case in the suite's files is missing from the list the macro expands, so a case
 /// cannot be written and silently never run.
 pub fn assert_every_case_listed(listed: &[&str]) {
@@ -134,9 +170,11 @@ macro_rules! store_conformance_suite {
             only_admins_post_where_the_group_says_so,
             sequences_are_gapless_under_concurrency,
             appends_are_idempotent_by_message_id,
+            message_ids_are_scoped_to_their_sender,
             history_pages_visit_every_message_once,
             history_has_more_exactly_at_page_edges,
             messages_are_located_only_for_members,
+            a_shared_message_id_resolves_to_the_viewers_own_or_the_newest,
             sync_returns_missed_messages_and_new_conversations,
             read_markers_clamp_and_never_go_back,
             receipts_and_statuses_follow_the_markers,

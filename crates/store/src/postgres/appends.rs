@@ -66,9 +66,9 @@ enum Decision {
 
 /// Commits a batch in one transaction and three round trips plus the commit: every append's
 /// checks at once (pipelined on one connection), then every write (pipelined, executed in order),
-/// then `COMMIT`. A write can still fail if another node stores the same `messageId` between the
-/// check and the write; then the whole batch fails with `UNAVAILABLE` and nothing of it is stored,
-/// and the clients' retries are answered idempotently.
+/// then `COMMIT`. A write can still fail if another node stores the same sender's `messageId`
+/// between the check and the write; then the whole batch fails with `UNAVAILABLE` and nothing of
+/// it is stored, and the clients' retries are answered idempotently.
 async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
     let now = now_millis();
     // Only the messages cross the awaits below (the commit hooks are not `Sync`).

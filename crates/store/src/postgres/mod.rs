@@ -29,7 +29,8 @@ use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_message_ids_per_sender.sql")];
 const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {

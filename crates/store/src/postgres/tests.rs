@@ -43,3 +43,41 @@ fn uuid_like() -> String {
 }
 
 crate::store_conformance_suite!(fresh());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
+    let schema = format!("confab_test_{}", uuid_like());
+    let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
+    let (client, connection) = match config.connect(tokio_postgres::NoTls).await {
+        Ok(connected) => connected,
+        Err(e) if std::env::var("CONFAB_REQUIRE_SERVICES").as_deref() != Ok("1") => {
+            eprintln!("PostgreSQL not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure");
+            return;
+        }
+        Err(e) => panic!("PostgreSQL is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+    };
+    let _guard = SchemaGuard(schema.clone());
+    let driver = tokio::spawn(connection);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    drop(client);
+    let _ = driver.await;
+    // The schema as the first release left it: migration 1 applied and recorded, with data.
+    config.options(format!("-c search_path={schema}"));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    client.batch_execute(super::MIGRATIONS[0]).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE confab_migrations (version INTEGER PRIMARY KEY);
+             INSERT INTO confab_migrations (version) VALUES (1);",
+        )
+        .await
+        .unwrap();
+    client.batch_execute(crate::conformance::SEED_BEFORE_PER_SENDER_IDS).await.unwrap();
+    drop(client);
+    let _ = driver.await;
+
+    let store: SharedStore = Arc::new(PostgresStore::connect(&database_url(), Some(&schema)).await.unwrap());
+    crate::conformance::check_upgraded_to_per_sender_ids(&store).await;
+    store.shutdown().await;
+}

@@ -32,8 +32,11 @@ use self::error::SqlResult;
 use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
 use self::writer::Writer;
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_receipts.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_receipts.sql"),
+    include_str!("migrations/0003_message_ids_per_sender.sql"),
+];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
 

@@ -30,3 +30,24 @@ async fn acknowledged_writes_survive_reopening() {
     assert_eq!(view.last_sequence, 10);
     assert_eq!(crate::conformance::send(&store, &c, &b, "after").await.unwrap(), 11);
 }
+
+#[tokio::test]
+async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (i, sql) in super::MIGRATIONS[..2].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i + 1).unwrap();
+        }
+        conn.execute_batch(crate::conformance::SEED_BEFORE_PER_SENDER_IDS).unwrap();
+    }
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    crate::conformance::check_upgraded_to_per_sender_ids(&store).await;
+    store.shutdown().await;
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, super::MIGRATIONS.len());
+}

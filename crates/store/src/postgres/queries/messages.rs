@@ -56,14 +56,14 @@ async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<
     rows.iter().map(message_from).collect()
 }
 
-/// What an append must know, in one round trip: an earlier message with the same id, the
-/// conversation's settings, and the sender's role.
+/// What an append must know, in one round trip: the sender's earlier message with the same id
+/// (unique per sender), the conversation's settings, and the sender's role.
 pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
     let sql = format!(
         "SELECT c.only_admins_can_post, c.allow_member_invites, m.role, e.* FROM (SELECT 1) one
          LEFT JOIN conversations c ON c.conversation_id = $2
          LEFT JOIN members m ON m.conversation_id = $2 AND m.user_id = $3
-         LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE message_id = $1) e ON TRUE"
+         LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $3 AND message_id = $1) e ON TRUE"
     );
     let row =
         c.query_one(sql.as_str(), &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
@@ -139,21 +139,37 @@ pub(crate) async fn history<C: GenericClient>(
     Ok(page)
 }
 
-pub(crate) async fn locate<C: GenericClient>(c: &C, message_id: &str, viewer: &str) -> Result<(String, u64)> {
-    let row = c
-        .query_opt(
-            "SELECT m.conversation_id, m.sequence_number,
+/// Every message with `message_id`, each with whether `viewer` is in its conversation; with
+/// `conversation`, only those in it.
+async fn found<C: GenericClient>(
+    c: &C,
+    message_id: &str,
+    viewer: &str,
+    conversation: Option<&str>,
+) -> Result<Vec<LocatedMessage>> {
+    let rows = c
+        .query(
+            "SELECT m.conversation_id, m.sequence_number, m.sender_id, m.created_at,
                     EXISTS (SELECT 1 FROM members WHERE conversation_id = m.conversation_id AND user_id = $2)
-             FROM messages m WHERE m.message_id = $1",
-            &[&message_id, &viewer],
+             FROM messages m WHERE m.message_id = $1 AND ($3::TEXT IS NULL OR m.conversation_id = $3)",
+            &[&message_id, &viewer, &conversation],
         )
         .await
         .db()?;
-    access::locate(row.map(|r| LocatedMessage {
-        conversation_id: r.get(0),
-        sequence_number: u(r.get(1)),
-        viewer_is_member: r.get(2),
-    }))
+    Ok(rows
+        .iter()
+        .map(|r| LocatedMessage {
+            conversation_id: r.get(0),
+            sequence_number: u(r.get(1)),
+            sender_id: r.get(2),
+            created_at: r.get(3),
+            viewer_is_member: r.get(4),
+        })
+        .collect())
+}
+
+pub(crate) async fn locate<C: GenericClient>(c: &C, message_id: &str, viewer: &str) -> Result<(String, u64)> {
+    access::locate(viewer, found(c, message_id, viewer, None).await?)
 }
 
 pub(crate) async fn between<C: GenericClient>(
@@ -176,22 +192,12 @@ pub(crate) async fn between<C: GenericClient>(
         .collect())
 }
 
-/// A message of conversation `id`, for receipts.
-pub(crate) async fn reference<C: GenericClient>(
+/// The messages of conversation `id` with `message_id` (one per sender at most), for receipts.
+pub(crate) async fn with_id_in<C: GenericClient>(
     c: &C,
     id: &str,
     message_id: &str,
-) -> Result<Option<MessageRef>> {
-    let row = c
-        .query_opt(
-            "SELECT sequence_number, sender_id FROM messages WHERE message_id = $1 AND conversation_id = $2",
-            &[&message_id, &id],
-        )
-        .await
-        .db()?;
-    Ok(row.map(|r| MessageRef {
-        message_id: message_id.to_string(),
-        sender_id: r.get(1),
-        sequence_number: u(r.get(0)),
-    }))
+    viewer: &str,
+) -> Result<Vec<LocatedMessage>> {
+    found(c, message_id, viewer, Some(id)).await
 }

@@ -19,9 +19,9 @@ pub(crate) async fn receipts<C: GenericClient>(
     let (conversation, member, message) = tokio::try_join!(
         conversations::conversation(c, id),
         conversations::member(c, id, viewer),
-        messages::reference(c, id, message_id)
+        messages::with_id_in(c, id, message_id, viewer)
     )?;
-    let message = receipts::target(conversation, member, message)?;
+    let message = receipts::target(conversation, member, message_id, message)?;
     // Each member's earliest advance of each marker at or beyond the message.
     let rows = c
         .query(

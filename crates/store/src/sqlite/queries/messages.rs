@@ -38,12 +38,15 @@ fn decode_all(rows: Vec<(Message, String)>) -> Result<Vec<Message>> {
     rows.into_iter().map(decode).collect()
 }
 
-fn by_id(conn: &Connection, message_id: &str) -> Result<Option<Message>> {
-    conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE message_id = ?1"))
-        .and_then(|mut s| s.query_row([message_id], raw_message).optional())
-        .db()?
-        .map(decode)
-        .transpose()
+/// `sender`'s message with `message_id` (unique per sender).
+fn by_sender_and_id(conn: &Connection, sender: &str, message_id: &str) -> Result<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ?1 AND message_id = ?2"
+    ))
+    .and_then(|mut s| s.query_row([sender, message_id], raw_message).optional())
+    .db()?
+    .map(decode)
+    .transpose()
 }
 
 /// The newest message of a conversation.
@@ -72,7 +75,7 @@ fn in_window(conn: &Connection, id: &str, w: &PageWindow) -> Result<Vec<Message>
 
 pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Appended> {
     let check = AppendCheck {
-        existing: by_id(conn, &msg.message_id)?,
+        existing: by_sender_and_id(conn, &msg.sender_id, &msg.message_id)?,
         settings: conversations::conversation(conn, &msg.conversation_id)?.map(|c| c.settings),
         role: conversations::member(conn, &msg.conversation_id, &msg.sender_id)?.map(|m| m.role),
     };
@@ -122,25 +125,37 @@ pub(crate) fn history(
     page(conn, id, viewer, history::window(cursor, limit))
 }
 
-pub(crate) fn locate(conn: &Connection, message_id: &str, viewer: &str) -> Result<(String, u64)> {
-    let found = conn
+/// Every message with `message_id`, each with whether `viewer` is in its conversation; with
+/// `conversation`, only those in it.
+fn found(
+    conn: &Connection,
+    message_id: &str,
+    viewer: &str,
+    conversation: Option<&str>,
+) -> Result<Vec<LocatedMessage>> {
+    let mut stmt = conn
         .prepare_cached(
-            "SELECT m.conversation_id, m.sequence_number,
+            "SELECT m.conversation_id, m.sequence_number, m.sender_id, m.created_at,
                     EXISTS (SELECT 1 FROM members WHERE conversation_id = m.conversation_id AND user_id = ?2)
-             FROM messages m WHERE m.message_id = ?1",
+             FROM messages m WHERE m.message_id = ?1 AND (?3 IS NULL OR m.conversation_id = ?3)",
         )
-        .and_then(|mut s| {
-            s.query_row([message_id, viewer], |r| {
-                Ok(LocatedMessage {
-                    conversation_id: r.get(0)?,
-                    sequence_number: r.get(1)?,
-                    viewer_is_member: r.get(2)?,
-                })
+        .db()?;
+    let rows = stmt
+        .query_map(params![message_id, viewer, conversation], |r| {
+            Ok(LocatedMessage {
+                conversation_id: r.get(0)?,
+                sequence_number: r.get(1)?,
+                sender_id: r.get(2)?,
+                created_at: r.get(3)?,
+                viewer_is_member: r.get(4)?,
             })
-            .optional()
         })
         .db()?;
-    access::locate(found)
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn locate(conn: &Connection, message_id: &str, viewer: &str) -> Result<(String, u64)> {
+    access::locate(viewer, found(conn, message_id, viewer, None)?)
 }
 
 pub(crate) fn between(conn: &Connection, id: &str, after: u64, up_to: u64) -> Result<Vec<MessageRef>> {
@@ -158,20 +173,12 @@ pub(crate) fn between(conn: &Connection, id: &str, after: u64, up_to: u64) -> Re
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
 }
 
-/// A message of conversation `id`, for receipts.
-pub(crate) fn reference(conn: &Connection, id: &str, message_id: &str) -> Result<Option<MessageRef>> {
-    conn.prepare_cached(
-        "SELECT sequence_number, sender_id FROM messages WHERE message_id = ?1 AND conversation_id = ?2",
-    )
-    .and_then(|mut s| {
-        s.query_row([message_id, id], |r| {
-            Ok(MessageRef {
-                message_id: message_id.to_string(),
-                sender_id: r.get(1)?,
-                sequence_number: r.get(0)?,
-            })
-        })
-        .optional()
-    })
-    .db()
+/// The messages of conversation `id` with `message_id` (one per sender at most), for receipts.
+pub(crate) fn with_id_in(
+    conn: &Connection,
+    id: &str,
+    message_id: &str,
+    viewer: &str,
+) -> Result<Vec<LocatedMessage>> {
+    found(conn, message_id, viewer, Some(id))
 }

@@ -14,7 +14,8 @@ pub(crate) fn receipts(conn: &Connection, id: &str, message_id: &str, viewer: &s
     let message = receipts::target(
         conversations::conversation(conn, id)?,
         conversations::member(conn, id, viewer)?,
-        messages::reference(conn, id, message_id)?,
+        message_id,
+        messages::with_id_in(conn, id, message_id, viewer)?,
     )?;
     // Each member's earliest advance of each marker at or beyond the message.
     let mut stmt = conn
