@@ -56,6 +56,7 @@ impl App {
             limits.presence_watch_cap,
         );
         node.attach_presence(presence.clone());
+        let typing = TypingTracker::new(notifier.clone(), config.typing_timeout, limits.typing_fanout_limit);
         App {
             accounts: Accounts::new(
                 store.clone(),
@@ -63,8 +64,14 @@ impl App {
                 &config.auth,
             ),
             conversations: Conversations::new(store.clone(), notifier.clone(), limits.max_group_size),
-            messages: Messages::new(store.clone(), notifier.clone(), dispatcher, limits.clone()),
-            typing: TypingTracker::new(notifier, config.typing_timeout, limits.typing_fanout_limit),
+            messages: Messages::new(
+                store.clone(),
+                notifier.clone(),
+                dispatcher,
+                limits.clone(),
+                typing.clone(),
+            ),
+            typing,
             presence,
             hub: node.hub.clone(),
             store,

@@ -17,6 +17,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::notify::Notifier;
+use super::typing::TypingTracker;
 use crate::config::Limits;
 use crate::fanout::{Committed, Dispatcher};
 
@@ -53,6 +54,8 @@ pub(crate) struct Messages {
     user_sends: DefaultKeyedRateLimiter<String>,
     /// Send rate per (user, device), shared by every connection of that device on this node.
     device_sends: DefaultKeyedRateLimiter<(String, String)>,
+    /// Told of each new message, which ends its sender's typing indicator on every client.
+    typing: Arc<TypingTracker>,
 }
 
 /// `per_second` sustained with bursts of `burst` (both at least 1).
@@ -82,13 +85,14 @@ impl Messages {
         notifier: Notifier,
         dispatcher: Dispatcher,
         limits: Limits,
+        typing: Arc<TypingTracker>,
     ) -> Messages {
         let user_rate =
             limits.user_messages_per_second.unwrap_or(limits.messages_per_second.saturating_mul(2));
         let user_burst = limits.user_message_burst.unwrap_or(limits.message_burst.saturating_mul(2));
         let user_sends = RateLimiter::keyed(quota(user_rate, user_burst));
         let device_sends = RateLimiter::keyed(quota(limits.messages_per_second, limits.message_burst));
-        Messages { store, notifier, dispatcher, limits, user_sends, device_sends }
+        Messages { store, notifier, dispatcher, limits, user_sends, device_sends, typing }
     }
 
     /// Forgets users and devices whose budget is full again (they are limited exactly as if it
@@ -157,10 +161,14 @@ impl Messages {
                 dispatcher.submit(Committed { message: appended.message.clone(), origin });
             }
         });
+        let typing = self.typing.clone();
         self.store
             .append(message, Some(hook))
-            .map(|appended| {
+            .map(move |appended| {
                 let Appended { message: m, created } = appended?;
+                if created {
+                    typing.message_sent(&m.conversation_id, &m.sender_id);
+                }
                 let ack = MessageAck {
                     message_id: m.message_id,
                     conversation_id: m.conversation_id,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confab_core::Error;
-use confab_proto::{LoginRequest, PresenceStatus, RegisterRequest, ServerFrame};
+use confab_proto::{LoginRequest, PresenceStatus, RegisterRequest, ServerEnvelope, ServerFrame};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -511,4 +511,30 @@ async fn large_groups_get_no_typing_updates() {
     assert!(matches!(typing.start(&group.conversation_id, "dave").await, Err(Error::Forbidden(_))));
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert!(bob.queued().is_empty(), "no typing.update in a group above the limit");
+}
+
+/// Clients clear a typist's indicator when the typist's message arrives. Typing again right after
+/// sending must show again on the other side, even within the coalescing second. (Real time: the
+/// store does real I/O, during which a paused clock would jump past the coalescing second.)
+#[tokio::test]
+async fn typing_again_right_after_sending_is_announced() {
+    let t = TestApp::new(ServerConfig::default());
+    let id = pair(&t).await;
+    let mut bob = t.device("bob", "bob-phone");
+    let typing = t.app.typing();
+    // The next typing.update Bob gets, skipping anything else.
+    async fn next_typing(bob: &mut crate::testing::Device) -> bool {
+        loop {
+            if let ServerFrame::TypingUpdate(u) = bob.next().await.frame {
+                return u.is_typing;
+            }
+        }
+    }
+    typing.start(&id, "alice").await.unwrap();
+    assert!(next_typing(&mut bob).await, "the start is announced");
+    // The web client stops typing and sends; the message clears the indicator on every client.
+    typing.stop(&id, "alice").await.unwrap();
+    t.app.messages().send("alice", &id, None, &text("sent"), Via::Rest).await.unwrap();
+    typing.start(&id, "alice").await.unwrap();
+    assert!(next_typing(&mut bob).await, "typing again is announced again, not swallowed as a repeat");
 }

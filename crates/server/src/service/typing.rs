@@ -205,6 +205,17 @@ impl TypingTracker {
         self.act(&key, next);
     }
 
+    /// A message from `user` arrived in the conversation. Clients clear a member's typing indicator
+    /// when that member's message arrives (the web SDK does), so every member now shows "not
+    /// typing" without being told; remembering that keeps the next `typing.start` from being
+    /// swallowed as a repeat of what they were last told.
+    pub(crate) fn message_sent(&self, conversation_id: &str, user: &str) {
+        if let Some(mut state) = self.states.get_mut(&(conversation_id.to_string(), user.to_string())) {
+            state.typing = false;
+            state.announced = false;
+        }
+    }
+
     /// `typing.update` to the other members' devices.
     fn announce(&self, conversation_id: &str, user: &str, is_typing: bool) {
         let frame = ServerFrame::TypingUpdate(TypingPayload {
