@@ -1,7 +1,5 @@
 -- A message is identified by its sender and messageId: two senders may pick the same messageId.
 ALTER TABLE messages DROP CONSTRAINT messages_message_id_key;
-ALTER TABLE messages ADD CONSTRAINT messages_sender_message_id_key UNIQUE (sender_id, message_id);
-
--- Lookups by messageId alone (reading up to a message, its receipts) resolve among every sender's
--- message with that id.
-CREATE INDEX messages_by_message_id ON messages (message_id, conversation_id);
+-- messageId first: the same index serves lookups by messageId alone (reading up to a message, its
+-- receipts), which resolve among every sender's message with that id. One index, as before.
+ALTER TABLE messages ADD CONSTRAINT messages_message_id_sender_key UNIQUE (message_id, sender_id);

@@ -8,7 +8,9 @@ CREATE TABLE messages_v3 (
     content         TEXT NOT NULL,
     created_at      INTEGER NOT NULL,
     PRIMARY KEY (conversation_id, sequence_number),
-    UNIQUE (sender_id, message_id)
+    -- messageId first: the same index serves lookups by messageId alone (reading up to a message,
+    -- its receipts), which resolve among every sender's message with that id.
+    UNIQUE (message_id, sender_id)
 ) WITHOUT ROWID;
 
 INSERT INTO messages_v3 (conversation_id, sequence_number, message_id, sender_id, content, created_at)
@@ -16,7 +18,3 @@ INSERT INTO messages_v3 (conversation_id, sequence_number, message_id, sender_id
 
 DROP TABLE messages;
 ALTER TABLE messages_v3 RENAME TO messages;
-
--- Lookups by messageId alone (reading up to a message, its receipts) resolve among every sender's
--- message with that id.
-CREATE INDEX messages_by_message_id ON messages (message_id, conversation_id);
