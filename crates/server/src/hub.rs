@@ -209,3 +209,38 @@ mod tests {
         assert_eq!((0..3).filter(|_| rx_fast.try_recv().is_ok()).count(), 3);
     }
 }
+
+/// Open WebSocket connections per user on this node, counted from the upgrade (before the session
+/// registers in the hub), so concurrent upgrades cannot overshoot `max_connections_per_user`.
+#[derive(Default)]
+pub(crate) struct UserSlots {
+    open: DashMap<String, usize>,
+}
+
+/// One user's connection, counted until dropped.
+pub(crate) struct UserSlot {
+    slots: std::sync::Arc<UserSlots>,
+    user_id: String,
+}
+
+impl UserSlots {
+    /// A slot for one more connection of `user_id`, unless they already hold `max`.
+    pub(crate) fn try_acquire(self: &std::sync::Arc<Self>, user_id: &str, max: usize) -> Option<UserSlot> {
+        let mut open = self.open.entry(user_id.to_string()).or_insert(0);
+        if *open >= max {
+            return None;
+        }
+        *open += 1;
+        Some(UserSlot { slots: self.clone(), user_id: user_id.to_string() })
+    }
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        // Entries go away with a user's last connection, so the map holds connected users only.
+        self.slots.open.remove_if_mut(&self.user_id, |_, open| {
+            *open = open.saturating_sub(1);
+            *open == 0
+        });
+    }
+}

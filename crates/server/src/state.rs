@@ -17,6 +17,6 @@ pub(crate) struct AppState {
     /// One permit per open WebSocket connection (`max_connections`).
     pub connection_slots: Arc<Semaphore>,
     /// Open WebSocket connections per user (`max_connections_per_user`).
-    pub user_slots: Arc<crate::ws::UserSlots>,
+    pub user_slots: Arc<crate::hub::UserSlots>,
     pub metrics: PrometheusHandle,
 }
