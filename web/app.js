@@ -1,5 +1,5 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
-import { ConfabClient, ConfabError } from './confab.js';
+import { ConfabClient, ConfabError, messageKey } from './confab.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -42,7 +42,7 @@ const app = $('app');
 let signedInClient = null;
 /** @type {string | null} the open conversation's id */
 let current = null;
-/** @type {Map<string, HTMLLIElement>} messageId -> its list item */
+/** @type {Map<string, HTMLLIElement>} messageKey(senderId, messageId) -> its list item (members may share a messageId) */
 const rendered = new Map();
 let loadingOlder = false;
 let atBottom = true;
@@ -322,7 +322,9 @@ function bindChrome() {
   });
   $('message-list').addEventListener('click', (e) => {
     const btn = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
-    const id = btn?.closest('li')?.dataset.messageId;
+    const li = btn?.closest('li');
+    // Retry and Delete act on one's own failed messages, which their messageId names.
+    const id = li?.dataset.own === 'true' ? li.dataset.messageId : undefined;
     if (!(btn instanceof HTMLButtonElement) || !id) return;
     if (btn.dataset.action === 'retry') signedIn().retry(id);
     if (btn.dataset.action === 'discard') signedIn().discard(id);
@@ -524,13 +526,15 @@ function renderMessages() {
   const prevTop = scroller.scrollTop;
   const firstBefore = list.firstElementChild;
   const items = messages.map((m) => {
-    let li = rendered.get(m.messageId);
+    const key = messageKey(m.senderId, m.messageId);
+    let li = rendered.get(key);
     if (!li) {
       li = document.createElement('li');
       li.dataset.testid = 'message';
+      li.dataset.senderId = m.senderId;
       li.dataset.messageId = m.messageId;
       li.innerHTML = `<div class="sender"></div><div class="text" data-testid="message-text"></div><div class="meta"><time></time><span class="tick" data-testid="message-tick"></span></div>`;
-      rendered.set(m.messageId, li);
+      rendered.set(key, li);
     }
     const own = m.senderId === client.userId;
     li.className = 'msg' + (own ? ' own' : '');
@@ -570,7 +574,7 @@ function renderMessages() {
   });
   while (list.lastElementChild instanceof HTMLLIElement && list.children.length > items.length) {
     const li = list.lastElementChild;
-    rendered.delete(li.dataset.messageId || '');
+    rendered.delete(messageKey(li.dataset.senderId || '', li.dataset.messageId || ''));
     li.remove();
   }
   const t = client.timeline(current);

@@ -12,7 +12,8 @@
 //   sdk-receipts.js       delivered/read markers, own-message statuses, received/read reports
 //   sdk-presence.js       presence and typing
 //   sdk-events.js         the events the client fires and their details (ClientEvents)
-//   sdk-timeline.js       Timeline: ordering, deduplication and the sync cursor of one conversation
+//   sdk-timeline.js       Timeline: ordering, deduplication by (senderId, messageId), the sync
+//                         cursor of one conversation; messageKey
 //   sdk-outbox.js         Outbox: the unsent queue and its retry policy
 //   sdk-status.js         delivery statuses of one's own messages (the rule shared with the server)
 //   sdk-storage.js        MemoryStore and IndexedDBStore
@@ -30,7 +31,7 @@
 // The full API is documented in docs/web-sdk.md.
 
 export { ConfabClient, deviceId } from './sdk-client.js';
-export { Timeline } from './sdk-timeline.js';
+export { Timeline, messageKey } from './sdk-timeline.js';
 export { Outbox } from './sdk-outbox.js';
 export { maxStatus, normalizeStatus, ownMessageStatus, statusFromMarkers } from './sdk-status.js';
 export { MemoryStore, IndexedDBStore } from './sdk-storage.js';

@@ -1,6 +1,6 @@
 // Messages in: every message from any source (live `message.new`, acks of one's own, sync, history
 // pages, local storage) goes through `ingest`, which orders and dedups it into the conversation's
-// timeline, sets the statuses of one's own messages, persists, reports receipt and notices gaps
+// timeline (a message is identified by its sender and `messageId`), sets the statuses of one's own messages, persists, reports receipt and notices gaps
 // in the sequence (a sync fills them). History: opening a conversation and loading older pages.
 
 import { maxStatus, normalizeStatus } from './sdk-status.js';
@@ -73,7 +73,7 @@ export class Messages {
       const r = t.insert(m);
       if (r.changed) changed = true;
       if (r.gap) gap = true;
-      const stored = t.get(m.messageId);
+      const stored = t.get(m.senderId, m.messageId);
       if ((r.added || r.changed) && !fromStore && m.sequenceNumber != null && stored) fresh.push(stored);
       if (r.added && m.senderId !== this.userId && live && stored) {
         this.onArrived(conversationId, m.senderId);

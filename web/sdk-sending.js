@@ -119,7 +119,7 @@ export class Sender {
   discard(messageId) {
     const m = this.outbox.ack(messageId);
     if (!m) return false;
-    this.conversations.timeline(m.conversationId).remove(messageId);
+    this.conversations.timeline(m.conversationId).remove(this.userId, messageId);
     this.store.deleteOutbox(messageId).catch(() => {});
     this.emit('messages', { conversationId: m.conversationId, reason: 'discard' });
     return true;
@@ -164,7 +164,8 @@ export class Sender {
   onAck(ack) {
     const queued = this.outbox.ack(ack.messageId);
     this.store.deleteOutbox(ack.messageId).catch(() => {});
-    const local = this.conversations.timeline(ack.conversationId).get(ack.messageId) || queued;
+    // An ack names one's own message: the same `messageId` may be another member's message too.
+    const local = this.conversations.timeline(ack.conversationId).get(this.userId, ack.messageId) || queued;
     if (!local) return;
     const c = this.conversations.conversations.get(ack.conversationId);
     if (c) c.lastReadSequence = Math.max(c.lastReadSequence || 0, ack.sequenceNumber); // own messages are read
@@ -201,7 +202,7 @@ export class Sender {
    * @param {{ error?: string, reason?: string }} [extra]  why a message failed
    */
   #setStatus(conversationId, messageId, status, extra = {}) {
-    const m = this.conversations.timeline(conversationId).get(messageId);
+    const m = this.conversations.timeline(conversationId).get(this.userId, messageId);
     if (!m) return;
     m.status = status;
     if (m.sequenceNumber == null) this.store.putOutbox(m).catch(() => {});

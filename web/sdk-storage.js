@@ -1,13 +1,16 @@
 // Local storage of history, conversations, users and the unsent queue: IndexedDB in browsers,
 // memory elsewhere. Both classes have the same async interface (`Store`).
 
+import { messageKey } from './sdk-timeline.js';
+
 /** @typedef {import('./types/proto').User} User */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
 
 /**
- * What the client needs from local storage. Messages are kept by `messageId`; `getMessages`
- * answers in ascending sequence order.
+ * What the client needs from local storage. Messages are kept by (`senderId`, `messageId`): two
+ * members' messages may share a `messageId`. The outbox holds one's own messages only, kept by
+ * `messageId`. `getMessages` answers in ascending sequence order.
  * @typedef {{
  *   open(): Promise<void>,
  *   close(): Promise<void>,
@@ -33,9 +36,9 @@ export class MemoryStore {
   constructor() {
     /** @type {Map<string, LocalConversation>} */
     this.conversations = new Map();
-    /** @type {Map<string, LocalMessage>} */
+    /** @type {Map<string, LocalMessage>} messageKey(senderId, messageId) -> message */
     this.messages = new Map();
-    /** @type {Map<string, LocalMessage>} */
+    /** @type {Map<string, LocalMessage>} messageId -> one's own unsent message */
     this.outbox = new Map();
     /** @type {Map<string, User>} */
     this.users = new Map();
@@ -62,7 +65,7 @@ export class MemoryStore {
   }
   /** @param {LocalMessage[]} list */
   async putMessages(list) {
-    for (const m of list) this.messages.set(m.messageId, structuredClone(m));
+    for (const m of list) this.messages.set(messageKey(m.senderId, m.messageId), structuredClone(m));
   }
   /**
    * Up to `limit` messages of a conversation with sequence below `beforeSeq`, ascending.
@@ -112,6 +115,12 @@ function promisify(request) {
 }
 
 /**
+ * The IndexedDB schema version. 1 kept messages by `messageId`; 2 keeps them by
+ * [`senderId`, `messageId`] (upgrading copies version 1's messages over).
+ */
+export const IDB_VERSION = 2;
+
+/**
  * IndexedDB storage, one database per user: history opens instantly and offline.
  * @implements {Store}
  */
@@ -124,14 +133,38 @@ export class IndexedDBStore {
   }
 
   async open() {
-    const request = indexedDB.open(this.name, 1);
-    request.onupgradeneeded = () => {
+    const request = indexedDB.open(this.name, IDB_VERSION);
+    request.onupgradeneeded = (event) => {
       const db = request.result;
-      db.createObjectStore('conversations', { keyPath: 'conversationId' });
-      const messages = db.createObjectStore('messages', { keyPath: 'messageId' });
-      messages.createIndex('bySeq', ['conversationId', 'sequenceNumber']);
-      db.createObjectStore('outbox', { keyPath: 'messageId' });
-      db.createObjectStore('users', { keyPath: 'userId' });
+      const tx = /** @type {IDBTransaction} */ (request.transaction);
+      if (event.oldVersion < 1) {
+        db.createObjectStore('conversations', { keyPath: 'conversationId' });
+        db.createObjectStore('outbox', { keyPath: 'messageId' });
+        db.createObjectStore('users', { keyPath: 'userId' });
+      }
+      if (event.oldVersion < 2) {
+        // Messages are kept by [senderId, messageId]. A key path cannot change, so version 1's
+        // store (by messageId) is renamed, copied into the new one and dropped, all within the
+        // upgrade: it commits whole or not at all.
+        const old = event.oldVersion >= 1 ? tx.objectStore('messages') : null;
+        if (old) old.name = 'messages-v1';
+        const messages = db.createObjectStore('messages', { keyPath: ['senderId', 'messageId'] });
+        messages.createIndex('bySeq', ['conversationId', 'sequenceNumber']);
+        if (old) {
+          const cursorReq = old.openCursor();
+          cursorReq.onsuccess = () => {
+            const cursor = cursorReq.result;
+            if (!cursor) {
+              db.deleteObjectStore('messages-v1');
+              return;
+            }
+            const m = cursor.value;
+            // Only a well-formed record is kept (it is a cache: the server has every message).
+            if (m && typeof m.senderId === 'string' && typeof m.messageId === 'string') messages.put(m);
+            cursor.continue();
+          };
+        }
+      }
     };
     const db = await promisify(request);
     db.onversionchange = () => db.close();

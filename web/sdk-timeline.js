@@ -33,8 +33,22 @@ import { maxStatus } from './sdk-status.js';
  */
 
 /**
+ * The identity of a message on the client: its sender and its `messageId`. The server scopes a
+ * `messageId` to its sender, so two members may use the same `messageId` (even in the same
+ * conversation) for two different messages; `messageId` alone identifies only one's own messages.
+ * Returns a string usable as a map key (unambiguous whatever the ids contain).
+ * @param {string} senderId
+ * @param {string} messageId
+ */
+export function messageKey(senderId, messageId) {
+  return JSON.stringify([senderId, messageId]);
+}
+
+/**
  * The messages of one conversation as this device knows them: ordered by sequenceNumber,
- * deduplicated by messageId, with pending (unacknowledged) messages after the confirmed ones.
+ * deduplicated by (senderId, messageId) (see `messageKey`), with pending (unacknowledged) messages
+ * after the confirmed ones. One's own pending message has one's own `senderId` already, so its ack
+ * and its echo by sync confirm it in place.
  *
  * `syncedUpTo` is the sync cursor: every message with a sequence number in (base, syncedUpTo] is
  * present. A message above `syncedUpTo + 1` means a gap, which the client closes by syncing from
@@ -44,16 +58,16 @@ export class Timeline {
   /** @param {{ syncedUpTo?: number }} [options] */
   constructor({ syncedUpTo = 0 } = {}) {
     this.syncedUpTo = syncedUpTo;
-    /** @type {Map<string, LocalMessage>} */
-    this.byId = new Map();
-    /** @type {Map<number, string>} sequence number -> messageId */
+    /** @type {Map<string, LocalMessage>} messageKey(senderId, messageId) -> message */
+    this.byKey = new Map();
+    /** @type {Map<number, string>} sequence number -> messageKey */
     this.bySeq = new Map();
-    /** @type {string[]} unacknowledged messages, in the order written */
-    this.pendingIds = [];
+    /** @type {string[]} messageKeys of unacknowledged messages, in the order written */
+    this.pendingKeys = [];
   }
 
   get size() {
-    return this.byId.size;
+    return this.byKey.size;
   }
 
   /** Highest sequence number present, or 0. */
@@ -82,9 +96,13 @@ export class Timeline {
     return min === null ? this.syncedUpTo > 0 : min > 1;
   }
 
-  /** @param {string} messageId */
-  get(messageId) {
-    return this.byId.get(messageId);
+  /**
+   * The message `messageId` of `senderId`, if held.
+   * @param {string} senderId
+   * @param {string} messageId
+   */
+  get(senderId, messageId) {
+    return this.byKey.get(messageKey(senderId, messageId));
   }
 
   /**
@@ -95,20 +113,20 @@ export class Timeline {
    * @returns {InsertResult}
    */
   insert(message) {
-    const id = message.messageId;
+    const key = messageKey(message.senderId, message.messageId);
     const seq = message.sequenceNumber ?? null;
-    const existing = this.byId.get(id);
+    const existing = this.byKey.get(key);
     if (existing) {
       let changed = false;
       if (existing.sequenceNumber == null && seq != null) {
         if (this.bySeq.has(seq)) return { added: false, changed: false, gap: false };
-        this.pendingIds = this.pendingIds.filter((p) => p !== id);
+        this.pendingKeys = this.pendingKeys.filter((p) => p !== key);
         existing.sequenceNumber = seq;
         existing.timestamp = message.timestamp ?? existing.timestamp;
-        this.bySeq.set(seq, id);
+        this.bySeq.set(seq, key);
         changed = true;
       }
-      const status = existing.senderId === message.senderId ? maxStatus(existing.status, message.status) : existing.status;
+      const status = maxStatus(existing.status, message.status);
       if (status !== existing.status) {
         // A confirmed message leaves the pending/failed states for good.
         existing.status = status;
@@ -122,16 +140,16 @@ export class Timeline {
       return { added: false, changed, gap: seq != null && seq > this.syncedUpTo + 1 };
     }
     if (seq != null && this.bySeq.has(seq)) {
-      // Same position, different id: the server never does this; keep what we have.
+      // Same position, different message: the server never does this; keep what we have.
       return { added: false, changed: false, gap: false };
     }
     const copy = { ...message, sequenceNumber: seq, timestamp: message.timestamp ?? null };
-    this.byId.set(id, copy);
+    this.byKey.set(key, copy);
     if (seq == null) {
-      this.pendingIds.push(id);
+      this.pendingKeys.push(key);
       return { added: true, changed: true, gap: false };
     }
-    this.bySeq.set(seq, id);
+    this.bySeq.set(seq, key);
     this.#advance();
     return { added: true, changed: true, gap: seq > this.syncedUpTo + 1 };
   }
@@ -155,13 +173,18 @@ export class Timeline {
     }
   }
 
-  /** @param {string} messageId */
-  remove(messageId) {
-    const m = this.byId.get(messageId);
+  /**
+   * Drops the message `messageId` of `senderId`. Returns false when it was not held.
+   * @param {string} senderId
+   * @param {string} messageId
+   */
+  remove(senderId, messageId) {
+    const key = messageKey(senderId, messageId);
+    const m = this.byKey.get(key);
     if (!m) return false;
-    this.byId.delete(messageId);
+    this.byKey.delete(key);
     if (m.sequenceNumber != null) this.bySeq.delete(m.sequenceNumber);
-    this.pendingIds = this.pendingIds.filter((p) => p !== messageId);
+    this.pendingKeys = this.pendingKeys.filter((p) => p !== key);
     return true;
   }
 
@@ -170,9 +193,9 @@ export class Timeline {
    * @returns {LocalMessage[]}
    */
   list() {
-    const ids = [...this.bySeq.entries()].sort(([a], [b]) => a - b).map(([, id]) => id);
-    ids.push(...this.pendingIds);
-    // Every id in bySeq and pendingIds is a key of byId (insert and remove keep them in step).
-    return ids.map((id) => /** @type {LocalMessage} */ (this.byId.get(id)));
+    const keys = [...this.bySeq.entries()].sort(([a], [b]) => a - b).map(([, key]) => key);
+    keys.push(...this.pendingKeys);
+    // Every key in bySeq and pendingKeys is a key of byKey (insert and remove keep them in step).
+    return keys.map((key) => /** @type {LocalMessage} */ (this.byKey.get(key)));
   }
 }

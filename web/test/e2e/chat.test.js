@@ -35,7 +35,8 @@ async function newUser(name, displayName, viewport = { width: 1280, height: 800 
 }
 
 function assertOrderedUnique(list, label) {
-  const ids = list.map((m) => m.id);
+  // A message is identified by its sender and its messageId (senders may share a messageId).
+  const ids = list.map((m) => JSON.stringify([m.senderId, m.id]));
   assert.equal(new Set(ids).size, ids.length, `${label}: duplicate messages shown`);
   const seqs = list.filter((m) => m.seq !== null).map((m) => m.seq);
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `${label}: messages out of order`);
@@ -287,6 +288,146 @@ test('an offline contact shows when they were last seen', { timeout: T }, async 
     await alice.page.locator('[data-testid=conv-item][data-name="Bob Builder"] [data-testid=conv-presence]').getAttribute('data-status'),
     'online',
   );
+});
+
+test('a member reusing the messageId of a shown message gets their own message, kept apart', { timeout: T }, async () => {
+  const { alice, bob } = users;
+  await bob.page.setViewportSize({ width: 1280, height: 800 });
+  await openConversation(alice.page, 'Bob Builder');
+  await openConversation(bob.page, 'Alice Liddell');
+  await send(alice.page, 'an id worth reusing');
+  await waitForMessage(alice.page, 'an id worth reusing', 'read');
+  const original = (await shownMessages(alice.page)).find((m) => m.text === 'an id worth reusing');
+  assert.equal(original.senderId, alice.userId);
+
+  // Bob sends a message with the same messageId (the server scopes ids to their sender).
+  const reply = await bob.page.evaluate(
+    ([id, messageId]) =>
+      window.confab.api('POST', `/conversations/${encodeURIComponent(id)}/messages`, {
+        messageId,
+        content: { type: 'text', text: 'same id, other sender' },
+      }),
+    [decodeURIComponent(await bob.page.evaluate(() => location.hash.slice(1))), original.id],
+  );
+  assert.equal(reply.messageId, original.id);
+  assert.equal(reply.sequenceNumber, original.seq + 1);
+
+  for (const u of [alice, bob]) {
+    await waitForMessage(u.page, 'same id, other sender');
+    const shown = await shownMessages(u.page);
+    assertOrderedUnique(shown, u.displayName);
+    const both = shown.filter((m) => m.id === original.id);
+    assert.deepEqual(
+      both.map((m) => [m.seq, m.senderId, m.text]),
+      [
+        [original.seq, alice.userId, 'an id worth reusing'],
+        [original.seq + 1, bob.userId, 'same id, other sender'],
+      ],
+      `${u.displayName} shows both messages`,
+    );
+  }
+  // Both are kept in IndexedDB: after a reload, Bob's device shows both again.
+  await bob.page.reload();
+  await bob.page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
+  await openConversation(bob.page, 'Alice Liddell');
+  await waitForMessage(bob.page, 'same id, other sender');
+  await waitForMessage(bob.page, 'an id worth reusing');
+  const stored = await bob.page.evaluate(
+    (messageId) =>
+      window.confab.store
+        .getMessages(decodeURIComponent(location.hash.slice(1)), Infinity, 1000)
+        .then((l) => l.filter((m) => m.messageId === messageId).map((m) => m.senderId)),
+    original.id,
+  );
+  assert.deepEqual(stored, [alice.userId, bob.userId]);
+});
+
+test('local storage written by the previous schema (messages by messageId) is upgraded in place', { timeout: T }, async () => {
+  const { alice } = users;
+  // What Alice's previous client version kept of the Bob chat: messages keyed by messageId alone
+  // (so only one of the two sharing an id), plus a record without a sender, which is dropped.
+  assert.equal(await alice.page.getByTestId('chat-title').textContent(), 'Bob Builder');
+  const page1 = await alice.page.evaluate(async () => {
+    const id = location.hash.slice(1); // the Bob chat, still open; encoded already
+    return (await window.confab.api('GET', `/conversations/${id}/messages?limit=5`)).messages;
+  });
+  assert.equal(page1.at(-1).content.text, 'same id, other sender');
+  assert.equal(page1.length, 5);
+  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => consoleErrors.push(`alice (old storage): ${err.message}`));
+  await page.goto(server.url + '/');
+  await page.evaluate(
+    ([name, messages]) =>
+      new Promise((resolve, reject) => {
+        const req = indexedDB.open(name, 1);
+        req.onupgradeneeded = () => {
+          const db = req.result;
+          db.createObjectStore('conversations', { keyPath: 'conversationId' });
+          const store = db.createObjectStore('messages', { keyPath: 'messageId' });
+          store.createIndex('bySeq', ['conversationId', 'sequenceNumber']);
+          db.createObjectStore('outbox', { keyPath: 'messageId' });
+          db.createObjectStore('users', { keyPath: 'userId' });
+        };
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const db = req.result;
+          const tx = db.transaction('messages', 'readwrite');
+          for (const m of messages) tx.objectStore('messages').put(m);
+          tx.objectStore('messages').put({ messageId: 'no-sender', conversationId: messages[0].conversationId, sequenceNumber: 1 });
+          tx.oncomplete = () => {
+            db.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    [`confab-${alice.userId}`, page1],
+  );
+  await page.getByTestId('auth-username').fill(alice.username);
+  await page.getByTestId('auth-password').fill('correct horse battery');
+  await page.getByTestId('auth-submit').click();
+  await page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
+  await openConversation(page, 'Bob Builder');
+  await waitForMessage(page, 'same id, other sender');
+  const shown = await shownMessages(page);
+  assertOrderedUnique(shown, 'Alice (upgraded storage)');
+  assert.deepEqual(shown.slice(-5).map((m) => m.seq), page1.map((m) => m.sequenceNumber));
+  assert.equal(shown.filter((m) => m.text === 'an id worth reusing' || m.text === 'same id, other sender').length, 2);
+  // The database is at version 2: messages keyed by [senderId, messageId], the old store gone, the
+  // old records carried over.
+  const db = await page.evaluate(
+    ([name, keys]) =>
+      new Promise((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const db = req.result;
+          const store = db.transaction('messages').objectStore('messages');
+          const found = keys.map((k) => store.get(k));
+          const junk = store.index('bySeq').getAll();
+          junk.onsuccess = () => {
+            resolve({
+              version: db.version,
+              stores: [...db.objectStoreNames].sort(),
+              keyPath: store.keyPath,
+              found: found.map((r) => r.result?.sequenceNumber ?? null),
+              noSender: junk.result.filter((m) => m.messageId === 'no-sender').length,
+            });
+            db.close();
+          };
+        };
+      }),
+    [`confab-${alice.userId}`, page1.map((m) => [m.senderId, m.messageId])],
+  );
+  assert.deepEqual(db, {
+    version: 2,
+    stores: ['conversations', 'messages', 'outbox', 'users'],
+    keyPath: ['senderId', 'messageId'],
+    found: page1.map((m) => m.sequenceNumber),
+    noSender: 0,
+  });
+  await context.close();
 });
 
 test('registration shows the one password rule that failed', { timeout: T }, async () => {

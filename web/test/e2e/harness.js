@@ -99,11 +99,12 @@ export function until(page, fn, arg, timeout = 15000) {
   return page.waitForFunction(fn, arg, { timeout, polling: 'raf' });
 }
 
-/** The messages shown in the open conversation: [{id, seq, text, own, status}]. */
+/** The messages shown in the open conversation: [{id, senderId, seq, text, own, status}]. */
 export function shownMessages(page) {
   return page.$$eval('[data-testid=message]', (els) =>
     els.map((el) => ({
       id: el.dataset.messageId,
+      senderId: el.dataset.senderId,
       seq: el.dataset.seq === '' ? null : Number(el.dataset.seq),
       text: el.querySelector('[data-testid=message-text]').textContent,
       own: el.dataset.own === 'true',

@@ -134,16 +134,75 @@ test('a sent message goes pending → sent → delivered → read; an error for 
   ws.receive({ type: 'message.read_receipt', payload: read });
   const statuses = events.filter((e) => e.type === 'message.status' && e.messageId === m.messageId);
   assert.deepEqual(statuses.map((e) => e.status), ['delivered', 'read']);
-  assert.equal(client.timeline('c1').get(m.messageId)?.status, 'read');
-  assert.equal(client.timeline('c1').get(m.messageId)?.sequenceNumber, 3);
+  assert.equal(client.timeline('c1').get('me', m.messageId)?.status, 'read');
+  assert.equal(client.timeline('c1').get('me', m.messageId)?.sequenceNumber, 3);
 
   const f = client.sendText('c1', 'not allowed');
   const failing = ws.frames('message.send').find((s) => s.payload.messageId === f.messageId);
   ws.receive({ type: 'error', id: failing.id, payload: { error: 'FORBIDDEN', message: 'no' } });
-  assert.equal(client.timeline('c1').get(f.messageId)?.status, 'failed');
+  assert.equal(client.timeline('c1').get('me', f.messageId)?.status, 'failed');
   assert.ok(events.some((e) => e.type === 'message.status' && e.status === 'failed' && e.error === 'FORBIDDEN'));
   assert.equal(client.retry(f.messageId), true);
-  assert.equal(client.timeline('c1').get(f.messageId)?.status, 'pending');
+  assert.equal(client.timeline('c1').get('me', f.messageId)?.status, 'pending');
+  client.stop();
+});
+
+test('another member reusing a messageId gets a message of their own; own messages are still confirmed', async () => {
+  const { client, ws, events } = await onlineClient();
+  ws.receive(syncResult(ws.frames('sync')[0], [fromBob(1), fromBob(2)]));
+  await settle();
+  const shown = () => client.messages('c1').map((m) => [m.sequenceNumber, m.senderId, m.messageId, m.content.text, m.status]);
+
+  // Bob's message reuses the id of one of mine that is still pending.
+  const m = client.sendText('c1', 'mine');
+  const [send] = ws.frames('message.send');
+  const bobs = { ...fromBob(3), messageId: m.messageId, content: { type: 'text', text: 'bob reuses' } };
+  ws.receive({ type: 'message.new', payload: bobs });
+  await settle();
+  assert.ok(events.some((e) => e.type === 'message' && e.message.senderId === 'bob' && e.message.messageId === m.messageId));
+  assert.deepEqual(shown(), [
+    [1, 'bob', 'b1', 'm1', undefined],
+    [2, 'bob', 'b2', 'm2', undefined],
+    [3, 'bob', m.messageId, 'bob reuses', undefined],
+    [null, 'me', m.messageId, 'mine', 'pending'],
+  ]);
+  // The ack confirms mine, not Bob's.
+  ws.receive({ type: 'message.ack', id: send.id, payload: { messageId: m.messageId, conversationId: 'c1', sequenceNumber: 4, timestamp: 9 } });
+  const delivered = { conversationId: 'c1', messageIds: [], deliveredTo: 'bob', upToSequence: 4, timestamp: 10 };
+  ws.receive({ type: 'message.delivered', payload: delivered });
+  // My other device reuses the id of one of Bob's; Bob's own duplicate is still dropped.
+  const mineElsewhere = { ...fromBob(5), senderId: 'me', messageId: 'b1', content: { type: 'text', text: 'other device' } };
+  ws.receive({ type: 'message.new', payload: mineElsewhere });
+  ws.receive({ type: 'message.new', payload: fromBob(1) });
+  await settle();
+  assert.deepEqual(shown(), [
+    [1, 'bob', 'b1', 'm1', undefined],
+    [2, 'bob', 'b2', 'm2', undefined],
+    [3, 'bob', m.messageId, 'bob reuses', undefined],
+    [4, 'me', m.messageId, 'mine', 'delivered'],
+    [5, 'me', 'b1', 'other device', 'sent'],
+  ]);
+  assert.equal(client.timeline('c1').syncedUpTo, 5);
+  // Both are stored.
+  const stored = await client.store.getMessages('c1', 100, 10);
+  assert.deepEqual(stored.map((s) => [s.sequenceNumber, s.senderId, s.messageId]), [
+    [1, 'bob', 'b1'],
+    [2, 'bob', 'b2'],
+    [3, 'bob', m.messageId],
+    [4, 'me', m.messageId],
+    [5, 'me', 'b1'],
+  ]);
+
+  // A failed message of mine whose id Bob reused: failing and discarding it leaves Bob's alone.
+  const f = client.sendText('c1', 'not allowed');
+  const failing = ws.frames('message.send').find((s) => s.payload.messageId === f.messageId);
+  ws.receive({ type: 'message.new', payload: { ...fromBob(6), messageId: f.messageId } });
+  ws.receive({ type: 'error', id: failing.id, payload: { error: 'FORBIDDEN', message: 'no' } });
+  assert.equal(client.timeline('c1').get('me', f.messageId)?.status, 'failed');
+  assert.equal(client.timeline('c1').get('bob', f.messageId)?.sequenceNumber, 6);
+  assert.equal(client.discard(f.messageId), true);
+  assert.equal(client.timeline('c1').get('me', f.messageId), undefined);
+  assert.deepEqual(client.messages('c1').slice(-1).map((x) => [x.sequenceNumber, x.senderId, x.messageId]), [[6, 'bob', f.messageId]]);
   client.stop();
 });
 

@@ -23,7 +23,7 @@ test('timeline orders by sequence number whatever the arrival order', () => {
   assert.equal(t.minSeq, 1);
 });
 
-test('timeline deduplicates by messageId', () => {
+test('timeline deduplicates a sender\'s messageId', () => {
   const t = new Timeline();
   assert.equal(t.insert(msg(1)).added, true);
   const again = t.insert(msg(1));
@@ -33,6 +33,62 @@ test('timeline deduplicates by messageId', () => {
   t.insert(msg(1));
   assert.deepEqual(seqs(t), [1, 2]);
   assert.equal(t.size, 2);
+});
+
+test('messages of different senders sharing a messageId are different messages, in order', () => {
+  const t = new Timeline();
+  const arrivals = [
+    msg(2, 'same', { senderId: 'u3', content: { type: 'text', text: 'from u3' } }),
+    msg(1, 'same', { senderId: 'u2', content: { type: 'text', text: 'from u2' } }),
+    msg(3, 'same', { senderId: 'me', content: { type: 'text', text: 'mine' } }),
+  ];
+  for (const m of arrivals) assert.equal(t.insert(m).added, true, `${m.senderId}'s message is added`);
+  assert.deepEqual(
+    t.list().map((m) => [m.sequenceNumber, m.senderId, m.messageId, m.content.text]),
+    [
+      [1, 'u2', 'same', 'from u2'],
+      [2, 'u3', 'same', 'from u3'],
+      [3, 'me', 'same', 'mine'],
+    ],
+  );
+  assert.equal(t.size, 3);
+  assert.equal(t.syncedUpTo, 3);
+  assert.equal(t.get('u3', 'same')?.sequenceNumber, 2);
+  assert.equal(t.get('u4', 'same'), undefined);
+  // The same sender's duplicate is still one message.
+  const again = t.insert(msg(2, 'same', { senderId: 'u3', content: { type: 'text', text: 'from u3' } }));
+  assert.deepEqual(again, { added: false, changed: false, gap: false });
+  assert.equal(t.size, 3);
+  // Removing one sender's message leaves the others.
+  assert.equal(t.remove('u2', 'same'), true);
+  assert.deepEqual(t.list().map((m) => m.senderId), ['u3', 'me']);
+  assert.equal(t.remove('u2', 'same'), false);
+});
+
+test('an own pending message is confirmed by its ack even when another member used its messageId', () => {
+  const t = new Timeline();
+  t.insert(msg(1));
+  t.insert(msg(null, 'p1', { senderId: 'me', status: 'pending', localTime: 1 }));
+  // Another member's message with the same messageId arrives before the ack: it is theirs.
+  assert.equal(t.insert(msg(2, 'p1', { senderId: 'u2' })).added, true);
+  assert.equal(t.get('me', 'p1')?.status, 'pending');
+  assert.equal(t.get('me', 'p1')?.sequenceNumber, null);
+  assert.deepEqual(t.list().map((m) => [m.senderId, m.messageId, m.sequenceNumber]), [
+    ['u2', 'm1', 1],
+    ['u2', 'p1', 2],
+    ['me', 'p1', null],
+  ]);
+  // The ack (as the client takes it in: the local message with its sequence number).
+  const r = t.insert({ ...t.get('me', 'p1'), sequenceNumber: 3, timestamp: 9, status: 'sent' });
+  assert.deepEqual(r, { added: false, changed: true, gap: false });
+  assert.equal(t.get('me', 'p1')?.status, 'sent');
+  assert.equal(t.get('me', 'p1')?.sequenceNumber, 3);
+  assert.deepEqual(t.list().map((m) => [m.senderId, m.messageId, m.sequenceNumber]), [
+    ['u2', 'm1', 1],
+    ['u2', 'p1', 2],
+    ['me', 'p1', 3],
+  ]);
+  assert.equal(t.syncedUpTo, 3);
 });
 
 test('a different id at an occupied sequence number is ignored', () => {
@@ -79,11 +135,11 @@ test('pending messages come after confirmed ones and are confirmed in place by t
   t.insert({ ...msg(null, 'p2', { senderId: 'me', status: 'pending', localTime: 2 }) });
   t.insert(msg(2));
   assert.deepEqual(t.list().map((m) => m.messageId), ['m1', 'm2', 'p1', 'p2']);
-  const r = t.insert({ ...t.get('p2'), sequenceNumber: 3, status: 'sent' });
+  const r = t.insert({ ...t.get('me', 'p2'), sequenceNumber: 3, status: 'sent' });
   assert.equal(r.added, false);
   assert.equal(r.changed, true);
   assert.deepEqual(t.list().map((m) => m.messageId), ['m1', 'm2', 'p2', 'p1']);
-  assert.equal(t.get('p2').status, 'sent');
+  assert.equal(t.get('me', 'p2').status, 'sent');
   assert.equal(t.syncedUpTo, 3);
   // The same message echoed by sync later changes nothing.
   assert.equal(t.insert({ ...msg(3, 'p2', { senderId: 'me', status: 'sent' }) }).changed, false);
@@ -98,7 +154,7 @@ test('statuses only move forward', () => {
   const t = new Timeline();
   t.insert(msg(1, 'x', { senderId: 'me', status: 'read' }));
   t.insert(msg(1, 'x', { senderId: 'me', status: 'delivered' }));
-  assert.equal(t.get('x').status, 'read');
+  assert.equal(t.get('me', 'x').status, 'read');
 });
 
 test('statusFromMarkers takes the lowest marker over the other members', () => {
@@ -174,6 +230,17 @@ test('backoff grows exponentially, is jittered and bounded', () => {
     seen.add(d);
   }
   assert.ok(seen.size > 10, 'delays are jittered');
+});
+
+test('memory store keeps messages of different senders sharing a messageId apart', async () => {
+  const s = new MemoryStore();
+  await s.putMessages([msg(1, 'same', { senderId: 'u2' }), msg(2, 'same', { senderId: 'u3' })]);
+  await s.putMessages([msg(2, 'same', { senderId: 'u3', status: 'read' })]);
+  const back = await s.getMessages('c1', 100, 10);
+  assert.deepEqual(back.map((m) => [m.sequenceNumber, m.senderId, m.messageId]), [
+    [1, 'u2', 'same'],
+    [2, 'u3', 'same'],
+  ]);
 });
 
 test('memory store returns the newest messages below a sequence, ascending', async () => {
