@@ -390,6 +390,7 @@ test('local storage written by the previous schema (messages by messageId) is up
   await page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
   await openConversation(page, 'Bob Builder');
   await waitForMessage(page, 'same id, other sender');
+  await waitForMessage(page, 'an id worth reusing'); // not in the old store: from the server
   const shown = await shownMessages(page);
   assertOrderedUnique(shown, 'Alice (upgraded storage)');
   assert.deepEqual(shown.slice(-5).map((m) => m.seq), page1.map((m) => m.sequenceNumber));
