@@ -275,6 +275,10 @@ pub trait PresenceStore: Send + Sync {
     async fn last_seen(&self, users: &[String]) -> Result<Vec<(String, Option<i64>)>>;
     /// Users sharing at least one conversation with `user` (not `user`), at most `limit`.
     async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>>;
+    /// Those of `users` who share at least one conversation with `user`, each once, in the order
+    /// listed. `user` itself, unknown ids and users sharing nothing are left out alike. Asking
+    /// about a few users costs a few index look-ups, however many contacts `user` has.
+    async fn contacts_among(&self, user: &str, users: &[String]) -> Result<Vec<String>>;
 }
 
 #[async_trait]

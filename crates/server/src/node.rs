@@ -1,5 +1,6 @@
 //! What the bus brings to this node: frames for local connections, membership changes that make
-//! cached member lists stale, and cluster-wide presence changes for local watchers.
+//! cached member lists and presence watches stale, and cluster-wide presence changes for local
+//! watchers.
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,7 +32,12 @@ impl DeliveryHandler for NodeHandler {
 
     fn event(&self, event: &ClusterEvent) {
         match event {
-            ClusterEvent::MembersChanged { conversation_id } => self.members.invalidate(conversation_id),
+            ClusterEvent::MembersChanged { conversation_id } => {
+                self.members.invalidate(conversation_id);
+                if let Some(presence) = self.presence.get() {
+                    presence.members_changed(conversation_id);
+                }
+            }
             ClusterEvent::Presence { user_id, status, at } => {
                 if let Some(presence) = self.presence.get() {
                     presence.on_cluster_change(user_id, *status, *at);

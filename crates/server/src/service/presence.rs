@@ -6,8 +6,15 @@
 //! `offline` once the last device is gone) and tells every node when the cluster-wide status
 //! changes. Updates per user go out at most once per throttle interval; a change inside the
 //! interval is held and the latest state is sent when it ends, so the last state always wins.
+//!
+//! Presence is shared only between users who share a conversation: a connection watches its
+//! owner's contacts (and its owner), nothing else. `presence.subscribe` to anyone else answers as
+//! it does for an id of no user (left out of the bulk) and watches nothing. When a conversation's
+//! membership changes, every node re-checks the watches between its members and everyone else on
+//! that node, and drops those that no longer rest on a shared conversation.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,6 +116,9 @@ pub(crate) struct PresenceHub {
     /// the client after the bulk (an update queued before a staler bulk would be undone).
     snapshotting: DashMap<Arc<str>, Arc<Mutex<Snapshotting>>>,
     throttles: DashMap<String, Arc<Mutex<Throttle>>>,
+    /// Counts membership changes heard of, so a subscribe can tell one happened while it looked
+    /// up contacts.
+    membership_epoch: AtomicU64,
 }
 
 impl PresenceHub {
@@ -132,6 +142,7 @@ impl PresenceHub {
             watch_totals: DashMap::new(),
             snapshotting: DashMap::new(),
             throttles: DashMap::new(),
+            membership_epoch: AtomicU64::new(0),
         })
     }
 
@@ -290,9 +301,11 @@ impl PresenceHub {
         self.watch(user, connection, outbox, &contacts, Overflow::Truncate).await
     }
 
-    /// `presence.subscribe`: `connection` (of `user`) also watches `users` (at most the bulk cap per
-    /// request, the watch cap per connection and its multiple per user); the returned [`Bulk`] is
-    /// their presence.
+    /// `presence.subscribe`: `connection` (of `user`) also watches those of `users` who share a
+    /// conversation with `user` (and `user`), at most the bulk cap per request, the watch cap per
+    /// connection and its multiple per user; the returned [`Bulk`] is their presence. Anyone else
+    /// is left out of the bulk and not watched, exactly like an id of no user, so the answer
+    /// tells a stranger nothing.
     pub(crate) async fn subscribe(
         self: &Arc<Self>,
         user: &str,
@@ -307,7 +320,110 @@ impl PresenceHub {
         if let Some(bad) = users.iter().find(|u| validate::client_id("userIds", u).is_err()) {
             return Err(Error::InvalidRequest(format!("invalid user id `{bad}`")));
         }
-        self.watch(user, connection, outbox, users, Overflow::Refuse).await
+        let epoch = self.membership_epoch.load(Ordering::SeqCst);
+        let others: Vec<String> = users.iter().filter(|u| *u != user).cloned().collect();
+        let contacts: HashSet<String> = self.store.contacts_among(user, &others).await?.into_iter().collect();
+        let allowed: Vec<String> =
+            users.iter().filter(|u| *u == user || contacts.contains(*u)).cloned().collect();
+        let bulk = self.watch(user, connection, outbox, &allowed, Overflow::Refuse).await?;
+        if self.membership_epoch.load(Ordering::SeqCst) != epoch {
+            // Membership changed while the contacts were looked up: a re-check that ran meanwhile
+            // may have missed the watches just added.
+            self.recheck(&HashMap::from([(user.to_string(), vec![connection.clone()])])).await;
+        }
+        Ok(bulk)
+    }
+
+    /// A conversation's membership changed (on any node): this node's watches between its members
+    /// and anyone else are checked again, and those between users who no longer share a
+    /// conversation are dropped, so no further updates flow between them.
+    pub(crate) fn members_changed(self: &Arc<Self>, conversation_id: &str) {
+        self.membership_epoch.fetch_add(1, Ordering::SeqCst);
+        let (hub, conversation_id) = (self.clone(), conversation_id.to_string());
+        tokio::spawn(async move {
+            match hub.store.member_ids(&conversation_id).await {
+                Ok(members) => hub.recheck_around(&members).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, conversation = %conversation_id, "watches not re-checked")
+                }
+            }
+        });
+    }
+
+    /// Re-checks the watches on this node between `members` and users who are not among them.
+    async fn recheck_around(&self, members: &[String]) {
+        let members: HashSet<&String> = members.iter().collect();
+        let mut owners: HashMap<String, Vec<Arc<str>>> = HashMap::new();
+        for member in &members {
+            // Connections of members, for the users they watch outside the conversation…
+            if let Some(devices) = self.devices.get(*member) {
+                owners.entry((*member).clone()).or_default().extend(devices.keys().cloned());
+            }
+            // …and connections of others watching a member. (`watching` is locked before
+            // `watchers` elsewhere, so the watchers are copied out first.)
+            let connections: Vec<Arc<str>> =
+                self.watchers.get(*member).map(|w| w.keys().cloned().collect()).unwrap_or_default();
+            for connection in connections {
+                let Some(owner) = self.watching.get(&connection).map(|w| w.user.clone()) else { continue };
+                if !members.contains(&owner) {
+                    owners.entry(owner).or_default().push(connection);
+                }
+            }
+        }
+        self.recheck(&owners).await;
+    }
+
+    /// Drops the watches of these owners' connections on users who are no longer their contacts.
+    async fn recheck(&self, owners: &HashMap<String, Vec<Arc<str>>>) {
+        for (owner, connections) in owners {
+            let mut watched: HashSet<String> = HashSet::new();
+            for connection in connections {
+                if let Some(w) = self.watching.get(connection) {
+                    watched.extend(w.users.iter().filter(|u| *u != owner).cloned());
+                }
+            }
+            if watched.is_empty() {
+                continue;
+            }
+            let watched: Vec<String> = watched.into_iter().collect();
+            let contacts: HashSet<String> = match self.store.contacts_among(owner, &watched).await {
+                Ok(contacts) => contacts.into_iter().collect(),
+                Err(e) => {
+                    // Cannot tell: stop rather than keep telling a possible stranger.
+                    tracing::warn!(error = %e, owner = %owner, "contacts not re-checked; watches dropped");
+                    HashSet::new()
+                }
+            };
+            let gone: Vec<String> = watched.into_iter().filter(|u| !contacts.contains(u)).collect();
+            if !gone.is_empty() {
+                for connection in connections {
+                    self.unwatch(connection, &gone);
+                }
+            }
+        }
+    }
+
+    /// `connection` stops watching `users`.
+    fn unwatch(&self, connection: &Arc<str>, users: &[String]) {
+        let Some(mut watching) = self.watching.get_mut(connection) else { return };
+        let mut removed = 0;
+        for user in users {
+            if watching.users.remove(user) {
+                removed += 1;
+                self.watchers.remove_if_mut(user, |_, conns| {
+                    conns.remove(connection);
+                    conns.is_empty()
+                });
+            }
+        }
+        let owner = watching.user.clone();
+        drop(watching);
+        if removed > 0 {
+            self.watch_totals.remove_if_mut(&owner, |_, total| {
+                *total = total.saturating_sub(removed);
+                *total == 0
+            });
+        }
     }
 
     /// Subscribes `connection` (of `owner`) to `users` and takes their current presence. Users it

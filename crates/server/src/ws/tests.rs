@@ -2,7 +2,7 @@
 //! every task is waiting, so timeouts are exact and nothing really sleeps.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,17 +95,22 @@ fn subscribe(user: &str) -> ClientFrame {
     ClientFrame::PresenceSubscribe(PresenceSubscribePayload { user_ids: vec![user.to_string()] })
 }
 
-/// A bus whose presence look-ups wait until the test releases every user they ask about, so the
-/// test decides when each `presence.subscribe` completes. (The connect-time look-up asks about no
-/// one and passes.)
+/// A bus whose presence look-ups, once it is closed, wait until the test releases every user they
+/// ask about, so the test decides when each `presence.subscribe` completes. (It is closed after
+/// the connect-time look-up.)
 struct GatedBus {
     inner: Arc<InProcessBus>,
+    closed: AtomicBool,
     released: watch::Sender<HashSet<String>>,
     /// Look-ups about someone started so far.
     started: AtomicUsize,
 }
 
 impl GatedBus {
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
     fn release(&self, user: &str) {
         self.released.send_modify(|released| {
             released.insert(user.to_string());
@@ -129,6 +134,9 @@ impl Bus for GatedBus {
         self.inner.set_local_presence(user, status)
     }
     async fn presence_of(&self, users: &[String]) -> Result<Vec<PresenceStatus>> {
+        if !self.closed.load(Ordering::SeqCst) {
+            return self.inner.presence_of(users).await;
+        }
         if !users.is_empty() {
             self.started.fetch_add(1, Ordering::SeqCst);
         }
@@ -141,21 +149,30 @@ impl Bus for GatedBus {
     }
 }
 
-/// A session over a [`GatedBus`], past its handshake; users `u1`…`u3` exist to subscribe to.
+/// A session of `alice` over a [`GatedBus`], past its handshake and with the gate closed; users
+/// `u1`…`u3` share a group with her, so she may subscribe to them.
 async fn gated_session(limits: Limits) -> (Client, Arc<GatedBus>) {
     let mut gate = None;
     let app = TestApp::with_bus(config(limits), |inner| {
         let released = watch::Sender::new(HashSet::new());
-        let bus = Arc::new(GatedBus { inner, released, started: AtomicUsize::new(0) });
+        let bus = Arc::new(GatedBus {
+            inner,
+            closed: AtomicBool::new(false),
+            released,
+            started: AtomicUsize::new(0),
+        });
         gate = Some(bus.clone());
         bus
     });
     let gate = gate.expect("bus built");
-    for user in ["u1", "u2", "u3"] {
+    for user in ["alice", "u1", "u2", "u3"] {
         app.user(user).await;
     }
+    let members = ["u1", "u2", "u3"].map(String::from).to_vec();
+    app.app.conversations().create_group("alice", "team", members, None).await.expect("group created");
     let mut client = connect(app, 64);
     client.handshake().await;
+    gate.close();
     (client, gate)
 }
 

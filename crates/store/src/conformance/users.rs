@@ -33,7 +33,7 @@ pub async fn presence_data(store: SharedStore) {
     let a = user(&store, "uma").await;
     let b = user(&store, "vic").await;
     let c = user(&store, "walt").await;
-    user(&store, "xena").await;
+    let x = user(&store, "xena").await;
     store.open_direct(&a, &b, new_id(), 0).await.unwrap();
     group(&store, &a, &[b.clone(), c.clone()], GroupSettings::default()).await;
     let mut contacts = store.contacts_of(&a, 10).await.unwrap();
@@ -42,6 +42,20 @@ pub async fn presence_data(store: SharedStore) {
     expected.sort();
     assert_eq!(contacts, expected);
     assert_eq!(store.contacts_of(&a, 1).await.unwrap().len(), 1);
+    let asked = [x.clone(), c.clone(), a.clone(), "ghost".into(), b.clone(), c.clone()];
+    assert_eq!(
+        store.contacts_among(&a, &asked).await.unwrap(),
+        [c.clone(), b.clone()],
+        "contacts only, each once, in the order asked; not the user, not strangers or unknown ids"
+    );
+    assert_eq!(store.contacts_among(&x, &[a.clone(), b.clone()]).await.unwrap(), Vec::<String>::new());
+    assert_eq!(store.contacts_among(&a, &[]).await.unwrap(), Vec::<String>::new());
+    // Leaving the last shared conversation ends the contact; another shared one keeps it.
+    let g = group(&store, &a, std::slice::from_ref(&x), GroupSettings::default()).await;
+    let just_a = std::slice::from_ref(&a);
+    assert_eq!(store.contacts_among(&x, just_a).await.unwrap(), just_a);
+    store.remove_member(&g, &x, &x).await.unwrap();
+    assert_eq!(store.contacts_among(&x, just_a).await.unwrap(), Vec::<String>::new());
     store.touch_last_seen(&a, 500).await.unwrap();
     store.touch_last_seen(&a, 400).await.unwrap();
     let seen = store.last_seen(&[a.clone(), b.clone(), "ghost".into()]).await.unwrap();

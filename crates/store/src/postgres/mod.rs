@@ -327,6 +327,10 @@ impl PresenceStore for PostgresStore {
     async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>> {
         once!(self, |c| presence::contacts_of(c, user, limit).await)
     }
+
+    async fn contacts_among(&self, user: &str, users: &[String]) -> Result<Vec<String>> {
+        once!(self, |c| presence::contacts_among(c, user, users).await)
+    }
 }
 
 #[async_trait]

@@ -345,6 +345,11 @@ impl PresenceStore for SqliteStore {
         let user = user.to_string();
         self.read(move |c| presence::contacts_of(c, &user, limit)).await
     }
+
+    async fn contacts_among(&self, user: &str, users: &[String]) -> Result<Vec<String>> {
+        let (user, users) = (user.to_string(), users.to_vec());
+        self.read_snapshot(move |c| presence::contacts_among(c, &user, &users)).await
+    }
 }
 
 #[async_trait]

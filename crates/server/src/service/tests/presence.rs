@@ -70,6 +70,11 @@ async fn presence_watch_lists_are_deduplicated_capped_and_freed_on_disconnect() 
     let presence = t.app.presence();
     let (outbox, _rx) = Outbox::new(8);
     let users = |from: usize, to: usize| (from..to).map(|n| format!("u{n}")).collect::<Vec<_>>();
+    // Bob's contacts, so he may watch them.
+    for user in users(0, 101) {
+        t.user(&user).await;
+    }
+    t.app.conversations().create_group("bob", "everyone", users(0, 101), None).await.unwrap();
     let phone: Arc<str> = "bob-phone".into();
     presence.connect("bob", &phone);
     for _ in 0..100 {
@@ -183,4 +188,52 @@ async fn typing_again_right_after_sending_is_announced() {
     t.app.messages().send("alice", &id, None, &text("sent"), Via::Rest).await.unwrap();
     typing.start(&id, "alice").await.unwrap();
     assert!(next_typing(&mut bob).await, "typing again is announced again, not swallowed as a repeat");
+}
+
+/// A subscribe watches only the caller and users sharing a conversation with them; a stranger is
+/// left out of the bulk as an unknown id is. Leaving the last shared conversation ends the watches
+/// both ways; another shared conversation keeps them.
+#[tokio::test]
+async fn presence_is_shared_only_between_users_who_share_a_conversation() {
+    let config = ServerConfig { presence_throttle: Duration::ZERO, ..ServerConfig::default() };
+    let t = TestApp::new(config);
+    pair(&t).await;
+    t.user("carol").await;
+    t.user("mallory").await;
+    let presence = t.app.presence();
+    let (outbox, mut rx) = Outbox::new(64);
+    let (alice, carol, mallory): (Arc<str>, Arc<str>, Arc<str>) =
+        ("alice-phone".into(), "carol-phone".into(), "mallory-phone".into());
+    presence.connect("alice", &alice);
+
+    let asked = ["alice", "mallory", "nobody"].map(String::from);
+    let bulk = presence.subscribe("mallory", &mallory, &outbox, &asked).await.unwrap();
+    let told: Vec<&str> = bulk.payload.presences.iter().map(|p| p.user_id.as_str()).collect();
+    assert_eq!(told, ["mallory"], "only herself");
+    drop(bulk);
+    rx.try_recv().expect_err("nothing else queued");
+    presence.set_status("alice", &alice, PresenceStatus::Away).unwrap();
+    rx.try_recv().expect_err("no update about a stranger");
+    assert_eq!(presence.footprint().1, 1, "mallory watches herself only");
+
+    let group = t.app.conversations().create_group("alice", "g", vec!["carol".into()], None).await.unwrap();
+    let both = ["alice".to_string()];
+    drop(presence.subscribe("carol", &carol, &outbox, &both).await.unwrap());
+    assert_eq!(presence.footprint().1, 2);
+    // Carol watches alice; alice's connection watches carol and bob (her contacts).
+    drop(presence.watch_contacts("alice", &alice, &outbox).await.unwrap());
+    assert_eq!(presence.footprint().1, 4);
+    while rx.try_recv().is_ok() {}
+
+    t.app.conversations().remove_member("carol", &group.conversation_id, "carol").await.unwrap();
+    // The re-check runs on its own task once the change is heard of.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while presence.footprint().1 != 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(presence.footprint().1, 2, "only mallory → mallory and alice → bob are left");
+    presence.set_status("alice", &alice, PresenceStatus::Online).unwrap();
+    rx.try_recv().expect_err("carol no longer hears of alice");
+    let again = presence.subscribe("carol", &carol, &outbox, &both).await.unwrap();
+    assert!(again.payload.presences.is_empty(), "and asking again tells her nothing");
 }

@@ -1,5 +1,7 @@
 //! Presence data: when users were last seen, and whom they share conversations with.
 
+use std::collections::HashSet;
+
 use confab_core::rules::presence::in_request_order;
 use confab_core::Result;
 use deadpool_postgres::GenericClient;
@@ -38,4 +40,26 @@ pub(crate) async fn contacts_of<C: GenericClient>(c: &C, user: &str, limit: u32)
         .await
         .db()?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub(crate) async fn contacts_among<C: GenericClient>(
+    c: &C,
+    user: &str,
+    users: &[String],
+) -> Result<Vec<String>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c
+        .query(
+            "SELECT DISTINCT other.user_id FROM members mine
+             JOIN members other ON other.conversation_id = mine.conversation_id
+             WHERE mine.user_id = $1 AND other.user_id = ANY($2) AND other.user_id != $1",
+            &[&user, &users],
+        )
+        .await
+        .db()?;
+    let found: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+    let mut once = HashSet::with_capacity(found.len());
+    Ok(users.iter().filter(|u| found.contains(*u) && once.insert(u.as_str())).cloned().collect())
 }

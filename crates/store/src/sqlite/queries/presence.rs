@@ -37,3 +37,24 @@ pub(crate) fn contacts_of(conn: &Connection, user: &str, limit: u32) -> Result<V
     let rows = stmt.query_map(params![user, limit], |r| r.get(0)).db()?;
     rows.collect::<rusqlite::Result<Vec<String>>>().db()
 }
+
+pub(crate) fn contacts_among(conn: &Connection, user: &str, users: &[String]) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM members mine
+             JOIN members other ON other.conversation_id = mine.conversation_id
+             WHERE mine.user_id = ?1 AND other.user_id = ?2)",
+        )
+        .db()?;
+    let mut found: Vec<String> = Vec::new();
+    let mut asked = std::collections::HashSet::with_capacity(users.len());
+    for other in users {
+        if other == user || !asked.insert(other.as_str()) {
+            continue;
+        }
+        if stmt.query_row(params![user, other], |r| r.get::<_, bool>(0)).db()? {
+            found.push(other.clone());
+        }
+    }
+    Ok(found)
+}
