@@ -249,6 +249,49 @@ async fn a_confab_token_of_a_user_who_does_not_exist_is_refused_at_upgrade() {
     server.shutdown().await;
 }
 
+/// Every authenticated REST call refuses a token Confab issued to a user the store does not hold
+/// (here: a server whose database was started afresh with the same secret), as the WebSocket
+/// upgrade does; an application's token still provisions its user on its first REST call.
+#[tokio::test]
+async fn a_confab_token_of_a_user_who_does_not_exist_is_refused_by_rest() {
+    let before = TestServer::start().await;
+    let alice = register(&before.url, "alice").await;
+    alice.api.conversations().await.expect("the token works where alice exists");
+    before.shutdown().await;
+
+    let server = TestServer::start().await;
+    let bob = register(&server.url, "bob").await;
+    let stale = server.client().with_token(&alice.token);
+    for (what, answer) in [
+        ("GET /conversations", stale.conversations().await.map(|_| ())),
+        ("GET /users/me", stale.me().await.map(|_| ())),
+        ("GET /users?query=", stale.search_users("b", 10).await.map(|_| ())),
+        ("POST /conversations", stale.open_direct(&bob.id).await.map(|_| ())),
+    ] {
+        match answer {
+            Err(ClientError::Api { status, body }) => {
+                assert_eq!((status, body.error), (401, ErrorCode::Unauthorized), "{what}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // The refusal is not remembered as success: the same token stays refused.
+    assert!(stale.conversations().await.is_err());
+
+    let exp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 600;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "app-user-2", "exp": exp, "username": "appuser2"}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("token");
+    let app_user = server.client().with_token(&token);
+    assert_eq!(app_user.me().await.expect("provisioned on first use").user_id, "app-user-2");
+    app_user.conversations().await.expect("and known afterwards");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn every_error_response_has_the_protocol_body() {
     let server = TestServer::start_with(|c| c.limits.max_frame_bytes = 1024).await;

@@ -21,7 +21,7 @@ const SEARCH_MAX_LIMIT: u32 = 100;
 pub(crate) struct Accounts {
     store: SharedStore,
     tokens: TokenKeys,
-    /// Users of application-minted tokens known to exist, so only their first call hits the store.
+    /// Users of tokens known to exist, so only a user's first call hits the store.
     known_users: DashSet<String>,
     /// Argon2 work, off the async runtime and bounded.
     hasher: HashPool,
@@ -146,15 +146,23 @@ impl Accounts {
         })
     }
 
-    /// The user a bearer token stands for. Application-minted tokens may provision their user.
+    /// The user a bearer token stands for, who must exist. Application-minted tokens may provision
+    /// their user; a token Confab issued outlives its user if the user is gone (a database
+    /// restored from before they registered), and is refused then.
     pub(crate) async fn authenticate(&self, token: &str) -> Result<String> {
         let claims = self.tokens.verify(token)?;
-        if claims.iss.as_deref() == Some(ISSUER) || self.known_users.contains(&claims.sub) {
+        if self.known_users.contains(&claims.sub) {
             return Ok(claims.sub);
         }
-        validate::client_id("sub", &claims.sub)
-            .map_err(|_| Error::Unauthorized("token `sub` is invalid".into()))?;
+        let issued_here = claims.iss.as_deref() == Some(ISSUER);
+        if !issued_here {
+            validate::client_id("sub", &claims.sub)
+                .map_err(|_| Error::Unauthorized("token `sub` is invalid".into()))?;
+        }
         if self.store.user(&claims.sub).await?.is_none() {
+            if issued_here {
+                return Err(Error::Unauthorized("the token's user does not exist".into()));
+            }
             let Some(username) = claims.username.as_deref() else {
                 return Err(Error::Unauthorized(
                     "token names an unknown user and carries no `username`".into(),
