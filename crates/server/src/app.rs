@@ -63,7 +63,12 @@ impl App {
                 TokenKeys::new(jwt_secret, config.token_ttl),
                 &config.auth,
             ),
-            conversations: Conversations::new(store.clone(), notifier.clone(), limits.max_group_size),
+            conversations: Conversations::new(
+                store.clone(),
+                notifier.clone(),
+                presence.clone(),
+                limits.max_group_size,
+            ),
             messages: Messages::new(
                 store.clone(),
                 notifier.clone(),

@@ -1,12 +1,15 @@
 //! Conversations: opening direct conversations, creating groups, membership. Every change is
 //! followed by `conversation.updated` to the members (and to a member who was just removed).
 
+use std::sync::Arc;
+
 use confab_core::ids::{new_id, now_millis};
 use confab_core::store::{NewGroup, SharedStore};
 use confab_core::{validate, Error, Result};
 use confab_proto::{Conversation, GroupSettings, ServerFrame};
 
 use super::notify::Notifier;
+use super::presence::PresenceHub;
 
 /// A direct conversation as [`Conversations::open_direct`] found or made it.
 pub(crate) struct Opened {
@@ -18,12 +21,19 @@ pub(crate) struct Opened {
 pub(crate) struct Conversations {
     store: SharedStore,
     notifier: Notifier,
+    /// Watches between users who no longer share a conversation end when one of them leaves.
+    presence: Arc<PresenceHub>,
     max_group_size: u32,
 }
 
 impl Conversations {
-    pub(crate) fn new(store: SharedStore, notifier: Notifier, max_group_size: u32) -> Conversations {
-        Conversations { store, notifier, max_group_size }
+    pub(crate) fn new(
+        store: SharedStore,
+        notifier: Notifier,
+        presence: Arc<PresenceHub>,
+        max_group_size: u32,
+    ) -> Conversations {
+        Conversations { store, notifier, presence, max_group_size }
     }
 
     /// The direct conversation between `me` and the one other participant, made if new.
@@ -108,6 +118,9 @@ impl Conversations {
     pub(crate) async fn remove_member(&self, me: &str, conversation_id: &str, user: &str) -> Result<()> {
         self.store.remove_member(conversation_id, me, user).await?;
         self.announce(conversation_id, me, &[user.to_string()]).await;
+        // Presence between the one who left and the remaining members ends on this node before
+        // the caller hears back (other nodes follow as the bus brings them the change).
+        self.presence.recheck_conversation(conversation_id).await;
         Ok(())
     }
 

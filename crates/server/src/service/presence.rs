@@ -340,14 +340,17 @@ impl PresenceHub {
     pub(crate) fn members_changed(self: &Arc<Self>, conversation_id: &str) {
         self.membership_epoch.fetch_add(1, Ordering::SeqCst);
         let (hub, conversation_id) = (self.clone(), conversation_id.to_string());
-        tokio::spawn(async move {
-            match hub.store.member_ids(&conversation_id).await {
-                Ok(members) => hub.recheck_around(&members).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, conversation = %conversation_id, "watches not re-checked")
-                }
-            }
-        });
+        tokio::spawn(async move { hub.recheck_conversation(&conversation_id).await });
+    }
+
+    /// Re-checks this node's watches around one conversation's current members now. The node that
+    /// stored a membership change awaits this before answering, so on that node the change has
+    /// taken effect on presence by the time its author hears back.
+    pub(crate) async fn recheck_conversation(&self, conversation_id: &str) {
+        match self.store.member_ids(conversation_id).await {
+            Ok(members) => self.recheck_around(&members).await,
+            Err(e) => tracing::warn!(error = %e, conversation = %conversation_id, "watches not re-checked"),
+        }
     }
 
     /// Re-checks the watches on this node between `members` and users who are not among them.
