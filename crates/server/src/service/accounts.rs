@@ -243,6 +243,11 @@ impl Accounts {
         Ok(claims.sub)
     }
 
+    /// Whether `session`, a token of `user` that authenticated earlier, is revoked by now.
+    pub(crate) async fn is_revoked(&self, user: &str, session: &TokenSession) -> Result<bool> {
+        self.revocations.is_revoked(&self.store, user, session).await
+    }
+
     /// Revokes the caller's token (logout). A token without a session id (`jti`; some
     /// application-minted tokens) cannot be revoked alone: `INVALID_REQUEST`, use logout-all.
     pub(crate) async fn logout(&self, caller: &Authenticated) -> Result<()> {

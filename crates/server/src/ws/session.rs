@@ -68,14 +68,22 @@ pub(crate) async fn run<R, W>(
             resume_token: new_id(),
         }),
     ));
+    let session = Arc::new(session);
     app.connections().register(
         &user_id,
         ConnectionHandle {
             connection_id: connection_id.clone(),
             outbox: outbox.clone(),
-            session: Arc::new(session),
+            session: session.clone(),
         },
     );
+    // A revocation between the upgrade's check and the registration above closed nothing here;
+    // checked again now that a later one would find the connection.
+    match app.accounts().is_revoked(&user_id, &session).await {
+        Ok(false) => {}
+        Ok(true) => outbox.close(CloseReason::SessionRevoked),
+        Err(e) => tracing::warn!(error = %e, "revocation not rechecked after the upgrade"),
+    }
     let writer = tokio::spawn(write_loop(writer, rx, outbox.clone(), max_outbound(&app)));
 
     app.presence().connect(&user_id, &connection_id);
