@@ -45,6 +45,14 @@ export type RegisterRequest = { username: string, password: string, displayName?
 
 export type LoginRequest = { username: string, password: string, };
 
+export type ChangePasswordRequest = { oldPassword: string, newPassword: string, };
+
+export type UpdateProfileRequest = { 
+/**
+ * Normalized like a registration's; empty means the username.
+ */
+displayName: string, };
+
 export type AuthResponse = { userId: string, username: string, displayName: string, token: string, expiresAt: number, };
 
 export type UsersResponse = { users: Array<User>, };

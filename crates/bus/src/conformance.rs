@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler, SharedBus};
+use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler, Revoked, SharedBus};
 use confab_core::ids::new_id;
 use confab_proto::PresenceStatus;
 use parking_lot::Mutex;
@@ -332,6 +332,37 @@ pub async fn broadcasts_reach_every_node_once(cluster: Cluster) {
     }
 }
 
+/// Revocations reach every node once, the broadcasting one included, with what they revoke intact
+/// (a session id, or a cutoff with and without a kept session).
+pub async fn revocations_reach_every_node_intact(cluster: Cluster) {
+    let n = cluster.nodes.len();
+    for sender in 0..n {
+        let events = [
+            ClusterEvent::SessionsRevoked {
+                user_id: format!("user-{sender}"),
+                revoked: Revoked::Session(format!("session-{}", new_id())),
+            },
+            ClusterEvent::SessionsRevoked {
+                user_id: format!("user-{sender}"),
+                revoked: Revoked::IssuedBefore { before: 1_700_000_000_123, keep: Some(new_id()) },
+            },
+            ClusterEvent::SessionsRevoked {
+                user_id: format!("user-{sender}"),
+                revoked: Revoked::IssuedBefore { before: 1_700_000_000_456 + sender as i64, keep: None },
+            },
+        ];
+        for event in &events {
+            cluster.node(sender).bus.broadcast(event.clone());
+        }
+        cluster.event_fence(sender).await;
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            for event in &events {
+                assert_eq!(node.handler.count_event(event), 1, "node {i} got {event:?} once");
+            }
+        }
+    }
+}
+
 /// Presence is the best status over the nodes holding the user: it stays online while any node
 /// has the user online, and goes offline only when the last node lets go. Every node hears each
 /// cluster-wide change once, and nothing when a node's change leaves the aggregate as it was.
@@ -423,6 +454,7 @@ macro_rules! bus_conformance_suite {
             frames_for_a_user_keep_publish_order,
             skip_connection_is_carried,
             broadcasts_reach_every_node_once,
+            revocations_reach_every_node_intact,
             presence_aggregates_over_nodes,
             presence_of_answers_in_order,
             ping_succeeds,

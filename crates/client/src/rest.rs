@@ -1,10 +1,10 @@
 //! The REST API, one method per endpoint.
 
 use confab_proto::{
-    AddMembersRequest, AuthResponse, Conversation, ConversationType, ConversationsResponse,
-    CreateConversationRequest, CreateGroupRequest, ErrorBody, GroupSettings, HistoryResponse, LoginRequest,
-    MessageAck, ReadRequest, ReadResponse, RegisterRequest, SendMessageRequest, SyncRequest, SyncResponse,
-    User, UsersResponse,
+    AddMembersRequest, AuthResponse, ChangePasswordRequest, Conversation, ConversationType,
+    ConversationsResponse, CreateConversationRequest, CreateGroupRequest, ErrorBody, GroupSettings,
+    HistoryResponse, LoginRequest, MessageAck, ReadRequest, ReadResponse, RegisterRequest,
+    SendMessageRequest, SyncRequest, SyncResponse, UpdateProfileRequest, User, UsersResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -119,6 +119,32 @@ impl Client {
     pub async fn login(&self, username: &str, password: &str) -> Result<AuthResponse> {
         let body = LoginRequest { username: username.into(), password: password.into() };
         Ok(self.post("/api/v1/auth/login", &body).await?.1)
+    }
+
+    /// Revokes this client's token: it is refused from now on, and sockets opened with it are
+    /// closed with `4003`.
+    pub async fn logout(&self) -> Result<()> {
+        self.call::<(), serde_json::Value>(Method::POST, "/api/v1/auth/logout", None).await.map(|_| ())
+    }
+
+    /// Revokes every token of this client's user issued until now, this one included.
+    pub async fn logout_all(&self) -> Result<()> {
+        self.call::<(), serde_json::Value>(Method::POST, "/api/v1/auth/logout-all", None).await.map(|_| ())
+    }
+
+    /// Changes the password; every other token of the user is revoked, this client's stays valid.
+    pub async fn change_password(&self, old_password: &str, new_password: &str) -> Result<()> {
+        let body =
+            ChangePasswordRequest { old_password: old_password.into(), new_password: new_password.into() };
+        self.call::<_, serde_json::Value>(Method::PUT, "/api/v1/users/me/password", Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Changes the display name (an empty one means the username); returns the user as stored.
+    pub async fn update_profile(&self, display_name: &str) -> Result<User> {
+        let body = UpdateProfileRequest { display_name: display_name.into() };
+        Ok(self.call(Method::PATCH, "/api/v1/users/me", Some(&body)).await?.1)
     }
 
     pub async fn me(&self) -> Result<User> {

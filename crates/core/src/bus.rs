@@ -36,6 +36,18 @@ pub enum ClusterEvent {
     Presence { user_id: String, status: PresenceStatus, at: i64 },
     /// A conversation's membership changed: cached member lists are stale.
     MembersChanged { conversation_id: String },
+    /// Some of a user's tokens were revoked (already recorded in the store): every node drops what
+    /// it cached of the user's revocations and closes the user's sockets that `revoked` covers.
+    SessionsRevoked { user_id: String, revoked: Revoked },
+}
+
+/// Which tokens of a user a [`ClusterEvent::SessionsRevoked`] revokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// The token with this session id (`jti`).
+    Session(String),
+    /// Every token issued before `before` (ms since the epoch), except session `keep`.
+    IssuedBefore { before: i64, keep: Option<String> },
 }
 
 /// Receives, on each node, what the bus brings to it.

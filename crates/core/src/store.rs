@@ -134,6 +134,56 @@ pub trait UserStore: Send + Sync {
     async fn user(&self, user_id: &str) -> Result<Option<User>>;
     /// Users whose username starts with `prefix` (normalized), ordered by username.
     async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>>;
+    /// Replaces a user's display name (already normalized by
+    /// [`crate::validate::display_name`]) and returns the user as stored now; `UserNotFound` when
+    /// there is no such user.
+    async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<User>;
+    /// Replaces a user's password hash and, in the same transaction, revokes every session of
+    /// theirs issued before `revoke_before` except `keep` (as
+    /// [`SessionStore::revoke_sessions_before`] does): either both happen or neither.
+    /// `UserNotFound` when there is no such user.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        revoke_before: i64,
+        keep: Option<&str>,
+    ) -> Result<()>;
+}
+
+/// The per-user cutoff: tokens of the user issued before `before` (ms since the epoch) are
+/// revoked, except the one whose session id is `kept_session` (the caller of a password change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCutoff {
+    pub before: i64,
+    pub kept_session: Option<String>,
+}
+
+/// What is revoked of one user's tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revocations {
+    /// Session ids (`jti`) revoked one by one and not yet expired, in no particular order.
+    pub sessions: Vec<String>,
+    pub cutoff: Option<SessionCutoff>,
+}
+
+/// Revoked sessions: the source of truth nodes read their revocation caches from (a node started
+/// later learns every revocation here). Revocations are never undone; each is durable once the
+/// call returns `Ok`.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Revokes one session of `user` until `expires_at` (ms; the token's own expiry, after which it
+    /// is refused anyway and the record may be purged). Idempotent.
+    async fn revoke_session(&self, user: &str, session_id: &str, expires_at: i64) -> Result<()>;
+    /// Revokes every token of `user` issued before `before` (ms), except session `keep`. A cutoff
+    /// never moves backwards: an earlier `before` than the stored one changes nothing; an equal or
+    /// later one replaces the stored cutoff and its kept session. The user need not exist.
+    async fn revoke_sessions_before(&self, user: &str, before: i64, keep: Option<&str>) -> Result<()>;
+    /// What is revoked of `user`'s tokens: sessions expiring after `now` (ms) and the cutoff.
+    /// Empty for a user with none (or no such user).
+    async fn revocations(&self, user: &str, now: i64) -> Result<Revocations>;
+    /// Forgets revoked sessions that expired before `now` (ms); returns how many.
+    async fn purge_revoked_sessions(&self, now: i64) -> Result<u64>;
 }
 
 #[async_trait]
@@ -282,7 +332,9 @@ pub trait PresenceStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: UserStore + ConversationStore + MessageStore + ReceiptStore + PresenceStore {
+pub trait Store:
+    UserStore + ConversationStore + MessageStore + ReceiptStore + PresenceStore + SessionStore
+{
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;
     /// A cluster-wide setting: the stored value for `key`, or `candidate` stored and returned

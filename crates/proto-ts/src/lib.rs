@@ -53,6 +53,8 @@ pub fn types() -> Vec<(String, String)> {
         // rest
         decl::<rest::RegisterRequest>(cfg),
         decl::<rest::LoginRequest>(cfg),
+        decl::<rest::ChangePasswordRequest>(cfg),
+        decl::<rest::UpdateProfileRequest>(cfg),
         decl::<rest::AuthResponse>(cfg),
         decl::<rest::UsersResponse>(cfg),
         decl::<rest::CreateConversationRequest>(cfg),

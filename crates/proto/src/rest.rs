@@ -23,6 +23,24 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// `PUT /api/v1/users/me/password`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+/// `PATCH /api/v1/users/me`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProfileRequest {
+    /// Normalized like a registration's; empty means the username.
+    pub display_name: String,
+}
+
 /// The reply to register and login.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

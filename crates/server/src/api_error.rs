@@ -82,6 +82,19 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The authenticated caller with the token they used (logout, password change).
+pub(crate) struct AuthSession(pub crate::service::Authenticated);
+
+impl FromRequestParts<AppState> for AuthSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
+        Ok(AuthSession(state.app.accounts().authenticate_session(token).await?))
+    }
+}
+
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

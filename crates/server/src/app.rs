@@ -60,6 +60,8 @@ impl App {
         App {
             accounts: Accounts::new(
                 store.clone(),
+                bus.clone(),
+                node.revocations.clone(),
                 TokenKeys::new(jwt_secret, config.token_ttl),
                 &config.auth,
             ),
@@ -117,8 +119,8 @@ impl App {
     }
 
     /// Prunes what grows with the number of users who ever did something: the send-rate limiters
-    /// per user and per device (the gauge keeps its name, and counts both). Runs every `every`
-    /// until shutdown starts.
+    /// per user and per device (the gauge keeps its name, and counts both), and revoked sessions
+    /// whose tokens expired anyway. Runs every `every` until shutdown starts.
     pub(crate) async fn housekeeping(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -128,6 +130,9 @@ impl App {
                 _ = tick.tick() => {
                     let tracked = self.messages.prune_rate_limits();
                     metrics::gauge!("confab_rest_rate_limited_users").set(tracked as f64);
+                    if let Err(e) = self.accounts.purge_revoked_sessions().await {
+                        tracing::warn!(error = %e, "expired revoked sessions not purged");
+                    }
                 }
             }
         }

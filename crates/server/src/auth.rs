@@ -4,6 +4,12 @@
 //! application-minted: an application's own backend signs them with the same shared secret to bring
 //! its own login. Their `sub` names the user; an unknown `sub` is provisioned on first use when the
 //! token also carries a `username` (and optionally `displayName` or `name`).
+//!
+//! Every token Confab issues carries a unique session id (`jti`) and when it was issued (`iat` in
+//! seconds, as JWT has it, and `iatMs` to the millisecond), so it can be revoked on its own
+//! (logout) or with every token of its user issued before a moment (logout-all, password change).
+//! Application-minted tokens may omit both: without `jti` they cannot be logged out one by one,
+//! and without `iat` no cutoff reaches them.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -22,6 +28,13 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// When the token was issued in milliseconds (Confab's own tokens), so a cutoff taken in the
+    /// same second as a login tells them apart; `iat` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
+    /// The session id, unique per issued token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     /// For application-minted tokens: the username to provision an unknown user with.
@@ -29,6 +42,16 @@ pub struct Claims {
     pub username: Option<String>,
     #[serde(default, alias = "name", skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+}
+
+impl Claims {
+    /// What revocations know this token by.
+    pub fn session(&self) -> confab_core::rules::sessions::TokenSession {
+        confab_core::rules::sessions::TokenSession {
+            session_id: self.jti.clone(),
+            issued_at: self.iat_ms.or_else(|| self.iat.map(|s| s.saturating_mul(1000))),
+        }
+    }
 }
 
 pub struct TokenKeys {
@@ -53,12 +76,15 @@ impl TokenKeys {
 
     /// A token for `user_id` and its expiry in milliseconds since the epoch.
     pub fn issue(&self, user_id: &str) -> Result<(String, i64)> {
-        let now = confab_core::ids::now_millis() / 1000;
+        let now_ms = confab_core::ids::now_millis();
+        let now = now_ms / 1000;
         let exp = now + self.ttl_secs;
         let claims = Claims {
             sub: user_id.to_string(),
             exp,
             iat: Some(now),
+            iat_ms: Some(now_ms),
+            jti: Some(confab_core::ids::new_id()),
             iss: Some(ISSUER.to_string()),
             username: None,
             display_name: None,
@@ -232,6 +258,11 @@ mod tests {
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.sub, "u1");
         assert_eq!(claims.iss.as_deref(), Some(ISSUER));
+        let session = claims.session();
+        assert!(session.issued_at.is_some_and(|at| at / 1000 == claims.iat.unwrap_or(0)));
+        let (again, _) = keys.issue("u1").unwrap();
+        assert_ne!(keys.verify(&again).unwrap().jti, claims.jti, "each token is its own session");
+        assert!(claims.jti.is_some());
         let other = TokenKeys::new("secret-two", std::time::Duration::from_secs(60));
         assert!(matches!(other.verify(&token), Err(Error::Unauthorized(m)) if m.contains("signature")));
         assert!(keys.verify("not.a.token").is_err());

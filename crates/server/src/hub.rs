@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::bus::Delivery;
+use confab_core::bus::{Delivery, Revoked};
+use confab_core::rules::sessions::TokenSession;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,8 @@ pub enum CloseReason {
     Shutdown,
     /// A frame over the hard size cap; the stream cannot be resynchronised.
     FrameTooLarge,
+    /// The token the connection was opened with was revoked (logout, logout-all, password change).
+    SessionRevoked,
 }
 
 /// The sending side of one connection: a bounded queue drained by the connection's writer task.
@@ -80,6 +83,8 @@ impl Outbox {
 pub struct ConnectionHandle {
     pub connection_id: Arc<str>,
     pub outbox: Outbox,
+    /// The token the connection was opened with, so revoking it closes the connection.
+    pub session: Arc<TokenSession>,
 }
 
 /// This node's connections by user id.
@@ -132,6 +137,17 @@ impl Hub {
         sent
     }
 
+    /// Closes `user_id`'s connections opened with a token `revoked` covers; returns how many.
+    pub fn close_revoked(&self, user_id: &str, revoked: &Revoked) -> usize {
+        let Some(conns) = self.users.get(user_id) else { return 0 };
+        let mut closed = 0;
+        for conn in conns.iter().filter(|c| c.session.covered_by(revoked)) {
+            conn.outbox.close(CloseReason::SessionRevoked);
+            closed += 1;
+        }
+        closed
+    }
+
     /// Asks every connection to close (server shutdown).
     pub fn close_all(&self, reason: CloseReason) {
         for entry in self.users.iter() {
@@ -167,7 +183,33 @@ mod tests {
 
     fn handle(id: &str, capacity: usize) -> (ConnectionHandle, mpsc::Receiver<Utf8Bytes>) {
         let (outbox, rx) = Outbox::new(capacity);
-        (ConnectionHandle { connection_id: id.into(), outbox }, rx)
+        (ConnectionHandle { connection_id: id.into(), outbox, session: Default::default() }, rx)
+    }
+
+    #[test]
+    fn a_revocation_closes_the_connections_it_covers_only() {
+        let hub = Hub::new();
+        let session = |id: &str, at: i64| {
+            Arc::new(TokenSession { session_id: Some(id.to_string()), issued_at: Some(at) })
+        };
+        let (outbox_a, _rx_a) = Outbox::new(4);
+        let (outbox_b, _rx_b) = Outbox::new(4);
+        let (outbox_c, _rx_c) = Outbox::new(4);
+        let a = ConnectionHandle { connection_id: "a".into(), outbox: outbox_a, session: session("s-a", 10) };
+        let b = ConnectionHandle { connection_id: "b".into(), outbox: outbox_b, session: session("s-b", 20) };
+        let c = ConnectionHandle { connection_id: "c".into(), outbox: outbox_c, session: session("s-a", 10) };
+        hub.register("alice", a.clone());
+        hub.register("alice", b.clone());
+        hub.register("carol", c.clone());
+        assert_eq!(hub.close_revoked("alice", &Revoked::Session("s-a".into())), 1);
+        assert_eq!(a.outbox.close_reason(), Some(CloseReason::SessionRevoked));
+        assert!(!b.outbox.closed().is_cancelled());
+        assert!(!c.outbox.closed().is_cancelled(), "another user's connection");
+        let cutoff = Revoked::IssuedBefore { before: 30, keep: Some("s-b".into()) };
+        assert_eq!(hub.close_revoked("alice", &cutoff), 1, "a again; b is kept");
+        assert!(!b.outbox.closed().is_cancelled());
+        assert_eq!(hub.close_revoked("alice", &Revoked::IssuedBefore { before: 30, keep: None }), 2);
+        assert_eq!(b.outbox.close_reason(), Some(CloseReason::SessionRevoked));
     }
 
     #[test]

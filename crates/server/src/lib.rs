@@ -135,8 +135,12 @@ impl Server {
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let hub = Arc::new(Hub::new());
         let members = Arc::new(MemberCache::default());
-        let handler =
-            Arc::new(NodeHandler { hub: hub.clone(), members: members.clone(), presence: OnceLock::new() });
+        let handler = Arc::new(NodeHandler {
+            hub: hub.clone(),
+            members: members.clone(),
+            presence: OnceLock::new(),
+            revocations: Default::default(),
+        });
         let node_id = confab_core::ids::new_id();
         if let BusLocation::Redis { prefix, .. } = &bus_location {
             tracing::info!(node = %node_id, %prefix, "joining the cluster over Redis");

@@ -1,6 +1,6 @@
 //! What the bus brings to this node: frames for local connections, membership changes that make
-//! cached member lists and presence watches stale, and cluster-wide presence changes for local
-//! watchers.
+//! cached member lists and presence watches stale, cluster-wide presence changes for local
+//! watchers, and revoked sessions (cached revocations dropped, covered connections closed).
 
 use std::sync::{Arc, OnceLock};
 
@@ -9,13 +9,15 @@ use confab_proto::PresenceStatus;
 
 use crate::fanout::MemberCache;
 use crate::hub::Hub;
-use crate::service::PresenceHub;
+use crate::service::{PresenceHub, RevocationCache};
 
 pub(crate) struct NodeHandler {
     pub(crate) hub: Arc<Hub>,
     pub(crate) members: Arc<MemberCache>,
     /// Set once the presence hub exists (it needs the bus, which needs this handler first).
     pub(crate) presence: OnceLock<Arc<PresenceHub>>,
+    /// What this node knows of users' revoked tokens.
+    pub(crate) revocations: Arc<RevocationCache>,
 }
 
 impl NodeHandler {
@@ -41,6 +43,13 @@ impl DeliveryHandler for NodeHandler {
             ClusterEvent::Presence { user_id, status, at } => {
                 if let Some(presence) = self.presence.get() {
                     presence.on_cluster_change(user_id, *status, *at);
+                }
+            }
+            ClusterEvent::SessionsRevoked { user_id, revoked } => {
+                self.revocations.invalidate(user_id);
+                let closed = self.hub.close_revoked(user_id, revoked);
+                if closed > 0 {
+                    tracing::debug!(user = %user_id, closed, "closed connections of revoked sessions");
                 }
             }
         }

@@ -39,7 +39,12 @@ impl TestApp {
             Arc::new(SqliteStore::open(&dir.path().join("confab.db")).expect("embedded store"));
         let hub = Arc::new(Hub::new());
         let members = Arc::new(MemberCache::default());
-        let handler = Arc::new(NodeHandler { hub, members, presence: OnceLock::new() });
+        let handler = Arc::new(NodeHandler {
+            hub,
+            members,
+            presence: OnceLock::new(),
+            revocations: Default::default(),
+        });
         let bus = Arc::new(InProcessBus::new());
         bus.attach(handler.clone());
         let app = App::new(config, store.clone(), wrap(bus), &handler, "test-secret");
@@ -64,7 +69,10 @@ impl TestApp {
     /// what the device is sent.
     pub(crate) fn device(&self, user: &str, connection: &str) -> Device {
         let (outbox, rx) = Outbox::new(64);
-        self.app.connections().register(user, ConnectionHandle { connection_id: connection.into(), outbox });
+        self.app.connections().register(
+            user,
+            ConnectionHandle { connection_id: connection.into(), outbox, session: Default::default() },
+        );
         Device { rx }
     }
 }

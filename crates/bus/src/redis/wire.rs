@@ -2,7 +2,7 @@
 //! payloads, and reads them back. Compact line-based text: ids never contain a newline.
 
 use bytes::Bytes;
-use confab_core::bus::{ClusterEvent, Delivery};
+use confab_core::bus::{ClusterEvent, Delivery, Revoked};
 use confab_proto::PresenceStatus;
 
 pub(super) fn status_str(s: Option<PresenceStatus>) -> &'static str {
@@ -69,6 +69,12 @@ pub(super) fn encode_event(e: &ClusterEvent) -> String {
             format!("presence\n{user_id}\n{status}\n{at}")
         }
         ClusterEvent::MembersChanged { conversation_id } => format!("members\n{conversation_id}"),
+        ClusterEvent::SessionsRevoked { user_id, revoked: Revoked::Session(session_id) } => {
+            format!("revoked\n{user_id}\nsession\n{session_id}")
+        }
+        ClusterEvent::SessionsRevoked { user_id, revoked: Revoked::IssuedBefore { before, keep } } => {
+            format!("revoked\n{user_id}\nbefore\n{before}\n{}", keep.as_deref().unwrap_or(""))
+        }
     }
 }
 
@@ -82,6 +88,19 @@ pub(super) fn decode_event(payload: &str) -> Option<ClusterEvent> {
             Some(ClusterEvent::Presence { user_id, status, at })
         }
         "members" => Some(ClusterEvent::MembersChanged { conversation_id: parts.next()?.to_string() }),
+        "revoked" => {
+            let user_id = parts.next()?.to_string();
+            let revoked = match parts.next()? {
+                "session" => Revoked::Session(parts.next()?.to_string()),
+                "before" => {
+                    let before = parts.next()?.parse().ok()?;
+                    let keep = parts.next()?;
+                    Revoked::IssuedBefore { before, keep: (!keep.is_empty()).then(|| keep.to_string()) }
+                }
+                _ => return None,
+            };
+            Some(ClusterEvent::SessionsRevoked { user_id, revoked })
+        }
         _ => None,
     }
 }
@@ -109,6 +128,15 @@ mod tests {
         for e in [
             ClusterEvent::Presence { user_id: "u".into(), status: PresenceStatus::Away, at: 5 },
             ClusterEvent::MembersChanged { conversation_id: "c".into() },
+            ClusterEvent::SessionsRevoked { user_id: "u".into(), revoked: Revoked::Session("s".into()) },
+            ClusterEvent::SessionsRevoked {
+                user_id: "u".into(),
+                revoked: Revoked::IssuedBefore { before: 1_700_000_000_123, keep: Some("k".into()) },
+            },
+            ClusterEvent::SessionsRevoked {
+                user_id: "u".into(),
+                revoked: Revoked::IssuedBefore { before: 7, keep: None },
+            },
         ] {
             assert_eq!(decode_event(&encode_event(&e)), Some(e));
         }

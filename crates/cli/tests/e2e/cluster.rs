@@ -376,3 +376,42 @@ async fn a_database_outage_refuses_sends_and_recovers() {
     let ids: Vec<&str> = stored.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids, ["ok-1", "ok-2"]);
 }
+
+/// Logging out on node A closes the token's socket on node B and B refuses the token at once,
+/// though B had it cached as valid; logout-all on A closes every device of the user on B; a node
+/// started afterwards knows both from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_reach_every_node() {
+    use crate::sessions::{closed_with, refused, still_open};
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let nodes = start_nodes(2, &iso.args(), &path);
+    let (a, b) = (&nodes[0].url, &nodes[1].url);
+    let alice = register(a, "alice").await;
+    let laptop = Client::new(a).login("alice", PASSWORD).await.unwrap();
+    let on_b = Client::new(b).with_token(&alice.token);
+    // Node B has checked (and cached) the token before it is revoked.
+    assert_eq!(on_b.me().await.unwrap().user_id, alice.id);
+    let mut phone = Connection::connect(b, &alice.token, "phone").await.unwrap();
+    let mut laptop_socket = Connection::connect(b, &laptop.token, "laptop").await.unwrap();
+
+    Client::new(a).with_token(&alice.token).logout().await.unwrap();
+    assert_eq!(closed_with(&mut phone).await, Some(4003), "closed on node B");
+    assert!(refused(on_b.me().await.unwrap_err()), "refused on node B");
+    assert!(refused(Connection::connect(b, &alice.token, "phone").await.err().expect("upgrade refused")));
+    still_open(&mut laptop_socket).await;
+
+    Client::new(a).with_token(&laptop.token).logout_all().await.unwrap();
+    assert_eq!(closed_with(&mut laptop_socket).await, Some(4003), "logout-all closes node B's device");
+    assert!(refused(Client::new(b).with_token(&laptop.token).me().await.unwrap_err()));
+
+    let late = ServerProcess::spawn_with(&path.join("late"), &iso.args());
+    for token in [&alice.token, &laptop.token] {
+        assert!(refused(Client::new(&late.url).with_token(token).me().await.unwrap_err()), "a later node");
+    }
+    let again = Client::new(&late.url).login("alice", PASSWORD).await.unwrap();
+    assert_eq!(Client::new(b).with_token(&again.token).me().await.unwrap().user_id, alice.id);
+}

@@ -12,3 +12,4 @@ mod messaging;
 mod realtime;
 mod security;
 mod services;
+mod sessions;

@@ -14,6 +14,7 @@
 //! - [`views`]: a conversation and an offline catch-up as one member sees them.
 //! - [`receipts`]: who received and read a message, and when.
 //! - [`presence`]: the order `lastSeen` answers come back in.
+//! - [`sessions`]: which tokens a revocation covers.
 
 pub mod access;
 pub mod direct;
@@ -23,6 +24,7 @@ pub mod markers;
 pub mod posting;
 pub mod presence;
 pub mod receipts;
+pub mod sessions;
 pub mod users;
 pub mod views;
 

@@ -1,11 +1,11 @@
-//! Registration and login.
+//! Registration, login and logout.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use confab_proto::{AuthResponse, LoginRequest, RegisterRequest};
 
-use crate::api_error::{ApiJson, ApiResult, ClientAddr};
+use crate::api_error::{ApiJson, ApiResult, AuthSession, ClientAddr};
 use crate::state::AppState;
 
 pub(crate) async fn register(
@@ -22,4 +22,20 @@ pub(crate) async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
     Ok(Json(state.app.accounts().login(req, from).await?))
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    AuthSession(caller): AuthSession,
+) -> ApiResult<StatusCode> {
+    state.app.accounts().logout(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn logout_all(
+    State(state): State<AppState>,
+    AuthSession(caller): AuthSession,
+) -> ApiResult<StatusCode> {
+    state.app.accounts().logout_all(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ mod ops;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use confab_core::Error;
 
@@ -19,7 +19,10 @@ pub(crate) fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
-        .route("/users/me", get(users::me))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(auth::logout_all))
+        .route("/users/me", get(users::me).patch(users::update_me))
+        .route("/users/me/password", put(users::change_password))
         .route("/users/{user_id}", get(users::by_id))
         .route("/users", get(users::search))
         .route("/conversations", post(conversations::create_direct).get(conversations::list))

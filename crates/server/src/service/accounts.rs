@@ -1,15 +1,22 @@
 //! Accounts: registration, login, bearer-token authentication (provisioning users of
-//! application-minted tokens) and the user directory.
+//! application-minted tokens, refusing revoked tokens), logout, password and profile changes, and
+//! the user directory.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use confab_core::bus::{ClusterEvent, Revoked, SharedBus};
 use confab_core::ids::{new_id, now_millis};
+use confab_core::rules::sessions::TokenSession;
 use confab_core::store::{NewUser, SharedStore};
 use confab_core::{validate, Error, Result};
-use confab_proto::{AuthResponse, LoginRequest, RegisterRequest, User};
+use confab_proto::{
+    AuthResponse, ChangePasswordRequest, LoginRequest, RegisterRequest, UpdateProfileRequest, User,
+};
 use dashmap::DashSet;
 
+use super::sessions::RevocationCache;
 use super::throttle::{address_key, retry_after_secs, Backoff, Buckets};
 use crate::auth::{HashPool, TokenKeys, ISSUER};
 use crate::config::AuthLimits;
@@ -18,9 +25,21 @@ use crate::config::AuthLimits;
 const SEARCH_DEFAULT_LIMIT: u32 = 20;
 const SEARCH_MAX_LIMIT: u32 = 100;
 
+/// A caller whose bearer token checked out: who they are and which token they used.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated {
+    pub(crate) user_id: String,
+    pub(crate) session: TokenSession,
+    /// The token's expiry (ms since the epoch): how long its revocation must be remembered.
+    pub(crate) expires_at: i64,
+}
+
 pub(crate) struct Accounts {
     store: SharedStore,
+    bus: SharedBus,
     tokens: TokenKeys,
+    /// This node's copy of users' revocations (shared with the bus handler, which invalidates it).
+    revocations: Arc<RevocationCache>,
     /// Users of tokens known to exist, so only a user's first call hits the store.
     known_users: DashSet<String>,
     /// Argon2 work, off the async runtime and bounded.
@@ -45,9 +64,17 @@ fn login_key(raw: &str) -> String {
 }
 
 impl Accounts {
-    pub(crate) fn new(store: SharedStore, tokens: TokenKeys, limits: &AuthLimits) -> Accounts {
+    pub(crate) fn new(
+        store: SharedStore,
+        bus: SharedBus,
+        revocations: Arc<RevocationCache>,
+        tokens: TokenKeys,
+        limits: &AuthLimits,
+    ) -> Accounts {
         Accounts {
             store,
+            bus,
+            revocations,
             tokens,
             known_users: DashSet::new(),
             hasher: HashPool::new(limits.hash_workers, limits.hash_queue),
@@ -97,29 +124,40 @@ impl Accounts {
     /// failures of `from` and then of the username; a refused attempt is `RATE_LIMITED`.
     pub(crate) async fn login(&self, req: LoginRequest, from: IpAddr) -> Result<AuthResponse> {
         let wrong = || Error::Unauthorized("wrong username or password".into());
-        let now = Instant::now();
-        let address = address_key(from);
         let key = login_key(&req.username);
-        self.address_failures.take(address, now).map_err(rate_limited)?;
-        if let Err(wait) = self.login_failures.admit(&key, now) {
-            // Refused before any work: not a failure of this address.
-            self.address_failures.give_back(address);
-            return Err(rate_limited(wait));
-        }
+        let address = self.admit_attempt(&key, from)?;
         let checked = self.check_password(req).await;
-        match &checked {
+        self.count_attempt(&checked, &key, address);
+        self.signed_in(checked?.ok_or_else(wrong)?)
+    }
+
+    /// Books a password check against the throttles it was admitted by.
+    fn count_attempt<T>(&self, checked: &Result<Option<T>>, key: &str, address: IpAddr) {
+        match checked {
             Ok(Some(_)) => {
-                self.login_failures.succeeded(&key);
+                self.login_failures.succeeded(key);
                 self.address_failures.give_back(address);
             }
             Ok(None) => {}
             Err(_) => {
                 // Not checked (a full hashing queue, a storage fault): no failure to count.
-                self.login_failures.withdraw(&key);
+                self.login_failures.withdraw(key);
                 self.address_failures.give_back(address);
             }
         }
-        self.signed_in(checked?.ok_or_else(wrong)?)
+    }
+
+    /// Admits a password check of `key` from `from`: the failures of the address, then of the key.
+    fn admit_attempt(&self, key: &str, from: IpAddr) -> Result<IpAddr> {
+        let now = Instant::now();
+        let address = address_key(from);
+        self.address_failures.take(address, now).map_err(rate_limited)?;
+        if let Err(wait) = self.login_failures.admit(key, now) {
+            // Refused before any work: not a failure of this address.
+            self.address_failures.give_back(address);
+            return Err(rate_limited(wait));
+        }
+        Ok(address)
     }
 
     /// The user whose password this is, if it is.
@@ -150,7 +188,24 @@ impl Accounts {
     /// their user; a token Confab issued outlives its user if the user is gone (a database
     /// restored from before they registered), and is refused then.
     pub(crate) async fn authenticate(&self, token: &str) -> Result<String> {
+        Ok(self.authenticate_session(token).await?.user_id)
+    }
+
+    /// The user a bearer token stands for and which token it is: signed, unexpired and not revoked
+    /// (`UNAUTHORIZED` otherwise). Application-minted tokens may provision their user.
+    pub(crate) async fn authenticate_session(&self, token: &str) -> Result<Authenticated> {
         let claims = self.tokens.verify(token)?;
+        let session = claims.session();
+        let expires_at = claims.exp.saturating_mul(1000);
+        let user_id = self.token_user(claims).await?;
+        if self.revocations.is_revoked(&self.store, &user_id, &session).await? {
+            return Err(Error::Unauthorized("token was revoked".into()));
+        }
+        Ok(Authenticated { user_id, session, expires_at })
+    }
+
+    /// The user a verified token names, provisioned if it is application-minted and new.
+    async fn token_user(&self, claims: crate::auth::Claims) -> Result<String> {
         if self.known_users.contains(&claims.sub) {
             return Ok(claims.sub);
         }
@@ -194,6 +249,82 @@ impl Accounts {
         }
         self.known_users.insert(claims.sub.clone());
         Ok(claims.sub)
+    }
+
+    /// Whether `session`, a token of `user` that authenticated earlier, is revoked by now.
+    pub(crate) async fn is_revoked(&self, user: &str, session: &TokenSession) -> Result<bool> {
+        self.revocations.is_revoked(&self.store, user, session).await
+    }
+
+    /// Revokes the caller's token (logout). A token without a session id (`jti`; some
+    /// application-minted tokens) cannot be revoked alone: `INVALID_REQUEST`, use logout-all.
+    pub(crate) async fn logout(&self, caller: &Authenticated) -> Result<()> {
+        let Some(session_id) = caller.session.session_id.clone() else {
+            return Err(Error::InvalidRequest(
+                "this token has no session id (`jti`) to revoke; use logout-all".into(),
+            ));
+        };
+        self.store.revoke_session(&caller.user_id, &session_id, caller.expires_at).await?;
+        self.revoked(&caller.user_id, Revoked::Session(session_id));
+        Ok(())
+    }
+
+    /// Revokes every token of the caller issued until now, the calling one included.
+    pub(crate) async fn logout_all(&self, caller: &Authenticated) -> Result<()> {
+        // Tokens issued in this very millisecond are covered too.
+        let before = now_millis() + 1;
+        self.store.revoke_sessions_before(&caller.user_id, before, None).await?;
+        self.revoked(&caller.user_id, Revoked::IssuedBefore { before, keep: None });
+        Ok(())
+    }
+
+    /// Changes the caller's password: the old one must match (checked like a login, under the same
+    /// throttles; wrong: `UNAUTHORIZED`), the new one must pass the password policy. Every other
+    /// token of the caller is revoked; the calling one stays valid.
+    pub(crate) async fn change_password(
+        &self,
+        caller: &Authenticated,
+        req: ChangePasswordRequest,
+        from: IpAddr,
+    ) -> Result<()> {
+        let user = self.user(&caller.user_id).await?;
+        validate::password(&req.new_password, &user.username)?;
+        let key = login_key(&user.username);
+        let address = self.admit_attempt(&key, from)?;
+        let checked = self
+            .check_password(LoginRequest { username: user.username.clone(), password: req.old_password })
+            .await
+            .map(|found| found.filter(|u| u.user_id == caller.user_id));
+        self.count_attempt(&checked, &key, address);
+        if checked?.is_none() {
+            return Err(Error::Unauthorized("wrong password".into()));
+        }
+        let hash = self.hasher.hash(req.new_password).await?;
+        let before = now_millis() + 1;
+        let keep = caller.session.session_id.clone();
+        self.store.set_password(&caller.user_id, &hash, before, keep.as_deref()).await?;
+        self.revoked(&caller.user_id, Revoked::IssuedBefore { before, keep });
+        Ok(())
+    }
+
+    /// Changes the caller's display name (normalized like a registration's; empty: the username).
+    pub(crate) async fn update_profile(&self, user_id: &str, req: UpdateProfileRequest) -> Result<User> {
+        let user = self.user(user_id).await?;
+        let display_name = validate::display_name(Some(&req.display_name), &user.username)?;
+        self.store.set_display_name(user_id, &display_name).await
+    }
+
+    /// Tells this node at once, and every node through the bus, that `user`'s tokens `revoked`
+    /// covers are revoked (already recorded in the store).
+    fn revoked(&self, user: &str, revoked: Revoked) {
+        metrics::counter!("confab_sessions_revoked_total").increment(1);
+        self.revocations.invalidate(user);
+        self.bus.broadcast(ClusterEvent::SessionsRevoked { user_id: user.to_string(), revoked });
+    }
+
+    /// Forgets revoked sessions whose tokens have expired anyway.
+    pub(crate) async fn purge_revoked_sessions(&self) -> Result<u64> {
+        self.store.purge_revoked_sessions(now_millis()).await
     }
 
     /// One user by id (`USER_NOT_FOUND` if there is none).

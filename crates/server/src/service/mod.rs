@@ -2,7 +2,9 @@
 //! operation (store, then tell the right devices) lives here; REST routes and WebSocket handlers
 //! only parse, call and reply. Nothing here knows about HTTP.
 //!
-//! - [`accounts`]: registration, login, token authentication, the user directory.
+//! - [`accounts`]: registration, login, token authentication, logout, password and profile
+//!   changes, the user directory.
+//! - [`sessions`]: this node's cache of revoked tokens, invalidated through the bus.
 //! - [`throttle`]: login and registration throttles, decided before any password is hashed.
 //! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
@@ -16,6 +18,7 @@ mod conversations;
 mod messages;
 mod notify;
 mod presence;
+mod sessions;
 mod sync;
 mod throttle;
 mod typing;
@@ -23,9 +26,10 @@ mod typing;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use accounts::Accounts;
+pub(crate) use accounts::{Accounts, Authenticated};
 pub(crate) use conversations::Conversations;
 pub(crate) use messages::{Messages, Via};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
+pub(crate) use sessions::RevocationCache;
 pub(crate) use typing::TypingTracker;

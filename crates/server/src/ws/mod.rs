@@ -78,7 +78,8 @@ async fn prepare(
         params.token.as_deref().filter(|t| !t.is_empty()).or_else(|| bearer_token(&headers)).ok_or_else(
             || Error::Unauthorized("missing token (`?token=` or `Authorization: Bearer`)".into()),
         )?;
-    let user_id = state.app.accounts().authenticate(token).await?;
+    let caller = state.app.accounts().authenticate_session(token).await?;
+    let (user_id, token_session) = (caller.user_id, caller.session);
     // A valid signature is not enough: a token Confab issued outlives its user if the user is gone
     // (deleted, or a database restored from before they registered). Application-minted tokens
     // have provisioned their user in `authenticate` by now, so they pass.
@@ -121,7 +122,7 @@ async fn prepare(
         .on_upgrade(move |socket| {
             let (writer, reader) = socket.split();
             sessions.track_future(async move {
-                session::run(app, user_id, device_id, reader, writer).await;
+                session::run(app, user_id, token_session, device_id, reader, writer).await;
                 drop(user_slot);
                 drop(permit);
             })

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use confab_core::ids::{new_id, now_millis};
+use confab_core::rules::sessions::TokenSession;
 use confab_core::Error;
 use confab_proto::frames::ConnectedPayload;
 use confab_proto::{ClientEnvelope, ServerFrame};
@@ -29,6 +30,8 @@ use crate::hub::{CloseReason, ConnectionHandle, Outbox};
 /// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
 pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
 pub(super) const CLOSE_SLOW_CONSUMER: u16 = 4001;
+/// The token the connection was opened with was revoked; reconnecting needs a new login.
+pub(super) const CLOSE_SESSION_REVOKED: u16 = 4003;
 /// Frames written to the socket before one flush.
 const WRITE_BATCH: usize = 64;
 /// How long a closing connection gets to take its last frames and the close frame.
@@ -38,8 +41,14 @@ const WRITER_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs one connection until either side closes it. `reader` and `writer` are the two halves of
 /// the socket; `connected` is the first frame the client gets.
-pub(crate) async fn run<R, W>(app: Arc<App>, user_id: String, device_id: String, reader: R, writer: W)
-where
+pub(crate) async fn run<R, W>(
+    app: Arc<App>,
+    user_id: String,
+    session: TokenSession,
+    device_id: String,
+    reader: R,
+    writer: W,
+) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
     W: Sink<Message> + Unpin + Send + 'static,
     W::Error: Display,
@@ -59,10 +68,22 @@ where
             resume_token: new_id(),
         }),
     ));
+    let session = Arc::new(session);
     app.connections().register(
         &user_id,
-        ConnectionHandle { connection_id: connection_id.clone(), outbox: outbox.clone() },
+        ConnectionHandle {
+            connection_id: connection_id.clone(),
+            outbox: outbox.clone(),
+            session: session.clone(),
+        },
     );
+    // A revocation between the upgrade's check and the registration above closed nothing here;
+    // checked again now that a later one would find the connection.
+    match app.accounts().is_revoked(&user_id, &session).await {
+        Ok(false) => {}
+        Ok(true) => outbox.close(CloseReason::SessionRevoked),
+        Err(e) => tracing::warn!(error = %e, "revocation not rechecked after the upgrade"),
+    }
     let writer = tokio::spawn(write_loop(writer, rx, outbox.clone(), max_outbound(&app)));
 
     app.presence().connect(&user_id, &connection_id);
@@ -249,6 +270,7 @@ where
         Some(CloseReason::FrameTooLarge) => (1009, "frame too large"),
         Some(CloseReason::HeartbeatTimeout) => (CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
         Some(CloseReason::SlowConsumer) => (CLOSE_SLOW_CONSUMER, "slow consumer"),
+        Some(CloseReason::SessionRevoked) => (CLOSE_SESSION_REVOKED, "session revoked"),
     };
     let finish = async {
         // Replies already queued (acks of committed sends, a last error) still go out, except to a

@@ -42,7 +42,14 @@ fn connect(app: TestApp, socket_capacity: usize) -> Client {
     let (outgoing, from_server) = mpsc::channel(socket_capacity);
     let reader = stream::poll_fn(move |cx| incoming.poll_recv(cx));
     let writer = PollSender::new(outgoing);
-    tokio::spawn(session::run(app.app.clone(), "alice".into(), "phone".into(), reader, writer));
+    tokio::spawn(session::run(
+        app.app.clone(),
+        "alice".into(),
+        Default::default(),
+        "phone".into(),
+        reader,
+        writer,
+    ));
     Client { to_server, from_server, _app: app }
 }
 

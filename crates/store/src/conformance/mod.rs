@@ -9,15 +9,18 @@
 //! - [`conversations`]: direct conversations, groups, membership changes, the admin role.
 //! - [`messages`]: appends, idempotency, sequences, history pages, sync.
 //! - [`markers`]: delivered and read markers, statuses, receipts.
+//! - [`sessions`]: revoked sessions and cutoffs, password and display name changes.
 
 mod conversations;
 mod markers;
 mod messages;
+mod sessions;
 mod users;
 
 pub use conversations::*;
 pub use markers::*;
 pub use messages::*;
+pub use sessions::*;
 pub use users::*;
 
 use confab_core::ids::{new_id, now_millis};
@@ -161,6 +164,9 @@ macro_rules! store_conformance_suite {
             users_are_unique_and_searchable,
             presence_data,
             settings_keep_the_first_value,
+            sessions_are_revoked_one_by_one_until_they_expire,
+            cutoffs_never_move_backwards,
+            password_and_display_name_changes,
             direct_conversations_are_idempotent,
             open_direct_needs_two_existing_users,
             group_roles_and_settings_are_enforced,

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
-    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts, Store,
-    StoreFuture, UserCredentials, UserStore,
+    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
+    Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -27,10 +27,13 @@ use tokio_postgres::NoTls;
 
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
-use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
+use self::queries::{conversations, markers, messages, presence, receipts, sessions, settings, users, views};
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_message_ids_per_sender.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_message_ids_per_sender.sql"),
+    include_str!("migrations/0003_sessions.sql"),
+];
 const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
@@ -191,6 +194,44 @@ impl UserStore for PostgresStore {
 
     async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>> {
         once!(self, |c| users::search_users(c, prefix, limit).await)
+    }
+
+    async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<User> {
+        once!(self, |c| users::set_display_name(c, user_id, display_name).await)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        revoke_before: i64,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        transaction!(self, |c| {
+            match users::set_password_hash(c, user_id, password_hash).await {
+                Ok(()) => sessions::revoke_before(c, user_id, revoke_before, keep).await,
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn revoke_session(&self, user: &str, session_id: &str, expires_at: i64) -> Result<()> {
+        once!(self, |c| sessions::revoke_session(c, user, session_id, expires_at).await)
+    }
+
+    async fn revoke_sessions_before(&self, user: &str, before: i64, keep: Option<&str>) -> Result<()> {
+        once!(self, |c| sessions::revoke_before(c, user, before, keep).await)
+    }
+
+    async fn revocations(&self, user: &str, now: i64) -> Result<Revocations> {
+        snapshot!(self, |c| sessions::revocations(c, user, now).await)
+    }
+
+    async fn purge_revoked_sessions(&self, now: i64) -> Result<u64> {
+        once!(self, |c| sessions::purge(c, now).await)
     }
 }
 

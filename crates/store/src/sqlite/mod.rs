@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
-    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts, Store,
-    StoreFuture, UserCredentials, UserStore,
+    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
+    Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -29,13 +29,14 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
-use self::queries::{conversations, markers, messages, presence, receipts, settings, users, views};
+use self::queries::{conversations, markers, messages, presence, receipts, sessions, settings, users, views};
 use self::writer::Writer;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_receipts.sql"),
     include_str!("migrations/0003_message_ids_per_sender.sql"),
+    include_str!("migrations/0004_sessions.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -209,6 +210,49 @@ impl UserStore for SqliteStore {
     async fn search_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>> {
         let prefix = prefix.to_string();
         self.read(move |c| users::search_users(c, &prefix, limit)).await
+    }
+
+    async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<User> {
+        let (user_id, display_name) = (user_id.to_string(), display_name.to_string());
+        self.write(move |c| users::set_display_name(c, &user_id, &display_name)).await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        revoke_before: i64,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        let (user_id, hash, keep) =
+            (user_id.to_string(), password_hash.to_string(), keep.map(str::to_string));
+        self.write(move |c| {
+            users::set_password_hash(c, &user_id, &hash)?;
+            sessions::revoke_before(c, &user_id, revoke_before, keep.as_deref())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn revoke_session(&self, user: &str, session_id: &str, expires_at: i64) -> Result<()> {
+        let (user, session_id) = (user.to_string(), session_id.to_string());
+        self.write(move |c| sessions::revoke_session(c, &user, &session_id, expires_at)).await
+    }
+
+    async fn revoke_sessions_before(&self, user: &str, before: i64, keep: Option<&str>) -> Result<()> {
+        let (user, keep) = (user.to_string(), keep.map(str::to_string));
+        self.write(move |c| sessions::revoke_before(c, &user, before, keep.as_deref())).await
+    }
+
+    async fn revocations(&self, user: &str, now: i64) -> Result<Revocations> {
+        let user = user.to_string();
+        self.read(move |c| sessions::revocations(c, &user, now)).await
+    }
+
+    async fn purge_revoked_sessions(&self, now: i64) -> Result<u64> {
+        self.write(move |c| sessions::purge(c, now)).await
     }
 }
 

@@ -54,3 +54,4 @@ fn auth_config(tune: impl FnOnce(&mut AuthLimits)) -> ServerConfig {
 mod accounts;
 mod messages;
 mod presence;
+mod sessions;

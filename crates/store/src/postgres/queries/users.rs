@@ -73,3 +73,33 @@ pub(crate) async fn search_users<C: GenericClient>(c: &C, prefix: &str, limit: u
         .db()?;
     Ok(rows.iter().map(user_from).collect())
 }
+
+pub(crate) async fn set_display_name<C: GenericClient>(
+    c: &C,
+    user_id: &str,
+    display_name: &str,
+) -> Result<User> {
+    let row = c
+        .query_opt(
+            "UPDATE users SET display_name = $2 WHERE user_id = $1 RETURNING user_id, username, display_name",
+            &[&user_id, &display_name],
+        )
+        .await
+        .db()?;
+    row.map(|r| user_from(&r)).ok_or_else(|| Error::UserNotFound(user_id.to_string()))
+}
+
+pub(crate) async fn set_password_hash<C: GenericClient>(
+    c: &C,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<()> {
+    let changed = c
+        .execute("UPDATE users SET password_hash = $2 WHERE user_id = $1", &[&user_id, &password_hash])
+        .await
+        .db()?;
+    if changed == 0 {
+        return Err(Error::UserNotFound(user_id.to_string()));
+    }
+    Ok(())
+}

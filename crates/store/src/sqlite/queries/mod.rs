@@ -7,6 +7,7 @@ pub(crate) mod markers;
 pub(crate) mod messages;
 pub(crate) mod presence;
 pub(crate) mod receipts;
+pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod users;
 pub(crate) mod views;

@@ -81,3 +81,25 @@ pub(crate) fn search_users(conn: &Connection, prefix: &str, limit: u32) -> Resul
     let rows = stmt.query_map(params![prefix, upper, limit], user_from).db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
 }
+
+pub(crate) fn set_display_name(conn: &Connection, user_id: &str, display_name: &str) -> Result<User> {
+    let changed = conn
+        .prepare_cached("UPDATE users SET display_name = ?2 WHERE user_id = ?1")
+        .and_then(|mut s| s.execute(params![user_id, display_name]))
+        .db()?;
+    if changed == 0 {
+        return Err(Error::UserNotFound(user_id.to_string()));
+    }
+    user(conn, user_id)?.ok_or_else(|| Error::UserNotFound(user_id.to_string()))
+}
+
+pub(crate) fn set_password_hash(conn: &Connection, user_id: &str, password_hash: &str) -> Result<()> {
+    let changed = conn
+        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE user_id = ?1")
+        .and_then(|mut s| s.execute(params![user_id, password_hash]))
+        .db()?;
+    if changed == 0 {
+        return Err(Error::UserNotFound(user_id.to_string()));
+    }
+    Ok(())
+}
