@@ -9,6 +9,7 @@ mod errors;
 mod harness;
 mod limits;
 mod messaging;
+mod presence;
 mod realtime;
 mod security;
 mod services;
