@@ -105,6 +105,7 @@ const ICONS = {
   group: svg('<circle cx="5.5" cy="5.5" r="2.5"/><circle cx="11.5" cy="6.5" r="2"/><path d="M1 14c0-2.5 2-4.5 4.5-4.5S10 11.5 10 14M10.5 10.5c2.3-.5 4.5 1 4.5 3.5"/>', 20),
   logout: svg('<path d="M6 2.5H3v11h3M10 5l3 3-3 3M13 8H6"/>', 20),
   back: svg('<path d="M10 3L5 8l5 5"/>', 20),
+  settings: svg('<circle cx="8" cy="5.5" r="2.8"/><path d="M2.5 14.5c0-3 2.5-5 5.5-5s5.5 2 5.5 5"/>', 20),
   addPerson: svg('<circle cx="6" cy="5" r="2.5"/><path d="M1.5 14c0-2.5 2-4.5 4.5-4.5s4.5 2 4.5 4.5M13 5v5M10.5 7.5h5"/>', 20),
 };
 
@@ -130,8 +131,13 @@ function authErrorText(ex, code) {
   return text;
 }
 
-function showAuth() {
+/** @param {string} [notice]  shown above the form (e.g. why one was signed out) */
+function showAuth(notice) {
   app.replaceChildren($('tpl-auth', HTMLTemplateElement).content.cloneNode(true));
+  if (notice) {
+    $('auth-notice').textContent = notice;
+    $('auth-notice').hidden = false;
+  }
   let registering = false;
   const form = $('auth-form', HTMLFormElement);
   const setMode = (/** @type {boolean} */ reg) => {
@@ -220,8 +226,7 @@ async function startChat(session) {
   const client = new ConfabClient({ session });
   signedInClient = client;
   Object.assign(window, { confab: client }); // handy in the console and for tests
-  $('me-name').textContent = session.displayName || session.username;
-  $('me-avatar').textContent = initials(session.displayName || session.username);
+  renderMe(session.displayName || session.username);
   bindChrome();
 
   on(client, 'connection', (detail) => renderConnection(detail));
@@ -233,7 +238,8 @@ async function startChat(session) {
   on(client, 'conversation.removed', (detail) => {
     if (detail.conversationId === current) closeConversation();
   });
-  on(client, 'user', () => {
+  on(client, 'user', (detail) => {
+    if (detail.user.userId === client.userId) renderMe(detail.user.displayName || detail.user.username);
     renderConversations();
     if (current) {
       renderHeader();
@@ -255,13 +261,27 @@ async function startChat(session) {
     if (detail.conversationId === current) renderTyping();
     renderConversations();
   });
-  on(client, 'unauthorized', () => logout());
+  on(client, 'signedout', (detail) =>
+    logout(
+      detail.reason === 'revoked'
+        ? 'Signed out: this session was revoked.'
+        : 'Signed out: this session is no longer valid. Please sign in again.',
+    ),
+  );
 
   renderConnection({ state: client.state });
   await client.start();
   renderConversations();
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash && client.conversations.has(fromHash)) openConversation(fromHash);
+}
+
+/** The signed-in user's name in the sidebar header. @param {string} name */
+function renderMe(name) {
+  const el = document.getElementById('me-name');
+  if (!el) return;
+  el.textContent = name;
+  $('me-avatar').textContent = initials(name);
 }
 
 /** @param {{ state: ConnectionState }} connection */
@@ -288,6 +308,8 @@ function bindChrome() {
   $('new-chat-btn').innerHTML = ICONS.plus;
   $('new-group-btn').innerHTML = ICONS.group;
   $('logout-btn').innerHTML = ICONS.logout;
+  $('settings-btn').innerHTML = ICONS.settings;
+  $('settings-btn').addEventListener('click', () => openSettings());
   $('back-btn').innerHTML = ICONS.back;
   $('add-members-btn').innerHTML = ICONS.addPerson;
   $('new-chat-btn').addEventListener('click', () => openPeopleDialog('direct'));
@@ -364,13 +386,104 @@ function sendFromComposer() {
   scrollToBottom();
 }
 
-async function logout() {
+/**
+ * Signs out here (the server is told, best effort) and shows the sign-in screen.
+ * @param {string} [notice]  why, shown on the sign-in screen
+ */
+async function logout(notice) {
   const client = signedInClient;
   signedInClient = null;
+  document.querySelectorAll('dialog[open]').forEach((d) => d instanceof HTMLDialogElement && d.close());
   if (client) await client.logout();
   current = null;
   history.replaceState(null, '', location.pathname);
-  showAuth();
+  showAuth(notice);
+}
+
+// ---- profile and settings ----
+
+/** The settings dialog: display name, password, sign out (here or everywhere). */
+function openSettings() {
+  const client = signedIn();
+  const dialog = $('settings-dialog', HTMLDialogElement);
+  const me = client.users.get(client.userId);
+  const nameInput = $('settings-displayname', HTMLInputElement);
+  nameInput.value = me?.displayName || client.session.displayName || '';
+  $('password-username', HTMLInputElement).value = client.session.username || '';
+  $('settings-old-password', HTMLInputElement).value = '';
+  $('settings-new-password', HTMLInputElement).value = '';
+  $('profile-status').textContent = '';
+  $('password-status').textContent = '';
+  $('password-error').hidden = true;
+  $('sessions-error').hidden = true;
+
+  $('profile-form').onsubmit = async (e) => {
+    e.preventDefault();
+    const save = $('profile-save', HTMLButtonElement);
+    save.disabled = true;
+    $('profile-status').textContent = 'Saving…';
+    try {
+      const user = await client.updateProfile({ displayName: nameInput.value.trim() });
+      nameInput.value = user.displayName || '';
+      $('profile-status').textContent = 'Name saved.';
+    } catch (ex) {
+      $('profile-status').textContent = authErrorText(ex, ex instanceof ConfabError ? ex.code : '');
+    } finally {
+      save.disabled = false;
+    }
+  };
+
+  $('password-form').onsubmit = async (e) => {
+    e.preventDefault();
+    const oldInput = $('settings-old-password', HTMLInputElement);
+    const newInput = $('settings-new-password', HTMLInputElement);
+    const err = $('password-error');
+    err.hidden = true;
+    $('password-status').textContent = '';
+    if (!oldInput.value || newInput.value.length < 8) {
+      err.textContent = !oldInput.value ? 'Enter your current password.' : 'The new password needs at least 8 characters.';
+      err.hidden = false;
+      return;
+    }
+    const save = $('password-save', HTMLButtonElement);
+    save.disabled = true;
+    try {
+      await client.changePassword(oldInput.value, newInput.value);
+      oldInput.value = '';
+      newInput.value = '';
+      $('password-status').textContent = 'Password changed. Your other sessions were signed out.';
+    } catch (ex) {
+      const code = ex instanceof ConfabError ? ex.code : '';
+      err.textContent = code === 'UNAUTHORIZED' ? 'The current password is wrong.' : authErrorText(ex, code);
+      err.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  };
+
+  $('settings-logout').onclick = () => logout();
+  $('settings-logout-all').onclick = async () => {
+    const b = $('settings-logout-all', HTMLButtonElement);
+    b.disabled = true;
+    $('sessions-error').hidden = true;
+    const client = signedIn();
+    try {
+      await client.logoutAll();
+    } catch (ex) {
+      $('sessions-error').textContent = errorText(ex);
+      $('sessions-error').hidden = false;
+      b.disabled = false;
+      return;
+    }
+    signedInClient = null;
+    dialog.close();
+    current = null;
+    history.replaceState(null, '', location.pathname);
+    showAuth('Signed out on every device.');
+  };
+  $('settings-close').onclick = () => dialog.close();
+  dialog.showModal();
+  nameInput.focus();
 }
 
 // ---- conversation list ----

@@ -60,6 +60,7 @@ export class ConfabClient extends EventTarget {
   #sync;
   #presence;
   #typing;
+  #isSignedOut = false;
 
   /**
    * @param {object} options
@@ -100,6 +101,7 @@ export class ConfabClient extends EventTarget {
         this.#typing.clearAll();
       },
       onFailing: () => this.#checkToken(),
+      onRevoked: (code) => this.#signedOut('revoked', new ConfabError('SESSION_REVOKED', 'session revoked', { status: 0 }), code),
     });
     this.#connection = conn;
     const isOnline = () => conn.online;
@@ -204,11 +206,93 @@ export class ConfabClient extends EventTarget {
     this.#connection.stop();
   }
 
-  /** Stops, forgets the saved session and deletes this user's local data. */
+  /**
+   * Signs out: `POST /auth/logout` revokes this session's token on the server (best effort: when the
+   * server cannot be reached, or does not answer within 5 s, signing out here goes on), then stops,
+   * forgets the saved session and deletes this user's local data.
+   */
   async logout() {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const revoked = this.#isSignedOut
+      ? Promise.resolve()
+      : Promise.race([
+          rest(this.baseUrl, 'POST', '/auth/logout', { token: this.token }).catch(() => {}),
+          new Promise((resolve) => (timer = setTimeout(resolve, 5000))),
+        ]).finally(() => clearTimeout(timer));
+    this.#isSignedOut = true;
     this.stop();
     clearSession();
-    await this.store.destroy();
+    await Promise.all([this.store.destroy().catch(() => {}), revoked]);
+  }
+
+  /**
+   * `POST /auth/logout-all`: revokes every session of this user (all devices and browsers; theirs
+   * get a `signedout` event), then signs out here like `logout`. Rejects, and stays signed in, when
+   * the server refuses or cannot be reached.
+   */
+  async logoutAll() {
+    // The server closes this session's connection too (4003): that is this sign-out, not a revocation.
+    this.#isSignedOut = true;
+    try {
+      await rest(this.baseUrl, 'POST', '/auth/logout-all', { token: this.token });
+    } catch (err) {
+      this.#isSignedOut = false;
+      throw err;
+    }
+    this.stop();
+    clearSession();
+    await this.store.destroy().catch(() => {});
+  }
+
+  /**
+   * `PUT /users/me/password`. Every other session of this user is signed out; this one stays.
+   * Rejects with a `ConfabError`: `UNAUTHORIZED` (status 401) when the old password is wrong (this
+   * is not a signed-out session), `INVALID_REQUEST` naming the rule a weak new password breaks,
+   * `RATE_LIMITED` with `retryAfter`.
+   * @param {string} oldPassword
+   * @param {string} newPassword
+   * @returns {Promise<void>}
+   */
+  async changePassword(oldPassword, newPassword) {
+    await rest(this.baseUrl, 'PUT', '/users/me/password', { token: this.token, body: { oldPassword, newPassword } });
+  }
+
+  /**
+   * `PATCH /users/me`: changes this user's display name (empty: the username). The users cache and
+   * the saved session take the new profile, and a `user` event fires. Resolves to the user.
+   * @param {{ displayName: string }} profile
+   * @returns {Promise<User>}
+   */
+  async updateProfile({ displayName }) {
+    /** @type {User} */
+    const user = await this.api('PATCH', '/users/me', { displayName });
+    this.#users.remember(user);
+    this.session = { ...this.session, displayName: user.displayName };
+    const saved = loadSession();
+    if (saved && saved.token === this.token) saveSession({ ...saved, displayName: user.displayName });
+    return user;
+  }
+
+  /** True once this client is signed out (`logout`, `logoutAll`, or a revoked session). */
+  get signedOut() {
+    return this.#isSignedOut;
+  }
+
+  /**
+   * The server no longer accepts this session: stop (no reconnecting), forget the saved session,
+   * and tell the app (`signedout`; `unauthorized` too, for a REST call answered 401).
+   * @param {'revoked' | 'unauthorized'} reason
+   * @param {unknown} error
+   * @param {number} [code]  the WebSocket close code (4003) when the connection said so
+   */
+  #signedOut(reason, error, code) {
+    if (this.#isSignedOut) return;
+    this.#isSignedOut = true;
+    this.stop();
+    clearSession();
+    if (reason === 'unauthorized') this.#emit('unauthorized', { error });
+    this.#emit('signedout', code === undefined ? { reason, error } : { reason, error, code });
   }
 
   /**
@@ -218,8 +302,14 @@ export class ConfabClient extends EventTarget {
    * @param {unknown} [body]
    * @returns {Promise<any>}
    */
-  api(method, path, body) {
-    return rest(this.baseUrl, method, path, { token: this.token, body });
+  async api(method, path, body) {
+    try {
+      return await rest(this.baseUrl, method, path, { token: this.token, body });
+    } catch (err) {
+      // Every call here needs the session: a 401 means the token was revoked or has expired.
+      if (err instanceof ConfabError && err.status === 401) this.#signedOut('unauthorized', err);
+      throw err;
+    }
   }
 
   /** Opens the connection unless one is open (or the client is stopped or the browser offline). */
@@ -232,15 +322,12 @@ export class ConfabClient extends EventTarget {
     this.#connection.reconnectNow();
   }
 
-  /** Reconnecting keeps failing: a token the server no longer accepts stops the client. */
+  /** Reconnecting keeps failing: a token the server no longer accepts stops the client (see `api`). */
   async #checkToken() {
     try {
       await this.api('GET', '/users/me');
-    } catch (err) {
-      if (err instanceof ConfabError && err.status === 401) {
-        this.stop();
-        this.#emit('unauthorized', { error: err });
-      }
+    } catch {
+      /* a 401 signed out in `api`; anything else: keep trying */
     }
   }
 
@@ -253,6 +340,8 @@ export class ConfabClient extends EventTarget {
     } catch {
       /* offline again, or the server is down: the next connection retries */
     }
+    // No frame announces profile changes: refresh the cached profiles once per connection.
+    this.#users.refreshCached();
     await this.resync();
   }
 

@@ -2,6 +2,7 @@
 // `connecting` → `online`; `reconnecting` after a drop, `offline` while the browser is, `closed`
 // after `stop()`). It reconnects with backoff after a drop, follows the browser's `online` and
 // `offline` events, and says when reconnecting keeps failing (the client then checks the token).
+// A close with code 4003 (the session was revoked) stops it: no reconnect, `onRevoked` is called.
 // The client learns of the connection coming up (`connected`), of every other frame and of the
 // connection going away.
 
@@ -16,6 +17,9 @@ import { ConfabError, Socket, backoffDelay } from './sdk-transport.js';
 /** Failed attempts in a row after which `onFailing` is called (the client checks its token). */
 export const FAILING_AFTER = 3;
 
+/** The close code of a connection whose session was revoked (logout, logout-all, password change). */
+export const REVOKED = 4003;
+
 export class Connection {
   /**
    * @param {object} options
@@ -26,13 +30,15 @@ export class Connection {
    * @param {(frame: ServerEnvelope) => void} options.onFrame  every other frame not answering a request
    * @param {() => void} options.onDown  the connection went away (not called after `stop()`)
    * @param {() => void} options.onFailing  reconnecting failed `FAILING_AFTER` times or more in a row
+   * @param {(code: number) => void} [options.onRevoked]  the server closed the connection with 4003
+   *   (this session's token was revoked): the connection is stopped (state `closed`), no reconnect
    * @param {EventTarget | null} [options.network]  where `online`/`offline` fire (default: the window)
    * @param {() => boolean} [options.browserOffline]  whether the browser knows it is offline
    */
-  constructor({ url, backoff = {}, onState, onConnected, onFrame, onDown, onFailing, network, browserOffline }) {
+  constructor({ url, backoff = {}, onState, onConnected, onFrame, onDown, onFailing, onRevoked, network, browserOffline }) {
     this.url = url;
     this.backoff = backoff;
-    this.handlers = { onState, onConnected, onFrame, onDown, onFailing };
+    this.handlers = { onState, onConnected, onFrame, onDown, onFailing, onRevoked };
     this.network = network !== undefined ? network : typeof globalThis.addEventListener === 'function' ? globalThis : null;
     this.browserOffline = browserOffline || (() => globalThis.navigator?.onLine === false);
     /** @type {ConnectionState} */
@@ -168,6 +174,12 @@ export class Connection {
     this.socket = null;
     this.handlers.onDown();
     if (this.stopped) return;
+    if (code === REVOKED) {
+      // Reconnecting with a revoked token can only fail: stop, and let the client sign out.
+      this.stop();
+      this.handlers.onRevoked?.(code);
+      return;
+    }
     if (this.browserOffline()) {
       this.#setState('offline');
       return;

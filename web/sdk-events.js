@@ -29,6 +29,7 @@
  *   user: { user: User },
  *   synced: {},
  *   unauthorized: { error: unknown },
+ *   signedout: { reason: 'revoked' | 'unauthorized', error: unknown, code?: number },
  *   error: { error: unknown },
  * }} ClientEvents
  */

@@ -64,7 +64,7 @@ export async function login(baseUrl, { username, password }) {
  * @param {Session} session
  */
 export function saveSession(session) {
-  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  globalThis.localStorage?.setItem(SESSION_KEY, JSON.stringify(session));
 }
 
 /**
@@ -83,5 +83,5 @@ export function loadSession() {
 
 /** Forgets the saved session. */
 export function clearSession() {
-  localStorage.removeItem(SESSION_KEY);
+  globalThis.localStorage?.removeItem(SESSION_KEY);
 }

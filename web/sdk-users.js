@@ -58,6 +58,23 @@ export class Users {
   }
 
   /**
+   * Fetches again the cached profiles (at most `max` of them, in the background): profile changes
+   * (`PATCH /users/me`) are announced by no frame, so each connection picks them up. A `user`
+   * event fires for each one that changed.
+   * @param {number} [max]
+   */
+  refreshCached(max = 100) {
+    for (const userId of [...this.users.keys()].slice(0, max)) {
+      if (this.fetches.has(userId)) continue;
+      const p = this.api('GET', `/users/${encodeURIComponent(userId)}`)
+        .then((u) => this.remember(u))
+        .catch(() => {})
+        .finally(() => this.fetches.delete(userId));
+      this.fetches.set(userId, p);
+    }
+  }
+
+  /**
    * `GET /users?query=`.
    * @param {string} query
    * @param {number} limit

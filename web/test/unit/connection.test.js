@@ -155,3 +155,32 @@ test('stop closes without reconnecting; sends and requests are refused after', a
   assert.equal(conn.send('typing.start', { conversationId: 'x' }), false);
   await assert.rejects(conn.request('sync', { conversations: [] }), (err) => err.code === 'OFFLINE');
 });
+
+test('a close with 4003 (session revoked) stops: no reconnect, onRevoked is called', () => {
+  const revoked = [];
+  const log = { states: [], down: 0, failing: 0 };
+  const conn = new Connection({
+    url: () => 'ws://test/ws?token=t',
+    backoff: { base: 100, max: 1000 },
+    onState: (d) => log.states.push(d),
+    onConnected: () => {},
+    onFrame: () => {},
+    onDown: () => log.down++,
+    onFailing: () => log.failing++,
+    onRevoked: (code) => revoked.push(code),
+    network: new EventTarget(),
+    browserOffline: () => false,
+  });
+  conn.start();
+  const socket = FakeWebSocket.all[0];
+  socket.receive(connected);
+  socket.drop(4003);
+  assert.deepEqual(revoked, [4003]);
+  assert.equal(conn.state, 'closed');
+  assert.equal(log.down, 1);
+  assert.ok(!log.states.some((s) => s.state === 'reconnecting'), 'never reconnecting');
+  mock.timers.tick(60_000);
+  assert.equal(FakeWebSocket.all.length, 1, 'no reconnect attempt');
+  conn.reconnectNow();
+  assert.equal(FakeWebSocket.all.length, 1, 'not even on request: it is stopped');
+});
