@@ -417,6 +417,33 @@ function openSettings() {
   $('password-error').hidden = true;
   $('sessions-error').hidden = true;
 
+  const showLastSeen = $('settings-show-last-seen', HTMLInputElement);
+  showLastSeen.disabled = true;
+  client
+    .profile()
+    .then((profile) => {
+      showLastSeen.checked = profile.showLastSeen;
+      showLastSeen.disabled = false;
+    })
+    .catch(() => {
+      $('profile-status').textContent = 'Could not load your settings.';
+    });
+  showLastSeen.onchange = async () => {
+    const wanted = showLastSeen.checked;
+    showLastSeen.disabled = true;
+    $('profile-status').textContent = 'Saving…';
+    try {
+      const profile = await client.updateProfile({ showLastSeen: wanted });
+      showLastSeen.checked = profile.showLastSeen;
+      $('profile-status').textContent = profile.showLastSeen ? 'Last seen shown.' : 'Last seen hidden.';
+    } catch (ex) {
+      showLastSeen.checked = !wanted;
+      $('profile-status').textContent = authErrorText(ex, ex instanceof ConfabError ? ex.code : '');
+    } finally {
+      showLastSeen.disabled = false;
+    }
+  };
+
   $('profile-form').onsubmit = async (e) => {
     e.preventDefault();
     const save = $('profile-save', HTMLButtonElement);

@@ -29,6 +29,7 @@ import { PresenceTracker, Typing } from './sdk-presence.js';
 export { deviceId };
 
 /** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./types/proto').Profile} Profile */
 /** @typedef {import('./types/proto').Content} Content */
 /** @typedef {import('./types/proto').Message} Message */
 /** @typedef {import('./types/proto').GroupSettings} GroupSettings */
@@ -259,14 +260,30 @@ export class ConfabClient extends EventTarget {
   }
 
   /**
-   * `PATCH /users/me`: changes this user's display name (empty: the username). The users cache and
-   * the saved session take the new profile, and a `user` event fires. Resolves to the user.
-   * @param {{ displayName: string }} profile
-   * @returns {Promise<User>}
+   * `GET /users/me`: this user with their own settings (`showLastSeen`).
+   * @returns {Promise<Profile>}
    */
-  async updateProfile({ displayName }) {
-    /** @type {User} */
-    const user = await this.api('PATCH', '/users/me', { displayName });
+  async profile() {
+    /** @type {Profile} */
+    const profile = await this.api('GET', '/users/me');
+    return profile;
+  }
+
+  /**
+   * `PATCH /users/me`: changes what is given: the display name (empty: the username) and/or
+   * `showLastSeen` (whether others see when this user was last seen; off, this user sees nobody's
+   * either). The users cache and the saved session take the new profile, and a `user` event
+   * fires. Resolves to the user with their settings.
+   * @param {{ displayName?: string, showLastSeen?: boolean }} changes
+   * @returns {Promise<Profile>}
+   */
+  async updateProfile({ displayName, showLastSeen }) {
+    /** @type {import('./types/proto').UpdateProfileRequest} */
+    const body = {};
+    if (displayName !== undefined) body.displayName = displayName;
+    if (showLastSeen !== undefined) body.showLastSeen = showLastSeen;
+    /** @type {Profile} */
+    const user = await this.api('PATCH', '/users/me', body);
     this.#users.remember(user);
     this.session = { ...this.session, displayName: user.displayName };
     const saved = loadSession();

@@ -37,7 +37,8 @@ export type PresenceStatus = "online" | "away" | "offline";
 
 export type Presence = { userId: string, status: PresenceStatus, 
 /**
- * Last time the user was seen connected; `null` for a user never seen.
+ * Last time the user was seen connected; `null` for a user never seen, or when either this
+ * user or the one told hides when they were last seen (`showLastSeen`).
  */
 lastSeen: number | null, };
 
@@ -49,9 +50,20 @@ export type ChangePasswordRequest = { oldPassword: string, newPassword: string, 
 
 export type UpdateProfileRequest = { 
 /**
- * Normalized like a registration's; empty means the username.
+ * Normalized like a registration's; empty means the username. Absent: unchanged.
  */
-displayName: string, };
+displayName?: string, 
+/**
+ * Whether others may see when this user was last seen (and, reciprocally, whether this user
+ * sees theirs). Absent: unchanged.
+ */
+showLastSeen?: boolean, };
+
+export type Profile = { 
+/**
+ * Whether others see this user's `lastSeen` (default true).
+ */
+showLastSeen: boolean, userId: string, username: string, displayName: string, };
 
 export type AuthResponse = { userId: string, username: string, displayName: string, token: string, expiresAt: number, };
 

@@ -363,6 +363,27 @@ pub async fn revocations_reach_every_node_intact(cluster: Cluster) {
     }
 }
 
+/// A change of whether a user shows when they were last seen reaches every node once, the
+/// broadcasting one included, with the setting intact.
+pub async fn last_seen_settings_reach_every_node(cluster: Cluster) {
+    let n = cluster.nodes.len();
+    for sender in 0..n {
+        let events = [
+            ClusterEvent::LastSeenShown { user_id: format!("user-{sender}"), show: false },
+            ClusterEvent::LastSeenShown { user_id: format!("user-{sender}"), show: true },
+        ];
+        for event in &events {
+            cluster.node(sender).bus.broadcast(event.clone());
+        }
+        cluster.event_fence(sender).await;
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            for event in &events {
+                assert_eq!(node.handler.count_event(event), 1, "node {i} got {event:?} once");
+            }
+        }
+    }
+}
+
 /// Presence is the best status over the nodes holding the user: it stays online while any node
 /// has the user online, and goes offline only when the last node lets go. Every node hears each
 /// cluster-wide change once, and nothing when a node's change leaves the aggregate as it was.
@@ -455,6 +476,7 @@ macro_rules! bus_conformance_suite {
             skip_connection_is_carried,
             broadcasts_reach_every_node_once,
             revocations_reach_every_node_intact,
+            last_seen_settings_reach_every_node,
             presence_aggregates_over_nodes,
             presence_of_answers_in_order,
             ping_succeeds,

@@ -3,7 +3,7 @@
 use confab_proto::{
     AddMembersRequest, AuthResponse, ChangePasswordRequest, Conversation, ConversationType,
     ConversationsResponse, CreateConversationRequest, CreateGroupRequest, ErrorBody, GroupSettings,
-    HistoryResponse, LoginRequest, MessageAck, ReadRequest, ReadResponse, RegisterRequest,
+    HistoryResponse, LoginRequest, MessageAck, Profile, ReadRequest, ReadResponse, RegisterRequest,
     SendMessageRequest, SyncRequest, SyncResponse, UpdateProfileRequest, User, UsersResponse,
 };
 use reqwest::{Method, StatusCode};
@@ -142,12 +142,17 @@ impl Client {
     }
 
     /// Changes the display name (an empty one means the username); returns the user as stored.
-    pub async fn update_profile(&self, display_name: &str) -> Result<User> {
-        let body = UpdateProfileRequest { display_name: display_name.into() };
+    /// `PATCH /api/v1/users/me`: changes what is given (`None`: unchanged).
+    pub async fn update_profile(
+        &self,
+        display_name: Option<&str>,
+        show_last_seen: Option<bool>,
+    ) -> Result<Profile> {
+        let body = UpdateProfileRequest { display_name: display_name.map(Into::into), show_last_seen };
         Ok(self.call(Method::PATCH, "/api/v1/users/me", Some(&body)).await?.1)
     }
 
-    pub async fn me(&self) -> Result<User> {
+    pub async fn me(&self) -> Result<Profile> {
         self.get("/api/v1/users/me").await
     }
 

@@ -39,6 +39,9 @@ pub enum ClusterEvent {
     /// Some of a user's tokens were revoked (already recorded in the store): every node drops what
     /// it cached of the user's revocations and closes the user's sockets that `revoked` covers.
     SessionsRevoked { user_id: String, revoked: Revoked },
+    /// A user turned showing when they were last seen on (`show`) or off (already recorded in
+    /// the store): every node updates what it cached of the setting.
+    LastSeenShown { user_id: String, show: bool },
 }
 
 /// Which tokens of a user a [`ClusterEvent::SessionsRevoked`] revokes.

@@ -138,6 +138,15 @@ pub trait UserStore: Send + Sync {
     /// [`crate::validate::display_name`]) and returns the user as stored now; `UserNotFound` when
     /// there is no such user.
     async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<User>;
+    /// Whether others may see when the user was last seen (true unless turned off);
+    /// `UserNotFound` when there is no such user.
+    async fn show_last_seen(&self, user_id: &str) -> Result<bool>;
+    /// Records whether others may see when the user was last seen; `UserNotFound` when there is
+    /// no such user.
+    async fn set_show_last_seen(&self, user_id: &str, show: bool) -> Result<()>;
+    /// Those of `users` who hide when they were last seen (unknown users are left out), in no
+    /// particular order.
+    async fn hiding_last_seen(&self, users: &[String]) -> Result<Vec<String>>;
     /// Replaces a user's password hash and, in the same transaction, revokes every session of
     /// theirs issued before `revoke_before` except `keep` (as
     /// [`SessionStore::revoke_sessions_before`] does): either both happen or neither.

@@ -55,6 +55,7 @@ pub fn types() -> Vec<(String, String)> {
         decl::<rest::LoginRequest>(cfg),
         decl::<rest::ChangePasswordRequest>(cfg),
         decl::<rest::UpdateProfileRequest>(cfg),
+        decl::<rest::Profile>(cfg),
         decl::<rest::AuthResponse>(cfg),
         decl::<rest::UsersResponse>(cfg),
         decl::<rest::CreateConversationRequest>(cfg),

@@ -118,6 +118,11 @@ fn structs_agree_with_serde() {
         &json_of!(RegisterRequest { username: "a".into(), password: "b".into(), display_name: None }),
     );
     agrees("SyncRequest", &json_of!(SyncRequest::default()));
+    agrees("UpdateProfileRequest", &json_of!(UpdateProfileRequest::default()));
+    agrees(
+        "UpdateProfileRequest",
+        &json_of!(UpdateProfileRequest { display_name: Some("a".into()), show_last_seen: Some(false) }),
+    );
     agrees(
         "HistoryResponse",
         &json_of!(HistoryResponse { messages: vec![], has_more: false, next_cursor: None }),

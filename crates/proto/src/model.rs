@@ -148,7 +148,8 @@ pub enum PresenceStatus {
 pub struct Presence {
     pub user_id: String,
     pub status: PresenceStatus,
-    /// Last time the user was seen connected; `null` for a user never seen.
+    /// Last time the user was seen connected; `null` for a user never seen, or when either this
+    /// user or the one told hides when they were last seen (`showLastSeen`).
     pub last_seen: Option<i64>,
 }
 

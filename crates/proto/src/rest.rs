@@ -33,12 +33,31 @@ pub struct ChangePasswordRequest {
 }
 
 /// `PATCH /api/v1/users/me`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProfileRequest {
-    /// Normalized like a registration's; empty means the username.
-    pub display_name: String,
+    /// Normalized like a registration's; empty means the username. Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub display_name: Option<String>,
+    /// Whether others may see when this user was last seen (and, reciprocally, whether this user
+    /// sees theirs). Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub show_last_seen: Option<bool>,
+}
+
+/// The caller as `GET` and `PATCH /api/v1/users/me` return it: the user as others see it plus the
+/// caller's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    #[serde(flatten)]
+    pub user: User,
+    /// Whether others see this user's `lastSeen` (default true).
+    pub show_last_seen: bool,
 }
 
 /// The reply to register and login.

@@ -45,6 +45,11 @@ impl DeliveryHandler for NodeHandler {
                     presence.on_cluster_change(user_id, *status, *at);
                 }
             }
+            ClusterEvent::LastSeenShown { user_id, show } => {
+                if let Some(presence) = self.presence.get() {
+                    presence.last_seen_shown(user_id, *show);
+                }
+            }
             ClusterEvent::SessionsRevoked { user_id, revoked } => {
                 self.revocations.invalidate(user_id);
                 let closed = self.hub.close_revoked(user_id, revoked);

@@ -177,3 +177,37 @@ test('"Sign out everywhere" at phone width signs out the other browser too', { t
   assert.equal(await phone.locator('[data-testid=conn-status]').getAttribute('data-state'), 'online');
   await phone.evaluate(() => window.confab.api('GET', '/users/me'));
 });
+
+test('hiding "last seen": the other user sees just "offline", and sees it again once shown', { timeout: T }, async () => {
+  const alice = await newPage('alice');
+  const bob = await newPage('bob');
+  const aliceName = unique('alice');
+  const bobName = unique('bob');
+  await register(alice, server.url, aliceName, 'Alice Liddell');
+  await register(bob, server.url, bobName, 'Bob Builder');
+  await startDirectChat(alice, bobName, 'Bob Builder');
+  const status = alice.getByTestId('chat-status');
+
+  const dialog = await openSettings(bob);
+  const toggle = dialog.getByLabel('Show when I was last seen');
+  await until(bob, () => !document.querySelector('[data-testid=settings-show-last-seen]').disabled);
+  assert.equal(await toggle.isChecked(), true, 'shown by default');
+  await toggle.uncheck();
+  await until(bob, () => document.querySelector('[data-testid=profile-status]').textContent === 'Last seen hidden.');
+  await bob.close();
+  await until(alice, () => document.querySelector('[data-testid=chat-status]').textContent === 'offline');
+  assert.doesNotMatch(await status.textContent(), /last seen/);
+
+  // Bob's setting is kept: a new page of his shows it off; turning it on shows Alice when he was seen.
+  const bobAgain = await newPage('bob again');
+  await signIn(bobAgain, bobName);
+  await until(alice, () => /^(online|away)$/.test(document.querySelector('[data-testid=chat-status]').textContent));
+  const again = await openSettings(bobAgain);
+  const toggleAgain = again.getByLabel('Show when I was last seen');
+  await until(bobAgain, () => !document.querySelector('[data-testid=settings-show-last-seen]').disabled);
+  assert.equal(await toggleAgain.isChecked(), false, 'kept off');
+  await toggleAgain.check();
+  await until(bobAgain, () => document.querySelector('[data-testid=profile-status]').textContent === 'Last seen shown.');
+  await bobAgain.close();
+  await until(alice, () => /^last seen/.test(document.querySelector('[data-testid=chat-status]').textContent));
+});

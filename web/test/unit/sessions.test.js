@@ -140,6 +140,21 @@ test('updateProfile: PATCH /users/me, the users cache takes the new name and `us
   c.stop();
 });
 
+test('updateProfile({showLastSeen}): sends only that setting; profile() reads it back', async () => {
+  let show = true;
+  const { client: c, calls } = await client((method, path, body) => {
+    if (path !== '/users/me') return undefined;
+    if (method === 'PATCH') show = body.showLastSeen;
+    return json({ userId: 'me', username: 'me', displayName: 'Me', showLastSeen: show });
+  });
+  const profile = await c.updateProfile({ showLastSeen: false });
+  assert.equal(profile.showLastSeen, false);
+  assert.deepEqual(calls.at(-1).body, { showLastSeen: false });
+  assert.equal((await c.profile()).showLastSeen, false);
+  assert.equal(calls.at(-1).method, 'GET');
+  c.stop();
+});
+
 test('logout: POST /auth/logout, then local data is gone; also when the server is unreachable', async () => {
   const first = await client();
   await first.client.logout();

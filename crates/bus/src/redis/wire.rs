@@ -75,6 +75,7 @@ pub(super) fn encode_event(e: &ClusterEvent) -> String {
         ClusterEvent::SessionsRevoked { user_id, revoked: Revoked::IssuedBefore { before, keep } } => {
             format!("revoked\n{user_id}\nbefore\n{before}\n{}", keep.as_deref().unwrap_or(""))
         }
+        ClusterEvent::LastSeenShown { user_id, show } => format!("lastseen\n{user_id}\n{}", u8::from(*show)),
     }
 }
 
@@ -100,6 +101,15 @@ pub(super) fn decode_event(payload: &str) -> Option<ClusterEvent> {
                 _ => return None,
             };
             Some(ClusterEvent::SessionsRevoked { user_id, revoked })
+        }
+        "lastseen" => {
+            let user_id = parts.next()?.to_string();
+            let show = match parts.next()? {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            };
+            Some(ClusterEvent::LastSeenShown { user_id, show })
         }
         _ => None,
     }
@@ -137,6 +147,8 @@ mod tests {
                 user_id: "u".into(),
                 revoked: Revoked::IssuedBefore { before: 7, keep: None },
             },
+            ClusterEvent::LastSeenShown { user_id: "u".into(), show: false },
+            ClusterEvent::LastSeenShown { user_id: "u".into(), show: true },
         ] {
             assert_eq!(decode_event(&encode_event(&e)), Some(e));
         }

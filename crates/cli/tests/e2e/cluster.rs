@@ -66,7 +66,7 @@ async fn three_nodes_chat_as_one_server() {
     for i in 0..6 {
         users.push(register(&nodes[i % 3].url, &format!("user{i}")).await);
     }
-    let me = Client::new(&nodes[2].url).with_token(&users[0].token).me().await.unwrap();
+    let me = Client::new(&nodes[2].url).with_token(&users[0].token).me().await.unwrap().user;
     assert_eq!(me.user_id, users[0].id, "a token from node 0 works on node 2");
 
     let ids: Vec<String> = users[1..].iter().map(|u| u.id.clone()).collect();
@@ -394,7 +394,7 @@ async fn revocations_reach_every_node() {
     let laptop = Client::new(a).login("alice", PASSWORD).await.unwrap();
     let on_b = Client::new(b).with_token(&alice.token);
     // Node B has checked (and cached) the token before it is revoked.
-    assert_eq!(on_b.me().await.unwrap().user_id, alice.id);
+    assert_eq!(on_b.me().await.unwrap().user.user_id, alice.id);
     let mut phone = Connection::connect(b, &alice.token, "phone").await.unwrap();
     let mut laptop_socket = Connection::connect(b, &laptop.token, "laptop").await.unwrap();
 
@@ -413,5 +413,5 @@ async fn revocations_reach_every_node() {
         assert!(refused(Client::new(&late.url).with_token(token).me().await.unwrap_err()), "a later node");
     }
     let again = Client::new(&late.url).login("alice", PASSWORD).await.unwrap();
-    assert_eq!(Client::new(b).with_token(&again.token).me().await.unwrap().user_id, alice.id);
+    assert_eq!(Client::new(b).with_token(&again.token).me().await.unwrap().user.user_id, alice.id);
 }

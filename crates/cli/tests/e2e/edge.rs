@@ -287,7 +287,7 @@ async fn a_confab_token_of_a_user_who_does_not_exist_is_refused_by_rest() {
     )
     .expect("token");
     let app_user = server.client().with_token(&token);
-    assert_eq!(app_user.me().await.expect("provisioned on first use").user_id, "app-user-2");
+    assert_eq!(app_user.me().await.expect("provisioned on first use").user.user_id, "app-user-2");
     app_user.conversations().await.expect("and known afterwards");
     server.shutdown().await;
 }

@@ -73,7 +73,7 @@ async fn rest_auth_failures_are_unauthorized() {
         let err = Connection::connect(&server.url, token, "d").await.err().expect("refused");
         assert!(matches!(&err, ClientError::Api { status: 401, .. }), "{err}");
     }
-    assert_eq!(alice.api.me().await.unwrap().username, "alice");
+    assert_eq!(alice.api.me().await.unwrap().user.username, "alice");
 }
 
 #[tokio::test]
@@ -114,7 +114,7 @@ async fn application_minted_tokens_bring_their_own_users() {
         SECRET,
         json!({"sub": "app-user-1", "exp": now_secs() + 600, "username": "fromapp", "name": "From App"}),
     );
-    let me = server.client().with_token(&token).me().await.unwrap();
+    let me = server.client().with_token(&token).me().await.unwrap().user;
     assert_eq!(
         (me.user_id.as_str(), me.username.as_str(), me.display_name.as_str()),
         ("app-user-1", "fromapp", "From App")

@@ -98,3 +98,47 @@ async fn presence_stops_when_the_last_shared_conversation_is_left() {
     assert_eq!(subscribe(&mut carol_conn, &[&alice.id]).await, [], "and a new subscribe says nothing");
     server.shutdown().await;
 }
+
+/// Bob hides when he was last seen: Alice is still told whether he is online but never when he
+/// was last seen, and (the setting is reciprocal) Bob is not told when Alice was. Showing it again
+/// restores both.
+#[tokio::test]
+async fn hidden_last_seen_is_hidden_both_ways_until_shown_again() {
+    let server = TestServer::start_with(|c| c.presence_throttle = Duration::from_millis(50)).await;
+    let alice = register(&server.url, "alice").await;
+    let bob = register(&server.url, "bob").await;
+    alice.api.open_direct(&bob.id).await.unwrap();
+    // Both have been seen: a lastSeen is stored for each.
+    alice.connect("phone").await.close().await.unwrap();
+    bob.connect("phone").await.close().await.unwrap();
+    assert!(bob.api.me().await.unwrap().show_last_seen, "shown by default");
+    let hidden = bob.api.update_profile(None, Some(false)).await.unwrap();
+    assert_eq!((hidden.user.display_name.as_str(), hidden.show_last_seen), ("bob", false));
+    assert!(!bob.api.me().await.unwrap().show_last_seen);
+
+    let (mut alice_conn, bulk) = connect_watching(&alice, "alice").await;
+    let of_bob = bulk.iter().find(|p| p.user_id == bob.id).expect("Bob in Alice's bulk");
+    assert_eq!((of_bob.status, of_bob.last_seen), (PresenceStatus::Offline, None));
+    let (bob_conn, bulk) = connect_watching(&bob, "bob").await;
+    let of_alice = bulk.iter().find(|p| p.user_id == alice.id).expect("Alice in Bob's bulk");
+    assert_eq!((of_alice.status, of_alice.last_seen), (PresenceStatus::Online, None), "reciprocal");
+    let online = presence_of(&mut alice_conn, &bob.id).await;
+    assert_eq!((online.status, online.last_seen), (PresenceStatus::Online, None));
+    bob_conn.close().await.unwrap();
+    let gone = presence_of(&mut alice_conn, &bob.id).await;
+    assert_eq!((gone.status, gone.last_seen), (PresenceStatus::Offline, None));
+
+    let shown = bob.api.update_profile(None, Some(true)).await.unwrap();
+    assert!(shown.show_last_seen);
+    let seen = subscribe(&mut alice_conn, &[&bob.id]).await;
+    assert_eq!(seen[0].status, PresenceStatus::Offline);
+    assert!(seen[0].last_seen.is_some(), "shown again: {seen:?}");
+    let (bob_conn, bulk) = connect_watching(&bob, "bob").await;
+    let of_alice = bulk.iter().find(|p| p.user_id == alice.id).expect("Alice in Bob's bulk");
+    assert!(of_alice.last_seen.is_some(), "Bob sees Alice's again: {of_alice:?}");
+    let online = presence_of(&mut alice_conn, &bob.id).await;
+    assert_eq!(online.status, PresenceStatus::Online);
+    assert!(online.last_seen.is_some());
+    bob_conn.close().await.unwrap();
+    server.shutdown().await;
+}

@@ -41,7 +41,7 @@ async fn logout_refuses_the_token_everywhere_and_closes_its_socket() {
     assert!(refused(upgrade));
 
     // The other session is untouched.
-    assert_eq!(other_api.me().await.unwrap().user_id, alice.id);
+    assert_eq!(other_api.me().await.unwrap().user.user_id, alice.id);
     still_open(&mut laptop).await;
     server.shutdown().await;
 }
@@ -61,7 +61,7 @@ async fn logout_all_closes_every_device() {
         assert!(refused(server.client().with_token(token).me().await.unwrap_err()));
     }
     let again = server.client().login("alice", PASSWORD).await.unwrap();
-    assert_eq!(server.client().with_token(&again.token).me().await.unwrap().user_id, alice.id);
+    assert_eq!(server.client().with_token(&again.token).me().await.unwrap().user.user_id, alice.id);
     server.shutdown().await;
 }
 
@@ -82,7 +82,7 @@ async fn a_password_change_revokes_the_other_sessions_and_the_new_password_logs_
     alice.api.change_password(PASSWORD, NEW).await.unwrap();
     assert_eq!(closed_with(&mut theirs).await, Some(4003));
     assert!(refused(server.client().with_token(&other.token).me().await.unwrap_err()));
-    assert_eq!(alice.api.me().await.unwrap().user_id, alice.id, "the caller's token stays valid");
+    assert_eq!(alice.api.me().await.unwrap().user.user_id, alice.id, "the caller's token stays valid");
     still_open(&mut mine).await;
     let old = server.client().login("alice", PASSWORD).await.unwrap_err();
     assert_eq!(old.code(), Some(ErrorCode::Unauthorized));
@@ -95,14 +95,14 @@ async fn a_new_display_name_is_validated_and_seen_by_others() {
     let server = TestServer::start().await;
     let alice = register(&server.url, "alice").await;
     let bob = register(&server.url, "bob").await;
-    let renamed = alice.api.update_profile("  Alice   Liddell ").await.unwrap();
+    let renamed = alice.api.update_profile(Some("  Alice   Liddell "), None).await.unwrap();
     assert_eq!(
-        (renamed.user_id.as_str(), renamed.display_name.as_str()),
+        (renamed.user.user_id.as_str(), renamed.user.display_name.as_str()),
         (alice.id.as_str(), "Alice Liddell")
     );
     assert_eq!(bob.api.user(&alice.id).await.unwrap().display_name, "Alice Liddell");
-    let err = alice.api.update_profile("evil\u{202E}txt.exe").await.unwrap_err();
+    let err = alice.api.update_profile(Some("evil\u{202E}txt.exe"), None).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
-    assert_eq!(alice.api.me().await.unwrap().display_name, "Alice Liddell", "unchanged by the refusal");
+    assert_eq!(alice.api.me().await.unwrap().user.display_name, "Alice Liddell", "unchanged by the refusal");
     server.shutdown().await;
 }

@@ -6,21 +6,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use confab_core::Error;
-use confab_proto::{ChangePasswordRequest, UpdateProfileRequest, User, UsersResponse};
+use confab_proto::{ChangePasswordRequest, Profile, UpdateProfileRequest, User, UsersResponse};
 use serde::Deserialize;
 
 use crate::api_error::{ApiError, ApiJson, ApiResult, AuthSession, AuthUser, ClientAddr};
 use crate::state::AppState;
 
-pub(crate) async fn me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<User>> {
-    Ok(Json(state.app.accounts().user(&me).await?))
+pub(crate) async fn me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<Profile>> {
+    Ok(Json(state.app.accounts().me(&me).await?))
 }
 
 pub(crate) async fn update_me(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(req): ApiJson<UpdateProfileRequest>,
-) -> ApiResult<Json<User>> {
+) -> ApiResult<Json<Profile>> {
     Ok(Json(state.app.accounts().update_profile(&me, req).await?))
 }
 

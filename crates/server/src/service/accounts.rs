@@ -12,7 +12,7 @@ use confab_core::rules::sessions::TokenSession;
 use confab_core::store::{NewUser, SharedStore};
 use confab_core::{validate, Error, Result};
 use confab_proto::{
-    AuthResponse, ChangePasswordRequest, LoginRequest, RegisterRequest, UpdateProfileRequest, User,
+    AuthResponse, ChangePasswordRequest, LoginRequest, Profile, RegisterRequest, UpdateProfileRequest, User,
 };
 use dashmap::DashSet;
 
@@ -307,11 +307,37 @@ impl Accounts {
         Ok(())
     }
 
-    /// Changes the caller's display name (normalized like a registration's; empty: the username).
-    pub(crate) async fn update_profile(&self, user_id: &str, req: UpdateProfileRequest) -> Result<User> {
+    /// Changes the caller's display name (normalized like a registration's; empty: the username)
+    /// and/or whether others see when they were last seen; at least one must be given. A change
+    /// of the latter reaches every node's presence cache through the bus.
+    pub(crate) async fn update_profile(&self, user_id: &str, req: UpdateProfileRequest) -> Result<Profile> {
+        if req.display_name.is_none() && req.show_last_seen.is_none() {
+            return Err(Error::InvalidRequest("give displayName, showLastSeen or both".into()));
+        }
+        let mut user = self.user(user_id).await?;
+        let display_name = match &req.display_name {
+            Some(name) => Some(validate::display_name(Some(name), &user.username)?),
+            None => None,
+        };
+        if let Some(show) = req.show_last_seen {
+            self.store.set_show_last_seen(user_id, show).await?;
+            self.bus.broadcast(ClusterEvent::LastSeenShown { user_id: user_id.to_string(), show });
+        }
+        if let Some(display_name) = display_name {
+            user = self.store.set_display_name(user_id, &display_name).await?;
+        }
+        self.profile(user).await
+    }
+
+    /// The caller with their own settings (`GET /api/v1/users/me`).
+    pub(crate) async fn me(&self, user_id: &str) -> Result<Profile> {
         let user = self.user(user_id).await?;
-        let display_name = validate::display_name(Some(&req.display_name), &user.username)?;
-        self.store.set_display_name(user_id, &display_name).await
+        self.profile(user).await
+    }
+
+    async fn profile(&self, user: User) -> Result<Profile> {
+        let show_last_seen = self.store.show_last_seen(&user.user_id).await?;
+        Ok(Profile { user, show_last_seen })
     }
 
     /// Tells this node at once, and every node through the bus, that `user`'s tokens `revoked`

@@ -164,6 +164,7 @@ macro_rules! store_conformance_suite {
             users_are_unique_and_searchable,
             presence_data,
             settings_keep_the_first_value,
+            last_seen_visibility_is_kept,
             sessions_are_revoked_one_by_one_until_they_expire,
             cutoffs_never_move_backwards,
             password_and_display_name_changes,

@@ -64,6 +64,24 @@ pub async fn presence_data(store: SharedStore) {
     assert_eq!(seen, [(b.clone(), None), (a.clone(), Some(500))], "answers follow the request");
 }
 
+pub async fn last_seen_visibility_is_kept(store: SharedStore) {
+    let a = user(&store, "alice").await;
+    let b = user(&store, "bob").await;
+    assert!(store.show_last_seen(&a).await.unwrap(), "shown unless turned off");
+    let everyone = [a.clone(), b.clone(), "ghost".into()];
+    assert_eq!(store.hiding_last_seen(&everyone).await.unwrap(), Vec::<String>::new());
+    store.set_show_last_seen(&b, false).await.unwrap();
+    assert!(!store.show_last_seen(&b).await.unwrap());
+    assert!(store.show_last_seen(&a).await.unwrap(), "one user's setting only");
+    assert_eq!(store.hiding_last_seen(&everyone).await.unwrap(), std::slice::from_ref(&b));
+    assert_eq!(store.hiding_last_seen(&[]).await.unwrap(), Vec::<String>::new());
+    store.set_show_last_seen(&b, true).await.unwrap();
+    assert!(store.show_last_seen(&b).await.unwrap());
+    assert_eq!(store.hiding_last_seen(&everyone).await.unwrap(), Vec::<String>::new());
+    assert!(matches!(store.show_last_seen("ghost").await, Err(Error::UserNotFound(_))));
+    assert!(matches!(store.set_show_last_seen("ghost", false).await, Err(Error::UserNotFound(_))));
+}
+
 pub async fn settings_keep_the_first_value(store: SharedStore) {
     assert_eq!(store.setting_or_init("secret", "one").await.unwrap(), "one");
     assert_eq!(store.setting_or_init("secret", "two").await.unwrap(), "one");

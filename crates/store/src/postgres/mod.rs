@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_message_ids_per_sender.sql"),
     include_str!("migrations/0003_sessions.sql"),
+    include_str!("migrations/0004_show_last_seen.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -198,6 +199,18 @@ impl UserStore for PostgresStore {
 
     async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<User> {
         once!(self, |c| users::set_display_name(c, user_id, display_name).await)
+    }
+
+    async fn show_last_seen(&self, user_id: &str) -> Result<bool> {
+        once!(self, |c| presence::show_last_seen(c, user_id).await)
+    }
+
+    async fn set_show_last_seen(&self, user_id: &str, show: bool) -> Result<()> {
+        once!(self, |c| presence::set_show_last_seen(c, user_id, show).await)
+    }
+
+    async fn hiding_last_seen(&self, users: &[String]) -> Result<Vec<String>> {
+        once!(self, |c| presence::hiding_last_seen(c, users).await)
     }
 
     async fn set_password(

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_receipts.sql"),
     include_str!("migrations/0003_message_ids_per_sender.sql"),
     include_str!("migrations/0004_sessions.sql"),
+    include_str!("migrations/0005_show_last_seen.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -215,6 +216,21 @@ impl UserStore for SqliteStore {
     async fn set_display_name(&self, user_id: &str, display_name: &str) -> Result<User> {
         let (user_id, display_name) = (user_id.to_string(), display_name.to_string());
         self.write(move |c| users::set_display_name(c, &user_id, &display_name)).await
+    }
+
+    async fn show_last_seen(&self, user_id: &str) -> Result<bool> {
+        let user_id = user_id.to_string();
+        self.read_snapshot(move |c| presence::show_last_seen(c, &user_id)).await
+    }
+
+    async fn set_show_last_seen(&self, user_id: &str, show: bool) -> Result<()> {
+        let user_id = user_id.to_string();
+        self.write(move |c| presence::set_show_last_seen(c, &user_id, show)).await
+    }
+
+    async fn hiding_last_seen(&self, users: &[String]) -> Result<Vec<String>> {
+        let users = users.to_vec();
+        self.read_snapshot(move |c| presence::hiding_last_seen(c, &users)).await
     }
 
     async fn set_password(

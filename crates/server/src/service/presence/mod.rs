@@ -121,6 +121,10 @@ pub(crate) struct PresenceHub {
     /// Counts membership changes heard of, so a subscribe can tell one happened while it looked
     /// up contacts.
     membership_epoch: AtomicU64,
+    /// User → whether they show when they were last seen, for the users watched and watching on
+    /// this node: read from the store on first need, then kept current by
+    /// [`ClusterEvent::LastSeenShown`](confab_core::bus::ClusterEvent::LastSeenShown).
+    last_seen_shown: DashMap<String, bool>,
 }
 
 impl PresenceHub {
@@ -145,6 +149,7 @@ impl PresenceHub {
             snapshotting: DashMap::new(),
             throttles: DashMap::new(),
             membership_epoch: AtomicU64::new(0),
+            last_seen_shown: DashMap::new(),
         })
     }
 
@@ -271,10 +276,29 @@ impl PresenceHub {
     }
 
     fn deliver(&self, presence: &Presence) {
-        let Some(watchers) = self.watchers.get(&presence.user_id) else { return };
-        let frame: Utf8Bytes =
+        let watchers: Vec<(Arc<str>, Outbox)> = match self.watchers.get(&presence.user_id) {
+            Some(w) => w.iter().map(|(c, o)| (c.clone(), o.clone())).collect(),
+            None => return,
+        };
+        let full: Utf8Bytes =
             ServerEnvelope::new(None, ServerFrame::PresenceUpdate(presence.clone())).to_json().into();
-        for (connection, outbox) in watchers.iter() {
+        let mut without_last_seen: Option<Utf8Bytes> = None;
+        for (connection, outbox) in &watchers {
+            let shown = presence.last_seen.is_none()
+                || self
+                    .watching
+                    .get(connection)
+                    .is_some_and(|w| self.last_seen_visible(&w.user, &presence.user_id));
+            let frame = if shown {
+                full.clone()
+            } else {
+                without_last_seen
+                    .get_or_insert_with(|| {
+                        let hidden = Presence { last_seen: None, ..presence.clone() };
+                        ServerEnvelope::new(None, ServerFrame::PresenceUpdate(hidden)).to_json().into()
+                    })
+                    .clone()
+            };
             let held = self.snapshotting.get(connection).map(|s| s.clone());
             match held {
                 Some(state) => {
@@ -371,6 +395,7 @@ impl PresenceHub {
         users: &[String],
         overflow: Overflow,
     ) -> Result<Bulk> {
+        self.cache_last_seen_shown(std::iter::once(owner).chain(users.iter().map(String::as_str))).await?;
         let mut requested: Vec<String> = Vec::with_capacity(users.len());
         let mut once = HashSet::with_capacity(users.len());
         for user in users {
@@ -415,7 +440,7 @@ impl PresenceHub {
         state.lock().active += 1;
         let held =
             HeldUpdates { hub: self.clone(), connection: connection.clone(), outbox: outbox.clone(), state };
-        let presences = self.snapshot(&requested).await?;
+        let presences = self.snapshot(owner, &requested).await?;
         Ok(Bulk { payload: PresenceBulkPayload { presences }, held })
     }
 
@@ -442,8 +467,40 @@ impl PresenceHub {
         (self.watchers.len(), pairs, self.snapshotting.len(), self.watch_totals.len())
     }
 
-    /// Current presence of `users` (unknown users are left out).
-    async fn snapshot(&self, users: &[String]) -> Result<Vec<Presence>> {
+    /// `user` turned showing when they were last seen on or off (heard through the bus).
+    pub(crate) fn last_seen_shown(&self, user: &str, show: bool) {
+        self.last_seen_shown.insert(user.to_string(), show);
+    }
+
+    /// Reads from the store the setting of those of `users` not cached yet.
+    async fn cache_last_seen_shown(&self, users: impl Iterator<Item = &str>) -> Result<()> {
+        let mut missing: Vec<String> = Vec::new();
+        for user in users {
+            if !self.last_seen_shown.contains_key(user) && !missing.iter().any(|m| m == user) {
+                missing.push(user.to_string());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let hiding: HashSet<String> = self.store.hiding_last_seen(&missing).await?.into_iter().collect();
+        for user in missing {
+            let show = !hiding.contains(&user);
+            // A change heard meanwhile is newer than what was read: keep it.
+            self.last_seen_shown.entry(user).or_insert(show);
+        }
+        Ok(())
+    }
+
+    /// Whether `watcher` is told when `subject` was last seen: always about themself; about
+    /// anyone else only when both show when they were last seen (the setting is reciprocal).
+    fn last_seen_visible(&self, watcher: &str, subject: &str) -> bool {
+        let shows = |u: &str| self.last_seen_shown.get(u).map(|s| *s) != Some(false);
+        watcher == subject || (shows(watcher) && shows(subject))
+    }
+
+    /// Current presence of `users` (unknown users are left out) as `owner` is told it.
+    async fn snapshot(&self, owner: &str, users: &[String]) -> Result<Vec<Presence>> {
         let now = now_millis();
         let seen = self.store.last_seen(users).await?;
         let ids: Vec<String> = seen.iter().map(|(u, _)| u.clone()).collect();
@@ -452,7 +509,13 @@ impl PresenceHub {
             .into_iter()
             .zip(statuses)
             .map(|((user_id, last_seen), status)| {
-                let last_seen = if status == PresenceStatus::Offline { last_seen } else { Some(now) };
+                let last_seen = if !self.last_seen_visible(owner, &user_id) {
+                    None
+                } else if status == PresenceStatus::Offline {
+                    last_seen
+                } else {
+                    Some(now)
+                };
                 Presence { user_id, status, last_seen }
             })
             .collect())

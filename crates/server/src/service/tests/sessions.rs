@@ -132,18 +132,24 @@ async fn display_names_are_validated_and_visible_to_others() {
     let t = TestApp::new(auth_config(|_| {}));
     let accounts = t.app.accounts();
     let alice = accounts.register(register("alice"), HOME).await.unwrap();
-    let renamed = accounts
-        .update_profile(&alice.user_id, UpdateProfileRequest { display_name: "  Alice  Liddell ".into() })
-        .await
-        .unwrap();
-    assert_eq!(renamed.display_name, "Alice Liddell");
+    let renamed = accounts.update_profile(&alice.user_id, rename("  Alice  Liddell ")).await.unwrap();
+    assert_eq!(renamed.user.display_name, "Alice Liddell");
+    assert!(renamed.show_last_seen, "unchanged: the default");
     assert_eq!(accounts.user(&alice.user_id).await.unwrap().display_name, "Alice Liddell");
-    let reset =
-        accounts.update_profile(&alice.user_id, UpdateProfileRequest { display_name: "".into() }).await;
-    assert_eq!(reset.unwrap().display_name, "alice", "empty: the username, as at registration");
-    let long =
-        accounts.update_profile(&alice.user_id, UpdateProfileRequest { display_name: "x".repeat(500) }).await;
+    let reset = accounts.update_profile(&alice.user_id, rename("")).await;
+    assert_eq!(reset.unwrap().user.display_name, "alice", "empty: the username, as at registration");
+    let long = accounts.update_profile(&alice.user_id, rename(&"x".repeat(500))).await;
     assert!(matches!(long, Err(Error::InvalidRequest(_))), "{long:?}");
+    let nothing = accounts.update_profile(&alice.user_id, UpdateProfileRequest::default()).await;
+    assert!(matches!(nothing, Err(Error::InvalidRequest(_))), "{nothing:?}");
+    let hidden = UpdateProfileRequest { show_last_seen: Some(false), ..Default::default() };
+    let hidden = accounts.update_profile(&alice.user_id, hidden).await.unwrap();
+    assert_eq!((hidden.user.display_name.as_str(), hidden.show_last_seen), ("alice", false));
+    assert!(!accounts.me(&alice.user_id).await.unwrap().show_last_seen);
+}
+
+fn rename(name: &str) -> UpdateProfileRequest {
+    UpdateProfileRequest { display_name: Some(name.into()), show_last_seen: None }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use confab_core::rules::presence::in_request_order;
-use confab_core::Result;
+use confab_core::{Error, Result};
 use deadpool_postgres::GenericClient;
 
 use crate::postgres::error::PgResult;
@@ -27,6 +27,28 @@ pub(crate) async fn last_seen<C: GenericClient>(
         c.query("SELECT user_id, last_seen FROM users WHERE user_id = ANY($1)", &[&users]).await.db()?;
     let found: Vec<(String, Option<i64>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     Ok(in_request_order(users, &found))
+}
+
+pub(crate) async fn show_last_seen<C: GenericClient>(c: &C, user: &str) -> Result<bool> {
+    let row = c.query_opt("SELECT show_last_seen FROM users WHERE user_id = $1", &[&user]).await.db()?;
+    row.map(|r| r.get(0)).ok_or_else(|| Error::UserNotFound(user.to_string()))
+}
+
+pub(crate) async fn set_show_last_seen<C: GenericClient>(c: &C, user: &str, show: bool) -> Result<()> {
+    let changed =
+        c.execute("UPDATE users SET show_last_seen = $2 WHERE user_id = $1", &[&user, &show]).await.db()?;
+    if changed == 0 {
+        return Err(Error::UserNotFound(user.to_string()));
+    }
+    Ok(())
+}
+
+pub(crate) async fn hiding_last_seen<C: GenericClient>(c: &C, users: &[String]) -> Result<Vec<String>> {
+    let rows = c
+        .query("SELECT user_id FROM users WHERE user_id = ANY($1) AND NOT show_last_seen", &[&users])
+        .await
+        .db()?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub(crate) async fn contacts_of<C: GenericClient>(c: &C, user: &str, limit: u32) -> Result<Vec<String>> {

@@ -1,7 +1,7 @@
 //! Presence data: when users were last seen, and whom they share conversations with.
 
 use confab_core::rules::presence::in_request_order;
-use confab_core::Result;
+use confab_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::sqlite::error::SqlResult;
@@ -24,6 +24,36 @@ pub(crate) fn last_seen(conn: &Connection, users: &[String]) -> Result<Vec<(Stri
         }
     }
     Ok(in_request_order(users, &found))
+}
+
+pub(crate) fn show_last_seen(conn: &Connection, user: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT show_last_seen FROM users WHERE user_id = ?1")
+        .and_then(|mut s| s.query_row([user], |r| r.get::<_, bool>(0)).optional())
+        .db()?
+        .ok_or_else(|| Error::UserNotFound(user.to_string()))
+}
+
+pub(crate) fn set_show_last_seen(conn: &Connection, user: &str, show: bool) -> Result<()> {
+    let changed = conn
+        .prepare_cached("UPDATE users SET show_last_seen = ?2 WHERE user_id = ?1")
+        .and_then(|mut s| s.execute(params![user, show]))
+        .db()?;
+    if changed == 0 {
+        return Err(Error::UserNotFound(user.to_string()));
+    }
+    Ok(())
+}
+
+pub(crate) fn hiding_last_seen(conn: &Connection, users: &[String]) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT show_last_seen FROM users WHERE user_id = ?1").db()?;
+    let mut hiding = Vec::new();
+    for user in users {
+        let show: Option<bool> = stmt.query_row([user], |r| r.get(0)).optional().db()?;
+        if show == Some(false) && !hiding.contains(user) {
+            hiding.push(user.clone());
+        }
+    }
+    Ok(hiding)
 }
 
 pub(crate) fn contacts_of(conn: &Connection, user: &str, limit: u32) -> Result<Vec<String>> {
