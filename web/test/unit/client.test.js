@@ -4,31 +4,8 @@
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfabClient, MemoryStore } from '../../confab.js';
+import { FakeWebSocket } from '../support/fake-websocket.js';
 
-class FakeWebSocket {
-  static all = [];
-  constructor(url) {
-    this.url = url;
-    this.readyState = 1;
-    this.sent = [];
-    this.closedWith = null;
-    FakeWebSocket.all.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close(code) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  receive(frame) {
-    this.onmessage({ data: JSON.stringify(frame) });
-  }
-  /** The frames of one type sent so far. */
-  frames(type) {
-    return this.sent.filter((f) => f.type === type);
-  }
-}
 
 const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));

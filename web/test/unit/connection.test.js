@@ -4,31 +4,8 @@
 import { test, mock, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Connection, FAILING_AFTER } from '../../sdk-connection.js';
+import { FakeWebSocket } from '../support/fake-websocket.js';
 
-class FakeWebSocket {
-  static all = [];
-  constructor(url) {
-    this.url = url;
-    this.readyState = 1;
-    this.sent = [];
-    this.closedWith = null;
-    FakeWebSocket.all.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close(code) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  receive(frame) {
-    this.onmessage({ data: JSON.stringify(frame) });
-  }
-  drop(code) {
-    this.readyState = 3;
-    this.onclose({ code });
-  }
-}
 
 const connected = { type: 'connected', payload: { connectionId: 'c1', userId: 'u', heartbeatInterval: 30000, serverTime: 0 } };
 

@@ -4,30 +4,8 @@
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfabClient, MemoryStore } from '../../confab.js';
+import { FakeWebSocket } from '../support/fake-websocket.js';
 
-class FakeWebSocket {
-  static all = [];
-  constructor(url) {
-    this.url = url;
-    this.readyState = 1;
-    this.sent = [];
-    FakeWebSocket.all.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close(code) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  receive(frame) {
-    this.onmessage({ data: JSON.stringify(frame) });
-  }
-  drop(code) {
-    this.readyState = 3;
-    this.onclose({ code });
-  }
-}
 
 const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));

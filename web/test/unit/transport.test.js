@@ -3,32 +3,8 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { Socket } from '../../sdk-transport.js';
+import { FakeWebSocket } from '../support/fake-websocket.js';
 
-class FakeWebSocket {
-  static last = null;
-  constructor(url) {
-    this.url = url;
-    this.readyState = 1;
-    this.sent = [];
-    this.closedWith = null;
-    FakeWebSocket.last = this;
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close(code) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  // Test helpers: the server's side.
-  receive(frame) {
-    this.onmessage({ data: JSON.stringify(frame) });
-  }
-  drop(code) {
-    this.readyState = 3;
-    this.onclose({ code });
-  }
-}
 
 function open() {
   globalThis.WebSocket = FakeWebSocket;
