@@ -1,7 +1,7 @@
 //! Delivered and read markers, the statuses they give, and receipts.
 
 use confab_core::ids::{new_id, now_millis};
-use confab_core::store::{HistoryCursor, SharedStore};
+use confab_core::store::{HistoryCursor, NewMessage, SharedStore};
 use confab_core::Error;
 use confab_proto::GroupSettings;
 
@@ -99,4 +99,45 @@ pub async fn receipts_never_list_the_sender(store: SharedStore) {
         Error::MessageNotFound,
         "another conversation's message"
     );
+}
+
+pub async fn replying_marks_what_came_before_as_read(store: SharedStore) {
+    let a = user(&store, "ada").await;
+    let b = user(&store, "bo").await;
+    let (c, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
+    let first = sent(&store, &c, &a, "first").await;
+    send(&store, &c, &a, "second").await.unwrap();
+    // Bob answers without marking anything: his reply moves his markers past both.
+    let reply = sent(&store, &c, &b, "reply").await;
+    let page = store.history(&c, &a, HistoryCursor::Latest, 10).await.unwrap();
+    let statuses: Vec<_> = page.messages.iter().map(|m| m.status).collect();
+    use confab_proto::MessageStatus::Read;
+    assert_eq!(statuses, [Some(Read), Some(Read), None]);
+    let r = store.receipts(&c, &first.message_id, &a).await.unwrap();
+    assert_eq!(r.read_by, [(b.clone(), reply.timestamp)], "the reply is when Bob read it");
+    assert_eq!(r.delivered_to, [(b.clone(), reply.timestamp)]);
+    // A later explicit mark does not move the first time.
+    store.mark_read(&c, &b, 3, reply.timestamp + 1_000).await.unwrap();
+    assert_eq!(
+        store.receipts(&c, &first.message_id, &a).await.unwrap().read_by,
+        [(b.clone(), reply.timestamp)]
+    );
+    // Alice answering in turn reads Bob's reply; her own earlier messages record nothing new.
+    let answer = sent(&store, &c, &a, "answer").await;
+    let r = store.receipts(&c, &reply.message_id, &b).await.unwrap();
+    assert_eq!(r.read_by, [(a.clone(), answer.timestamp)]);
+    // Consecutive messages of one sender record no marks of their own.
+    send(&store, &c, &a, "and more").await.unwrap();
+    assert_eq!(store.receipts(&c, &answer.message_id, &b).await.unwrap().read_by, []);
+}
+
+/// Appends a text message and returns it as stored.
+async fn sent(store: &SharedStore, conv: &str, sender: &str, t: &str) -> confab_proto::Message {
+    let msg = NewMessage {
+        message_id: new_id(),
+        conversation_id: conv.to_string(),
+        sender_id: sender.to_string(),
+        content: super::text(t),
+    };
+    store.append(msg, None).await.unwrap().message
 }

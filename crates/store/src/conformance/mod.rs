@@ -186,6 +186,7 @@ macro_rules! store_conformance_suite {
             read_markers_clamp_and_never_go_back,
             receipts_and_statuses_follow_the_markers,
             receipts_never_list_the_sender,
+            replying_marks_what_came_before_as_read,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -83,7 +83,8 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
 
 /// Writes a checked append in one statement: the next sequence number (under the conversation
 /// row's lock), the message, and the sender's own markers (writing a message means having
-/// received and read the conversation up to it).
+/// received and read the conversation up to it), recording their advance past other members'
+/// messages so receipts and statuses agree.
 pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
     let content =
         serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
@@ -95,6 +96,14 @@ pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now:
              ), stored AS (
                  INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
                  SELECT $2, last_sequence, $3, $4, $5, $1 FROM seq RETURNING sequence_number
+             ), noted AS (
+                 -- Moving past other members' messages is recorded like any marker advance.
+                 INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_sequence, at)
+                 SELECT $2, $4, k.kind, stored.sequence_number, $1
+                 FROM members m CROSS JOIN stored CROSS JOIN (VALUES ('delivered'), ('read')) AS k(kind)
+                 WHERE m.conversation_id = $2 AND m.user_id = $4
+                   AND CASE k.kind WHEN 'read' THEN m.last_read_sequence ELSE m.last_delivered_sequence END
+                       < stored.sequence_number - 1
              ), marked AS (
                  UPDATE members SET last_read_sequence = GREATEST(last_read_sequence, (SELECT sequence_number FROM stored)),
                                     last_delivered_sequence = GREATEST(last_delivered_sequence, (SELECT sequence_number FROM stored))

@@ -21,8 +21,19 @@ pub(crate) fn others(conn: &Connection, id: &str, viewer: &str) -> Result<OtherM
     .db()
 }
 
-/// Writing a message means having received and read the conversation up to it.
-pub(crate) fn raise_own(conn: &Connection, id: &str, sender: &str, sequence: u64) -> Result<()> {
+/// Writing a message means having received and read the conversation up to it. When that moves a
+/// marker past other members' messages (the sender had not marked them), the advance is recorded
+/// like any other, so receipts and statuses agree.
+pub(crate) fn raise_own(conn: &Connection, id: &str, sender: &str, sequence: u64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_sequence, at)
+         SELECT ?2, ?3, k.kind, ?1, ?4
+         FROM members m JOIN (SELECT 'delivered' AS kind UNION ALL SELECT 'read') k
+         WHERE m.conversation_id = ?2 AND m.user_id = ?3
+           AND CASE k.kind WHEN 'read' THEN m.last_read_sequence ELSE m.last_delivered_sequence END < ?1 - 1",
+    )
+    .and_then(|mut s| s.execute(params![sequence, id, sender, now]))
+    .db()?;
     conn.prepare_cached(
         "UPDATE members SET last_read_sequence = MAX(last_read_sequence, ?1),
                             last_delivered_sequence = MAX(last_delivered_sequence, ?1)

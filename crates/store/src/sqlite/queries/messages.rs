@@ -99,7 +99,7 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         s.execute(params![msg.conversation_id, sequence, msg.message_id, msg.sender_id, content, now])
     })
     .db()?;
-    markers::raise_own(conn, &msg.conversation_id, &msg.sender_id, sequence)?;
+    markers::raise_own(conn, &msg.conversation_id, &msg.sender_id, sequence, now)?;
     Ok(posting::stored(msg, sequence, now))
 }
 
