@@ -14,7 +14,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -158,15 +159,22 @@ impl Connection {
         self.send(ClientFrame::Heartbeat(Default::default())).await
     }
 
-    /// Sends a close frame and waits for the server to close.
+    /// Closes normally (1000): sends a close frame and waits for the server's, skipping frames
+    /// still in flight. A server that drops the connection without answering is
+    /// `ClientError::Protocol`: the close was not clean.
     pub async fn close(mut self) -> Result<()> {
-        self.writer.sink.send(Message::Close(None)).await?;
+        self.writer
+            .sink
+            .send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })))
+            .await?;
         while let Some(msg) = self.reader.stream.next().await {
-            if msg.is_err() {
-                break;
+            match msg {
+                Ok(Message::Close(_)) => return Ok(()),
+                Ok(_) => continue,
+                Err(e) => return Err(ClientError::Protocol(format!("closed without a close frame: {e}"))),
             }
         }
-        Ok(())
+        Err(ClientError::Protocol("closed without a close frame".into()))
     }
 }
 

@@ -389,3 +389,17 @@ fn connection_limits_are_lowered_to_fit_the_open_file_limit() {
     assert!(warning.contains("max connections lowered from 100000 to 576"), "{warning}");
     assert!(line.starts_with("confab listening on "), "the server still starts: {line}");
 }
+
+/// A client that closes normally gets the server's close frame back, so browsers report a clean
+/// close (1000, `wasClean`) rather than 1006; the SDK's `close` fails when it does not.
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    let server = TestServer::start().await;
+    let alice = register(&server.url, "alice").await;
+    alice.connect("d1").await.close().await.expect("the server completes the close handshake");
+    // Also with frames in flight: replies queued before the close still precede it.
+    let mut conn = alice.connect("d2").await;
+    conn.heartbeat().await.expect("heartbeat sent");
+    conn.close().await.expect("the server completes the close handshake");
+    server.shutdown().await;
+}

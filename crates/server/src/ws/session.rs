@@ -221,6 +221,7 @@ where
     let closed = outbox.closed().clone();
     // Bytes fed since the last flush.
     let mut buffered = 0usize;
+    let mut write_failed = false;
     'outer: loop {
         tokio::select! {
             biased;
@@ -243,6 +244,7 @@ where
                     if buffered > 0 && buffered.saturating_add(frame.len() + FRAME_HEADER_ROOM) > max_frame {
                         if let Err(e) = sink.flush().await {
                             tracing::debug!(error = %e, "socket flush failed");
+                            write_failed = true;
                             break 'outer;
                         }
                         buffered = 0;
@@ -250,16 +252,24 @@ where
                     buffered += frame.len() + FRAME_HEADER_ROOM;
                     if let Err(e) = sink.feed(Message::Text(frame)).await {
                         tracing::debug!(error = %e, "socket write failed");
+                        write_failed = true;
                         break 'outer;
                     }
                 }
                 if let Err(e) = sink.flush().await {
                     tracing::debug!(error = %e, "socket flush failed");
+                    write_failed = true;
                     break;
                 }
                 buffered = 0;
             }
         }
+    }
+    if write_failed {
+        // Usually the client closed first (the socket then refuses frames): its close is echoed
+        // only once the session has ended (unregistered, offline), so a client whose close
+        // completed is gone everywhere. A peer that vanished instead is given up on shortly.
+        let _ = tokio::time::timeout(CLOSE_GRACE, closed.cancelled()).await;
     }
     // Whatever ended the writer ends the session too (the reader watches the same token).
     outbox.closed().cancel();
@@ -292,7 +302,11 @@ where
                 }
             }
         }
-        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: text.into() }))).await;
+        if sink.send(Message::Close(Some(CloseFrame { code, reason: text.into() }))).await.is_err() {
+            // The client closed first: the socket refuses a second close frame but sends its
+            // echo of the client's on flush, which completes the handshake (a clean close).
+            let _ = sink.close().await;
+        }
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, finish).await;
 }
