@@ -71,6 +71,21 @@ impl BusLocation {
     }
 }
 
+impl std::fmt::Display for BusLocation {
+    /// How nodes reach each other, for people (startup output, logs): never the URL's credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BusLocation::InProcess => write!(f, "in-process (a single node)"),
+            BusLocation::Redis { url, prefix } => {
+                // Whatever precedes `@` is credentials.
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                write!(f, "Redis at {host}, key prefix {prefix}")
+            }
+        }
+    }
+}
+
 /// Starts the bus at `location` for the node `node_id`, handing what it brings to `handler`. Must run
 /// inside a tokio runtime; fails when Redis is unreachable.
 pub async fn open(
@@ -91,6 +106,13 @@ pub async fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_are_described_without_credentials() {
+        let redis = BusLocation::resolve(Some("redis://:s3cret@cache.internal:6380/2"), "chat").unwrap();
+        assert_eq!(redis.to_string(), "Redis at cache.internal:6380/2, key prefix chat");
+        assert_eq!(BusLocation::InProcess.to_string(), "in-process (a single node)");
+    }
 
     #[test]
     fn no_url_is_the_in_process_bus() {

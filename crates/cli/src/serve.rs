@@ -1,6 +1,7 @@
 //! `confab serve`: settings from flags, then `CONFAB_*` environment variables, then an optional TOML
 //! file (`--config`), then defaults.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -322,6 +323,7 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&log).context("invalid log filter")?)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
         .init();
     match raise_fd_limit() {
         Ok(limit) => {
@@ -339,10 +341,17 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         let addr = server.local_addr();
         // Scripts and tests read the bound address (useful with port 0) from this line.
         println!("confab listening on http://{addr}");
+        println!("{}", server.startup());
         tracing::info!(%addr, "listening");
         server.run(shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Colours only for a person at a terminal who has not asked for none (<https://no-color.org>:
+/// any non-empty `NO_COLOR`); log files and pipes get plain text.
+fn colour_logs(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Raises the soft open-file limit to the hard one (every WebSocket holds a descriptor) and returns
@@ -423,6 +432,14 @@ mod tests {
         assert_eq!(config.auth.registrations_per_address, 1000);
         assert_eq!(config.auth.login_failures_per_account, 5);
         assert!(toml::from_str::<FileConfig>("trusted-proxies = [\"10.0.0.0/99\"]").is_err());
+    }
+
+    #[test]
+    fn logs_are_coloured_only_at_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some("".into())), "an empty NO_COLOR asks for nothing");
+        assert!(!colour_logs(true, Some("1".into())));
+        assert!(!colour_logs(false, None));
     }
 
     #[test]

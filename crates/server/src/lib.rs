@@ -13,6 +13,7 @@
 //!   bounded drain at shutdown.
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`web`]: the embedded browser client.
+//! - [`startup`]: the summary printed when the server starts.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
 //! - [`state`]: what every request handler is given.
 
@@ -26,6 +27,7 @@ mod listen;
 mod node;
 mod routes;
 mod service;
+mod startup;
 mod state;
 #[cfg(test)]
 mod testing;
@@ -44,6 +46,7 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 pub use config::{Limits, ServerConfig};
+pub use startup::{SecretSource, Startup};
 
 use crate::app::App;
 use crate::fanout::MemberCache;
@@ -93,6 +96,7 @@ fn random_secret() -> String {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    startup: Startup,
 }
 
 impl Server {
@@ -126,9 +130,14 @@ impl Server {
         let bus_location = BusLocation::resolve(config.redis_url.as_deref(), &config.redis_prefix)
             .map_err(|e| StartError::Config(e.to_string()))?;
         let store = confab_store::open(&location).await?;
-        let secret = match &config.jwt_secret {
-            Some(secret) if !secret.is_empty() => secret.clone(),
-            _ => store.setting_or_init(JWT_SECRET_KEY, &random_secret()).await?,
+        let (secret, secret_source) = match &config.jwt_secret {
+            Some(secret) if !secret.is_empty() => (secret.clone(), SecretSource::Configured),
+            _ => {
+                let candidate = random_secret();
+                let secret = store.setting_or_init(JWT_SECRET_KEY, &candidate).await?;
+                let source = if secret == candidate { SecretSource::Generated } else { SecretSource::Stored };
+                (secret, source)
+            }
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -147,6 +156,13 @@ impl Server {
         }
         let bus: SharedBus = confab_bus::open(&bus_location, &node_id, handler.clone()).await?;
         let max_connections = config.limits.max_connections;
+        let startup = Startup {
+            local_addr: listener.local_addr().unwrap_or(config.listen),
+            data_dir: config.data_dir.clone(),
+            storage: location.to_string(),
+            bus: bus_location.to_string(),
+            secret: secret_source,
+        };
         let app = App::new(config, store, bus, &handler, &secret);
         let app = Arc::new(app);
         tokio::spawn(app.clone().housekeeping(HOUSEKEEPING_INTERVAL));
@@ -157,7 +173,12 @@ impl Server {
             user_slots: Arc::default(),
             metrics: metrics_handle(),
         };
-        Ok(Server { listener, state })
+        Ok(Server { listener, state, startup })
+    }
+
+    /// What to tell the person who started the server.
+    pub fn startup(&self) -> &Startup {
+        &self.startup
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -167,7 +188,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests and sends
     /// finish, closes every WebSocket with a close frame and commits what the store has queued.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, state } = self;
+        let Server { listener, state, .. } = self;
         let app = state.app.clone();
         let sessions = state.sessions.clone();
         let router = routes::router(state);

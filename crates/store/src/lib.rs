@@ -87,6 +87,38 @@ impl StoreLocation {
     }
 }
 
+impl std::fmt::Display for StoreLocation {
+    /// Where the data lives, for people (startup output, logs): never the URL's credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Embedded { file } => write!(f, "embedded SQLite, {}", file.display()),
+            StoreLocation::Postgres { url, schema } => {
+                write!(f, "PostgreSQL")?;
+                if let Ok(config) = url.parse::<tokio_postgres::Config>() {
+                    let host = config.get_hosts().first().map(|h| match h {
+                        tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                        #[cfg(unix)]
+                        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                    });
+                    if let Some(host) = host {
+                        write!(f, " at {host}")?;
+                        if let Some(port) = config.get_ports().first() {
+                            write!(f, ":{port}")?;
+                        }
+                    }
+                    if let Some(db) = config.get_dbname() {
+                        write!(f, ", database {db}")?;
+                    }
+                }
+                match schema {
+                    Some(schema) => write!(f, ", schema {schema}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// The URL's scheme (lowercased) and what follows its `:`, when it starts with one (RFC 3986:
 /// a letter, then letters, digits, `+`, `-` or `.`).
 fn url_scheme(url: &str) -> Option<(String, &str)> {
@@ -162,6 +194,13 @@ mod location_tests {
         assert!(matches!(resolve(Some("mysql://db/confab")), Err(LocationError::UnknownScheme { .. })));
         assert_eq!(resolve(Some("/var/lib/confab")), Err(LocationError::NoScheme));
         assert_eq!(resolve(Some("db.example.com")), Err(LocationError::NoScheme));
+    }
+
+    #[test]
+    fn locations_are_described_without_credentials() {
+        let pg = resolve(Some("postgres://admin:hunter2@db.internal:6432/chat")).unwrap();
+        assert_eq!(pg.to_string(), "PostgreSQL at db.internal:6432, database chat, schema tenant");
+        assert_eq!(resolve(None).unwrap().to_string(), "embedded SQLite, /data/confab.db");
     }
 
     #[test]

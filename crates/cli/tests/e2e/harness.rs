@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use confab_client::{Client, Connection};
@@ -136,6 +137,9 @@ pub fn text(t: &str) -> serde_json::Value {
 pub struct ServerProcess {
     pub url: String,
     child: Child,
+    /// What the server wrote after its first line (stdout, then stderr as it came): shown when the
+    /// test fails, so passing runs stay quiet.
+    output: Arc<Mutex<String>>,
 }
 
 impl ServerProcess {
@@ -153,14 +157,21 @@ impl ServerProcess {
             .args(extra)
             .env("CONFAB_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn confab");
-        let stdout = child.stdout.take().expect("stdout");
+        let output = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        collect_lines(BufReader::new(stderr), output.clone());
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-        let url = line.trim().strip_prefix("confab listening on ").expect("the server started").to_string();
-        ServerProcess { url, child }
+        stdout.read_line(&mut line).expect("read listening line");
+        let Some(url) = line.trim().strip_prefix("confab listening on ") else {
+            std::thread::sleep(Duration::from_millis(200));
+            panic!("the server did not start: {line}\n{}", output.lock().unwrap_or_else(|e| e.into_inner()));
+        };
+        collect_lines(stdout, output.clone());
+        ServerProcess { url: url.to_string(), child, output }
     }
 
     /// SIGKILL: no shutdown path runs.
@@ -174,7 +185,22 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("--- output of the confab server at {} ---\n{output}", self.url);
+        }
     }
+}
+
+/// Appends every line `from` yields to `into`, on a thread of its own, until the pipe closes.
+fn collect_lines(from: impl BufRead + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in from.lines().map_while(Result::ok) {
+            let mut into = into.lock().unwrap_or_else(|e| e.into_inner());
+            into.push_str(&line);
+            into.push('\n');
+        }
+    });
 }
 
 pub fn temp_path() -> (tempfile::TempDir, PathBuf) {
