@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build -p confab-cli --release)
+  (cd "$root" && cargo build -p confab-cli --release --features bench)
   bin="${CARGO_TARGET_DIR:-$root/target}/release/confab"
 fi
 out="$root/bench/results"

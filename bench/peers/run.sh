@@ -14,7 +14,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="${1:-}"
 if [[ -z "$bin" ]]; then
-  (cd "$root" && cargo build -p confab-cli --release)
+  (cd "$root" && cargo build -p confab-cli --release --features bench)
   bin="${CARGO_TARGET_DIR:-$root/target}/release/confab"
 fi
 RATES="${RATES:-1000,2000,5000,10000}"

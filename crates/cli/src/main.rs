@@ -1,7 +1,8 @@
 //! The `confab` binary.
 //!
 //! - `confab serve`: run a server (embedded storage by default).
-//! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned server.
+//! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned
+//!   server; compiled in with the `bench` feature only, so building the server stays quick.
 
 mod serve;
 
@@ -14,13 +15,21 @@ struct Cli {
     command: Command,
 }
 
-/// Both argument sets are boxed: they are large and the enum exists only while parsing.
+/// The argument sets are boxed: they are large and the enum exists only while parsing.
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat server.
     Serve(Box<serve::ServeArgs>),
     /// Benchmark a server: latency, cluster, fanout, connections, sync, store.
+    #[cfg(feature = "bench")]
     Bench(Box<confab_bench::BenchArgs>),
+    /// Without the `bench` feature: says how to get the load generator.
+    #[cfg(not(feature = "bench"))]
+    #[command(hide = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +44,12 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        #[cfg(feature = "bench")]
         Command::Bench(args) => confab_bench::run(*args),
+        #[cfg(not(feature = "bench"))]
+        Command::Bench { .. } => anyhow::bail!(
+            "this confab was built without the load generator; build it with \
+             `cargo build --release -p confab-cli --features bench` (see docs/benchmarks.md)"
+        ),
     }
 }
