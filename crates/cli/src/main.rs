@@ -1,10 +1,12 @@
 //! The `confab` binary.
 //!
 //! - `confab serve`: run a server (embedded storage by default).
+//! - `confab ws URL`: a minimal WebSocket client (frames out on stdout, stdin lines in).
 //! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned
 //!   server; compiled in with the `bench` feature only, so building the server stays quick.
 
 mod serve;
+mod ws_client;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the chat server.
     Serve(Box<serve::ServeArgs>),
+    /// A minimal WebSocket client: prints every frame received, sends every line of stdin.
+    Ws(ws_client::WsArgs),
     /// Benchmark a server: latency, cluster, fanout, connections, sync, store.
     #[cfg(feature = "bench")]
     Bench(Box<confab_bench::BenchArgs>),
@@ -44,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Ws(args) => ws_client::run(args),
         #[cfg(feature = "bench")]
         Command::Bench(args) => confab_bench::run(*args),
         #[cfg(not(feature = "bench"))]

@@ -10,6 +10,7 @@ mod harness;
 mod limits;
 mod messaging;
 mod presence;
+mod readme;
 mod realtime;
 mod security;
 mod services;
