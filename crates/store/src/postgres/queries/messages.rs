@@ -76,8 +76,9 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
          LEFT JOIN members m ON m.conversation_id = $2 AND m.user_id = $3
          LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $3 AND message_id = $1) e ON TRUE"
     );
-    let row =
-        c.query_one(sql.as_str(), &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
+    // Prepared once per connection: planning this statement cost more than running it.
+    let statement = c.prepare_cached(&sql).await.db()?;
+    let row = c.query_one(&statement, &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
     let only_admins: Option<bool> = row.get(0);
     let invites: Option<bool> = row.get(1);
     let role: Option<&str> = row.get(2);
@@ -100,8 +101,8 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
 pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
     let content =
         serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
-    let row = c
-        .query_one(
+    let statement = c
+        .prepare_cached(
             "WITH seq AS (
                  UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = $1
                  WHERE conversation_id = $2 RETURNING last_sequence
@@ -114,8 +115,11 @@ pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now:
                  WHERE conversation_id = $2 AND user_id = $4
              )
              SELECT sequence_number FROM stored",
-            &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content],
         )
+        .await
+        .db()?;
+    let row = c
+        .query_one(&statement, &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content])
         .await
         .db()?;
     Ok(posting::stored(msg, u(row.get(0)), now))
