@@ -1,5 +1,6 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
 import { ConfabClient, ConfabError, messageKey } from './confab.js';
+import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -46,6 +47,8 @@ let current = null;
 const rendered = new Map();
 let loadingOlder = false;
 let atBottom = true;
+/** Blocking and group management (app-manage.js) see the client and the open conversation. */
+const manage = { client: () => signedIn(), current: () => current };
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -261,6 +264,11 @@ async function startChat(session) {
     if (detail.conversationId === current) renderTyping();
     renderConversations();
   });
+  on(client, 'blocks', () => {
+    blocksChanged(manage);
+    if (current) renderHeader();
+  });
+  on(client, 'message.status', (detail) => sendStatus(manage, detail));
   on(client, 'signedout', (detail) =>
     logout(
       detail.reason === 'revoked'
@@ -271,6 +279,7 @@ async function startChat(session) {
 
   renderConnection({ state: client.state });
   await client.start();
+  client.blocks.refresh().catch(() => {});
   renderConversations();
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash && client.conversations.has(fromHash)) openConversation(fromHash);
@@ -317,6 +326,7 @@ function bindChrome() {
   $('add-members-btn').addEventListener('click', () => openPeopleDialog('add'));
   $('logout-btn').addEventListener('click', () => logout());
   $('back-btn').addEventListener('click', () => closeConversation());
+  bindManage(manage);
 
   const input = $('composer-input', HTMLTextAreaElement);
   $('composer').addEventListener('submit', (e) => {
@@ -509,6 +519,7 @@ function openSettings() {
     showAuth('Signed out on every device.');
   };
   $('settings-close').onclick = () => dialog.close();
+  showBlockedUsers(manage);
   dialog.showModal();
   nameInput.focus();
 }
@@ -642,6 +653,7 @@ function renderHeader() {
   }
   const me = c.participants.find((p) => p.userId === client.userId);
   $('add-members-btn').hidden = !(c.type === 'group' && (me?.role === 'admin' || c.settings?.allowMemberInvites));
+  renderManage(manage);
 }
 
 function renderTyping() {

@@ -11,6 +11,7 @@
 //   sdk-sync.js           sync from each conversation's cursor (rounds, coalescing)
 //   sdk-receipts.js       delivered/read markers, own-message statuses, received/read reports
 //   sdk-presence.js       presence and typing
+//   sdk-blocks.js         the users this user blocks; blocking and unblocking
 //   sdk-events.js         the events the client fires and their details (ClientEvents)
 //   sdk-timeline.js       Timeline: ordering, deduplication by (senderId, messageId), the sync
 //                         cursor of one conversation; messageKey

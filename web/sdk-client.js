@@ -9,6 +9,7 @@
 //   sdk-sync.js           Sync: catching up from each conversation's cursor
 //   sdk-receipts.js       Receipts: markers, own-message statuses, received/read reports
 //   sdk-presence.js       PresenceTracker and Typing
+//   sdk-blocks.js         Blocks: the users this user blocks (`client.blocks`)
 //
 // docs/web-sdk.md documents the API.
 
@@ -25,6 +26,7 @@ import { Sender } from './sdk-sending.js';
 import { Sync } from './sdk-sync.js';
 import { Receipts } from './sdk-receipts.js';
 import { PresenceTracker, Typing } from './sdk-presence.js';
+import { Blocks } from './sdk-blocks.js';
 
 export { deviceId };
 
@@ -170,6 +172,8 @@ export class ConfabClient extends EventTarget {
     this.users = this.#users.users;
     /** @type {Map<string, { status: import('./types/proto').PresenceStatus, lastSeen: number | null }>} */
     this.presence = this.#presence.presence;
+    /** The users this user blocks: `refresh()`, `block(id)`, `unblock(id)`, `isBlocked(id)`, `list`. */
+    this.blocks = new Blocks({ api, emit });
   }
 
   /** @returns {ConnectionState} */
@@ -464,6 +468,22 @@ export class ConfabClient extends EventTarget {
   /** Leaves a group (`DELETE /conversations/{id}/members/{me}`). @param {string} conversationId */
   leave(conversationId) {
     return this.#conversations.leave(conversationId);
+  }
+
+  /**
+   * Renames a group and/or changes settings given (admins). @param {string} conversationId
+   * @param {{ name?: string, settings?: Partial<GroupSettings> }} changes
+   */
+  updateGroup(conversationId, changes) {
+    return this.#conversations.updateGroup(conversationId, changes);
+  }
+
+  /**
+   * Makes a member admin or plain member (admins). @param {string} conversationId
+   * @param {string} userId @param {import('./types/proto').Role} role
+   */
+  setRole(conversationId, userId, role) {
+    return this.#conversations.setRole(conversationId, userId, role);
   }
 
   /** `GET /users?query=`. @param {string} query @param {number} [limit] */

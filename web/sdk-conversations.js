@@ -1,6 +1,7 @@
 // The conversations this user is a member of and their timelines: the list as the server sends it
 // merged with what this device knows (`local`: sync cursor, receipt markers, reported markers),
-// kept in local storage; creating, joining and leaving (REST); names and the list's order.
+// kept in local storage; creating, joining and leaving (REST); managing groups (rename, settings,
+// roles); names and the list's order.
 
 import { Timeline } from './sdk-timeline.js';
 import { ConfabError } from './sdk-transport.js';
@@ -249,6 +250,33 @@ export class Conversations {
       `/conversations/${encodeURIComponent(conversationId)}/members/${encodeURIComponent(this.userId)}`,
     );
     this.drop(conversationId);
+  }
+
+  /**
+   * `PATCH /conversations/{id}` (group admins): renames the group and/or changes the settings
+   * given (the others keep their values). Every member hears of it as `conversation.updated`.
+   * @param {string} conversationId
+   * @param {{ name?: string, settings?: Partial<GroupSettings> }} changes
+   * @returns {Promise<LocalConversation>}
+   */
+  async updateGroup(conversationId, { name, settings }) {
+    /** @type {import('./types/proto').UpdateConversationRequest} */
+    const body = {};
+    if (name !== undefined) body.name = name;
+    if (settings !== undefined) body.settings = settings;
+    return this.#took(await this.api('PATCH', `/conversations/${encodeURIComponent(conversationId)}`, body));
+  }
+
+  /**
+   * `PUT /conversations/{id}/members/{userId}/role` (group admins; the last admin cannot step down).
+   * @param {string} conversationId
+   * @param {string} userId
+   * @param {import('./types/proto').Role} role
+   * @returns {Promise<LocalConversation>}
+   */
+  async setRole(conversationId, userId, role) {
+    const path = `/conversations/${encodeURIComponent(conversationId)}/members/${encodeURIComponent(userId)}/role`;
+    return this.#took(await this.api('PUT', path, { role }));
   }
 
   /**

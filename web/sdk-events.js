@@ -2,6 +2,7 @@
 // typed `emit` the client hands to its parts so that each of them fires events on the client.
 
 /** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./types/proto').BlockedUser} BlockedUser */
 /** @typedef {import('./types/proto').PresenceStatus} PresenceStatus */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-status.js').Status} Status */
@@ -27,6 +28,7 @@
  *   conversation: { conversation: LocalConversation, isNew: boolean },
  *   'conversation.removed': { conversationId: string },
  *   user: { user: User },
+ *   blocks: { blocks: BlockedUser[] },
  *   synced: {},
  *   unauthorized: { error: unknown },
  *   signedout: { reason: 'revoked' | 'unauthorized', error: unknown, code?: number },

@@ -103,6 +103,28 @@ export type ReceiptEntry = { userId: string, timestamp: number, };
 
 export type ReceiptsResponse = { deliveredTo: Array<ReceiptEntry>, readBy: Array<ReceiptEntry>, };
 
+export type BlockedUser = { user: User, 
+/**
+ * When the block was made (ms since the epoch); blocking again does not move it.
+ */
+blockedAt: number, };
+
+export type BlocksResponse = { blocks: Array<BlockedUser>, };
+
+export type UpdateConversationRequest = { 
+/**
+ * Normalised and checked like a group name at creation.
+ */
+name?: string, 
+/**
+ * Settings to change, by key, merged over the current ones: keys absent keep their value, keys
+ * the server does not know are ignored (as at creation). Kept as raw JSON so that every key of
+ * [`GroupSettings`](crate::GroupSettings), including ones added later, can be changed here.
+ */
+settings?: Partial<GroupSettings>, };
+
+export type SetRoleRequest = { role: Role, };
+
 export type SendPayload = { messageId?: string | null, conversationId: string, content: JsonValue, };
 
 export type UpToPayload = { conversationId: string, upToSequence: number, };

@@ -384,6 +384,35 @@ pub async fn last_seen_settings_reach_every_node(cluster: Cluster) {
     }
 }
 
+/// A block or unblock reaches every node once, the broadcasting one included, with the pair and
+/// its direction intact.
+pub async fn block_changes_reach_every_node(cluster: Cluster) {
+    let n = cluster.nodes.len();
+    for sender in 0..n {
+        let events = [
+            ClusterEvent::BlockChanged {
+                blocker: format!("blocker-{sender}"),
+                blocked: format!("blocked-{sender}"),
+                active: true,
+            },
+            ClusterEvent::BlockChanged {
+                blocker: format!("blocker-{sender}"),
+                blocked: format!("blocked-{sender}"),
+                active: false,
+            },
+        ];
+        for event in &events {
+            cluster.node(sender).bus.broadcast(event.clone());
+        }
+        cluster.event_fence(sender).await;
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            for event in &events {
+                assert_eq!(node.handler.count_event(event), 1, "node {i} got {event:?} once");
+            }
+        }
+    }
+}
+
 /// Presence is the best status over the nodes holding the user: it stays online while any node
 /// has the user online, and goes offline only when the last node lets go. Every node hears each
 /// cluster-wide change once, and nothing when a node's change leaves the aggregate as it was.
@@ -477,6 +506,7 @@ macro_rules! bus_conformance_suite {
             broadcasts_reach_every_node_once,
             revocations_reach_every_node_intact,
             last_seen_settings_reach_every_node,
+            block_changes_reach_every_node,
             presence_aggregates_over_nodes,
             presence_of_answers_in_order,
             ping_succeeds,

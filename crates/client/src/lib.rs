@@ -13,8 +13,10 @@
 //!
 //! # Layout
 //! - [`rest`]: [`Client`], one method per endpoint.
+//! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
 
+pub mod manage;
 pub mod rest;
 pub mod ws;
 

@@ -66,7 +66,7 @@ impl Client {
         Ok((status, value))
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -94,7 +94,7 @@ impl Client {
         Ok((status, value))
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         Ok(self.call::<(), T>(Method::GET, path, None).await?.1)
     }
 

@@ -42,6 +42,10 @@ pub enum ClusterEvent {
     /// A user turned showing when they were last seen on (`show`) or off (already recorded in
     /// the store): every node updates what it cached of the setting.
     LastSeenShown { user_id: String, show: bool },
+    /// `blocker` blocked (`active`) or unblocked `blocked` (already recorded in the store): every
+    /// node drops what it cached about the pair and, on a block, ends the presence watches between
+    /// them.
+    BlockChanged { blocker: String, blocked: String, active: bool },
 }
 
 /// Which tokens of a user a [`ClusterEvent::SessionsRevoked`] revokes.

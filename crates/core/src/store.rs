@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use confab_proto::{
-    Content, Conversation, GroupSettings, Message, MessageStatus, SyncCursor, SyncResponse, User,
+    BlockedUser, Content, Conversation, GroupSettings, Message, MessageStatus, Role, SyncCursor,
+    SyncResponse, User,
 };
 
 use crate::error::Result;
@@ -50,6 +51,16 @@ pub struct NewGroup {
     pub settings: GroupSettings,
     pub created_at: i64,
     pub max_group_size: u32,
+}
+
+/// A change to a group: what is `None` is unchanged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupUpdate {
+    /// Already normalized by [`crate::validate::group_name`].
+    pub name: Option<String>,
+    /// Settings to change, by key, merged over the stored ones by
+    /// [`rules::management::patch_settings`](crate::rules::management::patch_settings).
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub struct NewMessage {
@@ -199,7 +210,8 @@ pub trait SessionStore: Send + Sync {
 pub trait ConversationStore: Send + Sync {
     /// The direct conversation of `a` and `b`, created with `new_id` if the pair has none.
     /// Returns its id and whether it was created. Both users must exist (`UserNotFound`) and be
-    /// two different users (`InvalidRequest`).
+    /// two different users (`InvalidRequest`), and `b` must not block `a` (`Forbidden`, whether
+    /// or not the conversation exists; see [`crate::rules::blocks::direct_open`]).
     async fn open_direct(&self, a: &str, b: &str, new_id: String, now: i64) -> Result<(String, bool)>;
     /// Creates a group; every member must exist (`UserNotFound`), and the group may not exceed
     /// `max_group_size` members (`InvalidRequest`).
@@ -240,7 +252,9 @@ pub trait MessageStore: Send + Sync {
     /// different conversation or content it is `DuplicateMessage`. Another sender's message with
     /// the same `messageId` is a different message: it never conflicts, and an append reveals
     /// nothing about it. The sender must be a member (`Forbidden`), and may post in a group
-    /// restricted to admins only as an admin.
+    /// restricted to admins only as an admin. In a direct conversation, a block either way between
+    /// the two members is `Forbidden` ([`crate::rules::blocks::direct_send`]), decided in the same
+    /// transaction as the append: a block stored before the append is never missed.
     fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended>;
     /// A page of a conversation's history as `viewer` may see it (`Forbidden` for non-members).
     async fn history(
@@ -332,17 +346,59 @@ pub trait PresenceStore: Send + Sync {
     async fn touch_last_seen(&self, user: &str, at: i64) -> Result<()>;
     /// `lastSeen` of each listed user that exists (`None`: never seen), in the order listed.
     async fn last_seen(&self, users: &[String]) -> Result<Vec<(String, Option<i64>)>>;
-    /// Users sharing at least one conversation with `user` (not `user`), at most `limit`.
+    /// Users sharing at least one conversation with `user` (not `user`), at most `limit`. Users
+    /// blocking `user` or blocked by them are no contacts, whatever they share.
     async fn contacts_of(&self, user: &str, limit: u32) -> Result<Vec<String>>;
-    /// Those of `users` who share at least one conversation with `user`, each once, in the order
-    /// listed. `user` itself, unknown ids and users sharing nothing are left out alike. Asking
-    /// about a few users costs a few index look-ups, however many contacts `user` has.
+    /// Those of `users` who share at least one conversation with `user` (and neither blocks the
+    /// other), each once, in the order listed. `user` itself, unknown ids and users sharing
+    /// nothing are left out alike. Asking about a few users costs a few index look-ups, however
+    /// many contacts `user` has.
     async fn contacts_among(&self, user: &str, users: &[String]) -> Result<Vec<String>>;
+}
+
+/// Blocks between users ([`crate::rules::blocks`]). Each change is durable once the call returns
+/// `Ok`; blocks are read again inside every direct append and direct opening, so a stored block
+/// takes effect for every later one, on any node.
+#[async_trait]
+pub trait BlockStore: Send + Sync {
+    /// `blocker` blocks `blocked` as of `at` (ms). `blocked` must exist (`UserNotFound`) and be
+    /// someone else (`InvalidRequest`); at most [`MAX_BLOCKS`](crate::rules::blocks::MAX_BLOCKS)
+    /// blocks per user (`InvalidRequest`). Idempotent: blocking again keeps the first time.
+    /// Returns whether the block is new.
+    async fn block_user(&self, blocker: &str, blocked: &str, at: i64) -> Result<bool>;
+    /// Ends `blocker`'s block of `blocked`, who must exist (`UserNotFound`) and be someone else
+    /// (`InvalidRequest`). Idempotent; returns whether there was a block.
+    async fn unblock_user(&self, blocker: &str, blocked: &str) -> Result<bool>;
+    /// The users `blocker` blocks, most recent block first (then by user id).
+    async fn blocks_of(&self, blocker: &str) -> Result<Vec<BlockedUser>>;
+    /// Blocks between `user` and `peer`, either way.
+    async fn blocking(&self, user: &str, peer: &str) -> Result<crate::rules::blocks::Blocking>;
+}
+
+/// Group management ([`crate::rules::management`]). Both writes hold the conversation's row while
+/// they decide, so concurrent changes (two admins stepping down at once) see each other.
+#[async_trait]
+pub trait GroupAdminStore: Send + Sync {
+    /// Renames and/or changes the settings of a group on behalf of `actor`, an admin. Returns
+    /// whether anything changed. `ConversationNotFound`, `Forbidden` (not a member, or not an
+    /// admin), `InvalidRequest` (a direct conversation, or settings that do not parse).
+    async fn update_group(&self, conversation_id: &str, actor: &str, update: &GroupUpdate) -> Result<bool>;
+    /// Gives `user` the `role` on behalf of `actor`, an admin. Returns whether it changed.
+    /// `NotFound` when `user` is not a member; `InvalidRequest` when the last admin would step
+    /// down (and for a direct conversation); otherwise as [`GroupAdminStore::update_group`].
+    async fn set_role(&self, conversation_id: &str, actor: &str, user: &str, role: Role) -> Result<bool>;
 }
 
 #[async_trait]
 pub trait Store:
-    UserStore + ConversationStore + MessageStore + ReceiptStore + PresenceStore + SessionStore
+    UserStore
+    + ConversationStore
+    + MessageStore
+    + ReceiptStore
+    + PresenceStore
+    + SessionStore
+    + BlockStore
+    + GroupAdminStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

@@ -13,7 +13,7 @@
 //!   (field names, optional fields, enum tags).
 //! - `src/main.rs`: `cargo run -p confab-proto-ts` prints the declarations.
 
-use confab_proto::{error, frames, model, rest};
+use confab_proto::{blocks, error, frames, groups, model, rest};
 use ts_rs::{Config, TS};
 
 /// Where the declarations are committed, relative to the workspace root.
@@ -73,6 +73,11 @@ pub fn types() -> Vec<(String, String)> {
         decl::<rest::SyncResponse>(cfg),
         decl::<rest::ReceiptEntry>(cfg),
         decl::<rest::ReceiptsResponse>(cfg),
+        // blocks and group management
+        decl::<blocks::BlockedUser>(cfg),
+        decl::<blocks::BlocksResponse>(cfg),
+        decl::<groups::UpdateConversationRequest>(cfg),
+        decl::<groups::SetRoleRequest>(cfg),
         // frames: client → server
         decl::<frames::SendPayload>(cfg),
         decl::<frames::UpToPayload>(cfg),

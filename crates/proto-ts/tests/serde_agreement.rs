@@ -146,6 +146,21 @@ fn structs_agree_with_serde() {
             resume_token: "r".into(),
         }),
     );
+    agrees("UpdateConversationRequest", &json_of!(UpdateConversationRequest::default()));
+    agrees(
+        "UpdateConversationRequest",
+        &json_of!(UpdateConversationRequest {
+            name: Some("n".into()),
+            settings: json!({"onlyAdminsCanPost": true}).as_object().cloned(),
+        }),
+    );
+    agrees("SetRoleRequest", &json_of!(SetRoleRequest { role: Role::Member }));
+    let blocked = BlockedUser {
+        user: User { user_id: "u".into(), username: "n".into(), display_name: "N".into() },
+        blocked_at: 1,
+    };
+    agrees("BlockedUser", &json_of!(blocked));
+    agrees("BlocksResponse", &json_of!(BlocksResponse { blocks: vec![blocked] }));
     // What a client may leave out on input is optional too.
     let register: RegisterRequest =
         serde_json::from_value(json!({"username": "a", "password": "b"})).unwrap();

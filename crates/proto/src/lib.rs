@@ -8,14 +8,20 @@
 //! - [`error`]: the error body and its codes, with their HTTP statuses.
 //! - [`rest`]: request and response bodies of the REST API.
 //! - [`model`]: the objects both transports carry (users, conversations, messages).
+//! - [`blocks`]: the bodies of blocking users.
+//! - [`groups`]: the bodies of group management (rename, settings, roles).
 //! - [`frames`]: WebSocket frames, client → server and server → client.
 
+pub mod blocks;
 pub mod error;
 pub mod frames;
+pub mod groups;
 pub mod model;
 pub mod rest;
 
+pub use blocks::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};
+pub use groups::*;
 pub use model::*;
 pub use rest::*;

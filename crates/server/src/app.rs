@@ -14,7 +14,7 @@ use crate::config::ServerConfig;
 use crate::fanout::{Dispatcher, SHARD_QUEUE};
 use crate::hub::{CloseReason, Hub};
 use crate::node::NodeHandler;
-use crate::service::{Accounts, Conversations, Messages, Notifier, PresenceHub, TypingTracker};
+use crate::service::{Accounts, Blocks, Conversations, Messages, Notifier, PresenceHub, TypingTracker};
 
 pub(crate) struct App {
     /// Settings, fixed once the server runs; read by the transports (limits, intervals) and by
@@ -23,6 +23,7 @@ pub(crate) struct App {
     accounts: Accounts,
     conversations: Conversations,
     messages: Messages,
+    blocks: Blocks,
     presence: Arc<PresenceHub>,
     typing: Arc<TypingTracker>,
     hub: Arc<Hub>,
@@ -56,7 +57,14 @@ impl App {
             limits.presence_watch_cap,
         );
         node.attach_presence(presence.clone());
-        let typing = TypingTracker::new(notifier.clone(), config.typing_timeout, limits.typing_fanout_limit);
+        let typing = TypingTracker::new(
+            notifier.clone(),
+            config.typing_timeout,
+            limits.typing_fanout_limit,
+            store.clone(),
+            node.blocks.clone(),
+        );
+        let blocks = Blocks::new(store.clone(), bus.clone(), node.blocks.clone(), presence.clone());
         App {
             accounts: Accounts::new(
                 store.clone(),
@@ -78,6 +86,7 @@ impl App {
                 limits.clone(),
                 typing.clone(),
             ),
+            blocks,
             typing,
             presence,
             hub: node.hub.clone(),
@@ -98,6 +107,10 @@ impl App {
 
     pub(crate) fn messages(&self) -> &Messages {
         &self.messages
+    }
+
+    pub(crate) fn blocks(&self) -> &Blocks {
+        &self.blocks
     }
 
     pub(crate) fn presence(&self) -> &Arc<PresenceHub> {

@@ -149,6 +149,7 @@ impl Server {
             members: members.clone(),
             presence: OnceLock::new(),
             revocations: Default::default(),
+            blocks: Default::default(),
         });
         let node_id = confab_core::ids::new_id();
         if let BusLocation::Redis { prefix, .. } = &bus_location {

@@ -1,6 +1,7 @@
 //! What the bus brings to this node: frames for local connections, membership changes that make
 //! cached member lists and presence watches stale, cluster-wide presence changes for local
-//! watchers, and revoked sessions (cached revocations dropped, covered connections closed).
+//! watchers, revoked sessions (cached revocations dropped, covered connections closed), and blocks
+//! (cached pairs dropped, presence between the two ended).
 
 use std::sync::{Arc, OnceLock};
 
@@ -9,7 +10,7 @@ use confab_proto::PresenceStatus;
 
 use crate::fanout::MemberCache;
 use crate::hub::Hub;
-use crate::service::{PresenceHub, RevocationCache};
+use crate::service::{BlockCache, PresenceHub, RevocationCache};
 
 pub(crate) struct NodeHandler {
     pub(crate) hub: Arc<Hub>,
@@ -18,6 +19,8 @@ pub(crate) struct NodeHandler {
     pub(crate) presence: OnceLock<Arc<PresenceHub>>,
     /// What this node knows of users' revoked tokens.
     pub(crate) revocations: Arc<RevocationCache>,
+    /// What this node knows of blocks between pairs of users.
+    pub(crate) blocks: Arc<BlockCache>,
 }
 
 impl NodeHandler {
@@ -48,6 +51,12 @@ impl DeliveryHandler for NodeHandler {
             ClusterEvent::LastSeenShown { user_id, show } => {
                 if let Some(presence) = self.presence.get() {
                     presence.last_seen_shown(user_id, *show);
+                }
+            }
+            ClusterEvent::BlockChanged { blocker, blocked, active } => {
+                self.blocks.invalidate(blocker, blocked);
+                if let (true, Some(presence)) = (*active, self.presence.get()) {
+                    presence.pair_blocked(blocker, blocked);
                 }
             }
             ClusterEvent::SessionsRevoked { user_id, revoked } => {

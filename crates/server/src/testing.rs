@@ -44,6 +44,7 @@ impl TestApp {
             members,
             presence: OnceLock::new(),
             revocations: Default::default(),
+            blocks: Default::default(),
         });
         let bus = Arc::new(InProcessBus::new());
         bus.attach(handler.clone());

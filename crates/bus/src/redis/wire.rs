@@ -76,6 +76,9 @@ pub(super) fn encode_event(e: &ClusterEvent) -> String {
             format!("revoked\n{user_id}\nbefore\n{before}\n{}", keep.as_deref().unwrap_or(""))
         }
         ClusterEvent::LastSeenShown { user_id, show } => format!("lastseen\n{user_id}\n{}", u8::from(*show)),
+        ClusterEvent::BlockChanged { blocker, blocked, active } => {
+            format!("block\n{blocker}\n{blocked}\n{}", u8::from(*active))
+        }
     }
 }
 
@@ -110,6 +113,16 @@ pub(super) fn decode_event(payload: &str) -> Option<ClusterEvent> {
                 _ => return None,
             };
             Some(ClusterEvent::LastSeenShown { user_id, show })
+        }
+        "block" => {
+            let blocker = parts.next()?.to_string();
+            let blocked = parts.next()?.to_string();
+            let active = match parts.next()? {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            };
+            Some(ClusterEvent::BlockChanged { blocker, blocked, active })
         }
         _ => None,
     }
@@ -149,6 +162,8 @@ mod tests {
             },
             ClusterEvent::LastSeenShown { user_id: "u".into(), show: false },
             ClusterEvent::LastSeenShown { user_id: "u".into(), show: true },
+            ClusterEvent::BlockChanged { blocker: "a".into(), blocked: "b".into(), active: true },
+            ClusterEvent::BlockChanged { blocker: "a".into(), blocked: "b".into(), active: false },
         ] {
             assert_eq!(decode_event(&encode_event(&e)), Some(e));
         }

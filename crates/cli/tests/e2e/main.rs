@@ -1,11 +1,14 @@
 //! End-to-end tests: real servers on ephemeral ports with temp data dirs, driven over real HTTP and
 //! WebSocket through the Rust client.
 
+mod blocks;
 mod cluster;
+mod cluster_manage;
 mod config;
 mod durability;
 mod edge;
 mod errors;
+mod groups;
 mod harness;
 mod limits;
 mod messaging;

@@ -47,10 +47,12 @@ async fn presence_of_a_stranger_is_not_revealed() {
     let bob = register(&server.url, "bob").await;
     let mallory = register(&server.url, "mallory").await;
     alice.api.open_direct(&bob.id).await.unwrap();
-    // Alice has been seen: a lastSeen is stored.
-    alice.connect("phone").await.close().await.unwrap();
-
     let (mut bob_conn, _) = connect_watching(&bob, "bob").await;
+    // Alice has been seen: a lastSeen is stored. The server handles her disconnect after her
+    // socket closes, so Bob waits until he is told she is offline.
+    alice.connect("phone").await.close().await.unwrap();
+    while presence_of(&mut bob_conn, &alice.id).await.status != PresenceStatus::Offline {}
+
     let (mut mallory_conn, bulk) = connect_watching(&mallory, "mallory").await;
     assert!(bulk.is_empty(), "{bulk:?}");
     let seen = subscribe(&mut bob_conn, &[&alice.id]).await;

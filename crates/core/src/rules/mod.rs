@@ -8,6 +8,8 @@
 //! - [`users`]: users a change names must exist; the normalized search prefix.
 //! - [`direct`]: opening the one direct conversation of two users.
 //! - [`groups`]: creating groups, adding and removing members, the size limit, admin succession.
+//! - [`management`]: renaming groups, changing their settings, promoting and demoting members.
+//! - [`blocks`]: blocking users, and what a block stops in direct conversations.
 //! - [`posting`]: whether a message may be appended, and resends answered idempotently.
 //! - [`history`]: the messages a page holds, whether more exist, and the viewer's own statuses.
 //! - [`markers`]: how delivered and read markers move.
@@ -17,9 +19,11 @@
 //! - [`sessions`]: which tokens a revocation covers.
 
 pub mod access;
+pub mod blocks;
 pub mod direct;
 pub mod groups;
 pub mod history;
+pub mod management;
 pub mod markers;
 pub mod posting;
 pub mod presence;

@@ -4,18 +4,22 @@
 
 use confab_proto::{GroupSettings, Message, Role};
 
+use super::blocks::{self, Blocking};
 use crate::error::{Error, Result};
 use crate::store::{Appended, NewMessage};
 
 /// What an append must know before it writes, read together: the sender's stored message with the
 /// same id (a `messageId` is unique per sender; other senders' messages with it are other
-/// messages), the conversation's settings (`None`: no such conversation), and the sender's role
-/// in it.
+/// messages), the conversation's settings (`None`: no such conversation), the sender's role
+/// in it, and, in a direct conversation, blocks between the sender and the other member.
 #[derive(Debug, Clone, Default)]
 pub struct AppendCheck {
     pub existing: Option<Message>,
     pub settings: Option<GroupSettings>,
     pub role: Option<Role>,
+    /// Blocks between the sender and the other member of a direct conversation; the default (no
+    /// block) in a group, where blocks change nothing.
+    pub blocking: Blocking,
 }
 
 /// What to do with a checked append.
@@ -29,13 +33,15 @@ pub enum AppendPlan {
 
 /// Decides a checked append. The sender's stored message with the same id wins over everything
 /// else (a retry is answered even if the sender has since left); otherwise the conversation must
-/// exist, the sender must be a member, and in a group where only admins post, an admin.
+/// exist, the sender must be a member, no block may stand between the two members of a direct
+/// conversation, and in a group where only admins post, the sender must be an admin.
 pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if let Some(original) = check.existing {
         return message.resend_of(original).map(AppendPlan::Repeat);
     }
     let settings = check.settings.ok_or(Error::ConversationNotFound)?;
     let role = check.role.ok_or_else(Error::not_member)?;
+    blocks::direct_send(check.blocking)?;
     if settings.only_admins_can_post && role != Role::Admin {
         return Err(Error::Forbidden("only admins can post in this group".into()));
     }
@@ -90,7 +96,32 @@ mod tests {
             existing: None,
             settings: Some(GroupSettings { only_admins_can_post: only_admins, allow_member_invites: false }),
             role,
+            blocking: Blocking::default(),
         }
+    }
+
+    #[test]
+    fn a_block_either_way_stops_sends_but_not_the_answer_to_a_retry() {
+        let blocked = AppendCheck {
+            blocking: Blocking { blocks_peer: false, blocked_by_peer: true },
+            ..check(false, Some(Role::Member))
+        };
+        assert_eq!(
+            decide(&msg("m", "hi"), blocked.clone()).unwrap_err(),
+            Error::Forbidden(blocks::BLOCKED_MESSAGE.into())
+        );
+        let blocker = AppendCheck {
+            blocking: Blocking { blocks_peer: true, blocked_by_peer: false },
+            ..check(false, Some(Role::Member))
+        };
+        assert_eq!(
+            decide(&msg("m", "hi"), blocker).unwrap_err(),
+            Error::Forbidden(blocks::BLOCKER_MESSAGE.into())
+        );
+        let outsider = AppendCheck { role: None, ..blocked.clone() };
+        assert_eq!(decide(&msg("m", "hi"), outsider).unwrap_err(), Error::not_member(), "membership first");
+        let retry = AppendCheck { existing: Some(stored(&msg("m", "hi"), 2, 1).message), ..blocked };
+        assert!(matches!(decide(&msg("m", "hi"), retry), Ok(AppendPlan::Repeat(_))));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The REST API under `/api/v1`, the WebSocket endpoint and the operations endpoints.
 
 mod auth;
+mod blocks;
 mod conversations;
+mod groups;
 mod messages;
 mod ops;
 mod users;
@@ -23,13 +25,16 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/users/me", get(users::me).patch(users::update_me))
         .route("/users/me/password", put(users::change_password))
+        .route("/users/me/blocks", get(blocks::list))
+        .route("/users/me/blocks/{user_id}", put(blocks::block).delete(blocks::unblock))
         .route("/users/{user_id}", get(users::by_id))
         .route("/users", get(users::search))
         .route("/conversations", post(conversations::create_direct).get(conversations::list))
         .route("/groups", post(conversations::create_group))
-        .route("/conversations/{id}", get(conversations::get_one))
+        .route("/conversations/{id}", get(conversations::get_one).patch(groups::update))
         .route("/conversations/{id}/members", post(conversations::add_members))
         .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
+        .route("/conversations/{id}/members/{user_id}/role", put(groups::set_role))
         .route("/conversations/{id}/messages", post(messages::send).get(messages::history))
         .route("/conversations/{id}/messages/{message_id}/receipts", get(messages::receipts))
         .route("/conversations/{id}/read", post(messages::read_conversation))

@@ -1,5 +1,8 @@
-//! Conversations: opening direct conversations, creating groups, membership. Every change is
-//! followed by `conversation.updated` to the members (and to a member who was just removed).
+//! Conversations: opening direct conversations, creating groups, membership, and (in
+//! [`management`]) renaming groups, their settings and members' roles. Every change is followed by
+//! `conversation.updated` to the members (and to a member who was just removed).
+
+mod management;
 
 use std::sync::Arc;
 
@@ -122,6 +125,14 @@ impl Conversations {
         // the caller hears back (other nodes follow as the bus brings them the change).
         self.presence.recheck_conversation(conversation_id).await;
         Ok(())
+    }
+
+    /// Tells every member that a conversation changed without a change of membership (a rename,
+    /// settings, roles). Like [`Conversations::announce`], a failure is logged, not returned.
+    async fn announce_change(&self, conversation_id: &str, actor: &str) {
+        if let Err(e) = self.try_announce(conversation_id, actor, &[]).await {
+            tracing::warn!(error = %e, conversation = conversation_id, "conversation.updated not sent");
+        }
     }
 
     /// Tells every member (and `also`, e.g. a member who just left) that a conversation changed:

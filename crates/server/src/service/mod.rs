@@ -6,7 +6,9 @@
 //!   changes, the user directory.
 //! - [`sessions`]: this node's cache of revoked tokens, invalidated through the bus.
 //! - [`throttle`]: login and registration throttles, decided before any password is hashed.
-//! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
+//! - [`conversations`]: direct conversations, groups, membership, group management,
+//!   `conversation.updated`.
+//! - [`blocks`]: blocking users, and this node's cache of blocks between pairs.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
 //! - [`sync`]: the bounds on a sync request and its result.
@@ -14,6 +16,7 @@
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
 mod accounts;
+mod blocks;
 mod conversations;
 mod messages;
 mod notify;
@@ -27,6 +30,7 @@ mod typing;
 mod tests;
 
 pub(crate) use accounts::{Accounts, Authenticated};
+pub(crate) use blocks::{BlockCache, Blocks};
 pub(crate) use conversations::Conversations;
 pub(crate) use messages::{Messages, Via};
 pub(crate) use notify::Notifier;

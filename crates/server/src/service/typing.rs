@@ -4,17 +4,20 @@
 //! most one frame a second and the members still end with the typist's last state. The server
 //! sends `isTyping: false` after the configured quiet period (5 s) since the last start, on
 //! `typing.stop`, and when the typist disconnects. Groups with more members than the typing
-//! fan-out limit get no typing updates at all.
+//! fan-out limit get no typing updates at all, nor do direct conversations between two users of
+//! whom one blocks the other (starts and stops there are accepted and go nowhere).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use confab_core::store::SharedStore;
 use confab_core::{Error, Result};
 use confab_proto::frames::TypingPayload;
-use confab_proto::ServerFrame;
+use confab_proto::{ConversationType, ServerFrame};
 use dashmap::DashMap;
 use tokio::time::Instant;
 
+use super::blocks::BlockCache;
 use super::notify::Notifier;
 
 /// Least time between two `typing.update`s for one user in one conversation.
@@ -58,16 +61,34 @@ pub(crate) struct TypingTracker {
     fanout_limit: usize,
     /// (conversation, user) → state.
     states: DashMap<Key, State>,
+    store: SharedStore,
+    /// Blocks between the two members of a two-member conversation.
+    blocks: Arc<BlockCache>,
+    /// Conversation → whether it is a direct one, for two-member conversations whose members block
+    /// each other (a conversation's type never changes). Bounded like the block cache.
+    direct: DashMap<String, bool>,
 }
+
+/// Conversations whose type is kept at most; past this the map starts over.
+const MAX_CACHED_KINDS: usize = 100_000;
 
 impl TypingTracker {
     /// Shared as an `Arc`: each typist's quiet-period timer holds the tracker.
-    pub(crate) fn new(notifier: Notifier, timeout: Duration, fanout_limit: u32) -> Arc<TypingTracker> {
+    pub(crate) fn new(
+        notifier: Notifier,
+        timeout: Duration,
+        fanout_limit: u32,
+        store: SharedStore,
+        blocks: Arc<BlockCache>,
+    ) -> Arc<TypingTracker> {
         Arc::new(TypingTracker {
             notifier,
             timeout,
             fanout_limit: fanout_limit as usize,
             states: DashMap::new(),
+            store,
+            blocks,
+            direct: DashMap::new(),
         })
     }
 
@@ -92,14 +113,38 @@ impl TypingTracker {
         self.stopped(conversation_id, user);
     }
 
-    /// Fails unless `user` is a member; `false` when the conversation is too large for typing
-    /// indicators.
+    /// Fails unless `user` is a member; `false` when the conversation gets no typing indicators:
+    /// too large, or a direct conversation with a block either way between its two members.
     async fn require_member(&self, conversation_id: &str, user: &str) -> Result<bool> {
         if conversation_id.is_empty() {
             return Err(Error::InvalidRequest("`conversationId` must not be empty".into()));
         }
         let members = self.notifier.require_member(conversation_id, user).await?;
-        Ok(members.len() <= self.fanout_limit)
+        if members.len() > self.fanout_limit {
+            return Ok(false);
+        }
+        if let [a, b] = &members[..] {
+            let peer = if a == user { b } else { a };
+            // The (cached) block look-up first: only a blocked pair needs the conversation's type.
+            if self.blocks.either_way(&self.store, user, peer).await?
+                && self.is_direct(conversation_id, user).await?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn is_direct(&self, conversation_id: &str, user: &str) -> Result<bool> {
+        if let Some(direct) = self.direct.get(conversation_id) {
+            return Ok(*direct);
+        }
+        let direct = self.store.conversation(conversation_id, user).await?.kind == ConversationType::Direct;
+        if self.direct.len() >= MAX_CACHED_KINDS {
+            self.direct.clear();
+        }
+        self.direct.insert(conversation_id.to_string(), direct);
+        Ok(direct)
     }
 
     /// Decides, with the state locked, whether the members hear about the state now or later.

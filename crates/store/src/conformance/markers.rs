@@ -84,15 +84,16 @@ pub async fn receipts_never_list_the_sender(store: SharedStore) {
     let c = user(&store, "zeno").await;
     let g = group(&store, &a, &[b.clone(), c.clone()], GroupSettings::default()).await;
     send(&store, &g, &a, "first").await.unwrap();
-    send(&store, &g, &c, "second").await.unwrap();
+    let second = sent(&store, &g, &c, "second").await;
     // The sender reading on past their own message records a mark that covers it.
     assert!(store.mark_read(&g, &a, 2, 50).await.unwrap().read.advanced());
     store.mark_read(&g, &b, 2, 60).await.unwrap();
     let first =
         store.history(&g, &a, HistoryCursor::After(0), 1).await.unwrap().messages[0].message_id.clone();
     let r = store.receipts(&g, &first, &c).await.unwrap();
-    assert_eq!(r.read_by, [(b.clone(), 60)]);
-    assert_eq!(r.delivered_to, [(b.clone(), 60)], "reading is receiving");
+    // c read the first message when writing the second.
+    assert_eq!(r.read_by, [(b.clone(), 60), (c.clone(), second.timestamp)]);
+    assert_eq!(r.delivered_to, [(b.clone(), 60), (c.clone(), second.timestamp)], "reading is receiving");
     let (direct, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
     assert_eq!(
         store.receipts(&direct, &first, &a).await.unwrap_err(),

@@ -10,14 +10,20 @@
 //! - [`messages`]: appends, idempotency, sequences, history pages, sync.
 //! - [`markers`]: delivered and read markers, statuses, receipts.
 //! - [`sessions`]: revoked sessions and cutoffs, password and display name changes.
+//! - [`blocks`]: blocks between users and what they stop.
+//! - [`management`]: renaming groups, their settings, promoting and demoting members.
 
+mod blocks;
 mod conversations;
+mod management;
 mod markers;
 mod messages;
 mod sessions;
 mod users;
 
+pub use blocks::*;
 pub use conversations::*;
+pub use management::*;
 pub use markers::*;
 pub use messages::*;
 pub use sessions::*;
@@ -139,6 +145,9 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("conversations.rs"),
         include_str!("messages.rs"),
         include_str!("markers.rs"),
+        include_str!("sessions.rs"),
+        include_str!("blocks.rs"),
+        include_str!("management.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -187,6 +196,14 @@ macro_rules! store_conformance_suite {
             receipts_and_statuses_follow_the_markers,
             receipts_never_list_the_sender,
             replying_marks_what_came_before_as_read,
+            blocks_are_idempotent_and_listed_newest_first,
+            a_block_stops_direct_messages_both_ways_but_not_groups,
+            a_blocked_user_cannot_start_a_direct_conversation,
+            users_blocking_each_other_are_no_contacts,
+            blocks_are_capped_and_storms_stay_consistent,
+            admins_rename_groups_and_change_their_settings,
+            admins_promote_and_demote_members,
+            concurrent_step_downs_leave_an_admin,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

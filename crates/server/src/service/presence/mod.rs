@@ -11,7 +11,8 @@
 //! owner's contacts (and its owner), nothing else. `presence.subscribe` to anyone else answers as
 //! it does for an id of no user (left out of the bulk) and watches nothing. When a conversation's
 //! membership changes, every node re-checks the watches between its members and everyone else on
-//! that node, and drops those that no longer rest on a shared conversation.
+//! that node, and drops those that no longer rest on a shared conversation. Users who block each
+//! other (either way) are no contacts, whatever they share.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,7 @@ use tokio::time::Instant;
 
 use crate::hub::Outbox;
 
+mod blocks;
 mod last_seen;
 mod rechecks;
 

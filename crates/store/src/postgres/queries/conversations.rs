@@ -13,7 +13,7 @@ use confab_proto::{GroupSettings, Role};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{i, u, users};
+use super::{blocks, i, u, users};
 use crate::postgres::error::PgResult;
 
 const CONVERSATION_COLUMNS: &str =
@@ -49,7 +49,10 @@ pub(crate) async fn conversation<C: GenericClient>(c: &C, id: &str) -> Result<Op
 }
 
 /// The conversation row, locked until the transaction ends.
-async fn conversation_locked<C: GenericClient>(c: &C, id: &str) -> Result<Option<ConversationRow>> {
+pub(crate) async fn conversation_locked<C: GenericClient>(
+    c: &C,
+    id: &str,
+) -> Result<Option<ConversationRow>> {
     let sql =
         format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE conversation_id = $1 FOR UPDATE");
     Ok(c.query_opt(sql.as_str(), &[&id]).await.db()?.map(|r| conversation_from(&r)))
@@ -99,7 +102,7 @@ async fn seniors<C: GenericClient>(c: &C, id: &str) -> Result<Vec<MemberRow>> {
     members_where(c, id, "ORDER BY joined_at, user_id LIMIT $2", 2).await
 }
 
-async fn admin_count<C: GenericClient>(c: &C, id: &str) -> Result<u32> {
+pub(crate) async fn admin_count<C: GenericClient>(c: &C, id: &str) -> Result<u32> {
     let row = c
         .query_one("SELECT COUNT(*) FROM members WHERE conversation_id = $1 AND role = 'admin'", &[&id])
         .await
@@ -186,8 +189,9 @@ pub(crate) async fn open_direct<C: GenericClient>(
     now: i64,
 ) -> Result<(String, bool)> {
     let key = direct_key(a, b);
-    let (found, existing) = tokio::try_join!(users::existing(c, [a, b]), direct_by_key(c, &key))?;
-    match direct::open(a, b, &found, existing, new_id, now)? {
+    let (found, existing, blocking) =
+        tokio::try_join!(users::existing(c, [a, b]), direct_by_key(c, &key), blocks::blocking(c, a, b))?;
+    match direct::open(a, b, &found, existing, blocking, new_id, now)? {
         DirectOpening::Existing(id) => Ok((id, false)),
         DirectOpening::Create(new) => {
             if insert_conversation(c, &new).await? {

@@ -2,6 +2,7 @@
 
 use confab_core::rows::LocatedMessage;
 use confab_core::rules::access;
+use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
@@ -59,25 +60,38 @@ async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<
 /// What an append must know, in one round trip: the sender's earlier message with the same id
 /// (unique per sender), the conversation's settings, and the sender's role.
 pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
+    // The two block look-ups run only for a member of a direct conversation (two key look-ups
+    // each), inside the append's transaction: a block committed on any node before this statement
+    // is seen.
     let sql = format!(
-        "SELECT c.only_admins_can_post, c.allow_member_invites, m.role, e.* FROM (SELECT 1) one
+        "SELECT c.only_admins_can_post, c.allow_member_invites, m.role,
+                COALESCE(c.kind = 'direct' AND m.role IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM members o JOIN blocks b ON b.blocker_id = $3 AND b.blocked_id = o.user_id
+                    WHERE o.conversation_id = $2 AND o.user_id <> $3), FALSE),
+                COALESCE(c.kind = 'direct' AND m.role IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM members o JOIN blocks b ON b.blocker_id = o.user_id AND b.blocked_id = $3
+                    WHERE o.conversation_id = $2 AND o.user_id <> $3), FALSE),
+                e.* FROM (SELECT 1) one
          LEFT JOIN conversations c ON c.conversation_id = $2
          LEFT JOIN members m ON m.conversation_id = $2 AND m.user_id = $3
          LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $3 AND message_id = $1) e ON TRUE"
     );
-    let row =
-        c.query_one(sql.as_str(), &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
+    // Prepared once per connection: planning this statement cost more than running it.
+    let statement = c.prepare_cached(&sql).await.db()?;
+    let row = c.query_one(&statement, &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
     let only_admins: Option<bool> = row.get(0);
     let invites: Option<bool> = row.get(1);
     let role: Option<&str> = row.get(2);
-    let existing_id: Option<&str> = row.get(5);
+    let blocking = Blocking { blocks_peer: row.get(3), blocked_by_peer: row.get(4) };
+    let existing_id: Option<&str> = row.get(7);
     Ok(AppendCheck {
-        existing: existing_id.map(|_| message_at(&row, 3)).transpose()?,
+        existing: existing_id.map(|_| message_at(&row, 5)).transpose()?,
         settings: only_admins.map(|only_admins_can_post| GroupSettings {
             only_admins_can_post,
             allow_member_invites: invites.unwrap_or(false),
         }),
         role: role.map(confab_core::rows::parse_role),
+        blocking,
     })
 }
 
@@ -88,8 +102,8 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
 pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
     let content =
         serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
-    let row = c
-        .query_one(
+    let statement = c
+        .prepare_cached(
             "WITH seq AS (
                  UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = $1
                  WHERE conversation_id = $2 RETURNING last_sequence
@@ -110,8 +124,11 @@ pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now:
                  WHERE conversation_id = $2 AND user_id = $4
              )
              SELECT sequence_number FROM stored",
-            &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content],
         )
+        .await
+        .db()?;
+    let row = c
+        .query_one(&statement, &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content])
         .await
         .db()?;
     Ok(posting::stored(msg, u(row.get(0)), now))

@@ -2,7 +2,9 @@
 //! and read or write rows; what the rows mean, and what may be written, is decided in
 //! [`confab_core::rules`]. Sequence numbers are BIGINT in the database and `u64` on the wire.
 
+pub(crate) mod blocks;
 pub(crate) mod conversations;
+pub(crate) mod management;
 pub(crate) mod markers;
 pub(crate) mod messages;
 pub(crate) mod presence;

@@ -6,6 +6,7 @@ use confab_core::rules::presence::in_request_order;
 use confab_core::{Error, Result};
 use deadpool_postgres::GenericClient;
 
+use super::blocks::NOT_BLOCKED_EITHER_WAY;
 use crate::postgres::error::PgResult;
 
 pub(crate) async fn touch_last_seen<C: GenericClient>(c: &C, user: &str, at: i64) -> Result<()> {
@@ -54,9 +55,11 @@ pub(crate) async fn hiding_last_seen<C: GenericClient>(c: &C, users: &[String]) 
 pub(crate) async fn contacts_of<C: GenericClient>(c: &C, user: &str, limit: u32) -> Result<Vec<String>> {
     let rows = c
         .query(
-            "SELECT DISTINCT other.user_id FROM members mine
-             JOIN members other ON other.conversation_id = mine.conversation_id
-             WHERE mine.user_id = $1 AND other.user_id != $1 LIMIT $2",
+            &format!(
+                "SELECT DISTINCT other.user_id FROM members mine
+                 JOIN members other ON other.conversation_id = mine.conversation_id
+                 WHERE mine.user_id = $1 AND other.user_id != $1 AND {NOT_BLOCKED_EITHER_WAY} LIMIT $2"
+            ),
             &[&user, &(limit as i64)],
         )
         .await
@@ -74,9 +77,12 @@ pub(crate) async fn contacts_among<C: GenericClient>(
     }
     let rows = c
         .query(
-            "SELECT DISTINCT other.user_id FROM members mine
-             JOIN members other ON other.conversation_id = mine.conversation_id
-             WHERE mine.user_id = $1 AND other.user_id = ANY($2) AND other.user_id != $1",
+            &format!(
+                "SELECT DISTINCT other.user_id FROM members mine
+                 JOIN members other ON other.conversation_id = mine.conversation_id
+                 WHERE mine.user_id = $1 AND other.user_id = ANY($2) AND other.user_id != $1
+                   AND {NOT_BLOCKED_EITHER_WAY}"
+            ),
             &[&user, &users],
         )
         .await

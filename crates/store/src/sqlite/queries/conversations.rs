@@ -10,7 +10,7 @@ use confab_core::Result;
 use confab_proto::{GroupSettings, Role};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::users;
+use super::{blocks, users};
 use crate::sqlite::error::SqlResult;
 
 const CONVERSATION_COLUMNS: &str =
@@ -80,7 +80,7 @@ fn seniors(conn: &Connection, id: &str) -> Result<Vec<MemberRow>> {
     members_where(conn, id, "ORDER BY joined_at, user_id LIMIT ?2", 2)
 }
 
-fn admin_count(conn: &Connection, id: &str) -> Result<u32> {
+pub(crate) fn admin_count(conn: &Connection, id: &str) -> Result<u32> {
     conn.prepare_cached("SELECT COUNT(*) FROM members WHERE conversation_id = ?1 AND role = 'admin'")
         .and_then(|mut s| s.query_row([id], |r| r.get(0)))
         .db()
@@ -164,7 +164,8 @@ pub(crate) fn open_direct(
         .prepare_cached("SELECT conversation_id FROM conversations WHERE direct_key = ?1")
         .and_then(|mut s| s.query_row([direct_key(a, b)], |r| r.get(0)).optional())
         .db()?;
-    match direct::open(a, b, &found, existing, new_id, now)? {
+    let blocking = blocks::blocking(conn, a, b)?;
+    match direct::open(a, b, &found, existing, blocking, new_id, now)? {
         DirectOpening::Existing(id) => Ok((id, false)),
         // The single writer serializes openings, so no other insert can race this one.
         DirectOpening::Create(new) => {

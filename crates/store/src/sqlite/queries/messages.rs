@@ -2,14 +2,15 @@
 
 use confab_core::rows::LocatedMessage;
 use confab_core::rules::access;
+use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck, AppendPlan};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
-use confab_proto::{Content, Message};
+use confab_proto::{Content, ConversationType, Message};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{conversations, markers, seq};
+use super::{blocks, conversations, markers, seq};
 use crate::sqlite::error::SqlResult;
 
 const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, created_at";
@@ -74,10 +75,19 @@ fn in_window(conn: &Connection, id: &str, w: &PageWindow) -> Result<Vec<Message>
 }
 
 pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Appended> {
+    let conversation = conversations::conversation(conn, &msg.conversation_id)?;
+    let role = conversations::member(conn, &msg.conversation_id, &msg.sender_id)?.map(|m| m.role);
+    let direct = conversation.as_ref().is_some_and(|c| c.kind == ConversationType::Direct);
+    let blocking = if direct && role.is_some() {
+        blocks::with_direct_peer(conn, &msg.conversation_id, &msg.sender_id)?
+    } else {
+        Blocking::default()
+    };
     let check = AppendCheck {
         existing: by_sender_and_id(conn, &msg.sender_id, &msg.message_id)?,
-        settings: conversations::conversation(conn, &msg.conversation_id)?.map(|c| c.settings),
-        role: conversations::member(conn, &msg.conversation_id, &msg.sender_id)?.map(|m| m.role),
+        settings: conversation.map(|c| c.settings),
+        role,
+        blocking,
     };
     if let AppendPlan::Repeat(original) = posting::decide(msg, check)? {
         return Ok(original);

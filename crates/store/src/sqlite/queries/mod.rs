@@ -2,7 +2,9 @@
 //! writer's, inside its transaction, or a reader's, inside one snapshot) and reads or writes rows;
 //! what the rows mean, and what may be written, is decided in [`confab_core::rules`].
 
+pub(crate) mod blocks;
 pub(crate) mod conversations;
+pub(crate) mod management;
 pub(crate) mod markers;
 pub(crate) mod messages;
 pub(crate) mod presence;

@@ -4,6 +4,7 @@ use confab_core::rules::presence::in_request_order;
 use confab_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::blocks::NOT_BLOCKED_EITHER_WAY;
 use crate::sqlite::error::SqlResult;
 
 pub(crate) fn touch_last_seen(conn: &Connection, user: &str, at: i64) -> Result<()> {
@@ -58,11 +59,11 @@ pub(crate) fn hiding_last_seen(conn: &Connection, users: &[String]) -> Result<Ve
 
 pub(crate) fn contacts_of(conn: &Connection, user: &str, limit: u32) -> Result<Vec<String>> {
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT DISTINCT other.user_id FROM members mine
              JOIN members other ON other.conversation_id = mine.conversation_id
-             WHERE mine.user_id = ?1 AND other.user_id != ?1 LIMIT ?2",
-        )
+             WHERE mine.user_id = ?1 AND other.user_id != ?1 AND {NOT_BLOCKED_EITHER_WAY} LIMIT ?2"
+        ))
         .db()?;
     let rows = stmt.query_map(params![user, limit], |r| r.get(0)).db()?;
     rows.collect::<rusqlite::Result<Vec<String>>>().db()
@@ -70,11 +71,11 @@ pub(crate) fn contacts_of(conn: &Connection, user: &str, limit: u32) -> Result<V
 
 pub(crate) fn contacts_among(conn: &Connection, user: &str, users: &[String]) -> Result<Vec<String>> {
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT EXISTS (SELECT 1 FROM members mine
              JOIN members other ON other.conversation_id = mine.conversation_id
-             WHERE mine.user_id = ?1 AND other.user_id = ?2)",
-        )
+             WHERE mine.user_id = ?1 AND other.user_id = ?2 AND {NOT_BLOCKED_EITHER_WAY})"
+        ))
         .db()?;
     let mut found: Vec<String> = Vec::new();
     let mut asked = std::collections::HashSet::with_capacity(users.len());
