@@ -58,3 +58,72 @@ pub(crate) fn router(state: AppState) -> Router {
 async fn not_found() -> ApiError {
     ApiError(Error::NotFound("no such endpoint".into()))
 }
+
+#[cfg(test)]
+mod reference_docs {
+    /// Every route mounted above, as `METHOD /path` with the API prefix and camelCase parameters,
+    /// read from this file's own source so a new route cannot be missed.
+    fn mounted_routes() -> Vec<String> {
+        let source = include_str!("mod.rs");
+        let mut routes = Vec::new();
+        let mut prefix = "/api/v1";
+        for line in source.lines().map(str::trim) {
+            if line.starts_with("Router::new()") && !routes.is_empty() {
+                prefix = "";
+            }
+            let Some(rest) = line.strip_prefix(".route(\"") else { continue };
+            let Some((path, handlers)) = rest.split_once('"') else { continue };
+            if path == "/" || path == "/{file}" {
+                continue; // the web client's files
+            }
+            let path = camel_params(path);
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called =
+                    |h: &str| h.contains(&format!(" {method}(")) || h.contains(&format!(".{method}("));
+                if called(handlers) {
+                    routes.push(format!("{} {prefix}{path}", method.to_uppercase()));
+                }
+            }
+        }
+        routes
+    }
+
+    fn camel_params(path: &str) -> String {
+        let mut out = String::new();
+        let mut upper = false;
+        let mut in_param = false;
+        for c in path.chars() {
+            match c {
+                '{' => in_param = true,
+                '}' => in_param = false,
+                '_' if in_param => {
+                    upper = true;
+                    continue;
+                }
+                _ => {}
+            }
+            if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_in_the_protocol_reference() {
+        let docs = include_str!("../../../../docs/protocol.md");
+        let routes = mounted_routes();
+        assert!(routes.len() > 25, "routes read from the source: {routes:?}");
+        let missing: Vec<&String> = routes.iter().filter(|r| !docs.contains(&format!("`{r}`"))).collect();
+        assert!(missing.is_empty(), "docs/protocol.md's reference lacks {missing:?}");
+    }
+
+    #[test]
+    fn route_parameters_are_named_as_in_the_protocol() {
+        assert_eq!(camel_params("/users/{user_id}/x"), "/users/{userId}/x");
+        assert_eq!(camel_params("/a_b/{id}"), "/a_b/{id}");
+    }
+}
