@@ -10,16 +10,19 @@
 //! - [`messages`]: appends, idempotency, sequences, history pages, sync.
 //! - [`markers`]: delivered and read markers, statuses, receipts.
 //! - [`sessions`]: revoked sessions and cutoffs, password and display name changes.
+//! - [`properties`]: invariants under random interleavings of appends, marker moves and reads.
 
 mod conversations;
 mod markers;
 mod messages;
+mod properties;
 mod sessions;
 mod users;
 
 pub use conversations::*;
 pub use markers::*;
 pub use messages::*;
+pub use properties::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -139,6 +142,8 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("conversations.rs"),
         include_str!("messages.rs"),
         include_str!("markers.rs"),
+        include_str!("sessions.rs"),
+        include_str!("properties.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -178,6 +183,7 @@ macro_rules! store_conformance_suite {
             sequences_are_gapless_under_concurrency,
             appends_are_idempotent_by_message_id,
             message_ids_are_scoped_to_their_sender,
+            a_retry_queued_behind_a_clash_gets_the_original,
             history_pages_visit_every_message_once,
             history_has_more_exactly_at_page_edges,
             messages_are_located_only_for_members,
@@ -186,6 +192,7 @@ macro_rules! store_conformance_suite {
             read_markers_clamp_and_never_go_back,
             receipts_and_statuses_follow_the_markers,
             receipts_never_list_the_sender,
+            random_interleavings_keep_sequences_markers_and_idempotency,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
