@@ -132,6 +132,15 @@ pub fn client_id(field: &str, raw: &str) -> Result<()> {
     }
 }
 
+/// A page size: `default` when absent, at most `max`; zero is refused.
+pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32> {
+    match limit {
+        None => Ok(default),
+        Some(0) => Err(Error::InvalidRequest("`limit` must be at least 1".into())),
+        Some(n) => Ok(n.min(max)),
+    }
+}
+
 /// Parses and checks message content. Unknown types and empty text are `INVALID_MESSAGE`; text
 /// longer than `max_text_bytes` is `PAYLOAD_TOO_LARGE`.
 pub fn content(raw: &Value, max_text_bytes: usize) -> Result<Content> {
@@ -262,6 +271,13 @@ mod tests {
         }
         assert!(refusal(group_name(" \t ")).contains("1-100 characters"));
         assert!(refusal(group_name(&"é".repeat(101))).contains("1-100 characters"));
+    }
+
+    #[test]
+    fn page_limits_default_and_clamp() {
+        assert_eq!(page_limit(None, 50, 200).unwrap(), 50);
+        assert_eq!(page_limit(Some(500), 50, 200).unwrap(), 200);
+        assert!(page_limit(Some(0), 50, 200).is_err());
     }
 
     #[test]

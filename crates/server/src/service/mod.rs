@@ -9,7 +9,6 @@
 //! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
-//! - [`sync`]: the bounds on a sync request and its result.
 //! - [`typing`]: typing indicators (in memory only).
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
@@ -19,7 +18,6 @@ mod messages;
 mod notify;
 mod presence;
 mod sessions;
-mod sync;
 mod throttle;
 mod typing;
 
