@@ -9,6 +9,7 @@
 //!   markers, views), pure functions every store adapter delegates to.
 //! - [`rows`]: the plain rows adapters read from and write to their tables for those rules.
 //! - [`bus`]: the `Bus` boundary that carries frames to the connections of users, local or remote.
+//! - [`sync`]: the bounds on a sync request and its result.
 //! - [`ids`]: identifier and clock helpers.
 
 pub mod bus;
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod rows;
 pub mod rules;
 pub mod store;
+pub mod sync;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! End-to-end tests: real servers on ephemeral ports with temp data dirs, driven over real HTTP and
 //! WebSocket through the Rust client.
 
+mod adversarial;
 mod blocks;
 mod cluster;
 mod cluster_manage;

@@ -55,8 +55,13 @@ async fn presence_of_a_stranger_is_not_revealed() {
 
     let (mut mallory_conn, bulk) = connect_watching(&mallory, "mallory").await;
     assert!(bulk.is_empty(), "{bulk:?}");
-    let seen = subscribe(&mut bob_conn, &[&alice.id]).await;
-    assert_eq!((seen.len(), seen[0].status), (1, PresenceStatus::Offline));
+    let mut seen = subscribe(&mut bob_conn, &[&alice.id]).await;
+    assert_eq!(seen.len(), 1);
+    if seen[0].status == PresenceStatus::Online {
+        // The server may not have finished closing Alice's first connection yet.
+        seen = vec![presence_of(&mut bob_conn, &alice.id).await];
+    }
+    assert_eq!(seen[0].status, PresenceStatus::Offline);
     assert!(seen[0].last_seen.is_some(), "a contact sees when Alice was last seen");
     assert_eq!(subscribe(&mut mallory_conn, &[&alice.id]).await, [], "a stranger is left out");
     assert_eq!(subscribe(&mut mallory_conn, &["no-such-user"]).await, [], "like an id of no user");

@@ -49,14 +49,21 @@ pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
 }
 
 /// For appends committed together, where message `index` of `batch` repeats an earlier one of the
-/// same sender in the same batch (not yet visible to its check): `Some(Ok(j))` when it is the same
-/// message as `batch[j]` and gets `batch[j]`'s answer, `Some(Err(DuplicateMessage))` when only the
-/// sender and id are the same, `None` when no earlier message of the batch has its sender and id.
-pub fn earlier_in_batch(batch: &[&NewMessage], index: usize) -> Option<Result<usize>> {
+/// same sender that this batch writes (`written(j)`; not yet visible to the checks): `Some(Ok(j))`
+/// when it is the same message as `batch[j]` and gets `batch[j]`'s answer,
+/// `Some(Err(DuplicateMessage))` when only the sender and id are the same, `None` when no earlier
+/// message of the batch with its sender and id is written. Only written ones count: when the id is
+/// already stored, or an earlier attempt was refused, the message is decided on its own, as if it
+/// came alone.
+pub fn earlier_in_batch(
+    batch: &[&NewMessage],
+    index: usize,
+    written: impl Fn(usize) -> bool,
+) -> Option<Result<usize>> {
     let message = batch[index];
-    let j = batch[..index]
-        .iter()
-        .position(|m| m.sender_id == message.sender_id && m.message_id == message.message_id)?;
+    let j = batch[..index].iter().enumerate().position(|(j, m)| {
+        m.sender_id == message.sender_id && m.message_id == message.message_id && written(j)
+    })?;
     Some(if batch[j].same_as(message) { Ok(j) } else { Err(Error::DuplicateMessage) })
 }
 
@@ -151,14 +158,28 @@ mod tests {
     }
 
     #[test]
-    fn repeats_within_one_batch_follow_the_first() {
+    fn repeats_within_one_batch_follow_the_first_written() {
         let (a, b, a_again, a_changed) = (msg("a", "x"), msg("b", "x"), msg("a", "x"), msg("a", "y"));
         let a_by_other = NewMessage { sender_id: "o".into(), ..msg("a", "x") };
         let batch = [&a, &b, &a_by_other, &a_again, &a_changed];
-        assert!(earlier_in_batch(&batch, 0).is_none());
-        assert!(earlier_in_batch(&batch, 1).is_none());
-        assert!(earlier_in_batch(&batch, 2).is_none(), "another sender's id is another message");
-        assert_eq!(earlier_in_batch(&batch, 3), Some(Ok(0)));
-        assert_eq!(earlier_in_batch(&batch, 4), Some(Err(Error::DuplicateMessage)));
+        let all = |_| true;
+        assert!(earlier_in_batch(&batch, 0, all).is_none());
+        assert!(earlier_in_batch(&batch, 1, all).is_none());
+        assert!(earlier_in_batch(&batch, 2, all).is_none(), "another sender's id is another message");
+        assert_eq!(earlier_in_batch(&batch, 3, all), Some(Ok(0)));
+        assert_eq!(earlier_in_batch(&batch, 4, all), Some(Err(Error::DuplicateMessage)));
+    }
+
+    /// `a` was stored with "x" before this batch: the batch's "y" is refused by its check and
+    /// writes nothing, so the "x" after it is a plain retry of the stored message, not a clash
+    /// with "y".
+    #[test]
+    fn repeats_of_an_attempt_that_writes_nothing_are_decided_alone() {
+        let (changed, same) = (msg("a", "y"), msg("a", "x"));
+        let batch = [&changed, &same];
+        assert_eq!(earlier_in_batch(&batch, 1, |j| j != 0), None);
+        let stored_before = stored(&msg("a", "x"), 1, 100).message;
+        let check = AppendCheck { existing: Some(stored_before), ..check(false, Some(Role::Member)) };
+        assert!(matches!(decide(&same, check), Ok(AppendPlan::Repeat(a)) if !a.created));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use confab_core::ids::{new_id, now_millis};
 use confab_core::store::{AfterCommit, Appended, HistoryCursor, MarkerMove, NewMessage, SharedStore};
-use confab_core::{validate, Error, Result};
+use confab_core::{sync, validate, Error, Result};
 use confab_proto::frames::{DeliveredPayload, ReadReceiptPayload};
 use confab_proto::{
     HistoryResponse, MessageAck, ReceiptEntry, ReceiptsResponse, ServerFrame, SyncRequest, SyncResponse,
@@ -21,11 +21,9 @@ use super::typing::TypingTracker;
 use crate::config::Limits;
 use crate::fanout::{Committed, Dispatcher};
 
-/// Default and largest page sizes of history and sync.
+/// Default and largest page sizes of history.
 const HISTORY_DEFAULT_LIMIT: u32 = 50;
 const HISTORY_MAX_LIMIT: u32 = 200;
-const SYNC_DEFAULT_LIMIT: u32 = 100;
-const SYNC_MAX_LIMIT: u32 = 1000;
 
 /// Which transport a send came through: it decides the rate limits that apply and which
 /// connection is spared the `message.new` echo of its own send.
@@ -69,14 +67,6 @@ fn quota(per_second: u32, burst: u32) -> Quota {
 fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> Error {
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     Error::RateLimited { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
-}
-
-fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32> {
-    match limit {
-        None => Ok(default),
-        Some(0) => Err(Error::InvalidRequest("`limit` must be at least 1".into())),
-        Some(n) => Ok(n.min(max)),
-    }
 }
 
 impl Messages {
@@ -197,7 +187,7 @@ impl Messages {
             (None, Some(a)) => HistoryCursor::After(a),
             (None, None) => HistoryCursor::Latest,
         };
-        let limit = page_limit(limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT)?;
+        let limit = validate::page_limit(limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT)?;
         let page = self.store.history(conversation_id, viewer, cursor, limit).await?;
         // The cursor continues in the direction the caller is paging.
         let next_cursor = if !page.has_more {
@@ -316,20 +306,9 @@ impl Messages {
     /// What came after the caller's cursors, per conversation, within the sync budget (see
     /// [`super::sync`]): a conversation with more to fetch says `hasMore`.
     pub(crate) async fn sync(&self, user: &str, request: &SyncRequest) -> Result<SyncResponse> {
-        let limit = page_limit(request.limit, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)?;
-        let plan = super::sync::plan(&request.conversations, limit, self.limits.max_sync_conversations)?;
+        let plan = sync::plan(request, self.limits.max_sync_conversations)?;
         let mut response = self.store.sync(user, &plan.cursors, plan.limit).await?;
-        super::sync::trim(&mut response, self.limits.max_sync_bytes);
+        sync::trim(&mut response, self.limits.max_sync_bytes);
         Ok(response)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn page_limits_default_and_clamp() {
-        assert_eq!(super::page_limit(None, 50, 200).unwrap(), 50);
-        assert_eq!(super::page_limit(Some(500), 50, 200).unwrap(), 200);
-        assert!(super::page_limit(Some(0), 50, 200).is_err());
     }
 }

@@ -11,7 +11,6 @@
 //! - [`blocks`]: blocking users, and this node's cache of blocks between pairs.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
-//! - [`sync`]: the bounds on a sync request and its result.
 //! - [`typing`]: typing indicators (in memory only).
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
@@ -22,7 +21,6 @@ mod messages;
 mod notify;
 mod presence;
 mod sessions;
-mod sync;
 mod throttle;
 mod typing;
 

@@ -82,6 +82,26 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
 
 /// A message is identified by its sender and `messageId`: another sender's message with the same
 /// id is a different message, in the same conversation or any other.
+/// Appends queued together (an adapter may commit them in one batch): a clash with a stored
+/// message writes nothing, so the retry right behind it still gets the original.
+pub async fn a_retry_queued_behind_a_clash_gets_the_original(store: SharedStore) {
+    let a = user(&store, "hugo").await;
+    let b = user(&store, "iris").await;
+    let (c, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
+    let msg = |t: &str| NewMessage {
+        message_id: "queued".into(),
+        conversation_id: c.clone(),
+        sender_id: a.clone(),
+        content: text(t),
+    };
+    let original = store.append(msg("x"), None).await.unwrap();
+    // Both are queued when called, before either is awaited.
+    let (clash, retry) = (store.append(msg("y"), None), store.append(msg("x"), None));
+    assert_eq!(clash.await.unwrap_err(), Error::DuplicateMessage);
+    let retry = retry.await.expect("the retry is answered with the original");
+    assert_eq!((retry.created, retry.message), (false, original.message));
+}
+
 pub async fn message_ids_are_scoped_to_their_sender(store: SharedStore) {
     let a = user(&store, "hana").await;
     let b = user(&store, "ivan").await;

@@ -12,12 +12,14 @@
 //! - [`sessions`]: revoked sessions and cutoffs, password and display name changes.
 //! - [`blocks`]: blocks between users and what they stop.
 //! - [`management`]: renaming groups, their settings, promoting and demoting members.
+//! - [`properties`]: invariants under random interleavings of appends, marker moves and reads.
 
 mod blocks;
 mod conversations;
 mod management;
 mod markers;
 mod messages;
+mod properties;
 mod sessions;
 mod users;
 
@@ -26,6 +28,7 @@ pub use conversations::*;
 pub use management::*;
 pub use markers::*;
 pub use messages::*;
+pub use properties::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -148,6 +151,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("sessions.rs"),
         include_str!("blocks.rs"),
         include_str!("management.rs"),
+        include_str!("properties.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -187,6 +191,7 @@ macro_rules! store_conformance_suite {
             sequences_are_gapless_under_concurrency,
             appends_are_idempotent_by_message_id,
             message_ids_are_scoped_to_their_sender,
+            a_retry_queued_behind_a_clash_gets_the_original,
             history_pages_visit_every_message_once,
             history_has_more_exactly_at_page_edges,
             messages_are_located_only_for_members,
@@ -204,6 +209,7 @@ macro_rules! store_conformance_suite {
             admins_rename_groups_and_change_their_settings,
             admins_promote_and_demote_members,
             concurrent_step_downs_leave_an_admin,
+            random_interleavings_keep_sequences_markers_and_idempotency,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

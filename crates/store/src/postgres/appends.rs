@@ -80,10 +80,18 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
             futures_util::future::join_all(messages.iter().map(|m| messages::check_append(&tx, m))).await;
         let mut decided = Vec::with_capacity(messages.len());
         for (index, (message, check)) in messages.iter().zip(checks).enumerate() {
-            decided.push(match posting::earlier_in_batch(&messages, index) {
+            let check = check?;
+            // A stored message answers for itself; otherwise an earlier write of the batch does.
+            let earlier = match check.existing {
+                Some(_) => None,
+                None => posting::earlier_in_batch(&messages, index, |j| {
+                    matches!(decided.get(j), Some(Decision::Write))
+                }),
+            };
+            decided.push(match earlier {
                 Some(Ok(j)) => Decision::RetryOf(j),
                 Some(Err(e)) => Decision::Done(Err(e)),
-                None => match posting::decide(message, check?) {
+                None => match posting::decide(message, check) {
                     Ok(AppendPlan::Write) => Decision::Write,
                     Ok(AppendPlan::Repeat(original)) => Decision::Done(Ok(original)),
                     Err(e) => Decision::Done(Err(e)),

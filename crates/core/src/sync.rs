@@ -1,4 +1,5 @@
-//! Bounds on sync, the one request whose answer grows with everything a user belongs to.
+//! Bounds on sync, the one request whose answer grows with everything a user belongs to. Pure
+//! functions the gateway applies before and after the store, whatever the transport.
 //!
 //! A request is checked and narrowed before the store sees it ([`plan`]): cursors are
 //! deduplicated (the lowest `lastSequence` of a conversation wins, so nothing the client asked for
@@ -10,27 +11,36 @@
 
 use std::collections::HashMap;
 
-use confab_core::{Error, Result};
-use confab_proto::{Message, SyncCursor, SyncResponse};
+use confab_proto::{Message, SyncCursor, SyncRequest, SyncResponse};
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+use crate::validate::page_limit;
+
 /// Most messages one sync asks the store for, over all its conversations.
-pub(crate) const MAX_MESSAGES_PER_SYNC: u32 = 2_000;
+pub const MAX_MESSAGES_PER_SYNC: u32 = 2_000;
 /// Most entries in one result's `newConversations`.
-pub(crate) const MAX_NEW_CONVERSATIONS: usize = 200;
+pub const MAX_NEW_CONVERSATIONS: usize = 200;
+/// Messages per conversation when the request names no `limit`, and the most it may name.
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1000;
 
 /// What to ask the store for.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Plan {
+pub struct Plan {
     /// One cursor per conversation, in the order first listed.
-    pub(crate) cursors: Vec<SyncCursor>,
+    pub cursors: Vec<SyncCursor>,
     /// Messages per conversation.
-    pub(crate) limit: u32,
+    pub limit: u32,
 }
 
-/// Deduplicates and caps the cursors and sizes the page so the whole request stays within
-/// [`MAX_MESSAGES_PER_SYNC`]. `limit` is the caller's page size, already defaulted and clamped.
-pub(crate) fn plan(cursors: &[SyncCursor], limit: u32, max_cursors: usize) -> Result<Plan> {
+/// Checks a request's page size, deduplicates and caps its cursors (at `max_cursors`, and never
+/// more than [`MAX_MESSAGES_PER_SYNC`], since each conversation asked about costs at least one
+/// message), and sizes the page so the whole request stays within [`MAX_MESSAGES_PER_SYNC`].
+pub fn plan(request: &SyncRequest, max_cursors: usize) -> Result<Plan> {
+    let limit = page_limit(request.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let max_cursors = max_cursors.min(MAX_MESSAGES_PER_SYNC as usize);
+    let cursors = &request.conversations;
     let mut unique: Vec<SyncCursor> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for cursor in cursors {
@@ -61,7 +71,7 @@ fn json_len<T: Serialize>(value: &T) -> usize {
 /// Cuts `response` to about `budget` bytes of JSON (a `,` per entry is counted too). Messages keep
 /// their order, so a conversation cut short continues from its last message returned. The first
 /// message is kept whatever its size, so every sync makes progress.
-pub(crate) fn trim(response: &mut SyncResponse, budget: usize) {
+pub fn trim(response: &mut SyncResponse, budget: usize) {
     let mut used = json_len(&SyncResponse {
         conversations: Vec::new(),
         new_conversations: Vec::new(),
@@ -114,16 +124,30 @@ mod tests {
 
     #[test]
     fn repeated_cursors_collapse_to_the_lowest_and_their_number_is_capped() {
+        let request = |cursors: &[SyncCursor], limit| SyncRequest { conversations: cursors.to_vec(), limit };
         let repeated: Vec<SyncCursor> = (0..40).map(|n| cursor("c1", 40 - n)).collect();
-        let plan = plan(&repeated, 1000, 10).unwrap();
+        let plan = plan(&request(&repeated, Some(1000)), 10).unwrap();
         assert_eq!(plan.cursors, vec![cursor("c1", 1)]);
         assert_eq!(plan.limit, 1000);
 
         let many: Vec<SyncCursor> = (0..11).map(|n| cursor(&format!("c{n}"), 0)).collect();
-        assert!(matches!(super::plan(&many, 100, 10), Err(Error::InvalidRequest(_))));
-        let within = super::plan(&many[..10], 1000, 10).unwrap();
+        assert!(matches!(super::plan(&request(&many, Some(100)), 10), Err(Error::InvalidRequest(_))));
+        let within = super::plan(&request(&many[..10], Some(1000)), 10).unwrap();
         assert_eq!(within.cursors.len(), 10);
         assert!(within.limit * 10 <= MAX_MESSAGES_PER_SYNC, "the whole request is bounded");
+    }
+
+    /// However high the operator sets the cursor cap, one request still reads at most
+    /// [`MAX_MESSAGES_PER_SYNC`] messages (a page is at least one message per conversation).
+    #[test]
+    fn the_cursor_cap_never_lets_a_request_read_more_than_the_per_sync_bound() {
+        let max = MAX_MESSAGES_PER_SYNC as usize;
+        let cursors: Vec<SyncCursor> = (0..=max).map(|n| cursor(&format!("c{n}"), 0)).collect();
+        let over = SyncRequest { conversations: cursors.clone(), limit: None };
+        assert!(matches!(plan(&over, 5 * max), Err(Error::InvalidRequest(_))));
+        let at = SyncRequest { conversations: cursors[..max].to_vec(), limit: None };
+        let planned = plan(&at, 5 * max).unwrap();
+        assert!(planned.limit as usize * planned.cursors.len() <= max);
     }
 
     fn message(conversation: &str, sequence_number: u64, text: &str) -> Message {
