@@ -42,6 +42,9 @@ pub enum ClusterEvent {
     /// A user turned showing when they were last seen on (`show`) or off (already recorded in
     /// the store): every node updates what it cached of the setting.
     LastSeenShown { user_id: String, show: bool },
+    /// A user was banned (`banned`) or unbanned (already recorded in the store): every node drops
+    /// what it cached of the user's ban and, when banned, closes the user's sockets.
+    BanChanged { user_id: String, banned: bool },
 }
 
 /// Which tokens of a user a [`ClusterEvent::SessionsRevoked`] revokes.

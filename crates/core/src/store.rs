@@ -342,7 +342,13 @@ pub trait PresenceStore: Send + Sync {
 
 #[async_trait]
 pub trait Store:
-    UserStore + ConversationStore + MessageStore + ReceiptStore + PresenceStore + SessionStore
+    UserStore
+    + ConversationStore
+    + MessageStore
+    + ReceiptStore
+    + PresenceStore
+    + SessionStore
+    + crate::moderation::ModerationStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

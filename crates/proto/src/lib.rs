@@ -9,12 +9,15 @@
 //! - [`rest`]: request and response bodies of the REST API.
 //! - [`model`]: the objects both transports carry (users, conversations, messages).
 //! - [`frames`]: WebSocket frames, client → server and server → client.
+//! - [`admin`]: reports of messages and the server administrators' API.
 
+pub mod admin;
 pub mod error;
 pub mod frames;
 pub mod model;
 pub mod rest;
 
+pub use admin::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};
 pub use model::*;

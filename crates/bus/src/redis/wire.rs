@@ -76,6 +76,7 @@ pub(super) fn encode_event(e: &ClusterEvent) -> String {
             format!("revoked\n{user_id}\nbefore\n{before}\n{}", keep.as_deref().unwrap_or(""))
         }
         ClusterEvent::LastSeenShown { user_id, show } => format!("lastseen\n{user_id}\n{}", u8::from(*show)),
+        ClusterEvent::BanChanged { user_id, banned } => format!("ban\n{user_id}\n{}", u8::from(*banned)),
     }
 }
 
@@ -110,6 +111,15 @@ pub(super) fn decode_event(payload: &str) -> Option<ClusterEvent> {
                 _ => return None,
             };
             Some(ClusterEvent::LastSeenShown { user_id, show })
+        }
+        "ban" => {
+            let user_id = parts.next()?.to_string();
+            let banned = match parts.next()? {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            };
+            Some(ClusterEvent::BanChanged { user_id, banned })
         }
         _ => None,
     }
@@ -149,6 +159,8 @@ mod tests {
             },
             ClusterEvent::LastSeenShown { user_id: "u".into(), show: false },
             ClusterEvent::LastSeenShown { user_id: "u".into(), show: true },
+            ClusterEvent::BanChanged { user_id: "u".into(), banned: true },
+            ClusterEvent::BanChanged { user_id: "u".into(), banned: false },
         ] {
             assert_eq!(decode_event(&encode_event(&e)), Some(e));
         }

@@ -10,16 +10,19 @@
 //! - [`messages`]: appends, idempotency, sequences, history pages, sync.
 //! - [`markers`]: delivered and read markers, statuses, receipts.
 //! - [`sessions`]: revoked sessions and cutoffs, password and display name changes.
+//! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
 
 mod conversations;
 mod markers;
 mod messages;
+mod moderation;
 mod sessions;
 mod users;
 
 pub use conversations::*;
 pub use markers::*;
 pub use messages::*;
+pub use moderation::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -139,6 +142,8 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("conversations.rs"),
         include_str!("messages.rs"),
         include_str!("markers.rs"),
+        include_str!("sessions.rs"),
+        include_str!("moderation.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -186,6 +191,11 @@ macro_rules! store_conformance_suite {
             read_markers_clamp_and_never_go_back,
             receipts_and_statuses_follow_the_markers,
             receipts_never_list_the_sender,
+            reports_name_a_visible_message_once_per_reporter,
+            report_queues_page_and_resolve_once,
+            bans_replace_expire_and_lift,
+            the_moderation_log_lists_changes_in_order,
+            admin_user_lists_page_by_username_with_bans,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

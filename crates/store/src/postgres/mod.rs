@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_message_ids_per_sender.sql"),
     include_str!("migrations/0003_sessions.sql"),
     include_str!("migrations/0004_show_last_seen.sql"),
+    include_str!("migrations/0006_reports_bans.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -178,6 +179,9 @@ macro_rules! transaction {
         }
     }};
 }
+
+// After the macros above, which it uses.
+mod moderation;
 
 #[async_trait]
 impl UserStore for PostgresStore {

@@ -9,6 +9,7 @@
 //! one node; a cluster uses PostgreSQL.
 
 mod error;
+mod moderation;
 mod queries;
 mod writer;
 
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_message_ids_per_sender.sql"),
     include_str!("migrations/0004_sessions.sql"),
     include_str!("migrations/0005_show_last_seen.sql"),
+    include_str!("migrations/0007_reports_bans.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
