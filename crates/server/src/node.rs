@@ -1,6 +1,7 @@
 //! What the bus brings to this node: frames for local connections, membership changes that make
 //! cached member lists and presence watches stale, cluster-wide presence changes for local
-//! watchers, and revoked sessions (cached revocations dropped, covered connections closed).
+//! watchers, revoked sessions (cached revocations dropped, covered connections closed) and bans
+//! (cached bans dropped, a banned user's connections closed).
 
 use std::sync::{Arc, OnceLock};
 
@@ -8,8 +9,9 @@ use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler};
 use confab_proto::PresenceStatus;
 
 use crate::fanout::MemberCache;
+use crate::hub::CloseReason;
 use crate::hub::Hub;
-use crate::service::{PresenceHub, RevocationCache};
+use crate::service::{BanCache, PresenceHub, RevocationCache};
 
 pub(crate) struct NodeHandler {
     pub(crate) hub: Arc<Hub>,
@@ -18,6 +20,8 @@ pub(crate) struct NodeHandler {
     pub(crate) presence: OnceLock<Arc<PresenceHub>>,
     /// What this node knows of users' revoked tokens.
     pub(crate) revocations: Arc<RevocationCache>,
+    /// What this node knows of users' bans.
+    pub(crate) bans: Arc<BanCache>,
 }
 
 impl NodeHandler {
@@ -55,6 +59,13 @@ impl DeliveryHandler for NodeHandler {
                 let closed = self.hub.close_revoked(user_id, revoked);
                 if closed > 0 {
                     tracing::debug!(user = %user_id, closed, "closed connections of revoked sessions");
+                }
+            }
+            ClusterEvent::BanChanged { user_id, banned } => {
+                self.bans.invalidate(user_id);
+                if *banned {
+                    let closed = self.hub.close_user(user_id, CloseReason::Banned);
+                    tracing::debug!(user = %user_id, closed, "closed connections of a banned user");
                 }
             }
         }

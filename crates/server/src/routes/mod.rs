@@ -1,9 +1,11 @@
 //! The REST API under `/api/v1`, the WebSocket endpoint and the operations endpoints.
 
+mod admin;
 mod auth;
 mod conversations;
 mod messages;
 mod ops;
+mod reports;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -35,6 +37,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/conversations/{id}/read", post(messages::read_conversation))
         .route("/messages/{message_id}/read", post(messages::read_message))
         .route("/sync", post(messages::sync))
+        .route("/reports", post(reports::create))
+        .merge(admin::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -5,6 +5,9 @@
 //! - [`accounts`]: registration, login, token authentication, logout, password and profile
 //!   changes, the user directory.
 //! - [`sessions`]: this node's cache of revoked tokens, invalidated through the bus.
+//! - [`moderation`]: this node's cache of bans, and the moderation log it follows.
+//! - [`reports`]: members reporting messages.
+//! - [`admin`]: what server administrators do (users, bans, reports, sessions, counts).
 //! - [`throttle`]: login and registration throttles, decided before any password is hashed.
 //! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
@@ -14,10 +17,13 @@
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
 mod accounts;
+mod admin;
 mod conversations;
 mod messages;
+mod moderation;
 mod notify;
 mod presence;
+mod reports;
 mod sessions;
 mod sync;
 mod throttle;
@@ -27,9 +33,12 @@ mod typing;
 mod tests;
 
 pub(crate) use accounts::{Accounts, Authenticated};
+pub(crate) use admin::{Admin, AdminParts};
 pub(crate) use conversations::Conversations;
 pub(crate) use messages::{Messages, Via};
+pub(crate) use moderation::{BanCache, LogFollower};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
+pub(crate) use reports::Reports;
 pub(crate) use sessions::RevocationCache;
 pub(crate) use typing::TypingTracker;
