@@ -2,7 +2,9 @@
 //!
 //! - `confab serve`: run a server (embedded storage by default).
 //! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned server.
+//! - `confab admin …`: moderation straight on the store (users, bans, reports, sessions, stats).
 
+mod admin;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -14,13 +16,15 @@ struct Cli {
     command: Command,
 }
 
-/// Both argument sets are boxed: they are large and the enum exists only while parsing.
+/// The argument sets are boxed: they are large and the enum exists only while parsing.
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat server.
     Serve(Box<serve::ServeArgs>),
     /// Benchmark a server: latency, cluster, fanout, connections, sync, store.
     Bench(Box<confab_bench::BenchArgs>),
+    /// Moderate on the server's store: users, bans, reports, sessions, stats.
+    Admin(Box<admin::AdminArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +40,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Bench(args) => confab_bench::run(*args),
+        Command::Admin(args) => admin::run(*args),
     }
 }

@@ -14,7 +14,9 @@
 //! # Layout
 //! - [`rest`]: [`Client`], one method per endpoint.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
+//! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
 
+pub mod admin;
 pub mod rest;
 pub mod ws;
 
