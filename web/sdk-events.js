@@ -29,7 +29,7 @@
  *   user: { user: User },
  *   synced: {},
  *   unauthorized: { error: unknown },
- *   signedout: { reason: 'revoked' | 'unauthorized', error: unknown, code?: number },
+ *   signedout: { reason: 'revoked' | 'unauthorized' | 'banned', error: unknown, code?: number },
  *   error: { error: unknown },
  * }} ClientEvents
  */
