@@ -1,6 +1,7 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
 import { ConfabClient, ConfabError, messageKey } from './confab.js';
 import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
+import { isBanned, openAdminPanel, openReportDialog, showSuspended } from './app-moderation.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -109,6 +110,7 @@ const ICONS = {
   logout: svg('<path d="M6 2.5H3v11h3M10 5l3 3-3 3M13 8H6"/>', 20),
   back: svg('<path d="M10 3L5 8l5 5"/>', 20),
   settings: svg('<circle cx="8" cy="5.5" r="2.8"/><path d="M2.5 14.5c0-3 2.5-5 5.5-5s5.5 2 5.5 5"/>', 20),
+  admin: svg('<path d="M8 1.5l5.5 2v4c0 3.5-2.5 6-5.5 7-3-1-5.5-3.5-5.5-7v-4z"/>', 20),
   addPerson: svg('<circle cx="6" cy="5" r="2.5"/><path d="M1.5 14c0-2.5 2-4.5 4.5-4.5s4.5 2 4.5 4.5M13 5v5M10.5 7.5h5"/>', 20),
 };
 
@@ -180,6 +182,10 @@ function showAuth(notice) {
       ConfabClient.saveSession(session);
       await startChat(session);
     } catch (ex) {
+      if (isBanned(ex)) {
+        showSuspended(app, ex, () => showAuth());
+        return;
+      }
       const code = ex instanceof ConfabError ? ex.code : '';
       err.textContent = authErrorText(ex, code);
       err.hidden = false;
@@ -269,15 +275,27 @@ async function startChat(session) {
     if (current) renderHeader();
   });
   on(client, 'message.status', (detail) => sendStatus(manage, detail));
-  on(client, 'signedout', (detail) =>
+  on(client, 'signedout', (detail) => {
+    if (detail.reason === 'banned') {
+      signOut().then(() => showSuspended(app, detail.error, () => showAuth()));
+      return;
+    }
     logout(
       detail.reason === 'revoked'
         ? 'Signed out: this session was revoked.'
         : 'Signed out: this session is no longer valid. Please sign in again.',
-    ),
-  );
+    );
+  });
 
   renderConnection({ state: client.state });
+  // Administrators get the administration panel.
+  client
+    .profile()
+    .then((profile) => {
+      const b = document.getElementById('admin-btn');
+      if (b && signedInClient === client) b.hidden = !profile.admin;
+    })
+    .catch(() => {});
   await client.start();
   client.blocks.refresh().catch(() => {});
   renderConversations();
@@ -319,6 +337,8 @@ function bindChrome() {
   $('logout-btn').innerHTML = ICONS.logout;
   $('settings-btn').innerHTML = ICONS.settings;
   $('settings-btn').addEventListener('click', () => openSettings());
+  $('admin-btn').innerHTML = ICONS.admin;
+  $('admin-btn').addEventListener('click', () => openAdminPanel(signedIn()));
   $('back-btn').innerHTML = ICONS.back;
   $('add-members-btn').innerHTML = ICONS.addPerson;
   $('new-chat-btn').addEventListener('click', () => openPeopleDialog('direct'));
@@ -355,6 +375,11 @@ function bindChrome() {
   $('message-list').addEventListener('click', (e) => {
     const btn = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
     const li = btn?.closest('li');
+    // Report acts on someone else's message, named by its messageId in the open conversation.
+    if (btn instanceof HTMLButtonElement && btn.dataset.action === 'report' && li && current) {
+      openReportDialog(signedIn(), current, li.dataset.messageId || '', find(li, '.text').textContent || '');
+      return;
+    }
     // Retry and Delete act on one's own failed messages, which their messageId names.
     const id = li?.dataset.own === 'true' ? li.dataset.messageId : undefined;
     if (!(btn instanceof HTMLButtonElement) || !id) return;
@@ -396,17 +421,22 @@ function sendFromComposer() {
   scrollToBottom();
 }
 
-/**
- * Signs out here (the server is told, best effort) and shows the sign-in screen.
- * @param {string} [notice]  why, shown on the sign-in screen
- */
-async function logout(notice) {
+/** Signs out here (the server is told, best effort) and forgets this user's local data. */
+async function signOut() {
   const client = signedInClient;
   signedInClient = null;
   document.querySelectorAll('dialog[open]').forEach((d) => d instanceof HTMLDialogElement && d.close());
   if (client) await client.logout();
   current = null;
   history.replaceState(null, '', location.pathname);
+}
+
+/**
+ * Signs out and shows the sign-in screen.
+ * @param {string} [notice]  why, shown on the sign-in screen
+ */
+async function logout(notice) {
+  await signOut();
   showAuth(notice);
 }
 
@@ -710,6 +740,18 @@ function renderMessages() {
     } else {
       tick.textContent = '';
     }
+    const canReport = !own && m.sequenceNumber != null;
+    const report = li.querySelector('.report');
+    if (canReport && !report) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'report';
+      b.dataset.action = 'report';
+      b.dataset.testid = 'message-report';
+      b.textContent = 'Report';
+      b.setAttribute('aria-label', 'Report this message');
+      find(li, '.meta').append(b);
+    } else if (!canReport && report) report.remove();
     let actions = li.querySelector('.retry-wrap');
     if (own && m.status === 'failed') {
       if (!actions) {

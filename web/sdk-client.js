@@ -10,6 +10,7 @@
 //   sdk-receipts.js       Receipts: markers, own-message statuses, received/read reports
 //   sdk-presence.js       PresenceTracker and Typing
 //   sdk-blocks.js         Blocks: the users this user blocks (`client.blocks`)
+//   sdk-admin.js          reporting messages, and AdminApi (`client.admin`)
 //
 // docs/web-sdk.md documents the API.
 
@@ -27,6 +28,8 @@ import { Sync } from './sdk-sync.js';
 import { Receipts } from './sdk-receipts.js';
 import { PresenceTracker, Typing } from './sdk-presence.js';
 import { Blocks } from './sdk-blocks.js';
+import { AdminApi, report } from './sdk-admin.js';
+import { BANNED } from './sdk-connection.js';
 
 export { deviceId };
 
@@ -104,7 +107,10 @@ export class ConfabClient extends EventTarget {
         this.#typing.clearAll();
       },
       onFailing: () => this.#checkToken(),
-      onRevoked: (code) => this.#signedOut('revoked', new ConfabError('SESSION_REVOKED', 'session revoked', { status: 0 }), code),
+      onRevoked: (code) =>
+        code === BANNED
+          ? this.#banned(code)
+          : this.#signedOut('revoked', new ConfabError('SESSION_REVOKED', 'session revoked', { status: 0 }), code),
     });
     this.#connection = conn;
     const isOnline = () => conn.online;
@@ -174,6 +180,8 @@ export class ConfabClient extends EventTarget {
     this.presence = this.#presence.presence;
     /** The users this user blocks: `refresh()`, `block(id)`, `unblock(id)`, `isBlocked(id)`, `list`. */
     this.blocks = new Blocks({ api, emit });
+    /** The server administrators' API (sdk-admin.js); `FORBIDDEN` unless `profile().admin`. */
+    this.admin = new AdminApi(api);
   }
 
   /** @returns {ConnectionState} */
@@ -303,9 +311,9 @@ export class ConfabClient extends EventTarget {
   /**
    * The server no longer accepts this session: stop (no reconnecting), forget the saved session,
    * and tell the app (`signedout`; `unauthorized` too, for a REST call answered 401).
-   * @param {'revoked' | 'unauthorized'} reason
-   * @param {unknown} error
-   * @param {number} [code]  the WebSocket close code (4003) when the connection said so
+   * @param {'revoked' | 'unauthorized' | 'banned'} reason
+   * @param {unknown} error  for `banned`, a `ConfabError` whose `ban` says why and until when
+   * @param {number} [code]  the WebSocket close code (4003, 4004) when the connection said so
    */
   #signedOut(reason, error, code) {
     if (this.#isSignedOut) return;
@@ -314,6 +322,22 @@ export class ConfabClient extends EventTarget {
     clearSession();
     if (reason === 'unauthorized') this.#emit('unauthorized', { error });
     this.#emit('signedout', code === undefined ? { reason, error } : { reason, error, code });
+  }
+
+  /**
+   * The connection was closed because the user was banned: ask the server why (the `403 BANNED`
+   * answer carries the reason and end) and sign out; if the ban is already over, reconnect.
+   * @param {number} code
+   */
+  async #banned(code) {
+    try {
+      await rest(this.baseUrl, 'GET', '/users/me', { token: this.token });
+      this.#connection.start();
+    } catch (err) {
+      const error =
+        err instanceof ConfabError && err.code === 'BANNED' ? err : new ConfabError('BANNED', 'account suspended', { status: 403 });
+      this.#signedOut('banned', error, code);
+    }
   }
 
   /**
@@ -327,8 +351,10 @@ export class ConfabClient extends EventTarget {
     try {
       return await rest(this.baseUrl, method, path, { token: this.token, body });
     } catch (err) {
-      // Every call here needs the session: a 401 means the token was revoked or has expired.
+      // Every call here needs the session: a 401 means the token was revoked or has expired, a
+      // `403 BANNED` that the user is suspended.
       if (err instanceof ConfabError && err.status === 401) this.#signedOut('unauthorized', err);
+      if (err instanceof ConfabError && err.code === 'BANNED') this.#signedOut('banned', err);
       throw err;
     }
   }
@@ -484,6 +510,17 @@ export class ConfabClient extends EventTarget {
    */
   setRole(conversationId, userId, role) {
     return this.#conversations.setRole(conversationId, userId, role);
+  }
+
+  /**
+   * `POST /reports`: reports someone else's message of a conversation this user is in, with a
+   * reason (1–1000 characters). Reporting it again resolves to the first report.
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @param {string} reason
+   */
+  report(conversationId, messageId, reason) {
+    return report((method, path, body) => this.api(method, path, body), { messageId, reason, conversationId });
   }
 
   /** `GET /users?query=`. @param {string} query @param {number} [limit] */

@@ -2,7 +2,8 @@
 // `connecting` → `online`; `reconnecting` after a drop, `offline` while the browser is, `closed`
 // after `stop()`). It reconnects with backoff after a drop, follows the browser's `online` and
 // `offline` events, and says when reconnecting keeps failing (the client then checks the token).
-// A close with code 4003 (the session was revoked) stops it: no reconnect, `onRevoked` is called.
+// A close with code 4003 (the session was revoked) or 4004 (the user was banned) stops it: no
+// reconnect, `onRevoked` is called with the code.
 // The client learns of the connection coming up (`connected`), of every other frame and of the
 // connection going away.
 
@@ -19,6 +20,8 @@ export const FAILING_AFTER = 3;
 
 /** The close code of a connection whose session was revoked (logout, logout-all, password change). */
 export const REVOKED = 4003;
+/** The close code of a banned user's connections. */
+export const BANNED = 4004;
 
 export class Connection {
   /**
@@ -31,7 +34,8 @@ export class Connection {
    * @param {() => void} options.onDown  the connection went away (not called after `stop()`)
    * @param {() => void} options.onFailing  reconnecting failed `FAILING_AFTER` times or more in a row
    * @param {(code: number) => void} [options.onRevoked]  the server closed the connection with 4003
-   *   (this session's token was revoked): the connection is stopped (state `closed`), no reconnect
+   *   (this session's token was revoked) or 4004 (the user was banned): the connection is stopped
+   *   (state `closed`), no reconnect
    * @param {EventTarget | null} [options.network]  where `online`/`offline` fire (default: the window)
    * @param {() => boolean} [options.browserOffline]  whether the browser knows it is offline
    */
@@ -174,8 +178,9 @@ export class Connection {
     this.socket = null;
     this.handlers.onDown();
     if (this.stopped) return;
-    if (code === REVOKED) {
-      // Reconnecting with a revoked token can only fail: stop, and let the client sign out.
+    if (code === REVOKED || code === BANNED) {
+      // Reconnecting with a revoked token, or as a banned user, can only fail: stop, and let the
+      // client sign out.
       this.stop();
       this.handlers.onRevoked?.(code);
       return;

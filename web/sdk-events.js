@@ -31,7 +31,7 @@
  *   blocks: { blocks: BlockedUser[] },
  *   synced: {},
  *   unauthorized: { error: unknown },
- *   signedout: { reason: 'revoked' | 'unauthorized', error: unknown, code?: number },
+ *   signedout: { reason: 'revoked' | 'unauthorized' | 'banned', error: unknown, code?: number },
  *   error: { error: unknown },
  * }} ClientEvents
  */

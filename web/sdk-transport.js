@@ -17,15 +17,17 @@ export class ConfabError extends Error {
    * @param {string} code  a protocol error code (`RATE_LIMITED`, …) or one of the SDK's own:
    *   `NETWORK` (server unreachable), `OFFLINE` (no connection), `TIMEOUT`, `HTTP_<status>`
    * @param {string} [message]
-   * @param {{ status?: number, retryAfter?: number | null }} [options]  `status`: the HTTP status
-   *   (0 for WebSocket errors and the network); `retryAfter`: seconds, when rate limited
+   * @param {{ status?: number, retryAfter?: number | null, ban?: import('./types/proto').BanNotice | null }} [options]
+   *   `status`: the HTTP status (0 for WebSocket errors and the network); `retryAfter`: seconds,
+   *   when rate limited; `ban`: why and until when, for `BANNED` (a suspended account)
    */
-  constructor(code, message, { status = 0, retryAfter } = {}) {
+  constructor(code, message, { status = 0, retryAfter, ban } = {}) {
     super(message || code);
     this.name = 'ConfabError';
     this.code = code;
     this.status = status;
     this.retryAfter = retryAfter ?? undefined;
+    this.ban = ban ?? undefined;
   }
 }
 
@@ -72,6 +74,7 @@ export async function rest(baseUrl, method, path, { token, body } = {}) {
     throw new ConfabError(data?.error || 'HTTP_' + response.status, data?.message || response.statusText, {
       status: response.status,
       retryAfter: data?.retryAfter,
+      ban: data?.ban,
     });
   }
   return data;

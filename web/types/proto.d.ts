@@ -3,9 +3,13 @@
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
-export type ErrorCode = "INVALID_REQUEST" | "INVALID_MESSAGE" | "UNAUTHORIZED" | "FORBIDDEN" | "CONVERSATION_NOT_FOUND" | "USER_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "NOT_FOUND" | "DUPLICATE_MESSAGE" | "USERNAME_TAKEN" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL_ERROR";
+export type ErrorCode = "INVALID_REQUEST" | "INVALID_MESSAGE" | "UNAUTHORIZED" | "FORBIDDEN" | "BANNED" | "CONVERSATION_NOT_FOUND" | "USER_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "NOT_FOUND" | "DUPLICATE_MESSAGE" | "USERNAME_TAKEN" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "UNAVAILABLE" | "INTERNAL_ERROR";
 
-export type ErrorBody = { error: ErrorCode, message: string, retryAfter?: number | null, };
+export type ErrorBody = { error: ErrorCode, message: string, retryAfter?: number | null, 
+/**
+ * With `BANNED`: why, and until when (a Confab extension).
+ */
+ban?: BanNotice, };
 
 export type User = { userId: string, username: string, displayName: string, };
 
@@ -63,7 +67,11 @@ export type Profile = {
 /**
  * Whether others see this user's `lastSeen` (default true).
  */
-showLastSeen: boolean, userId: string, username: string, displayName: string, };
+showLastSeen: boolean, 
+/**
+ * Whether this user is a server administrator (`--admin-users`).
+ */
+admin: boolean, userId: string, username: string, displayName: string, };
 
 export type AuthResponse = { userId: string, username: string, displayName: string, token: string, expiresAt: number, };
 
@@ -124,6 +132,106 @@ name?: string,
 settings?: Partial<GroupSettings>, };
 
 export type SetRoleRequest = { role: Role, };
+
+export type ReportRequest = { messageId: string, reason: string, 
+/**
+ * Confab extension: the conversation the message is in, when the reporter knows it.
+ */
+conversationId?: string, };
+
+export type ReportStatus = "open" | "resolved";
+
+export type ReportReceipt = { reportId: string, conversationId: string, messageId: string, status: ReportStatus, createdAt: number, };
+
+export type Report = { reportId: string, reporterId: string, conversationId: string, messageId: string, 
+/**
+ * Who wrote the reported message.
+ */
+senderId: string, sequenceNumber: number, reason: string, status: ReportStatus, createdAt: number, resolvedAt?: number, 
+/**
+ * The administrator who resolved it (`null` when resolved from the command line).
+ */
+resolvedBy?: string, resolution?: string, 
+/**
+ * The reported message in its current state (absent when it is no longer stored).
+ */
+message?: Message, };
+
+export type ReportsResponse = { reports: Array<Report>, 
+/**
+ * Pass as `cursor` for the next page; `null` on the last one.
+ */
+nextCursor: string | null, };
+
+export type ResolveReportRequest = { resolution: string, };
+
+export type BanRequest = { reason: string, 
+/**
+ * When the ban ends by itself (ms since the epoch, in the future); absent: until unbanned.
+ */
+until?: number, };
+
+export type Ban = { userId: string, reason: string, 
+/**
+ * When it ends by itself; `null`: until unbanned.
+ */
+until: number | null, bannedAt: number, 
+/**
+ * The administrator who banned (`null` when banned from the command line).
+ */
+bannedBy: string | null, };
+
+export type BanNotice = { reason: string, 
+/**
+ * When the suspension ends; `null`: until lifted.
+ */
+until: number | null, };
+
+export type AdminUser = { createdAt: number, 
+/**
+ * Listed in `--admin-users`.
+ */
+admin: boolean, 
+/**
+ * The ban in force, if any.
+ */
+ban?: Ban, userId: string, username: string, displayName: string, };
+
+export type AdminUsersResponse = { users: Array<AdminUser>, 
+/**
+ * Pass as `cursor` for the next page (a username); `null` on the last one.
+ */
+nextCursor: string | null, };
+
+export type LiveConnection = { connectionId: string, deviceId: string, 
+/**
+ * The token's session id (`jti`), absent for application tokens without one.
+ */
+sessionId: string | null, connectedAt: number, };
+
+export type UserSessionsResponse = { userId: string, 
+/**
+ * Across the whole cluster.
+ */
+presence: PresenceStatus, 
+/**
+ * The node that answered (nodes are told apart by a random id per process).
+ */
+nodeId: string, 
+/**
+ * The user's connections on that node.
+ */
+connections: Array<LiveConnection>, };
+
+export type AdminStats = { users: number, conversations: number, 
+/**
+ * Messages ever sent (the sum of every conversation's last sequence number).
+ */
+messages: number, openReports: number, activeBans: number, 
+/**
+ * WebSocket connections open on the node that answered.
+ */
+liveConnections: number, nodeId: string, };
 
 export type SendPayload = { messageId?: string | null, conversationId: string, content: JsonValue, };
 

@@ -507,6 +507,7 @@ macro_rules! bus_conformance_suite {
             revocations_reach_every_node_intact,
             last_seen_settings_reach_every_node,
             block_changes_reach_every_node,
+            ban_changes_reach_every_node,
             presence_aggregates_over_nodes,
             presence_of_answers_in_order,
             ping_succeeds,
@@ -521,4 +522,25 @@ macro_rules! bus_conformance_suite {
             }
         )*
     };
+}
+
+/// A ban or unban reaches every node once, the broadcasting one included.
+pub async fn ban_changes_reach_every_node(cluster: Cluster) {
+    let n = cluster.nodes.len();
+    for sender in 0..n {
+        let user_id = format!("user-{sender}-{}", new_id());
+        let events = [
+            ClusterEvent::BanChanged { user_id: user_id.clone(), banned: true },
+            ClusterEvent::BanChanged { user_id, banned: false },
+        ];
+        for event in &events {
+            cluster.node(sender).bus.broadcast(event.clone());
+        }
+        cluster.event_fence(sender).await;
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            for event in &events {
+                assert_eq!(node.handler.count_event(event), 1, "node {i} got {event:?} once");
+            }
+        }
+    }
 }

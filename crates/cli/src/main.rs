@@ -4,7 +4,10 @@
 //! - `confab ws URL`: a minimal WebSocket client (frames out on stdout, stdin lines in).
 //! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned
 //!   server; compiled in with the `bench` feature only, so building the server stays quick.
+//! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned server.
+//! - `confab admin …`: moderation straight on the store (users, bans, reports, sessions, stats).
 
+mod admin;
 mod serve;
 mod ws_client;
 
@@ -34,6 +37,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Moderate on the server's store: users, bans, reports, sessions, stats.
+    Admin(Box<admin::AdminArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +61,6 @@ fn main() -> anyhow::Result<()> {
             "this confab was built without the load generator; build it with \
              `cargo build --release -p confab-cli --features bench` (see docs/benchmarks.md)"
         ),
+        Command::Admin(args) => admin::run(*args),
     }
 }

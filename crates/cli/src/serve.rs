@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use confab_server::config::{AuthLimits, IpRange};
+use confab_server::config::{AuthLimits, IpRange, ModerationConfig};
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
 
@@ -132,6 +132,16 @@ pub struct ServeArgs {
     /// Groups above this size get no typing indicators [default: 100].
     #[arg(long, env = "CONFAB_TYPING_FANOUT_LIMIT")]
     pub typing_fanout_limit: Option<u32>,
+    /// Server administrators: comma-separated usernames [default: none].
+    #[arg(long, env = "CONFAB_ADMIN_USERS", value_delimiter = ',')]
+    pub admin_users: Option<Vec<String>>,
+    /// Reports one user may file per hour [default: 20].
+    #[arg(long, env = "CONFAB_REPORTS_PER_HOUR")]
+    pub reports_per_hour: Option<u32>,
+    /// How often the moderation log is read (bans and revocations made by `confab admin`), in ms
+    /// [default: 2000].
+    #[arg(long, env = "CONFAB_MODERATION_POLL_MS")]
+    pub moderation_poll_ms: Option<u64>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -143,7 +153,7 @@ pub struct ServeArgs {
 /// The same settings, read from the TOML file.
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
+pub(crate) struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
@@ -182,11 +192,24 @@ struct FileConfig {
     max_sync_conversations: Option<usize>,
     presence_watch_cap: Option<u32>,
     typing_fanout_limit: Option<u32>,
+    admin_users: Option<Vec<String>>,
+    reports_per_hour: Option<u32>,
+    moderation_poll_ms: Option<u64>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+/// Where the store is and who administers, as `confab admin` needs them.
+type StoreAndAdmins = (Option<PathBuf>, Option<String>, Option<String>, Option<Vec<String>>);
+
+impl FileConfig {
+    /// The data directory, database URL and schema, and administrators.
+    pub(crate) fn store_and_admins(self) -> StoreAndAdmins {
+        (self.data_dir, self.database_url, self.database_schema, self.admin_users)
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
@@ -196,6 +219,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
     let d = ServerConfig::default();
     let l = d.limits.clone();
     let a = d.auth.clone();
+    let m = d.moderation.clone();
     let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
@@ -308,6 +332,15 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             hash_workers: args.hash_workers.or(file.hash_workers).unwrap_or(a.hash_workers),
             hash_queue: args.hash_queue.or(file.hash_queue).unwrap_or(a.hash_queue),
             trusted_proxies: args.trusted_proxies.or(file.trusted_proxies).unwrap_or(a.trusted_proxies),
+        },
+        moderation: ModerationConfig {
+            admin_users: args.admin_users.or(file.admin_users).unwrap_or(m.admin_users),
+            reports_per_hour: args.reports_per_hour.or(file.reports_per_hour).unwrap_or(m.reports_per_hour),
+            log_poll: args
+                .moderation_poll_ms
+                .or(file.moderation_poll_ms)
+                .map(Duration::from_millis)
+                .unwrap_or(m.log_poll),
         },
     };
     let log = args.log.or(file.log).unwrap_or_else(|| "info".to_string());
@@ -440,6 +473,21 @@ mod tests {
         assert!(colour_logs(true, Some("".into())), "an empty NO_COLOR asks for nothing");
         assert!(!colour_logs(true, Some("1".into())));
         assert!(!colour_logs(false, None));
+    }
+
+    #[test]
+    fn administrators_come_from_flags_or_file() {
+        let file: FileConfig =
+            toml::from_str("admin-users = [\"root\"]\nreports-per-hour = 3\nmoderation-poll-ms = 250")
+                .unwrap();
+        let (config, _) = resolve(ServeArgs::default(), file);
+        assert_eq!(config.moderation.admin_users, ["root"]);
+        assert_eq!(config.moderation.reports_per_hour, 3);
+        assert_eq!(config.moderation.log_poll, Duration::from_millis(250));
+        let args = ServeArgs { admin_users: Some(vec!["ann".into(), "bob".into()]), ..Default::default() };
+        let (config, _) = resolve(args, FileConfig::default());
+        assert_eq!(config.moderation.admin_users, ["ann", "bob"]);
+        assert_eq!(config.moderation.reports_per_hour, 20);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! - [`rest`]: [`Client`], one method per endpoint.
 //! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
+//! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
 
+pub mod admin;
 pub mod manage;
 pub mod rest;
 pub mod ws;

@@ -98,7 +98,11 @@ impl Client {
         Ok(self.call::<(), T>(Method::GET, path, None).await?.1)
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<(StatusCode, T)> {
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<(StatusCode, T)> {
         self.call(Method::POST, path, Some(body)).await
     }
 

@@ -46,6 +46,9 @@ pub enum ClusterEvent {
     /// node drops what it cached about the pair and, on a block, ends the presence watches between
     /// them.
     BlockChanged { blocker: String, blocked: String, active: bool },
+    /// A user was banned (`banned`) or unbanned (already recorded in the store): every node drops
+    /// what it cached of the user's ban and, when banned, closes the user's sockets.
+    BanChanged { user_id: String, banned: bool },
 }
 
 /// Which tokens of a user a [`ClusterEvent::SessionsRevoked`] revokes.

@@ -17,6 +17,9 @@ pub enum Error {
     /// conversation itself.
     #[error("{0}")]
     Forbidden(String),
+    /// The account is suspended (until `until`, ms since the epoch; `None`: until lifted).
+    #[error("this account is suspended: {reason}")]
+    Banned { reason: String, until: Option<i64> },
     #[error("conversation not found")]
     ConversationNotFound,
     #[error("user not found: {0}")]
@@ -48,6 +51,7 @@ impl Error {
             Error::InvalidMessage(_) => ErrorCode::InvalidMessage,
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::Banned { .. } => ErrorCode::Banned,
             Error::ConversationNotFound => ErrorCode::ConversationNotFound,
             Error::UserNotFound(_) => ErrorCode::UserNotFound,
             Error::MessageNotFound => ErrorCode::MessageNotFound,
@@ -64,8 +68,12 @@ impl Error {
     /// The protocol error body for this error.
     pub fn body(&self) -> confab_proto::ErrorBody {
         let mut body = confab_proto::ErrorBody::new(self.code(), self.to_string());
-        if let Error::RateLimited { retry_after_secs } = self {
-            body.retry_after = Some(*retry_after_secs);
+        match self {
+            Error::RateLimited { retry_after_secs } => body.retry_after = Some(*retry_after_secs),
+            Error::Banned { reason, until } => {
+                body.ban = Some(confab_proto::BanNotice { reason: reason.clone(), until: *until })
+            }
+            _ => {}
         }
         body
     }

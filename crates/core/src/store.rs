@@ -399,6 +399,7 @@ pub trait Store:
     + SessionStore
     + BlockStore
     + GroupAdminStore
+    + crate::moderation::ModerationStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

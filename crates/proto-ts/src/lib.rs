@@ -13,7 +13,7 @@
 //!   (field names, optional fields, enum tags).
 //! - `src/main.rs`: `cargo run -p confab-proto-ts` prints the declarations.
 
-use confab_proto::{blocks, error, frames, groups, model, rest};
+use confab_proto::{admin, blocks, error, frames, groups, model, rest};
 use ts_rs::{Config, TS};
 
 /// Where the declarations are committed, relative to the workspace root.
@@ -78,6 +78,21 @@ pub fn types() -> Vec<(String, String)> {
         decl::<blocks::BlocksResponse>(cfg),
         decl::<groups::UpdateConversationRequest>(cfg),
         decl::<groups::SetRoleRequest>(cfg),
+        // admin: reports and the administrators' API
+        decl::<admin::ReportRequest>(cfg),
+        decl::<admin::ReportStatus>(cfg),
+        decl::<admin::ReportReceipt>(cfg),
+        decl::<admin::Report>(cfg),
+        decl::<admin::ReportsResponse>(cfg),
+        decl::<admin::ResolveReportRequest>(cfg),
+        decl::<admin::BanRequest>(cfg),
+        decl::<admin::Ban>(cfg),
+        decl::<admin::BanNotice>(cfg),
+        decl::<admin::AdminUser>(cfg),
+        decl::<admin::AdminUsersResponse>(cfg),
+        decl::<admin::LiveConnection>(cfg),
+        decl::<admin::UserSessionsResponse>(cfg),
+        decl::<admin::AdminStats>(cfg),
         // frames: client → server
         decl::<frames::SendPayload>(cfg),
         decl::<frames::UpToPayload>(cfg),

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every error code of the protocol. `INTERNAL_ERROR` is a Confab extension for faults that are
 /// neither the client's nor a backend outage (a bug); clients treat it like `UNAVAILABLE`.
+/// `BANNED` (403) answers a suspended account's login, token use and WebSocket upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -12,6 +13,7 @@ pub enum ErrorCode {
     InvalidMessage,
     Unauthorized,
     Forbidden,
+    Banned,
     ConversationNotFound,
     UserNotFound,
     MessageNotFound,
@@ -30,7 +32,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest | ErrorCode::InvalidMessage => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::Banned => 403,
             ErrorCode::ConversationNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::MessageNotFound
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::InvalidMessage => "INVALID_MESSAGE",
             ErrorCode::Unauthorized => "UNAUTHORIZED",
             ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Banned => "BANNED",
             ErrorCode::ConversationNotFound => "CONVERSATION_NOT_FOUND",
             ErrorCode::UserNotFound => "USER_NOT_FOUND",
             ErrorCode::MessageNotFound => "MESSAGE_NOT_FOUND",
@@ -70,7 +73,7 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// `{"error": CODE, "message": "...", "retryAfter"?: seconds}`.
+/// `{"error": CODE, "message": "...", "retryAfter"?: seconds, "ban"?: {reason, until}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
@@ -79,11 +82,15 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// With `BANNED`: why, and until when (a Confab extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub ban: Option<crate::admin::BanNotice>,
 }
 
 impl ErrorBody {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        Self { error, message: message.into(), retry_after: None }
+        Self { error, message: message.into(), retry_after: None, ban: None }
     }
 }
 
@@ -93,13 +100,13 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_documented() {
-        let body =
-            ErrorBody { error: ErrorCode::RateLimited, message: "slow down".into(), retry_after: Some(2) };
+        let body = ErrorBody { retry_after: Some(2), ..ErrorBody::new(ErrorCode::RateLimited, "slow down") };
         let json = serde_json::to_string(&body).unwrap();
         assert_eq!(json, r#"{"error":"RATE_LIMITED","message":"slow down","retryAfter":2}"#);
         let code: ErrorCode = serde_json::from_str("\"CONVERSATION_NOT_FOUND\"").unwrap();
         assert_eq!(code, ErrorCode::ConversationNotFound);
         assert_eq!(code.as_str(), "CONVERSATION_NOT_FOUND");
         assert_eq!(ErrorCode::PayloadTooLarge.http_status(), 413);
+        assert_eq!((ErrorCode::Banned.http_status(), ErrorCode::Banned.as_str()), (403, "BANNED"));
     }
 }

@@ -11,7 +11,9 @@
 //! - [`blocks`]: the bodies of blocking users.
 //! - [`groups`]: the bodies of group management (rename, settings, roles).
 //! - [`frames`]: WebSocket frames, client → server and server → client.
+//! - [`admin`]: reports of messages and the server administrators' API.
 
+pub mod admin;
 pub mod blocks;
 pub mod error;
 pub mod frames;
@@ -19,6 +21,7 @@ pub mod groups;
 pub mod model;
 pub mod rest;
 
+pub use admin::*;
 pub use blocks::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};

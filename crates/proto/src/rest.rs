@@ -58,6 +58,9 @@ pub struct Profile {
     pub user: User,
     /// Whether others see this user's `lastSeen` (default true).
     pub show_last_seen: bool,
+    /// Whether this user is a server administrator (`--admin-users`).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// The reply to register and login.

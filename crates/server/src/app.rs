@@ -13,14 +13,25 @@ use crate::auth::TokenKeys;
 use crate::config::ServerConfig;
 use crate::fanout::{Dispatcher, SHARD_QUEUE};
 use crate::hub::{CloseReason, Hub};
+use crate::moderator::Admins;
 use crate::node::NodeHandler;
-use crate::service::{Accounts, Blocks, Conversations, Messages, Notifier, PresenceHub, TypingTracker};
+use crate::service::{
+    Accounts, Admin, AdminParts, Blocks, Conversations, LogFollower, Messages, Notifier, PresenceHub,
+    Reports, TypingTracker,
+};
+
+/// How long moderation log entries are kept: far longer than any node takes to read them.
+const MODERATION_LOG_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 pub(crate) struct App {
     /// Settings, fixed once the server runs; read by the transports (limits, intervals) and by
     /// [`crate::web`].
     pub config: ServerConfig,
     accounts: Accounts,
+    admin: Admin,
+    reports: Reports,
+    /// This node's reader of the moderation log.
+    moderation_log: LogFollower,
     conversations: Conversations,
     messages: Messages,
     blocks: Blocks,
@@ -36,13 +47,18 @@ pub(crate) struct App {
 impl App {
     /// Builds the services over `store` and `bus` and starts fan-out (so it must run inside a tokio
     /// runtime). `node` is the handler the bus delivers to; it learns the presence hub here (the
-    /// hub needs the bus, which needed the handler first).
+    /// hub needs the bus, which needed the handler first). `moderation_log_seen` is the newest
+    /// moderation log version when the node started: the log is followed from there.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: ServerConfig,
         store: SharedStore,
         bus: SharedBus,
         node: &NodeHandler,
         jwt_secret: &str,
+        node_id: &str,
+        admins: Arc<Admins>,
+        moderation_log_seen: u64,
     ) -> App {
         let limits = config.limits.clone();
         let notifier = Notifier::new(store.clone(), bus.clone(), node.members.clone());
@@ -70,8 +86,28 @@ impl App {
                 store.clone(),
                 bus.clone(),
                 node.revocations.clone(),
+                node.bans.clone(),
+                admins.clone(),
                 TokenKeys::new(jwt_secret, config.token_ttl),
                 &config.auth,
+            ),
+            admin: Admin::new(AdminParts {
+                store: store.clone(),
+                bus: bus.clone(),
+                hub: node.hub.clone(),
+                bans: node.bans.clone(),
+                revocations: node.revocations.clone(),
+                admins,
+                node_id: node_id.to_string(),
+                token_ttl: config.token_ttl,
+            }),
+            reports: Reports::new(store.clone(), config.moderation.reports_per_hour),
+            moderation_log: LogFollower::new(
+                store.clone(),
+                node.bans.clone(),
+                node.revocations.clone(),
+                node.hub.clone(),
+                moderation_log_seen,
             ),
             conversations: Conversations::new(
                 store.clone(),
@@ -99,6 +135,14 @@ impl App {
 
     pub(crate) fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    pub(crate) fn admin(&self) -> &Admin {
+        &self.admin
+    }
+
+    pub(crate) fn reports(&self) -> &Reports {
+        &self.reports
     }
 
     pub(crate) fn conversations(&self) -> &Conversations {
@@ -146,9 +190,36 @@ impl App {
                     if let Err(e) = self.accounts.purge_revoked_sessions().await {
                         tracing::warn!(error = %e, "expired revoked sessions not purged");
                     }
+                    let day_ago = confab_core::ids::now_millis() - MODERATION_LOG_KEPT_MS;
+                    if let Err(e) = self.store.purge_changes(day_ago).await {
+                        tracing::warn!(error = %e, "old moderation log entries not purged");
+                    }
                 }
             }
         }
+    }
+
+    /// Reads the moderation log every `every` until shutdown starts, applying what other
+    /// processes changed (see [`crate::service::LogFollower`]).
+    pub(crate) async fn follow_moderation_log(self: Arc<Self>, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(e) = self.moderation_log.catch_up().await {
+                        tracing::warn!(error = %e, "moderation log not read; will retry");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies the moderation changes logged since the last read; returns how many.
+    #[cfg(test)]
+    pub(crate) async fn catch_up_moderation_log(&self) -> Result<usize> {
+        self.moderation_log.catch_up().await
     }
 
     /// `/readyz`: not shutting down, and storage and bus answer.

@@ -48,6 +48,27 @@ pub struct ServerConfig {
     pub web_dir: Option<PathBuf>,
     /// Login and registration throttles and the password hashing pool.
     pub auth: AuthLimits,
+    /// Server administrators, reports and bans.
+    pub moderation: ModerationConfig,
+}
+
+/// Who administers the server, and the limits of reporting and moderation.
+#[derive(Debug, Clone)]
+pub struct ModerationConfig {
+    /// Usernames of the server administrators (`--admin-users`); checked and lower-cased like
+    /// usernames when the server starts.
+    pub admin_users: Vec<String>,
+    /// Reports one user may file per hour, as a burst that refills evenly (per node).
+    pub reports_per_hour: u32,
+    /// How often each node reads the moderation log, where bans, unbans and revocations written by
+    /// another process (`confab admin`) appear: the longest they take to take effect.
+    pub log_poll: Duration,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        ModerationConfig { admin_users: Vec::new(), reports_per_hour: 20, log_poll: Duration::from_secs(2) }
+    }
 }
 
 /// What keeps password guessing and hashing floods in check (see `docs/security.md`). Counters
@@ -255,6 +276,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             web_dir: None,
             auth: AuthLimits::default(),
+            moderation: ModerationConfig::default(),
         }
     }
 }

@@ -24,8 +24,11 @@ pub enum CloseReason {
     Shutdown,
     /// A frame over the hard size cap; the stream cannot be resynchronised.
     FrameTooLarge,
-    /// The token the connection was opened with was revoked (logout, logout-all, password change).
+    /// The token the connection was opened with was revoked (logout, logout-all, password change,
+    /// an administrator closing the user's sessions).
     SessionRevoked,
+    /// The user was banned.
+    Banned,
 }
 
 /// The sending side of one connection: a bounded queue drained by the connection's writer task.
@@ -85,6 +88,22 @@ pub struct ConnectionHandle {
     pub outbox: Outbox,
     /// The token the connection was opened with, so revoking it closes the connection.
     pub session: Arc<TokenSession>,
+    /// For administrators listing a user's connections.
+    pub device_id: Arc<str>,
+    pub connected_at: i64,
+}
+
+impl ConnectionHandle {
+    /// A connection opened now by `device_id` with the token `session`.
+    pub fn new(connection_id: Arc<str>, outbox: Outbox, session: Arc<TokenSession>, device_id: &str) -> Self {
+        ConnectionHandle {
+            connection_id,
+            outbox,
+            session,
+            device_id: device_id.into(),
+            connected_at: confab_core::ids::now_millis(),
+        }
+    }
 }
 
 /// This node's connections by user id.
@@ -139,13 +158,47 @@ impl Hub {
 
     /// Closes `user_id`'s connections opened with a token `revoked` covers; returns how many.
     pub fn close_revoked(&self, user_id: &str, revoked: &Revoked) -> usize {
+        self.close_sessions(user_id, CloseReason::SessionRevoked, |s| s.covered_by(revoked))
+    }
+
+    /// Closes every connection of `user_id` with `reason`; returns how many.
+    pub fn close_user(&self, user_id: &str, reason: CloseReason) -> usize {
+        self.close_sessions(user_id, reason, |_| true)
+    }
+
+    /// Closes `user_id`'s connections whose token `covered` says, with `reason`; returns how many.
+    pub fn close_sessions(
+        &self,
+        user_id: &str,
+        reason: CloseReason,
+        covered: impl Fn(&TokenSession) -> bool,
+    ) -> usize {
         let Some(conns) = self.users.get(user_id) else { return 0 };
         let mut closed = 0;
-        for conn in conns.iter().filter(|c| c.session.covered_by(revoked)) {
-            conn.outbox.close(CloseReason::SessionRevoked);
+        for conn in conns.iter().filter(|c| covered(&c.session)) {
+            conn.outbox.close(reason);
             closed += 1;
         }
         closed
+    }
+
+    /// `user_id`'s connections on this node, oldest first.
+    pub fn connections_of(&self, user_id: &str) -> Vec<confab_proto::LiveConnection> {
+        let Some(conns) = self.users.get(user_id) else { return Vec::new() };
+        conns
+            .iter()
+            .map(|c| confab_proto::LiveConnection {
+                connection_id: c.connection_id.to_string(),
+                device_id: c.device_id.to_string(),
+                session_id: c.session.session_id.clone(),
+                connected_at: c.connected_at,
+            })
+            .collect()
+    }
+
+    /// Connections open on this node.
+    pub fn connection_count(&self) -> usize {
+        self.users.iter().map(|e| e.value().len()).sum()
     }
 
     /// Asks every connection to close (server shutdown).
@@ -183,7 +236,7 @@ mod tests {
 
     fn handle(id: &str, capacity: usize) -> (ConnectionHandle, mpsc::Receiver<Utf8Bytes>) {
         let (outbox, rx) = Outbox::new(capacity);
-        (ConnectionHandle { connection_id: id.into(), outbox, session: Default::default() }, rx)
+        (ConnectionHandle::new(id.into(), outbox, Default::default(), "d"), rx)
     }
 
     #[test]
@@ -195,9 +248,9 @@ mod tests {
         let (outbox_a, _rx_a) = Outbox::new(4);
         let (outbox_b, _rx_b) = Outbox::new(4);
         let (outbox_c, _rx_c) = Outbox::new(4);
-        let a = ConnectionHandle { connection_id: "a".into(), outbox: outbox_a, session: session("s-a", 10) };
-        let b = ConnectionHandle { connection_id: "b".into(), outbox: outbox_b, session: session("s-b", 20) };
-        let c = ConnectionHandle { connection_id: "c".into(), outbox: outbox_c, session: session("s-a", 10) };
+        let a = ConnectionHandle::new("a".into(), outbox_a, session("s-a", 10), "d");
+        let b = ConnectionHandle::new("b".into(), outbox_b, session("s-b", 20), "d");
+        let c = ConnectionHandle::new("c".into(), outbox_c, session("s-a", 10), "d");
         hub.register("alice", a.clone());
         hub.register("alice", b.clone());
         hub.register("carol", c.clone());
@@ -210,6 +263,25 @@ mod tests {
         assert!(!b.outbox.closed().is_cancelled());
         assert_eq!(hub.close_revoked("alice", &Revoked::IssuedBefore { before: 30, keep: None }), 2);
         assert_eq!(b.outbox.close_reason(), Some(CloseReason::SessionRevoked));
+    }
+
+    #[test]
+    fn a_ban_closes_every_connection_of_the_user_and_connections_are_listed() {
+        let hub = Hub::new();
+        let (a1, _rx1) = handle("a1", 4);
+        let (a2, _rx2) = handle("a2", 4);
+        let (c1, _rx3) = handle("c1", 4);
+        hub.register("alice", a1.clone());
+        hub.register("alice", a2.clone());
+        hub.register("carol", c1.clone());
+        assert_eq!(hub.connection_count(), 3);
+        let listed = hub.connections_of("alice");
+        assert_eq!(listed.iter().map(|c| c.connection_id.as_str()).collect::<Vec<_>>(), ["a1", "a2"]);
+        assert_eq!(listed[0].device_id, "d");
+        assert!(hub.connections_of("nobody").is_empty());
+        assert_eq!(hub.close_user("alice", CloseReason::Banned), 2);
+        assert_eq!(a2.outbox.close_reason(), Some(CloseReason::Banned));
+        assert!(!c1.outbox.closed().is_cancelled());
     }
 
     #[test]

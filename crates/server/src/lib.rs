@@ -3,8 +3,9 @@
 //! # Layout
 //! - [`config`]: server settings and limits.
 //! - [`app`]: the services of one server, built once and shared by both transports.
-//! - [`service`]: the operations themselves (accounts, conversations, messages, presence, typing);
-//!   every rule lives there once.
+//! - [`service`]: the operations themselves (accounts, conversations, messages, presence, typing,
+//!   reports, administration); every rule lives there once.
+//! - [`moderator`]: moderation as it reads and writes the store (also used by `confab admin`).
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
@@ -24,6 +25,7 @@ pub mod config;
 mod fanout;
 mod hub;
 mod listen;
+pub mod moderator;
 mod node;
 mod routes;
 mod service;
@@ -115,6 +117,9 @@ impl Server {
         if config.http_header_timeout.is_zero() || config.http_idle_timeout.is_zero() {
             return Err(StartError::Config("HTTP header and idle timeouts must be positive".into()));
         }
+        if config.moderation.log_poll.is_zero() {
+            return Err(StartError::Config("the moderation log poll interval must be positive".into()));
+        }
         if config.limits.max_connections_per_user == 0 || config.limits.max_http_connections == 0 {
             return Err(StartError::Config(
                 "max connections per user and max HTTP connections must be positive".into(),
@@ -129,7 +134,21 @@ impl Server {
         .map_err(|e| StartError::Config(e.to_string()))?;
         let bus_location = BusLocation::resolve(config.redis_url.as_deref(), &config.redis_prefix)
             .map_err(|e| StartError::Config(e.to_string()))?;
+        let admins = Arc::new(
+            moderator::Admins::new(&config.moderation.admin_users)
+                .map_err(|e| StartError::Config(e.to_string()))?,
+        );
         let store = confab_store::open(&location).await?;
+        for name in admins.usernames() {
+            if store.credentials(name).await?.is_none() {
+                tracing::warn!(
+                    admin = %name,
+                    "no account has this administrator's username yet: whoever registers it first \
+                     becomes an administrator"
+                );
+            }
+        }
+        let moderation_log_seen = store.latest_change().await?;
         let (secret, secret_source) = match &config.jwt_secret {
             Some(secret) if !secret.is_empty() => (secret.clone(), SecretSource::Configured),
             _ => {
@@ -150,6 +169,7 @@ impl Server {
             presence: OnceLock::new(),
             revocations: Default::default(),
             blocks: Default::default(),
+            bans: Default::default(),
         });
         let node_id = confab_core::ids::new_id();
         if let BusLocation::Redis { prefix, .. } = &bus_location {
@@ -164,9 +184,11 @@ impl Server {
             bus: bus_location.to_string(),
             secret: secret_source,
         };
-        let app = App::new(config, store, bus, &handler, &secret);
+        let log_poll = config.moderation.log_poll;
+        let app = App::new(config, store, bus, &handler, &secret, &node_id, admins, moderation_log_seen);
         let app = Arc::new(app);
         tokio::spawn(app.clone().housekeeping(HOUSEKEEPING_INTERVAL));
+        tokio::spawn(app.clone().follow_moderation_log(log_poll));
         let state = AppState {
             app,
             sessions: TaskTracker::new(),

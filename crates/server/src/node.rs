@@ -1,7 +1,8 @@
 //! What the bus brings to this node: frames for local connections, membership changes that make
 //! cached member lists and presence watches stale, cluster-wide presence changes for local
-//! watchers, revoked sessions (cached revocations dropped, covered connections closed), and blocks
-//! (cached pairs dropped, presence between the two ended).
+//! watchers, revoked sessions (cached revocations dropped, covered connections closed), blocks
+//! (cached pairs dropped, presence between the two ended) and bans (cached bans dropped, a banned
+//! user's connections closed).
 
 use std::sync::{Arc, OnceLock};
 
@@ -9,8 +10,9 @@ use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler};
 use confab_proto::PresenceStatus;
 
 use crate::fanout::MemberCache;
+use crate::hub::CloseReason;
 use crate::hub::Hub;
-use crate::service::{BlockCache, PresenceHub, RevocationCache};
+use crate::service::{BanCache, BlockCache, PresenceHub, RevocationCache};
 
 pub(crate) struct NodeHandler {
     pub(crate) hub: Arc<Hub>,
@@ -21,6 +23,8 @@ pub(crate) struct NodeHandler {
     pub(crate) revocations: Arc<RevocationCache>,
     /// What this node knows of blocks between pairs of users.
     pub(crate) blocks: Arc<BlockCache>,
+    /// What this node knows of users' bans.
+    pub(crate) bans: Arc<BanCache>,
 }
 
 impl NodeHandler {
@@ -64,6 +68,13 @@ impl DeliveryHandler for NodeHandler {
                 let closed = self.hub.close_revoked(user_id, revoked);
                 if closed > 0 {
                     tracing::debug!(user = %user_id, closed, "closed connections of revoked sessions");
+                }
+            }
+            ClusterEvent::BanChanged { user_id, banned } => {
+                self.bans.invalidate(user_id);
+                if *banned {
+                    let closed = self.hub.close_user(user_id, CloseReason::Banned);
+                    tracing::debug!(user = %user_id, closed, "closed connections of a banned user");
                 }
             }
         }

@@ -45,10 +45,12 @@ impl TestApp {
             presence: OnceLock::new(),
             revocations: Default::default(),
             blocks: Default::default(),
+            bans: Default::default(),
         });
         let bus = Arc::new(InProcessBus::new());
         bus.attach(handler.clone());
-        let app = App::new(config, store.clone(), wrap(bus), &handler, "test-secret");
+        let admins = Arc::new(crate::moderator::Admins::new(&config.moderation.admin_users).expect("admins"));
+        let app = App::new(config, store.clone(), wrap(bus), &handler, "test-secret", "test-node", admins, 0);
         TestApp { app: Arc::new(app), store, _dir: dir }
     }
 
@@ -70,10 +72,9 @@ impl TestApp {
     /// what the device is sent.
     pub(crate) fn device(&self, user: &str, connection: &str) -> Device {
         let (outbox, rx) = Outbox::new(64);
-        self.app.connections().register(
-            user,
-            ConnectionHandle { connection_id: connection.into(), outbox, session: Default::default() },
-        );
+        self.app
+            .connections()
+            .register(user, ConnectionHandle::new(connection.into(), outbox, Default::default(), connection));
         Device { rx }
     }
 }

@@ -15,14 +15,14 @@ export function serverBinary() {
   return join(target, 'debug', 'confab');
 }
 
-/** Starts `confab serve` and resolves once it prints its address. */
-export async function startServer({ heartbeatMs = 2000 } = {}) {
+/** Starts `confab serve` (with `extraArgs`) and resolves once it prints its address. */
+export async function startServer({ heartbeatMs = 2000, extraArgs = [] } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin} (build it with cargo build -p confab-cli)`);
   const dataDir = mkdtempSync(join(tmpdir(), 'confab-web-test-'));
   // Every test user registers from 127.0.0.1: lift the per-address registration limit.
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--heartbeat-interval-ms', String(heartbeatMs),
-    '--registrations-per-address', '1000'];
+    '--registrations-per-address', '1000', ...extraArgs];
   // CONFAB_TEST_WEB_DIR=1 serves web/ from disk (no rebuild while iterating); by default the
   // embedded files, i.e. exactly what ships, are tested.
   if (process.env.CONFAB_TEST_WEB_DIR) args.push('--web-dir', WEB_DIR);

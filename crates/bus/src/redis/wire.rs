@@ -79,6 +79,7 @@ pub(super) fn encode_event(e: &ClusterEvent) -> String {
         ClusterEvent::BlockChanged { blocker, blocked, active } => {
             format!("block\n{blocker}\n{blocked}\n{}", u8::from(*active))
         }
+        ClusterEvent::BanChanged { user_id, banned } => format!("ban\n{user_id}\n{}", u8::from(*banned)),
     }
 }
 
@@ -124,6 +125,15 @@ pub(super) fn decode_event(payload: &str) -> Option<ClusterEvent> {
             };
             Some(ClusterEvent::BlockChanged { blocker, blocked, active })
         }
+        "ban" => {
+            let user_id = parts.next()?.to_string();
+            let banned = match parts.next()? {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            };
+            Some(ClusterEvent::BanChanged { user_id, banned })
+        }
         _ => None,
     }
 }
@@ -164,6 +174,8 @@ mod tests {
             ClusterEvent::LastSeenShown { user_id: "u".into(), show: true },
             ClusterEvent::BlockChanged { blocker: "a".into(), blocked: "b".into(), active: true },
             ClusterEvent::BlockChanged { blocker: "a".into(), blocked: "b".into(), active: false },
+            ClusterEvent::BanChanged { user_id: "u".into(), banned: true },
+            ClusterEvent::BanChanged { user_id: "u".into(), banned: false },
         ] {
             assert_eq!(decode_event(&encode_event(&e)), Some(e));
         }

@@ -1,9 +1,12 @@
 //! End-to-end tests: real servers on ephemeral ports with temp data dirs, driven over real HTTP and
 //! WebSocket through the Rust client.
 
+mod admin;
 mod adversarial;
 mod blocks;
+mod cli_admin;
 mod cluster;
+mod cluster_admin;
 mod cluster_manage;
 mod config;
 mod durability;

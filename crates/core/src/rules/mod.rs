@@ -17,6 +17,8 @@
 //! - [`receipts`]: who received and read a message, and when.
 //! - [`presence`]: the order `lastSeen` answers come back in.
 //! - [`sessions`]: which tokens a revocation covers.
+//! - [`moderation`]: which message a report names, report and ban texts, who may be banned and
+//!   whether a ban is in force.
 
 pub mod access;
 pub mod blocks;
@@ -25,6 +27,7 @@ pub mod groups;
 pub mod history;
 pub mod management;
 pub mod markers;
+pub mod moderation;
 pub mod posting;
 pub mod presence;
 pub mod receipts;

@@ -1,11 +1,13 @@
 //! The REST API under `/api/v1`, the WebSocket endpoint and the operations endpoints.
 
+mod admin;
 mod auth;
 mod blocks;
 mod conversations;
 mod groups;
 mod messages;
 mod ops;
+mod reports;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -40,6 +42,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/conversations/{id}/read", post(messages::read_conversation))
         .route("/messages/{message_id}/read", post(messages::read_message))
         .route("/sync", post(messages::sync))
+        .route("/reports", post(reports::create))
+        .merge(admin::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)
@@ -61,27 +65,43 @@ async fn not_found() -> ApiError {
 
 #[cfg(test)]
 mod reference_docs {
-    /// Every route mounted above, as `METHOD /path` with the API prefix and camelCase parameters,
-    /// read from this file's own source so a new route cannot be missed.
+    /// Every route mounted by the router, as `METHOD /path` with the API prefix and camelCase
+    /// parameters, read from the sources of this module (`mod.rs` mounts the API under `/api/v1`
+    /// and the rest at the root; every other file's routes are merged into the API) so a new route
+    /// cannot be missed.
     fn mounted_routes() -> Vec<String> {
-        let source = include_str!("mod.rs");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("routes dir")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        files.sort();
         let mut routes = Vec::new();
-        let mut prefix = "/api/v1";
-        for line in source.lines().map(str::trim) {
-            if line.starts_with("Router::new()") && !routes.is_empty() {
-                prefix = "";
-            }
-            let Some(rest) = line.strip_prefix(".route(\"") else { continue };
-            let Some((path, handlers)) = rest.split_once('"') else { continue };
-            if path == "/" || path == "/{file}" {
-                continue; // the web client's files
-            }
-            let path = camel_params(path);
-            for method in ["get", "post", "put", "patch", "delete"] {
-                let called =
-                    |h: &str| h.contains(&format!(" {method}(")) || h.contains(&format!(".{method}("));
-                if called(handlers) {
-                    routes.push(format!("{} {prefix}{path}", method.to_uppercase()));
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("route source");
+            let is_root = file.file_name().is_some_and(|n| n == "mod.rs");
+            let mut prefix = "/api/v1";
+            let mut seen_api = false;
+            for line in source.lines().map(str::trim) {
+                if is_root && line.contains("Router::new()") {
+                    if seen_api {
+                        prefix = "";
+                    }
+                    seen_api = true;
+                }
+                let Some(rest) = line.strip_prefix(".route(\"") else { continue };
+                let Some((path, handlers)) = rest.split_once('"') else { continue };
+                if path == "/" || path == "/{file}" {
+                    continue; // the web client's files
+                }
+                let path = camel_params(path);
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    let called =
+                        |h: &str| h.contains(&format!(" {method}(")) || h.contains(&format!(".{method}("));
+                    if called(handlers) {
+                        routes.push(format!("{} {prefix}{path}", method.to_uppercase()));
+                    }
                 }
             }
         }

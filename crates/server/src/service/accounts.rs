@@ -1,6 +1,6 @@
 //! Accounts: registration, login, bearer-token authentication (provisioning users of
-//! application-minted tokens, refusing revoked tokens), logout, password and profile changes, and
-//! the user directory.
+//! application-minted tokens, refusing revoked tokens and banned users), logout, password and
+//! profile changes, and the user directory.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,10 +16,12 @@ use confab_proto::{
 };
 use dashmap::DashSet;
 
+use super::moderation::BanCache;
 use super::sessions::RevocationCache;
 use super::throttle::{address_key, retry_after_secs, Backoff, Buckets};
 use crate::auth::{HashPool, TokenKeys, ISSUER};
 use crate::config::AuthLimits;
+use crate::moderator::Admins;
 
 /// Default and largest number of users a directory look-up returns.
 const SEARCH_DEFAULT_LIMIT: u32 = 20;
@@ -40,6 +42,10 @@ pub(crate) struct Accounts {
     tokens: TokenKeys,
     /// This node's copy of users' revocations (shared with the bus handler, which invalidates it).
     revocations: Arc<RevocationCache>,
+    /// This node's copy of users' bans (likewise).
+    bans: Arc<BanCache>,
+    /// The configured server administrators.
+    admins: Arc<Admins>,
     /// Users of tokens known to exist, so only a user's first call hits the store.
     known_users: DashSet<String>,
     /// Argon2 work, off the async runtime and bounded.
@@ -68,6 +74,8 @@ impl Accounts {
         store: SharedStore,
         bus: SharedBus,
         revocations: Arc<RevocationCache>,
+        bans: Arc<BanCache>,
+        admins: Arc<Admins>,
         tokens: TokenKeys,
         limits: &AuthLimits,
     ) -> Accounts {
@@ -75,6 +83,8 @@ impl Accounts {
             store,
             bus,
             revocations,
+            bans,
+            admins,
             tokens,
             known_users: DashSet::new(),
             hasher: HashPool::new(limits.hash_workers, limits.hash_queue),
@@ -128,7 +138,12 @@ impl Accounts {
         let address = self.admit_attempt(&key, from)?;
         let checked = self.check_password(req).await;
         self.count_attempt(&checked, &key, address);
-        self.signed_in(checked?.ok_or_else(wrong)?)
+        let user = checked?.ok_or_else(wrong)?;
+        // Only the password's owner learns that the account is suspended.
+        if let Some(ban) = self.ban_of(&user.user_id).await? {
+            return Err(confab_core::rules::moderation::refusal(&ban));
+        }
+        self.signed_in(user)
     }
 
     /// Books a password check against the throttles it was admitted by.
@@ -201,7 +216,15 @@ impl Accounts {
         if self.revocations.is_revoked(&self.store, &user_id, &session).await? {
             return Err(Error::Unauthorized("token was revoked".into()));
         }
+        if let Some(ban) = self.ban_of(&user_id).await? {
+            return Err(confab_core::rules::moderation::refusal(&ban));
+        }
         Ok(Authenticated { user_id, session, expires_at })
+    }
+
+    /// `user`'s ban in force now, if any.
+    pub(crate) async fn ban_of(&self, user: &str) -> Result<Option<Arc<confab_proto::Ban>>> {
+        self.bans.ban_of(&self.store, user).await
     }
 
     /// The user a verified token names, provisioned if it is application-minted and new.
@@ -337,7 +360,8 @@ impl Accounts {
 
     async fn profile(&self, user: User) -> Result<Profile> {
         let show_last_seen = self.store.show_last_seen(&user.user_id).await?;
-        Ok(Profile { user, show_last_seen })
+        let admin = self.admins.contains(&user.username);
+        Ok(Profile { user, show_last_seen, admin })
     }
 
     /// Tells this node at once, and every node through the bus, that `user`'s tokens `revoked`

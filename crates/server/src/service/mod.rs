@@ -5,6 +5,9 @@
 //! - [`accounts`]: registration, login, token authentication, logout, password and profile
 //!   changes, the user directory.
 //! - [`sessions`]: this node's cache of revoked tokens, invalidated through the bus.
+//! - [`moderation`]: this node's cache of bans, and the moderation log it follows.
+//! - [`reports`]: members reporting messages.
+//! - [`admin`]: what server administrators do (users, bans, reports, sessions, counts).
 //! - [`throttle`]: login and registration throttles, decided before any password is hashed.
 //! - [`conversations`]: direct conversations, groups, membership, group management,
 //!   `conversation.updated`.
@@ -15,11 +18,14 @@
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
 mod accounts;
+mod admin;
 mod blocks;
 mod conversations;
 mod messages;
+mod moderation;
 mod notify;
 mod presence;
+mod reports;
 mod sessions;
 mod throttle;
 mod typing;
@@ -28,10 +34,13 @@ mod typing;
 mod tests;
 
 pub(crate) use accounts::{Accounts, Authenticated};
+pub(crate) use admin::{Admin, AdminParts};
 pub(crate) use blocks::{BlockCache, Blocks};
 pub(crate) use conversations::Conversations;
 pub(crate) use messages::{Messages, Via};
+pub(crate) use moderation::{BanCache, LogFollower};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
+pub(crate) use reports::Reports;
 pub(crate) use sessions::RevocationCache;
 pub(crate) use typing::TypingTracker;

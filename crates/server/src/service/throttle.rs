@@ -102,7 +102,7 @@ pub(crate) struct Buckets<K> {
     entries: Mutex<HashMap<K, Bucket>>,
 }
 
-impl<K: Hash + Eq + Copy> Buckets<K> {
+impl<K: Hash + Eq + Clone> Buckets<K> {
     pub(crate) fn new(burst: u32, period: Duration) -> Buckets<K> {
         let burst = f64::from(burst.max(1));
         Buckets {

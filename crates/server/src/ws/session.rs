@@ -32,6 +32,8 @@ pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
 pub(super) const CLOSE_SLOW_CONSUMER: u16 = 4001;
 /// The token the connection was opened with was revoked; reconnecting needs a new login.
 pub(super) const CLOSE_SESSION_REVOKED: u16 = 4003;
+/// The user was banned; reconnecting is refused with `403 BANNED` until the ban ends.
+pub(super) const CLOSE_BANNED: u16 = 4004;
 /// Frames written to the socket before one flush.
 const WRITE_BATCH: usize = 64;
 /// How long a closing connection gets to take its last frames and the close frame.
@@ -71,18 +73,19 @@ pub(crate) async fn run<R, W>(
     let session = Arc::new(session);
     app.connections().register(
         &user_id,
-        ConnectionHandle {
-            connection_id: connection_id.clone(),
-            outbox: outbox.clone(),
-            session: session.clone(),
-        },
+        ConnectionHandle::new(connection_id.clone(), outbox.clone(), session.clone(), &device_id),
     );
-    // A revocation between the upgrade's check and the registration above closed nothing here;
-    // checked again now that a later one would find the connection.
+    // A revocation or ban between the upgrade's check and the registration above closed nothing
+    // here; checked again now that a later one would find the connection.
     match app.accounts().is_revoked(&user_id, &session).await {
         Ok(false) => {}
         Ok(true) => outbox.close(CloseReason::SessionRevoked),
         Err(e) => tracing::warn!(error = %e, "revocation not rechecked after the upgrade"),
+    }
+    match app.accounts().ban_of(&user_id).await {
+        Ok(None) => {}
+        Ok(Some(_)) => outbox.close(CloseReason::Banned),
+        Err(e) => tracing::warn!(error = %e, "ban not rechecked after the upgrade"),
     }
     let writer = tokio::spawn(write_loop(writer, rx, outbox.clone(), max_outbound(&app)));
 
@@ -281,6 +284,7 @@ where
         Some(CloseReason::HeartbeatTimeout) => (CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
         Some(CloseReason::SlowConsumer) => (CLOSE_SLOW_CONSUMER, "slow consumer"),
         Some(CloseReason::SessionRevoked) => (CLOSE_SESSION_REVOKED, "session revoked"),
+        Some(CloseReason::Banned) => (CLOSE_BANNED, "account suspended"),
     };
     let finish = async {
         // Replies already queued (acks of committed sends, a last error) still go out, except to a

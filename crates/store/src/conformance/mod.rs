@@ -13,12 +13,14 @@
 //! - [`blocks`]: blocks between users and what they stop.
 //! - [`management`]: renaming groups, their settings, promoting and demoting members.
 //! - [`properties`]: invariants under random interleavings of appends, marker moves and reads.
+//! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
 
 mod blocks;
 mod conversations;
 mod management;
 mod markers;
 mod messages;
+mod moderation;
 mod properties;
 mod sessions;
 mod users;
@@ -28,6 +30,7 @@ pub use conversations::*;
 pub use management::*;
 pub use markers::*;
 pub use messages::*;
+pub use moderation::*;
 pub use properties::*;
 pub use sessions::*;
 pub use users::*;
@@ -152,6 +155,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("blocks.rs"),
         include_str!("management.rs"),
         include_str!("properties.rs"),
+        include_str!("moderation.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -210,6 +214,11 @@ macro_rules! store_conformance_suite {
             admins_promote_and_demote_members,
             concurrent_step_downs_leave_an_admin,
             random_interleavings_keep_sequences_markers_and_idempotency,
+            reports_name_a_visible_message_once_per_reporter,
+            report_queues_page_and_resolve_once,
+            bans_replace_expire_and_lift,
+            the_moderation_log_lists_changes_in_order,
+            admin_user_lists_page_by_username_with_bans,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

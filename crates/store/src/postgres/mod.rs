@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_sessions.sql"),
     include_str!("migrations/0004_show_last_seen.sql"),
     include_str!("migrations/0005_blocks.sql"),
+    include_str!("migrations/0006_reports_bans.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -182,6 +183,7 @@ macro_rules! transaction {
 
 // After the macros above, which it uses.
 mod management;
+mod moderation;
 
 #[async_trait]
 impl UserStore for PostgresStore {

@@ -10,6 +10,7 @@
 
 mod error;
 mod management;
+mod moderation;
 mod queries;
 mod writer;
 
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_sessions.sql"),
     include_str!("migrations/0005_show_last_seen.sql"),
     include_str!("migrations/0006_blocks.sql"),
+    include_str!("migrations/0007_reports_bans.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;

@@ -53,5 +53,6 @@ fn auth_config(tune: impl FnOnce(&mut AuthLimits)) -> ServerConfig {
 
 mod accounts;
 mod messages;
+mod moderation;
 mod presence;
 mod sessions;

@@ -15,10 +15,9 @@ async fn caller(t: &TestApp, token: &str) -> Authenticated {
 async fn socket(t: &TestApp, token: &str, id: &str) -> Outbox {
     let me = caller(t, token).await;
     let (outbox, _rx) = Outbox::new(8);
-    t.app.connections().register(
-        &me.user_id,
-        ConnectionHandle { connection_id: id.into(), outbox: outbox.clone(), session: Arc::new(me.session) },
-    );
+    t.app
+        .connections()
+        .register(&me.user_id, ConnectionHandle::new(id.into(), outbox.clone(), Arc::new(me.session), id));
     outbox
 }
 

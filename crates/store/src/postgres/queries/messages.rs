@@ -227,3 +227,28 @@ pub(crate) async fn with_id_in<C: GenericClient>(
 ) -> Result<Vec<LocatedMessage>> {
     found(c, message_id, viewer, Some(id)).await
 }
+
+/// Every message with `message_id` in the conversations `viewer` may see or not (with whether
+/// they are a member), in `conversation` only when given: what a report picks from.
+pub(crate) async fn with_id<C: GenericClient>(
+    c: &C,
+    message_id: &str,
+    viewer: &str,
+    conversation: Option<&str>,
+) -> Result<Vec<LocatedMessage>> {
+    found(c, message_id, viewer, conversation).await
+}
+
+/// The message at `sequence` of conversation `id`, as stored now.
+pub(crate) async fn at<C: GenericClient>(c: &C, id: &str, sequence: u64) -> Result<Option<Message>> {
+    let row = c
+        .query_opt(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND sequence_number = $2"
+            ),
+            &[&id, &i(sequence)],
+        )
+        .await
+        .db()?;
+    row.map(|r| message_from(&r)).transpose()
+}

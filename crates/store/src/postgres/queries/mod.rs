@@ -7,6 +7,7 @@ pub(crate) mod conversations;
 pub(crate) mod management;
 pub(crate) mod markers;
 pub(crate) mod messages;
+pub(crate) mod moderation;
 pub(crate) mod presence;
 pub(crate) mod receipts;
 pub(crate) mod sessions;

@@ -192,3 +192,25 @@ pub(crate) fn with_id_in(
 ) -> Result<Vec<LocatedMessage>> {
     found(conn, message_id, viewer, Some(id))
 }
+
+/// Every message with `message_id` in the conversations `viewer` may see or not (with whether
+/// they are a member), in `conversation` only when given: what a report picks from.
+pub(crate) fn with_id(
+    conn: &Connection,
+    message_id: &str,
+    viewer: &str,
+    conversation: Option<&str>,
+) -> Result<Vec<LocatedMessage>> {
+    found(conn, message_id, viewer, conversation)
+}
+
+/// The message at `sequence` of conversation `id`, as stored now.
+pub(crate) fn at(conn: &Connection, id: &str, sequence: u64) -> Result<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND sequence_number = ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![id, seq(sequence)], raw_message).optional())
+    .db()?
+    .map(decode)
+    .transpose()
+}
