@@ -1,6 +1,8 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
 import { ConfabClient, ConfabError, messageKey } from './confab.js';
 import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
+// polish hooks: timeline separators, unread total, announcements, links, quick jump
+import { authRuleText } from './app-polish.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -162,9 +164,7 @@ function showAuth(notice) {
     const err = $('auth-error');
     err.hidden = true;
     if (!form.checkValidity()) {
-      err.textContent = registering
-        ? 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters and hard to guess.'
-        : 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters.';
+      err.textContent = authRuleText(form, registering); // polish hook: the one rule that failed
       err.hidden = false;
       return;
     }

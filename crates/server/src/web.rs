@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::state::AppState;
 
 const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// The client loads only its own files and talks only to this server (REST on the same origin,
 /// WebSocket on `ws:`/`wss:`); no inline script, no plugins, and no page may frame it.
@@ -32,6 +33,9 @@ const FILES: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css")),
     ("app.js", JS, include_str!("../../../web/app.js")),
     ("app-manage.js", JS, include_str!("../../../web/app-manage.js")),
+    ("app-polish.js", JS, include_str!("../../../web/app-polish.js")),
+    ("favicon.svg", SVG, include_str!("../../../web/favicon.svg")),
+    ("favicon-unread.svg", SVG, include_str!("../../../web/favicon-unread.svg")),
     ("confab.js", JS, include_str!("../../../web/confab.js")),
     ("sdk-blocks.js", JS, include_str!("../../../web/sdk-blocks.js")),
     ("sdk-client.js", JS, include_str!("../../../web/sdk-client.js")),
@@ -53,6 +57,8 @@ const FILES: &[(&str, &str, &str)] = &[
 ];
 
 fn serve(state: &AppState, name: &str) -> Response {
+    // Browsers ask for /favicon.ico whatever the page links; they accept the SVG icon there.
+    let name = if name == "favicon.ico" { "favicon.svg" } else { name };
     let Some((file, content_type, embedded)) = FILES.iter().find(|(file, _, _)| *file == name) else {
         return crate::api_error::ApiError(confab_core::Error::NotFound("no such file".into()))
             .into_response();
