@@ -2,7 +2,9 @@
 import { ConfabClient, ConfabError, messageKey } from './confab.js';
 import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
 // polish hooks: timeline separators, unread total, announcements, links, quick jump
-import { authRuleText } from './app-polish.js';
+import { announceNew, authRuleText, noteOpened, resetPolish, scrollToFirstUnread, timelineAfter, timelineBefore, updateUnreadTotal } from './app-polish.js';
+import { installJump } from './app-jump.js';
+import { setLinkifiedText } from './linkify.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -138,6 +140,7 @@ function authErrorText(ex, code) {
 
 /** @param {string} [notice]  shown above the form (e.g. why one was signed out) */
 function showAuth(notice) {
+  resetPolish(); // polish hook
   app.replaceChildren($('tpl-auth', HTMLTemplateElement).content.cloneNode(true));
   if (notice) {
     $('auth-notice').textContent = notice;
@@ -253,6 +256,7 @@ async function startChat(session) {
     renderConversations();
     if (detail.conversationId === current) {
       renderMessages();
+      announceNew(client, current, (id) => client.userName(id), textOf); // polish hook
       markReadIfVisible();
     }
   });
@@ -368,6 +372,7 @@ document.addEventListener('visibilitychange', () => {
   if (!signedInClient) return;
   signedInClient.setAway(document.visibilityState === 'hidden');
   markReadIfVisible();
+  updateUnreadTotal(signedInClient, current); // polish hook
 });
 window.addEventListener('hashchange', () => {
   if (!signedInClient) return;
@@ -375,6 +380,7 @@ window.addEventListener('hashchange', () => {
   if (id && id !== current && signedInClient.conversations.has(id)) openConversation(id);
   if (!id && current) closeConversation();
 });
+installJump({ client: () => signedInClient, open: (id) => openConversation(id) }); // polish hook: Ctrl+K
 window.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && current && !document.querySelector('dialog[open]')) closeConversation();
 });
@@ -587,6 +593,7 @@ function renderConversations() {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
   while (list.lastElementChild && list.children.length > items.length) list.lastElementChild.remove();
+  updateUnreadTotal(client, current); // polish hook
 }
 
 // ---- the open conversation ----
@@ -601,6 +608,7 @@ async function openConversation(id) {
     $('message-list').replaceChildren();
     $('history-status').textContent = '';
     atBottom = true;
+    noteOpened(client, id); // polish hook: where the unread divider goes
   }
   if (location.hash.slice(1) !== encodeURIComponent(id)) history.replaceState(null, '', '#' + encodeURIComponent(id));
   find(document, '.shell').classList.add('chat-open');
@@ -614,7 +622,11 @@ async function openConversation(id) {
   await client.openConversation(id);
   if (current !== id) return;
   renderMessages();
-  scrollToBottom();
+  // polish hook: open at the first unread message when there is one
+  if (scrollToFirstUnread($('message-scroll'))) {
+    const s = $('message-scroll');
+    atBottom = s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+  } else scrollToBottom();
   markReadIfVisible();
   fillViewport();
 }
@@ -672,6 +684,7 @@ function renderMessages() {
   const client = signedIn();
   const list = $('message-list');
   const scroller = $('message-scroll');
+  const anchor = timelineBefore(list, scroller); // polish hook: separators out, view anchor kept
   const c = client.conversations.get(current);
   const messages = client.messages(current);
   const prevHeight = scroller.scrollHeight;
@@ -695,7 +708,7 @@ function renderMessages() {
     li.dataset.status = own ? m.status || '' : '';
     find(li, '.sender').textContent = !own && c?.type === 'group' ? client.userName(m.senderId) : '';
     find(li, '.sender').hidden = own || c?.type !== 'group';
-    find(li, '.text').textContent = textOf(m);
+    setLinkifiedText(find(li, '.text'), textOf(m)); // polish hook: links, built as DOM nodes
     const t = find(li, 'time', HTMLTimeElement);
     const when = m.timestamp || m.localTime || Date.now();
     t.textContent = timeOf(when);
@@ -736,6 +749,7 @@ function renderMessages() {
     // Older messages were prepended: keep what the reader was looking at in place.
     scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
   }
+  timelineAfter(list, scroller, anchor, atBottom, current); // polish hook: separators back in
 }
 
 function scrollToBottom() {

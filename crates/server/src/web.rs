@@ -34,6 +34,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("app.js", JS, include_str!("../../../web/app.js")),
     ("app-manage.js", JS, include_str!("../../../web/app-manage.js")),
     ("app-polish.js", JS, include_str!("../../../web/app-polish.js")),
+    ("app-jump.js", JS, include_str!("../../../web/app-jump.js")),
+    ("linkify.js", JS, include_str!("../../../web/linkify.js")),
     ("favicon.svg", SVG, include_str!("../../../web/favicon.svg")),
     ("favicon-unread.svg", SVG, include_str!("../../../web/favicon-unread.svg")),
     ("confab.js", JS, include_str!("../../../web/confab.js")),
