@@ -109,6 +109,9 @@ export function timelineAfter(list, scroller, anchor, atBottom, conversationId) 
   const mark = opened && opened.conversationId === conversationId && opened.count > 0 ? opened : null;
   for (const li of [...list.children]) {
     if (!(li instanceof HTMLLIElement) || !li.classList.contains('msg')) continue;
+    // A status tick is named ("Read"): an image, so the name is allowed and read out.
+    const tick = li.querySelector('.tick');
+    if (tick?.hasAttribute('aria-label') && tick.getAttribute('role') !== 'img') tick.setAttribute('role', 'img');
     const iso = li.querySelector('time')?.dateTime;
     const ms = iso ? Date.parse(iso) : NaN;
     if (!Number.isNaN(ms)) {

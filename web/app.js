@@ -540,10 +540,10 @@ function conversationItem(id) {
   const li = document.createElement('li');
   li.dataset.conversationId = id;
   li.innerHTML = `<button type="button" class="conv-item" data-testid="conv-item">
-    <span class="avatar"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
+    <span class="avatar" aria-hidden="true"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
     <span class="conv-main">
-      <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="conv-time"></span></span>
-      <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" hidden></span></span>
+      <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="visually-hidden conv-sr"></span><span class="conv-time"></span></span>
+      <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" aria-hidden="true" hidden></span></span>
     </span></button>`;
   const button = find(li, '.conv-item');
   button.addEventListener('click', () => openConversation(id));
@@ -579,13 +579,13 @@ function renderConversations() {
     const badge = find(li, '.badge');
     badge.hidden = unread === 0;
     badge.textContent = String(unread);
-    badge.setAttribute('aria-label', `${unread} unread`);
     const dot = find(li, '.dot');
     const peer = client.peerId(id);
     const pres = peer ? client.presenceOf(peer) : undefined;
     dot.hidden = !peer;
     dot.dataset.status = pres?.status || 'offline';
-    btn.setAttribute('aria-label', `${name}${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`);
+    // Read out with the name: presence and the unread count (the dot and the badge are visual only).
+    find(li, '.conv-sr').textContent = `${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`;
     return li;
   });
   // Reorder only when needed, so focus is kept.
