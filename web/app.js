@@ -2,6 +2,10 @@
 import { ConfabClient, ConfabError, messageKey } from './confab.js';
 import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
 import { isBanned, openAdminPanel, openReportDialog, showSuspended } from './app-moderation.js';
+// polish hooks: timeline separators, unread total, announcements, links, quick jump
+import { announceNew, authRuleText, noteOpened, resetPolish, scrollToFirstUnread, timelineAfter, timelineBefore, updateUnreadTotal } from './app-polish.js';
+import { installJump } from './app-jump.js';
+import { setLinkifiedText } from './linkify.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -138,6 +142,7 @@ function authErrorText(ex, code) {
 
 /** @param {string} [notice]  shown above the form (e.g. why one was signed out) */
 function showAuth(notice) {
+  resetPolish(); // polish hook
   app.replaceChildren($('tpl-auth', HTMLTemplateElement).content.cloneNode(true));
   if (notice) {
     $('auth-notice').textContent = notice;
@@ -164,9 +169,7 @@ function showAuth(notice) {
     const err = $('auth-error');
     err.hidden = true;
     if (!form.checkValidity()) {
-      err.textContent = registering
-        ? 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters and hard to guess.'
-        : 'Usernames have 3–32 letters, digits, _ . or -; passwords at least 8 characters.';
+      err.textContent = authRuleText(form, registering); // polish hook: the one rule that failed
       err.hidden = false;
       return;
     }
@@ -259,6 +262,7 @@ async function startChat(session) {
     renderConversations();
     if (detail.conversationId === current) {
       renderMessages();
+      announceNew(client, current, (id) => client.userName(id), textOf); // polish hook
       markReadIfVisible();
     }
   });
@@ -393,6 +397,7 @@ document.addEventListener('visibilitychange', () => {
   if (!signedInClient) return;
   signedInClient.setAway(document.visibilityState === 'hidden');
   markReadIfVisible();
+  updateUnreadTotal(signedInClient, current); // polish hook
 });
 window.addEventListener('hashchange', () => {
   if (!signedInClient) return;
@@ -400,6 +405,7 @@ window.addEventListener('hashchange', () => {
   if (id && id !== current && signedInClient.conversations.has(id)) openConversation(id);
   if (!id && current) closeConversation();
 });
+installJump({ client: () => signedInClient, open: (id) => openConversation(id) }); // polish hook: Ctrl+K
 window.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && current && !document.querySelector('dialog[open]')) closeConversation();
 });
@@ -564,10 +570,10 @@ function conversationItem(id) {
   const li = document.createElement('li');
   li.dataset.conversationId = id;
   li.innerHTML = `<button type="button" class="conv-item" data-testid="conv-item">
-    <span class="avatar"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
+    <span class="avatar" aria-hidden="true"><span class="initials"></span><span class="dot" data-testid="conv-presence" hidden></span></span>
     <span class="conv-main">
-      <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="conv-time"></span></span>
-      <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" hidden></span></span>
+      <span class="conv-top"><span class="conv-name" data-testid="conv-name"></span><span class="visually-hidden conv-sr"></span><span class="conv-time"></span></span>
+      <span class="conv-bottom"><span class="conv-last" data-testid="conv-last"></span><span class="badge" data-testid="conv-unread" aria-hidden="true" hidden></span></span>
     </span></button>`;
   const button = find(li, '.conv-item');
   button.addEventListener('click', () => openConversation(id));
@@ -603,13 +609,13 @@ function renderConversations() {
     const badge = find(li, '.badge');
     badge.hidden = unread === 0;
     badge.textContent = String(unread);
-    badge.setAttribute('aria-label', `${unread} unread`);
     const dot = find(li, '.dot');
     const peer = client.peerId(id);
     const pres = peer ? client.presenceOf(peer) : undefined;
     dot.hidden = !peer;
     dot.dataset.status = pres?.status || 'offline';
-    btn.setAttribute('aria-label', `${name}${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`);
+    // Read out with the name: presence and the unread count (the dot and the badge are visual only).
+    find(li, '.conv-sr').textContent = `${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`;
     return li;
   });
   // Reorder only when needed, so focus is kept.
@@ -617,6 +623,7 @@ function renderConversations() {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
   });
   while (list.lastElementChild && list.children.length > items.length) list.lastElementChild.remove();
+  updateUnreadTotal(client, current); // polish hook
 }
 
 // ---- the open conversation ----
@@ -631,6 +638,7 @@ async function openConversation(id) {
     $('message-list').replaceChildren();
     $('history-status').textContent = '';
     atBottom = true;
+    noteOpened(client, id); // polish hook: where the unread divider goes
   }
   if (location.hash.slice(1) !== encodeURIComponent(id)) history.replaceState(null, '', '#' + encodeURIComponent(id));
   find(document, '.shell').classList.add('chat-open');
@@ -644,7 +652,11 @@ async function openConversation(id) {
   await client.openConversation(id);
   if (current !== id) return;
   renderMessages();
-  scrollToBottom();
+  // polish hook: open at the first unread message when there is one
+  if (scrollToFirstUnread($('message-scroll'))) {
+    const s = $('message-scroll');
+    atBottom = s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+  } else scrollToBottom();
   markReadIfVisible();
   fillViewport();
 }
@@ -702,6 +714,7 @@ function renderMessages() {
   const client = signedIn();
   const list = $('message-list');
   const scroller = $('message-scroll');
+  const anchor = timelineBefore(list, scroller); // polish hook: separators out, view anchor kept
   const c = client.conversations.get(current);
   const messages = client.messages(current);
   const prevHeight = scroller.scrollHeight;
@@ -725,7 +738,7 @@ function renderMessages() {
     li.dataset.status = own ? m.status || '' : '';
     find(li, '.sender').textContent = !own && c?.type === 'group' ? client.userName(m.senderId) : '';
     find(li, '.sender').hidden = own || c?.type !== 'group';
-    find(li, '.text').textContent = textOf(m);
+    setLinkifiedText(find(li, '.text'), textOf(m)); // polish hook: links, built as DOM nodes
     const t = find(li, 'time', HTMLTimeElement);
     const when = m.timestamp || m.localTime || Date.now();
     t.textContent = timeOf(when);
@@ -778,6 +791,7 @@ function renderMessages() {
     // Older messages were prepended: keep what the reader was looking at in place.
     scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
   }
+  timelineAfter(list, scroller, anchor, atBottom, current); // polish hook: separators back in
 }
 
 function scrollToBottom() {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::state::AppState;
 
 const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// The client loads only its own files and talks only to this server (REST on the same origin,
 /// WebSocket on `ws:`/`wss:`); no inline script, no plugins, and no page may frame it.
@@ -33,6 +34,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("app.js", JS, include_str!("../../../web/app.js")),
     ("app-manage.js", JS, include_str!("../../../web/app-manage.js")),
     ("app-moderation.js", JS, include_str!("../../../web/app-moderation.js")),
+    ("app-polish.js", JS, include_str!("../../../web/app-polish.js")),
+    ("app-jump.js", JS, include_str!("../../../web/app-jump.js")),
+    ("linkify.js", JS, include_str!("../../../web/linkify.js")),
+    ("favicon.svg", SVG, include_str!("../../../web/favicon.svg")),
+    ("favicon-unread.svg", SVG, include_str!("../../../web/favicon-unread.svg")),
     ("confab.js", JS, include_str!("../../../web/confab.js")),
     ("sdk-admin.js", JS, include_str!("../../../web/sdk-admin.js")),
     ("sdk-blocks.js", JS, include_str!("../../../web/sdk-blocks.js")),
@@ -55,6 +61,8 @@ const FILES: &[(&str, &str, &str)] = &[
 ];
 
 fn serve(state: &AppState, name: &str) -> Response {
+    // Browsers ask for /favicon.ico whatever the page links; they accept the SVG icon there.
+    let name = if name == "favicon.ico" { "favicon.svg" } else { name };
     let Some((file, content_type, embedded)) = FILES.iter().find(|(file, _, _)| *file == name) else {
         return crate::api_error::ApiError(confab_core::Error::NotFound("no such file".into()))
             .into_response();
