@@ -86,6 +86,7 @@ function textOf(message) {
   const c = message?.content;
   if (!c) return '';
   if (c.type === 'text') return c.text;
+  if (c.type === 'deleted') return 'This message was deleted';
   return c.text || `[${c.type}]`;
 }
 

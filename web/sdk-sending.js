@@ -91,6 +91,7 @@ export class Sender {
       timestamp: null,
       localTime: Date.now(),
       status: 'pending',
+      updateSequence: 0,
     };
     this.conversations.timeline(conversationId).insert(message);
     this.outbox.add(message);

@@ -131,6 +131,9 @@ pub struct ServeArgs {
     /// Groups above this size get no typing indicators [default: 100].
     #[arg(long, env = "CONFAB_TYPING_FANOUT_LIMIT")]
     pub typing_fanout_limit: Option<u32>,
+    /// How long after sending a message its sender may edit it, in seconds [default: no limit].
+    #[arg(long, env = "CONFAB_EDIT_WINDOW_SECS")]
+    pub edit_window_secs: Option<u64>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -181,6 +184,7 @@ struct FileConfig {
     max_sync_conversations: Option<usize>,
     presence_watch_cap: Option<u32>,
     typing_fanout_limit: Option<u32>,
+    edit_window_secs: Option<u64>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -283,6 +287,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .typing_fanout_limit
                 .or(file.typing_fanout_limit)
                 .unwrap_or(l.typing_fanout_limit),
+            edit_window_secs: args.edit_window_secs.or(file.edit_window_secs).or(l.edit_window_secs),
             ..l
         },
         web_dir: args.web_dir.or(file.web_dir),

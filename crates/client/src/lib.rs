@@ -14,13 +14,17 @@
 //! # Layout
 //! - [`rest`]: [`Client`], one method per endpoint.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
+//! - [`timeline`]: [`Timeline`], the client's copy of its conversations, kept current from
+//!   `message.new`, `message.updated` and sync (with the update sequence).
 
 pub mod rest;
+pub mod timeline;
 pub mod ws;
 
 use confab_proto::ErrorBody;
 
 pub use rest::Client;
+pub use timeline::Timeline;
 pub use ws::Connection;
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@
 //! - [`error`]: the domain error, which the gateway maps once to protocol error codes.
 //! - [`validate`]: input rules (usernames, passwords, message content, limits).
 //! - [`store`]: the `Store` boundary, split by entity, with the guarantees each method gives.
+//! - [`lifecycle`]: its part for changes to stored messages (edits, deletes, reactions).
 //! - [`rules`]: the decisions behind it (permissions, group size, admin succession, paging,
 //!   markers, views), pure functions every store adapter delegates to.
 //! - [`rows`]: the plain rows adapters read from and write to their tables for those rules.
@@ -14,6 +15,7 @@
 pub mod bus;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod rows;
 pub mod rules;
 pub mod store;

@@ -14,7 +14,7 @@ use crate::config::ServerConfig;
 use crate::fanout::{Dispatcher, SHARD_QUEUE};
 use crate::hub::{CloseReason, Hub};
 use crate::node::NodeHandler;
-use crate::service::{Accounts, Conversations, Messages, Notifier, PresenceHub, TypingTracker};
+use crate::service::{Accounts, Conversations, Lifecycle, Messages, Notifier, PresenceHub, TypingTracker};
 
 pub(crate) struct App {
     /// Settings, fixed once the server runs; read by the transports (limits, intervals) and by
@@ -23,6 +23,7 @@ pub(crate) struct App {
     accounts: Accounts,
     conversations: Conversations,
     messages: Messages,
+    lifecycle: Lifecycle,
     presence: Arc<PresenceHub>,
     typing: Arc<TypingTracker>,
     hub: Arc<Hub>,
@@ -78,6 +79,7 @@ impl App {
                 limits.clone(),
                 typing.clone(),
             ),
+            lifecycle: Lifecycle::new(store.clone(), notifier.clone(), &limits),
             typing,
             presence,
             hub: node.hub.clone(),
@@ -98,6 +100,10 @@ impl App {
 
     pub(crate) fn messages(&self) -> &Messages {
         &self.messages
+    }
+
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
     }
 
     pub(crate) fn presence(&self) -> &Arc<PresenceHub> {
@@ -128,7 +134,7 @@ impl App {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    let tracked = self.messages.prune_rate_limits();
+                    let tracked = self.messages.prune_rate_limits() + self.lifecycle.prune_rate_limits();
                     metrics::gauge!("confab_rest_rate_limited_users").set(tracked as f64);
                     if let Err(e) = self.accounts.purge_revoked_sessions().await {
                         tracing::warn!(error = %e, "expired revoked sessions not purged");
@@ -177,7 +183,7 @@ mod tests {
         let opened = t.app.conversations().open_direct("alice", &["bob".to_string()]).await.unwrap();
         let id = opened.conversation.conversation_id;
         let content = serde_json::json!({"type": "text", "text": "hi"});
-        t.app.messages().send("alice", &id, None, &content, Via::Rest).await.unwrap();
+        t.app.messages().send("alice", &id, None, &content, None, Via::Rest).await.unwrap();
         let housekeeping = tokio::spawn(t.app.clone().housekeeping(Duration::from_millis(10)));
         tokio::time::timeout(Duration::from_secs(10), async {
             // The housekeeping task prunes too; this waits for the limiter to be empty.

@@ -15,16 +15,22 @@
 //! - [`receipts`]: who received and read a message, and when.
 //! - [`presence`]: the order `lastSeen` answers come back in.
 //! - [`sessions`]: which tokens a revocation covers.
+//! - [`lifecycle`]: edits, deletes for everyone and reactions: who may, and what changes.
+//! - [`reactions`]: emoji rules and the reaction summary a message carries.
+//! - [`updates`]: the update sequence as sync pages it.
 
 pub mod access;
 pub mod direct;
 pub mod groups;
 pub mod history;
+pub mod lifecycle;
 pub mod markers;
 pub mod posting;
 pub mod presence;
+pub mod reactions;
 pub mod receipts;
 pub mod sessions;
+pub mod updates;
 pub mod users;
 pub mod views;
 

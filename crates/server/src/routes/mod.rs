@@ -2,12 +2,13 @@
 
 mod auth;
 mod conversations;
+mod lifecycle;
 mod messages;
 mod ops;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use confab_core::Error;
 
@@ -31,6 +32,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/conversations/{id}/members", post(conversations::add_members))
         .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
         .route("/conversations/{id}/messages", post(messages::send).get(messages::history))
+        .route("/conversations/{id}/messages/{message_id}", patch(lifecycle::edit).delete(lifecycle::delete))
+        .route(
+            "/conversations/{id}/messages/{message_id}/reactions/{emoji}",
+            put(lifecycle::add_reaction).delete(lifecycle::remove_reaction),
+        )
         .route("/conversations/{id}/messages/{message_id}/receipts", get(messages::receipts))
         .route("/conversations/{id}/read", post(messages::read_conversation))
         .route("/messages/{message_id}/read", post(messages::read_message))

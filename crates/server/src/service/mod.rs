@@ -8,6 +8,7 @@
 //! - [`throttle`]: login and registration throttles, decided before any password is hashed.
 //! - [`conversations`]: direct conversations, groups, membership, `conversation.updated`.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
+//! - [`lifecycle`]: edits, deletes for everyone and reactions, announced as `message.updated`.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
 //! - [`sync`]: the bounds on a sync request and its result.
 //! - [`typing`]: typing indicators (in memory only).
@@ -15,6 +16,7 @@
 
 mod accounts;
 mod conversations;
+mod lifecycle;
 mod messages;
 mod notify;
 mod presence;
@@ -28,6 +30,7 @@ mod tests;
 
 pub(crate) use accounts::{Accounts, Authenticated};
 pub(crate) use conversations::Conversations;
+pub(crate) use lifecycle::{Lifecycle, Named};
 pub(crate) use messages::{Messages, Via};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};

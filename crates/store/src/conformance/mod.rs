@@ -10,14 +10,17 @@
 //! - [`messages`]: appends, idempotency, sequences, history pages, sync.
 //! - [`markers`]: delivered and read markers, statuses, receipts.
 //! - [`sessions`]: revoked sessions and cutoffs, password and display name changes.
+//! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
 
 mod conversations;
+mod lifecycle;
 mod markers;
 mod messages;
 mod sessions;
 mod users;
 
 pub use conversations::*;
+pub use lifecycle::*;
 pub use markers::*;
 pub use messages::*;
 pub use sessions::*;
@@ -53,6 +56,7 @@ pub async fn send(store: &SharedStore, conv: &str, sender: &str, t: &str) -> Res
         conversation_id: conv.to_string(),
         sender_id: sender.to_string(),
         content: text(t),
+        reply_to: None,
     };
     store.append(msg, None).await.map(|a| a.message.sequence_number)
 }
@@ -121,6 +125,7 @@ pub async fn check_upgraded_to_per_sender_ids(store: &SharedStore) {
         conversation_id: "c-ab".into(),
         sender_id: sender.to_string(),
         content: text(t),
+        reply_to: None,
     };
     let retry = store.append(msg("u-ann", "before"), None).await.expect("Ann's retry");
     assert_eq!((retry.created, retry.message.sequence_number), (false, 1));
@@ -139,6 +144,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("conversations.rs"),
         include_str!("messages.rs"),
         include_str!("markers.rs"),
+        include_str!("lifecycle.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -186,6 +192,13 @@ macro_rules! store_conformance_suite {
             read_markers_clamp_and_never_go_back,
             receipts_and_statuses_follow_the_markers,
             receipts_never_list_the_sender,
+            edits_take_the_next_update_sequence_once,
+            deletes_leave_tombstones_in_place,
+            reactions_count_each_user_once,
+            concurrent_reactions_lose_no_update,
+            sync_returns_what_changed_since_the_update_cursor,
+            replies_name_a_message_of_the_same_conversation,
+            a_shared_message_id_is_changed_by_the_rule,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

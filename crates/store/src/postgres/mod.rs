@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use confab_core::ids::now_millis;
+use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
@@ -27,13 +28,16 @@ use tokio_postgres::NoTls;
 
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
-use self::queries::{conversations, markers, messages, presence, receipts, sessions, settings, users, views};
+use self::queries::{
+    conversations, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_message_ids_per_sender.sql"),
     include_str!("migrations/0003_sessions.sql"),
     include_str!("migrations/0004_show_last_seen.sql"),
+    include_str!("migrations/0007_message_lifecycle.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -335,6 +339,13 @@ impl MessageStore for PostgresStore {
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         snapshot!(self, |c| views::sync(c, user, cursors, limit, now_millis()).await)
+    }
+}
+
+#[async_trait]
+impl LifecycleStore for PostgresStore {
+    async fn change_message(&self, change: MessageChange) -> Result<Changed> {
+        transaction!(self, |c| updates::change(c, &change).await)
     }
 }
 
