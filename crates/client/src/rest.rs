@@ -16,19 +16,25 @@ use crate::{ClientError, Result};
 /// `/api/v1/conversations/{id}/messages/{messageId}[/more…]`, each segment percent-encoded (an
 /// emoji, a `messageId` with `/` or `?`).
 fn message_path(conversation_id: &str, message_id: &str, more: &[&str]) -> String {
-    let mut url = reqwest::Url::parse("http://x/").expect("a valid base");
-    if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().extend([
-            "api",
-            "v1",
-            "conversations",
-            conversation_id,
-            "messages",
-            message_id,
-        ]);
-        segments.extend(more);
+    let mut path =
+        format!("/api/v1/conversations/{}/messages/{}", encode(conversation_id), encode(message_id));
+    for segment in more {
+        path.push('/');
+        path.push_str(&encode(segment));
     }
-    url.path().to_string()
+    path
+}
+
+/// Every byte but the unreserved ones (RFC 3986) as `%XX`, so the server gets the segment back
+/// exactly (URL parsers drop tabs and newlines that are not encoded).
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn with_sender(path: String, sender_id: Option<&str>) -> String {
@@ -347,6 +353,10 @@ mod tests {
         assert_eq!(
             super::message_path("c", "a/b?", &["reactions", "👍"]),
             "/api/v1/conversations/c/messages/a%2Fb%3F/reactions/%F0%9F%91%8D"
+        );
+        assert_eq!(
+            super::message_path("c", "m", &["reactions", "a\tb"]),
+            "/api/v1/conversations/c/messages/m/reactions/a%09b"
         );
         assert_eq!(super::with_sender("/p".into(), Some("u 1")), "/p?senderId=u+1");
         assert_eq!(super::with_sender("/p".into(), None), "/p");

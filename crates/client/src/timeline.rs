@@ -7,7 +7,7 @@
 //! - the cursors (`lastSequence`, `lastUpdateSequence`) only advance over what is contiguous, so a
 //!   frame that went missing leaves a gap the next sync (from [`Timeline::cursors`]) fills.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use confab_proto::{Message, ServerFrame, SyncCursor, SyncResponse};
 
@@ -20,9 +20,23 @@ pub struct ConversationTimeline {
     pub last_sequence: u64,
     /// Every change up to here is applied.
     pub last_update_sequence: u64,
+    /// Changes applied beyond a gap after `last_update_sequence` (frames can arrive out of order
+    /// in a cluster); the cursor moves over them once the gap fills.
+    ahead: BTreeSet<u64>,
 }
 
 impl ConversationTimeline {
+    /// Moves the update cursor over contiguous changes only: a missed change leaves it where sync
+    /// must resume.
+    fn saw_update(&mut self, update_sequence: u64) {
+        if update_sequence > self.last_update_sequence {
+            self.ahead.insert(update_sequence);
+        }
+        while self.ahead.remove(&(self.last_update_sequence + 1)) {
+            self.last_update_sequence += 1;
+        }
+    }
+
     /// Keeps `m` unless a copy at least as new is held.
     fn put(&mut self, m: Message) {
         match self.messages.get(&m.sequence_number) {
@@ -61,10 +75,7 @@ impl Timeline {
             }
             ServerFrame::MessageUpdated(u) => {
                 let c = self.entry(&u.message.conversation_id);
-                // Contiguous only: a missed change leaves the cursor where sync must resume.
-                if u.message.update_sequence == c.last_update_sequence + 1 {
-                    c.last_update_sequence = u.message.update_sequence;
-                }
+                c.saw_update(u.message.update_sequence);
                 c.put(u.message.clone());
                 true
             }
@@ -79,8 +90,11 @@ impl Timeline {
             for m in entry.messages.iter().chain(entry.updates.iter().flatten()) {
                 c.put(m.clone());
             }
-            if entry.updates.is_some() {
-                c.last_update_sequence = c.last_update_sequence.max(entry.last_update_sequence);
+            if entry.updates.is_some() && entry.last_update_sequence > c.last_update_sequence {
+                c.last_update_sequence = entry.last_update_sequence;
+                let beyond = c.ahead.split_off(&(entry.last_update_sequence + 1));
+                c.ahead = beyond;
+                c.saw_update(0);
             }
         }
         for conversation in &response.new_conversations {
@@ -137,8 +151,10 @@ mod tests {
         t.apply_frame(&ServerFrame::MessageNew(message(1, "a", 0)));
         let c = t.conversation("c").unwrap();
         assert_eq!(c.messages[&1].content, Content::Text { text: "c".into() });
-        // Update 2 came before 1: the cursor stops at the gap it saw, then follows.
-        assert_eq!((c.last_sequence, c.last_update_sequence), (1, 1));
+        // Update 2 came before 1: the cursor waited at the gap, then moved over both.
+        assert_eq!((c.last_sequence, c.last_update_sequence), (1, 2));
+        t.apply_frame(&updated(message(1, "e", 4)));
+        assert_eq!(t.conversation("c").unwrap().last_update_sequence, 2, "3 is missing: sync from 2");
     }
 
     #[test]

@@ -7,6 +7,8 @@ mod durability;
 mod edge;
 mod errors;
 mod harness;
+mod lifecycle;
+mod lifecycle_cluster;
 mod limits;
 mod messaging;
 mod presence;

@@ -50,7 +50,10 @@ pub fn locate(
     let candidates = candidates
         .into_iter()
         .filter(|m| m.conversation_id == change.conversation_id)
-        .filter(|m| change.target.sender_id.as_ref().map_or(true, |s| *s == m.sender_id))
+        .filter(|m| match &change.target.sender_id {
+            Some(sender) => *sender == m.sender_id,
+            None => true,
+        })
         .map(|m| LocatedMessage { viewer_is_member: true, ..m })
         .collect();
     let meant = access::meant_by(change.actor.user_id(), candidates).ok_or(Error::MessageNotFound)?;

@@ -26,7 +26,7 @@ pub struct AppendCheck {
 #[derive(Debug, Clone)]
 pub enum AppendPlan {
     /// The same message was stored before: answer with it (`created: false`), write nothing.
-    Repeat(Appended),
+    Repeat(Box<Appended>),
     /// Assign the next sequence number and write it, replying to the message at
     /// `reply_to_sequence` when it is a reply.
     Write { reply_to_sequence: Option<u64> },
@@ -37,7 +37,7 @@ pub enum AppendPlan {
 /// exist, the sender must be a member, and in a group where only admins post, an admin.
 pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if let Some(original) = check.existing {
-        return message.resend_of(original).map(AppendPlan::Repeat);
+        return message.resend_of(original).map(|a| AppendPlan::Repeat(Box::new(a)));
     }
     let settings = check.settings.ok_or(Error::ConversationNotFound)?;
     let role = check.role.ok_or_else(Error::not_member)?;

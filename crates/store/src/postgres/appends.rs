@@ -66,7 +66,7 @@ pub(crate) async fn run(pool: Pool, mut rx: mpsc::Receiver<Command>) {
 
 /// What becomes of one append of a batch.
 enum Decision {
-    Done(Result<Appended>),
+    Done(Box<Result<Appended>>),
     Write {
         reply_to_sequence: Option<u64>,
     },
@@ -92,11 +92,11 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
         for (index, (message, check)) in messages.iter().zip(checks).enumerate() {
             decided.push(match posting::earlier_in_batch(&messages, index) {
                 Some(Ok(j)) => Decision::RetryOf(j),
-                Some(Err(e)) => Decision::Done(Err(e)),
+                Some(Err(e)) => Decision::Done(Box::new(Err(e))),
                 None => match posting::decide(message, check?) {
                     Ok(AppendPlan::Write { reply_to_sequence }) => Decision::Write { reply_to_sequence },
-                    Ok(AppendPlan::Repeat(original)) => Decision::Done(Ok(original)),
-                    Err(e) => Decision::Done(Err(e)),
+                    Ok(AppendPlan::Repeat(original)) => Decision::Done(Box::new(Ok(*original))),
+                    Err(e) => Decision::Done(Box::new(Err(e))),
                 },
             });
         }
@@ -115,7 +115,7 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
         let mut results: Vec<Result<Appended>> = Vec::with_capacity(messages.len());
         for d in decided {
             let result = match d {
-                Decision::Done(r) => r,
+                Decision::Done(r) => *r,
                 // A failed write aborted the transaction: the whole batch fails.
                 Decision::Write { .. } => {
                     Ok(writes.next().ok_or_else(|| Error::Internal("missing write".into()))??)

@@ -105,7 +105,7 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         },
     };
     let reply_to_sequence = match posting::decide(msg, check)? {
-        AppendPlan::Repeat(original) => return Ok(original),
+        AppendPlan::Repeat(original) => return Ok(*original),
         AppendPlan::Write { reply_to_sequence } => reply_to_sequence,
     };
     let content =
