@@ -20,13 +20,21 @@ async fn change(
     id: &str,
     kind: ChangeKind,
 ) -> Result<Changed> {
-    let change = MessageChange {
-        conversation_id: conv.to_string(),
-        target: MessageTarget::id(id),
-        actor,
-        kind,
-        at: now_millis(),
-    };
+    change_at(store, conv, actor, id, kind, now_millis()).await
+}
+
+/// A change made at `at` (for orders that must not depend on two changes falling in one
+/// millisecond).
+async fn change_at(
+    store: &SharedStore,
+    conv: &str,
+    actor: Actor,
+    id: &str,
+    kind: ChangeKind,
+    at: i64,
+) -> Result<Changed> {
+    let change =
+        MessageChange { conversation_id: conv.to_string(), target: MessageTarget::id(id), actor, kind, at };
     store.change_message(change).await
 }
 
@@ -169,12 +177,13 @@ pub async fn reactions_count_each_user_once(store: SharedStore) {
     let b = user(&store, "liam").await;
     let g = group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await;
     post(&store, &g, &a, "m", "react to me").await;
-    let added = change(&store, &g, me(&b), "m", react("👍", true)).await.unwrap();
+    let t = now_millis();
+    let added = change_at(&store, &g, me(&b), "m", react("👍", true), t).await.unwrap();
     assert!(added.changed);
-    let twice = change(&store, &g, me(&b), "m", react("👍", true)).await.unwrap();
+    let twice = change_at(&store, &g, me(&b), "m", react("👍", true), t + 1).await.unwrap();
     assert_eq!((twice.changed, twice.message.update_sequence), (false, 1), "adding twice is a no-op");
-    change(&store, &g, me(&a), "m", react("👍", true)).await.unwrap();
-    let party = change(&store, &g, me(&a), "m", react("🎉", true)).await.unwrap().message;
+    change_at(&store, &g, me(&a), "m", react("👍", true), t + 2).await.unwrap();
+    let party = change_at(&store, &g, me(&a), "m", react("🎉", true), t + 3).await.unwrap().message;
     let summary = party.reactions.clone().unwrap();
     assert_eq!(
         summary.iter().map(|r| (r.emoji.as_str(), r.count)).collect::<Vec<_>>(),
