@@ -6,6 +6,7 @@ import { isBanned, openAdminPanel, openReportDialog, showSuspended } from './app
 import { announceNew, authRuleText, noteOpened, resetPolish, scrollToFirstUnread, timelineAfter, timelineBefore, updateUnreadTotal } from './app-polish.js';
 import { installJump } from './app-jump.js';
 import { setLinkifiedText } from './linkify.js';
+import { MessageActions } from './app-lifecycle.js';
 
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
@@ -54,6 +55,26 @@ let loadingOlder = false;
 let atBottom = true;
 /** Blocking and group management (app-manage.js) see the client and the open conversation. */
 const manage = { client: () => signedIn(), current: () => current };
+/** Reply, edit, delete and reactions on the open conversation's messages (app-lifecycle.js). */
+const actions = new MessageActions({
+  client: () => signedIn(),
+  current: () => current,
+  textOf: (m) => textOf(m),
+  setComposer: (text) => {
+    const input = $('composer-input', HTMLTextAreaElement);
+    input.value = text;
+    autosize(input);
+    input.focus();
+  },
+  loadOlder: async () => {
+    const id = current;
+    if (!id) return 0;
+    const added = await signedIn().loadOlder(id);
+    if (current === id) renderMessages();
+    return added;
+  },
+  showError: (e) => showActionError(e),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -94,6 +115,7 @@ function textOf(message) {
   const c = message?.content;
   if (!c) return '';
   if (c.type === 'text') return c.text;
+  if (c.type === 'deleted') return 'This message was deleted';
   return c.text || `[${c.type}]`;
 }
 
@@ -377,6 +399,7 @@ function bindChrome() {
     if (atBottom) markReadIfVisible();
   });
   $('message-list').addEventListener('click', (e) => {
+    if (e.target instanceof Element && actions.onClick(e.target)) return;
     const btn = e.target instanceof Element ? e.target.closest('button[data-action]') : null;
     const li = btn?.closest('li');
     // Report acts on someone else's message, named by its messageId in the open conversation.
@@ -407,8 +430,31 @@ window.addEventListener('hashchange', () => {
 });
 installJump({ client: () => signedInClient, open: (id) => openConversation(id) }); // polish hook: Ctrl+K
 window.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && current && !document.querySelector('dialog[open]')) closeConversation();
+  if (e.key !== 'Escape' || !current || document.querySelector('dialog[open]')) return;
+  if (actions.mode) actions.cancel();
+  else closeConversation();
 });
+
+/**
+ * A message action the server refused (or that could not reach it), shown above the composer.
+ * @param {unknown} e
+ */
+function showActionError(e) {
+  const composer = document.getElementById('composer');
+  if (!composer) return;
+  let el = document.getElementById('action-error');
+  if (!el) {
+    el = document.createElement('p');
+    el.id = 'action-error';
+    el.className = 'error action-error';
+    el.dataset.testid = 'action-error';
+    el.setAttribute('role', 'alert');
+    composer.before(el);
+  }
+  el.textContent = errorText(e);
+  const shown = el;
+  setTimeout(() => shown.remove(), 6000);
+}
 
 /** @param {HTMLTextAreaElement} ta */
 function autosize(ta) {
@@ -420,7 +466,7 @@ function sendFromComposer() {
   const input = $('composer-input', HTMLTextAreaElement);
   const text = input.value.trim();
   if (!text || !current) return;
-  signedIn().sendText(current, text);
+  if (!actions.submit(text)) signedIn().sendText(current, text);
   input.value = '';
   autosize(input);
   atBottom = true;
@@ -633,6 +679,7 @@ async function openConversation(id) {
   const client = signedIn();
   if (!client.conversations.has(id)) return;
   if (current !== id) {
+    actions.cancel();
     current = id;
     rendered.clear();
     $('message-list').replaceChildren();
@@ -728,6 +775,7 @@ function renderMessages() {
       li.dataset.testid = 'message';
       li.dataset.senderId = m.senderId;
       li.dataset.messageId = m.messageId;
+      li.dataset.key = key;
       li.innerHTML = `<div class="sender"></div><div class="text" data-testid="message-text"></div><div class="meta"><time></time><span class="tick" data-testid="message-tick"></span></div>`;
       rendered.set(key, li);
     }
@@ -765,15 +813,16 @@ function renderMessages() {
       b.setAttribute('aria-label', 'Report this message');
       find(li, '.meta').append(b);
     } else if (!canReport && report) report.remove();
-    let actions = li.querySelector('.retry-wrap');
+    let retryActions = li.querySelector('.retry-wrap');
     if (own && m.status === 'failed') {
-      if (!actions) {
-        actions = document.createElement('div');
-        actions.className = 'meta retry-wrap';
-        actions.innerHTML = `<button type="button" class="retry" data-action="retry" data-testid="message-retry">Retry</button><button type="button" class="retry" data-action="discard">Delete</button>`;
-        li.append(actions);
+      if (!retryActions) {
+        retryActions = document.createElement('div');
+        retryActions.className = 'meta retry-wrap';
+        retryActions.innerHTML = `<button type="button" class="retry" data-action="retry" data-testid="message-retry">Retry</button><button type="button" class="retry" data-action="discard">Delete</button>`;
+        li.append(retryActions);
       }
-    } else if (actions) actions.remove();
+    } else if (retryActions) retryActions.remove();
+    actions.decorate(li, m);
     return li;
   });
   items.forEach((li, i) => {

@@ -9,6 +9,7 @@
 //   sdk-messages.js       taking messages in (order, dedup, persist, gaps) and history
 //   sdk-sending.js        writing messages: the outbox on the wire, acks, send errors
 //   sdk-sync.js           sync from each conversation's cursor (rounds, coalescing)
+//   sdk-lifecycle.js      replies, edits, deletes, reactions; changed messages in (update cursor)
 //   sdk-receipts.js       delivered/read markers, own-message statuses, received/read reports
 //   sdk-presence.js       presence and typing
 //   sdk-blocks.js         the users this user blocks; blocking and unblocking
@@ -33,6 +34,7 @@
 
 export { ConfabClient, deviceId } from './sdk-client.js';
 export { Timeline, messageKey } from './sdk-timeline.js';
+export { UpdateCursor, isNewer, takeChange } from './sdk-lifecycle.js';
 export { Outbox } from './sdk-outbox.js';
 export { maxStatus, normalizeStatus, ownMessageStatus, statusFromMarkers } from './sdk-status.js';
 export { MemoryStore, IndexedDBStore } from './sdk-storage.js';

@@ -7,6 +7,7 @@
 //   sdk-messages.js       Messages: taking messages in from any source, history
 //   sdk-sending.js        Sender: writing messages, the outbox on the wire, acks
 //   sdk-sync.js           Sync: catching up from each conversation's cursor
+//   sdk-lifecycle.js      Lifecycle: replies, edits, deletes, reactions, changed messages in
 //   sdk-receipts.js       Receipts: markers, own-message statuses, received/read reports
 //   sdk-presence.js       PresenceTracker and Typing
 //   sdk-blocks.js         Blocks: the users this user blocks (`client.blocks`)
@@ -25,6 +26,7 @@ import { Users } from './sdk-users.js';
 import { Messages } from './sdk-messages.js';
 import { Sender } from './sdk-sending.js';
 import { Sync } from './sdk-sync.js';
+import { Lifecycle } from './sdk-lifecycle.js';
 import { Receipts } from './sdk-receipts.js';
 import { PresenceTracker, Typing } from './sdk-presence.js';
 import { Blocks } from './sdk-blocks.js';
@@ -64,6 +66,7 @@ export class ConfabClient extends EventTarget {
   #messages;
   #sender;
   #sync;
+  #lifecycle;
   #presence;
   #typing;
   #isSignedOut = false;
@@ -155,9 +158,21 @@ export class ConfabClient extends EventTarget {
       ingest: (conversationId, list, source) => messages.ingest(conversationId, list, source),
       emit,
     });
+    const lifecycle = new Lifecycle({
+      conversations,
+      store: db,
+      api,
+      request: (type, payload) => conn.request(type, payload),
+      isOnline,
+      ingest: (conversationId, list, source) => messages.ingest(conversationId, list, source),
+      resync: () => this.resync(),
+      emit,
+    });
+    this.#lifecycle = lifecycle;
     this.#sync = new Sync({
       conversationIds: () => conversations.conversations.keys(),
       cursor: (id) => conversations.timeline(id).syncedUpTo,
+      updateCursor: (id) => conversations.timeline(id).updates.upTo,
       request: (payload) => conn.request('sync', payload),
       addConversation: (c) => conversations.upsert(c, { quiet: true }),
       apply: (r) => {
@@ -165,6 +180,7 @@ export class ConfabClient extends EventTarget {
         if (!c) return false;
         c.lastSequence = Math.max(c.lastSequence || 0, r.lastSequence || 0);
         messages.ingest(r.conversationId, r.messages || [], {});
+        lifecycle.applySync(r);
         return true;
       },
       isOnline,
@@ -215,6 +231,7 @@ export class ConfabClient extends EventTarget {
   stop() {
     this.#sender.stopTimers();
     this.#messages.stopTimers();
+    this.#lifecycle.stopTimers();
     this.#typing.stopTimers();
     this.#connection.stop();
   }
@@ -401,6 +418,9 @@ export class ConfabClient extends EventTarget {
       case 'message.ack':
         this.#sender.onAck(frame.payload);
         break;
+      case 'message.updated':
+        this.#lifecycle.onUpdated(frame.payload.message);
+        break;
       case 'message.delivered': {
         const p = frame.payload;
         this.#receipts.onMarker(p.conversationId, p.deliveredTo, 'delivered', p.upToSequence);
@@ -579,6 +599,62 @@ export class ConfabClient extends EventTarget {
   send(conversationId, content) {
     this.#typing.stop(conversationId);
     return this.#sender.write(conversationId, content);
+  }
+
+  /**
+   * Sends a text message that replies to the message `replyTo` (its `messageId`) of the same
+   * conversation; like `sendText` otherwise.
+   * @param {string} conversationId
+   * @param {string} text
+   * @param {string} replyTo
+   */
+  reply(conversationId, text, replyTo) {
+    this.#typing.stop(conversationId);
+    return this.#sender.write(conversationId, { type: 'text', text }, replyTo);
+  }
+
+  /**
+   * Edits one of this user's messages (`message.edit`, or `PATCH` when not connected): the new
+   * text, or the new caption of an attachment. Resolves to the message as edited.
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @param {string} text
+   */
+  edit(conversationId, messageId, text) {
+    return this.#lifecycle.edit(conversationId, messageId, text);
+  }
+
+  /**
+   * Deletes a message for everyone (this user's own, or any as a group admin); resolves to the
+   * tombstone. `senderId` names whose message when several senders used `messageId` here.
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @param {string} [senderId]
+   */
+  deleteMessage(conversationId, messageId, senderId) {
+    return this.#lifecycle.remove(conversationId, messageId, senderId);
+  }
+
+  /**
+   * Adds this user's reaction (`reaction.add`); adding one already there changes nothing.
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @param {string} emoji
+   * @param {string} [senderId]
+   */
+  react(conversationId, messageId, emoji, senderId) {
+    return this.#lifecycle.react(conversationId, messageId, emoji, true, senderId);
+  }
+
+  /**
+   * Removes this user's reaction (`reaction.remove`).
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @param {string} emoji
+   * @param {string} [senderId]
+   */
+  unreact(conversationId, messageId, emoji, senderId) {
+    return this.#lifecycle.react(conversationId, messageId, emoji, false, senderId);
   }
 
   /** Puts a failed message back in the queue. @param {string} messageId */

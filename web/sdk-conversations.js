@@ -17,8 +17,10 @@ import { ConfabError } from './sdk-transport.js';
 
 /**
  * What this device keeps about a conversation beside the server's view of it.
+ * `updatesUpTo`: the update cursor (every edit, delete and reaction up to it is applied here).
  * @typedef {{
  *   syncedUpTo: number,
+ *   updatesUpTo?: number,
  *   markers: Record<string, Marker>,
  *   receivedReported: number,
  *   readReported: number,
@@ -64,7 +66,11 @@ export class Conversations {
   load(list) {
     for (const c of list) {
       this.conversations.set(c.conversationId, c);
-      this.timelines.set(c.conversationId, new Timeline({ syncedUpTo: c.local?.syncedUpTo || 0 }));
+      const local = c.local || {};
+      this.timelines.set(
+        c.conversationId,
+        new Timeline({ syncedUpTo: local.syncedUpTo || 0, updatesUpTo: local.updatesUpTo || 0 }),
+      );
     }
   }
 
@@ -176,6 +182,9 @@ export class Conversations {
       // No history here: start from a recent window instead of the beginning.
       t.skipTo(Math.max(0, (c.lastSequence || 0) - WINDOW));
       local.syncedUpTo = t.syncedUpTo;
+      // Whatever it fetches from now on comes in its current state: only later changes matter.
+      t.updates.jump(c.lastUpdateSequence || 0);
+      local.updatesUpTo = t.updates.upTo;
     }
     this.persist(c.conversationId);
     for (const p of c.participants) this.users.get(p.userId);
@@ -205,7 +214,10 @@ export class Conversations {
     const c = this.conversations.get(id);
     if (!c) return;
     const t = this.timelines.get(id);
-    if (t) c.local.syncedUpTo = t.syncedUpTo;
+    if (t) {
+      c.local.syncedUpTo = t.syncedUpTo;
+      c.local.updatesUpTo = t.updates.upTo;
+    }
     this.store.putConversation(c).catch(() => {});
   }
 

@@ -52,9 +52,10 @@ export class Messages {
    * detects gaps.
    * @param {string} conversationId
    * @param {Array<Message | IncomingMessage>} list  wire messages, or local ones (from the store, acks)
-   * @param {{ live?: boolean, ack?: boolean, fromStore?: boolean }} [source]
+   * @param {{ live?: boolean, ack?: boolean, fromStore?: boolean, updated?: boolean }} [source]
+   *   `updated`: changed messages (`message.updated`, sync `updates`)
    */
-  ingest(conversationId, list, { live = false, ack = false, fromStore = false } = {}) {
+  ingest(conversationId, list, { live = false, ack = false, fromStore = false, updated = false } = {}) {
     if (!list.length) return;
     const t = this.conversations.timeline(conversationId);
     const c = this.conversations.conversations.get(conversationId);
@@ -96,7 +97,10 @@ export class Messages {
     }
     if (fresh.length) this.store.putMessages(fresh.map((m) => ({ ...m }))).catch(() => {});
     if (c) this.conversations.persist(conversationId);
-    if (changed) this.emit('messages', { conversationId, reason: live ? 'new' : ack ? 'ack' : 'load' });
+    if (changed) {
+      const reason = live ? 'new' : ack ? 'ack' : updated ? 'updated' : 'load';
+      this.emit('messages', { conversationId, reason });
+    }
     this.receipts.reportReceived(conversationId);
     if (gap && !fromStore) {
       if (ack) this.#scheduleGapCheck(conversationId);

@@ -78,9 +78,10 @@ export class Sender {
    * Writes a message: it shows at once as `pending` and is sent when possible.
    * @param {string} conversationId
    * @param {Content} content
+   * @param {string} [replyTo]  the `messageId` of a message of the conversation this one answers
    * @returns {LocalMessage}
    */
-  write(conversationId, content) {
+  write(conversationId, content, replyTo) {
     /** @type {LocalMessage} */
     const message = {
       messageId: uuid(),
@@ -91,7 +92,9 @@ export class Sender {
       timestamp: null,
       localTime: Date.now(),
       status: 'pending',
+      updateSequence: 0,
     };
+    if (replyTo) message.replyTo = replyTo;
     this.conversations.timeline(conversationId).insert(message);
     this.outbox.add(message);
     this.store.putOutbox(message).catch(() => {});
@@ -133,7 +136,9 @@ export class Sender {
     for (const m of failed) this.#setStatus(m.conversationId, m.messageId, 'failed');
     for (const m of send) {
       const attempts = this.outbox.entries.get(m.messageId)?.attempts ?? 0;
+      /** @type {ClientPayloads['message.send']} */
       const payload = { messageId: m.messageId, conversationId: m.conversationId, content: m.content };
+      if (m.replyTo) payload.replyTo = m.replyTo;
       this.send('message.send', payload, sendFrameId(m.messageId, attempts));
     }
     this.#schedule();

@@ -18,14 +18,21 @@ export const SYNC_LIMIT = 200;
 
 /**
  * The `sync` request for these conversations: each one from its cursor (the highest sequence
- * number up to which this device misses nothing).
+ * number up to which this device misses nothing) and, with `updateCursor`, its update cursor (the
+ * changes since come back as `updates`).
  * @param {Iterable<string>} conversationIds
  * @param {(conversationId: string) => number} cursor
  * @param {number} [limit]
+ * @param {(conversationId: string) => number} [updateCursor]
  * @returns {SyncRequest}
  */
-export function syncRequest(conversationIds, cursor, limit = SYNC_LIMIT) {
-  return { conversations: [...conversationIds].map((id) => ({ conversationId: id, lastSequence: cursor(id) })), limit };
+export function syncRequest(conversationIds, cursor, limit = SYNC_LIMIT, updateCursor) {
+  const conversations = [...conversationIds].map((id) =>
+    updateCursor
+      ? { conversationId: id, lastSequence: cursor(id), lastUpdateSequence: updateCursor(id) }
+      : { conversationId: id, lastSequence: cursor(id) },
+  );
+  return { conversations, limit };
 }
 
 /**
@@ -48,6 +55,7 @@ export class Sync {
    * @param {object} deps
    * @param {() => Iterable<string>} deps.conversationIds  the conversations held here
    * @param {(conversationId: string) => number} deps.cursor  a conversation's `syncedUpTo`
+   * @param {(conversationId: string) => number} [deps.updateCursor]  its update cursor
    * @param {(payload: SyncRequest) => Promise<SyncResponse>} deps.request  the `sync` frame
    * @param {(c: Conversation) => void} deps.addConversation  a conversation new to this device
    * @param {(r: SyncConversation) => boolean} deps.apply  takes in one conversation's messages;
@@ -55,8 +63,8 @@ export class Sync {
    * @param {() => boolean} deps.isOnline
    * @param {Emit} deps.emit  `conversations` after each round, `synced` at the end, `error`
    */
-  constructor({ conversationIds, cursor, request, addConversation, apply, isOnline, emit }) {
-    this.deps = { conversationIds, cursor, request, addConversation, apply, isOnline };
+  constructor({ conversationIds, cursor, updateCursor, request, addConversation, apply, isOnline, emit }) {
+    this.deps = { conversationIds, cursor, updateCursor, request, addConversation, apply, isOnline };
     this.emit = emit;
     /** @type {Promise<void> | null} the sync under way */
     this.syncing = null;
@@ -93,7 +101,7 @@ export class Sync {
     const d = this.deps;
     let want = [...d.conversationIds()];
     for (let round = 0; round < SYNC_ROUNDS && want.length && d.isOnline(); round++) {
-      const result = await d.request(syncRequest(want, d.cursor));
+      const result = await d.request(syncRequest(want, d.cursor, SYNC_LIMIT, d.updateCursor));
       for (const c of result.newConversations || []) d.addConversation(c);
       const held = new Set();
       for (const r of result.conversations || []) {

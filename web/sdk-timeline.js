@@ -2,6 +2,7 @@
 // Pure: no browser dependency.
 
 import { maxStatus } from './sdk-status.js';
+import { UpdateCursor, isNewer, takeChange } from './sdk-lifecycle.js';
 
 /** @typedef {import('./types/proto').Message} Message */
 /** @typedef {import('./types/proto').Content} Content */
@@ -52,12 +53,14 @@ export function messageKey(senderId, messageId) {
  *
  * `syncedUpTo` is the sync cursor: every message with a sequence number in (base, syncedUpTo] is
  * present. A message above `syncedUpTo + 1` means a gap, which the client closes by syncing from
- * `syncedUpTo`.
+ * `syncedUpTo`. `updates` is the update cursor: every change (edit, delete, reaction) up to
+ * `updates.upTo` is applied; a held message takes a copy only when its `updateSequence` is higher.
  */
 export class Timeline {
-  /** @param {{ syncedUpTo?: number }} [options] */
-  constructor({ syncedUpTo = 0 } = {}) {
+  /** @param {{ syncedUpTo?: number, updatesUpTo?: number }} [options] */
+  constructor({ syncedUpTo = 0, updatesUpTo = 0 } = {}) {
     this.syncedUpTo = syncedUpTo;
+    this.updates = new UpdateCursor(updatesUpTo);
     /** @type {Map<string, LocalMessage>} messageKey(senderId, messageId) -> message */
     this.byKey = new Map();
     /** @type {Map<number, string>} sequence number -> messageKey */
@@ -134,6 +137,11 @@ export class Timeline {
       }
       if (existing.sequenceNumber != null && (existing.status === 'pending' || existing.status === 'failed')) {
         existing.status = 'sent';
+        changed = true;
+      }
+      if (isNewer(existing, message)) {
+        // Edited, deleted or reacted to since the copy held was taken.
+        takeChange(existing, message);
         changed = true;
       }
       if (seq != null) this.#advance();

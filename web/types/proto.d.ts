@@ -25,15 +25,59 @@ export type Conversation = { conversationId: string, type: ConversationType, nam
 /**
  * May be truncated for large groups; `memberCount` is always exact.
  */
-participants: Array<Participant>, memberCount: number, settings: GroupSettings, createdAt: number, lastSequence: number, lastMessage?: Message | null, lastReadSequence: number, unreadCount: number, };
+participants: Array<Participant>, memberCount: number, settings: GroupSettings, createdAt: number, lastSequence: number, lastMessage?: Message | null, lastReadSequence: number, unreadCount: number, 
+/**
+ * The conversation's update sequence: how many changes to existing messages (edits,
+ * deletes, reactions) it has seen; 0 before the first.
+ */
+lastUpdateSequence: number, 
+/**
+ * The oldest sequence number still stored (0 while the conversation has no message).
+ */
+firstSequence: number, };
 
-export type Content = { "type": "text", text: string, } | { "type": "image" } & AttachmentContent | { "type": "file" } & AttachmentContent;
+export type Content = { "type": "text", text: string, } | { "type": "image" } & AttachmentContent | { "type": "file" } & AttachmentContent | { "type": "deleted" };
 
 export type AttachmentContent = { attachmentId: string, text?: string | null, metadata?: JsonValue | null, };
 
 export type MessageStatus = "SENT" | "DELIVERED" | "READ";
 
-export type Message = { messageId: string, conversationId: string, senderId: string, content: Content, sequenceNumber: number, timestamp: number, status?: MessageStatus | null, };
+export type Reaction = { emoji: string, 
+/**
+ * How many users reacted with it (exact).
+ */
+count: number, 
+/**
+ * The first users to react with it, earliest first: at most 20 of them.
+ */
+userIds: Array<string>, };
+
+export type Message = { messageId: string, conversationId: string, senderId: string, content: Content, sequenceNumber: number, timestamp: number, status?: MessageStatus | null, 
+/**
+ * The `messageId` of the message this one replies to, in the same conversation.
+ */
+replyTo?: string | null, 
+/**
+ * The `sequenceNumber` of the message replied to (Confab extension: which one is meant even
+ * when two senders used the same `messageId`).
+ */
+replyToSequence?: number | null, 
+/**
+ * When the text was last edited.
+ */
+editedAt?: number | null, 
+/**
+ * `true` for a message deleted for everyone (a tombstone: `content` is `{type: "deleted"}`).
+ */
+deleted?: boolean | null, 
+/**
+ * Reactions, in the order their first user added them; absent when there are none.
+ */
+reactions?: Array<Reaction> | null, 
+/**
+ * The conversation's update sequence at this message's latest change (0: never changed).
+ */
+updateSequence: number, };
 
 export type MessageAck = { messageId: string, conversationId: string, sequenceNumber: number, timestamp: number, };
 
@@ -85,7 +129,13 @@ export type AddMembersRequest = { userIds: Array<string>, };
 
 export type ConversationsResponse = { conversations: Array<Conversation>, };
 
-export type SendMessageRequest = { messageId?: string | null, content: JsonValue, };
+export type SendMessageRequest = { messageId?: string | null, content: JsonValue, 
+/**
+ * The `messageId` of a message of the same conversation this one replies to.
+ */
+replyTo?: string | null, };
+
+export type EditMessageRequest = { content: JsonValue, };
 
 export type HistoryResponse = { messages: Array<Message>, hasMore: boolean, nextCursor: number | null, };
 
@@ -95,7 +145,11 @@ export type ReadResponse = { lastReadSequence: number, };
 
 export type MessageReadResponse = { status: string, };
 
-export type SyncCursor = { conversationId: string, lastSequence: number, };
+export type SyncCursor = { conversationId: string, lastSequence: number, 
+/**
+ * The last update sequence the client has applied: the result then carries `updates`.
+ */
+lastUpdateSequence?: number | null, };
 
 export type SyncRequest = { conversations: Array<SyncCursor>, limit?: number | null, };
 
@@ -103,7 +157,21 @@ export type SyncConversation = { conversationId: string, messages: Array<Message
 /**
  * The conversation's current last sequence number.
  */
-lastSequence: number, unreadCount: number, };
+lastSequence: number, unreadCount: number, 
+/**
+ * When the cursor carried `lastUpdateSequence`: the messages up to its `lastSequence`
+ * changed since, in their current state, ascending by `updateSequence`.
+ */
+updates?: Array<Message> | null, 
+/**
+ * The update sequence to sync from next time: the conversation's current one, or, when
+ * `updates` was cut short (`hasMore`), the `updateSequence` of the last update returned.
+ */
+lastUpdateSequence: number, 
+/**
+ * The oldest sequence number still stored.
+ */
+firstSequence: number, };
 
 export type SyncResponse = { conversations: Array<SyncConversation>, newConversations: Array<Conversation>, serverTime: number, };
 
@@ -233,9 +301,19 @@ messages: number, openReports: number, activeBans: number,
  */
 liveConnections: number, nodeId: string, };
 
-export type SendPayload = { messageId?: string | null, conversationId: string, content: JsonValue, };
+export type SendPayload = { messageId?: string | null, conversationId: string, content: JsonValue, 
+/**
+ * The `messageId` of a message of the same conversation this one replies to.
+ */
+replyTo?: string | null, };
 
 export type UpToPayload = { conversationId: string, upToSequence: number, };
+
+export type EditPayload = { conversationId: string, messageId: string, content: JsonValue, };
+
+export type MessageRefPayload = { conversationId: string, messageId: string, senderId?: string | null, };
+
+export type ReactionPayload = { conversationId: string, messageId: string, emoji: string, senderId?: string | null, };
 
 export type ConversationRef = { conversationId: string, };
 
@@ -245,11 +323,13 @@ export type PresenceSetPayload = { status: PresenceStatus, };
 
 export type HeartbeatPayload = { timestamp?: number | null, };
 
-export type ClientFrame = { "type": "message.send", "payload": SendPayload } | { "type": "message.received", "payload": UpToPayload } | { "type": "message.read", "payload": UpToPayload } | { "type": "typing.start", "payload": ConversationRef } | { "type": "typing.stop", "payload": ConversationRef } | { "type": "presence.subscribe", "payload": PresenceSubscribePayload } | { "type": "presence.set", "payload": PresenceSetPayload } | { "type": "sync", "payload": SyncRequest } | { "type": "heartbeat", "payload": HeartbeatPayload };
+export type ClientFrame = { "type": "message.send", "payload": SendPayload } | { "type": "message.received", "payload": UpToPayload } | { "type": "message.read", "payload": UpToPayload } | { "type": "message.edit", "payload": EditPayload } | { "type": "message.delete", "payload": MessageRefPayload } | { "type": "reaction.add", "payload": ReactionPayload } | { "type": "reaction.remove", "payload": ReactionPayload } | { "type": "typing.start", "payload": ConversationRef } | { "type": "typing.stop", "payload": ConversationRef } | { "type": "presence.subscribe", "payload": PresenceSubscribePayload } | { "type": "presence.set", "payload": PresenceSetPayload } | { "type": "sync", "payload": SyncRequest } | { "type": "heartbeat", "payload": HeartbeatPayload };
 
-export type ClientEnvelope = { id?: string, } & ({ "type": "message.send", "payload": SendPayload } | { "type": "message.received", "payload": UpToPayload } | { "type": "message.read", "payload": UpToPayload } | { "type": "typing.start", "payload": ConversationRef } | { "type": "typing.stop", "payload": ConversationRef } | { "type": "presence.subscribe", "payload": PresenceSubscribePayload } | { "type": "presence.set", "payload": PresenceSetPayload } | { "type": "sync", "payload": SyncRequest } | { "type": "heartbeat", "payload": HeartbeatPayload });
+export type ClientEnvelope = { id?: string, } & ({ "type": "message.send", "payload": SendPayload } | { "type": "message.received", "payload": UpToPayload } | { "type": "message.read", "payload": UpToPayload } | { "type": "message.edit", "payload": EditPayload } | { "type": "message.delete", "payload": MessageRefPayload } | { "type": "reaction.add", "payload": ReactionPayload } | { "type": "reaction.remove", "payload": ReactionPayload } | { "type": "typing.start", "payload": ConversationRef } | { "type": "typing.stop", "payload": ConversationRef } | { "type": "presence.subscribe", "payload": PresenceSubscribePayload } | { "type": "presence.set", "payload": PresenceSetPayload } | { "type": "sync", "payload": SyncRequest } | { "type": "heartbeat", "payload": HeartbeatPayload });
 
 export type ConnectedPayload = { connectionId: string, userId: string, deviceId: string, serverTime: number, heartbeatInterval: number, resumeToken: string, };
+
+export type MessageUpdatedPayload = { message: Message, };
 
 export type DeliveredPayload = { conversationId: string, messageIds: Array<string>, deliveredTo: string, upToSequence: number, timestamp: number, };
 
@@ -261,6 +341,6 @@ export type PresenceBulkPayload = { presences: Array<Presence>, };
 
 export type HeartbeatAckPayload = { serverTime: number, };
 
-export type ServerFrame = { "type": "connected", "payload": ConnectedPayload } | { "type": "message.ack", "payload": MessageAck } | { "type": "message.new", "payload": Message } | { "type": "message.delivered", "payload": DeliveredPayload } | { "type": "message.read_receipt", "payload": ReadReceiptPayload } | { "type": "typing.update", "payload": TypingPayload } | { "type": "presence.bulk", "payload": PresenceBulkPayload } | { "type": "presence.update", "payload": Presence } | { "type": "conversation.updated", "payload": Conversation } | { "type": "sync.result", "payload": SyncResponse } | { "type": "heartbeat.ack", "payload": HeartbeatAckPayload } | { "type": "error", "payload": ErrorBody };
+export type ServerFrame = { "type": "connected", "payload": ConnectedPayload } | { "type": "message.ack", "payload": MessageAck } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": MessageUpdatedPayload } | { "type": "message.delivered", "payload": DeliveredPayload } | { "type": "message.read_receipt", "payload": ReadReceiptPayload } | { "type": "typing.update", "payload": TypingPayload } | { "type": "presence.bulk", "payload": PresenceBulkPayload } | { "type": "presence.update", "payload": Presence } | { "type": "conversation.updated", "payload": Conversation } | { "type": "sync.result", "payload": SyncResponse } | { "type": "heartbeat.ack", "payload": HeartbeatAckPayload } | { "type": "error", "payload": ErrorBody };
 
-export type ServerEnvelope = { id?: string, } & ({ "type": "connected", "payload": ConnectedPayload } | { "type": "message.ack", "payload": MessageAck } | { "type": "message.new", "payload": Message } | { "type": "message.delivered", "payload": DeliveredPayload } | { "type": "message.read_receipt", "payload": ReadReceiptPayload } | { "type": "typing.update", "payload": TypingPayload } | { "type": "presence.bulk", "payload": PresenceBulkPayload } | { "type": "presence.update", "payload": Presence } | { "type": "conversation.updated", "payload": Conversation } | { "type": "sync.result", "payload": SyncResponse } | { "type": "heartbeat.ack", "payload": HeartbeatAckPayload } | { "type": "error", "payload": ErrorBody });
+export type ServerEnvelope = { id?: string, } & ({ "type": "connected", "payload": ConnectedPayload } | { "type": "message.ack", "payload": MessageAck } | { "type": "message.new", "payload": Message } | { "type": "message.updated", "payload": MessageUpdatedPayload } | { "type": "message.delivered", "payload": DeliveredPayload } | { "type": "message.read_receipt", "payload": ReadReceiptPayload } | { "type": "typing.update", "payload": TypingPayload } | { "type": "presence.bulk", "payload": PresenceBulkPayload } | { "type": "presence.update", "payload": Presence } | { "type": "conversation.updated", "payload": Conversation } | { "type": "sync.result", "payload": SyncResponse } | { "type": "heartbeat.ack", "payload": HeartbeatAckPayload } | { "type": "error", "payload": ErrorBody });

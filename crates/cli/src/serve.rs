@@ -142,6 +142,9 @@ pub struct ServeArgs {
     /// [default: 2000].
     #[arg(long, env = "CONFAB_MODERATION_POLL_MS")]
     pub moderation_poll_ms: Option<u64>,
+    /// How long after sending a message its sender may edit it, in seconds [default: no limit].
+    #[arg(long, env = "CONFAB_EDIT_WINDOW_SECS")]
+    pub edit_window_secs: Option<u64>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -195,6 +198,7 @@ pub(crate) struct FileConfig {
     admin_users: Option<Vec<String>>,
     reports_per_hour: Option<u32>,
     moderation_poll_ms: Option<u64>,
+    edit_window_secs: Option<u64>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -308,6 +312,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .typing_fanout_limit
                 .or(file.typing_fanout_limit)
                 .unwrap_or(l.typing_fanout_limit),
+            edit_window_secs: args.edit_window_secs.or(file.edit_window_secs).or(l.edit_window_secs),
             ..l
         },
         web_dir: args.web_dir.or(file.web_dir),

@@ -2,15 +2,52 @@
 
 use confab_proto::{
     AddMembersRequest, AuthResponse, ChangePasswordRequest, Conversation, ConversationType,
-    ConversationsResponse, CreateConversationRequest, CreateGroupRequest, ErrorBody, GroupSettings,
-    HistoryResponse, LoginRequest, MessageAck, Profile, ReadRequest, ReadResponse, RegisterRequest,
-    SendMessageRequest, SyncRequest, SyncResponse, UpdateProfileRequest, User, UsersResponse,
+    ConversationsResponse, CreateConversationRequest, CreateGroupRequest, EditMessageRequest, ErrorBody,
+    GroupSettings, HistoryResponse, LoginRequest, Message, MessageAck, Profile, ReadRequest, ReadResponse,
+    RegisterRequest, SendMessageRequest, SyncRequest, SyncResponse, UpdateProfileRequest, User,
+    UsersResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::{ClientError, Result};
+
+/// `/api/v1/conversations/{id}/messages/{messageId}[/more…]`, each segment percent-encoded (an
+/// emoji, a `messageId` with `/` or `?`).
+fn message_path(conversation_id: &str, message_id: &str, more: &[&str]) -> String {
+    let mut path =
+        format!("/api/v1/conversations/{}/messages/{}", encode(conversation_id), encode(message_id));
+    for segment in more {
+        path.push('/');
+        path.push_str(&encode(segment));
+    }
+    path
+}
+
+/// Every byte but the unreserved ones (RFC 3986) as `%XX`, so the server gets the segment back
+/// exactly (URL parsers drop tabs and newlines that are not encoded).
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn with_sender(path: String, sender_id: Option<&str>) -> String {
+    match sender_id {
+        Some(sender) => {
+            let query: String = reqwest::Url::parse_with_params("http://x/", [("senderId", sender)])
+                .map(|u| u.query().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            format!("{path}?{query}")
+        }
+        None => path,
+    }
+}
 
 /// A REST client for one server, optionally authenticated.
 #[derive(Clone)]
@@ -214,10 +251,63 @@ impl Client {
         message_id: Option<&str>,
         content: serde_json::Value,
     ) -> Result<(MessageAck, bool)> {
-        let body = SendMessageRequest { message_id: message_id.map(Into::into), content };
+        self.send_reply(conversation_id, message_id, content, None).await
+    }
+
+    /// Sends a message replying to the message `reply_to` (a `messageId` of the same
+    /// conversation) when given.
+    pub async fn send_reply(
+        &self,
+        conversation_id: &str,
+        message_id: Option<&str>,
+        content: serde_json::Value,
+        reply_to: Option<&str>,
+    ) -> Result<(MessageAck, bool)> {
+        let body = SendMessageRequest {
+            message_id: message_id.map(Into::into),
+            content,
+            reply_to: reply_to.map(Into::into),
+        };
         let (status, ack) =
             self.post(&format!("/api/v1/conversations/{conversation_id}/messages"), &body).await?;
         Ok((ack, status == StatusCode::CREATED))
+    }
+
+    /// Edits one of the caller's messages (`PATCH`); returns it as it is now.
+    pub async fn edit_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        content: serde_json::Value,
+    ) -> Result<Message> {
+        let path = message_path(conversation_id, message_id, &[]);
+        Ok(self.call(Method::PATCH, &path, Some(&EditMessageRequest { content })).await?.1)
+    }
+
+    /// Deletes a message for everyone; returns its tombstone. `sender_id` names the sender when
+    /// several senders used `message_id` in the conversation.
+    pub async fn delete_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        sender_id: Option<&str>,
+    ) -> Result<Message> {
+        let path = with_sender(message_path(conversation_id, message_id, &[]), sender_id);
+        Ok(self.call::<(), Message>(Method::DELETE, &path, None).await?.1)
+    }
+
+    /// Adds (`add`) or removes the caller's reaction with `emoji`; returns the message as it is now.
+    pub async fn react(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        sender_id: Option<&str>,
+        emoji: &str,
+        add: bool,
+    ) -> Result<Message> {
+        let path = with_sender(message_path(conversation_id, message_id, &["reactions", emoji]), sender_id);
+        let method = if add { Method::PUT } else { Method::DELETE };
+        Ok(self.call::<(), Message>(method, &path, None).await?.1)
     }
 
     /// A page of history: `before` or `after` a sequence number, or the newest when neither.
@@ -256,5 +346,23 @@ impl Client {
 
     pub async fn sync(&self, request: &SyncRequest) -> Result<SyncResponse> {
         Ok(self.post("/api/v1/sync", request).await?.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_paths_encode_each_segment() {
+        assert_eq!(super::message_path("c", "m", &[]), "/api/v1/conversations/c/messages/m");
+        assert_eq!(
+            super::message_path("c", "a/b?", &["reactions", "👍"]),
+            "/api/v1/conversations/c/messages/a%2Fb%3F/reactions/%F0%9F%91%8D"
+        );
+        assert_eq!(
+            super::message_path("c", "m", &["reactions", "a\tb"]),
+            "/api/v1/conversations/c/messages/m/reactions/a%09b"
+        );
+        assert_eq!(super::with_sender("/p".into(), Some("u 1")), "/p?senderId=u+1");
+        assert_eq!(super::with_sender("/p".into(), None), "/p");
     }
 }

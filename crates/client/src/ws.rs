@@ -8,8 +8,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use confab_proto::frames::{ConnectedPayload, SendPayload};
-use confab_proto::{ClientEnvelope, ClientFrame, MessageAck, ServerEnvelope, ServerFrame};
+use confab_proto::frames::{ConnectedPayload, EditPayload, MessageRefPayload, ReactionPayload, SendPayload};
+use confab_proto::{
+    ClientEnvelope, ClientFrame, Message as ChatMessage, MessageAck, ServerEnvelope, ServerFrame,
+};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -141,15 +143,81 @@ impl Connection {
         message_id: &str,
         content: serde_json::Value,
     ) -> Result<MessageAck> {
+        self.send_reply(conversation_id, message_id, content, None).await
+    }
+
+    /// Sends a message replying to `reply_to` (a `messageId` of the same conversation) and waits
+    /// for its `message.ack`.
+    pub async fn send_reply(
+        &mut self,
+        conversation_id: &str,
+        message_id: &str,
+        content: serde_json::Value,
+        reply_to: Option<&str>,
+    ) -> Result<MessageAck> {
         let id = self
             .send(ClientFrame::MessageSend(SendPayload {
                 message_id: Some(message_id.into()),
                 conversation_id: conversation_id.into(),
                 content,
+                reply_to: reply_to.map(Into::into),
             }))
             .await?;
         match self.reply_to(&id).await?.frame {
             ServerFrame::MessageAck(ack) => Ok(ack),
+            ServerFrame::Error(body) => Err(ClientError::Api { status: body.error.http_status(), body }),
+            other => Err(ClientError::Protocol(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// `message.edit`: waits for the `message.updated` reply with the message as edited.
+    pub async fn edit(
+        &mut self,
+        conversation_id: &str,
+        message_id: &str,
+        content: serde_json::Value,
+    ) -> Result<ChatMessage> {
+        let frame = ClientFrame::MessageEdit(EditPayload {
+            conversation_id: conversation_id.into(),
+            message_id: message_id.into(),
+            content,
+        });
+        self.change(frame).await
+    }
+
+    /// `message.delete`: waits for the `message.updated` reply with the tombstone.
+    pub async fn delete(&mut self, conversation_id: &str, message_id: &str) -> Result<ChatMessage> {
+        let frame = ClientFrame::MessageDelete(MessageRefPayload {
+            conversation_id: conversation_id.into(),
+            message_id: message_id.into(),
+            sender_id: None,
+        });
+        self.change(frame).await
+    }
+
+    /// `reaction.add` (`add`) or `reaction.remove`: waits for the `message.updated` reply.
+    pub async fn react(
+        &mut self,
+        conversation_id: &str,
+        message_id: &str,
+        emoji: &str,
+        add: bool,
+    ) -> Result<ChatMessage> {
+        let payload = ReactionPayload {
+            conversation_id: conversation_id.into(),
+            message_id: message_id.into(),
+            emoji: emoji.into(),
+            sender_id: None,
+        };
+        let frame =
+            if add { ClientFrame::ReactionAdd(payload) } else { ClientFrame::ReactionRemove(payload) };
+        self.change(frame).await
+    }
+
+    async fn change(&mut self, frame: ClientFrame) -> Result<ChatMessage> {
+        let id = self.send(frame).await?;
+        match self.reply_to(&id).await?.frame {
+            ServerFrame::MessageUpdated(updated) => Ok(updated.message),
             ServerFrame::Error(body) => Err(ClientError::Api { status: body.error.http_status(), body }),
             other => Err(ClientError::Protocol(format!("unexpected reply {other:?}"))),
         }

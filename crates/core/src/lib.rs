@@ -7,6 +7,7 @@
 //! - [`store`]: the `Store` boundary, split by entity, with the guarantees each method gives.
 //! - [`moderation`]: the part of that boundary that keeps reports, bans and the log of
 //!   moderation changes nodes poll.
+//! - [`lifecycle`]: its part for changes to stored messages (edits, deletes, reactions).
 //! - [`rules`]: the decisions behind it (permissions, group size, admin succession, paging,
 //!   markers, views), pure functions every store adapter delegates to.
 //! - [`rows`]: the plain rows adapters read from and write to their tables for those rules.
@@ -17,6 +18,7 @@
 pub mod bus;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod moderation;
 pub mod rows;
 pub mod rules;

@@ -90,6 +90,16 @@ pub struct LocatedMessage {
     pub viewer_is_member: bool,
 }
 
+/// One listed reaction of a message: a user's reaction with `emoji`, when it was added, and how
+/// many users reacted with that emoji in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRow {
+    pub emoji: String,
+    pub user_id: String,
+    pub at: i64,
+    pub count: u32,
+}
+
 /// Parses a stored role; anything but `admin` is a plain member.
 pub fn parse_role(s: &str) -> Role {
     if s == "admin" {

@@ -68,22 +68,34 @@ pub struct NewMessage {
     pub conversation_id: String,
     pub sender_id: String,
     pub content: Content,
+    /// The `messageId` this message replies to, to be found in the same conversation.
+    pub reply_to: Option<String>,
 }
 
 impl NewMessage {
-    /// Whether `other` is this very message sent again: the same conversation, sender and content.
+    /// A message that replies to nothing.
+    pub fn new(message_id: String, conversation_id: String, sender_id: String, content: Content) -> Self {
+        NewMessage { message_id, conversation_id, sender_id, content, reply_to: None }
+    }
+
+    /// Whether `other` is this very message sent again: the same conversation, sender, content and
+    /// reply.
     pub fn same_as(&self, other: &NewMessage) -> bool {
         self.conversation_id == other.conversation_id
             && self.sender_id == other.sender_id
             && self.content == other.content
+            && self.reply_to == other.reply_to
     }
 
     /// Idempotency, when this sender's message with this id is already stored as `existing`: the
-    /// original, if this is the same message again, otherwise `DuplicateMessage`.
+    /// original, if this is the same message again, otherwise `DuplicateMessage`. A message
+    /// changed since (edited, deleted, reacted to) is still the same message: the original send
+    /// is compared, not the current state, so only its content must match while it is unedited.
     pub fn resend_of(&self, existing: Message) -> Result<Appended> {
         let same = existing.conversation_id == self.conversation_id
             && existing.sender_id == self.sender_id
-            && existing.content == self.content;
+            && existing.reply_to == self.reply_to
+            && (existing.content == self.content || existing.edited_at.is_some() || existing.is_deleted());
         if same {
             Ok(Appended { message: existing, created: false })
         } else {
@@ -400,6 +412,7 @@ pub trait Store:
     + BlockStore
     + GroupAdminStore
     + crate::moderation::ModerationStore
+    + crate::lifecycle::LifecycleStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;
@@ -427,23 +440,21 @@ mod tests {
 
     #[test]
     fn a_resend_is_the_original_only_if_nothing_differs() {
-        let msg = NewMessage {
-            message_id: "m".into(),
-            conversation_id: "c".into(),
-            sender_id: "u".into(),
-            content: Content::Text { text: "hi".into() },
-        };
-        let stored = Message {
-            message_id: "m".into(),
-            conversation_id: "c".into(),
-            sender_id: "u".into(),
-            content: Content::Text { text: "hi".into() },
-            sequence_number: 3,
-            timestamp: 1,
-            status: None,
-        };
+        let msg = NewMessage::new("m".into(), "c".into(), "u".into(), Content::Text { text: "hi".into() });
+        let stored =
+            Message::new("m".into(), "c".into(), "u".into(), Content::Text { text: "hi".into() }, 3, 1);
         let again = msg.resend_of(stored.clone()).unwrap();
         assert_eq!((again.created, again.message.sequence_number), (false, 3));
+        let replying = NewMessage {
+            reply_to: Some("r".into()),
+            ..NewMessage::new("m".into(), "c".into(), "u".into(), Content::Text { text: "hi".into() })
+        };
+        assert_eq!(replying.resend_of(stored.clone()).unwrap_err(), crate::Error::DuplicateMessage);
+        // A retry of a message edited since is still answered with it (in its current state).
+        let mut edited = stored.clone();
+        edited.content = Content::Text { text: "edited".into() };
+        edited.edited_at = Some(5);
+        assert!(!msg.resend_of(edited).unwrap().created);
         let other = NewMessage { content: Content::Text { text: "changed".into() }, ..msg };
         assert_eq!(other.resend_of(stored).unwrap_err(), crate::Error::DuplicateMessage);
     }

@@ -2,11 +2,12 @@
 //! functions the gateway applies before and after the store, whatever the transport.
 //!
 //! A request is checked and narrowed before the store sees it ([`plan`]): cursors are
-//! deduplicated (the lowest `lastSequence` of a conversation wins, so nothing the client asked for
-//! is skipped), their number is capped, and the per-conversation page shrinks as cursors grow so
+//! deduplicated (the lowest `lastSequence` and `lastUpdateSequence` of a conversation win, so
+//! nothing the client asked for is skipped), their number is capped, and the per-conversation page shrinks as cursors grow so
 //! one request never asks for more than [`MAX_MESSAGES_PER_SYNC`] messages. What the store returns
 //! is then cut to a byte budget ([`trim`]): a conversation whose messages do not all fit keeps the
-//! oldest that do and says `hasMore`; `newConversations` stops at [`MAX_NEW_CONVERSATIONS`] or at
+//! oldest that do and says `hasMore` (so do its `updates`, the cursor then continuing after the
+//! last one kept); `newConversations` stops at [`MAX_NEW_CONVERSATIONS`] or at
 //! the budget, and the rest come in the next sync, which lists the ones already received.
 
 use std::collections::HashMap;
@@ -48,6 +49,10 @@ pub fn plan(request: &SyncRequest, max_cursors: usize) -> Result<Plan> {
             Some(&at) => {
                 let kept = &mut unique[at];
                 kept.last_sequence = kept.last_sequence.min(cursor.last_sequence);
+                kept.last_update_sequence = match (kept.last_update_sequence, cursor.last_update_sequence) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
             }
             None => {
                 if unique.len() == max_cursors {
@@ -78,13 +83,34 @@ pub fn trim(response: &mut SyncResponse, budget: usize) {
         server_time: response.server_time,
     });
     // Every listed conversation is answered (its `lastSequence` and `unreadCount` at least), so
-    // their entries are counted first and messages fill what is left.
+    // their entries are counted first and updates, then messages, fill what is left.
     let pages: Vec<Vec<Message>> =
         response.conversations.iter_mut().map(|c| std::mem::take(&mut c.messages)).collect();
+    let changes: Vec<Vec<Message>> = response
+        .conversations
+        .iter_mut()
+        .map(|c| c.updates.as_mut().map(std::mem::take).unwrap_or_default())
+        .collect();
     for conversation in &response.conversations {
         used = used.saturating_add(json_len(conversation) + 1);
     }
     let mut kept_any = false;
+    for (conversation, updates) in response.conversations.iter_mut().zip(changes) {
+        let Some(kept) = conversation.updates.as_mut() else { continue };
+        for update in updates {
+            let size = json_len(&update) + 1;
+            if kept_any && used.saturating_add(size) > budget {
+                // Everything before this update is kept, so the next sync continues just
+                // before it (update sequences are ascending).
+                conversation.last_update_sequence = update.update_sequence.saturating_sub(1);
+                conversation.has_more = true;
+                break;
+            }
+            used = used.saturating_add(size);
+            kept_any = true;
+            kept.push(update);
+        }
+    }
     for (conversation, messages) in response.conversations.iter_mut().zip(pages) {
         let total = messages.len();
         for message in messages {
@@ -119,7 +145,7 @@ mod tests {
     use super::*;
 
     fn cursor(id: &str, last_sequence: u64) -> SyncCursor {
-        SyncCursor { conversation_id: id.into(), last_sequence }
+        SyncCursor::new(id, last_sequence)
     }
 
     #[test]
@@ -174,6 +200,9 @@ mod tests {
                     has_more: false,
                     last_sequence: 200,
                     unread_count: 200,
+                    updates: None,
+                    last_update_sequence: 0,
+                    first_sequence: 1,
                 }
             })
             .collect();
@@ -186,5 +215,49 @@ mod tests {
         let sequences: Vec<u64> = first.messages.iter().map(|m| m.sequence_number).collect();
         assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>(), "the oldest, in order");
         assert!(response.conversations.iter().all(|c| c.has_more));
+    }
+
+    #[test]
+    fn update_cursors_collapse_to_the_lowest() {
+        let cursors = [
+            SyncCursor::with_updates("c", 5, 9),
+            SyncCursor::new("c", 7),
+            SyncCursor::with_updates("c", 6, 3),
+        ];
+        let request = SyncRequest { conversations: cursors.to_vec(), limit: Some(10) };
+        let plan = plan(&request, 10).unwrap();
+        assert_eq!(plan.cursors, vec![SyncCursor::with_updates("c", 5, 3)]);
+    }
+
+    #[test]
+    fn updates_over_the_budget_continue_from_the_first_left_out() {
+        let text = "x".repeat(1000);
+        let updates: Vec<Message> = (1..=100)
+            .map(|n| {
+                let mut m = message("c", n, &text);
+                m.update_sequence = 10 + 2 * n;
+                m
+            })
+            .collect();
+        let conversation = SyncConversation {
+            conversation_id: "c".into(),
+            messages: vec![message("c", 101, &text)],
+            has_more: false,
+            last_sequence: 101,
+            unread_count: 0,
+            updates: Some(updates),
+            last_update_sequence: 210,
+            first_sequence: 1,
+        };
+        let mut response =
+            SyncResponse { conversations: vec![conversation], new_conversations: Vec::new(), server_time: 1 };
+        trim(&mut response, 20 * 1024);
+        let c = &response.conversations[0];
+        let kept = c.updates.as_ref().unwrap();
+        assert!(!kept.is_empty() && kept.len() < 100);
+        assert!(c.has_more);
+        let first_left_out = kept.last().unwrap().update_sequence + 2;
+        assert_eq!(c.last_update_sequence, first_left_out - 1);
+        assert!(c.messages.is_empty(), "updates come first");
     }
 }

@@ -46,6 +46,7 @@ pub fn types() -> Vec<(String, String)> {
         decl::<model::Content>(cfg),
         decl::<model::AttachmentContent>(cfg),
         decl::<model::MessageStatus>(cfg),
+        decl::<model::Reaction>(cfg),
         decl::<model::Message>(cfg),
         decl::<model::MessageAck>(cfg),
         decl::<model::PresenceStatus>(cfg),
@@ -63,6 +64,7 @@ pub fn types() -> Vec<(String, String)> {
         decl::<rest::AddMembersRequest>(cfg),
         decl::<rest::ConversationsResponse>(cfg),
         decl::<rest::SendMessageRequest>(cfg),
+        decl::<rest::EditMessageRequest>(cfg),
         decl::<rest::HistoryResponse>(cfg),
         decl::<rest::ReadRequest>(cfg),
         decl::<rest::ReadResponse>(cfg),
@@ -96,6 +98,9 @@ pub fn types() -> Vec<(String, String)> {
         // frames: client → server
         decl::<frames::SendPayload>(cfg),
         decl::<frames::UpToPayload>(cfg),
+        decl::<frames::EditPayload>(cfg),
+        decl::<frames::MessageRefPayload>(cfg),
+        decl::<frames::ReactionPayload>(cfg),
         decl::<frames::ConversationRef>(cfg),
         decl::<frames::PresenceSubscribePayload>(cfg),
         decl::<frames::PresenceSetPayload>(cfg),
@@ -104,6 +109,7 @@ pub fn types() -> Vec<(String, String)> {
         decl::<frames::ClientEnvelope>(cfg),
         // frames: server → client
         decl::<frames::ConnectedPayload>(cfg),
+        decl::<frames::MessageUpdatedPayload>(cfg),
         decl::<frames::DeliveredPayload>(cfg),
         decl::<frames::ReadReceiptPayload>(cfg),
         decl::<frames::TypingPayload>(cfg),

@@ -70,15 +70,21 @@ macro_rules! json_of {
 }
 
 fn message(status: Option<MessageStatus>) -> Message {
-    Message {
-        message_id: "m".into(),
-        conversation_id: "c".into(),
-        sender_id: "u".into(),
-        content: Content::Text { text: "hi".into() },
-        sequence_number: 1,
-        timestamp: 2,
-        status,
-    }
+    let mut m = Message::new("m".into(), "c".into(), "u".into(), Content::Text { text: "hi".into() }, 1, 2);
+    m.status = status;
+    m
+}
+
+/// A message with every lifecycle field set.
+fn changed_message() -> Message {
+    let mut m = message(None);
+    m.reply_to = Some("r".into());
+    m.reply_to_sequence = Some(1);
+    m.edited_at = Some(3);
+    m.reactions =
+        Some(vec![confab_proto::Reaction { emoji: "👍".into(), count: 2, user_ids: vec!["u".into()] }]);
+    m.update_sequence = 4;
+    m
 }
 
 fn conversation(last_message: Option<Message>) -> Conversation {
@@ -94,6 +100,8 @@ fn conversation(last_message: Option<Message>) -> Conversation {
         last_message,
         last_read_sequence: 0,
         unread_count: 0,
+        last_update_sequence: 0,
+        first_sequence: 0,
     }
 }
 
@@ -101,6 +109,7 @@ fn conversation(last_message: Option<Message>) -> Conversation {
 fn structs_agree_with_serde() {
     agrees("Message", &json_of!(message(None)));
     agrees("Message", &json_of!(message(Some(MessageStatus::Read))));
+    agrees("Message", &json_of!(changed_message()));
     agrees("Conversation", &json_of!(conversation(None)));
     agrees("Conversation", &json_of!(conversation(Some(message(None)))));
     agrees("GroupSettings", &json_of!(GroupSettings::default()));
@@ -132,7 +141,17 @@ fn structs_agree_with_serde() {
         &json_of!(SendPayload {
             message_id: None,
             conversation_id: "c".into(),
-            content: json!({"type": "text"})
+            content: json!({"type": "text"}),
+            reply_to: None
+        }),
+    );
+    agrees(
+        "SendPayload",
+        &json_of!(SendPayload {
+            message_id: None,
+            conversation_id: "c".into(),
+            content: json!({"type": "text"}),
+            reply_to: Some("m".into())
         }),
     );
     agrees(
@@ -182,6 +201,7 @@ fn tagged_enums_carry_the_tags_serde_writes() {
             .unwrap(),
             "file",
         ),
+        (serde_json::to_value(Content::Deleted).unwrap(), "deleted"),
     ] {
         assert_eq!(value["type"], variant);
         assert!(content.contains(&format!("\"type\": \"{variant}\"")), "{content}");
@@ -191,6 +211,9 @@ fn tagged_enums_carry_the_tags_serde_writes() {
     let frames = [
         ServerFrame::HeartbeatAck(HeartbeatAckPayload { server_time: 1 }),
         ServerFrame::MessageNew(message(None)),
+        ServerFrame::MessageUpdated(confab_proto::frames::MessageUpdatedPayload {
+            message: changed_message(),
+        }),
         ServerFrame::MessageReadReceipt(ReadReceiptPayload {
             conversation_id: "c".into(),
             read_up_to_sequence: 1,

@@ -22,6 +22,43 @@ pub struct SendPayload {
     pub message_id: Option<String>,
     pub conversation_id: String,
     pub content: serde_json::Value,
+    /// The `messageId` of a message of the same conversation this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+/// `message.edit`: the new content of the caller's own message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct EditPayload {
+    pub conversation_id: String,
+    pub message_id: String,
+    pub content: serde_json::Value,
+}
+
+/// `message.delete`: one message of a conversation. `senderId` (Confab extension) names the
+/// sender when several senders' messages there share the `messageId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRefPayload {
+    pub conversation_id: String,
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_id: Option<String>,
+}
+
+/// `reaction.add` / `reaction.remove`; `senderId` as in [`MessageRefPayload`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionPayload {
+    pub conversation_id: String,
+    pub message_id: String,
+    pub emoji: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_id: Option<String>,
 }
 
 /// `message.received` / `message.read`.
@@ -72,6 +109,14 @@ pub enum ClientFrame {
     MessageReceived(UpToPayload),
     #[serde(rename = "message.read")]
     MessageRead(UpToPayload),
+    #[serde(rename = "message.edit")]
+    MessageEdit(EditPayload),
+    #[serde(rename = "message.delete")]
+    MessageDelete(MessageRefPayload),
+    #[serde(rename = "reaction.add")]
+    ReactionAdd(ReactionPayload),
+    #[serde(rename = "reaction.remove")]
+    ReactionRemove(ReactionPayload),
     #[serde(rename = "typing.start")]
     TypingStart(ConversationRef),
     #[serde(rename = "typing.stop")]
@@ -166,6 +211,10 @@ impl ClientEnvelope {
             "message.send" => ClientFrame::MessageSend(payload(&id, &kind, raw, None)?),
             "message.received" => ClientFrame::MessageReceived(payload(&id, &kind, raw, None)?),
             "message.read" => ClientFrame::MessageRead(payload(&id, &kind, raw, None)?),
+            "message.edit" => ClientFrame::MessageEdit(payload(&id, &kind, raw, None)?),
+            "message.delete" => ClientFrame::MessageDelete(payload(&id, &kind, raw, None)?),
+            "reaction.add" => ClientFrame::ReactionAdd(payload(&id, &kind, raw, None)?),
+            "reaction.remove" => ClientFrame::ReactionRemove(payload(&id, &kind, raw, None)?),
             "typing.start" => ClientFrame::TypingStart(payload(&id, &kind, raw, None)?),
             "typing.stop" => ClientFrame::TypingStop(payload(&id, &kind, raw, None)?),
             "presence.subscribe" => ClientFrame::PresenceSubscribe(payload(&id, &kind, raw, None)?),
@@ -209,6 +258,13 @@ pub struct ConnectedPayload {
     pub server_time: i64,
     pub heartbeat_interval: u64,
     pub resume_token: String,
+}
+
+/// `message.updated`: a message in its current state after an edit, a delete or a reaction change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MessageUpdatedPayload {
+    pub message: Message,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +321,8 @@ pub enum ServerFrame {
     MessageAck(MessageAck),
     #[serde(rename = "message.new")]
     MessageNew(Message),
+    #[serde(rename = "message.updated")]
+    MessageUpdated(MessageUpdatedPayload),
     #[serde(rename = "message.delivered")]
     MessageDelivered(DeliveredPayload),
     #[serde(rename = "message.read_receipt")]
@@ -313,6 +371,7 @@ impl ServerEnvelope {
             "connected" => ServerFrame::Connected(payload(&id, &kind, raw, None)?),
             "message.ack" => ServerFrame::MessageAck(payload(&id, &kind, raw, None)?),
             "message.new" => ServerFrame::MessageNew(payload(&id, &kind, raw, None)?),
+            "message.updated" => ServerFrame::MessageUpdated(payload(&id, &kind, raw, None)?),
             "message.delivered" => ServerFrame::MessageDelivered(payload(&id, &kind, raw, None)?),
             "message.read_receipt" => ServerFrame::MessageReadReceipt(payload(&id, &kind, raw, None)?),
             "typing.update" => ServerFrame::TypingUpdate(payload(&id, &kind, raw, None)?),
@@ -340,6 +399,7 @@ mod tests {
                 message_id: Some("m1".into()),
                 conversation_id: "c1".into(),
                 content: serde_json::json!({"type": "text", "text": "hi"}),
+                reply_to: None,
             }),
         );
         let json = frame.to_json();
@@ -385,6 +445,34 @@ mod tests {
         assert_eq!(ClientEnvelope::parse(r#"{"type":"heartbeat","id":null}"#).unwrap().id, None);
         let err = ClientEnvelope::parse(r#"{"type":"heartbeat","id":[1]}"#).unwrap_err();
         assert!(err.body.message.contains("`id`"), "{}", err.body.message);
+    }
+
+    #[test]
+    fn lifecycle_frames_parse_by_type() {
+        let edit = ClientEnvelope::parse(
+            r#"{"type":"message.edit","id":"e","payload":{"conversationId":"c","messageId":"m","content":{"type":"text","text":"x"}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(edit.frame, ClientFrame::MessageEdit(p) if p.message_id == "m"));
+        let delete = ClientEnvelope::parse(
+            r#"{"type":"message.delete","payload":{"conversationId":"c","messageId":"m","senderId":"s"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(delete.frame, ClientFrame::MessageDelete(p) if p.sender_id.as_deref() == Some("s")));
+        for kind in ["reaction.add", "reaction.remove"] {
+            let frame = format!(
+                r#"{{"type":"{kind}","payload":{{"conversationId":"c","messageId":"m","emoji":"👍"}}}}"#
+            );
+            let parsed = ClientEnvelope::parse(&frame).unwrap();
+            assert!(matches!(
+                parsed.frame,
+                ClientFrame::ReactionAdd(ref p) | ClientFrame::ReactionRemove(ref p) if p.emoji == "👍"
+            ));
+        }
+        let err =
+            ClientEnvelope::parse(r#"{"type":"reaction.add","id":"r","payload":{"conversationId":"c"}}"#)
+                .unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("r"));
     }
 
     #[test]

@@ -74,9 +74,17 @@ pub struct Conversation {
     pub last_message: Option<Message>,
     pub last_read_sequence: u64,
     pub unread_count: u64,
+    /// The conversation's update sequence: how many changes to existing messages (edits,
+    /// deletes, reactions) it has seen; 0 before the first.
+    #[serde(default)]
+    pub last_update_sequence: u64,
+    /// The oldest sequence number still stored (0 while the conversation has no message).
+    #[serde(default)]
+    pub first_sequence: u64,
 }
 
-/// Message content: text, or an attachment reference with an optional caption.
+/// Message content: text, or an attachment reference with an optional caption; `deleted` is what
+/// a message deleted for everyone holds (never accepted in a send or an edit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -84,6 +92,18 @@ pub enum Content {
     Text { text: String },
     Image(AttachmentContent),
     File(AttachmentContent),
+    Deleted,
+}
+
+impl Content {
+    /// The text of a text message or the caption of an attachment message.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Content::Text { text } => Some(text),
+            Content::Image(a) | Content::File(a) => a.text.as_deref(),
+            Content::Deleted => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +128,19 @@ pub enum MessageStatus {
     Read,
 }
 
+/// The reactions with one emoji on one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub emoji: String,
+    /// How many users reacted with it (exact).
+    pub count: u32,
+    /// The first users to react with it, earliest first: at most 20 of them.
+    pub user_ids: Vec<String>,
+}
+
+/// A message in its current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
@@ -120,6 +153,57 @@ pub struct Message {
     pub timestamp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<MessageStatus>,
+    /// The `messageId` of the message this one replies to, in the same conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The `sequenceNumber` of the message replied to (Confab extension: which one is meant even
+    /// when two senders used the same `messageId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to_sequence: Option<u64>,
+    /// When the text was last edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// `true` for a message deleted for everyone (a tombstone: `content` is `{type: "deleted"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    /// Reactions, in the order their first user added them; absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<Vec<Reaction>>,
+    /// The conversation's update sequence at this message's latest change (0: never changed).
+    #[serde(default)]
+    pub update_sequence: u64,
+}
+
+impl Message {
+    /// A message as first stored: no reply, never changed.
+    pub fn new(
+        message_id: String,
+        conversation_id: String,
+        sender_id: String,
+        content: Content,
+        sequence_number: u64,
+        timestamp: i64,
+    ) -> Message {
+        Message {
+            message_id,
+            conversation_id,
+            sender_id,
+            content,
+            sequence_number,
+            timestamp,
+            status: None,
+            reply_to: None,
+            reply_to_sequence: None,
+            edited_at: None,
+            deleted: None,
+            reactions: None,
+            update_sequence: 0,
+        }
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted == Some(true)
+    }
 }
 
 /// The reply to a send, REST or WebSocket.
@@ -185,11 +269,35 @@ mod tests {
             last_message: None,
             last_read_sequence: 0,
             unread_count: 0,
+            last_update_sequence: 0,
+            first_sequence: 0,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["type"], "group");
         assert_eq!(v["participants"][0]["role"], "admin");
         assert_eq!(v["settings"]["onlyAdminsCanPost"], false);
         assert!(v.get("lastMessage").is_none());
+        assert_eq!((v["lastUpdateSequence"].as_u64(), v["firstSequence"].as_u64()), (Some(0), Some(0)));
+    }
+
+    #[test]
+    fn a_tombstone_has_deleted_content_and_no_optional_fields() {
+        let mut m = Message::new("m".into(), "c".into(), "u".into(), Content::Deleted, 4, 9);
+        m.deleted = Some(true);
+        m.update_sequence = 3;
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["content"], serde_json::json!({"type": "deleted"}));
+        assert_eq!((v["deleted"].as_bool(), v["updateSequence"].as_u64()), (Some(true), Some(3)));
+        for absent in ["replyTo", "editedAt", "reactions", "status"] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+        let back: Message = serde_json::from_value(v).unwrap();
+        assert_eq!(back, m);
+        // A version-1 message (no update fields) still reads.
+        let old: Message = serde_json::from_str(
+            r#"{"messageId":"m","conversationId":"c","senderId":"u","content":{"type":"text","text":"hi"},"sequenceNumber":1,"timestamp":2}"#,
+        )
+        .unwrap();
+        assert_eq!((old.update_sequence, old.reactions.is_none()), (0, true));
     }
 }

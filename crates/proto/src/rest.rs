@@ -123,6 +123,18 @@ pub struct SendMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     pub content: serde_json::Value,
+    /// The `messageId` of a message of the same conversation this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+/// Body of `PATCH /conversations/{id}/messages/{messageId}`: the new content (the new text of a
+/// text message, or the same attachment with a new caption).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessageRequest {
+    pub content: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,6 +172,29 @@ pub struct MessageReadResponse {
 pub struct SyncCursor {
     pub conversation_id: String,
     pub last_sequence: u64,
+    /// The last update sequence the client has applied: the result then carries `updates`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_sequence: Option<u64>,
+}
+
+impl SyncCursor {
+    /// A cursor for the messages after `last_sequence` only (no `updates`).
+    pub fn new(conversation_id: impl Into<String>, last_sequence: u64) -> SyncCursor {
+        SyncCursor { conversation_id: conversation_id.into(), last_sequence, last_update_sequence: None }
+    }
+
+    /// A cursor asking also for the changes after `last_update_sequence`.
+    pub fn with_updates(
+        conversation_id: impl Into<String>,
+        last_sequence: u64,
+        last_update_sequence: u64,
+    ) -> SyncCursor {
+        SyncCursor {
+            conversation_id: conversation_id.into(),
+            last_sequence,
+            last_update_sequence: Some(last_update_sequence),
+        }
+    }
 }
 
 /// Body of `POST /sync` and payload of the `sync` frame.
@@ -183,6 +218,17 @@ pub struct SyncConversation {
     /// The conversation's current last sequence number.
     pub last_sequence: u64,
     pub unread_count: u64,
+    /// When the cursor carried `lastUpdateSequence`: the messages up to its `lastSequence`
+    /// changed since, in their current state, ascending by `updateSequence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<Vec<Message>>,
+    /// The update sequence to sync from next time: the conversation's current one, or, when
+    /// `updates` was cut short (`hasMore`), the `updateSequence` of the last update returned.
+    #[serde(default)]
+    pub last_update_sequence: u64,
+    /// The oldest sequence number still stored.
+    #[serde(default)]
+    pub first_sequence: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -16,8 +16,8 @@ use crate::hub::{CloseReason, Hub};
 use crate::moderator::Admins;
 use crate::node::NodeHandler;
 use crate::service::{
-    Accounts, Admin, AdminParts, Blocks, Conversations, LogFollower, Messages, Notifier, PresenceHub,
-    Reports, TypingTracker,
+    Accounts, Admin, AdminParts, Blocks, Conversations, Lifecycle, LogFollower, Messages, Notifier,
+    PresenceHub, Reports, TypingTracker,
 };
 
 /// How long moderation log entries are kept: far longer than any node takes to read them.
@@ -35,6 +35,7 @@ pub(crate) struct App {
     conversations: Conversations,
     messages: Messages,
     blocks: Blocks,
+    lifecycle: Lifecycle,
     presence: Arc<PresenceHub>,
     typing: Arc<TypingTracker>,
     hub: Arc<Hub>,
@@ -123,6 +124,7 @@ impl App {
                 typing.clone(),
             ),
             blocks,
+            lifecycle: Lifecycle::new(store.clone(), notifier.clone(), &limits),
             typing,
             presence,
             hub: node.hub.clone(),
@@ -157,6 +159,10 @@ impl App {
         &self.blocks
     }
 
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
     pub(crate) fn presence(&self) -> &Arc<PresenceHub> {
         &self.presence
     }
@@ -185,7 +191,7 @@ impl App {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    let tracked = self.messages.prune_rate_limits();
+                    let tracked = self.messages.prune_rate_limits() + self.lifecycle.prune_rate_limits();
                     metrics::gauge!("confab_rest_rate_limited_users").set(tracked as f64);
                     if let Err(e) = self.accounts.purge_revoked_sessions().await {
                         tracing::warn!(error = %e, "expired revoked sessions not purged");
@@ -261,7 +267,7 @@ mod tests {
         let opened = t.app.conversations().open_direct("alice", &["bob".to_string()]).await.unwrap();
         let id = opened.conversation.conversation_id;
         let content = serde_json::json!({"type": "text", "text": "hi"});
-        t.app.messages().send("alice", &id, None, &content, Via::Rest).await.unwrap();
+        t.app.messages().send("alice", &id, None, &content, None, Via::Rest).await.unwrap();
         let housekeeping = tokio::spawn(t.app.clone().housekeeping(Duration::from_millis(10)));
         tokio::time::timeout(Duration::from_secs(10), async {
             // The housekeeping task prunes too; this waits for the limiter to be empty.

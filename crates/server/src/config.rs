@@ -226,6 +226,8 @@ pub struct Limits {
     pub max_sync_bytes: usize,
     /// Most cursors (`conversations` entries) in one sync request.
     pub max_sync_conversations: usize,
+    /// How long after sending a message its sender may still edit it, in seconds; `None`: always.
+    pub edit_window_secs: Option<u64>,
 }
 
 impl Default for Limits {
@@ -249,6 +251,7 @@ impl Default for Limits {
             presence_watch_cap: 2_000,
             max_sync_bytes: 512 * 1024,
             max_sync_conversations: 1_000,
+            edit_window_secs: None,
         }
     }
 }

@@ -78,7 +78,10 @@ test('on connecting: the list from REST, sync from the cursor, then message.rece
   assert.equal(client.state, 'online');
   assert.ok(events.some((e) => e.type === 'conversation' && e.isNew));
   const [sync] = ws.frames('sync');
-  assert.deepEqual(sync.payload, { conversations: [{ conversationId: 'c1', lastSequence: 0 }], limit: 200 });
+  assert.deepEqual(sync.payload, {
+    conversations: [{ conversationId: 'c1', lastSequence: 0, lastUpdateSequence: 0 }],
+    limit: 200,
+  });
   ws.receive(syncResult(sync, [fromBob(1), fromBob(2)]));
   await settle();
   assert.deepEqual(client.messages('c1').map((m) => m.sequenceNumber), [1, 2]);
@@ -196,7 +199,7 @@ test('a live message beyond the cursor fires `message` and syncs from the cursor
   assert.deepEqual(client.typingUsers('c1'), [], 'a message from someone ends their typing');
   const syncs = ws.frames('sync');
   assert.equal(syncs.length, 2);
-  assert.deepEqual(syncs[1].payload.conversations, [{ conversationId: 'c1', lastSequence: 2 }]);
+  assert.deepEqual(syncs[1].payload.conversations, [{ conversationId: 'c1', lastSequence: 2, lastUpdateSequence: 0 }]);
   client.stop();
   assert.equal(client.state, 'closed');
   assert.equal(ws.closedWith, 1000);

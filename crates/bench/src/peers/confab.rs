@@ -58,6 +58,7 @@ impl Sender for ConfabSender {
             message_id: Some(message_id(sent_us, &self.who, seq)),
             conversation_id: self.conversation_id.clone(),
             content: serde_json::json!({"type": "text", "text": body(sent_us, seq, self.body_bytes)}),
+            reply_to: None,
         });
         self.writer.send(frame).await?;
         Ok(())

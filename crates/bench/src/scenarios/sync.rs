@@ -78,8 +78,7 @@ pub async fn run(args: &SyncArgs, output: &OutputArgs) -> anyhow::Result<Report>
         .await?;
     bar.finish_and_clear();
 
-    let cursors: Vec<SyncCursor> =
-        conversations.iter().map(|c| SyncCursor { conversation_id: c.clone(), last_sequence: 0 }).collect();
+    let cursors: Vec<SyncCursor> = conversations.iter().map(|c| SyncCursor::new(c.clone(), 0)).collect();
     let mut reconnect = stats::histogram();
     let mut request = stats::histogram();
     let mut synced_messages = 0u64;
@@ -135,7 +134,7 @@ async fn sync_all(ws: &mut Connection, mut cursors: Vec<SyncCursor>, limit: u32)
             total += c.messages.len() as u64;
             if c.has_more {
                 let last = c.messages.last().map(|m| m.sequence_number).unwrap_or(0);
-                next.push(SyncCursor { conversation_id: c.conversation_id, last_sequence: last });
+                next.push(SyncCursor::new(c.conversation_id, last));
             }
         }
         cursors = next;

@@ -54,6 +54,7 @@ async fn acknowledged(conn: &mut Connection, conversation: &str, prefix: &str, n
             message_id: Some(format!("{prefix}-{i}")),
             conversation_id: conversation.to_string(),
             content: text("x"),
+            reply_to: None,
         };
         requests.push(conn.send(ClientFrame::MessageSend(payload)).await.expect("send"));
     }

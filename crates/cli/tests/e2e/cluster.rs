@@ -131,6 +131,7 @@ async fn thirty_senders_over_three_nodes_stay_gapless() {
                     message_id: Some(format!("s{s}-{i}")),
                     conversation_id: gid.clone(),
                     content: text("x"),
+                    reply_to: None,
                 });
                 rids.push(conn.send(frame).await.unwrap());
             }
@@ -222,6 +223,7 @@ async fn killing_a_node_loses_nothing_acknowledged() {
                 message_id: Some(mid.clone()),
                 conversation_id: id.clone(),
                 content: text(&format!("m{i}")),
+                reply_to: None,
             }))
             .await
             .unwrap();
@@ -252,7 +254,7 @@ async fn killing_a_node_loses_nothing_acknowledged() {
     // The reader syncs and has every acknowledged message, in order, once.
     let rid = reader
         .send(ClientFrame::Sync(SyncRequest {
-            conversations: vec![SyncCursor { conversation_id: id.clone(), last_sequence: 0 }],
+            conversations: vec![SyncCursor::new(id.clone(), 0)],
             limit: Some(1000),
         }))
         .await
@@ -312,7 +314,7 @@ async fn a_redis_restart_degrades_delivery_but_loses_nothing() {
     assert!(delivered_again.sequence_number > 2, "some messages were sent while routing was down");
     let rid = b
         .send(ClientFrame::Sync(SyncRequest {
-            conversations: vec![SyncCursor { conversation_id: id.clone(), last_sequence: 1 }],
+            conversations: vec![SyncCursor::new(id.clone(), 1)],
             limit: Some(1000),
         }))
         .await

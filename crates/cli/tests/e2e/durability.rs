@@ -24,6 +24,7 @@ async fn acknowledged_messages_survive_kill_9() {
                 message_id: Some(format!("crash-{i}")),
                 conversation_id: id.clone(),
                 content: text(&format!("message {i}")),
+                reply_to: None,
             }))
             .await
             .unwrap();
@@ -72,6 +73,7 @@ async fn graceful_shutdown_answers_sends_in_flight_and_keeps_them() {
             message_id: Some(format!("m{i}")),
             conversation_id: id.clone(),
             content: text("in flight"),
+            reply_to: None,
         }))
         .await
         .unwrap();

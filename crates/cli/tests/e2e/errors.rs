@@ -171,7 +171,7 @@ async fn non_members_learn_nothing() {
     let sync = eve
         .api
         .sync(&confab_proto::SyncRequest {
-            conversations: vec![confab_proto::SyncCursor { conversation_id: id.clone(), last_sequence: 0 }],
+            conversations: vec![confab_proto::SyncCursor::new(id.clone(), 0)],
             limit: None,
         })
         .await

@@ -56,10 +56,7 @@ async fn sync_all(ids: &[String], mut via: Via<'_>) -> (HashMap<String, Vec<u64>
         rounds += 1;
         assert!(rounds <= 50, "sync makes progress");
         let request = SyncRequest {
-            conversations: ids
-                .iter()
-                .map(|id| SyncCursor { conversation_id: id.clone(), last_sequence: cursors[id] })
-                .collect(),
+            conversations: ids.iter().map(|id| SyncCursor::new(id.clone(), cursors[id])).collect(),
             limit: Some(200),
         };
         let result = sync(&mut via, request).await;
@@ -114,16 +111,14 @@ async fn repeated_cursors_are_merged_and_too_many_are_refused() {
         alice.api.send_message(&id, None, crate::harness::text(&format!("m{n}"))).await.unwrap();
     }
     // The same conversation 40 times: answered once, from the lowest cursor.
-    let conversations = (0..40u64)
-        .map(|n| SyncCursor { conversation_id: id.clone(), last_sequence: if n == 17 { 2 } else { 4 } })
-        .collect();
+    let conversations =
+        (0..40u64).map(|n| SyncCursor::new(id.clone(), if n == 17 { 2 } else { 4 })).collect();
     let result = bob.api.sync(&SyncRequest { conversations, limit: Some(1000) }).await.unwrap();
     assert_eq!(result.conversations.len(), 1);
     let seqs: Vec<u64> = result.conversations[0].messages.iter().map(|m| m.sequence_number).collect();
     assert_eq!(seqs, [3, 4, 5]);
 
-    let conversations =
-        (0..1001).map(|n| SyncCursor { conversation_id: format!("c{n}"), last_sequence: 0 }).collect();
+    let conversations = (0..1001).map(|n| SyncCursor::new(format!("c{n}"), 0)).collect();
     let err = bob.api.sync(&SyncRequest { conversations, limit: None }).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest));
     server.shutdown().await;

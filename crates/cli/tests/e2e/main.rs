@@ -14,6 +14,8 @@ mod edge;
 mod errors;
 mod groups;
 mod harness;
+mod lifecycle;
+mod lifecycle_cluster;
 mod limits;
 mod messaging;
 mod presence;

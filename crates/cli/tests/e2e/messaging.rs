@@ -141,6 +141,7 @@ async fn concurrent_senders_get_gapless_sequences_seen_in_order_by_everyone() {
                     message_id: Some(format!("s{s}-m{i}")),
                     conversation_id: gid.clone(),
                     content: text(&format!("{s}:{i}")),
+                    reply_to: None,
                 });
                 request_ids.push(conn.send(frame).await.unwrap());
             }
@@ -313,6 +314,7 @@ async fn an_offline_user_syncs_every_missed_message_in_order() {
             message_id: Some(format!("offline-{i}")),
             conversation_id: id.clone(),
             content: text(&format!("while you were away {i}")),
+            reply_to: None,
         });
         request_ids.push(a.send(frame).await.unwrap());
     }
@@ -324,10 +326,7 @@ async fn an_offline_user_syncs_every_missed_message_in_order() {
     let conv = bob.api.conversation(&id).await.unwrap();
     assert_eq!((conv.last_sequence, conv.unread_count), (500, 500));
     let mut b = bob.connect("phone").await;
-    let request = SyncRequest {
-        conversations: vec![SyncCursor { conversation_id: id.clone(), last_sequence: 0 }],
-        limit: Some(1000),
-    };
+    let request = SyncRequest { conversations: vec![SyncCursor::new(id.clone(), 0)], limit: Some(1000) };
     let rid = b.send(ClientFrame::Sync(request.clone())).await.unwrap();
     let ServerFrame::SyncResult(result) = b.reply_to(&rid).await.unwrap().frame else {
         panic!("sync.result")
@@ -344,10 +343,7 @@ async fn an_offline_user_syncs_every_missed_message_in_order() {
     loop {
         let page = bob
             .api
-            .sync(&SyncRequest {
-                conversations: vec![SyncCursor { conversation_id: id.clone(), last_sequence: cursor }],
-                limit: None,
-            })
+            .sync(&SyncRequest { conversations: vec![SyncCursor::new(id.clone(), cursor)], limit: None })
             .await
             .unwrap();
         let c = &page.conversations[0];

@@ -49,7 +49,10 @@ fn the_readme_first_chat_runs_as_written() {
     assert_eq!(new["payload"]["sequenceNumber"], 1);
     assert_eq!(new["payload"]["content"]["text"], "hi Bob");
     assert!(stdout.contains("\"message.ack\""), "Bob's phone got its ack:\n{stdout}");
+    assert!(stdout.contains("hi Bob, edited"), "the edit answered with the message:\n{stdout}");
     let history = stdout.rsplit_once("\"messages\"").expect("the history is printed last").1;
-    let (hi, answer) = (history.find("hi Bob").expect("hi Bob"), history.find("hi!").expect("hi!"));
-    assert!(hi < answer, "history in ascending order:\n{history}");
+    let (answer, reply) = (history.find("hi!").expect("hi!"), history.find("hi Alice").expect("hi Alice"));
+    assert!(answer < reply, "history in ascending order:\n{history}");
+    assert!(!history.contains("hi Bob"), "the deleted message's text is gone:\n{history}");
+    assert!(history.contains("\"deleted\": true"), "a tombstone keeps its place:\n{history}");
 }

@@ -116,7 +116,7 @@ async fn delivered_then_read_and_an_offline_sender_sees_read_in_history() {
     let sync = alice
         .api
         .sync(&confab_proto::SyncRequest {
-            conversations: vec![confab_proto::SyncCursor { conversation_id: id.clone(), last_sequence: 0 }],
+            conversations: vec![confab_proto::SyncCursor::new(id.clone(), 0)],
             limit: None,
         })
         .await

@@ -60,15 +60,7 @@ mod tests {
     use super::*;
 
     fn message(seq: u64, sender: &str) -> Message {
-        Message {
-            message_id: format!("m{seq}"),
-            conversation_id: "c".into(),
-            sender_id: sender.into(),
-            content: Content::Text { text: "t".into() },
-            sequence_number: seq,
-            timestamp: 0,
-            status: None,
-        }
+        Message::new(format!("m{seq}"), "c".into(), sender.into(), Content::Text { text: "t".into() }, seq, 0)
     }
 
     /// What a store holding messages 1..=n returns for `w`.

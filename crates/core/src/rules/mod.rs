@@ -19,19 +19,25 @@
 //! - [`sessions`]: which tokens a revocation covers.
 //! - [`moderation`]: which message a report names, report and ban texts, who may be banned and
 //!   whether a ban is in force.
+//! - [`lifecycle`]: edits, deletes for everyone and reactions: who may, and what changes.
+//! - [`reactions`]: emoji rules and the reaction summary a message carries.
+//! - [`updates`]: the update sequence as sync pages it.
 
 pub mod access;
 pub mod blocks;
 pub mod direct;
 pub mod groups;
 pub mod history;
+pub mod lifecycle;
 pub mod management;
 pub mod markers;
 pub mod moderation;
 pub mod posting;
 pub mod presence;
+pub mod reactions;
 pub mod receipts;
 pub mod sessions;
+pub mod updates;
 pub mod users;
 pub mod views;
 

@@ -6,12 +6,16 @@ use confab_proto::{GroupSettings, Message, Role};
 
 use super::blocks::{self, Blocking};
 use crate::error::{Error, Result};
+use crate::rows::LocatedMessage;
 use crate::store::{Appended, NewMessage};
+
+use super::access;
 
 /// What an append must know before it writes, read together: the sender's stored message with the
 /// same id (a `messageId` is unique per sender; other senders' messages with it are other
 /// messages), the conversation's settings (`None`: no such conversation), the sender's role
-/// in it, and, in a direct conversation, blocks between the sender and the other member.
+/// in it, in a direct conversation, blocks between the sender and the other member, and, for a
+/// reply, the conversation's messages with the `messageId` it replies to.
 #[derive(Debug, Clone, Default)]
 pub struct AppendCheck {
     pub existing: Option<Message>,
@@ -20,15 +24,17 @@ pub struct AppendCheck {
     /// Blocks between the sender and the other member of a direct conversation; the default (no
     /// block) in a group, where blocks change nothing.
     pub blocking: Blocking,
+    pub reply_candidates: Vec<LocatedMessage>,
 }
 
 /// What to do with a checked append.
 #[derive(Debug, Clone)]
 pub enum AppendPlan {
     /// The same message was stored before: answer with it (`created: false`), write nothing.
-    Repeat(Appended),
-    /// Assign the next sequence number and write it.
-    Write,
+    Repeat(Box<Appended>),
+    /// Assign the next sequence number and write it, replying to the message at
+    /// `reply_to_sequence` when it is a reply.
+    Write { reply_to_sequence: Option<u64> },
 }
 
 /// Decides a checked append. The sender's stored message with the same id wins over everything
@@ -37,7 +43,7 @@ pub enum AppendPlan {
 /// conversation, and in a group where only admins post, the sender must be an admin.
 pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if let Some(original) = check.existing {
-        return message.resend_of(original).map(AppendPlan::Repeat);
+        return message.resend_of(original).map(|a| AppendPlan::Repeat(Box::new(a)));
     }
     let settings = check.settings.ok_or(Error::ConversationNotFound)?;
     let role = check.role.ok_or_else(Error::not_member)?;
@@ -45,7 +51,41 @@ pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if settings.only_admins_can_post && role != Role::Admin {
         return Err(Error::Forbidden("only admins can post in this group".into()));
     }
-    Ok(AppendPlan::Write)
+    let reply_to_sequence = match &message.reply_to {
+        None => None,
+        Some(_) => Some(reply_target(message, check.reply_candidates)?),
+    };
+    Ok(AppendPlan::Write { reply_to_sequence })
+}
+
+/// The sequence number of the message a reply means among `candidates` (its conversation's
+/// messages with the `replyTo` id): the replier's own, else the newest. `InvalidMessage` when
+/// the conversation has none.
+pub fn reply_target(message: &NewMessage, candidates: Vec<LocatedMessage>) -> Result<u64> {
+    let in_conversation = candidates
+        .into_iter()
+        .filter(|m| m.conversation_id == message.conversation_id)
+        .map(|m| LocatedMessage { viewer_is_member: true, ..m })
+        .collect();
+    access::meant_by(&message.sender_id, in_conversation)
+        .map(|m| m.sequence_number)
+        .ok_or_else(|| Error::InvalidMessage("`replyTo` names no message of this conversation".into()))
+}
+
+/// Where a batch of appends checked together must end: before the first reply to a message of
+/// the same batch (its target is not stored yet when the batch is checked), so it is checked in
+/// the next batch, after its target committed. `batch.len()` when no reply needs that.
+pub fn batch_end(batch: &[&NewMessage]) -> usize {
+    (1..batch.len())
+        .find(|&i| {
+            let reply = batch[i];
+            reply.reply_to.as_ref().is_some_and(|target| {
+                batch[..i]
+                    .iter()
+                    .any(|m| m.conversation_id == reply.conversation_id && &m.message_id == target)
+            })
+        })
+        .unwrap_or(batch.len())
 }
 
 /// For appends committed together, where message `index` of `batch` repeats an earlier one of the
@@ -67,20 +107,25 @@ pub fn earlier_in_batch(
     Some(if batch[j].same_as(message) { Ok(j) } else { Err(Error::DuplicateMessage) })
 }
 
-/// The answer to an append written with `sequence` at `timestamp`.
-pub fn stored(message: &NewMessage, sequence: u64, timestamp: i64) -> Appended {
-    Appended {
-        message: Message {
-            message_id: message.message_id.clone(),
-            conversation_id: message.conversation_id.clone(),
-            sender_id: message.sender_id.clone(),
-            content: message.content.clone(),
-            sequence_number: sequence,
-            timestamp,
-            status: None,
-        },
-        created: true,
-    }
+/// The answer to an append written with `sequence` at `timestamp`, replying to the message at
+/// `reply_to_sequence` if any.
+pub fn stored(
+    message: &NewMessage,
+    sequence: u64,
+    timestamp: i64,
+    reply_to_sequence: Option<u64>,
+) -> Appended {
+    let mut stored = Message::new(
+        message.message_id.clone(),
+        message.conversation_id.clone(),
+        message.sender_id.clone(),
+        message.content.clone(),
+        sequence,
+        timestamp,
+    );
+    stored.reply_to = message.reply_to.clone();
+    stored.reply_to_sequence = reply_to_sequence;
+    Appended { message: stored, created: true }
 }
 
 #[cfg(test)]
@@ -90,12 +135,7 @@ mod tests {
     use super::*;
 
     fn msg(id: &str, text: &str) -> NewMessage {
-        NewMessage {
-            message_id: id.into(),
-            conversation_id: "c".into(),
-            sender_id: "u".into(),
-            content: Content::Text { text: text.into() },
-        }
+        NewMessage::new(id.into(), "c".into(), "u".into(), Content::Text { text: text.into() })
     }
 
     fn check(only_admins: bool, role: Option<Role>) -> AppendCheck {
@@ -104,6 +144,24 @@ mod tests {
             settings: Some(GroupSettings { only_admins_can_post: only_admins, allow_member_invites: false }),
             role,
             blocking: Blocking::default(),
+            reply_candidates: vec![],
+        }
+    }
+
+    fn write(plan: Result<AppendPlan>) -> Option<u64> {
+        match plan {
+            Ok(AppendPlan::Write { reply_to_sequence }) => reply_to_sequence,
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    fn candidate(conversation: &str, sender: &str, sequence: u64, at: i64) -> LocatedMessage {
+        LocatedMessage {
+            conversation_id: conversation.into(),
+            sequence_number: sequence,
+            sender_id: sender.into(),
+            created_at: at,
+            viewer_is_member: false,
         }
     }
 
@@ -127,13 +185,48 @@ mod tests {
         );
         let outsider = AppendCheck { role: None, ..blocked.clone() };
         assert_eq!(decide(&msg("m", "hi"), outsider).unwrap_err(), Error::not_member(), "membership first");
-        let retry = AppendCheck { existing: Some(stored(&msg("m", "hi"), 2, 1).message), ..blocked };
+        let retry = AppendCheck { existing: Some(stored(&msg("m", "hi"), 2, 1, None).message), ..blocked };
         assert!(matches!(decide(&msg("m", "hi"), retry), Ok(AppendPlan::Repeat(_))));
     }
 
     #[test]
+    fn a_reply_names_a_message_of_its_conversation() {
+        let reply = NewMessage { reply_to: Some("r".into()), ..msg("m", "hi") };
+        assert_eq!(write(decide(&msg("m", "hi"), check(false, Some(Role::Member)))), None);
+        let found =
+            |candidates| AppendCheck { reply_candidates: candidates, ..check(false, Some(Role::Member)) };
+        assert_eq!(write(decide(&reply, found(vec![candidate("c", "o", 4, 1)]))), Some(4));
+        // The replier's own message with that id first, else the newest.
+        let shared = vec![candidate("c", "o", 4, 9), candidate("c", "u", 2, 1), candidate("c", "p", 6, 5)];
+        assert_eq!(write(decide(&reply, found(shared))), Some(2));
+        assert_eq!(
+            write(decide(&reply, found(vec![candidate("c", "o", 4, 9), candidate("c", "p", 6, 5)]))),
+            Some(4)
+        );
+        for none in [vec![], vec![candidate("elsewhere", "o", 4, 1)]] {
+            let err = decide(&reply, found(none)).unwrap_err();
+            assert_eq!(err.code(), confab_proto::ErrorCode::InvalidMessage);
+        }
+    }
+
+    #[test]
+    fn a_batch_ends_before_a_reply_to_a_message_of_the_same_batch() {
+        let (a, b) = (msg("a", "x"), msg("b", "x"));
+        let reply_a = NewMessage { reply_to: Some("a".into()), ..msg("r", "x") };
+        let elsewhere =
+            NewMessage { conversation_id: "d".into(), reply_to: Some("b".into()), ..msg("s", "x") };
+        assert_eq!(batch_end(&[&a, &b, &elsewhere]), 3);
+        assert_eq!(batch_end(&[&a, &b, &reply_a, &elsewhere]), 2);
+        assert_eq!(batch_end(&[&reply_a, &a]), 2, "a reply to a later message is checked as usual");
+        assert_eq!(batch_end(&[]), 0);
+    }
+
+    #[test]
     fn members_post_and_outsiders_do_not() {
-        assert!(matches!(decide(&msg("m", "hi"), check(false, Some(Role::Member))), Ok(AppendPlan::Write)));
+        assert!(matches!(
+            decide(&msg("m", "hi"), check(false, Some(Role::Member))),
+            Ok(AppendPlan::Write { .. })
+        ));
         assert!(matches!(decide(&msg("m", "hi"), check(false, None)), Err(Error::Forbidden(_))));
         let missing = AppendCheck { settings: None, ..check(false, None) };
         assert_eq!(decide(&msg("m", "hi"), missing).unwrap_err(), Error::ConversationNotFound);
@@ -142,12 +235,15 @@ mod tests {
     #[test]
     fn only_admins_post_where_the_group_says_so() {
         assert!(matches!(decide(&msg("m", "hi"), check(true, Some(Role::Member))), Err(Error::Forbidden(_))));
-        assert!(matches!(decide(&msg("m", "hi"), check(true, Some(Role::Admin))), Ok(AppendPlan::Write)));
+        assert!(matches!(
+            decide(&msg("m", "hi"), check(true, Some(Role::Admin))),
+            Ok(AppendPlan::Write { .. })
+        ));
     }
 
     #[test]
     fn a_resend_is_answered_before_any_permission_check() {
-        let original = stored(&msg("m", "hi"), 3, 100).message;
+        let original = stored(&msg("m", "hi"), 3, 100, None).message;
         let retry = AppendCheck { existing: Some(original.clone()), ..check(true, None) };
         let Ok(AppendPlan::Repeat(again)) = decide(&msg("m", "hi"), retry) else {
             panic!("expected a repeat")
@@ -178,7 +274,7 @@ mod tests {
         let (changed, same) = (msg("a", "y"), msg("a", "x"));
         let batch = [&changed, &same];
         assert_eq!(earlier_in_batch(&batch, 1, |j| j != 0), None);
-        let stored_before = stored(&msg("a", "x"), 1, 100).message;
+        let stored_before = stored(&msg("a", "x"), 1, 100, None).message;
         let check = AppendCheck { existing: Some(stored_before), ..check(false, Some(Role::Member)) };
         assert!(matches!(decide(&same, check), Ok(AppendPlan::Repeat(a)) if !a.created));
     }

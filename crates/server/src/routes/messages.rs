@@ -22,7 +22,8 @@ pub(crate) async fn send(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SendMessageRequest>,
 ) -> ApiResult<(StatusCode, Json<MessageAck>)> {
-    let sent = state.app.messages().send(&me, &id, req.message_id, &req.content, Via::Rest).await?;
+    let sent =
+        state.app.messages().send(&me, &id, req.message_id, &req.content, req.reply_to, Via::Rest).await?;
     let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(sent.ack)))
 }

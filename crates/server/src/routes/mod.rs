@@ -5,13 +5,14 @@ mod auth;
 mod blocks;
 mod conversations;
 mod groups;
+mod lifecycle;
 mod messages;
 mod ops;
 mod reports;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use confab_core::Error;
 
@@ -38,6 +39,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/conversations/{id}/members/{user_id}", delete(conversations::remove_member))
         .route("/conversations/{id}/members/{user_id}/role", put(groups::set_role))
         .route("/conversations/{id}/messages", post(messages::send).get(messages::history))
+        .route("/conversations/{id}/messages/{message_id}", patch(lifecycle::edit).delete(lifecycle::delete))
+        .route(
+            "/conversations/{id}/messages/{message_id}/reactions/{emoji}",
+            put(lifecycle::add_reaction).delete(lifecycle::remove_reaction),
+        )
         .route("/conversations/{id}/messages/{message_id}/receipts", get(messages::receipts))
         .route("/conversations/{id}/read", post(messages::read_conversation))
         .route("/messages/{message_id}/read", post(messages::read_message))
@@ -80,21 +86,24 @@ mod reference_docs {
         let mut routes = Vec::new();
         for file in files {
             let source = std::fs::read_to_string(&file).expect("route source");
+            // One line per call whatever the formatting: `.route(\n "path",\n handlers)`.
+            let flat =
+                source.split_whitespace().collect::<Vec<_>>().join(" ").replace(".route( \"", ".route(\"");
             let is_root = file.file_name().is_some_and(|n| n == "mod.rs");
-            let mut prefix = "/api/v1";
-            let mut seen_api = false;
-            for line in source.lines().map(str::trim) {
-                if is_root && line.contains("Router::new()") {
-                    if seen_api {
-                        prefix = "";
-                    }
-                    seen_api = true;
-                }
-                let Some(rest) = line.strip_prefix(".route(\"") else { continue };
-                let Some((path, handlers)) = rest.split_once('"') else { continue };
+            // In mod.rs the second router is the root one (the first is the API's).
+            let root_from = if is_root {
+                flat.match_indices("Router::new()").nth(1).map_or(usize::MAX, |(at, _)| at)
+            } else {
+                usize::MAX
+            };
+            for (at, _) in flat.match_indices(".route(\"") {
+                let rest = &flat[at + ".route(\"".len()..];
+                let Some((path, after)) = rest.split_once('"') else { continue };
+                let handlers = after.split(".route(").next().unwrap_or("");
                 if path == "/" || path == "/{file}" {
                     continue; // the web client's files
                 }
+                let prefix = if at > root_from { "" } else { "/api/v1" };
                 let path = camel_params(path);
                 for method in ["get", "post", "put", "patch", "delete"] {
                     let called =

@@ -57,14 +57,14 @@ pub(crate) struct Messages {
 }
 
 /// `per_second` sustained with bursts of `burst` (both at least 1).
-fn quota(per_second: u32, burst: u32) -> Quota {
+pub(super) fn quota(per_second: u32, burst: u32) -> Quota {
     let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
     Quota::per_second(rate).allow_burst(burst)
 }
 
 /// The `RATE_LIMITED` error for a refused check, with a whole number of seconds to wait.
-fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> Error {
+pub(super) fn rate_limited(not_until: governor::NotUntil<<DefaultClock as Clock>::Instant>) -> Error {
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     Error::RateLimited { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
 }
@@ -108,12 +108,14 @@ impl Messages {
     /// returns, so one caller's sends keep their order even when their futures are awaited later;
     /// the future resolves once the message is durable. Fan-out of new messages happens in commit
     /// order, whether or not anyone awaits the future.
+    /// A message may reply to another of the same conversation (`reply_to`, its `messageId`).
     pub(crate) fn send(
         &self,
         sender: &str,
         conversation_id: &str,
         message_id: Option<String>,
         content: &serde_json::Value,
+        reply_to: Option<String>,
         via: Via<'_>,
     ) -> BoxFuture<'static, Result<Sent>> {
         let checked = (|| {
@@ -131,6 +133,9 @@ impl Messages {
             if let Some(id) = &message_id {
                 validate::client_id("messageId", id)?;
             }
+            if let Some(id) = &reply_to {
+                validate::client_id("replyTo", id).map_err(|e| Error::InvalidMessage(e.to_string()))?;
+            }
             let content = validate::content(content, self.limits.max_text_bytes)?;
             Ok((origin, content))
         })();
@@ -143,6 +148,7 @@ impl Messages {
             conversation_id: conversation_id.to_string(),
             sender_id: sender.to_string(),
             content,
+            reply_to,
         };
         let dispatcher = self.dispatcher.clone();
         let hook: AfterCommit = Box::new(move |appended: &Appended| {

@@ -13,6 +13,7 @@
 //!   `conversation.updated`.
 //! - [`blocks`]: blocking users, and this node's cache of blocks between pairs.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
+//! - [`lifecycle`]: edits, deletes for everyone and reactions, announced as `message.updated`.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
 //! - [`typing`]: typing indicators (in memory only).
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
@@ -21,6 +22,7 @@ mod accounts;
 mod admin;
 mod blocks;
 mod conversations;
+mod lifecycle;
 mod messages;
 mod moderation;
 mod notify;
@@ -37,6 +39,7 @@ pub(crate) use accounts::{Accounts, Authenticated};
 pub(crate) use admin::{Admin, AdminParts};
 pub(crate) use blocks::{BlockCache, Blocks};
 pub(crate) use conversations::Conversations;
+pub(crate) use lifecycle::{Lifecycle, Named};
 pub(crate) use messages::{Messages, Via};
 pub(crate) use moderation::{BanCache, LogFollower};
 pub(crate) use notify::Notifier;

@@ -3,14 +3,15 @@
 //! [`Session::refuse`], so replies leave in request order.
 
 use confab_core::ids::now_millis;
+use confab_core::lifecycle::Actor;
 use confab_proto::frames::{
-    ConversationRef, HeartbeatAckPayload, PresenceSetPayload, PresenceSubscribePayload, SendPayload,
-    UpToPayload,
+    ConversationRef, EditPayload, HeartbeatAckPayload, MessageRefPayload, MessageUpdatedPayload,
+    PresenceSetPayload, PresenceSubscribePayload, ReactionPayload, SendPayload, UpToPayload,
 };
 use confab_proto::{ClientEnvelope, ClientFrame, ServerFrame, SyncRequest};
 
 use super::requests::Session;
-use crate::service::Via;
+use crate::service::{Named, Via};
 
 type Id = Option<String>;
 
@@ -20,6 +21,10 @@ pub(super) fn dispatch(session: &mut Session, envelope: ClientEnvelope) {
         ClientFrame::MessageSend(p) => message_send(session, id, p),
         ClientFrame::MessageReceived(p) => message_received(session, id, p),
         ClientFrame::MessageRead(p) => message_read(session, id, p),
+        ClientFrame::MessageEdit(p) => message_edit(session, id, p),
+        ClientFrame::MessageDelete(p) => message_delete(session, id, p),
+        ClientFrame::ReactionAdd(p) => reaction(session, id, p, true),
+        ClientFrame::ReactionRemove(p) => reaction(session, id, p, false),
         ClientFrame::TypingStart(p) => typing_start(session, id, p),
         ClientFrame::TypingStop(p) => typing_stop(session, id, p),
         ClientFrame::PresenceSubscribe(p) => presence_subscribe(session, id, p),
@@ -33,8 +38,14 @@ pub(super) fn dispatch(session: &mut Session, envelope: ClientEnvelope) {
 /// so this device's sends are committed in the order it sent them.
 fn message_send(session: &mut Session, id: Id, p: SendPayload) {
     let via = Via::Connection { id: session.connection_id.clone(), device: &session.device_id };
-    let sent =
-        session.app.messages().send(&session.user_id, &p.conversation_id, p.message_id, &p.content, via);
+    let sent = session.app.messages().send(
+        &session.user_id,
+        &p.conversation_id,
+        p.message_id,
+        &p.content,
+        p.reply_to,
+        via,
+    );
     session.request(id, async move { Ok(Some(ServerFrame::MessageAck(sent.await?.ack))) });
 }
 
@@ -53,6 +64,39 @@ fn message_read(session: &mut Session, id: Id, p: UpToPayload) {
     session.request(id, async move {
         app.messages().mark_read(&p.conversation_id, &user, p.up_to_sequence, Some(origin)).await?;
         Ok(None)
+    });
+}
+
+/// `message.edit` → `message.updated` with the message as edited; the user's other devices and the
+/// other members get the same frame.
+fn message_edit(session: &mut Session, id: Id, p: EditPayload) {
+    let (app, user, origin) = (session.app.clone(), session.user_id.clone(), session.connection_id.clone());
+    session.request(id, async move {
+        let m =
+            app.lifecycle().edit(&user, &p.conversation_id, &p.message_id, &p.content, Some(origin)).await?;
+        Ok(Some(ServerFrame::MessageUpdated(MessageUpdatedPayload { message: m })))
+    });
+}
+
+/// `message.delete` → `message.updated` with the tombstone.
+fn message_delete(session: &mut Session, id: Id, p: MessageRefPayload) {
+    let (app, user, origin) = (session.app.clone(), session.user_id.clone(), session.connection_id.clone());
+    session.request(id, async move {
+        let named =
+            Named { conversation_id: &p.conversation_id, message_id: &p.message_id, sender_id: p.sender_id };
+        let m = app.lifecycle().delete(Actor::User(user), named, Some(origin)).await?;
+        Ok(Some(ServerFrame::MessageUpdated(MessageUpdatedPayload { message: m })))
+    });
+}
+
+/// `reaction.add` / `reaction.remove` → `message.updated` with the reactions as they are now.
+fn reaction(session: &mut Session, id: Id, p: ReactionPayload, add: bool) {
+    let (app, user, origin) = (session.app.clone(), session.user_id.clone(), session.connection_id.clone());
+    session.request(id, async move {
+        let named =
+            Named { conversation_id: &p.conversation_id, message_id: &p.message_id, sender_id: p.sender_id };
+        let m = app.lifecycle().react(&user, named, &p.emoji, add, Some(origin)).await?;
+        Ok(Some(ServerFrame::MessageUpdated(MessageUpdatedPayload { message: m })))
     });
 }
 

@@ -139,6 +139,7 @@ async fn sent(store: &SharedStore, conv: &str, sender: &str, t: &str) -> confab_
         conversation_id: conv.to_string(),
         sender_id: sender.to_string(),
         content: super::text(t),
+        reply_to: None,
     };
     store.append(msg, None).await.unwrap().message
 }

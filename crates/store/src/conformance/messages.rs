@@ -22,6 +22,7 @@ pub async fn sequences_are_gapless_under_concurrency(store: SharedStore) {
                     conversation_id: g.clone(),
                     sender_id: owner.clone(),
                     content: text(&format!("{t}-{i}")),
+                    reply_to: None,
                 };
                 let committed = committed.clone();
                 let hook: confab_core::store::AfterCommit =
@@ -52,6 +53,7 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
         conversation_id: c.clone(),
         sender_id: sender.to_string(),
         content: text(t),
+        reply_to: None,
     };
     let first = store.append(msg("hello", &a), None).await.unwrap();
     assert!(first.created);
@@ -67,6 +69,7 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
         conversation_id: c.clone(),
         sender_id: a.clone(),
         content: text(t),
+        reply_to: None,
     };
     let (first, retry, clash) = tokio::join!(
         store.append(twin("same"), None),
@@ -93,6 +96,7 @@ pub async fn a_retry_queued_behind_a_clash_gets_the_original(store: SharedStore)
         conversation_id: c.clone(),
         sender_id: a.clone(),
         content: text(t),
+        reply_to: None,
     };
     let original = store.append(msg("x"), None).await.unwrap();
     // Both are queued when called, before either is awaited.
@@ -113,6 +117,7 @@ pub async fn message_ids_are_scoped_to_their_sender(store: SharedStore) {
         conversation_id: conv.to_string(),
         sender_id: sender.to_string(),
         content: text(t),
+        reply_to: None,
     };
     let from_a = store.append(msg(&g, &a, "hi"), None).await.unwrap();
     let from_b = store.append(msg(&g, &b, "hi"), None).await.unwrap();
@@ -202,10 +207,7 @@ pub async fn sync_returns_missed_messages_and_new_conversations(store: SharedSto
         send(&store, &c1, &a, &format!("d{i}")).await.unwrap();
     }
     send(&store, &g, &a, "g").await.unwrap();
-    let cursors = [
-        SyncCursor { conversation_id: c1.clone(), last_sequence: 4 },
-        SyncCursor { conversation_id: "not-mine".into(), last_sequence: 0 },
-    ];
+    let cursors = [SyncCursor::new(c1.clone(), 4), SyncCursor::new("not-mine", 0)];
     let resp = store.sync(&b, &cursors, 5).await.unwrap();
     assert_eq!(resp.conversations.len(), 1);
     let synced = &resp.conversations[0];
@@ -241,7 +243,7 @@ pub async fn history_has_more_exactly_at_page_edges(store: SharedStore) {
     assert_eq!(page(HistoryCursor::After(6), 2).await, (vec![], false));
     assert_eq!(page(HistoryCursor::After(u64::MAX), 2).await, (vec![], false));
     assert_eq!(page(HistoryCursor::Before(u64::MAX), 2).await, (vec![5, 6], true));
-    let cursors = [SyncCursor { conversation_id: c.clone(), last_sequence: 3 }];
+    let cursors = [SyncCursor::new(c.clone(), 3)];
     let synced = store.sync(&b, &cursors, 3).await.unwrap();
     assert_eq!(synced.conversations[0].messages.len(), 3);
     assert!(!synced.conversations[0].has_more, "sync pages end where history pages do");
@@ -272,6 +274,7 @@ pub async fn a_shared_message_id_resolves_to_the_viewers_own_or_the_newest(store
         conversation_id: conv.to_string(),
         sender_id: sender.to_string(),
         content: text("hi"),
+        reply_to: None,
     };
     store.append(msg(&g, &a), None).await.unwrap();
     store.mark_read(&g, &d, 1, now_millis()).await.unwrap();

@@ -14,9 +14,11 @@
 //! - [`management`]: renaming groups, their settings, promoting and demoting members.
 //! - [`properties`]: invariants under random interleavings of appends, marker moves and reads.
 //! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
+//! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
 
 mod blocks;
 mod conversations;
+mod lifecycle;
 mod management;
 mod markers;
 mod messages;
@@ -27,6 +29,7 @@ mod users;
 
 pub use blocks::*;
 pub use conversations::*;
+pub use lifecycle::*;
 pub use management::*;
 pub use markers::*;
 pub use messages::*;
@@ -65,6 +68,7 @@ pub async fn send(store: &SharedStore, conv: &str, sender: &str, t: &str) -> Res
         conversation_id: conv.to_string(),
         sender_id: sender.to_string(),
         content: text(t),
+        reply_to: None,
     };
     store.append(msg, None).await.map(|a| a.message.sequence_number)
 }
@@ -133,6 +137,7 @@ pub async fn check_upgraded_to_per_sender_ids(store: &SharedStore) {
         conversation_id: "c-ab".into(),
         sender_id: sender.to_string(),
         content: text(t),
+        reply_to: None,
     };
     let retry = store.append(msg("u-ann", "before"), None).await.expect("Ann's retry");
     assert_eq!((retry.created, retry.message.sequence_number), (false, 1));
@@ -156,6 +161,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("management.rs"),
         include_str!("properties.rs"),
         include_str!("moderation.rs"),
+        include_str!("lifecycle.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -219,6 +225,13 @@ macro_rules! store_conformance_suite {
             bans_replace_expire_and_lift,
             the_moderation_log_lists_changes_in_order,
             admin_user_lists_page_by_username_with_bans,
+            edits_take_the_next_update_sequence_once,
+            deletes_leave_tombstones_in_place,
+            reactions_count_each_user_once,
+            concurrent_reactions_lose_no_update,
+            sync_returns_what_changed_since_the_update_cursor,
+            replies_name_a_message_of_the_same_conversation,
+            a_shared_message_id_is_changed_by_the_rule,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

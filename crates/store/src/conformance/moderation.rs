@@ -35,6 +35,7 @@ async fn send_as(store: &SharedStore, conv: &str, sender: &str, message_id: &str
         conversation_id: conv.to_string(),
         sender_id: sender.to_string(),
         content: Content::Text { text: t.to_string() },
+        reply_to: None,
     };
     store.append(msg, None).await.expect("append").message.sequence_number
 }

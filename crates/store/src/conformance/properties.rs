@@ -58,7 +58,7 @@ fn script() -> impl Strategy<Value = Vec<Vec<Op>>> {
 }
 
 enum Outcome {
-    Appended(Result<Appended>),
+    Appended(Box<Result<Appended>>),
     Delivered(Result<MarkerMove>),
     Read(Result<ReadMove>),
     Page(Result<HistoryPage>),
@@ -73,8 +73,9 @@ async fn apply(store: SharedStore, group: String, members: Vec<String>, op: Op) 
                 conversation_id: group,
                 sender_id: members[sender].clone(),
                 content: text(&format!("c{content}")),
+                reply_to: None,
             };
-            Outcome::Appended(store.append(message, None).await)
+            Outcome::Appended(Box::new(store.append(message, None).await))
         }
         Op::Delivered { member, up_to } => {
             Outcome::Delivered(store.mark_delivered(&group, &members[member], up_to, now_millis()).await)
@@ -86,7 +87,7 @@ async fn apply(store: SharedStore, group: String, members: Vec<String>, op: Op) 
             Outcome::Page(store.history(&group, &members[member], HistoryCursor::Latest, limit).await)
         }
         Op::Sync { member, after, limit } => {
-            let cursor = SyncCursor { conversation_id: group, last_sequence: after };
+            let cursor = SyncCursor::new(group, after);
             Outcome::Synced(store.sync(&members[member], &[cursor], limit).await)
         }
     }
@@ -115,6 +116,7 @@ impl Model {
             let (Op::Append { sender, id, content }, Outcome::Appended(result)) = (op, outcome) else {
                 continue;
             };
+            let result: &Result<Appended> = result;
             if let Ok(a) = result {
                 let m = &a.message;
                 assert_eq!(
@@ -140,6 +142,7 @@ impl Model {
             let (Op::Append { sender, id, content }, Outcome::Appended(result)) = (op, outcome) else {
                 continue;
             };
+            let result: &Result<Appended> = result;
             let (stored_content, seq) = self.by_key[&(*sender, *id)];
             match result {
                 Ok(a) if !a.created => {

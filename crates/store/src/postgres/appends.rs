@@ -48,7 +48,15 @@ pub(crate) async fn run(pool: Pool, mut rx: mpsc::Receiver<Command>) {
         if !batch.is_empty() {
             // Stable: one conversation's appends keep their arrival order.
             batch.sort_by(|a, b| a.message.conversation_id.cmp(&b.message.conversation_id));
-            commit_batch(&pool, &mut batch).await;
+            // A reply to a message of the same batch waits for a transaction after its target's,
+            // which is what its check needs to find the target.
+            while !batch.is_empty() {
+                let messages: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
+                let end = posting::batch_end(&messages);
+                let mut rest = batch.split_off(end);
+                commit_batch(&pool, &mut batch).await;
+                std::mem::swap(&mut batch, &mut rest);
+            }
         }
         if let Some(tx) = flush {
             let _ = tx.send(());
@@ -58,8 +66,10 @@ pub(crate) async fn run(pool: Pool, mut rx: mpsc::Receiver<Command>) {
 
 /// What becomes of one append of a batch.
 enum Decision {
-    Done(Result<Appended>),
-    Write,
+    Done(Box<Result<Appended>>),
+    Write {
+        reply_to_sequence: Option<u64>,
+    },
     /// A retry of the message at this index, earlier in this very batch.
     RetryOf(usize),
 }
@@ -85,16 +95,16 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
             let earlier = match check.existing {
                 Some(_) => None,
                 None => posting::earlier_in_batch(&messages, index, |j| {
-                    matches!(decided.get(j), Some(Decision::Write))
+                    matches!(decided.get(j), Some(Decision::Write { .. }))
                 }),
             };
             decided.push(match earlier {
                 Some(Ok(j)) => Decision::RetryOf(j),
-                Some(Err(e)) => Decision::Done(Err(e)),
+                Some(Err(e)) => Decision::Done(Box::new(Err(e))),
                 None => match posting::decide(message, check) {
-                    Ok(AppendPlan::Write) => Decision::Write,
-                    Ok(AppendPlan::Repeat(original)) => Decision::Done(Ok(original)),
-                    Err(e) => Decision::Done(Err(e)),
+                    Ok(AppendPlan::Write { reply_to_sequence }) => Decision::Write { reply_to_sequence },
+                    Ok(AppendPlan::Repeat(original)) => Decision::Done(Box::new(Ok(*original))),
+                    Err(e) => Decision::Done(Box::new(Err(e))),
                 },
             });
         }
@@ -102,17 +112,20 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
             messages
                 .iter()
                 .zip(&decided)
-                .filter(|(_, d)| matches!(d, Decision::Write))
-                .map(|(m, _)| messages::write_append(&tx, m, now)),
+                .filter_map(|(m, d)| match d {
+                    Decision::Write { reply_to_sequence } => Some((m, *reply_to_sequence)),
+                    _ => None,
+                })
+                .map(|(m, reply_to_sequence)| messages::write_append(&tx, m, reply_to_sequence, now)),
         )
         .await;
         let mut writes = writes.into_iter();
         let mut results: Vec<Result<Appended>> = Vec::with_capacity(messages.len());
         for d in decided {
             let result = match d {
-                Decision::Done(r) => r,
+                Decision::Done(r) => *r,
                 // A failed write aborted the transaction: the whole batch fails.
-                Decision::Write => {
+                Decision::Write { .. } => {
                     Ok(writes.next().ok_or_else(|| Error::Internal("missing write".into()))??)
                 }
                 Decision::RetryOf(j) => {

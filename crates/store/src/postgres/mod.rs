@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use confab_core::ids::now_millis;
+use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
@@ -27,7 +28,9 @@ use tokio_postgres::NoTls;
 
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
-use self::queries::{conversations, markers, messages, presence, receipts, sessions, settings, users, views};
+use self::queries::{
+    conversations, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
@@ -36,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_show_last_seen.sql"),
     include_str!("migrations/0005_blocks.sql"),
     include_str!("migrations/0006_reports_bans.sql"),
+    include_str!("migrations/0007_message_lifecycle.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -341,6 +345,13 @@ impl MessageStore for PostgresStore {
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         snapshot!(self, |c| views::sync(c, user, cursors, limit, now_millis()).await)
+    }
+}
+
+#[async_trait]
+impl LifecycleStore for PostgresStore {
+    async fn change_message(&self, change: MessageChange) -> Result<Changed> {
+        transaction!(self, |c| updates::change(c, &change).await)
     }
 }
 

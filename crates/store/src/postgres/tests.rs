@@ -81,3 +81,49 @@ async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
     crate::conformance::check_upgraded_to_per_sender_ids(&store).await;
     store.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_message_is_erased_from_the_rows() {
+    let Some((store, guard)) = fresh().await else { return };
+    let (c, sequence) = crate::conformance::a_deleted_message(&store).await;
+    // Read the rows with a connection of our own, not through the store.
+    let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
+    config.options(format!("-c search_path={}", guard.0));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT content, reactions, reply_to, reply_to_sequence, edited_at FROM messages
+             WHERE conversation_id = $1 AND sequence_number = $2",
+            &[&c, &(sequence as i64)],
+        )
+        .await
+        .unwrap();
+    let content: String = row.get(0);
+    assert_eq!(content, r#"{"type":"deleted"}"#);
+    assert_eq!(
+        (
+            row.get::<_, Option<String>>(1),
+            row.get::<_, Option<String>>(2),
+            row.get::<_, Option<i64>>(3),
+            row.get::<_, Option<i64>>(4)
+        ),
+        (None, None, None, None)
+    );
+    let reactions: i64 = client
+        .query_one("SELECT COUNT(*) FROM reactions WHERE conversation_id = $1", &[&c])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reactions, 0);
+    let pattern = format!("%{}%", crate::conformance::ERASED_TEXT);
+    let anywhere: i64 = client
+        .query_one("SELECT COUNT(*) FROM messages WHERE content LIKE $1", &[&pattern])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(anywhere, 0);
+    drop(client);
+    let _ = driver.await;
+    store.shutdown().await;
+}

@@ -51,3 +51,35 @@ async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(version, super::MIGRATIONS.len());
 }
+
+#[tokio::test]
+async fn a_deleted_message_is_erased_from_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let (c, sequence) = crate::conformance::a_deleted_message(&store).await;
+    // Read the rows straight from the file, not through the store.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let row: (String, Option<String>, Option<String>, Option<i64>, Option<i64>) = conn
+        .query_row(
+            "SELECT content, reactions, reply_to, reply_to_sequence, edited_at FROM messages
+             WHERE conversation_id = ?1 AND sequence_number = ?2",
+            rusqlite::params![c, sequence as i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(row, (r#"{"type":"deleted"}"#.to_string(), None, None, None, None));
+    let reactions: i64 = conn
+        .query_row("SELECT COUNT(*) FROM reactions WHERE conversation_id = ?1", [&c], |r| r.get(0))
+        .unwrap();
+    assert_eq!(reactions, 0);
+    let anywhere: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE content LIKE ?1",
+            [format!("%{}%", crate::conformance::ERASED_TEXT)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(anywhere, 0);
+    store.shutdown().await;
+}

@@ -52,6 +52,7 @@ fn auth_config(tune: impl FnOnce(&mut AuthLimits)) -> ServerConfig {
 }
 
 mod accounts;
+mod lifecycle;
 mod messages;
 mod moderation;
 mod presence;

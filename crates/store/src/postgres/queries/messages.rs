@@ -1,10 +1,10 @@
 //! Messages: appends, history pages, offline sync.
 
 use confab_core::rows::LocatedMessage;
-use confab_core::rules::access;
 use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck};
+use confab_core::rules::{access, reactions};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
 use confab_proto::{Content, GroupSettings, Message};
@@ -14,7 +14,9 @@ use tokio_postgres::Row;
 use super::{conversations, i, markers, u};
 use crate::postgres::error::PgResult;
 
-const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, created_at";
+/// A message's columns, in the order [`message_at`] reads them.
+pub(crate) const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, \
+     created_at, reply_to, reply_to_sequence, edited_at, deleted_at, reactions, update_sequence";
 
 /// A message from `MESSAGE_COLUMNS` starting at column `at`.
 fn message_at(r: &Row, at: usize) -> Result<Message> {
@@ -22,19 +24,27 @@ fn message_at(r: &Row, at: usize) -> Result<Message> {
     let content: &str = r.get(at + 3);
     let content: Content = serde_json::from_str(content)
         .map_err(|e| Error::Internal(format!("stored content of {message_id} is unreadable: {e}")))?;
-    Ok(Message {
-        conversation_id: r.get(at),
-        sequence_number: u(r.get(at + 1)),
-        message_id,
-        content,
-        sender_id: r.get(at + 4),
-        timestamp: r.get(at + 5),
-        status: None,
-    })
+    let mut m = Message::new(message_id, r.get(at), r.get(at + 4), content, u(r.get(at + 1)), r.get(at + 5));
+    m.reply_to = r.get(at + 6);
+    m.reply_to_sequence = r.get::<_, Option<i64>>(at + 7).map(u);
+    m.edited_at = r.get(at + 8);
+    m.deleted = r.get::<_, Option<i64>>(at + 9).map(|_| true);
+    m.reactions = reactions::decode(r.get(at + 10))?;
+    m.update_sequence = u(r.get(at + 11));
+    Ok(m)
 }
 
-fn message_from(r: &Row) -> Result<Message> {
+pub(crate) fn message_from(r: &Row) -> Result<Message> {
     message_at(r, 0)
+}
+
+/// The message at `sequence` of conversation `id`, locked until the transaction ends (changes
+/// to one message are serialized on it).
+pub(crate) async fn at_locked<C: GenericClient>(c: &C, id: &str, sequence: u64) -> Result<Option<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND sequence_number = $2 FOR UPDATE"
+    );
+    c.query_opt(sql.as_str(), &[&id, &i(sequence)]).await.db()?.as_ref().map(message_from).transpose()
 }
 
 /// The newest message of a conversation.
@@ -57,9 +67,21 @@ async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<
     rows.iter().map(message_from).collect()
 }
 
-/// What an append must know, in one round trip: the sender's earlier message with the same id
-/// (unique per sender), the conversation's settings, and the sender's role.
+/// What an append must know, in one round trip (two for a reply, pipelined): the sender's earlier
+/// message with the same id (unique per sender), the conversation's settings, the sender's role,
+/// and the messages a reply may mean.
 pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
+    let reply_candidates = async {
+        match &msg.reply_to {
+            Some(target) => with_id_in(c, &msg.conversation_id, target, &msg.sender_id).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (check, reply_candidates) = tokio::try_join!(check_own(c, msg), reply_candidates)?;
+    Ok(AppendCheck { reply_candidates, ..check })
+}
+
+async fn check_own<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
     // The two block look-ups run only for a member of a direct conversation (two key look-ups
     // each), inside the append's transaction: a block committed on any node before this statement
     // is seen.
@@ -92,6 +114,7 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
         }),
         role: role.map(confab_core::rows::parse_role),
         blocking,
+        reply_candidates: Vec::new(),
     })
 }
 
@@ -99,7 +122,12 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
 /// row's lock), the message, and the sender's own markers (writing a message means having
 /// received and read the conversation up to it), recording their advance past other members'
 /// messages so receipts and statuses agree.
-pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now: i64) -> Result<Appended> {
+pub(crate) async fn write_append<C: GenericClient>(
+    c: &C,
+    msg: &NewMessage,
+    reply_to_sequence: Option<u64>,
+    now: i64,
+) -> Result<Appended> {
     let content =
         serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
     let statement = c
@@ -108,8 +136,9 @@ pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now:
                  UPDATE conversations SET last_sequence = last_sequence + 1, last_activity_at = $1
                  WHERE conversation_id = $2 RETURNING last_sequence
              ), stored AS (
-                 INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
-                 SELECT $2, last_sequence, $3, $4, $5, $1 FROM seq RETURNING sequence_number
+                 INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
+                                       reply_to, reply_to_sequence)
+                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7 FROM seq RETURNING sequence_number
              ), noted AS (
                  -- Moving past other members' messages is recorded like any marker advance.
                  INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_sequence, at)
@@ -128,10 +157,21 @@ pub(crate) async fn write_append<C: GenericClient>(c: &C, msg: &NewMessage, now:
         .await
         .db()?;
     let row = c
-        .query_one(&statement, &[&now, &msg.conversation_id, &msg.message_id, &msg.sender_id, &content])
+        .query_one(
+            &statement,
+            &[
+                &now,
+                &msg.conversation_id,
+                &msg.message_id,
+                &msg.sender_id,
+                &content,
+                &msg.reply_to,
+                &reply_to_sequence.map(i),
+            ],
+        )
         .await
         .db()?;
-    Ok(posting::stored(msg, u(row.get(0)), now))
+    Ok(posting::stored(msg, u(row.get(0)), now, reply_to_sequence))
 }
 
 /// The page of `window` for `viewer`, whose membership is established in the same snapshot.
@@ -218,7 +258,8 @@ pub(crate) async fn between<C: GenericClient>(
         .collect())
 }
 
-/// The messages of conversation `id` with `message_id` (one per sender at most), for receipts.
+/// The messages of conversation `id` with `message_id` (one per sender at most), for receipts,
+/// replies and changes.
 pub(crate) async fn with_id_in<C: GenericClient>(
     c: &C,
     id: &str,

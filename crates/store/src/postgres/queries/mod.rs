@@ -12,6 +12,7 @@ pub(crate) mod presence;
 pub(crate) mod receipts;
 pub(crate) mod sessions;
 pub(crate) mod settings;
+pub(crate) mod updates;
 pub(crate) mod users;
 pub(crate) mod views;
 

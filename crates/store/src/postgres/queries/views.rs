@@ -7,17 +7,18 @@ use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse};
 use deadpool_postgres::GenericClient;
 
-use super::{conversations, messages};
+use super::{conversations, messages, updates};
 
 /// A conversation as `viewer` sees it (one round trip: the reads are pipelined).
 pub(crate) async fn view<C: GenericClient>(c: &C, id: &str, viewer: &str) -> Result<Conversation> {
-    let (conversation, member, listed, last) = tokio::try_join!(
+    let (conversation, member, listed, last, last_update) = tokio::try_join!(
         conversations::conversation(c, id),
         conversations::member(c, id, viewer),
         conversations::listed_members(c, id),
-        messages::last(c, id)
+        messages::last(c, id),
+        updates::last_update_sequence(c, id)
     )?;
-    Ok(views::conversation(access::membership(conversation, member)?, listed, last))
+    Ok(views::conversation(access::membership(conversation, member)?, listed, last, last_update))
 }
 
 pub(crate) async fn sync<C: GenericClient>(
@@ -33,9 +34,19 @@ pub(crate) async fn sync<C: GenericClient>(
     let catch_up = plan.catch_up.into_iter().map(|cursor| async move {
         let id = &cursor.conversation_id;
         let window = history::window(HistoryCursor::After(cursor.last_sequence), limit);
-        let (m, page) =
-            tokio::try_join!(conversations::membership(c, id, user), messages::page(c, id, user, window))?;
-        Ok::<_, Error>(views::caught_up(&m, page))
+        let changes = async {
+            match views::update_window(cursor, limit) {
+                Some(window) => updates::changed_since(c, id, &window).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (m, page, changes, last_update) = tokio::try_join!(
+            conversations::membership(c, id, user),
+            messages::page(c, id, user, window),
+            changes,
+            updates::last_update_sequence(c, id)
+        )?;
+        Ok::<_, Error>(views::caught_up(&m, page, last_update, changes))
     });
     let new = plan.new.into_iter().map(|id| view(c, id, user));
     let (conversations, new_conversations) = tokio::try_join!(

@@ -1,10 +1,10 @@
 //! Messages: appends, history pages, offline sync.
 
 use confab_core::rows::LocatedMessage;
-use confab_core::rules::access;
 use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck, AppendPlan};
+use confab_core::rules::{access, reactions};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
 use confab_proto::{Content, ConversationType, Message};
@@ -13,30 +13,51 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::{blocks, conversations, markers, seq};
 use crate::sqlite::error::SqlResult;
 
-const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, created_at";
+/// A message's columns, in the order [`raw_message`] reads them.
+pub(crate) const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, \
+     created_at, reply_to, reply_to_sequence, edited_at, deleted_at, reactions, update_sequence";
 
-/// A message row with its content still encoded (decoding fails as a domain error, not a driver one).
-fn raw_message(row: &Row<'_>) -> rusqlite::Result<(Message, String)> {
-    let message = Message {
-        conversation_id: row.get(0)?,
-        sequence_number: row.get(1)?,
-        message_id: row.get(2)?,
-        content: Content::Text { text: String::new() },
-        sender_id: row.get(4)?,
-        timestamp: row.get(5)?,
-        status: None,
-    };
-    Ok((message, row.get(3)?))
+/// A message row with its content and reactions still encoded (decoding fails as a domain error,
+/// not a driver one).
+pub(crate) struct RawMessage {
+    message: Message,
+    content: String,
+    reactions: Option<String>,
 }
 
-fn decode((mut m, content): (Message, String)) -> Result<Message> {
-    m.content = serde_json::from_str(&content)
-        .map_err(|e| Error::Internal(format!("stored content of {} is unreadable: {e}", m.message_id)))?;
-    Ok(m)
+pub(crate) fn raw_message(row: &Row<'_>) -> rusqlite::Result<RawMessage> {
+    let mut message =
+        Message::new(row.get(2)?, row.get(0)?, row.get(4)?, Content::Deleted, row.get(1)?, row.get(5)?);
+    message.reply_to = row.get(6)?;
+    message.reply_to_sequence = row.get(7)?;
+    message.edited_at = row.get(8)?;
+    message.deleted = row.get::<_, Option<i64>>(9)?.map(|_| true);
+    message.update_sequence = row.get(11)?;
+    Ok(RawMessage { message, content: row.get(3)?, reactions: row.get(10)? })
 }
 
-fn decode_all(rows: Vec<(Message, String)>) -> Result<Vec<Message>> {
+pub(crate) fn decode(raw: RawMessage) -> Result<Message> {
+    let RawMessage { mut message, content, reactions } = raw;
+    message.content = serde_json::from_str(&content).map_err(|e| {
+        Error::Internal(format!("stored content of {} is unreadable: {e}", message.message_id))
+    })?;
+    message.reactions = reactions::decode(reactions.as_deref())?;
+    Ok(message)
+}
+
+pub(crate) fn decode_all(rows: Vec<RawMessage>) -> Result<Vec<Message>> {
     rows.into_iter().map(decode).collect()
+}
+
+/// The message at `sequence` of conversation `id`.
+pub(crate) fn at(conn: &Connection, id: &str, sequence: u64) -> Result<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND sequence_number = ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![id, seq(sequence)], raw_message).optional())
+    .db()?
+    .map(decode)
+    .transpose()
 }
 
 /// `sender`'s message with `message_id` (unique per sender).
@@ -88,10 +109,15 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         settings: conversation.map(|c| c.settings),
         role,
         blocking,
+        reply_candidates: match &msg.reply_to {
+            Some(target) => with_id_in(conn, &msg.conversation_id, target, &msg.sender_id)?,
+            None => Vec::new(),
+        },
     };
-    if let AppendPlan::Repeat(original) = posting::decide(msg, check)? {
-        return Ok(original);
-    }
+    let reply_to_sequence = match posting::decide(msg, check)? {
+        AppendPlan::Repeat(original) => return Ok(*original),
+        AppendPlan::Write { reply_to_sequence } => reply_to_sequence,
+    };
     let content =
         serde_json::to_string(&msg.content).map_err(|e| Error::Internal(format!("content encoding: {e}")))?;
     let sequence: u64 = conn
@@ -102,15 +128,25 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         .and_then(|mut s| s.query_row(params![now, msg.conversation_id], |r| r.get(0)))
         .db()?;
     conn.prepare_cached(
-        "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
+                               reply_to, reply_to_sequence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut s| {
-        s.execute(params![msg.conversation_id, sequence, msg.message_id, msg.sender_id, content, now])
+        s.execute(params![
+            msg.conversation_id,
+            sequence,
+            msg.message_id,
+            msg.sender_id,
+            content,
+            now,
+            msg.reply_to,
+            reply_to_sequence.map(seq)
+        ])
     })
     .db()?;
     markers::raise_own(conn, &msg.conversation_id, &msg.sender_id, sequence, now)?;
-    Ok(posting::stored(msg, sequence, now))
+    Ok(posting::stored(msg, sequence, now, reply_to_sequence))
 }
 
 /// The page of `window` for `viewer`, whose membership is already established.
@@ -183,7 +219,8 @@ pub(crate) fn between(conn: &Connection, id: &str, after: u64, up_to: u64) -> Re
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
 }
 
-/// The messages of conversation `id` with `message_id` (one per sender at most), for receipts.
+/// The messages of conversation `id` with `message_id` (one per sender at most), for receipts,
+/// replies and changes.
 pub(crate) fn with_id_in(
     conn: &Connection,
     id: &str,
@@ -202,15 +239,4 @@ pub(crate) fn with_id(
     conversation: Option<&str>,
 ) -> Result<Vec<LocatedMessage>> {
     found(conn, message_id, viewer, conversation)
-}
-
-/// The message at `sequence` of conversation `id`, as stored now.
-pub(crate) fn at(conn: &Connection, id: &str, sequence: u64) -> Result<Option<Message>> {
-    conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND sequence_number = ?2"
-    ))
-    .and_then(|mut s| s.query_row(params![id, seq(sequence)], raw_message).optional())
-    .db()?
-    .map(decode)
-    .transpose()
 }

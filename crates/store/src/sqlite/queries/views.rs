@@ -8,13 +8,14 @@ use confab_core::Result;
 use confab_proto::{Conversation, SyncCursor, SyncResponse};
 use rusqlite::Connection;
 
-use super::{conversations, messages};
+use super::{conversations, messages, updates};
 
 /// A conversation as `viewer` sees it.
 pub(crate) fn view(conn: &Connection, id: &str, viewer: &str) -> Result<Conversation> {
     let m = conversations::membership(conn, id, viewer)?;
     let last_message = messages::last(conn, id)?;
-    Ok(views::conversation(m, conversations::listed_members(conn, id)?, last_message))
+    let last_update = updates::last_update_sequence(conn, id)?;
+    Ok(views::conversation(m, conversations::listed_members(conn, id)?, last_message, last_update))
 }
 
 pub(crate) fn sync(
@@ -36,7 +37,12 @@ pub(crate) fn sync(
             user,
             history::window(HistoryCursor::After(cursor.last_sequence), limit),
         )?;
-        conversations.push(views::caught_up(&m, page));
+        let changes = match views::update_window(cursor, limit) {
+            Some(window) => Some(updates::changed_since(conn, id, &window)?),
+            None => None,
+        };
+        let last_update = updates::last_update_sequence(conn, id)?;
+        conversations.push(views::caught_up(&m, page, last_update, changes));
     }
     let new_conversations = plan.new.into_iter().map(|id| view(conn, id, user)).collect::<Result<_>>()?;
     Ok(SyncResponse { conversations, new_conversations, server_time: now })
