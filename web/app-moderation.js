@@ -251,7 +251,13 @@ export function openAdminPanel(client) {
     li.dataset.testid = 'admin-report';
     li.dataset.reportId = r.reportId;
     const c = r.message?.content;
-    const text = !c ? '(no longer stored)' : c.type === 'text' ? c.text : c.text || `[${c.type}]`;
+    const text = !c
+      ? '(no longer stored)'
+      : c.type === 'deleted'
+        ? '(deleted)'
+        : c.type === 'text'
+          ? c.text
+          : c.text || `[${c.type}]`;
     li.append(el('blockquote', 'quote', text));
     li.append(
       el('p', 'sub', `By ${names.get(r.senderId)}, reported by ${names.get(r.reporterId)} on ${when(r.createdAt)}`),
