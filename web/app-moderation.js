@@ -280,6 +280,26 @@ export function openAdminPanel(client) {
     });
     const row = el('div', 'admin-row');
     row.append(resolution, resolve);
+    if (c && c.type !== 'deleted') {
+      // Takes the message back for everyone (a tombstone), then resolves the report saying so.
+      const remove = button(
+        'Delete message',
+        'admin-delete-message',
+        async () => {
+          remove.disabled = true;
+          try {
+            await client.admin.deleteMessage(r.conversationId, r.messageId, r.senderId);
+            await client.admin.resolve(r.reportId, resolution.value.trim() || 'message deleted');
+            await Promise.all([renderReports(), renderStats()]);
+          } catch (ex) {
+            showError(ex);
+            remove.disabled = false;
+          }
+        },
+        'danger',
+      );
+      row.append(remove);
+    }
     li.append(row);
     return li;
   };

@@ -113,4 +113,16 @@ export class AdminApi {
   stats() {
     return this.api('GET', '/admin/stats');
   }
+
+  /**
+   * `DELETE /admin/conversations/{id}/messages/{messageId}`: deletes any message for everyone.
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @param {string} [senderId] which sender's message, when several share the id
+   * @returns {Promise<import('./types/proto').Message>} the tombstone
+   */
+  deleteMessage(conversationId, messageId, senderId) {
+    const path = `/admin/conversations/${enc(conversationId)}/messages/${enc(messageId)}`;
+    return this.api('DELETE', path + query({ senderId }));
+  }
 }

@@ -118,6 +118,23 @@ impl Client {
     pub async fn admin_stats(&self) -> Result<AdminStats> {
         self.get("/api/v1/admin/stats").await
     }
+
+    /// Deletes any message for everyone (in any conversation); the tombstone. `sender_id` picks
+    /// the sender's message when several share the id.
+    pub async fn admin_delete_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        sender_id: Option<&str>,
+    ) -> Result<confab_proto::Message> {
+        let path = format!(
+            "/api/v1/admin/conversations/{}/messages/{}{}",
+            encode(conversation_id),
+            encode(message_id),
+            query(&[("senderId", sender_id.map(str::to_string))])
+        );
+        Ok(self.call::<(), confab_proto::Message>(Method::DELETE, &path, None).await?.1)
+    }
 }
 
 #[cfg(test)]

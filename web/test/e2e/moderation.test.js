@@ -128,3 +128,39 @@ test('the administration panel fits a phone', { timeout: T }, async () => {
     assert.ok(box && box.x >= 0 && box.x + box.width <= 390, 'within the viewport width');
   }
 });
+
+test('an administrator deletes a reported message for everyone from the panel', { timeout: T }, async () => {
+  const carol = await newPage('carol');
+  const dave = await newPage('dave');
+  await register(carol, server.url, 'carol', 'Carol');
+  await register(dave, server.url, 'dave', 'Dave');
+  await startDirectChat(carol, 'dave', 'Dave');
+  await send(carol, 'buy cheap pills');
+  await dave.locator('[data-testid=conv-item][data-name="Carol"]').click();
+  await waitForMessage(dave, 'buy cheap pills');
+  const message = dave.locator('[data-testid=message]', { hasText: 'buy cheap pills' });
+  await message.getByRole('button', { name: 'Report this message' }).click();
+  const dialog = dave.getByTestId('report-dialog');
+  await dialog.getByLabel('Why are you reporting it?').fill('spam');
+  await dialog.getByRole('button', { name: 'Report' }).click();
+  await until(dave, () => /Thank you/.test(document.querySelector('[data-testid=report-status]').textContent));
+  await dialog.getByRole('button', { name: 'Close' }).click();
+
+  const root = await newPage('root-desk');
+  await signIn(root, 'root');
+  await root.getByTestId('admin-btn').waitFor({ state: 'visible' });
+  await root.getByTestId('admin-btn').click();
+  const panel = root.getByTestId('admin-dialog');
+  const report = panel.getByTestId('admin-report');
+  await report.waitFor({ state: 'visible' });
+  assert.match(await report.textContent(), /buy cheap pills/);
+  await report.getByRole('button', { name: 'Delete message' }).click();
+  await until(root, () => /No open reports/.test(document.querySelector('[data-testid=admin-reports]').textContent));
+  // Both members see the tombstone where the text was.
+  for (const page of [carol, dave]) {
+    await until(page, () =>
+      [...document.querySelectorAll('[data-testid=message]')].some((m) => /This message was deleted/.test(m.textContent)),
+    );
+    assert.equal(await page.locator('[data-testid=message]', { hasText: 'buy cheap pills' }).count(), 0);
+  }
+});

@@ -262,3 +262,39 @@ async fn admin_lists_page_and_count() {
     assert_eq!(status, 400);
     server.shutdown().await;
 }
+
+/// An administrator deletes a reported message in a conversation they are not in: every member's
+/// history shows the tombstone and a live member is told with `message.updated`; nobody else may.
+#[tokio::test]
+async fn administrators_delete_any_message_for_everyone() {
+    let server = TestServer::start_with(admins(&["root"])).await;
+    let root = register(&server.url, "root").await;
+    let alice = register(&server.url, "alice").await;
+    let bob = register(&server.url, "bob").await;
+    let conv = rude_message(&alice, &bob).await;
+    let mut alice_conn = alice.connect("phone").await;
+
+    assert_eq!(
+        failure(alice.api.admin_delete_message(&conv, "m1", None).await.unwrap_err()),
+        (403, ErrorCode::Forbidden),
+        "a member who is no administrator"
+    );
+    let tombstone = root.api.admin_delete_message(&conv, "m1", Some(&bob.id)).await.unwrap();
+    assert_eq!(tombstone.deleted, Some(true));
+    assert_eq!(tombstone.content, confab_proto::Content::Deleted);
+    let told = alice_conn
+        .wait_for(WAIT, "message.updated", |f| match &f.frame {
+            confab_proto::ServerFrame::MessageUpdated(u) => Some(u.message.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!((told.message_id.as_str(), told.deleted), ("m1", Some(true)));
+    let history = alice.api.history(&conv, None, None, None).await.unwrap();
+    assert_eq!(history.messages[0].content, confab_proto::Content::Deleted);
+    assert_eq!(
+        failure(root.api.admin_delete_message(&conv, "nope", None).await.unwrap_err()),
+        (404, ErrorCode::MessageNotFound)
+    );
+    server.shutdown().await;
+}

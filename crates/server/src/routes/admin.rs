@@ -1,8 +1,5 @@
 //! The server administrators' API under `/api/v1/admin`: every route needs the bearer token of a
 //! configured administrator (`FORBIDDEN` for anyone else).
-//!
-//! Deleting any message (`DELETE /api/v1/admin/conversations/{id}/messages/{messageId}`) joins
-//! these routes once messages can be deleted.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -29,6 +26,23 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/reports", get(reports))
         .route("/admin/reports/{report_id}/resolve", post(resolve))
         .route("/admin/stats", get(stats))
+        .route("/admin/conversations/{id}/messages/{message_id}", delete(delete_message))
+}
+
+/// `DELETE /admin/conversations/{id}/messages/{messageId}[?senderId=]`: deletes any message for
+/// everyone, as its sender could (a tombstone, announced with `message.updated`), in any
+/// conversation; answers the tombstone.
+async fn delete_message(
+    State(state): State<AppState>,
+    Administrator(me): Administrator,
+    Path((id, message_id)): Path<(String, String)>,
+    params: Result<Query<crate::routes::lifecycle::TargetParams>, QueryRejection>,
+) -> ApiResult<Json<confab_proto::Message>> {
+    let sender_id = query(params)?.sender_id;
+    let named = crate::service::Named { conversation_id: &id, message_id: &message_id, sender_id };
+    let tombstone =
+        state.app.lifecycle().delete(confab_core::lifecycle::Actor::ServerAdmin(me), named, None).await?;
+    Ok(Json(tombstone))
 }
 
 /// The caller, a configured administrator: authenticated first (`UNAUTHORIZED`, `BANNED`), then

@@ -17,7 +17,7 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 pub(crate) struct TargetParams {
     #[serde(rename = "senderId")]
-    sender_id: Option<String>,
+    pub(crate) sender_id: Option<String>,
 }
 
 fn sender(params: Result<Query<TargetParams>, QueryRejection>) -> ApiResult<Option<String>> {

@@ -2,8 +2,8 @@
 //! work through reports, look at and close a user's sessions, read the server's counts.
 //!
 //! Administrators are configured by username (`--admin-users`); everyone else is refused with
-//! `FORBIDDEN`. Deleting any message belongs here too, once messages can be deleted: it will be
-//! the message deletion of the messages service, allowed for administrators in any conversation.
+//! `FORBIDDEN`. Deleting any message is the lifecycle service's delete with an administrator as
+//! the actor (see `routes/admin.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
