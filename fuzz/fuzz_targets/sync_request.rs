@@ -99,6 +99,10 @@ fuzz_target!(|data: &[u8]| {
                 last_sequence: from + count as u64,
                 unread_count: 0,
                 messages,
+                // Updates are not asked for here: only messages are trimmed.
+                updates: None,
+                last_update_sequence: 0,
+                first_sequence: 1,
             }
         })
         .collect();
