@@ -93,3 +93,21 @@ pub trait LifecycleStore: Send + Sync {
     /// `InvalidRequest` beyond the reaction limit per user.
     async fn change_message(&self, change: MessageChange) -> Result<Changed>;
 }
+
+/// Disappearing messages and retention ([`crate::rules::expiry`]), applied by the server's
+/// sweeper in small batches: each call is one short transaction, so appends queued behind it wait
+/// for one batch at most. Both calls are safe to run from several nodes at once.
+#[async_trait]
+pub trait ExpiryStore: Send + Sync {
+    /// Erases up to `limit` messages whose `expiresAt` is at or before `now` and that are not
+    /// tombstones yet, oldest expiry first: each becomes a tombstone (its text, reply and
+    /// reactions removed from storage, `deleted` from its `expiresAt`) and takes its
+    /// conversation's next update sequence, so sync carries it. Returns the tombstones (to be
+    /// announced as `message.updated`); each message is erased once, however many nodes sweep.
+    async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Message>>;
+    /// Removes up to `limit` messages stored before the retention that applies to their
+    /// conversation at `now` ([`crate::rules::expiry::effective_days`] of `server_days` and the
+    /// group's `retentionDays`), oldest first, and moves the conversation's `firstSequence` past
+    /// them: they are gone from history, sync and every index. Returns how many it removed.
+    async fn apply_retention(&self, now: i64, server_days: u32, limit: u32) -> Result<u64>;
+}

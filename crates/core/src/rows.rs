@@ -15,6 +15,9 @@ pub struct ConversationRow {
     /// Sequence number of the newest message; 0 while there is none.
     pub last_sequence: u64,
     pub member_count: u32,
+    /// The newest sequence number retention has removed (0: none); see
+    /// [`rules::expiry::first_sequence`](crate::rules::expiry::first_sequence).
+    pub purged_up_to: u64,
 }
 
 /// One member's row: their role in a conversation and how far they have received and read it.

@@ -70,12 +70,15 @@ pub struct NewMessage {
     pub content: Content,
     /// The `messageId` this message replies to, to be found in the same conversation.
     pub reply_to: Option<String>,
+    /// A disappearing message expires this many seconds after it is stored (already checked by
+    /// [`rules::expiry::expires_in`](crate::rules::expiry::expires_in)).
+    pub expires_in: Option<u32>,
 }
 
 impl NewMessage {
     /// A message that replies to nothing.
     pub fn new(message_id: String, conversation_id: String, sender_id: String, content: Content) -> Self {
-        NewMessage { message_id, conversation_id, sender_id, content, reply_to: None }
+        NewMessage { message_id, conversation_id, sender_id, content, reply_to: None, expires_in: None }
     }
 
     /// Whether `other` is this very message sent again: the same conversation, sender, content and
@@ -85,6 +88,7 @@ impl NewMessage {
             && self.sender_id == other.sender_id
             && self.content == other.content
             && self.reply_to == other.reply_to
+            && self.expires_in == other.expires_in
     }
 
     /// Idempotency, when this sender's message with this id is already stored as `existing`: the
@@ -92,10 +96,13 @@ impl NewMessage {
     /// changed since (edited, deleted, reacted to) is still the same message: the original send
     /// is compared, not the current state, so only its content must match while it is unedited.
     pub fn resend_of(&self, existing: Message) -> Result<Appended> {
+        let changed = existing.edited_at.is_some() || existing.is_deleted();
+        let expires_in = existing.expires_at.map(|at| at - existing.timestamp);
         let same = existing.conversation_id == self.conversation_id
             && existing.sender_id == self.sender_id
-            && existing.reply_to == self.reply_to
-            && (existing.content == self.content || existing.edited_at.is_some() || existing.is_deleted());
+            && (existing.reply_to == self.reply_to || existing.is_deleted())
+            && expires_in == self.expires_in.map(|s| i64::from(s) * 1000)
+            && (existing.content == self.content || changed);
         if same {
             Ok(Appended { message: existing, created: false })
         } else {
@@ -413,6 +420,7 @@ pub trait Store:
     + GroupAdminStore
     + crate::moderation::ModerationStore
     + crate::lifecycle::LifecycleStore
+    + crate::lifecycle::ExpiryStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

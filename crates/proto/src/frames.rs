@@ -25,6 +25,9 @@ pub struct SendPayload {
     /// The `messageId` of a message of the same conversation this one replies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// A disappearing message: it expires this many seconds after it is stored (1 s to 1 year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_seconds: Option<u64>,
 }
 
 /// `message.edit`: the new content of the caller's own message.
@@ -400,6 +403,7 @@ mod tests {
                 conversation_id: "c1".into(),
                 content: serde_json::json!({"type": "text", "text": "hi"}),
                 reply_to: None,
+                expires_in_seconds: None,
             }),
         );
         let json = frame.to_json();

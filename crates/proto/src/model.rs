@@ -45,14 +45,17 @@ pub struct Participant {
     pub role: Role,
 }
 
-/// Group settings. Both default to `false`: only admins post-restrict when asked to, and only admins
-/// invite unless members are allowed to. Direct conversations carry the defaults.
+/// Group settings. Both flags default to `false`: only admins post-restrict when asked to, and only
+/// admins invite unless members are allowed to. Direct conversations carry the defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct GroupSettings {
     pub only_admins_can_post: bool,
     pub allow_member_invites: bool,
+    /// Messages older than this many days are removed (0: the server's retention alone applies;
+    /// when both are set, the shorter one wins).
+    pub retention_days: u32,
 }
 
 /// A conversation as one member sees it (`lastReadSequence` and `unreadCount` are that member's).
@@ -172,6 +175,9 @@ pub struct Message {
     /// The conversation's update sequence at this message's latest change (0: never changed).
     #[serde(default)]
     pub update_sequence: u64,
+    /// When a disappearing message expires (it is a tombstone from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Message {
@@ -198,6 +204,7 @@ impl Message {
             deleted: None,
             reactions: None,
             update_sequence: 0,
+            expires_at: None,
         }
     }
 

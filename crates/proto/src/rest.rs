@@ -126,6 +126,9 @@ pub struct SendMessageRequest {
     /// The `messageId` of a message of the same conversation this one replies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// A disappearing message: it expires this many seconds after it is stored (1 s to 1 year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_seconds: Option<u64>,
 }
 
 /// Body of `PATCH /conversations/{id}/messages/{messageId}`: the new content (the new text of a

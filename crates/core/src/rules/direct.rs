@@ -56,6 +56,7 @@ pub fn open(
             created_at: now,
             last_sequence: 0,
             member_count: 2,
+            purged_up_to: 0,
         },
         direct_key: Some(direct_key(a, b)),
         members: vec![member(a), member(b)],

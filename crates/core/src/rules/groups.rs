@@ -44,6 +44,7 @@ pub fn create(group: &NewGroup) -> Result<UncheckedGroup> {
     if size > group.max_group_size as usize {
         return Err(too_large(group.max_group_size));
     }
+    super::expiry::check_settings(&group.settings)?;
     let member = |user_id: &str, role| MemberRow {
         user_id: user_id.to_string(),
         role,
@@ -63,6 +64,7 @@ pub fn create(group: &NewGroup) -> Result<UncheckedGroup> {
                 created_at: group.created_at,
                 last_sequence: 0,
                 member_count: size as u32,
+                purged_up_to: 0,
             },
             direct_key: None,
             members,

@@ -178,14 +178,7 @@ pub fn applied(
             message.content = content.clone();
             message.edited_at = Some(*edited_at);
         }
-        ChangePlan::Delete { .. } => {
-            message.content = Content::Deleted;
-            message.deleted = Some(true);
-            message.reply_to = None;
-            message.reply_to_sequence = None;
-            message.edited_at = None;
-            message.reactions = None;
-        }
+        ChangePlan::Delete { .. } => super::expiry::erase(&mut message),
         ChangePlan::AddReaction { .. } | ChangePlan::RemoveReaction { .. } => message.reactions = reactions,
     }
     message.update_sequence = update_sequence;

@@ -59,8 +59,10 @@ pub fn patch_settings(current: GroupSettings, patch: &Map<String, Value>) -> Res
             *slot = value.clone();
         }
     }
-    serde_json::from_value(Value::Object(merged))
-        .map_err(|e| Error::InvalidRequest(format!("invalid settings: {e}")))
+    let settings = serde_json::from_value(Value::Object(merged))
+        .map_err(|e| Error::InvalidRequest(format!("invalid settings: {e}")))?;
+    super::expiry::check_settings(&settings)?;
+    Ok(settings)
 }
 
 /// Renames a group and/or changes its settings on behalf of `rows.actor` (an admin). `Some(row)`:
@@ -118,9 +120,13 @@ mod tests {
 
     #[test]
     fn settings_merge_key_by_key_and_ignore_unknown_keys() {
-        let current = GroupSettings { only_admins_can_post: true, allow_member_invites: false };
+        let current =
+            GroupSettings { only_admins_can_post: true, allow_member_invites: false, retention_days: 0 };
         let merged = patch_settings(current, &patch(json!({"allowMemberInvites": true, "colour": "red"})));
-        assert_eq!(merged, Ok(GroupSettings { only_admins_can_post: true, allow_member_invites: true }));
+        assert_eq!(
+            merged,
+            Ok(GroupSettings { only_admins_can_post: true, allow_member_invites: true, retention_days: 0 })
+        );
         assert_eq!(patch_settings(current, &Map::new()), Ok(current));
         let wrong = patch_settings(current, &patch(json!({"onlyAdminsCanPost": "yes"})));
         assert!(matches!(wrong, Err(Error::InvalidRequest(m)) if m.contains("invalid settings")));
@@ -130,7 +136,8 @@ mod tests {
     fn every_setting_can_be_patched() {
         // Each key the settings are written with is taken from a patch: a setting added to
         // `GroupSettings` is patchable without changing the rule.
-        let flipped = GroupSettings { only_admins_can_post: true, allow_member_invites: true };
+        let flipped =
+            GroupSettings { only_admins_can_post: true, allow_member_invites: true, retention_days: 0 };
         let all = serde_json::to_value(flipped).unwrap();
         assert_eq!(patch_settings(GroupSettings::default(), all.as_object().unwrap()), Ok(flipped));
     }

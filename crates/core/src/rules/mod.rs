@@ -22,10 +22,12 @@
 //! - [`lifecycle`]: edits, deletes for everyone and reactions: who may, and what changes.
 //! - [`reactions`]: emoji rules and the reaction summary a message carries.
 //! - [`updates`]: the update sequence as sync pages it.
+//! - [`expiry`]: disappearing messages, retention and the oldest sequence still stored.
 
 pub mod access;
 pub mod blocks;
 pub mod direct;
+pub mod expiry;
 pub mod groups;
 pub mod history;
 pub mod lifecycle;
@@ -56,6 +58,7 @@ pub(crate) mod fixtures {
             created_at: 10,
             last_sequence: 7,
             member_count: 3,
+            purged_up_to: 0,
         }
     }
 

@@ -125,6 +125,7 @@ pub fn stored(
     );
     stored.reply_to = message.reply_to.clone();
     stored.reply_to_sequence = reply_to_sequence;
+    stored.expires_at = super::expiry::expires_at(timestamp, message.expires_in);
     Appended { message: stored, created: true }
 }
 
@@ -141,7 +142,11 @@ mod tests {
     fn check(only_admins: bool, role: Option<Role>) -> AppendCheck {
         AppendCheck {
             existing: None,
-            settings: Some(GroupSettings { only_admins_can_post: only_admins, allow_member_invites: false }),
+            settings: Some(GroupSettings {
+                only_admins_can_post: only_admins,
+                allow_member_invites: false,
+                retention_days: 0,
+            }),
             role,
             blocking: Blocking::default(),
             reply_candidates: vec![],

@@ -43,12 +43,6 @@ pub fn page(window: &UpdateWindow, mut rows: Vec<Message>, current: u64) -> Upda
     UpdatePage { updates: rows, has_more, cursor }
 }
 
-/// The oldest sequence number still stored. Nothing removes messages yet (a delete leaves a
-/// tombstone in place), so it is 1 once the conversation has a message, 0 before.
-pub fn first_sequence(last_sequence: u64) -> u64 {
-    last_sequence.min(1)
-}
-
 #[cfg(test)]
 mod tests {
     use confab_proto::Content;
@@ -83,10 +77,5 @@ mod tests {
         let p = page(&w, vec![changed(4, 3), changed(1, 6), changed(2, 8)], 8);
         assert_eq!((p.updates.len(), p.has_more, p.cursor), (2, true, 6));
         assert_eq!(w.fetch(), 3);
-    }
-
-    #[test]
-    fn the_first_sequence_is_one_once_there_is_a_message() {
-        assert_eq!((first_sequence(0), first_sequence(1), first_sequence(50)), (0, 1, 1));
     }
 }

@@ -9,6 +9,7 @@ use crate::rows::MemberRow;
 use crate::store::{HistoryPage, MAX_LISTED_PARTICIPANTS};
 
 use super::access::Membership;
+use super::expiry;
 use super::updates::{self, UpdatePage};
 
 /// The order participants are listed in: admins first, then by seniority (`joined_at`, then id).
@@ -42,7 +43,7 @@ pub fn conversation(
         last_read_sequence: last_read,
         unread_count: c.last_sequence.saturating_sub(last_read),
         last_update_sequence,
-        first_sequence: updates::first_sequence(c.last_sequence),
+        first_sequence: expiry::first_sequence(c.last_sequence, c.purged_up_to),
     }
 }
 
@@ -97,7 +98,7 @@ pub fn caught_up(
         unread_count: last.saturating_sub(m.member.last_read_sequence),
         last_update_sequence: changes.as_ref().map_or(last_update_sequence, |c| c.cursor),
         updates: changes.map(|c| c.updates),
-        first_sequence: updates::first_sequence(last),
+        first_sequence: expiry::first_sequence(last, m.conversation.purged_up_to),
     }
 }
 

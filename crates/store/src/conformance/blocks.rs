@@ -49,6 +49,7 @@ pub async fn a_block_stops_direct_messages_both_ways_but_not_groups(store: Share
         sender_id: b.clone(),
         content: text("hello?"),
         reply_to: None,
+        expires_in: None,
     };
     let first = store.append(before(), None).await.unwrap().message.sequence_number;
     store.block_user(&a, &b, now_millis()).await.unwrap();

@@ -26,7 +26,8 @@ pub async fn group_roles_and_settings_are_enforced(store: SharedStore) {
     let m1 = user(&store, "member1").await;
     let m2 = user(&store, "member2").await;
     let m3 = user(&store, "member3").await;
-    let settings = GroupSettings { only_admins_can_post: true, allow_member_invites: false };
+    let settings =
+        GroupSettings { only_admins_can_post: true, allow_member_invites: false, retention_days: 0 };
     let g = group(&store, &admin, std::slice::from_ref(&m1), settings).await;
     let view = store.conversation(&g, &admin).await.unwrap();
     assert_eq!(view.member_count, 2);
@@ -161,7 +162,8 @@ pub async fn membership_changes_name_existing_users_in_groups_only(store: Shared
         5,
     ));
     assert_eq!(missing.await.unwrap_err(), Error::UserNotFound("ghost".into()));
-    let invites = GroupSettings { only_admins_can_post: false, allow_member_invites: true };
+    let invites =
+        GroupSettings { only_admins_can_post: false, allow_member_invites: true, retention_days: 0 };
     let g = group(&store, &a, std::slice::from_ref(&b), invites).await;
     let ghost = store.add_members(&g, &b, &[c.clone(), "ghost".into()], 0, 5).await;
     assert_eq!(ghost.unwrap_err(), Error::UserNotFound("ghost".into()));
@@ -192,7 +194,8 @@ pub async fn only_admins_post_where_the_group_says_so(store: SharedStore) {
     let m1 = user(&store, "paula").await;
     let m2 = user(&store, "quentin").await;
     let outsider = user(&store, "rolf").await;
-    let settings = GroupSettings { only_admins_can_post: true, allow_member_invites: false };
+    let settings =
+        GroupSettings { only_admins_can_post: true, allow_member_invites: false, retention_days: 0 };
     let g = group(&store, &admin, &[m1.clone(), m2.clone()], settings).await;
     assert!(matches!(send(&store, &g, &m1, "hi").await, Err(Error::Forbidden(_))));
     assert!(matches!(send(&store, &g, &outsider, "hi").await, Err(Error::Forbidden(_))));

@@ -28,14 +28,20 @@ pub async fn admins_rename_groups_and_change_their_settings(store: SharedStore) 
     let quiet = settings(json!({"onlyAdminsCanPost": true, "notASetting": 3}));
     assert!(store.update_group(&g, &admin, &quiet).await.unwrap());
     let view = store.conversation(&g, &admin).await.unwrap();
-    assert_eq!(view.settings, GroupSettings { only_admins_can_post: true, allow_member_invites: false });
+    assert_eq!(
+        view.settings,
+        GroupSettings { only_admins_can_post: true, allow_member_invites: false, retention_days: 0 }
+    );
     assert_eq!(view.name.as_deref(), Some("Book club"), "what is absent is unchanged");
     assert!(matches!(send(&store, &g, &m, "hi").await, Err(Error::Forbidden(_))), "takes effect at once");
     let both = GroupUpdate { name: Some("Readers".into()), ..settings(json!({"allowMemberInvites": true})) };
     assert!(store.update_group(&g, &admin, &both).await.unwrap());
     let view = store.conversation(&g, &m).await.unwrap();
     assert_eq!(view.name.as_deref(), Some("Readers"));
-    assert_eq!(view.settings, GroupSettings { only_admins_can_post: true, allow_member_invites: true });
+    assert_eq!(
+        view.settings,
+        GroupSettings { only_admins_can_post: true, allow_member_invites: true, retention_days: 0 }
+    );
     // Refusals change nothing.
     assert!(matches!(store.update_group(&g, &m, &renamed("Mine")).await, Err(Error::Forbidden(_))));
     assert!(matches!(store.update_group(&g, &outsider, &renamed("Mine")).await, Err(Error::Forbidden(_))));
@@ -52,7 +58,10 @@ pub async fn admins_rename_groups_and_change_their_settings(store: SharedStore) 
     ));
     let view = store.conversation(&g, &m).await.unwrap();
     assert_eq!(view.name.as_deref(), Some("Readers"));
-    assert_eq!(view.settings, GroupSettings { only_admins_can_post: true, allow_member_invites: true });
+    assert_eq!(
+        view.settings,
+        GroupSettings { only_admins_can_post: true, allow_member_invites: true, retention_days: 0 }
+    );
 }
 
 /// Roles as `viewer` sees them listed.

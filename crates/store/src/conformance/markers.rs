@@ -140,6 +140,7 @@ async fn sent(store: &SharedStore, conv: &str, sender: &str, t: &str) -> confab_
         sender_id: sender.to_string(),
         content: super::text(t),
         reply_to: None,
+        expires_in: None,
     };
     store.append(msg, None).await.unwrap().message
 }

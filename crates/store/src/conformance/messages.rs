@@ -23,6 +23,7 @@ pub async fn sequences_are_gapless_under_concurrency(store: SharedStore) {
                     sender_id: owner.clone(),
                     content: text(&format!("{t}-{i}")),
                     reply_to: None,
+                    expires_in: None,
                 };
                 let committed = committed.clone();
                 let hook: confab_core::store::AfterCommit =
@@ -54,6 +55,7 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
         sender_id: sender.to_string(),
         content: text(t),
         reply_to: None,
+        expires_in: None,
     };
     let first = store.append(msg("hello", &a), None).await.unwrap();
     assert!(first.created);
@@ -70,6 +72,7 @@ pub async fn appends_are_idempotent_by_message_id(store: SharedStore) {
         sender_id: a.clone(),
         content: text(t),
         reply_to: None,
+        expires_in: None,
     };
     let (first, retry, clash) = tokio::join!(
         store.append(twin("same"), None),
@@ -97,6 +100,7 @@ pub async fn a_retry_queued_behind_a_clash_gets_the_original(store: SharedStore)
         sender_id: a.clone(),
         content: text(t),
         reply_to: None,
+        expires_in: None,
     };
     let original = store.append(msg("x"), None).await.unwrap();
     // Both are queued when called, before either is awaited.
@@ -118,6 +122,7 @@ pub async fn message_ids_are_scoped_to_their_sender(store: SharedStore) {
         sender_id: sender.to_string(),
         content: text(t),
         reply_to: None,
+        expires_in: None,
     };
     let from_a = store.append(msg(&g, &a, "hi"), None).await.unwrap();
     let from_b = store.append(msg(&g, &b, "hi"), None).await.unwrap();
@@ -275,6 +280,7 @@ pub async fn a_shared_message_id_resolves_to_the_viewers_own_or_the_newest(store
         sender_id: sender.to_string(),
         content: text("hi"),
         reply_to: None,
+        expires_in: None,
     };
     store.append(msg(&g, &a), None).await.unwrap();
     store.mark_read(&g, &d, 1, now_millis()).await.unwrap();

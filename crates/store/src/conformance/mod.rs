@@ -15,9 +15,11 @@
 //! - [`properties`]: invariants under random interleavings of appends, marker moves and reads.
 //! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
 //! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
+//! - [`expiry`]: disappearing messages and retention.
 
 mod blocks;
 mod conversations;
+mod expiry;
 mod lifecycle;
 mod management;
 mod markers;
@@ -29,6 +31,7 @@ mod users;
 
 pub use blocks::*;
 pub use conversations::*;
+pub use expiry::*;
 pub use lifecycle::*;
 pub use management::*;
 pub use markers::*;
@@ -69,6 +72,7 @@ pub async fn send(store: &SharedStore, conv: &str, sender: &str, t: &str) -> Res
         sender_id: sender.to_string(),
         content: text(t),
         reply_to: None,
+        expires_in: None,
     };
     store.append(msg, None).await.map(|a| a.message.sequence_number)
 }
@@ -138,6 +142,7 @@ pub async fn check_upgraded_to_per_sender_ids(store: &SharedStore) {
         sender_id: sender.to_string(),
         content: text(t),
         reply_to: None,
+        expires_in: None,
     };
     let retry = store.append(msg("u-ann", "before"), None).await.expect("Ann's retry");
     assert_eq!((retry.created, retry.message.sequence_number), (false, 1));
@@ -232,6 +237,11 @@ macro_rules! store_conformance_suite {
             sync_returns_what_changed_since_the_update_cursor,
             replies_name_a_message_of_the_same_conversation,
             a_shared_message_id_is_changed_by_the_rule,
+            expired_messages_become_tombstones_once,
+            an_expired_message_reads_as_a_tombstone_before_the_sweep,
+            concurrent_sweeps_erase_each_message_once,
+            retention_removes_the_oldest_messages_and_moves_first_sequence,
+            the_shorter_of_server_and_group_retention_applies,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

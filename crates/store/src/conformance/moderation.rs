@@ -36,6 +36,7 @@ async fn send_as(store: &SharedStore, conv: &str, sender: &str, message_id: &str
         sender_id: sender.to_string(),
         content: Content::Text { text: t.to_string() },
         reply_to: None,
+        expires_in: None,
     };
     store.append(msg, None).await.expect("append").message.sequence_number
 }

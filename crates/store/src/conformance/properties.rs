@@ -74,6 +74,7 @@ async fn apply(store: SharedStore, group: String, members: Vec<String>, op: Op) 
                 sender_id: members[sender].clone(),
                 content: text(&format!("c{content}")),
                 reply_to: None,
+                expires_in: None,
             };
             Outcome::Appended(Box::new(store.append(message, None).await))
         }

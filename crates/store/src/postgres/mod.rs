@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use confab_core::ids::now_millis;
-use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
+use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
     Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
-use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
+use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
@@ -29,7 +29,7 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    conversations, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+    conversations, expiry, markers, messages, presence, receipts, sessions, settings, updates, users, views,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_blocks.sql"),
     include_str!("migrations/0006_reports_bans.sql"),
     include_str!("migrations/0007_message_lifecycle.sql"),
+    include_str!("migrations/0009_expiry.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -352,6 +353,28 @@ impl MessageStore for PostgresStore {
 impl LifecycleStore for PostgresStore {
     async fn change_message(&self, change: MessageChange) -> Result<Changed> {
         transaction!(self, |c| updates::change(c, &change).await)
+    }
+}
+
+#[async_trait]
+impl ExpiryStore for PostgresStore {
+    async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Message>> {
+        transaction!(self, |c| expiry::expire(c, now, limit).await)
+    }
+
+    async fn apply_retention(&self, now: i64, server_days: u32, limit: u32) -> Result<u64> {
+        // One conversation per transaction (see `expiry::purge`): a batch never holds two
+        // conversations' locks at once.
+        let due = once!(self, |c| expiry::due_for_retention(c, now, server_days, limit).await)?;
+        let mut removed = 0u64;
+        for (id, days) in due {
+            let budget = u64::from(limit).saturating_sub(removed);
+            if budget == 0 {
+                break;
+            }
+            removed += transaction!(self, |c| expiry::purge(c, &id, now, days, budget).await)?;
+        }
+        Ok(removed)
     }
 }
 

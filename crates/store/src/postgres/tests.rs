@@ -86,6 +86,21 @@ async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
 async fn a_deleted_message_is_erased_from_the_rows() {
     let Some((store, guard)) = fresh().await else { return };
     let (c, sequence) = crate::conformance::a_deleted_message(&store).await;
+    assert_erased(&guard, &c, sequence).await;
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_message_is_erased_from_the_rows() {
+    let Some((store, guard)) = fresh().await else { return };
+    let (c, sequence) = crate::conformance::an_expired_message(&store).await;
+    assert_erased(&guard, &c, sequence).await;
+    store.shutdown().await;
+}
+
+/// The message's row holds a tombstone and nothing of what it said, read with a connection of
+/// the test's own.
+async fn assert_erased(guard: &SchemaGuard, c: &str, sequence: u64) {
     // Read the rows with a connection of our own, not through the store.
     let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
     config.options(format!("-c search_path={}", guard.0));
@@ -125,5 +140,4 @@ async fn a_deleted_message_is_erased_from_the_rows() {
     assert_eq!(anywhere, 0);
     drop(client);
     let _ = driver.await;
-    store.shutdown().await;
 }

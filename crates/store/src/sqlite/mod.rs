@@ -20,20 +20,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use confab_core::ids::now_millis;
-use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
+use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
     Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
-use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
+use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    conversations, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+    conversations, expiry, markers, messages, presence, receipts, sessions, settings, updates, users, views,
 };
 use self::writer::Writer;
 
@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_blocks.sql"),
     include_str!("migrations/0007_reports_bans.sql"),
     include_str!("migrations/0008_message_lifecycle.sql"),
+    include_str!("migrations/0010_expiry.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -369,6 +370,17 @@ impl MessageStore for SqliteStore {
 impl LifecycleStore for SqliteStore {
     async fn change_message(&self, change: MessageChange) -> Result<Changed> {
         self.write(move |c| updates::change(c, &change)).await
+    }
+}
+
+#[async_trait]
+impl ExpiryStore for SqliteStore {
+    async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Message>> {
+        self.write(move |c| expiry::expire(c, now, limit)).await
+    }
+
+    async fn apply_retention(&self, now: i64, server_days: u32, limit: u32) -> Result<u64> {
+        self.write(move |c| expiry::apply_retention(c, now, server_days, limit)).await
     }
 }
 

@@ -58,8 +58,24 @@ async fn a_deleted_message_is_erased_from_the_rows() {
     let path = dir.path().join("confab.db");
     let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
     let (c, sequence) = crate::conformance::a_deleted_message(&store).await;
+    assert_erased(&path, &c, sequence);
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_message_is_erased_from_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let (c, sequence) = crate::conformance::an_expired_message(&store).await;
+    assert_erased(&path, &c, sequence);
+    store.shutdown().await;
+}
+
+/// The message's row holds a tombstone and nothing of what it said, read from the file itself.
+fn assert_erased(path: &std::path::Path, c: &str, sequence: u64) {
     // Read the rows straight from the file, not through the store.
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(path).unwrap();
     let row: (String, Option<String>, Option<String>, Option<i64>, Option<i64>) = conn
         .query_row(
             "SELECT content, reactions, reply_to, reply_to_sequence, edited_at FROM messages
@@ -70,7 +86,7 @@ async fn a_deleted_message_is_erased_from_the_rows() {
         .unwrap();
     assert_eq!(row, (r#"{"type":"deleted"}"#.to_string(), None, None, None, None));
     let reactions: i64 = conn
-        .query_row("SELECT COUNT(*) FROM reactions WHERE conversation_id = ?1", [&c], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM reactions WHERE conversation_id = ?1", [c], |r| r.get(0))
         .unwrap();
     assert_eq!(reactions, 0);
     let anywhere: i64 = conn
@@ -81,5 +97,4 @@ async fn a_deleted_message_is_erased_from_the_rows() {
         )
         .unwrap();
     assert_eq!(anywhere, 0);
-    store.shutdown().await;
 }

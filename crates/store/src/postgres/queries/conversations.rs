@@ -13,12 +13,12 @@ use confab_proto::{GroupSettings, Role};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{blocks, i, u, users};
+use super::{blocks, i, retention, u, users};
 use crate::postgres::error::PgResult;
 
 const CONVERSATION_COLUMNS: &str =
     "conversation_id, kind, name, only_admins_can_post, allow_member_invites, \
-                                    created_at, last_sequence, member_count";
+                                    created_at, last_sequence, member_count, retention_days, purged_up_to";
 const MEMBER_COLUMNS: &str = "user_id, role, joined_at, last_read_sequence, last_delivered_sequence";
 
 fn conversation_from(r: &Row) -> ConversationRow {
@@ -26,10 +26,15 @@ fn conversation_from(r: &Row) -> ConversationRow {
         conversation_id: r.get(0),
         kind: parse_kind(r.get(1)),
         name: r.get(2),
-        settings: GroupSettings { only_admins_can_post: r.get(3), allow_member_invites: r.get(4) },
+        settings: GroupSettings {
+            only_admins_can_post: r.get(3),
+            allow_member_invites: r.get(4),
+            retention_days: r.get::<_, i32>(8).max(0) as u32,
+        },
         created_at: r.get(5),
         last_sequence: u(r.get(6)),
         member_count: r.get::<_, i32>(7).max(0) as u32,
+        purged_up_to: u(r.get(9)),
     }
 }
 
@@ -142,8 +147,9 @@ async fn insert_conversation<C: GenericClient>(c: &C, new: &NewConversation) -> 
     let inserted = c
         .execute(
             "INSERT INTO conversations (conversation_id, kind, name, direct_key, only_admins_can_post,
-                                        allow_member_invites, created_at, last_sequence, last_activity_at, member_count)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9) ON CONFLICT (direct_key) DO NOTHING",
+                                        allow_member_invites, created_at, last_sequence, last_activity_at, member_count,
+                                        retention_days)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10) ON CONFLICT (direct_key) DO NOTHING",
             &[
                 &conv.conversation_id,
                 &kind_str(conv.kind),
@@ -154,6 +160,7 @@ async fn insert_conversation<C: GenericClient>(c: &C, new: &NewConversation) -> 
                 &conv.created_at,
                 &i(conv.last_sequence),
                 &(conv.member_count as i32),
+                &retention(conv.settings.retention_days),
             ],
         )
         .await

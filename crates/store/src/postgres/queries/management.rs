@@ -21,9 +21,16 @@ pub(crate) async fn update_group<C: GenericClient>(
     let rows = UpdateRows { conversation, actor: member(c, id, actor).await? };
     let Some(changed) = management::update(rows, update)? else { return Ok(false) };
     c.execute(
-        "UPDATE conversations SET name = $2, only_admins_can_post = $3, allow_member_invites = $4
+        "UPDATE conversations SET name = $2, only_admins_can_post = $3, allow_member_invites = $4,
+                                  retention_days = $5
          WHERE conversation_id = $1",
-        &[&id, &changed.name, &changed.settings.only_admins_can_post, &changed.settings.allow_member_invites],
+        &[
+            &id,
+            &changed.name,
+            &changed.settings.only_admins_can_post,
+            &changed.settings.allow_member_invites,
+            &super::retention(changed.settings.retention_days),
+        ],
     )
     .await
     .db()?;

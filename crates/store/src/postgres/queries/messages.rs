@@ -1,10 +1,11 @@
 //! Messages: appends, history pages, offline sync.
 
+use confab_core::ids::now_millis;
 use confab_core::rows::LocatedMessage;
 use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck};
-use confab_core::rules::{access, reactions};
+use confab_core::rules::{access, expiry, reactions};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
 use confab_proto::{Content, GroupSettings, Message};
@@ -16,7 +17,7 @@ use crate::postgres::error::PgResult;
 
 /// A message's columns, in the order [`message_at`] reads them.
 pub(crate) const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, \
-     created_at, reply_to, reply_to_sequence, edited_at, deleted_at, reactions, update_sequence";
+     created_at, reply_to, reply_to_sequence, edited_at, deleted_at, reactions, update_sequence, expires_at";
 
 /// A message from `MESSAGE_COLUMNS` starting at column `at`.
 fn message_at(r: &Row, at: usize) -> Result<Message> {
@@ -31,7 +32,9 @@ fn message_at(r: &Row, at: usize) -> Result<Message> {
     m.deleted = r.get::<_, Option<i64>>(at + 9).map(|_| true);
     m.reactions = reactions::decode(r.get(at + 10))?;
     m.update_sequence = u(r.get(at + 11));
-    Ok(m)
+    m.expires_at = r.get(at + 12);
+    // An expired message reads as a tombstone before the sweeper has erased it.
+    Ok(expiry::present(m, now_millis()))
 }
 
 pub(crate) fn message_from(r: &Row) -> Result<Message> {
@@ -111,6 +114,8 @@ async fn check_own<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCh
         settings: only_admins.map(|only_admins_can_post| GroupSettings {
             only_admins_can_post,
             allow_member_invites: invites.unwrap_or(false),
+            // Retention does not bear on an append.
+            retention_days: 0,
         }),
         role: role.map(confab_core::rows::parse_role),
         blocking,
@@ -137,8 +142,8 @@ pub(crate) async fn write_append<C: GenericClient>(
                  WHERE conversation_id = $2 RETURNING last_sequence
              ), stored AS (
                  INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
-                                       reply_to, reply_to_sequence)
-                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7 FROM seq RETURNING sequence_number
+                                       reply_to, reply_to_sequence, expires_at)
+                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7, $8 FROM seq RETURNING sequence_number
              ), noted AS (
                  -- Moving past other members' messages is recorded like any marker advance.
                  INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_sequence, at)
@@ -167,6 +172,7 @@ pub(crate) async fn write_append<C: GenericClient>(
                 &content,
                 &msg.reply_to,
                 &reply_to_sequence.map(i),
+                &expiry::expires_at(now, msg.expires_in),
             ],
         )
         .await

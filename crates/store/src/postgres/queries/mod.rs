@@ -4,6 +4,7 @@
 
 pub(crate) mod blocks;
 pub(crate) mod conversations;
+pub(crate) mod expiry;
 pub(crate) mod management;
 pub(crate) mod markers;
 pub(crate) mod messages;
@@ -24,4 +25,9 @@ fn u(v: i64) -> u64 {
 /// A sequence number as BIGINT; larger bounds are clamped.
 fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Days of retention as INTEGER (at most `MAX_RETENTION_DAYS`, so it always fits).
+fn retention(days: u32) -> i32 {
+    i32::try_from(days).unwrap_or(i32::MAX)
 }

@@ -15,7 +15,7 @@ use crate::sqlite::error::SqlResult;
 
 const CONVERSATION_COLUMNS: &str =
     "conversation_id, kind, name, only_admins_can_post, allow_member_invites, \
-                                    created_at, last_sequence, member_count";
+                                    created_at, last_sequence, member_count, retention_days, purged_up_to";
 const MEMBER_COLUMNS: &str = "user_id, role, joined_at, last_read_sequence, last_delivered_sequence";
 
 fn conversation_from(r: &Row<'_>) -> rusqlite::Result<ConversationRow> {
@@ -24,10 +24,15 @@ fn conversation_from(r: &Row<'_>) -> rusqlite::Result<ConversationRow> {
         conversation_id: r.get(0)?,
         kind: parse_kind(&kind),
         name: r.get(2)?,
-        settings: GroupSettings { only_admins_can_post: r.get(3)?, allow_member_invites: r.get(4)? },
+        settings: GroupSettings {
+            only_admins_can_post: r.get(3)?,
+            allow_member_invites: r.get(4)?,
+            retention_days: r.get(8)?,
+        },
         created_at: r.get(5)?,
         last_sequence: r.get(6)?,
         member_count: r.get(7)?,
+        purged_up_to: r.get(9)?,
     })
 }
 
@@ -122,8 +127,9 @@ fn insert_conversation(conn: &Connection, new: &NewConversation) -> Result<()> {
     let c = &new.conversation;
     conn.prepare_cached(
         "INSERT INTO conversations (conversation_id, kind, name, direct_key, only_admins_can_post,
-                                    allow_member_invites, created_at, last_sequence, last_activity_at, member_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9)",
+                                    allow_member_invites, created_at, last_sequence, last_activity_at, member_count,
+                                    retention_days)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -135,7 +141,8 @@ fn insert_conversation(conn: &Connection, new: &NewConversation) -> Result<()> {
             c.settings.allow_member_invites,
             c.created_at,
             c.last_sequence,
-            c.member_count
+            c.member_count,
+            c.settings.retention_days
         ])
     })
     .db()?;

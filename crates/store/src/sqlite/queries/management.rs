@@ -14,7 +14,8 @@ pub(crate) fn update_group(conn: &Connection, id: &str, actor: &str, update: &Gr
     let rows = UpdateRows { conversation: conversation(conn, id)?, actor: member(conn, id, actor)? };
     let Some(changed) = management::update(rows, update)? else { return Ok(false) };
     conn.prepare_cached(
-        "UPDATE conversations SET name = ?2, only_admins_can_post = ?3, allow_member_invites = ?4
+        "UPDATE conversations SET name = ?2, only_admins_can_post = ?3, allow_member_invites = ?4,
+                                  retention_days = ?5
          WHERE conversation_id = ?1",
     )
     .and_then(|mut s| {
@@ -22,7 +23,8 @@ pub(crate) fn update_group(conn: &Connection, id: &str, actor: &str, update: &Gr
             id,
             changed.name,
             changed.settings.only_admins_can_post,
-            changed.settings.allow_member_invites
+            changed.settings.allow_member_invites,
+            changed.settings.retention_days
         ])
     })
     .db()?;

@@ -1,10 +1,11 @@
 //! Messages: appends, history pages, offline sync.
 
+use confab_core::ids::now_millis;
 use confab_core::rows::LocatedMessage;
 use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck, AppendPlan};
-use confab_core::rules::{access, reactions};
+use confab_core::rules::{access, expiry, reactions};
 use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
 use confab_proto::{Content, ConversationType, Message};
@@ -15,7 +16,7 @@ use crate::sqlite::error::SqlResult;
 
 /// A message's columns, in the order [`raw_message`] reads them.
 pub(crate) const MESSAGE_COLUMNS: &str = "conversation_id, sequence_number, message_id, content, sender_id, \
-     created_at, reply_to, reply_to_sequence, edited_at, deleted_at, reactions, update_sequence";
+     created_at, reply_to, reply_to_sequence, edited_at, deleted_at, reactions, update_sequence, expires_at";
 
 /// A message row with its content and reactions still encoded (decoding fails as a domain error,
 /// not a driver one).
@@ -33,6 +34,7 @@ pub(crate) fn raw_message(row: &Row<'_>) -> rusqlite::Result<RawMessage> {
     message.edited_at = row.get(8)?;
     message.deleted = row.get::<_, Option<i64>>(9)?.map(|_| true);
     message.update_sequence = row.get(11)?;
+    message.expires_at = row.get(12)?;
     Ok(RawMessage { message, content: row.get(3)?, reactions: row.get(10)? })
 }
 
@@ -42,7 +44,8 @@ pub(crate) fn decode(raw: RawMessage) -> Result<Message> {
         Error::Internal(format!("stored content of {} is unreadable: {e}", message.message_id))
     })?;
     message.reactions = reactions::decode(reactions.as_deref())?;
-    Ok(message)
+    // An expired message reads as a tombstone before the sweeper has erased it.
+    Ok(expiry::present(message, now_millis()))
 }
 
 pub(crate) fn decode_all(rows: Vec<RawMessage>) -> Result<Vec<Message>> {
@@ -129,8 +132,8 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         .db()?;
     conn.prepare_cached(
         "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
-                               reply_to, reply_to_sequence)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               reply_to, reply_to_sequence, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -141,7 +144,8 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
             content,
             now,
             msg.reply_to,
-            reply_to_sequence.map(seq)
+            reply_to_sequence.map(seq),
+            expiry::expires_at(now, msg.expires_in)
         ])
     })
     .db()?;
