@@ -81,6 +81,20 @@ export class MessageActions {
       edited.title = 'Edited ' + new Date(m.editedAt).toLocaleString();
     } else edited?.remove();
 
+    let timer = /** @type {HTMLElement | null} */ (li.querySelector('.expires'));
+    const expiresAt = m.expiresAt ?? (m.expiresInSeconds ? (m.localTime || Date.now()) + m.expiresInSeconds * 1000 : null);
+    if (expiresAt && !deleted) {
+      if (!timer) {
+        timer = document.createElement('span');
+        timer.className = 'expires';
+        timer.dataset.testid = 'message-expires';
+        meta?.prepend(timer);
+      }
+      // The timer's length (stable, as in other messengers), with the moment in the tooltip.
+      timer.textContent = '⏱ ' + untilText(expiresAt - (m.timestamp ?? m.localTime ?? Date.now()));
+      timer.title = 'Disappears ' + new Date(expiresAt).toLocaleString();
+    } else timer?.remove();
+
     this.#reactions(li, m, deleted);
 
     let actions = /** @type {HTMLElement | null} */ (li.querySelector('.msg-actions'));
@@ -353,4 +367,16 @@ export class MessageActions {
     close.addEventListener('click', () => this.cancel());
     bar.replaceChildren(label, close);
   }
+}
+
+/**
+ * A disappearing message's timer, roughly: "5s", "3m", "2h", "4d".
+ * @param {number} ms
+ */
+export function untilText(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.round(s / 60)}m`;
+  if (s < 86400) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
 }

@@ -251,18 +251,21 @@ function openGroupDialog(m, id) {
   const nameInput = byId('group-rename', HTMLInputElement);
   const onlyAdmins = byId('group-only-admins', HTMLInputElement);
   const invites = byId('group-member-invites', HTMLInputElement);
-  for (const field of [nameInput, onlyAdmins, invites]) field.oninput = () => (groupDirty = true);
+  const retention = byId('group-retention', HTMLInputElement);
+  for (const field of [nameInput, onlyAdmins, invites, retention]) field.oninput = () => (groupDirty = true);
   byId('group-form').onsubmit = async (e) => {
     e.preventDefault();
     const c = client.conversations.get(id);
     if (!c) return;
-    /** @type {{ name?: string, settings?: Record<string, boolean> }} */
+    /** @type {{ name?: string, settings?: Record<string, boolean | number> }} */
     const changes = {};
     if (nameInput.value.trim() !== (c.name || '')) changes.name = nameInput.value;
-    /** @type {Record<string, boolean>} */
+    /** @type {Record<string, boolean | number>} */
     const settings = {};
     if (onlyAdmins.checked !== !!c.settings?.onlyAdminsCanPost) settings.onlyAdminsCanPost = onlyAdmins.checked;
     if (invites.checked !== !!c.settings?.allowMemberInvites) settings.allowMemberInvites = invites.checked;
+    const days = retention.valueAsNumber;
+    if (Number.isFinite(days) && days !== (c.settings?.retentionDays || 0)) settings.retentionDays = days;
     if (Object.keys(settings).length) changes.settings = settings;
     if (!changes.name && !changes.settings) {
       byId('group-status').textContent = 'Nothing to save.';
@@ -319,12 +322,14 @@ function renderGroupDialog(m, id) {
   const nameInput = byId('group-rename', HTMLInputElement);
   const onlyAdmins = byId('group-only-admins', HTMLInputElement);
   const invites = byId('group-member-invites', HTMLInputElement);
+  const retention = byId('group-retention', HTMLInputElement);
   if (!groupDirty) {
     nameInput.value = c.name || '';
     onlyAdmins.checked = !!c.settings?.onlyAdminsCanPost;
     invites.checked = !!c.settings?.allowMemberInvites;
+    retention.value = String(c.settings?.retentionDays || 0);
   }
-  for (const field of [nameInput, onlyAdmins, invites]) field.disabled = !isAdmin;
+  for (const field of [nameInput, onlyAdmins, invites, retention]) field.disabled = !isAdmin;
   byId('group-save').hidden = !isAdmin;
   byId('group-admin-hint').hidden = isAdmin;
   byId('group-members-heading').textContent = `Members (${c.memberCount})`;

@@ -115,7 +115,7 @@ function textOf(message) {
   const c = message?.content;
   if (!c) return '';
   if (c.type === 'text') return c.text;
-  if (c.type === 'deleted') return 'This message was deleted';
+  if (c.type === 'deleted') return message?.expiresAt ? 'This message disappeared' : 'This message was deleted';
   return c.text || `[${c.type}]`;
 }
 
@@ -466,7 +466,8 @@ function sendFromComposer() {
   const input = $('composer-input', HTMLTextAreaElement);
   const text = input.value.trim();
   if (!text || !current) return;
-  if (!actions.submit(text)) signedIn().sendText(current, text);
+  const timer = Number($('composer-timer', HTMLSelectElement).value) || undefined;
+  if (!actions.submit(text)) signedIn().sendText(current, text, { expiresInSeconds: timer });
   input.value = '';
   autosize(input);
   atBottom = true;

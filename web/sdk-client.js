@@ -18,6 +18,7 @@
 import { Outbox } from './sdk-outbox.js';
 import { MemoryStore, IndexedDBStore } from './sdk-storage.js';
 import { ConfabError, rest } from './sdk-transport.js';
+import { ExpiryTimers } from './sdk-expiry.js';
 import { emitter } from './sdk-events.js';
 import { clearSession, deviceId, loadSession, login, register, saveSession } from './sdk-session.js';
 import { Connection } from './sdk-connection.js';
@@ -67,6 +68,7 @@ export class ConfabClient extends EventTarget {
   #sender;
   #sync;
   #lifecycle;
+  #expiry;
   #presence;
   #typing;
   #isSignedOut = false;
@@ -169,6 +171,10 @@ export class ConfabClient extends EventTarget {
       emit,
     });
     this.#lifecycle = lifecycle;
+    // Every change to a conversation's messages may bring an expiry to watch for.
+    const expiry = new ExpiryTimers({ conversations, store: db, emit });
+    this.#expiry = expiry;
+    this.addEventListener('messages', (e) => expiry.watch(/** @type {CustomEvent} */ (e).detail.conversationId));
     this.#sync = new Sync({
       conversationIds: () => conversations.conversations.keys(),
       cursor: (id) => conversations.timeline(id).syncedUpTo,
@@ -233,6 +239,7 @@ export class ConfabClient extends EventTarget {
     this.#messages.stopTimers();
     this.#lifecycle.stopTimers();
     this.#typing.stopTimers();
+    this.#expiry.stop();
     this.#connection.stop();
   }
 
@@ -590,15 +597,23 @@ export class ConfabClient extends EventTarget {
    * Returns the local message.
    * @param {string} conversationId
    * @param {string} text
+   * @param {{ expiresInSeconds?: number }} [options]  see `send`
    */
-  sendText(conversationId, text) {
-    return this.send(conversationId, { type: 'text', text });
+  sendText(conversationId, text, options = {}) {
+    return this.send(conversationId, { type: 'text', text }, options);
   }
 
-  /** Like `sendText`, any content. @param {string} conversationId @param {Content} content */
-  send(conversationId, content) {
+  /**
+   * Like `sendText`, any content. `options.expiresInSeconds` (1 s to a year) makes it a
+   * disappearing message: every device shows it as deleted once that time has passed since the
+   * server stored it, and the server erases it.
+   * @param {string} conversationId
+   * @param {Content} content
+   * @param {{ expiresInSeconds?: number }} [options]
+   */
+  send(conversationId, content, options = {}) {
     this.#typing.stop(conversationId);
-    return this.#sender.write(conversationId, content);
+    return this.#sender.write(conversationId, content, undefined, options.expiresInSeconds);
   }
 
   /**

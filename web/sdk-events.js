@@ -19,7 +19,7 @@
  * @typedef {{
  *   connection: { state: ConnectionState, attempt?: number, delay?: number, code?: number, connectionId?: string },
  *   message: { conversationId: string, message: LocalMessage },
- *   messages: { conversationId: string, reason: 'new' | 'ack' | 'load' | 'send' | 'status' | 'discard' | 'updated' },
+ *   messages: { conversationId: string, reason: 'new' | 'ack' | 'load' | 'send' | 'status' | 'discard' | 'updated' | 'expired' },
  *   'message.status': { conversationId: string, messageId: string, status: Status, error?: string, reason?: string },
  *   receipt: { conversationId: string, userId: string, kind: 'delivered' | 'read', upToSequence: number },
  *   typing: { conversationId: string, userId: string, isTyping: boolean },

@@ -79,9 +79,10 @@ export class Sender {
    * @param {string} conversationId
    * @param {Content} content
    * @param {string} [replyTo]  the `messageId` of a message of the conversation this one answers
+   * @param {number} [expiresInSeconds]  a disappearing message: seconds from storage to expiry
    * @returns {LocalMessage}
    */
-  write(conversationId, content, replyTo) {
+  write(conversationId, content, replyTo, expiresInSeconds) {
     /** @type {LocalMessage} */
     const message = {
       messageId: uuid(),
@@ -95,6 +96,7 @@ export class Sender {
       updateSequence: 0,
     };
     if (replyTo) message.replyTo = replyTo;
+    if (expiresInSeconds) message.expiresInSeconds = expiresInSeconds;
     this.conversations.timeline(conversationId).insert(message);
     this.outbox.add(message);
     this.store.putOutbox(message).catch(() => {});
@@ -139,6 +141,7 @@ export class Sender {
       /** @type {ClientPayloads['message.send']} */
       const payload = { messageId: m.messageId, conversationId: m.conversationId, content: m.content };
       if (m.replyTo) payload.replyTo = m.replyTo;
+      if (m.expiresInSeconds) payload.expiresInSeconds = m.expiresInSeconds;
       this.send('message.send', payload, sendFrameId(m.messageId, attempts));
     }
     this.#schedule();
@@ -172,6 +175,8 @@ export class Sender {
     // An ack names one's own message: the same `messageId` may be another member's message too.
     const local = this.conversations.timeline(ack.conversationId).get(this.userId, ack.messageId) || queued;
     if (!local) return;
+    // The expiry counts from when the server stored it, as on every other device.
+    if (local.expiresInSeconds) local.expiresAt = ack.timestamp + local.expiresInSeconds * 1000;
     const c = this.conversations.conversations.get(ack.conversationId);
     if (c) c.lastReadSequence = Math.max(c.lastReadSequence || 0, ack.sequenceNumber); // own messages are read
     this.ingest(

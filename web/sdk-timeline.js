@@ -17,6 +17,7 @@ import { UpdateCursor, isNewer, takeChange } from './sdk-lifecycle.js';
  *   timestamp: number | null,
  *   status?: Status,
  *   localTime?: number,
+ *   expiresInSeconds?: number,
  * }} LocalMessage
  */
 

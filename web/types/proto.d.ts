@@ -19,7 +19,12 @@ export type Role = "admin" | "member";
 
 export type Participant = { userId: string, role: Role, };
 
-export type GroupSettings = { onlyAdminsCanPost: boolean, allowMemberInvites: boolean, };
+export type GroupSettings = { onlyAdminsCanPost: boolean, allowMemberInvites: boolean, 
+/**
+ * Messages older than this many days are removed (0: the server's retention alone applies;
+ * when both are set, the shorter one wins).
+ */
+retentionDays: number, };
 
 export type Conversation = { conversationId: string, type: ConversationType, name: string | null, 
 /**
@@ -77,7 +82,11 @@ reactions?: Array<Reaction> | null,
 /**
  * The conversation's update sequence at this message's latest change (0: never changed).
  */
-updateSequence: number, };
+updateSequence: number, 
+/**
+ * When a disappearing message expires (it is a tombstone from then on).
+ */
+expiresAt?: number | null, };
 
 export type MessageAck = { messageId: string, conversationId: string, sequenceNumber: number, timestamp: number, };
 
@@ -133,7 +142,11 @@ export type SendMessageRequest = { messageId?: string | null, content: JsonValue
 /**
  * The `messageId` of a message of the same conversation this one replies to.
  */
-replyTo?: string | null, };
+replyTo?: string | null, 
+/**
+ * A disappearing message: it expires this many seconds after it is stored (1 s to 1 year).
+ */
+expiresInSeconds?: number | null, };
 
 export type EditMessageRequest = { content: JsonValue, };
 
@@ -305,7 +318,11 @@ export type SendPayload = { messageId?: string | null, conversationId: string, c
 /**
  * The `messageId` of a message of the same conversation this one replies to.
  */
-replyTo?: string | null, };
+replyTo?: string | null, 
+/**
+ * A disappearing message: it expires this many seconds after it is stored (1 s to 1 year).
+ */
+expiresInSeconds?: number | null, };
 
 export type UpToPayload = { conversationId: string, upToSequence: number, };
 

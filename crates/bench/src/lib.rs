@@ -14,7 +14,7 @@
 //! - [`report`]: the result of a run, printed as a table and written as JSON and SVG.
 //! - [`peers`]: one [`peers::System`] per chat server the latency and connections scenarios can
 //!   drive: Confab, a Socket.IO chat server, an XMPP server over WebSocket (RFC 7395).
-//! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`.
+//! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`, `sweep`.
 //!
 //! Errors are `anyhow` throughout: this crate is the body of a command-line tool, and every error
 //! ends the run with its context printed.
@@ -61,6 +61,8 @@ pub enum Scenario {
     Sync(scenarios::sync::SyncArgs),
     /// Messages durably persisted per second, over WebSocket and over REST.
     Store(scenarios::store::StoreArgs),
+    /// Send latency idle and while the sweeper erases a backlog of expired messages.
+    Sweep(scenarios::sweep::SweepArgs),
 }
 
 /// Where the server is, and how to spawn one. Shared by every scenario.
@@ -132,6 +134,7 @@ impl Scenario {
             Scenario::Connections(a) => &a.output,
             Scenario::Sync(a) => &a.output,
             Scenario::Store(a) => &a.output,
+            Scenario::Sweep(a) => &a.output,
         }
     }
 
@@ -142,6 +145,7 @@ impl Scenario {
             Scenario::Connections(a) => &a.target,
             Scenario::Sync(a) => &a.target,
             Scenario::Store(a) => &a.target,
+            Scenario::Sweep(a) => &a.target,
         }
     }
 }
@@ -157,6 +161,7 @@ pub async fn run_async(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Connections(a) => scenarios::connections::run(a, &output).await?,
         Scenario::Sync(a) => scenarios::sync::run(a, &output).await?,
         Scenario::Store(a) => scenarios::store::run(a, &output).await?,
+        Scenario::Sweep(a) => scenarios::sweep::run(a, &output).await?,
     };
     report.emit(&output)?;
     Ok(report)

@@ -23,6 +23,7 @@ impl TestServer {
         };
         config.limits.messages_per_second = 1_000_000;
         config.limits.message_burst = 1_000_000;
+        config.expiry.sweep_interval = std::time::Duration::from_millis(200);
         let server = Server::bind(config).await.unwrap();
         let url = format!("http://{}", server.local_addr());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -175,5 +176,35 @@ async fn store_persists_over_websocket_and_rest() {
         assert_eq!(step.get("acknowledged"), Some(40.0));
         assert_eq!(step.latencies[0].count, 40);
     }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_probes_idle_and_during_the_sweep() {
+    let server = TestServer::start().await;
+    let (report, _) = bench(
+        &server,
+        &[
+            "sweep",
+            "--messages",
+            "60",
+            "--conversations",
+            "2",
+            "--expire-after",
+            "4",
+            "--idle-secs",
+            "0.5",
+            "--probe-rate",
+            "40",
+            "--sweep-timeout",
+            "30",
+        ],
+    )
+    .await;
+    assert_eq!(report.steps.len(), 3);
+    assert_eq!(report.steps[0].get("seeded"), Some(60.0));
+    assert_eq!(report.steps[1].get("probe_sent"), Some(20.0));
+    assert_eq!(report.steps[2].get("erased"), Some(60.0));
+    assert!(report.steps[2].latencies[0].count > 0, "the probe ran during the sweep");
     server.shutdown().await;
 }

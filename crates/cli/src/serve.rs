@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use confab_server::config::{AuthLimits, IpRange, ModerationConfig};
+use confab_server::config::{AuthLimits, ExpiryConfig, IpRange, ModerationConfig};
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
 
@@ -145,6 +145,12 @@ pub struct ServeArgs {
     /// How long after sending a message its sender may edit it, in seconds [default: no limit].
     #[arg(long, env = "CONFAB_EDIT_WINDOW_SECS")]
     pub edit_window_secs: Option<u64>,
+    /// Messages older than this many days are removed; 0 keeps them forever [default: 0].
+    #[arg(long, env = "CONFAB_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
+    /// How often expired and out-of-retention messages are swept, in ms [default: 10000].
+    #[arg(long, env = "CONFAB_SWEEP_INTERVAL_MS")]
+    pub sweep_interval_ms: Option<u64>,
     /// Serve the web client from this directory instead of the embedded copy (development).
     #[arg(long, env = "CONFAB_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -199,6 +205,8 @@ pub(crate) struct FileConfig {
     reports_per_hour: Option<u32>,
     moderation_poll_ms: Option<u64>,
     edit_window_secs: Option<u64>,
+    retention_days: Option<u32>,
+    sweep_interval_ms: Option<u64>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -224,6 +232,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
     let l = d.limits.clone();
     let a = d.auth.clone();
     let m = d.moderation.clone();
+    let e = d.expiry.clone();
     let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
@@ -346,6 +355,15 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .or(file.moderation_poll_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(m.log_poll),
+        },
+        expiry: ExpiryConfig {
+            retention_days: args.retention_days.or(file.retention_days).unwrap_or(e.retention_days),
+            sweep_interval: args
+                .sweep_interval_ms
+                .or(file.sweep_interval_ms)
+                .map(Duration::from_millis)
+                .unwrap_or(e.sweep_interval),
+            ..e
         },
     };
     let log = args.log.or(file.log).unwrap_or_else(|| "info".to_string());

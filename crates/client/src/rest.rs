@@ -267,9 +267,37 @@ impl Client {
             message_id: message_id.map(Into::into),
             content,
             reply_to: reply_to.map(Into::into),
+            expires_in_seconds: None,
         };
+        self.send_request(conversation_id, &body).await
+    }
+
+    /// Sends a disappearing message: it expires `expires_in_seconds` after it is stored (1 s to
+    /// one year), after which everyone sees a tombstone.
+    pub async fn send_expiring(
+        &self,
+        conversation_id: &str,
+        message_id: Option<&str>,
+        content: serde_json::Value,
+        expires_in_seconds: u64,
+    ) -> Result<(MessageAck, bool)> {
+        let body = SendMessageRequest {
+            message_id: message_id.map(Into::into),
+            content,
+            reply_to: None,
+            expires_in_seconds: Some(expires_in_seconds),
+        };
+        self.send_request(conversation_id, &body).await
+    }
+
+    /// Sends a message with every option of the request body.
+    pub async fn send_request(
+        &self,
+        conversation_id: &str,
+        body: &SendMessageRequest,
+    ) -> Result<(MessageAck, bool)> {
         let (status, ack) =
-            self.post(&format!("/api/v1/conversations/{conversation_id}/messages"), &body).await?;
+            self.post(&format!("/api/v1/conversations/{conversation_id}/messages"), body).await?;
         Ok((ack, status == StatusCode::CREATED))
     }
 

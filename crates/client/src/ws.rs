@@ -155,14 +155,38 @@ impl Connection {
         content: serde_json::Value,
         reply_to: Option<&str>,
     ) -> Result<MessageAck> {
-        let id = self
-            .send(ClientFrame::MessageSend(SendPayload {
-                message_id: Some(message_id.into()),
-                conversation_id: conversation_id.into(),
-                content,
-                reply_to: reply_to.map(Into::into),
-            }))
-            .await?;
+        self.send_payload(SendPayload {
+            message_id: Some(message_id.into()),
+            conversation_id: conversation_id.into(),
+            content,
+            reply_to: reply_to.map(Into::into),
+            expires_in_seconds: None,
+        })
+        .await
+    }
+
+    /// Sends a disappearing message (it expires `expires_in_seconds` after it is stored) and
+    /// waits for its `message.ack`.
+    pub async fn send_expiring(
+        &mut self,
+        conversation_id: &str,
+        message_id: &str,
+        content: serde_json::Value,
+        expires_in_seconds: u64,
+    ) -> Result<MessageAck> {
+        self.send_payload(SendPayload {
+            message_id: Some(message_id.into()),
+            conversation_id: conversation_id.into(),
+            content,
+            reply_to: None,
+            expires_in_seconds: Some(expires_in_seconds),
+        })
+        .await
+    }
+
+    /// Sends `message.send` with every option of the payload and waits for its `message.ack`.
+    pub async fn send_payload(&mut self, payload: SendPayload) -> Result<MessageAck> {
+        let id = self.send(ClientFrame::MessageSend(payload)).await?;
         match self.reply_to(&id).await?.frame {
             ServerFrame::MessageAck(ack) => Ok(ack),
             ServerFrame::Error(body) => Err(ClientError::Api { status: body.error.http_status(), body }),

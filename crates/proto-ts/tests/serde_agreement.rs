@@ -142,7 +142,8 @@ fn structs_agree_with_serde() {
             message_id: None,
             conversation_id: "c".into(),
             content: json!({"type": "text"}),
-            reply_to: None
+            reply_to: None,
+            expires_in_seconds: None,
         }),
     );
     agrees(
@@ -151,7 +152,8 @@ fn structs_agree_with_serde() {
             message_id: None,
             conversation_id: "c".into(),
             content: json!({"type": "text"}),
-            reply_to: Some("m".into())
+            reply_to: Some("m".into()),
+            expires_in_seconds: None,
         }),
     );
     agrees(

@@ -205,6 +205,13 @@ impl App {
         }
     }
 
+    /// Sweeps expired and out-of-retention messages until shutdown (see [`crate::sweeper`]).
+    pub(crate) async fn sweep_expired(self: Arc<Self>) {
+        let (store, config, shutdown) =
+            (self.store.clone(), self.config.expiry.clone(), self.shutdown.clone());
+        crate::sweeper::run(store, &self.lifecycle, config, shutdown).await
+    }
+
     /// Reads the moderation log every `every` until shutdown starts, applying what other
     /// processes changed (see [`crate::service::LogFollower`]).
     pub(crate) async fn follow_moderation_log(self: Arc<Self>, every: std::time::Duration) {
@@ -267,7 +274,7 @@ mod tests {
         let opened = t.app.conversations().open_direct("alice", &["bob".to_string()]).await.unwrap();
         let id = opened.conversation.conversation_id;
         let content = serde_json::json!({"type": "text", "text": "hi"});
-        t.app.messages().send("alice", &id, None, &content, None, Via::Rest).await.unwrap();
+        t.app.messages().send("alice", &id, None, &content, Default::default(), Via::Rest).await.unwrap();
         let housekeeping = tokio::spawn(t.app.clone().housekeeping(Duration::from_millis(10)));
         tokio::time::timeout(Duration::from_secs(10), async {
             // The housekeeping task prunes too; this waits for the limiter to be empty.

@@ -50,6 +50,27 @@ pub struct ServerConfig {
     pub auth: AuthLimits,
     /// Server administrators, reports and bans.
     pub moderation: ModerationConfig,
+    /// Disappearing messages and retention.
+    pub expiry: ExpiryConfig,
+}
+
+/// The sweeper that erases expired messages and removes those past their retention.
+#[derive(Debug, Clone)]
+pub struct ExpiryConfig {
+    /// Messages older than this many days are removed (0: kept forever); a group's own
+    /// `retentionDays` may shorten it.
+    pub retention_days: u32,
+    /// How often the sweeper runs: expired content is gone from storage within this (plus the
+    /// time to sweep what is due).
+    pub sweep_interval: Duration,
+    /// Messages per sweep transaction: small, so an append waits for one batch at most.
+    pub sweep_batch: u32,
+}
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        ExpiryConfig { retention_days: 0, sweep_interval: Duration::from_secs(10), sweep_batch: 200 }
+    }
 }
 
 /// Who administers the server, and the limits of reporting and moderation.
@@ -280,6 +301,7 @@ impl Default for ServerConfig {
             web_dir: None,
             auth: AuthLimits::default(),
             moderation: ModerationConfig::default(),
+            expiry: ExpiryConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`web`]: the embedded browser client.
 //! - [`startup`]: the summary printed when the server starts.
+//! - [`sweeper`]: disappearing messages and retention, erased and removed in small batches.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
 //! - [`state`]: what every request handler is given.
 
@@ -31,6 +32,7 @@ mod routes;
 mod service;
 mod startup;
 mod state;
+mod sweeper;
 #[cfg(test)]
 mod testing;
 mod web;
@@ -117,6 +119,15 @@ impl Server {
         if config.http_header_timeout.is_zero() || config.http_idle_timeout.is_zero() {
             return Err(StartError::Config("HTTP header and idle timeouts must be positive".into()));
         }
+        if config.expiry.sweep_interval.is_zero() {
+            return Err(StartError::Config("the sweep interval must be positive".into()));
+        }
+        if config.expiry.retention_days > confab_core::rules::expiry::MAX_RETENTION_DAYS {
+            return Err(StartError::Config(format!(
+                "retention days must be at most {}",
+                confab_core::rules::expiry::MAX_RETENTION_DAYS
+            )));
+        }
         if config.moderation.log_poll.is_zero() {
             return Err(StartError::Config("the moderation log poll interval must be positive".into()));
         }
@@ -189,6 +200,7 @@ impl Server {
         let app = Arc::new(app);
         tokio::spawn(app.clone().housekeeping(HOUSEKEEPING_INTERVAL));
         tokio::spawn(app.clone().follow_moderation_log(log_poll));
+        tokio::spawn(app.clone().sweep_expired());
         let state = AppState {
             app,
             sessions: TaskTracker::new(),

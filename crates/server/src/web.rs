@@ -48,6 +48,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("sdk-conversations.js", JS, include_str!("../../../web/sdk-conversations.js")),
     ("sdk-events.js", JS, include_str!("../../../web/sdk-events.js")),
     ("sdk-lifecycle.js", JS, include_str!("../../../web/sdk-lifecycle.js")),
+    ("sdk-expiry.js", JS, include_str!("../../../web/sdk-expiry.js")),
     ("sdk-messages.js", JS, include_str!("../../../web/sdk-messages.js")),
     ("sdk-outbox.js", JS, include_str!("../../../web/sdk-outbox.js")),
     ("sdk-presence.js", JS, include_str!("../../../web/sdk-presence.js")),

@@ -59,6 +59,7 @@ impl Sender for ConfabSender {
             conversation_id: self.conversation_id.clone(),
             content: serde_json::json!({"type": "text", "text": body(sent_us, seq, self.body_bytes)}),
             reply_to: None,
+            expires_in_seconds: None,
         });
         self.writer.send(frame).await?;
         Ok(())

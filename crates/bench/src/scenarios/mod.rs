@@ -6,6 +6,7 @@ pub mod connections;
 pub mod fanout;
 pub mod latency;
 pub mod store;
+pub mod sweep;
 pub mod sync;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -55,6 +55,7 @@ async fn acknowledged(conn: &mut Connection, conversation: &str, prefix: &str, n
             conversation_id: conversation.to_string(),
             content: text("x"),
             reply_to: None,
+            expires_in_seconds: None,
         };
         requests.push(conn.send(ClientFrame::MessageSend(payload)).await.expect("send"));
     }

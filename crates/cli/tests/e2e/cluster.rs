@@ -132,6 +132,7 @@ async fn thirty_senders_over_three_nodes_stay_gapless() {
                     conversation_id: gid.clone(),
                     content: text("x"),
                     reply_to: None,
+                    expires_in_seconds: None,
                 });
                 rids.push(conn.send(frame).await.unwrap());
             }
@@ -224,6 +225,7 @@ async fn killing_a_node_loses_nothing_acknowledged() {
                 conversation_id: id.clone(),
                 content: text(&format!("m{i}")),
                 reply_to: None,
+                expires_in_seconds: None,
             }))
             .await
             .unwrap();

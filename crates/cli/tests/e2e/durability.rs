@@ -25,6 +25,7 @@ async fn acknowledged_messages_survive_kill_9() {
                 conversation_id: id.clone(),
                 content: text(&format!("message {i}")),
                 reply_to: None,
+                expires_in_seconds: None,
             }))
             .await
             .unwrap();
@@ -74,6 +75,7 @@ async fn graceful_shutdown_answers_sends_in_flight_and_keeps_them() {
             conversation_id: id.clone(),
             content: text("in flight"),
             reply_to: None,
+            expires_in_seconds: None,
         }))
         .await
         .unwrap();

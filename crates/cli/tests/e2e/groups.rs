@@ -52,7 +52,10 @@ async fn admins_rename_change_settings_and_roles_and_every_member_hears() {
         settings: json!({"onlyAdminsCanPost": true, "someFutureSetting": 1}).as_object().cloned(),
     };
     let quiet = alice.api.update_conversation(&id, &body).await.unwrap();
-    assert_eq!(quiet.settings, GroupSettings { only_admins_can_post: true, allow_member_invites: false });
+    assert_eq!(
+        quiet.settings,
+        GroupSettings { only_admins_can_post: true, allow_member_invites: false, retention_days: 0 }
+    );
     updated(&mut bob_ws, &id, |c| c.settings == quiet.settings).await;
     let err = bob_ws.send_text(&id, "m1", "may I?").await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Forbidden), "the setting applies at once");

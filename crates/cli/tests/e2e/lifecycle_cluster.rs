@@ -107,3 +107,54 @@ async fn a_change_on_one_node_reaches_another_and_a_third_agrees() {
     let history = all_messages(&via_node2, &group).await;
     assert_eq!(history, held.values().cloned().collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_sweeps_yet_each_expired_message_is_erased_and_announced_once() {
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let mut args = iso.args();
+    args.extend(["--sweep-interval-ms".to_string(), "100".to_string()]);
+    let nodes: Vec<ServerProcess> =
+        (0..3).map(|i| ServerProcess::spawn_with(&path.join(format!("node{i}")), &args)).collect();
+    let alice = register(&nodes[0].url, "alice").await;
+    let bob = register(&nodes[1].url, "bob").await;
+    let carol = register(&nodes[2].url, "carol").await;
+    let group = alice.api.create_group("brief", &[bob.id.clone(), carol.id.clone()], None).await.unwrap();
+    let id = group.conversation_id;
+    let mut bob_ws = Connection::connect(&nodes[1].url, &bob.token, "phone").await.unwrap();
+    let mut carol_ws = Connection::connect(&nodes[2].url, &carol.token, "phone").await.unwrap();
+    wait_online(&mut bob_ws, &carol.id).await;
+    wait_online(&mut carol_ws, &bob.id).await;
+
+    for i in 0..5 {
+        alice.api.send_expiring(&id, Some(&format!("gone-{i}")), text("soon gone"), 1).await.unwrap();
+    }
+    // Three nodes sweep every 100 ms; each tombstone takes one update sequence and is announced
+    // once: the five updates each device gets are 1..=5, no more.
+    for device in [&mut bob_ws, &mut carol_ws] {
+        let mut seen = Vec::new();
+        while seen.len() < 5 {
+            let m = next_update(device).await;
+            assert!(m.is_deleted());
+            seen.push(m.update_sequence);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 3, 4, 5]);
+    }
+    let view = carol.api.conversation(&id).await.unwrap();
+    assert_eq!((view.last_update_sequence, view.last_sequence), (5, 5));
+    // No second announcement: after the five, the next frame about a message is the new one.
+    alice.api.send_message(&id, Some("after"), text("stays")).await.unwrap();
+    let next = bob_ws
+        .wait_for(WAIT, "the next frame about a message", |f| match &f.frame {
+            ServerFrame::MessageNew(m) if m.message_id == "after" => Some(m.message_id.clone()),
+            ServerFrame::MessageUpdated(u) => Some(format!("updated {}", u.message.message_id)),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(next, "after");
+}

@@ -12,6 +12,7 @@ mod config;
 mod durability;
 mod edge;
 mod errors;
+mod expiry;
 mod groups;
 mod harness;
 mod lifecycle;

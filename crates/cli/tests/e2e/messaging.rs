@@ -142,6 +142,7 @@ async fn concurrent_senders_get_gapless_sequences_seen_in_order_by_everyone() {
                     conversation_id: gid.clone(),
                     content: text(&format!("{s}:{i}")),
                     reply_to: None,
+                    expires_in_seconds: None,
                 });
                 request_ids.push(conn.send(frame).await.unwrap());
             }
@@ -315,6 +316,7 @@ async fn an_offline_user_syncs_every_missed_message_in_order() {
             conversation_id: id.clone(),
             content: text(&format!("while you were away {i}")),
             reply_to: None,
+            expires_in_seconds: None,
         });
         request_ids.push(a.send(frame).await.unwrap());
     }
@@ -367,7 +369,11 @@ async fn group_membership_changes_are_enforced_and_announced() {
     let admin = register(&server.url, "admin").await;
     let carol = register(&server.url, "carol").await;
     let dave = register(&server.url, "dave").await;
-    let settings = confab_proto::GroupSettings { only_admins_can_post: false, allow_member_invites: false };
+    let settings = confab_proto::GroupSettings {
+        only_admins_can_post: false,
+        allow_member_invites: false,
+        retention_days: 0,
+    };
     let mut carol_ws = carol.connect("phone").await;
     let group =
         admin.api.create_group("club", std::slice::from_ref(&carol.id), Some(settings)).await.unwrap();

@@ -12,7 +12,7 @@ use confab_proto::{
 use serde::Deserialize;
 
 use crate::api_error::{ApiError, ApiJson, ApiResult, AuthUser};
-use crate::service::Via;
+use crate::service::{SendOptions, Via};
 use crate::state::AppState;
 
 /// `201 Created` for a new message, `200 OK` for an idempotent resend of a stored one.
@@ -22,8 +22,8 @@ pub(crate) async fn send(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SendMessageRequest>,
 ) -> ApiResult<(StatusCode, Json<MessageAck>)> {
-    let sent =
-        state.app.messages().send(&me, &id, req.message_id, &req.content, req.reply_to, Via::Rest).await?;
+    let options = SendOptions { reply_to: req.reply_to, expires_in_seconds: req.expires_in_seconds };
+    let sent = state.app.messages().send(&me, &id, req.message_id, &req.content, options, Via::Rest).await?;
     let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(sent.ack)))
 }

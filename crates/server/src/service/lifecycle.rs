@@ -132,6 +132,23 @@ impl Lifecycle {
         self.changes.check_key(&user.to_string()).map_err(rate_limited)
     }
 
+    /// Announces messages the sweeper turned into tombstones, as `message.updated` to every
+    /// member (best effort, like any other change: devices that miss it catch up through sync).
+    pub(crate) async fn announce_expired(&self, erased: Vec<Message>) {
+        for message in erased {
+            let conversation_id = message.conversation_id.clone();
+            match self.notifier.members(&conversation_id).await {
+                Ok(members) => {
+                    let frame = ServerFrame::MessageUpdated(MessageUpdatedPayload { message });
+                    self.notifier.publish(members.to_vec(), &frame, None);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, conversation = %conversation_id, "message.updated not sent")
+                }
+            }
+        }
+    }
+
     async fn apply(
         &self,
         conversation_id: &str,

@@ -43,6 +43,15 @@ pub(crate) struct Sent {
     pub(crate) created: bool,
 }
 
+/// What a send may carry besides its content.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SendOptions {
+    /// The `messageId` of a message of the same conversation this one replies to.
+    pub(crate) reply_to: Option<String>,
+    /// A disappearing message: seconds until it expires.
+    pub(crate) expires_in_seconds: Option<u64>,
+}
+
 pub(crate) struct Messages {
     store: SharedStore,
     notifier: Notifier,
@@ -108,16 +117,16 @@ impl Messages {
     /// returns, so one caller's sends keep their order even when their futures are awaited later;
     /// the future resolves once the message is durable. Fan-out of new messages happens in commit
     /// order, whether or not anyone awaits the future.
-    /// A message may reply to another of the same conversation (`reply_to`, its `messageId`).
     pub(crate) fn send(
         &self,
         sender: &str,
         conversation_id: &str,
         message_id: Option<String>,
         content: &serde_json::Value,
-        reply_to: Option<String>,
+        options: SendOptions,
         via: Via<'_>,
     ) -> BoxFuture<'static, Result<Sent>> {
+        let SendOptions { reply_to, expires_in_seconds } = options;
         let checked = (|| {
             let origin = match via {
                 Via::Rest => {
@@ -137,9 +146,10 @@ impl Messages {
                 validate::client_id("replyTo", id).map_err(|e| Error::InvalidMessage(e.to_string()))?;
             }
             let content = validate::content(content, self.limits.max_text_bytes)?;
-            Ok((origin, content))
+            let expires_in = confab_core::rules::expiry::expires_in(expires_in_seconds)?;
+            Ok((origin, content, expires_in))
         })();
-        let (origin, content) = match checked {
+        let (origin, content, expires_in) = match checked {
             Ok(checked) => checked,
             Err(e) => return std::future::ready(Err(e)).boxed(),
         };
@@ -149,6 +159,7 @@ impl Messages {
             sender_id: sender.to_string(),
             content,
             reply_to,
+            expires_in,
         };
         let dispatcher = self.dispatcher.clone();
         let hook: AfterCommit = Box::new(move |appended: &Appended| {

@@ -40,7 +40,7 @@ pub(crate) use admin::{Admin, AdminParts};
 pub(crate) use blocks::{BlockCache, Blocks};
 pub(crate) use conversations::Conversations;
 pub(crate) use lifecycle::{Lifecycle, Named};
-pub(crate) use messages::{Messages, Via};
+pub(crate) use messages::{Messages, SendOptions, Via};
 pub(crate) use moderation::{BanCache, LogFollower};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};

@@ -11,7 +11,7 @@ use confab_proto::frames::{
 use confab_proto::{ClientEnvelope, ClientFrame, ServerFrame, SyncRequest};
 
 use super::requests::Session;
-use crate::service::{Named, Via};
+use crate::service::{Named, SendOptions, Via};
 
 type Id = Option<String>;
 
@@ -43,7 +43,7 @@ fn message_send(session: &mut Session, id: Id, p: SendPayload) {
         &p.conversation_id,
         p.message_id,
         &p.content,
-        p.reply_to,
+        SendOptions { reply_to: p.reply_to, expires_in_seconds: p.expires_in_seconds },
         via,
     );
     session.request(id, async move { Ok(Some(ServerFrame::MessageAck(sent.await?.ack))) });

@@ -25,7 +25,8 @@ pub(crate) struct AppendJob {
 }
 
 pub(crate) enum Command {
-    Append(AppendJob),
+    /// Boxed: a job is large, a flush is a pointer.
+    Append(Box<AppendJob>),
     /// Answered once every append queued before it is committed (or failed).
     Flush(oneshot::Sender<()>),
 }
@@ -35,12 +36,12 @@ pub(crate) async fn run(pool: Pool, mut rx: mpsc::Receiver<Command>) {
     while let Some(first) = rx.recv().await {
         let mut flush = None;
         match first {
-            Command::Append(job) => batch.push(job),
+            Command::Append(job) => batch.push(*job),
             Command::Flush(tx) => flush = Some(tx),
         }
         while flush.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Command::Append(job)) => batch.push(job),
+                Ok(Command::Append(job)) => batch.push(*job),
                 Ok(Command::Flush(tx)) => flush = Some(tx),
                 Err(_) => break,
             }

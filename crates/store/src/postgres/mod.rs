@@ -316,7 +316,8 @@ impl MessageStore for PostgresStore {
     fn append(&self, message: NewMessage, after_commit: Option<AfterCommit>) -> StoreFuture<Appended> {
         let (reply, rx) = oneshot::channel();
         // Queued now, so the caller's appends commit in call order.
-        let queued = self.appends.try_send(Command::Append(AppendJob { message, after_commit, reply }));
+        let queued =
+            self.appends.try_send(Command::Append(Box::new(AppendJob { message, after_commit, reply })));
         Box::pin(async move {
             match queued {
                 Ok(()) => rx.await.unwrap_or_else(|_| Err(Error::Unavailable("append task stopped".into()))),

@@ -22,7 +22,11 @@ async fn updated(device: &mut crate::testing::Device) -> confab_proto::Message {
 async fn a_change_is_announced_to_every_device_but_the_one_that_asked() {
     let t = TestApp::new(ServerConfig::default());
     let id = pair(&t).await;
-    t.app.messages().send("alice", &id, Some("m".into()), &text("hi"), None, Via::Rest).await.unwrap();
+    t.app
+        .messages()
+        .send("alice", &id, Some("m".into()), &text("hi"), Default::default(), Via::Rest)
+        .await
+        .unwrap();
     let mut asking = t.device("alice", "alice-phone");
     let mut other = t.device("alice", "alice-laptop");
     let mut bob = t.device("bob", "bob-phone");
@@ -50,7 +54,11 @@ async fn a_server_administrator_deletes_without_being_a_member() {
     let t = TestApp::new(ServerConfig::default());
     let id = pair(&t).await;
     t.user("root").await;
-    t.app.messages().send("bob", &id, Some("spam".into()), &text("buy now"), None, Via::Rest).await.unwrap();
+    t.app
+        .messages()
+        .send("bob", &id, Some("spam".into()), &text("buy now"), Default::default(), Via::Rest)
+        .await
+        .unwrap();
     let mut alice = t.device("alice", "alice-phone");
     let lifecycle = t.app.lifecycle();
     let refused = lifecycle.delete(Actor::User("root".into()), named(&id, "spam"), None).await;
@@ -67,7 +75,11 @@ async fn changes_are_rate_limited_per_user() {
         Limits { user_messages_per_second: Some(1), user_message_burst: Some(3), ..Limits::default() };
     let t = TestApp::new(ServerConfig { limits, ..ServerConfig::default() });
     let id = pair(&t).await;
-    t.app.messages().send("alice", &id, Some("m".into()), &text("hi"), None, Via::Rest).await.unwrap();
+    t.app
+        .messages()
+        .send("alice", &id, Some("m".into()), &text("hi"), Default::default(), Via::Rest)
+        .await
+        .unwrap();
     let lifecycle = t.app.lifecycle();
     for n in 0..3 {
         lifecycle.edit("alice", &id, "m", &text(&format!("v{n}")), None).await.unwrap();

@@ -39,7 +39,7 @@ async fn a_removed_member_is_told_with_no_unread_state() {
     let id = group.conversation_id;
     let mut bob = t.device("bob", "bob-phone");
     let mut carol = t.device("carol", "carol-phone");
-    t.app.messages().send("alice", &id, None, &text("hi"), None, Via::Rest).await.unwrap();
+    t.app.messages().send("alice", &id, None, &text("hi"), Default::default(), Via::Rest).await.unwrap();
     // Fan-out runs after the commit, on its own: wait for it before the change under test.
     for device in [&mut bob, &mut carol] {
         assert!(matches!(device.next().await.frame, ServerFrame::MessageNew(_)));
@@ -62,16 +62,19 @@ async fn a_message_is_acked_fanned_out_and_read_back_to_its_sender() {
     let messages = t.app.messages();
 
     let via = || Via::Connection { id: Arc::from("alice-phone"), device: "phone" };
-    let sent = messages.send("alice", &id, Some("m1".into()), &text("hi"), None, via()).await.unwrap();
+    let sent =
+        messages.send("alice", &id, Some("m1".into()), &text("hi"), Default::default(), via()).await.unwrap();
     assert!(sent.created);
     assert_eq!((sent.ack.message_id.as_str(), sent.ack.sequence_number), ("m1", 1));
     assert!(matches!(bob.next().await.frame, ServerFrame::MessageNew(m) if m.message_id == "m1"));
     assert!(alice.queued().is_empty(), "the sending device does not get its own message back");
 
-    let resent = messages.send("alice", &id, Some("m1".into()), &text("hi"), None, via()).await.unwrap();
+    let resent =
+        messages.send("alice", &id, Some("m1".into()), &text("hi"), Default::default(), via()).await.unwrap();
     assert!(!resent.created);
     assert_eq!(resent.ack.sequence_number, 1);
-    let changed = messages.send("alice", &id, Some("m1".into()), &text("changed"), None, via()).await;
+    let changed =
+        messages.send("alice", &id, Some("m1".into()), &text("changed"), Default::default(), via()).await;
     assert_eq!(changed.unwrap_err(), Error::DuplicateMessage);
 
     assert_eq!(messages.mark_read(&id, "bob", 99, Some(Arc::from("bob-phone"))).await.unwrap(), 1);
@@ -92,14 +95,14 @@ async fn rest_sends_are_limited_per_user_and_keep_their_order() {
     let id = pair(&t).await;
     let messages = t.app.messages();
     // The budget is spent when `send` is called, before anything is stored.
-    let first = messages.send("alice", &id, None, &text("1"), None, Via::Rest);
-    let second = messages.send("alice", &id, None, &text("2"), None, Via::Rest);
-    let third = messages.send("alice", &id, None, &text("3"), None, Via::Rest);
+    let first = messages.send("alice", &id, None, &text("1"), Default::default(), Via::Rest);
+    let second = messages.send("alice", &id, None, &text("2"), Default::default(), Via::Rest);
+    let third = messages.send("alice", &id, None, &text("3"), Default::default(), Via::Rest);
     assert!(matches!(third.await, Err(Error::RateLimited { retry_after_secs: 1 })));
     let sequences = [first.await.unwrap(), second.await.unwrap()].map(|s| s.ack.sequence_number);
     assert_eq!(sequences, [1, 2], "sends are stored in the order they were made");
     assert!(
-        messages.send("bob", &id, None, &text("5"), None, Via::Rest).await.is_ok(),
+        messages.send("bob", &id, None, &text("5"), Default::default(), Via::Rest).await.is_ok(),
         "bob has his own budget"
     );
 }
@@ -130,7 +133,7 @@ async fn sends_are_limited_per_user_and_per_device_across_connections_and_rest()
                 &id,
                 None,
                 &text(&format!("{connection}.{n}")),
-                None,
+                Default::default(),
                 via,
             ));
         }
@@ -140,8 +143,8 @@ async fn sends_are_limited_per_user_and_per_device_across_connections_and_rest()
     for device in 0..10 {
         let via =
             Via::Connection { id: Arc::from(format!("c-{device}")), device: &format!("tablet-{device}") };
-        elsewhere.push(messages.send("alice", &id, None, &text("t"), None, via));
-        elsewhere.push(messages.send("alice", &id, None, &text("r"), None, Via::Rest));
+        elsewhere.push(messages.send("alice", &id, None, &text("t"), Default::default(), via));
+        elsewhere.push(messages.send("alice", &id, None, &text("r"), Default::default(), Via::Rest));
     }
     let accepted = |results: Vec<Result<crate::service::messages::Sent, Error>>| {
         results.iter().filter(|r| r.is_ok()).count()
@@ -156,10 +159,11 @@ async fn sends_are_limited_per_user_and_per_device_across_connections_and_rest()
         2,
         "every device and REST share one per-user budget"
     );
-    let refused = messages.send("alice", &id, None, &text("x"), None, Via::Rest).await.unwrap_err();
+    let refused =
+        messages.send("alice", &id, None, &text("x"), Default::default(), Via::Rest).await.unwrap_err();
     assert!(matches!(refused, Error::RateLimited { .. }), "{refused}");
     assert!(
-        messages.send("bob", &id, None, &text("b"), None, Via::Rest).await.is_ok(),
+        messages.send("bob", &id, None, &text("b"), Default::default(), Via::Rest).await.is_ok(),
         "bob has his own budget"
     );
 }
@@ -170,7 +174,10 @@ async fn history_pages_in_the_direction_asked() {
     let id = pair(&t).await;
     let messages = t.app.messages();
     for n in 1..=3 {
-        messages.send("alice", &id, None, &text(&n.to_string()), None, Via::Rest).await.unwrap();
+        messages
+            .send("alice", &id, None, &text(&n.to_string()), Default::default(), Via::Rest)
+            .await
+            .unwrap();
     }
     let sequences = |page: &confab_proto::HistoryResponse| -> Vec<u64> {
         page.messages.iter().map(|m| m.sequence_number).collect()

@@ -102,7 +102,11 @@ async fn reports_are_checked_before_they_count() {
         ..ServerConfig::default()
     });
     let conv = pair(&t).await;
-    t.app.messages().send("bob", &conv, Some("m1".into()), &text("rude"), None, Via::Rest).await.unwrap();
+    t.app
+        .messages()
+        .send("bob", &conv, Some("m1".into()), &text("rude"), Default::default(), Via::Rest)
+        .await
+        .unwrap();
     let req = |id: &str, reason: &str| ReportRequest {
         message_id: id.into(),
         reason: reason.into(),

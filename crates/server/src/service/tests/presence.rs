@@ -185,7 +185,7 @@ async fn typing_again_right_after_sending_is_announced() {
     assert!(next_typing(&mut bob).await, "the start is announced");
     // The web client stops typing and sends; the message clears the indicator on every client.
     typing.stop(&id, "alice").await.unwrap();
-    t.app.messages().send("alice", &id, None, &text("sent"), None, Via::Rest).await.unwrap();
+    t.app.messages().send("alice", &id, None, &text("sent"), Default::default(), Via::Rest).await.unwrap();
     typing.start(&id, "alice").await.unwrap();
     assert!(next_typing(&mut bob).await, "typing again is announced again, not swallowed as a repeat");
 }
