@@ -6,10 +6,20 @@
 //! - [`postgres`]: PostgreSQL for clusters; appends batched per node into one transaction.
 //! - [`StoreLocation::resolve`]: picks the adapter from the configured URL (refusing unknown ones);
 //!   [`open`] opens it.
+//! - [`schema`]: schema versions: what a database has, what this build knows, explicit migration,
+//!   and the refusal of a schema newer than the binary.
+
+/// One numbered migration: its file name and its SQL, from the adapter's `migrations/` directory.
+macro_rules! migration {
+    ($file:literal) => {
+        ($file, include_str!(concat!("migrations/", $file)))
+    };
+}
 
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -129,12 +139,23 @@ fn url_scheme(url: &str) -> Option<(String, &str)> {
     valid.then(|| (scheme.to_ascii_lowercase(), rest))
 }
 
-/// Opens the store at `location` (must run inside a tokio runtime).
+/// Opens the store at `location`, migrating its schema if needed (must run inside a tokio
+/// runtime).
 pub async fn open(location: &StoreLocation) -> confab_core::Result<SharedStore> {
+    open_with(location, schema::Migrations::Apply).await
+}
+
+/// Opens the store at `location`; with [`schema::Migrations::RequireCurrent`] a database whose
+/// schema is behind this build is refused instead of migrated. A schema ahead of this build is
+/// always refused.
+pub async fn open_with(
+    location: &StoreLocation,
+    migrations: schema::Migrations,
+) -> confab_core::Result<SharedStore> {
     match location {
-        StoreLocation::Embedded { file } => Ok(Arc::new(SqliteStore::open(file)?)),
+        StoreLocation::Embedded { file } => Ok(Arc::new(SqliteStore::open_with(file, migrations)?)),
         StoreLocation::Postgres { url, schema } => {
-            Ok(Arc::new(PostgresStore::connect(url, schema.as_deref()).await?))
+            Ok(Arc::new(PostgresStore::connect_with(url, schema.as_deref(), migrations).await?))
         }
     }
 }

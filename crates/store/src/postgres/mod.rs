@@ -31,16 +31,18 @@ use self::error::PgResult;
 use self::queries::{
     conversations, expiry, markers, messages, presence, receipts, sessions, settings, updates, users, views,
 };
+use crate::schema::{self, Migrations, SchemaStatus};
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_message_ids_per_sender.sql"),
-    include_str!("migrations/0003_sessions.sql"),
-    include_str!("migrations/0004_show_last_seen.sql"),
-    include_str!("migrations/0005_blocks.sql"),
-    include_str!("migrations/0006_reports_bans.sql"),
-    include_str!("migrations/0007_message_lifecycle.sql"),
-    include_str!("migrations/0009_expiry.sql"),
+/// Migrations, in order: the schema version is how many have run.
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    migration!("0001_init.sql"),
+    migration!("0002_message_ids_per_sender.sql"),
+    migration!("0003_sessions.sql"),
+    migration!("0004_show_last_seen.sql"),
+    migration!("0005_blocks.sql"),
+    migration!("0006_reports_bans.sql"),
+    migration!("0007_message_lifecycle.sql"),
+    migration!("0009_expiry.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -61,6 +63,16 @@ impl PostgresStore {
     /// Connects to `url`, with every table in `schema` when given (created if missing), and
     /// migrates. Must run inside a tokio runtime.
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
+        Self::connect_with(url, schema, Migrations::Apply).await
+    }
+
+    /// Like [`PostgresStore::connect`]; with [`Migrations::RequireCurrent`] a schema with
+    /// migrations pending is refused instead of migrated.
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        migrations: Migrations,
+    ) -> Result<PostgresStore> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| Error::Internal(format!("invalid database URL: {e}")))?;
         if let Some(schema) = schema {
@@ -86,7 +98,7 @@ impl PostgresStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Internal(format!("database pool: {e}")))?;
-        migrate(&pool).await?;
+        migrate(&pool, migrations).await?;
         let (appends, rx) = mpsc::channel(appends::QUEUE_CAPACITY);
         tokio::spawn(appends::run(pool.clone(), rx));
         Ok(PostgresStore { pool, appends })
@@ -115,7 +127,7 @@ impl PostgresStore {
     }
 }
 
-async fn migrate(pool: &Pool) -> Result<()> {
+async fn migrate(pool: &Pool, migrations: Migrations) -> Result<()> {
     let mut client = pool.get().await.map_err(error::pool)?;
     let tx = client.transaction().await.db()?;
     // Several nodes may start at once: one migrates, the others wait and find it done.
@@ -127,11 +139,43 @@ async fn migrate(pool: &Pool) -> Result<()> {
     .db()?;
     let applied: i32 =
         tx.query_one("SELECT COALESCE(MAX(version), 0) FROM confab_migrations", &[]).await.db()?.get(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+    schema::check(applied.max(0) as usize, MIGRATIONS.len(), migrations)?;
+    for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
         tx.batch_execute(sql).await.db()?;
         tx.execute("INSERT INTO confab_migrations (version) VALUES ($1)", &[&(i as i32 + 1)]).await.db()?;
     }
     tx.commit().await.db()
+}
+
+/// The schema status of the database at `url` (in `schema`), changing nothing.
+pub(crate) async fn schema_status(url: &str, schema: Option<&str>) -> Result<SchemaStatus> {
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|e| Error::Internal(format!("invalid database URL: {e}")))?;
+    if let Some(schema) = schema {
+        if !valid_schema(schema) {
+            return Err(Error::Internal(format!("invalid schema name `{schema}` (use [a-z_][a-z0-9_]*)")));
+        }
+        config.options(format!("-c search_path={schema}"));
+    }
+    config.connect_timeout(std::time::Duration::from_secs(5));
+    let (client, connection) = config.connect(NoTls).await.db()?;
+    let driver = tokio::spawn(connection);
+    let table: Option<String> =
+        client.query_one("SELECT to_regclass('confab_migrations')::TEXT", &[]).await.db()?.get(0);
+    let version = match table {
+        None => 0,
+        Some(_) => {
+            let v: i32 = client
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM confab_migrations", &[])
+                .await
+                .db()?
+                .get(0);
+            v.max(0) as usize
+        }
+    };
+    drop(client);
+    let _ = driver.await;
+    Ok(SchemaStatus::of(version, MIGRATIONS))
 }
 
 /// One statement on a pooled connection (its own implicit transaction).

@@ -65,7 +65,7 @@ async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
     config.options(format!("-c search_path={schema}"));
     let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
     let driver = tokio::spawn(connection);
-    client.batch_execute(super::MIGRATIONS[0]).await.unwrap();
+    client.batch_execute(super::MIGRATIONS[0].1).await.unwrap();
     client
         .batch_execute(
             "CREATE TABLE confab_migrations (version INTEGER PRIMARY KEY);
@@ -138,6 +138,35 @@ async fn assert_erased(guard: &SchemaGuard, c: &str, sequence: u64) {
         .unwrap()
         .get(0);
     assert_eq!(anywhere, 0);
+    drop(client);
+    let _ = driver.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_newer_than_the_build_is_refused_and_one_behind_only_when_allowed() {
+    use crate::schema::Migrations;
+    let Some((store, guard)) = fresh().await else { return };
+    store.shutdown().await;
+    let schema = Some(guard.0.as_str());
+    let status = super::schema_status(&database_url(), schema).await.unwrap();
+    assert_eq!((status.version, status.pending.len()), (super::MIGRATIONS.len(), 0));
+    // A newer confab ran here: one more migration is recorded.
+    let mut config: tokio_postgres::Config = database_url().parse().unwrap();
+    config.options(format!("-c search_path={}", guard.0));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let next = super::MIGRATIONS.len() as i32 + 1;
+    client.execute("INSERT INTO confab_migrations (version) VALUES ($1)", &[&next]).await.unwrap();
+    let ahead = PostgresStore::connect(&database_url(), schema).await.err().expect("refused").to_string();
+    assert!(ahead.contains("newer than this build"), "{ahead}");
+    // One migration behind: refused when migrating is not allowed, migrated otherwise.
+    client.execute("DELETE FROM confab_migrations WHERE version >= $1", &[&(next - 1)]).await.unwrap();
+    let behind = PostgresStore::connect_with(&database_url(), schema, Migrations::RequireCurrent)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(behind.contains("confab migrate"), "{behind}");
     drop(client);
     let _ = driver.await;
 }

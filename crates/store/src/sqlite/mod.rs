@@ -36,17 +36,19 @@ use self::queries::{
     conversations, expiry, markers, messages, presence, receipts, sessions, settings, updates, users, views,
 };
 use self::writer::Writer;
+use crate::schema::{self, Migrations, SchemaStatus};
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_receipts.sql"),
-    include_str!("migrations/0003_message_ids_per_sender.sql"),
-    include_str!("migrations/0004_sessions.sql"),
-    include_str!("migrations/0005_show_last_seen.sql"),
-    include_str!("migrations/0006_blocks.sql"),
-    include_str!("migrations/0007_reports_bans.sql"),
-    include_str!("migrations/0008_message_lifecycle.sql"),
-    include_str!("migrations/0010_expiry.sql"),
+/// Migrations, in order: the schema version is how many have run.
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    migration!("0001_init.sql"),
+    migration!("0002_receipts.sql"),
+    migration!("0003_message_ids_per_sender.sql"),
+    migration!("0004_sessions.sql"),
+    migration!("0005_show_last_seen.sql"),
+    migration!("0006_blocks.sql"),
+    migration!("0007_reports_bans.sql"),
+    migration!("0008_message_lifecycle.sql"),
+    migration!("0010_expiry.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -100,15 +102,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+fn migrate(conn: &mut Connection, migrations: Migrations) -> Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).db()?;
-    if version > MIGRATIONS.len() {
-        return Err(Error::Internal(format!(
-            "database schema version {version} is newer than this build knows ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    schema::check(version, MIGRATIONS.len(), migrations)?;
+    for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction().db()?;
         tx.execute_batch(sql).db()?;
         tx.pragma_update(None, "user_version", i + 1).db()?;
@@ -117,16 +114,45 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// The schema status of the database file at `path`, without creating or changing it.
+pub(crate) fn schema_status(path: &Path) -> Result<SchemaStatus> {
+    if !path.exists() {
+        return Ok(SchemaStatus::of(0, MIGRATIONS));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).db()?;
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).db()?;
+    Ok(SchemaStatus::of(version, MIGRATIONS))
+}
+
+/// Copies the database at `path` into a new file `dest`, consistently, while a server may be
+/// writing to it (`VACUUM INTO`: one read transaction; writers go on). `dest` must not exist.
+pub fn backup(path: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        return Err(Error::InvalidRequest(format!("{} already exists", dest.display())));
+    }
+    let dest = dest.to_str().ok_or_else(|| Error::InvalidRequest("the backup path is not UTF-8".into()))?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE).db()?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).db()?;
+    conn.execute("VACUUM INTO ?1", [dest]).db()?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::open_with(path, Migrations::Apply)
+    }
+
+    /// Opens the database file at `path` (created if missing), migrating it or, with
+    /// [`Migrations::RequireCurrent`], refusing it when migrations are pending.
+    pub fn open_with(path: &Path, migrations: Migrations) -> Result<SqliteStore> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut conn = Connection::open(path).db()?;
         configure(&conn).db()?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, migrations)?;
         // Checkpoints are the checkpoint thread's job, not the committing writer's; a WAL left large
         // by a burst is truncated back to this size once checkpointed.
         conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;

@@ -37,7 +37,7 @@ async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
     let path = dir.path().join("confab.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        for (i, sql) in super::MIGRATIONS[..2].iter().enumerate() {
+        for (i, (_, sql)) in super::MIGRATIONS[..2].iter().enumerate() {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", i + 1).unwrap();
         }
@@ -97,4 +97,57 @@ fn assert_erased(path: &std::path::Path, c: &str, sequence: u64) {
         )
         .unwrap();
     assert_eq!(anywhere, 0);
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_build_is_refused_and_one_behind_only_when_allowed() {
+    use crate::schema::Migrations;
+    use confab_core::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let (_, first) = super::MIGRATIONS[0];
+        conn.execute_batch(first).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let status = super::schema_status(&path).unwrap();
+    assert_eq!(
+        (status.version, status.known, status.pending.len()),
+        (1, super::MIGRATIONS.len(), super::MIGRATIONS.len() - 1)
+    );
+    let behind =
+        SqliteStore::open_with(&path, Migrations::RequireCurrent).err().expect("refused").to_string();
+    assert!(behind.contains("confab migrate"), "{behind}");
+    let store = SqliteStore::open_with(&path, Migrations::Apply).unwrap();
+    store.shutdown().await;
+    drop(store);
+    assert!(super::schema_status(&path).unwrap().pending.is_empty());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", super::MIGRATIONS.len() + 1).unwrap();
+    }
+    let ahead = SqliteStore::open(&path).err().expect("refused").to_string();
+    assert!(ahead.contains("newer than this build"), "{ahead}");
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_writing_opens_with_everything_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let a = crate::conformance::user(&store, "uma").await;
+    let b = crate::conformance::user(&store, "vic").await;
+    let (c, _) = store.open_direct(&a, &b, "c1".into(), 0).await.unwrap();
+    for i in 0..20 {
+        crate::conformance::send(&store, &c, &a, &format!("m{i}")).await.unwrap();
+    }
+    let dest = dir.path().join("backup.db");
+    super::backup(&path, &dest).unwrap();
+    assert!(super::backup(&path, &dest).is_err(), "an existing file is never overwritten");
+    crate::conformance::send(&store, &c, &a, "after").await.unwrap();
+    store.shutdown().await;
+    let copy: SharedStore = Arc::new(SqliteStore::open(&dest).unwrap());
+    assert_eq!(copy.conversation(&c, &b).await.unwrap().last_sequence, 20);
+    copy.shutdown().await;
 }
