@@ -4,10 +4,11 @@
 //! - `confab ws URL`: a minimal WebSocket client (frames out on stdout, stdin lines in).
 //! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned
 //!   server; compiled in with the `bench` feature only, so building the server stays quick.
-//! - `confab bench <scenario>`: the load generator (`confab-bench`), against `--url` or a spawned server.
 //! - `confab admin …`: moderation straight on the store (users, bans, reports, sessions, stats).
+//! - `confab migrate`, `backup`, `restore`, `export`: the data lifecycle (see [`data`]).
 
 mod admin;
+mod data;
 mod serve;
 mod ws_client;
 
@@ -39,6 +40,14 @@ enum Command {
     },
     /// Moderate on the server's store: users, bans, reports, sessions, stats.
     Admin(Box<admin::AdminArgs>),
+    /// Apply pending schema migrations (`--dry-run`: list them); JSON out.
+    Migrate(Box<data::MigrateArgs>),
+    /// Copy the embedded database to a new file, consistently, while the server runs.
+    Backup(Box<data::BackupArgs>),
+    /// Put a backup in place as the embedded database (the server stopped).
+    Restore(Box<data::RestoreArgs>),
+    /// One user's data as JSON (profile, settings, blocks, conversations, messages sent).
+    Export(Box<data::ExportArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,5 +71,9 @@ fn main() -> anyhow::Result<()> {
              `cargo build --release -p confab-cli --features bench` (see docs/benchmarks.md)"
         ),
         Command::Admin(args) => admin::run(*args),
+        Command::Migrate(args) => data::migrate(*args),
+        Command::Backup(args) => data::backup(*args),
+        Command::Restore(args) => data::restore(*args),
+        Command::Export(args) => data::export(*args),
     }
 }

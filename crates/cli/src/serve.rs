@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// How long after sending a message its sender may edit it, in seconds [default: no limit].
     #[arg(long, env = "CONFAB_EDIT_WINDOW_SECS")]
     pub edit_window_secs: Option<u64>,
+    /// Refuse to start when the database has migrations pending, instead of applying them (run
+    /// `confab migrate` first).
+    #[arg(long, env = "CONFAB_NO_MIGRATE")]
+    pub no_migrate: bool,
     /// Messages older than this many days are removed; 0 keeps them forever [default: 0].
     #[arg(long, env = "CONFAB_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
@@ -356,6 +360,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .map(Duration::from_millis)
                 .unwrap_or(m.log_poll),
         },
+        no_migrate: args.no_migrate,
         expiry: ExpiryConfig {
             retention_days: args.retention_days.or(file.retention_days).unwrap_or(e.retention_days),
             sweep_interval: args

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub moderation: ModerationConfig,
     /// Disappearing messages and retention.
     pub expiry: ExpiryConfig,
+    /// Refuse to start on a database with migrations pending (`confab migrate` applies them).
+    pub no_migrate: bool,
 }
 
 /// The sweeper that erases expired messages and removes those past their retention.
@@ -302,6 +304,7 @@ impl Default for ServerConfig {
             auth: AuthLimits::default(),
             moderation: ModerationConfig::default(),
             expiry: ExpiryConfig::default(),
+            no_migrate: false,
         }
     }
 }

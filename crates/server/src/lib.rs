@@ -149,7 +149,12 @@ impl Server {
             moderator::Admins::new(&config.moderation.admin_users)
                 .map_err(|e| StartError::Config(e.to_string()))?,
         );
-        let store = confab_store::open(&location).await?;
+        let migrations = if config.no_migrate {
+            confab_store::schema::Migrations::RequireCurrent
+        } else {
+            confab_store::schema::Migrations::Apply
+        };
+        let store = confab_store::open_with(&location, migrations).await?;
         for name in admins.usernames() {
             if store.credentials(name).await?.is_none() {
                 tracing::warn!(

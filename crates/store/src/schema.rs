@@ -56,6 +56,11 @@ pub(crate) fn check(version: usize, known: usize, migrations: Migrations) -> Res
     Ok(())
 }
 
+/// Refuses a database this build cannot read: one a newer Confab has migrated.
+pub fn check_readable(status: &SchemaStatus) -> Result<()> {
+    check(status.version, status.known, Migrations::Apply)
+}
+
 /// The schema status of the database at `location`, changing nothing (a missing embedded file
 /// is a new database at version 0).
 pub async fn status(location: &StoreLocation) -> Result<SchemaStatus> {

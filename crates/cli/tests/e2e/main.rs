@@ -9,6 +9,7 @@ mod cluster;
 mod cluster_admin;
 mod cluster_manage;
 mod config;
+mod data;
 mod durability;
 mod edge;
 mod errors;
