@@ -35,6 +35,49 @@ pub struct NewUser {
     /// `None` for users provisioned from an application-minted token: they cannot log in by password.
     pub password_hash: Option<String>,
     pub created_at: i64,
+    /// The invite this registration redeems (registration by invite only): one of its uses is
+    /// taken in the same transaction that creates the user, or nothing is written.
+    pub invite: Option<InviteRedemption>,
+}
+
+/// An invite code presented at registration, by the hash it is stored under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRedemption {
+    pub code_hash: String,
+    pub at: i64,
+}
+
+/// An invite to store: the code itself is shown once to its creator and kept only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    pub invite_id: String,
+    pub code_hash: String,
+    pub uses: u32,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A stored invite (never its code).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invite {
+    pub invite_id: String,
+    /// How many registrations it allows in all, and how many are left.
+    pub uses: u32,
+    pub uses_left: u32,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Invite codes for registration by invite only (`--registration invite`).
+#[async_trait]
+pub trait InviteStore: Send + Sync {
+    async fn create_invite(&self, invite: NewInvite) -> Result<Invite>;
+    /// Every invite, newest first.
+    async fn invites(&self) -> Result<Vec<Invite>>;
+    /// Revokes an invite at `at`; `NotFound` for an unknown id. Idempotent (keeps the first time).
+    async fn revoke_invite(&self, invite_id: &str, at: i64) -> Result<Invite>;
 }
 
 pub struct UserCredentials {
@@ -157,7 +200,9 @@ pub type AfterCommit = Box<dyn FnOnce(&Appended) + Send + Sync + 'static>;
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates a user; `UsernameTaken` when the (normalized) username exists.
+    /// Creates a user; `UsernameTaken` when the (normalized) username exists. With an invite, one
+    /// use of it is taken in the same transaction; an invite that is unknown, used up, expired or
+    /// revoked is `Forbidden` and nothing is written (a taken username takes no use).
     async fn create_user(&self, user: NewUser) -> Result<User>;
     /// Finds a user and their password hash by normalized username.
     async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>>;
@@ -421,6 +466,7 @@ pub trait Store:
     + crate::moderation::ModerationStore
     + crate::lifecycle::LifecycleStore
     + crate::lifecycle::ExpiryStore
+    + InviteStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

@@ -11,6 +11,12 @@ pub fn require_existing<'a>(wanted: impl IntoIterator<Item = &'a str>, found: &[
     }
 }
 
+/// What a registration with an invite that cannot be used is told: the same whatever the reason
+/// (unknown, used up, expired, revoked), so codes cannot be probed.
+pub fn invalid_invite() -> Error {
+    Error::Forbidden("this invite code is not valid (unknown, used up, expired or revoked)".into())
+}
+
 /// The username prefix a search looks for: usernames are stored trimmed and lower-cased (see
 /// [`crate::validate::username`]), so the prefix is too.
 pub fn search_prefix(raw: &str) -> String {

@@ -16,10 +16,12 @@
 //! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
 //! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
 //! - [`expiry`]: disappearing messages and retention.
+//! - [`invites`]: invite codes for registration by invite only.
 
 mod blocks;
 mod conversations;
 mod expiry;
+mod invites;
 mod lifecycle;
 mod management;
 mod markers;
@@ -32,6 +34,7 @@ mod users;
 pub use blocks::*;
 pub use conversations::*;
 pub use expiry::*;
+pub use invites::*;
 pub use lifecycle::*;
 pub use management::*;
 pub use markers::*;
@@ -55,6 +58,7 @@ pub async fn user(store: &SharedStore, name: &str) -> String {
             display_name: name.to_uppercase(),
             password_hash: Some("hash".into()),
             created_at: now_millis(),
+            invite: None,
         })
         .await
         .expect("create user");
@@ -242,6 +246,8 @@ macro_rules! store_conformance_suite {
             concurrent_sweeps_erase_each_message_once,
             retention_removes_the_oldest_messages_and_moves_first_sequence,
             the_shorter_of_server_and_group_retention_applies,
+            invites_let_in_as_many_as_they_allow_until_they_expire_or_are_revoked,
+            concurrent_registrations_take_the_last_uses_once,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -18,6 +18,7 @@ pub async fn users_are_unique_and_searchable(store: SharedStore) {
             display_name: "x".into(),
             password_hash: None,
             created_at: 0,
+            invite: None,
         })
         .await;
     assert_eq!(dup.unwrap_err(), Error::UsernameTaken);

@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
-    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
-    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
-    Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite, InviteStore, MarkerMove,
+    MessageRef, MessageStore, NewGroup, NewInvite, NewMessage, NewUser, PresenceStore, ReadMove,
+    ReceiptStore, Receipts, Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
@@ -29,7 +29,8 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    conversations, expiry, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+    conversations, expiry, invites, markers, messages, presence, receipts, sessions, settings, updates,
+    users, views,
 };
 use crate::schema::{self, Migrations, SchemaStatus};
 
@@ -43,6 +44,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0006_reports_bans.sql"),
     migration!("0007_message_lifecycle.sql"),
     migration!("0009_expiry.sql"),
+    migration!("0010_invites.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -237,7 +239,7 @@ mod moderation;
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn create_user(&self, user: NewUser) -> Result<User> {
-        once!(self, |c| users::create_user(c, &user).await)
+        transaction!(self, |c| users::create_user(c, &user).await)
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {
@@ -420,6 +422,21 @@ impl ExpiryStore for PostgresStore {
             removed += transaction!(self, |c| expiry::purge(c, &id, now, days, budget).await)?;
         }
         Ok(removed)
+    }
+}
+
+#[async_trait]
+impl InviteStore for PostgresStore {
+    async fn create_invite(&self, invite: NewInvite) -> Result<Invite> {
+        once!(self, |c| invites::create(c, &invite).await)
+    }
+
+    async fn invites(&self) -> Result<Vec<Invite>> {
+        once!(self, |c| invites::list(c).await)
+    }
+
+    async fn revoke_invite(&self, invite_id: &str, at: i64) -> Result<Invite> {
+        once!(self, |c| invites::revoke(c, invite_id, at).await)
     }
 }
 

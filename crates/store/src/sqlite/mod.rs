@@ -22,9 +22,9 @@ use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
-    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
-    MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
-    Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite, InviteStore, MarkerMove,
+    MessageRef, MessageStore, NewGroup, NewInvite, NewMessage, NewUser, PresenceStore, ReadMove,
+    ReceiptStore, Receipts, Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
@@ -33,7 +33,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    conversations, expiry, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+    conversations, expiry, invites, markers, messages, presence, receipts, sessions, settings, updates,
+    users, views,
 };
 use self::writer::Writer;
 use crate::schema::{self, Migrations, SchemaStatus};
@@ -49,6 +50,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0007_reports_bans.sql"),
     migration!("0008_message_lifecycle.sql"),
     migration!("0010_expiry.sql"),
+    migration!("0011_invites.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -407,6 +409,22 @@ impl ExpiryStore for SqliteStore {
 
     async fn apply_retention(&self, now: i64, server_days: u32, limit: u32) -> Result<u64> {
         self.write(move |c| expiry::apply_retention(c, now, server_days, limit)).await
+    }
+}
+
+#[async_trait]
+impl InviteStore for SqliteStore {
+    async fn create_invite(&self, invite: NewInvite) -> Result<Invite> {
+        self.write(move |c| invites::create(c, &invite)).await
+    }
+
+    async fn invites(&self) -> Result<Vec<Invite>> {
+        self.read(invites::list).await
+    }
+
+    async fn revoke_invite(&self, invite_id: &str, at: i64) -> Result<Invite> {
+        let id = invite_id.to_string();
+        self.write(move |c| invites::revoke(c, &id, at)).await
     }
 }
 

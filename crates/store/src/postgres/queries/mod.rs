@@ -5,6 +5,7 @@
 pub(crate) mod blocks;
 pub(crate) mod conversations;
 pub(crate) mod expiry;
+pub(crate) mod invites;
 pub(crate) mod management;
 pub(crate) mod markers;
 pub(crate) mod messages;

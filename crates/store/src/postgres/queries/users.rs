@@ -14,6 +14,10 @@ fn user_from(r: &Row) -> User {
 }
 
 pub(crate) async fn create_user<C: GenericClient>(c: &C, user: &NewUser) -> Result<User> {
+    if let Some(invite) = &user.invite {
+        // Inside the caller's transaction: a taken username below undoes this too.
+        super::invites::redeem(c, invite).await?;
+    }
     let inserted = c
         .execute(
             "INSERT INTO users (user_id, username, display_name, password_hash, created_at)

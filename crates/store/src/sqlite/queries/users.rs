@@ -13,6 +13,10 @@ fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 pub(crate) fn create_user(conn: &Connection, user: &NewUser) -> Result<User> {
+    if let Some(invite) = &user.invite {
+        // Inside the write's savepoint: a taken username below undoes this too.
+        super::invites::redeem(conn, invite)?;
+    }
     let inserted = conn
         .prepare_cached(
             "INSERT INTO users (user_id, username, display_name, password_hash, created_at)
