@@ -63,6 +63,7 @@ impl TestApp {
                 display_name: id.to_string(),
                 password_hash: None,
                 created_at: 0,
+                invite: None,
             })
             .await
             .expect("user created");

@@ -124,6 +124,7 @@ impl Accounts {
                 display_name,
                 password_hash: Some(password_hash),
                 created_at: now_millis(),
+                invite: None,
             })
             .await?;
         self.signed_in(user)
@@ -257,6 +258,7 @@ impl Accounts {
                     display_name,
                     password_hash: None,
                     created_at: now_millis(),
+                    invite: None,
                 })
                 .await;
             match created {
