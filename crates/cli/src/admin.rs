@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use confab_core::store::SharedStore;
 use confab_proto::{BanRequest, ReportStatus, ResolveReportRequest};
 use confab_server::moderator::{Admins, Moderator};
 use serde::Serialize;
@@ -65,6 +66,26 @@ pub enum AdminCommand {
     Sessions(SessionsCommand),
     /// Counts of users, conversations, messages, open reports and bans.
     Stats,
+    /// Invite codes for `serve --registration invite`.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InviteCommand {
+    /// Make an invite code (printed once: only its hash is kept).
+    Create {
+        /// How many registrations it admits.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it is valid, e.g. `7d` [default: until used up or revoked].
+        #[arg(long = "for", value_parser = parse_duration)]
+        valid_for: Option<Duration>,
+    },
+    /// Every invite, newest first (ids and uses left, never codes).
+    List,
+    /// Revoke an invite by its id.
+    Revoke { invite_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -166,14 +187,14 @@ pub fn run(mut args: AdminArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let store = confab_store::open(&location).await.context("opening the store")?;
         let moderator = Moderator::new(store.clone(), admins);
-        let outcome = execute(&moderator, args.command).await;
+        let outcome = execute(&moderator, &store, args.command).await;
         // Everything written is committed before the process ends.
         store.shutdown().await;
         outcome
     })
 }
 
-async fn execute(m: &Moderator, command: AdminCommand) -> anyhow::Result<()> {
+async fn execute(m: &Moderator, store: &SharedStore, command: AdminCommand) -> anyhow::Result<()> {
     let err = |e: confab_core::Error| anyhow::anyhow!("{} ({})", e, e.code());
     match command {
         AdminCommand::Users(UsersCommand::List { cursor, limit }) => {
@@ -206,6 +227,14 @@ async fn execute(m: &Moderator, command: AdminCommand) -> anyhow::Result<()> {
             let user_id = m.resolve_user(&user).await.map_err(err)?;
             m.revoke_sessions(None, &user_id).await.map_err(err)?;
             print(&Done { done: "sessions revoked", user_id: &user_id })
+        }
+        AdminCommand::Invite(InviteCommand::Create { uses, valid_for }) => {
+            let ms = valid_for.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            print(&confab_server::invites::create(store, uses, ms).await.map_err(err)?)
+        }
+        AdminCommand::Invite(InviteCommand::List) => print(&store.invites().await.map_err(err)?),
+        AdminCommand::Invite(InviteCommand::Revoke { invite_id }) => {
+            print(&store.revoke_invite(&invite_id, confab_core::ids::now_millis()).await.map_err(err)?)
         }
         AdminCommand::Stats => {
             let s = m.stats().await.map_err(err)?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use confab_proto::RegistrationMode;
 use confab_server::config::{AuthLimits, ExpiryConfig, IpRange, ModerationConfig};
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
@@ -145,6 +146,10 @@ pub struct ServeArgs {
     /// How long after sending a message its sender may edit it, in seconds [default: no limit].
     #[arg(long, env = "CONFAB_EDIT_WINDOW_SECS")]
     pub edit_window_secs: Option<u64>,
+    /// Who may register: `open` (anyone), `closed` (no one), `invite` (with a code from
+    /// `confab admin invite create`) [default: open].
+    #[arg(long, env = "CONFAB_REGISTRATION", value_parser = parse_registration)]
+    pub registration: Option<RegistrationMode>,
     /// Refuse to start when the database has migrations pending, instead of applying them (run
     /// `confab migrate` first).
     #[arg(long, env = "CONFAB_NO_MIGRATE")]
@@ -211,6 +216,7 @@ pub(crate) struct FileConfig {
     edit_window_secs: Option<u64>,
     retention_days: Option<u32>,
     sweep_interval_ms: Option<u64>,
+    registration: Option<RegistrationMode>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
 }
@@ -228,6 +234,15 @@ impl FileConfig {
 pub(crate) fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn parse_registration(s: &str) -> Result<RegistrationMode, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "open" => Ok(RegistrationMode::Open),
+        "closed" => Ok(RegistrationMode::Closed),
+        "invite" => Ok(RegistrationMode::Invite),
+        other => Err(format!("`{other}`: expected open, closed or invite")),
+    }
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
@@ -350,6 +365,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             hash_workers: args.hash_workers.or(file.hash_workers).unwrap_or(a.hash_workers),
             hash_queue: args.hash_queue.or(file.hash_queue).unwrap_or(a.hash_queue),
             trusted_proxies: args.trusted_proxies.or(file.trusted_proxies).unwrap_or(a.trusted_proxies),
+            registration: args.registration.or(file.registration).unwrap_or(a.registration),
         },
         moderation: ModerationConfig {
             admin_users: args.admin_users.or(file.admin_users).unwrap_or(m.admin_users),

@@ -4,8 +4,8 @@ use confab_proto::{
     AddMembersRequest, AuthResponse, ChangePasswordRequest, Conversation, ConversationType,
     ConversationsResponse, CreateConversationRequest, CreateGroupRequest, EditMessageRequest, ErrorBody,
     GroupSettings, HistoryResponse, LoginRequest, Message, MessageAck, Profile, ReadRequest, ReadResponse,
-    RegisterRequest, SendMessageRequest, SyncRequest, SyncResponse, UpdateProfileRequest, User,
-    UsersResponse,
+    RegisterRequest, RegistrationInfo, SendMessageRequest, SyncRequest, SyncResponse, UpdateProfileRequest,
+    User, UsersResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -153,8 +153,20 @@ impl Client {
             username: username.into(),
             password: password.into(),
             display_name: display_name.map(Into::into),
+            invite_code: None,
         };
-        Ok(self.post("/api/v1/auth/register", &body).await?.1)
+        self.register_with(&body).await
+    }
+
+    /// Registers with every field of the request (an invite code, on a server that registers by
+    /// invite only).
+    pub async fn register_with(&self, body: &RegisterRequest) -> Result<AuthResponse> {
+        Ok(self.post("/api/v1/auth/register", body).await?.1)
+    }
+
+    /// `GET /api/v1/auth/registration`: whether this server registers anyone, no one, or by invite.
+    pub async fn registration(&self) -> Result<RegistrationInfo> {
+        Ok(self.call::<(), RegistrationInfo>(Method::GET, "/api/v1/auth/registration", None).await?.1)
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<AuthResponse> {

@@ -53,6 +53,8 @@ pub fn types() -> Vec<(String, String)> {
         decl::<model::Presence>(cfg),
         // rest
         decl::<rest::RegisterRequest>(cfg),
+        decl::<rest::RegistrationMode>(cfg),
+        decl::<rest::RegistrationInfo>(cfg),
         decl::<rest::LoginRequest>(cfg),
         decl::<rest::ChangePasswordRequest>(cfg),
         decl::<rest::UpdateProfileRequest>(cfg),

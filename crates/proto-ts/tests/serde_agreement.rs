@@ -124,7 +124,12 @@ fn structs_agree_with_serde() {
     );
     agrees(
         "RegisterRequest",
-        &json_of!(RegisterRequest { username: "a".into(), password: "b".into(), display_name: None }),
+        &json_of!(RegisterRequest {
+            username: "a".into(),
+            password: "b".into(),
+            display_name: None,
+            invite_code: None
+        }),
     );
     agrees("SyncRequest", &json_of!(SyncRequest::default()));
     agrees("UpdateProfileRequest", &json_of!(UpdateProfileRequest::default()));

@@ -13,6 +13,32 @@ pub struct RegisterRequest {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub display_name: Option<String>,
+    /// Required when the server registers by invite only (see [`RegistrationInfo`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub invite_code: Option<String>,
+}
+
+/// Who may register on this server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// Anyone.
+    #[default]
+    Open,
+    /// No one: accounts come from application tokens or the operator.
+    Closed,
+    /// Whoever has an invite code (`confab admin invite create`).
+    Invite,
+}
+
+/// `GET /api/v1/auth/registration`: what a sign-up form needs to know before it asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationInfo {
+    pub mode: RegistrationMode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -117,6 +117,8 @@ pub struct AuthLimits {
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges). Empty: the
     /// client address is the connection's peer.
     pub trusted_proxies: Vec<IpRange>,
+    /// Who may register: anyone, no one, or whoever has an invite code.
+    pub registration: confab_proto::RegistrationMode,
 }
 
 impl Default for AuthLimits {
@@ -130,6 +132,7 @@ impl Default for AuthLimits {
             hash_workers: (cpus / 2).max(1),
             hash_queue: 64,
             trusted_proxies: Vec::new(),
+            registration: confab_proto::RegistrationMode::Open,
         }
     }
 }

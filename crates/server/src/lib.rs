@@ -6,6 +6,7 @@
 //! - [`service`]: the operations themselves (accounts, conversations, messages, presence, typing,
 //!   reports, administration); every rule lives there once.
 //! - [`moderator`]: moderation as it reads and writes the store (also used by `confab admin`).
+//! - [`invites`]: invite codes for registration by invite only (made by `confab admin invite`).
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
@@ -25,6 +26,7 @@ mod auth;
 pub mod config;
 mod fanout;
 mod hub;
+pub mod invites;
 mod listen;
 pub mod moderator;
 mod node;

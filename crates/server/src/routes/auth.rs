@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use confab_proto::{AuthResponse, LoginRequest, RegisterRequest};
+use confab_proto::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo};
 
 use crate::api_error::{ApiJson, ApiResult, AuthSession, ClientAddr};
 use crate::state::AppState;
@@ -14,6 +14,11 @@ pub(crate) async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
     Ok((StatusCode::CREATED, Json(state.app.accounts().register(req, from).await?)))
+}
+
+/// Whether anyone, no one, or invitees may register (no auth: the sign-up form asks first).
+pub(crate) async fn registration(State(state): State<AppState>) -> Json<RegistrationInfo> {
+    Json(RegistrationInfo { mode: state.app.config.auth.registration })
 }
 
 pub(crate) async fn login(

@@ -23,6 +23,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let body_limit = state.app.config.limits.max_frame_bytes;
     let api = Router::new()
         .route("/auth/register", post(auth::register))
+        .route("/auth/registration", get(auth::registration))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))

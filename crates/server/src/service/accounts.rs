@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use confab_core::bus::{ClusterEvent, Revoked, SharedBus};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::rules::sessions::TokenSession;
-use confab_core::store::{NewUser, SharedStore};
+use confab_core::store::{InviteRedemption, NewUser, SharedStore};
 use confab_core::{validate, Error, Result};
 use confab_proto::{
-    AuthResponse, ChangePasswordRequest, LoginRequest, Profile, RegisterRequest, UpdateProfileRequest, User,
+    AuthResponse, ChangePasswordRequest, LoginRequest, Profile, RegisterRequest, RegistrationMode,
+    UpdateProfileRequest, User,
 };
 use dashmap::DashSet;
 
@@ -56,6 +57,8 @@ pub(crate) struct Accounts {
     address_failures: Buckets<IpAddr>,
     /// Registration attempts per client address.
     registrations: Buckets<IpAddr>,
+    /// Who may register.
+    registration: RegistrationMode,
 }
 
 fn rate_limited(wait: Duration) -> Error {
@@ -91,6 +94,7 @@ impl Accounts {
             login_failures: Backoff::new(limits.login_failures_per_account, limits.login_backoff_max),
             address_failures: Buckets::new(limits.login_failures_per_address, Duration::from_secs(5 * 60)),
             registrations: Buckets::new(limits.registrations_per_address, Duration::from_secs(3600)),
+            registration: limits.registration,
         }
     }
 
@@ -106,6 +110,21 @@ impl Accounts {
         let username = validate::username(&req.username)?;
         validate::password(&req.password, &username)?;
         let display_name = validate::display_name(req.display_name.as_deref(), &username)?;
+        let invite = match self.registration {
+            RegistrationMode::Open => None,
+            RegistrationMode::Closed => {
+                return Err(Error::Forbidden("registration is closed on this server".into()))
+            }
+            RegistrationMode::Invite => {
+                let code = req.invite_code.as_deref().map(str::trim).unwrap_or_default();
+                if code.is_empty() {
+                    return Err(Error::Forbidden(
+                        "this server registers by invite only: an invite code is required".into(),
+                    ));
+                }
+                Some(InviteRedemption { code_hash: crate::invites::code_hash(code), at: now_millis() })
+            }
+        };
         let address = address_key(from);
         self.registrations.take(address, Instant::now()).map_err(rate_limited)?;
         let password_hash = match self.hasher.hash(req.password).await {
@@ -124,7 +143,7 @@ impl Accounts {
                 display_name,
                 password_hash: Some(password_hash),
                 created_at: now_millis(),
-                invite: None,
+                invite,
             })
             .await?;
         self.signed_in(user)

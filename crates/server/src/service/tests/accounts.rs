@@ -90,7 +90,12 @@ async fn failed_logins_from_one_address_are_throttled_and_successes_are_free() {
 async fn registrations_from_one_address_are_throttled() {
     let t = TestApp::new(auth_config(|a| a.registrations_per_address = 2));
     let accounts = t.app.accounts();
-    let weak = RegisterRequest { username: "weak".into(), password: "12345678".into(), display_name: None };
+    let weak = RegisterRequest {
+        username: "weak".into(),
+        password: "12345678".into(),
+        display_name: None,
+        invite_code: None,
+    };
     for _ in 0..3 {
         // Refused input is free: checked before the throttle.
         assert!(matches!(accounts.register(weak.clone(), HOME).await, Err(Error::InvalidRequest(_))));
@@ -110,8 +115,12 @@ async fn weak_passwords_and_deceptive_names_are_refused() {
     let t = TestApp::new(auth_config(|_| {}));
     let accounts = t.app.accounts();
     for (password, rule) in [("12345678", "too easy to guess"), ("        ", "only spaces")] {
-        let req =
-            RegisterRequest { username: "mallory".into(), password: password.into(), display_name: None };
+        let req = RegisterRequest {
+            username: "mallory".into(),
+            password: password.into(),
+            display_name: None,
+            invite_code: None,
+        };
         let refused = accounts.register(req, HOME).await.unwrap_err();
         assert!(matches!(&refused, Error::InvalidRequest(m) if m.contains(rule)), "{password:?}: {refused}");
     }

@@ -32,7 +32,12 @@ const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 const PASSWORD: &str = "correct horse battery";
 
 fn register(name: &str) -> RegisterRequest {
-    RegisterRequest { username: name.into(), password: PASSWORD.into(), display_name: None }
+    RegisterRequest {
+        username: name.into(),
+        password: PASSWORD.into(),
+        display_name: None,
+        invite_code: None,
+    }
 }
 
 fn login(name: &str, password: &str) -> LoginRequest {
