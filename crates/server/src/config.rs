@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub auth: AuthLimits,
     /// Server administrators, reports and bans.
     pub moderation: ModerationConfig,
+    /// A second listener serving only `GET /metrics`; when set, the main listener no longer serves
+    /// it, so metrics can stay on a private interface.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Who administers the server, and the limits of reporting and moderation.
@@ -280,6 +283,7 @@ impl Default for ServerConfig {
             web_dir: None,
             auth: AuthLimits::default(),
             moderation: ModerationConfig::default(),
+            metrics_listen: None,
         }
     }
 }
