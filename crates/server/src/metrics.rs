@@ -283,6 +283,16 @@ pub(crate) fn render(handle: &PrometheusHandle) -> String {
     text
 }
 
+/// The `process_*` series, as [`render_process`] writes them.
+const PROCESS_SERIES: &[&str] = &[
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+];
+
 /// `process_*` series in the names Prometheus' own client libraries use, read from `/proc/self`.
 /// Nothing is written where `/proc` is missing (not Linux).
 fn render_process(out: &mut String) {
@@ -421,6 +431,48 @@ mod tests {
         }
     }
 
+    /// Every series name this process exports.
+    fn exported_names() -> Vec<&'static str> {
+        let mut names: Vec<&str> = SERIES.iter().map(|(name, _, _)| *name).collect();
+        names.extend([FRAMES_IN, FRAMES_OUT, WS_SESSIONS_ENDED, HTTP_DURATION, "confab_build_info"]);
+        names.extend(PROCESS_SERIES);
+        names
+    }
+
+    /// The `confab_*` and `process_*` names in `text`, histogram suffixes removed.
+    fn names_in(text: &str) -> std::collections::BTreeSet<String> {
+        let mut found = std::collections::BTreeSet::new();
+        for prefix in ["confab_", "process_"] {
+            for (at, _) in text.match_indices(prefix) {
+                let name: String =
+                    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|n| n.ends_with("_seconds")))
+                    .map(str::to_string)
+                    .unwrap_or(name);
+                found.insert(name);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_dashboard_and_the_docs_use_the_exported_names() {
+        let exported = exported_names();
+        let dashboard = include_str!("../../../deploy/grafana/confab.json");
+        let used = names_in(dashboard);
+        assert!(used.len() > 15, "{used:?}");
+        for name in &used {
+            assert!(exported.contains(&name.as_str()), "the dashboard uses {name}, which is not exported");
+        }
+        let docs = include_str!("../../../docs/operations.md");
+        for name in exported {
+            assert!(docs.contains(name), "docs/operations.md does not describe {name}");
+        }
+        assert!(serde_json::from_str::<serde_json::Value>(dashboard).is_ok(), "the dashboard is JSON");
+    }
+
     #[test]
     fn the_stat_line_is_read_past_a_command_with_parentheses() {
         let line = "1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 \
@@ -441,5 +493,13 @@ mod tests {
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
         assert!(stats.start_time > now - 3600.0 && stats.start_time <= now + 1.0, "{stats:?}");
+        let mut text = String::new();
+        render_process(&mut text);
+        for name in PROCESS_SERIES {
+            assert!(
+                text.contains(&format!("# HELP {name} ")) && text.contains(&format!("\n{name} ")),
+                "{name}"
+            );
+        }
     }
 }
