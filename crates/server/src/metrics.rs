@@ -283,39 +283,13 @@ pub(crate) fn render(handle: &PrometheusHandle) -> String {
     text
 }
 
-/// The `process_*` series, as [`render_process`] writes them.
-const PROCESS_SERIES: &[&str] = &[
-    "process_cpu_seconds_total",
-    "process_resident_memory_bytes",
-    "process_virtual_memory_bytes",
-    "process_open_fds",
-    "process_max_fds",
-    "process_start_time_seconds",
-];
-
 /// `process_*` series in the names Prometheus' own client libraries use, read from `/proc/self`.
 /// Nothing is written where `/proc` is missing (not Linux).
 fn render_process(out: &mut String) {
     let Some(stats) = ProcessStats::read() else { return };
-    let mut series = |name: &str, kind: &str, help: &str, value: f64| {
+    for (name, kind, help, value) in stats.series() {
         let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n");
-    };
-    series(
-        "process_cpu_seconds_total",
-        "counter",
-        "User and system CPU time spent, in seconds.",
-        stats.cpu_seconds,
-    );
-    series("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", stats.resident_bytes);
-    series("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", stats.virtual_bytes);
-    series("process_open_fds", "gauge", "Open file descriptors.", stats.open_fds);
-    series("process_max_fds", "gauge", "The open file descriptor limit.", stats.max_fds);
-    series(
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since the Unix epoch, in seconds.",
-        stats.start_time,
-    );
+    }
 }
 
 /// What `/proc/self` says about this process.
@@ -329,7 +303,40 @@ struct ProcessStats {
     start_time: f64,
 }
 
+/// The `process_*` series' names, in [`ProcessStats::series`] order.
+#[cfg(test)]
+const PROCESS_SERIES: &[&str] = &[
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+];
+
 impl ProcessStats {
+    /// Name, type, help and value of each `process_*` series.
+    fn series(&self) -> [(&'static str, &'static str, &'static str, f64); 6] {
+        [
+            (
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent, in seconds.",
+                self.cpu_seconds,
+            ),
+            ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", self.resident_bytes),
+            ("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", self.virtual_bytes),
+            ("process_open_fds", "gauge", "Open file descriptors.", self.open_fds),
+            ("process_max_fds", "gauge", "The open file descriptor limit.", self.max_fds),
+            (
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since the Unix epoch, in seconds.",
+                self.start_time,
+            ),
+        ]
+    }
+
     #[cfg(target_os = "linux")]
     fn read() -> Option<ProcessStats> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
