@@ -215,6 +215,10 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanRecorder {
 #[tokio::test]
 async fn a_send_is_traced_through_the_store_and_the_fanout_with_its_ids() {
     use tracing_subscriber::layer::SubscriberExt;
+    // With a single dispatcher registered, `tracing` decides whether a callsite is enabled from
+    // the dispatcher of whichever thread reaches it first: another test's thread, with none, would
+    // disable these spans for good. A second live dispatcher makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let recorder = SpanRecorder::default();
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
     let t = TestApp::new(ServerConfig::default());
