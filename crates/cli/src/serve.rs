@@ -166,6 +166,24 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `confab_server=debug` [default: info].
     #[arg(long, env = "CONFAB_LOG")]
     pub log: Option<String>,
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors)
+    /// [default: text].
+    #[arg(long, env = "CONFAB_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Also serve `GET /metrics` on this address, and no longer on `--listen` [default: none].
+    #[arg(long, env = "CONFAB_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only at a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
 }
 
 /// The same settings, read from the TOML file.
@@ -219,6 +237,8 @@ pub(crate) struct FileConfig {
     registration: Option<RegistrationMode>,
     web_dir: Option<PathBuf>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Where the store is and who administers, as `confab admin` needs them.
@@ -344,6 +364,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
             ..l
         },
         web_dir: args.web_dir.or(file.web_dir),
+        metrics_listen: args.metrics_listen.or(file.metrics_listen),
         auth: AuthLimits {
             login_failures_per_account: args
                 .login_failures_per_account
@@ -396,12 +417,16 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => read_file(&path)?,
         None => FileConfig::default(),
     };
+    let log_format = args.log_format.or(file.log_format).unwrap_or_default();
     let (mut config, log) = resolve(args, file);
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&log).context("invalid log filter")?)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour_logs(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&log).context("invalid log filter")?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match log_format {
+        LogFormat::Text => {
+            logs.with_ansi(colour_logs(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"))).init()
+        }
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(true).init(),
+    }
     match raise_fd_limit() {
         Ok(limit) => {
             if let Some(warning) = config.limits.fit_to_fd_limit(limit) {
@@ -496,6 +521,18 @@ mod tests {
         assert_eq!(config.limits.max_group_size, 50);
         assert_eq!(config.limits.max_text_bytes, 16 * 1024);
         assert_eq!(log, "info");
+    }
+
+    #[test]
+    fn log_format_and_metrics_listener_come_from_flags_or_file() {
+        let file: FileConfig =
+            toml::from_str("log-format = \"json\"\nmetrics-listen = \"127.0.0.1:9101\"").unwrap();
+        assert_eq!(file.log_format, Some(LogFormat::Json));
+        let args =
+            ServeArgs { metrics_listen: Some("127.0.0.1:9102".parse().unwrap()), ..Default::default() };
+        let (config, _) = resolve(args, file);
+        assert_eq!(config.metrics_listen, Some("127.0.0.1:9102".parse().unwrap()));
+        assert!(toml::from_str::<FileConfig>("log-format = \"xml\"").is_err());
     }
 
     #[test]

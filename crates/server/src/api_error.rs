@@ -78,7 +78,9 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
-        Ok(AuthUser(state.app.accounts().authenticate(token).await?))
+        let user = state.app.accounts().authenticate(token).await?;
+        crate::access::note_caller(&parts.extensions, &user);
+        Ok(AuthUser(user))
     }
 }
 
@@ -91,7 +93,9 @@ impl FromRequestParts<AppState> for AuthSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| Error::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
-        Ok(AuthSession(state.app.accounts().authenticate_session(token).await?))
+        let caller = state.app.accounts().authenticate_session(token).await?;
+        crate::access::note_caller(&parts.extensions, &caller.user_id);
+        Ok(AuthSession(caller))
     }
 }
 

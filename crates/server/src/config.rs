@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub auth: AuthLimits,
     /// Server administrators, reports and bans.
     pub moderation: ModerationConfig,
+    /// A second listener serving only `GET /metrics`; when set, the main listener no longer serves
+    /// it, so metrics can stay on a private interface.
+    pub metrics_listen: Option<SocketAddr>,
     /// Disappearing messages and retention.
     pub expiry: ExpiryConfig,
     /// Refuse to start on a database with migrations pending (`confab migrate` applies them).
@@ -308,6 +311,7 @@ impl Default for ServerConfig {
             moderation: ModerationConfig::default(),
             expiry: ExpiryConfig::default(),
             no_migrate: false,
+            metrics_listen: None,
         }
     }
 }

@@ -24,6 +24,7 @@ use confab_proto::{Message, ServerEnvelope, ServerFrame};
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
+use tracing::Instrument;
 
 /// Committed messages queued per dispatch shard before they spill (see the module doc).
 pub const SHARD_QUEUE: usize = 8_192;
@@ -109,6 +110,8 @@ pub struct Committed {
     pub message: Message,
     /// The connection that sent it, which does not get `message.new`.
     pub origin: Option<Arc<str>>,
+    /// When the store committed it: the start of the fan-out lag.
+    pub committed_at: std::time::Instant,
 }
 
 /// Hands committed messages to the dispatch task of their conversation's shard.
@@ -216,7 +219,16 @@ async fn run_shard(
 }
 
 async fn publish(committed: Committed, store: &SharedStore, bus: &SharedBus, members: &MemberCache) {
-    let Committed { message, origin } = committed;
+    let span = tracing::debug_span!(
+        "fanout",
+        conversation = %committed.message.conversation_id,
+        message = %committed.message.message_id,
+    );
+    publish_in(committed, store, bus, members).instrument(span).await
+}
+
+async fn publish_in(committed: Committed, store: &SharedStore, bus: &SharedBus, members: &MemberCache) {
+    let Committed { message, origin, committed_at } = committed;
     let recipients = match members.get(store, &message.conversation_id).await {
         Ok(m) => m,
         Err(e) => {
@@ -226,8 +238,12 @@ async fn publish(committed: Committed, store: &SharedStore, bus: &SharedBus, mem
         }
     };
     let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
+    let count = recipients.len();
+    // Both buses queue the frame on this node's connections before `publish` returns.
     bus.publish(Delivery { recipients, frame: Bytes::from(frame), skip_connection: origin });
+    metrics::histogram!(crate::metrics::FANOUT_LAG).record(committed_at.elapsed().as_secs_f64());
     metrics::counter!("confab_messages_fanned_out_total").increment(1);
+    tracing::debug!(recipients = count, "fanned out");
 }
 
 #[cfg(test)]
@@ -270,7 +286,7 @@ mod tests {
             "timestamp": 0,
         }))
         .expect("a message");
-        Committed { message, origin: None }
+        Committed { message, origin: None, committed_at: std::time::Instant::now() }
     }
 
     fn sequence(frame: &[u8]) -> (String, u64) {

@@ -18,8 +18,11 @@
 //! - [`startup`]: the summary printed when the server starts.
 //! - [`sweeper`]: disappearing messages and retention, erased and removed in small batches.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
+//! - [`metrics`]: the Prometheus series, registered at zero on start; [`access`]: the access log
+//!   and HTTP request metrics.
 //! - [`state`]: what every request handler is given.
 
+mod access;
 mod api_error;
 mod app;
 mod auth;
@@ -28,6 +31,7 @@ mod fanout;
 mod hub;
 pub mod invites;
 mod listen;
+mod metrics;
 pub mod moderator;
 mod node;
 mod routes;
@@ -46,7 +50,6 @@ use std::sync::{Arc, OnceLock};
 
 use confab_bus::BusLocation;
 use confab_core::bus::SharedBus;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
@@ -77,20 +80,6 @@ pub enum StartError {
     Config(String),
 }
 
-/// The process-wide Prometheus recorder (one per process, shared by every server in it).
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder is installed; metrics then go there instead.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
-
 fn random_secret() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
@@ -101,6 +90,8 @@ fn random_secret() -> String {
 /// A bound, ready-to-run server.
 pub struct Server {
     listener: TcpListener,
+    /// The `--metrics-listen` listener, when configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     startup: Startup,
 }
@@ -179,6 +170,12 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?)
+            }
+            None => None,
+        };
         let hub = Arc::new(Hub::new());
         let members = Arc::new(MemberCache::default());
         let handler = Arc::new(NodeHandler {
@@ -201,6 +198,7 @@ impl Server {
             storage: location.to_string(),
             bus: bus_location.to_string(),
             secret: secret_source,
+            metrics_addr: metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
         };
         let log_poll = config.moderation.log_poll;
         let app = App::new(config, store, bus, &handler, &secret, &node_id, admins, moderation_log_seen);
@@ -213,9 +211,9 @@ impl Server {
             sessions: TaskTracker::new(),
             connection_slots: Arc::new(Semaphore::new(max_connections)),
             user_slots: Arc::default(),
-            metrics: metrics_handle(),
+            metrics: metrics::handle(),
         };
-        Ok(Server { listener, state, startup })
+        Ok(Server { listener, metrics_listener, state, startup })
     }
 
     /// What to tell the person who started the server.
@@ -230,9 +228,10 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests and sends
     /// finish, closes every WebSocket with a close frame and commits what the store has queued.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, state, .. } = self;
+        let Server { listener, metrics_listener, state, .. } = self;
         let app = state.app.clone();
         let sessions = state.sessions.clone();
+        let metrics_router = routes::metrics_router(state.clone());
         let router = routes::router(state);
         let stop = app.shutdown_signal().clone();
         let signal = stop.clone();
@@ -249,7 +248,12 @@ impl Server {
             idle_timeout: config.http_idle_timeout,
             max_connections: config.limits.max_http_connections,
         };
+        let metrics_server = metrics_listener
+            .map(|l| tokio::spawn(listen::serve(l, metrics_router, settings.clone(), stop.clone())));
         listen::serve(listener, router, settings, stop).await;
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         app.begin_shutdown();
         sessions.close();
         sessions.wait().await;

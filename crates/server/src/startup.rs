@@ -24,6 +24,8 @@ pub struct Startup {
     pub storage: String,
     pub bus: String,
     pub secret: SecretSource,
+    /// The `--metrics-listen` listener's address, when there is one.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Startup {
@@ -44,6 +46,9 @@ impl fmt::Display for Startup {
         writeln!(f, "  data directory:     {}", data_dir.display())?;
         writeln!(f, "  storage:            {}", self.storage)?;
         writeln!(f, "  cluster fan-out:    {}", self.bus)?;
+        if let Some(addr) = self.metrics_addr {
+            writeln!(f, "  metrics:            http://{addr}/metrics")?;
+        }
         let secret = match self.secret {
             SecretSource::Configured => "from --jwt-secret / CONFAB_JWT_SECRET",
             SecretSource::Generated => {
@@ -67,6 +72,7 @@ mod tests {
             storage: "embedded SQLite, /nonexistent/confab-data/confab.db".into(),
             bus: "in-process (a single node)".into(),
             secret,
+            metrics_addr: None,
         }
     }
 

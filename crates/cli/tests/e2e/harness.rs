@@ -140,6 +140,8 @@ pub struct ServerProcess {
     /// What the server wrote after its first line (stdout, then stderr as it came): shown when the
     /// test fails, so passing runs stay quiet.
     output: Arc<Mutex<String>>,
+    /// Everything the server wrote to stderr (its log lines).
+    stderr: Arc<Mutex<String>>,
 }
 
 impl ServerProcess {
@@ -161,8 +163,9 @@ impl ServerProcess {
             .spawn()
             .expect("spawn confab");
         let output = Arc::new(Mutex::new(String::new()));
+        let stderr_lines = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().expect("stderr");
-        collect_lines(BufReader::new(stderr), output.clone());
+        collect_lines(BufReader::new(stderr), vec![output.clone(), stderr_lines.clone()]);
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read listening line");
@@ -170,8 +173,18 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(200));
             panic!("the server did not start: {line}\n{}", output.lock().unwrap_or_else(|e| e.into_inner()));
         };
-        collect_lines(stdout, output.clone());
-        ServerProcess { url: url.to_string(), child, output }
+        collect_lines(stdout, vec![output.clone()]);
+        ServerProcess { url: url.to_string(), child, output, stderr: stderr_lines }
+    }
+
+    /// What the server wrote after its first line so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// SIGKILL: no shutdown path runs.
@@ -192,13 +205,15 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Appends every line `from` yields to `into`, on a thread of its own, until the pipe closes.
-fn collect_lines(from: impl BufRead + Send + 'static, into: Arc<Mutex<String>>) {
+/// Appends every line `from` yields to each of `into`, on a thread of its own, until the pipe closes.
+fn collect_lines(from: impl BufRead + Send + 'static, into: Vec<Arc<Mutex<String>>>) {
     std::thread::spawn(move || {
         for line in from.lines().map_while(Result::ok) {
-            let mut into = into.lock().unwrap_or_else(|e| e.into_inner());
-            into.push_str(&line);
-            into.push('\n');
+            for into in &into {
+                let mut into = into.lock().unwrap_or_else(|e| e.into_inner());
+                into.push_str(&line);
+                into.push('\n');
+            }
         }
     });
 }

@@ -20,6 +20,7 @@ mod lifecycle;
 mod lifecycle_cluster;
 mod limits;
 mod messaging;
+mod observability;
 mod presence;
 mod readme;
 mod realtime;

@@ -63,7 +63,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(crate::api_error::protocol_error_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::track))
         .with_state(state)
+}
+
+/// The `--metrics-listen` listener's router: `GET /metrics` and nothing else.
+pub(crate) fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(ops::metrics_only)).fallback(not_found).with_state(state)
 }
 
 async fn not_found() -> ApiError {

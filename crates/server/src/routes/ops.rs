@@ -2,11 +2,12 @@
 
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use confab_core::Error;
 use serde_json::{json, Value};
 
-use crate::api_error::ApiResult;
+use crate::api_error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub(crate) async fn healthz() -> Json<Value> {
@@ -18,6 +19,17 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Valu
     Ok(Json(json!({"status": "ready"})))
 }
 
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+/// `/metrics` on the main listener: moved to the metrics listener when one is configured.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    if state.app.config.metrics_listen.is_some() {
+        return ApiError(Error::NotFound("metrics are served on the metrics listener".into()))
+            .into_response();
+    }
+    metrics_only(State(state)).await
+}
+
+/// `/metrics` on the metrics listener.
+pub(crate) async fn metrics_only(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&state.metrics))
+        .into_response()
 }

@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tracing::Instrument;
 
 use super::notify::Notifier;
 use super::typing::TypingTracker;
@@ -161,18 +162,32 @@ impl Messages {
             reply_to,
             expires_in,
         };
+        let span = tracing::debug_span!(
+            "store.append",
+            conversation = %message.conversation_id,
+            message = %message.message_id,
+        );
+        let _entered = span.enter();
         let dispatcher = self.dispatcher.clone();
         let hook: AfterCommit = Box::new(move |appended: &Appended| {
             if appended.created {
-                metrics::counter!("confab_messages_stored_total").increment(1);
-                dispatcher.submit(Committed { message: appended.message.clone(), origin });
+                metrics::counter!(crate::metrics::MESSAGES_STORED).increment(1);
+                dispatcher.submit(Committed {
+                    message: appended.message.clone(),
+                    origin,
+                    committed_at: std::time::Instant::now(),
+                });
             }
         });
         let typing = self.typing.clone();
-        self.store
-            .append(message, Some(hook))
+        let queued = std::time::Instant::now();
+        let appending = self.store.append(message, Some(hook));
+        drop(_entered);
+        appending
             .map(move |appended| {
+                metrics::histogram!(crate::metrics::STORE_APPEND).record(queued.elapsed().as_secs_f64());
                 let Appended { message: m, created } = appended?;
+                tracing::debug!(sequence = m.sequence_number, created, "appended");
                 if created {
                     typing.message_sent(&m.conversation_id, &m.sender_id);
                 }
@@ -184,6 +199,7 @@ impl Messages {
                 };
                 Ok(Sent { ack, created })
             })
+            .instrument(span)
             .boxed()
     }
 

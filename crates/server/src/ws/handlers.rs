@@ -10,6 +10,8 @@ use confab_proto::frames::{
 };
 use confab_proto::{ClientEnvelope, ClientFrame, ServerFrame, SyncRequest};
 
+use tracing::Instrument;
+
 use super::requests::Session;
 use crate::service::{Named, SendOptions, Via};
 
@@ -37,16 +39,26 @@ pub(super) fn dispatch(session: &mut Session, envelope: ClientEnvelope) {
 /// `message.send` → `message.ack` once durable. The send is queued to the store here, on arrival,
 /// so this device's sends are committed in the order it sent them.
 fn message_send(session: &mut Session, id: Id, p: SendPayload) {
-    let via = Via::Connection { id: session.connection_id.clone(), device: &session.device_id };
-    let sent = session.app.messages().send(
-        &session.user_id,
-        &p.conversation_id,
-        p.message_id,
-        &p.content,
-        SendOptions { reply_to: p.reply_to, expires_in_seconds: p.expires_in_seconds },
-        via,
+    // The span of the whole send path: the store append and the fan-out run in spans of their own
+    // with the same conversation and message ids.
+    let span = tracing::debug_span!(
+        "ws.message_send",
+        connection = %session.connection_id,
+        conversation = %p.conversation_id,
+        message = p.message_id.as_deref(),
     );
-    session.request(id, async move { Ok(Some(ServerFrame::MessageAck(sent.await?.ack))) });
+    let via = Via::Connection { id: session.connection_id.clone(), device: &session.device_id };
+    let sent = span.in_scope(|| {
+        session.app.messages().send(
+            &session.user_id,
+            &p.conversation_id,
+            p.message_id,
+            &p.content,
+            SendOptions { reply_to: p.reply_to, expires_in_seconds: p.expires_in_seconds },
+            via,
+        )
+    });
+    session.request(id, async move { Ok(Some(ServerFrame::MessageAck(sent.await?.ack))) }.instrument(span));
 }
 
 /// `message.received`: no answer unless it fails.

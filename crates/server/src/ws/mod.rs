@@ -12,11 +12,13 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use confab_core::ids::new_id;
 use confab_core::{validate, Error};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::access::Caller;
 use crate::api_error::{bearer_token, ApiError};
 use crate::state::AppState;
 
@@ -56,9 +58,10 @@ pub(crate) async fn upgrade(
     State(state): State<AppState>,
     params: Result<Query<WsParams>, QueryRejection>,
     headers: HeaderMap,
+    caller: Option<Extension<Caller>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    match prepare(state, params, headers, ws).await {
+    match prepare(state, params, headers, caller, ws).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -68,6 +71,7 @@ async fn prepare(
     state: AppState,
     params: Result<Query<WsParams>, QueryRejection>,
     headers: HeaderMap,
+    caller_slot: Option<Extension<Caller>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     if !origin_allowed(&headers, &state.app.config.allowed_origins) {
@@ -79,6 +83,9 @@ async fn prepare(
             || Error::Unauthorized("missing token (`?token=` or `Authorization: Bearer`)".into()),
         )?;
     let caller = state.app.accounts().authenticate_session(token).await?;
+    if let Some(Extension(slot)) = &caller_slot {
+        slot.note(&caller.user_id);
+    }
     let (user_id, token_session) = (caller.user_id, caller.session);
     // A valid signature is not enough: a token Confab issued outlives its user if the user is gone
     // (deleted, or a database restored from before they registered). Application-minted tokens

@@ -92,6 +92,8 @@ pub(super) struct Session {
     pub(super) typing_in: Arc<parking_lot::Mutex<HashSet<String>>>,
     /// Requests being handled; their replies go out in request order as they are yielded.
     pub(super) pending: FuturesOrdered<Pending>,
+    /// Text frames read from the client, for the session's access line.
+    pub(super) frames_in: u64,
 }
 
 impl Session {

@@ -55,6 +55,7 @@ pub(crate) async fn run<R, W>(
     W: Sink<Message> + Unpin + Send + 'static,
     W::Error: Display,
 {
+    let started = Instant::now();
     let connection_id: Arc<str> = new_id().into();
     let (outbox, rx) = Outbox::new(app.config.limits.outbound_queue);
 
@@ -98,6 +99,7 @@ pub(crate) async fn run<R, W>(
         outbox: outbox.clone(),
         pending: FuturesOrdered::new(),
         typing_in: Default::default(),
+        frames_in: 0,
     };
     session.watch_contacts();
     let reason = session.read_loop(reader).await;
@@ -119,7 +121,38 @@ pub(crate) async fn run<R, W>(
         Some(reason) => outbox.close(reason),
         None => outbox.closed().cancel(),
     }
-    let _ = tokio::time::timeout(WRITER_GRACE, writer).await;
+    let written = tokio::time::timeout(WRITER_GRACE, writer).await.ok().and_then(Result::ok);
+    let (frames_out, close_code) = match written {
+        Some(Written { frames, close_code }) => (Some(frames), Some(close_code)),
+        None => (None, None),
+    };
+    if let Some(code) = close_code {
+        metrics::counter!(crate::metrics::WS_SESSIONS_ENDED, "code" => close_code_label(code)).increment(1);
+    }
+    tracing::info!(
+        target: crate::access::TARGET,
+        user = %session.user_id,
+        device = %session.device_id,
+        connection = %session.connection_id,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        frames_in = session.frames_in,
+        frames_out,
+        close_code,
+        closed_by = if reason.is_some() { "server" } else { "client" },
+        "websocket session"
+    );
+}
+
+/// The `code` label of a close code: one the server sends, or `other`.
+fn close_code_label(code: u16) -> &'static str {
+    let text = code.to_string();
+    crate::metrics::CLOSE_CODES.iter().find(|c| **c == text).copied().unwrap_or(crate::metrics::OTHER)
+}
+
+/// What the writer did: frames written and the close code it sent.
+struct Written {
+    frames: u64,
+    close_code: u16,
 }
 
 impl Session {
@@ -171,6 +204,7 @@ impl Session {
                     None | Some(Ok(Message::Close(_))) => return None,
                     Some(Ok(Message::Text(text))) => {
                         deadline = Instant::now() + timeout;
+                        self.frames_in += 1;
                         self.handle_text(&text);
                     }
                     Some(Ok(Message::Binary(_))) => {
@@ -196,13 +230,21 @@ impl Session {
     fn handle_text(&mut self, text: &str) {
         let limit = self.app.config.limits.max_frame_bytes;
         if text.len() > limit {
+            metrics::counter!(crate::metrics::FRAMES_IN, "type" => crate::metrics::OTHER).increment(1);
             let id = ClientEnvelope::peek_id(text);
             self.refuse(id, Error::PayloadTooLarge(format!("frame is over {limit} bytes")));
             return;
         }
         match ClientEnvelope::parse(text) {
-            Ok(envelope) => handlers::dispatch(self, envelope),
-            Err(e) => self.refuse_with(e.id, e.body),
+            Ok(envelope) => {
+                let kind = crate::metrics::client_frame_type(&envelope.frame);
+                metrics::counter!(crate::metrics::FRAMES_IN, "type" => kind).increment(1);
+                handlers::dispatch(self, envelope)
+            }
+            Err(e) => {
+                metrics::counter!(crate::metrics::FRAMES_IN, "type" => crate::metrics::OTHER).increment(1);
+                self.refuse_with(e.id, e.body)
+            }
         }
     }
 }
@@ -216,7 +258,12 @@ fn is_capacity_error(e: axum::Error) -> bool {
 /// socket's write buffer takes: the buffer is flushed before a frame that would not fit beside
 /// what it holds, and a frame larger than that (a delivery; replies are checked when encoded) is
 /// replaced by a `PAYLOAD_TOO_LARGE` error rather than ending the connection without a word.
-async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Utf8Bytes>, outbox: Outbox, max_frame: usize)
+async fn write_loop<W>(
+    mut sink: W,
+    mut rx: mpsc::Receiver<Utf8Bytes>,
+    outbox: Outbox,
+    max_frame: usize,
+) -> Written
 where
     W: Sink<Message> + Unpin,
     W::Error: Display,
@@ -225,6 +272,7 @@ where
     // Bytes fed since the last flush.
     let mut buffered = 0usize;
     let mut write_failed = false;
+    let mut frames = 0u64;
     'outer: loop {
         tokio::select! {
             biased;
@@ -253,11 +301,13 @@ where
                         buffered = 0;
                     }
                     buffered += frame.len() + FRAME_HEADER_ROOM;
+                    let kind = crate::metrics::server_frame_type(&frame);
                     if let Err(e) = sink.feed(Message::Text(frame)).await {
                         tracing::debug!(error = %e, "socket write failed");
                         write_failed = true;
                         break 'outer;
                     }
+                    count_out(kind, &mut frames);
                 }
                 if let Err(e) = sink.flush().await {
                     tracing::debug!(error = %e, "socket flush failed");
@@ -287,6 +337,7 @@ where
         Some(CloseReason::Banned) => (CLOSE_BANNED, "account suspended"),
     };
     let finish = async {
+        let frames = &mut frames;
         // Replies already queued (acks of committed sends, a last error) still go out, except to a
         // client that is too slow to take them.
         if reason != Some(CloseReason::SlowConsumer) {
@@ -301,9 +352,11 @@ where
                     buffered = 0;
                 }
                 buffered += frame.len() + FRAME_HEADER_ROOM;
+                let kind = crate::metrics::server_frame_type(&frame);
                 if sink.feed(Message::Text(frame)).await.is_err() {
                     return;
                 }
+                count_out(kind, frames);
             }
         }
         if sink.send(Message::Close(Some(CloseFrame { code, reason: text.into() }))).await.is_err() {
@@ -313,4 +366,11 @@ where
         }
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, finish).await;
+    Written { frames, close_code: code }
+}
+
+/// Counts a frame handed to the socket.
+fn count_out(kind: &'static str, frames: &mut u64) {
+    metrics::counter!(crate::metrics::FRAMES_OUT, "type" => kind).increment(1);
+    *frames += 1;
 }

@@ -195,3 +195,63 @@ async fn history_pages_in_the_direction_asked() {
     assert!(matches!(messages.history(&id, "bob", None, None, Some(0)).await, Err(Error::InvalidRequest(_))));
     assert!(matches!(messages.history(&id, "carol", None, None, None).await, Err(Error::Forbidden(_))));
 }
+
+/// Spans opened while it is the default subscriber: name and `field=value` pairs.
+#[derive(Clone, Default)]
+struct SpanRecorder(Arc<parking_lot::Mutex<Vec<(String, String)>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanRecorder {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={:?} ", field.name(), value));
+            }
+        }
+        let mut fields = Fields(String::new());
+        attrs.record(&mut fields);
+        self.0.lock().push((attrs.metadata().name().to_string(), fields.0));
+    }
+}
+
+#[tokio::test]
+async fn a_send_is_traced_through_the_store_and_the_fanout_with_its_ids() {
+    use tracing_subscriber::layer::SubscriberExt;
+    // With a single dispatcher registered, `tracing` decides whether a callsite is enabled from
+    // the dispatcher of whichever thread reaches it first: another test's thread, with none, would
+    // disable these spans for good. A second live dispatcher makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let recorder = SpanRecorder::default();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let t = TestApp::new(ServerConfig::default());
+    let id = pair(&t).await;
+    let mut bob = t.device("bob", "bob-phone");
+    let sent = t.app.messages().send(
+        "alice",
+        &id,
+        Some("traced-1".into()),
+        &text("hi"),
+        Default::default(),
+        Via::Rest,
+    );
+    sent.await.unwrap();
+    loop {
+        if matches!(bob.next().await.frame, ServerFrame::MessageNew(m) if m.message_id == "traced-1") {
+            break;
+        }
+    }
+    let spans = recorder.0.lock().clone();
+    for name in ["store.append", "fanout"] {
+        assert!(
+            spans.iter().any(|(n, fields)| n == name
+                && fields.contains(&format!("conversation={id}"))
+                && fields.contains("message=traced-1")),
+            "no {name} span with the conversation and message ids in {spans:?}"
+        );
+    }
+}
