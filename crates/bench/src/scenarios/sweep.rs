@@ -70,20 +70,6 @@ pub async fn run(args: &SweepArgs, output: &OutputArgs) -> anyhow::Result<Report
     let mut report = Report::new("sweep", "confab", server.info.clone(), serde_json::to_value(args)?);
     let expired_before = expired_total(&url).await?;
 
-    // The probe pair first: registering is slow, and must not eat into the seeding budget.
-    let mut pairs = crate::peers::confab::Confab
-        .pairs(std::slice::from_ref(&url), 1, args.body_bytes, args.target.register_concurrency, true)
-        .await?;
-    let (a, b) = pairs.pop().context("no probe pair")?;
-    let tally = Tally::new();
-    let stop = CancellationToken::new();
-    let recorders = [Latencies::shared(), Latencies::shared()];
-    let readers = [
-        spawn_reader(a.receiver, tally.clone(), recorders[0].clone(), stop.clone()),
-        spawn_reader(b.receiver, tally.clone(), recorders[1].clone(), stop.clone()),
-    ];
-    let mut sender = a.sender;
-
     let people =
         users::register(&url, "sw", args.conversations + 1, args.target.register_concurrency, output.quiet)
             .await?;
@@ -116,6 +102,20 @@ pub async fn run(args: &SweepArgs, output: &OutputArgs) -> anyhow::Result<Report
     s.metric("seeded", seeded as f64, "msgs");
     s.metric("seed_rate", seeded as f64 / seed_secs.max(1e-9), "msg/s");
     report.steps.push(s);
+
+    // The probe pair connects now (an idle connection through the seeding would time out).
+    let mut pairs = crate::peers::confab::Confab
+        .pairs(std::slice::from_ref(&url), 1, args.body_bytes, args.target.register_concurrency, true)
+        .await?;
+    let (a, b) = pairs.pop().context("no probe pair")?;
+    let tally = Tally::new();
+    let stop = CancellationToken::new();
+    let recorders = [Latencies::shared(), Latencies::shared()];
+    let readers = [
+        spawn_reader(a.receiver, tally.clone(), recorders[0].clone(), stop.clone()),
+        spawn_reader(b.receiver, tally.clone(), recorders[1].clone(), stop.clone()),
+    ];
+    let mut sender = a.sender;
 
     // Idle: the messages are stored but not yet due.
     let idle_count = (args.probe_rate * args.idle_secs).ceil() as u64;
