@@ -99,7 +99,15 @@ export type Presence = { userId: string, status: PresenceStatus,
  */
 lastSeen: number | null, };
 
-export type RegisterRequest = { username: string, password: string, displayName?: string | null, };
+export type RegisterRequest = { username: string, password: string, displayName?: string | null, 
+/**
+ * Required when the server registers by invite only (see [`RegistrationInfo`]).
+ */
+inviteCode?: string | null, };
+
+export type RegistrationMode = "open" | "closed" | "invite";
+
+export type RegistrationInfo = { mode: RegistrationMode, };
 
 export type LoginRequest = { username: string, password: string, };
 

@@ -24,6 +24,7 @@ mod observability;
 mod presence;
 mod readme;
 mod realtime;
+mod registration;
 mod security;
 mod services;
 mod sessions;
