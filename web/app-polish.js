@@ -25,6 +25,10 @@ export function authRuleText(form, registering) {
     if (password.validity.valueMissing) return 'Enter a password.';
     return registering ? 'Passwords need at least 8 characters.' : 'Passwords have at least 8 characters.';
   }
+  const invite = form.elements.namedItem('inviteCode');
+  if (registering && invite instanceof HTMLInputElement && !invite.validity.valid) {
+    return 'This server registers by invite only: enter your invite code.';
+  }
   return 'Check the form.';
 }
 

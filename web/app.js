@@ -158,7 +158,9 @@ function authErrorText(ex, code) {
     return `Too many attempts. Try again in ${secs} s.`;
   }
   const text = errorText(ex);
-  if (code === 'INVALID_REQUEST') return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+  if (code === 'INVALID_REQUEST' || code === 'FORBIDDEN') {
+    return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+  }
   return text;
 }
 
@@ -171,6 +173,8 @@ function showAuth(notice) {
     $('auth-notice').hidden = false;
   }
   let registering = false;
+  /** @type {import('./types/proto').RegistrationMode} */
+  let mode = 'open';
   const form = $('auth-form', HTMLFormElement);
   const setMode = (/** @type {boolean} */ reg) => {
     registering = reg;
@@ -179,11 +183,24 @@ function showAuth(notice) {
     $('auth-toggle').textContent = reg ? 'Sign in instead' : 'Create an account';
     $('auth-switch-text').textContent = reg ? 'Have an account?' : 'New here?';
     $('auth-displayname-label').hidden = !reg;
+    $('auth-invite-label').hidden = !(reg && mode === 'invite');
+    $('auth-invite', HTMLInputElement).required = reg && mode === 'invite';
     $('auth-password', HTMLInputElement).autocomplete = reg ? 'new-password' : 'current-password';
     $('auth-password-hint').hidden = !reg;
     $('auth-error').hidden = true;
   };
   $('auth-toggle').addEventListener('click', () => setMode(!registering));
+  // What the server allows decides the sign-up form: an invite code field, or no sign-up at all.
+  ConfabClient.registration(location.origin)
+    .then((info) => {
+      mode = info.mode;
+      setMode(mode === 'closed' ? false : registering);
+      if (mode === 'closed') {
+        $('auth-switch-text').textContent = 'This server does not take new sign-ups.';
+        $('auth-toggle').hidden = true;
+      }
+    })
+    .catch(() => {});
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const username = $('auth-username', HTMLInputElement).value.trim();
@@ -202,6 +219,7 @@ function showAuth(notice) {
             username,
             password,
             displayName: $('auth-displayname', HTMLInputElement).value.trim() || undefined,
+            inviteCode: $('auth-invite', HTMLInputElement).value.trim() || undefined,
           })
         : await ConfabClient.login(location.origin, { username, password });
       ConfabClient.saveSession(session);

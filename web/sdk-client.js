@@ -20,7 +20,7 @@ import { MemoryStore, IndexedDBStore } from './sdk-storage.js';
 import { ConfabError, rest } from './sdk-transport.js';
 import { ExpiryTimers } from './sdk-expiry.js';
 import { emitter } from './sdk-events.js';
-import { clearSession, deviceId, loadSession, login, register, saveSession } from './sdk-session.js';
+import { clearSession, deviceId, loadSession, login, register, registration, saveSession } from './sdk-session.js';
 import { Connection } from './sdk-connection.js';
 import { Conversations } from './sdk-conversations.js';
 import { Users } from './sdk-users.js';
@@ -54,6 +54,7 @@ export { deviceId };
 
 export class ConfabClient extends EventTarget {
   static register = register;
+  static registration = registration;
   static login = login;
   static saveSession = saveSession;
   static loadSession = loadSession;

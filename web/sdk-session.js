@@ -43,9 +43,22 @@ export function deviceId() {
  * @param {import('./types/proto').RegisterRequest} request
  * @returns {Promise<Session>}
  */
-export async function register(baseUrl, { username, password, displayName }) {
-  const r = await rest(baseUrl, 'POST', '/auth/register', { body: { username, password, displayName } });
+export async function register(baseUrl, { username, password, displayName, inviteCode }) {
+  /** @type {import('./types/proto').RegisterRequest} */
+  const body = { username, password, displayName };
+  if (inviteCode) body.inviteCode = inviteCode;
+  const r = await rest(baseUrl, 'POST', '/auth/register', { body });
   return { baseUrl, ...r };
+}
+
+/**
+ * `GET /auth/registration`: whether the server registers anyone (`open`), no one (`closed`) or
+ * whoever has an invite code (`invite`).
+ * @param {string} baseUrl
+ * @returns {Promise<import('./types/proto').RegistrationInfo>}
+ */
+export async function registration(baseUrl) {
+  return rest(baseUrl, 'GET', '/auth/registration');
 }
 
 /**

@@ -47,6 +47,7 @@ export async function startServer({ heartbeatMs = 2000, extraArgs = [] } = {}) {
   });
   return {
     url,
+    dataDir,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
