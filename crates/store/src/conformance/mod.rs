@@ -15,6 +15,7 @@
 //! - [`properties`]: invariants under random interleavings of appends, marker moves and reads.
 //! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
 //! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
+//! - [`search`]: message search: membership, matching, edits and deletes, order, pages.
 
 mod blocks;
 mod conversations;
@@ -24,6 +25,7 @@ mod markers;
 mod messages;
 mod moderation;
 mod properties;
+mod search;
 mod sessions;
 mod users;
 
@@ -35,6 +37,7 @@ pub use markers::*;
 pub use messages::*;
 pub use moderation::*;
 pub use properties::*;
+pub use search::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -132,6 +135,13 @@ pub async fn check_upgraded_to_per_sender_ids(store: &SharedStore) {
     let m = &old.messages[0];
     assert_eq!((m.message_id.as_str(), m.sender_id.as_str(), m.sequence_number), ("old-1", "u-ann", 1));
     assert_eq!((m.content.clone(), m.timestamp), (text("before"), 2));
+    // Messages stored before search existed are indexed by the upgrade.
+    let query = confab_core::rules::search::parse("BEFORE").expect("query");
+    let found = store
+        .search_messages(confab_core::store::SearchRequest::new("u-ben", query, 10))
+        .await
+        .expect("search");
+    assert_eq!(found.iter().map(|h| h.message.message_id.as_str()).collect::<Vec<_>>(), ["old-1"]);
     let msg = |sender: &str, t: &str| NewMessage {
         message_id: "old-1".into(),
         conversation_id: "c-ab".into(),
@@ -162,6 +172,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("properties.rs"),
         include_str!("moderation.rs"),
         include_str!("lifecycle.rs"),
+        include_str!("search.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -232,6 +243,13 @@ macro_rules! store_conformance_suite {
             sync_returns_what_changed_since_the_update_cursor,
             replies_name_a_message_of_the_same_conversation,
             a_shared_message_id_is_changed_by_the_rule,
+            search_covers_the_viewers_conversations_only,
+            search_folds_case_and_accents_and_knows_phrases_and_prefixes,
+            search_follows_edits_and_deletes_at_once,
+            search_filters_by_sender_and_time,
+            search_ranks_best_first_then_newest,
+            search_pages_visit_every_result_once_despite_inserts,
+            search_treats_hostile_syntax_as_text,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -18,7 +18,7 @@ use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
-    Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -29,7 +29,8 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    conversations, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+    conversations, markers, messages, presence, receipts, search, sessions, settings, updates, users,
+    views,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_blocks.sql"),
     include_str!("migrations/0006_reports_bans.sql"),
     include_str!("migrations/0007_message_lifecycle.sql"),
+    include_str!("migrations/0008_search.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -345,6 +347,13 @@ impl MessageStore for PostgresStore {
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         snapshot!(self, |c| views::sync(c, user, cursors, limit, now_millis()).await)
+    }
+}
+
+#[async_trait]
+impl SearchStore for PostgresStore {
+    async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
+        once!(self, |c| search::search(c, &request).await)
     }
 }
 

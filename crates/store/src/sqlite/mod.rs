@@ -24,7 +24,7 @@ use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
-    Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -33,7 +33,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    conversations, markers, messages, presence, receipts, sessions, settings, updates, users, views,
+    conversations, markers, messages, presence, receipts, search, sessions, settings, updates, users,
+    views,
 };
 use self::writer::Writer;
 
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_blocks.sql"),
     include_str!("migrations/0007_reports_bans.sql"),
     include_str!("migrations/0008_message_lifecycle.sql"),
+    include_str!("migrations/0009_search.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -362,6 +364,13 @@ impl MessageStore for SqliteStore {
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         let (user, cursors) = (user.to_string(), cursors.to_vec());
         self.read_snapshot(move |c| views::sync(c, &user, &cursors, limit, now_millis())).await
+    }
+}
+
+#[async_trait]
+impl SearchStore for SqliteStore {
+    async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
+        self.read(move |c| search::search(c, &request)).await
     }
 }
 
