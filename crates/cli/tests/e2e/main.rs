@@ -21,6 +21,7 @@ mod messaging;
 mod presence;
 mod readme;
 mod realtime;
+mod search;
 mod security;
 mod services;
 mod sessions;

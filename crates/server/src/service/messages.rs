@@ -44,7 +44,7 @@ pub(crate) struct Sent {
 }
 
 pub(crate) struct Messages {
-    store: SharedStore,
+    pub(super) store: SharedStore,
     notifier: Notifier,
     dispatcher: Dispatcher,
     limits: Limits,
