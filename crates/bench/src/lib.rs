@@ -14,7 +14,8 @@
 //! - [`report`]: the result of a run, printed as a table and written as JSON and SVG.
 //! - [`peers`]: one [`peers::System`] per chat server the latency and connections scenarios can
 //!   drive: Confab, a Socket.IO chat server, an XMPP server over WebSocket (RFC 7395).
-//! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`.
+//! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`,
+//!   `search`.
 //!
 //! Errors are `anyhow` throughout: this crate is the body of a command-line tool, and every error
 //! ends the run with its context printed.
@@ -61,6 +62,9 @@ pub enum Scenario {
     Sync(scenarios::sync::SyncArgs),
     /// Messages durably persisted per second, over WebSocket and over REST.
     Store(scenarios::store::StoreArgs),
+    /// Message search over N messages in C conversations, seeded through the store: latency by
+    /// kind of query, index size per message.
+    Search(scenarios::search::SearchArgs),
 }
 
 /// Where the server is, and how to spawn one. Shared by every scenario.
@@ -132,6 +136,7 @@ impl Scenario {
             Scenario::Connections(a) => &a.output,
             Scenario::Sync(a) => &a.output,
             Scenario::Store(a) => &a.output,
+            Scenario::Search(a) => &a.output,
         }
     }
 
@@ -142,6 +147,7 @@ impl Scenario {
             Scenario::Connections(a) => &a.target,
             Scenario::Sync(a) => &a.target,
             Scenario::Store(a) => &a.target,
+            Scenario::Search(a) => &a.target,
         }
     }
 }
@@ -157,6 +163,7 @@ pub async fn run_async(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Connections(a) => scenarios::connections::run(a, &output).await?,
         Scenario::Sync(a) => scenarios::sync::run(a, &output).await?,
         Scenario::Store(a) => scenarios::store::run(a, &output).await?,
+        Scenario::Search(a) => scenarios::search::run(a, &output).await?,
     };
     report.emit(&output)?;
     Ok(report)

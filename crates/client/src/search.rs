@@ -107,6 +107,9 @@ mod tests {
     fn every_value_is_encoded() {
         let client = crate::Client::new("http://x");
         let path = client.search("a&b=\"c\" é*").in_conversation("c 1").limit(5).path();
-        assert_eq!(path, "/api/v1/search/messages?q=a%26b%3D%22c%22%20%C3%A9%2A&conversationId=c%201&limit=5");
+        assert_eq!(
+            path,
+            "/api/v1/search/messages?q=a%26b%3D%22c%22%20%C3%A9%2A&conversationId=c%201&limit=5"
+        );
     }
 }

@@ -190,7 +190,7 @@ pub fn encode_cursor(key: &SearchKey) -> String {
 /// The key a cursor from [`encode_cursor`] holds; anything else is `InvalidRequest`.
 pub fn decode_cursor(cursor: &str) -> Result<SearchKey> {
     let bad = || Error::InvalidRequest("`cursor` is not a search cursor".into());
-    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 1024 {
         return Err(bad());
     }
     let bytes = (0..cursor.len())
@@ -399,8 +399,14 @@ mod tests {
 
     #[test]
     fn snippets_mark_hits_and_escape_everything_else() {
-        assert_eq!(snippet(&q("cafe"), "Un <b>Café</b> & \"thé\""), "Un &lt;b&gt;<mark>Café</mark>&lt;/b&gt; &amp; &quot;thé&quot;");
-        assert_eq!(snippet(&q("\"big cat\" sm*"), "a big cat, smaller"), "a <mark>big cat</mark>, <mark>smaller</mark>");
+        assert_eq!(
+            snippet(&q("cafe"), "Un <b>Café</b> & \"thé\""),
+            "Un &lt;b&gt;<mark>Café</mark>&lt;/b&gt; &amp; &quot;thé&quot;"
+        );
+        assert_eq!(
+            snippet(&q("\"big cat\" sm*"), "a big cat, smaller"),
+            "a <mark>big cat</mark>, <mark>smaller</mark>"
+        );
         assert_eq!(snippet(&q("big"), "bigger big"), "bigger <mark>big</mark>");
         let long = format!("{} needle {}", "hay ".repeat(100), "straw ".repeat(100));
         let s = snippet(&q("needle"), &long);

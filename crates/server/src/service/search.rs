@@ -25,7 +25,8 @@ impl Messages {
     pub(crate) async fn search(&self, viewer: &str, params: SearchParams) -> Result<SearchResponse> {
         let query = search::parse(&params.q)?;
         let limit = search::limit(params.limit)?;
-        let after_key = params.cursor.as_deref().filter(|c| !c.is_empty()).map(search::decode_cursor).transpose()?;
+        let after_key =
+            params.cursor.as_deref().filter(|c| !c.is_empty()).map(search::decode_cursor).transpose()?;
         let request = SearchRequest {
             user: viewer.to_string(),
             query: query.clone(),

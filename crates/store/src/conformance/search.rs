@@ -39,8 +39,8 @@ pub async fn search_covers_the_viewers_conversations_only(store: SharedStore) {
     let a = user(&store, "sara").await;
     let b = user(&store, "tom").await;
     let c = user(&store, "uma").await;
-    let ours = group(&store, &a, &[b.clone()], GroupSettings::default()).await;
-    let theirs = group(&store, &b, &[c.clone()], GroupSettings::default()).await;
+    let ours = group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await;
+    let theirs = group(&store, &b, std::slice::from_ref(&c), GroupSettings::default()).await;
     post(&store, &ours, &a, "m1", "the launch plan").await;
     post(&store, &theirs, &c, "m2", "the secret launch plan").await;
 
@@ -122,7 +122,7 @@ pub async fn search_follows_edits_and_deletes_at_once(store: SharedStore) {
 pub async fn search_filters_by_sender_and_time(store: SharedStore) {
     let a = user(&store, "xena").await;
     let b = user(&store, "yuri").await;
-    let g = group(&store, &a, &[b.clone()], GroupSettings::default()).await;
+    let g = group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await;
     post(&store, &g, &a, "a1", "report one").await;
     post(&store, &g, &b, "b1", "report two").await;
     let all = hits(&store, SearchRequest::new(&a, search::parse("report").unwrap(), 10)).await;
@@ -136,7 +136,9 @@ pub async fn search_filters_by_sender_and_time(store: SharedStore) {
     req.before = Some(t + 1);
     req.after = Some(t - 1);
     let at_t = hits(&store, req).await;
-    assert!(at_t.iter().all(|h| h.message.timestamp == t) && at_t.iter().any(|h| h.message.message_id == "a1"));
+    assert!(
+        at_t.iter().all(|h| h.message.timestamp == t) && at_t.iter().any(|h| h.message.message_id == "a1")
+    );
     let mut req = SearchRequest::new(&a, search::parse("report").unwrap(), 10);
     req.before = Some(t);
     assert!(hits(&store, req).await.iter().all(|h| h.message.timestamp < t), "`before` is exclusive");
@@ -174,7 +176,8 @@ pub async fn search_pages_visit_every_result_once_despite_inserts(store: SharedS
     let other = group(&store, &a, &[], GroupSettings::default()).await;
     for i in 0..25 {
         let conv = if i % 3 == 0 { &other } else { &g };
-        let t = if i % 4 == 0 { "alpha alpha beta".to_string() } else { format!("alpha number {i} and more") };
+        let t =
+            if i % 4 == 0 { "alpha alpha beta".to_string() } else { format!("alpha number {i} and more") };
         post(&store, conv, &a, &format!("m{i}"), &t).await;
     }
     let mut seen = Vec::new();
@@ -205,10 +208,52 @@ pub async fn search_pages_visit_every_result_once_despite_inserts(store: SharedS
 
 /// Queries full of the engines' syntax are searched as words: none fails.
 pub const HOSTILE_QUERIES: &[&str] = &[
-    "\"", "\"\"\"", "a\"b", "*", "**", "a**", "*a", "(", ")", "()", "(a OR b)", "a AND", "OR", "NOT a",
-    "a NOT", "NEAR(a b, 2)", "NEAR", "a:b", "text:a", "-a", "a -b", "^a", "a^", "+a", "{a b}", "[a]",
-    "a & b", "a | b", "!a", "a <-> b", "'a'", "a' OR '1'='1", "\\", "a\\b", "%", "_", "a;DROP TABLE messages",
-    "\u{0}", "a\u{0}b", "é*", "\"unbalanced phrase", "phrase\" end", ":*", "a:*", "'':*", "\u{202e}",
+    "\"",
+    "\"\"\"",
+    "a\"b",
+    "*",
+    "**",
+    "a**",
+    "*a",
+    "(",
+    ")",
+    "()",
+    "(a OR b)",
+    "a AND",
+    "OR",
+    "NOT a",
+    "a NOT",
+    "NEAR(a b, 2)",
+    "NEAR",
+    "a:b",
+    "text:a",
+    "-a",
+    "a -b",
+    "^a",
+    "a^",
+    "+a",
+    "{a b}",
+    "[a]",
+    "a & b",
+    "a | b",
+    "!a",
+    "a <-> b",
+    "'a'",
+    "a' OR '1'='1",
+    "\\",
+    "a\\b",
+    "%",
+    "_",
+    "a;DROP TABLE messages",
+    "\u{0}",
+    "a\u{0}b",
+    "é*",
+    "\"unbalanced phrase",
+    "phrase\" end",
+    ":*",
+    "a:*",
+    "'':*",
+    "\u{202e}",
 ];
 
 pub async fn search_treats_hostile_syntax_as_text(store: SharedStore) {
@@ -218,7 +263,10 @@ pub async fn search_treats_hostile_syntax_as_text(store: SharedStore) {
     post(&store, &g, &a, "html", "1 < 2 & \"quotes\" <script>alert('x')</script>").await;
     for q in HOSTILE_QUERIES {
         let Ok(query) = search::parse(q) else { continue };
-        store.search_messages(SearchRequest::new(&a, query, 10)).await.unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        store
+            .search_messages(SearchRequest::new(&a, query, 10))
+            .await
+            .unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
     assert_eq!(find(&store, &a, "OR").await, ids(&["or"]), "OR is a word");
     assert_eq!(find(&store, &a, "NEAR(the end)").await, ids(&["or"]));

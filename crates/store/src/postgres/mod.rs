@@ -18,7 +18,8 @@ use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
-    Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials,
+    UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -29,8 +30,7 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    conversations, markers, messages, presence, receipts, search, sessions, settings, updates, users,
-    views,
+    conversations, markers, messages, presence, receipts, search, sessions, settings, updates, users, views,
 };
 
 const MIGRATIONS: &[&str] = &[

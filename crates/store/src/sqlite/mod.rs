@@ -24,7 +24,8 @@ use confab_core::lifecycle::{Changed, LifecycleStore, MessageChange};
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, MarkerMove, MessageRef,
     MessageStore, NewGroup, NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts,
-    Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials,
+    UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, SyncCursor, SyncResponse, User};
@@ -33,8 +34,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    conversations, markers, messages, presence, receipts, search, sessions, settings, updates, users,
-    views,
+    conversations, markers, messages, presence, receipts, search, sessions, settings, updates, users, views,
 };
 use self::writer::Writer;
 
