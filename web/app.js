@@ -5,6 +5,7 @@ import { isBanned, openAdminPanel, openReportDialog, showSuspended } from './app
 // polish hooks: timeline separators, unread total, announcements, links, quick jump
 import { announceNew, authRuleText, noteOpened, resetPolish, scrollToFirstUnread, timelineAfter, timelineBefore, updateUnreadTotal } from './app-polish.js';
 import { installJump } from './app-jump.js';
+import { bindSearch } from './app-search.js';
 import { setLinkifiedText } from './linkify.js';
 import { MessageActions } from './app-lifecycle.js';
 
@@ -391,6 +392,15 @@ function bindChrome() {
   $('logout-btn').addEventListener('click', () => logout());
   $('back-btn').addEventListener('click', () => closeConversation());
   bindManage(manage);
+  // Message search; a result opens its conversation at the message (the reply quote's jump).
+  bindSearch({
+    client: () => signedIn(),
+    current: () => current,
+    show: async (id, messageId, sequence) => {
+      await openConversation(id);
+      await actions.jumpTo(id, messageId, sequence);
+    },
+  });
 
   const input = $('composer-input', HTMLTextAreaElement);
   $('composer').addEventListener('submit', (e) => {

@@ -13,6 +13,7 @@
 //   sdk-receipts.js       delivered/read markers, own-message statuses, received/read reports
 //   sdk-presence.js       presence and typing
 //   sdk-blocks.js         the users this user blocks; blocking and unblocking
+//   sdk-search.js         message search; snippetParts to render snippets without innerHTML
 //   sdk-events.js         the events the client fires and their details (ClientEvents)
 //   sdk-timeline.js       Timeline: ordering, deduplication by (senderId, messageId), the sync
 //                         cursor of one conversation; messageKey
@@ -39,3 +40,4 @@ export { Outbox } from './sdk-outbox.js';
 export { maxStatus, normalizeStatus, ownMessageStatus, statusFromMarkers } from './sdk-status.js';
 export { MemoryStore, IndexedDBStore } from './sdk-storage.js';
 export { ConfabError, backoffDelay } from './sdk-transport.js';
+export { Search, snippetParts } from './sdk-search.js';

@@ -11,6 +11,7 @@
 //   sdk-receipts.js       Receipts: markers, own-message statuses, received/read reports
 //   sdk-presence.js       PresenceTracker and Typing
 //   sdk-blocks.js         Blocks: the users this user blocks (`client.blocks`)
+//   sdk-search.js         Search: message search (`client.search`)
 //   sdk-admin.js          reporting messages, and AdminApi (`client.admin`)
 //
 // docs/web-sdk.md documents the API.
@@ -31,6 +32,7 @@ import { Lifecycle } from './sdk-lifecycle.js';
 import { Receipts } from './sdk-receipts.js';
 import { PresenceTracker, Typing } from './sdk-presence.js';
 import { Blocks } from './sdk-blocks.js';
+import { Search } from './sdk-search.js';
 import { AdminApi, report } from './sdk-admin.js';
 import { BANNED } from './sdk-connection.js';
 
@@ -203,6 +205,8 @@ export class ConfabClient extends EventTarget {
     this.presence = this.#presence.presence;
     /** The users this user blocks: `refresh()`, `block(id)`, `unblock(id)`, `isBlocked(id)`, `list`. */
     this.blocks = new Blocks({ api, emit });
+    /** Message search: `messages(q, {conversationId, senderId, before, after, limit, cursor})`. */
+    this.search = new Search(api);
     /** The server administrators' API (sdk-admin.js); `FORBIDDEN` unless `profile().admin`. */
     this.admin = new AdminApi(api);
   }

@@ -160,6 +160,22 @@ export type EditMessageRequest = { content: JsonValue, };
 
 export type HistoryResponse = { messages: Array<Message>, hasMore: boolean, nextCursor: number | null, };
 
+export type SearchResult = { message: Message, 
+/**
+ * The text around the hits, HTML-escaped, each hit in `<mark>…</mark>`.
+ */
+snippet: string, };
+
+export type SearchResponse = { 
+/**
+ * Best first, newer first among equals.
+ */
+results: Array<SearchResult>, 
+/**
+ * Pass as `cursor` for the next page; `null` on the last page.
+ */
+nextCursor: string | null, };
+
 export type ReadRequest = { upToSequence: number, };
 
 export type ReadResponse = { lastReadSequence: number, };

@@ -14,7 +14,8 @@
 //! - [`report`]: the result of a run, printed as a table and written as JSON and SVG.
 //! - [`peers`]: one [`peers::System`] per chat server the latency and connections scenarios can
 //!   drive: Confab, a Socket.IO chat server, an XMPP server over WebSocket (RFC 7395).
-//! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`, `sweep`.
+//! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`, `sweep`,
+//!   `search`.
 //!
 //! Errors are `anyhow` throughout: this crate is the body of a command-line tool, and every error
 //! ends the run with its context printed.
@@ -63,6 +64,9 @@ pub enum Scenario {
     Store(scenarios::store::StoreArgs),
     /// Send latency idle and while the sweeper erases a backlog of expired messages.
     Sweep(scenarios::sweep::SweepArgs),
+    /// Message search over N messages in C conversations, seeded through the store: latency by
+    /// kind of query, index size per message.
+    Search(scenarios::search::SearchArgs),
 }
 
 /// Where the server is, and how to spawn one. Shared by every scenario.
@@ -135,6 +139,7 @@ impl Scenario {
             Scenario::Sync(a) => &a.output,
             Scenario::Store(a) => &a.output,
             Scenario::Sweep(a) => &a.output,
+            Scenario::Search(a) => &a.output,
         }
     }
 
@@ -146,6 +151,7 @@ impl Scenario {
             Scenario::Sync(a) => &a.target,
             Scenario::Store(a) => &a.target,
             Scenario::Sweep(a) => &a.target,
+            Scenario::Search(a) => &a.target,
         }
     }
 }
@@ -162,6 +168,7 @@ pub async fn run_async(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Sync(a) => scenarios::sync::run(a, &output).await?,
         Scenario::Store(a) => scenarios::store::run(a, &output).await?,
         Scenario::Sweep(a) => scenarios::sweep::run(a, &output).await?,
+        Scenario::Search(a) => scenarios::search::run(a, &output).await?,
     };
     report.emit(&output)?;
     Ok(report)

@@ -208,3 +208,33 @@ async fn sweep_probes_idle_and_during_the_sweep() {
     assert!(report.steps[2].latencies[0].count > 0, "the probe ran during the sweep");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_seeds_through_the_store_and_measures_each_kind_of_query() {
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().display().to_string();
+    let argv = [
+        "bench",
+        "search",
+        "--messages",
+        "300",
+        "--conversations",
+        "6",
+        "--member-of",
+        "3",
+        "--queries",
+        "8",
+        "--out",
+        &out_dir,
+        "--quiet",
+        "--no-svg",
+    ];
+    let cli = BenchCli::try_parse_from_args(&argv);
+    let report = confab_bench::run_async(BenchArgs { scenario: cli.scenario }).await.unwrap();
+    let step = &report.steps[0];
+    for kind in ["common word", "rare word", "prefix", "phrase"] {
+        assert_eq!(step.latency(kind).unwrap().count, 8, "{kind}");
+    }
+    assert!(step.get("common word: results per search").unwrap() > 0.0);
+    assert!(step.get("index_bytes_per_message").unwrap() > 0.0);
+}

@@ -11,7 +11,7 @@ use crate::{Client, Result};
 
 /// Percent-encodes a query or path value (ids and usernames are printable ASCII, but a search
 /// may hold anything).
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -22,7 +22,7 @@ fn encode(value: &str) -> String {
 }
 
 /// `?a=1&b=2` from the pairs that have a value.
-fn query(pairs: &[(&str, Option<String>)]) -> String {
+pub(crate) fn query(pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> =
         pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
     if parts.is_empty() {

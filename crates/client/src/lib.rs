@@ -16,18 +16,21 @@
 //! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
 //! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
+//! - [`search`]: [`MessageSearch`], a message search built up and sent from [`Client::search`].
 //! - [`timeline`]: [`Timeline`], the client's copy of its conversations, kept current from
 //!   `message.new`, `message.updated` and sync (with the update sequence).
 
 pub mod admin;
 pub mod manage;
 pub mod rest;
+pub mod search;
 pub mod timeline;
 pub mod ws;
 
 use confab_proto::ErrorBody;
 
 pub use rest::Client;
+pub use search::MessageSearch;
 pub use timeline::Timeline;
 pub use ws::Connection;
 

@@ -453,9 +453,66 @@ pub trait GroupAdminStore: Send + Sync {
     async fn set_role(&self, conversation_id: &str, actor: &str, user: &str, role: Role) -> Result<bool>;
 }
 
+/// A message search (see [`crate::rules::search`] for the query, order and cursor).
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// Whose conversations are searched: those they are a member of now.
+    pub user: String,
+    pub query: crate::rules::search::SearchQuery,
+    /// Only this conversation (if `user` is not in it, nothing matches).
+    pub conversation_id: Option<String>,
+    pub sender_id: Option<String>,
+    /// Only messages with `createdAt < before` (ms).
+    pub before: Option<i64>,
+    /// Only messages with `createdAt > after` (ms).
+    pub after: Option<i64>,
+    /// Only results after this key.
+    pub after_key: Option<crate::rules::search::SearchKey>,
+    /// At most this many results.
+    pub limit: u32,
+}
+
+impl SearchRequest {
+    /// The first page of `user`'s search for `query`, without filters.
+    pub fn new(user: &str, query: crate::rules::search::SearchQuery, limit: u32) -> Self {
+        SearchRequest {
+            user: user.to_string(),
+            query,
+            conversation_id: None,
+            sender_id: None,
+            before: None,
+            after: None,
+            after_key: None,
+            limit,
+        }
+    }
+}
+
+/// One search result: the message as stored now, and where it stands in the order.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub message: Message,
+    pub key: crate::rules::search::SearchKey,
+}
+
+/// Full-text search over messages.
+///
+/// Guarantees: only conversations the user is a member of at the time of the call are searched
+/// (a conversation left is no longer searched, a foreign or unknown `conversation_id` finds
+/// nothing, indistinguishably); only the text of text messages and attachment captions is
+/// searched, as it is now: the index is written in the same transaction as every append, edit
+/// and delete, so an edit is found by its new text and a deleted message is never found once the
+/// delete is acknowledged. Words match ignoring case and accents. Hits come in the order of
+/// [`crate::rules::search`], each key strictly after `after_key`.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>>;
+}
+
 #[async_trait]
 pub trait Store:
     UserStore
+    + SearchStore
     + ConversationStore
     + MessageStore
     + ReceiptStore

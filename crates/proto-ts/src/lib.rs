@@ -68,6 +68,8 @@ pub fn types() -> Vec<(String, String)> {
         decl::<rest::SendMessageRequest>(cfg),
         decl::<rest::EditMessageRequest>(cfg),
         decl::<rest::HistoryResponse>(cfg),
+        decl::<rest::SearchResult>(cfg),
+        decl::<rest::SearchResponse>(cfg),
         decl::<rest::ReadRequest>(cfg),
         decl::<rest::ReadResponse>(cfg),
         decl::<rest::MessageReadResponse>(cfg),

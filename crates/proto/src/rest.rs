@@ -175,6 +175,26 @@ pub struct HistoryResponse {
     pub next_cursor: Option<u64>,
 }
 
+/// One message found by `GET /api/v1/search/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    pub message: Message,
+    /// The text around the hits, HTML-escaped, each hit in `<mark>…</mark>`.
+    pub snippet: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResponse {
+    /// Best first, newer first among equals.
+    pub results: Vec<SearchResult>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]

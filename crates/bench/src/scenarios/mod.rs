@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod fanout;
 pub mod latency;
+pub mod search;
 pub mod store;
 pub mod sweep;
 pub mod sync;

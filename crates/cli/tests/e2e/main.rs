@@ -25,6 +25,7 @@ mod presence;
 mod readme;
 mod realtime;
 mod registration;
+mod search;
 mod security;
 mod services;
 mod sessions;

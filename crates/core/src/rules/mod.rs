@@ -16,6 +16,7 @@
 //! - [`views`]: a conversation and an offline catch-up as one member sees them.
 //! - [`receipts`]: who received and read a message, and when.
 //! - [`presence`]: the order `lastSeen` answers come back in.
+//! - [`search`]: message search queries, their order, cursor and snippets.
 //! - [`sessions`]: which tokens a revocation covers.
 //! - [`moderation`]: which message a report names, report and ban texts, who may be banned and
 //!   whether a ban is in force.
@@ -38,6 +39,7 @@ pub mod posting;
 pub mod presence;
 pub mod reactions;
 pub mod receipts;
+pub mod search;
 pub mod sessions;
 pub mod updates;
 pub mod users;

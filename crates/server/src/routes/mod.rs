@@ -9,6 +9,7 @@ mod lifecycle;
 mod messages;
 mod ops;
 mod reports;
+mod search;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +52,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/sync", post(messages::sync))
         .route("/reports", post(reports::create))
         .merge(admin::routes())
+        .merge(search::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

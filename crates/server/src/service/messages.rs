@@ -54,7 +54,7 @@ pub(crate) struct SendOptions {
 }
 
 pub(crate) struct Messages {
-    store: SharedStore,
+    pub(super) store: SharedStore,
     notifier: Notifier,
     dispatcher: Dispatcher,
     limits: Limits,

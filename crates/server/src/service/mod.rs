@@ -13,6 +13,7 @@
 //!   `conversation.updated`.
 //! - [`blocks`]: blocking users, and this node's cache of blocks between pairs.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
+//! - [`search`]: message search.
 //! - [`lifecycle`]: edits, deletes for everyone and reactions, announced as `message.updated`.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
 //! - [`typing`]: typing indicators (in memory only).
@@ -28,6 +29,7 @@ mod moderation;
 mod notify;
 mod presence;
 mod reports;
+mod search;
 mod sessions;
 mod throttle;
 mod typing;
@@ -45,5 +47,6 @@ pub(crate) use moderation::{BanCache, LogFollower};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
 pub(crate) use reports::Reports;
+pub(crate) use search::SearchParams;
 pub(crate) use sessions::RevocationCache;
 pub(crate) use typing::TypingTracker;

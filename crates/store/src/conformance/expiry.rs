@@ -92,6 +92,12 @@ pub async fn an_expired_message_reads_as_a_tombstone_before_the_sweep(store: Sha
     let b = user(&store, "liam").await;
     let (c, _) = store.open_direct(&a, &b, new_id(), now_millis()).await.unwrap();
     let brief = post(&store, &c, &a, "brief", Some(1)).await;
+    let searching = |store: SharedStore, viewer: String| async move {
+        let query = confab_core::rules::search::parse("brief").expect("a query");
+        let req = confab_core::store::SearchRequest::new(&viewer, query, 10);
+        store.search_messages(req).await.expect("search").len()
+    };
+    assert_eq!(searching(store.clone(), b.clone()).await, 1, "found while it lives");
     // Wait (bounded) for the clock to pass its expiry; no sweep runs in between.
     let expires_at = brief.expires_at.expect("an expiry");
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -103,6 +109,7 @@ pub async fn an_expired_message_reads_as_a_tombstone_before_the_sweep(store: Sha
     .expect("the clock passes the expiry");
     let seen = all(&store, &c, &b).await;
     assert_eq!((seen[0].content.clone(), seen[0].is_deleted()), (Content::Deleted, true));
+    assert_eq!(searching(store.clone(), b.clone()).await, 0, "never found once expired, swept or not");
     let last = store.conversation(&c, &b).await.unwrap().last_message.expect("a last message");
     assert!(last.is_deleted(), "lastMessage shows the tombstone");
     let synced = store.sync(&b, &[], 100).await.unwrap();

@@ -17,6 +17,7 @@
 //! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
 //! - [`expiry`]: disappearing messages and retention.
 //! - [`invites`]: invite codes for registration by invite only.
+//! - [`search`]: message search: membership, matching, edits and deletes, order, pages.
 
 mod blocks;
 mod conversations;
@@ -28,6 +29,7 @@ mod markers;
 mod messages;
 mod moderation;
 mod properties;
+mod search;
 mod sessions;
 mod users;
 
@@ -41,6 +43,7 @@ pub use markers::*;
 pub use messages::*;
 pub use moderation::*;
 pub use properties::*;
+pub use search::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -140,6 +143,13 @@ pub async fn check_upgraded_to_per_sender_ids(store: &SharedStore) {
     let m = &old.messages[0];
     assert_eq!((m.message_id.as_str(), m.sender_id.as_str(), m.sequence_number), ("old-1", "u-ann", 1));
     assert_eq!((m.content.clone(), m.timestamp), (text("before"), 2));
+    // Messages stored before search existed are indexed by the upgrade.
+    let query = confab_core::rules::search::parse("BEFORE").expect("query");
+    let found = store
+        .search_messages(confab_core::store::SearchRequest::new("u-ben", query, 10))
+        .await
+        .expect("search");
+    assert_eq!(found.iter().map(|h| h.message.message_id.as_str()).collect::<Vec<_>>(), ["old-1"]);
     let msg = |sender: &str, t: &str| NewMessage {
         message_id: "old-1".into(),
         conversation_id: "c-ab".into(),
@@ -171,6 +181,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("properties.rs"),
         include_str!("moderation.rs"),
         include_str!("lifecycle.rs"),
+        include_str!("search.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -248,6 +259,13 @@ macro_rules! store_conformance_suite {
             the_shorter_of_server_and_group_retention_applies,
             invites_let_in_as_many_as_they_allow_until_they_expire_or_are_revoked,
             concurrent_registrations_take_the_last_uses_once,
+            search_covers_the_viewers_conversations_only,
+            search_folds_case_and_accents_and_knows_phrases_and_prefixes,
+            search_follows_edits_and_deletes_at_once,
+            search_filters_by_sender_and_time,
+            search_ranks_best_first_then_newest,
+            search_pages_visit_every_result_once_despite_inserts,
+            search_treats_hostile_syntax_as_text,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

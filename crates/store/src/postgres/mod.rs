@@ -18,7 +18,8 @@ use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite, InviteStore, MarkerMove,
     MessageRef, MessageStore, NewGroup, NewInvite, NewMessage, NewUser, PresenceStore, ReadMove,
-    ReceiptStore, Receipts, Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store,
+    StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
@@ -29,8 +30,8 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    conversations, expiry, invites, markers, messages, presence, receipts, sessions, settings, updates,
-    users, views,
+    conversations, expiry, invites, markers, messages, presence, receipts, search, sessions, settings,
+    updates, users, views,
 };
 use crate::schema::{self, Migrations, SchemaStatus};
 
@@ -43,6 +44,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0005_blocks.sql"),
     migration!("0006_reports_bans.sql"),
     migration!("0007_message_lifecycle.sql"),
+    migration!("0008_search.sql"),
     migration!("0009_expiry.sql"),
     migration!("0010_invites.sql"),
 ];
@@ -393,6 +395,13 @@ impl MessageStore for PostgresStore {
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         snapshot!(self, |c| views::sync(c, user, cursors, limit, now_millis()).await)
+    }
+}
+
+#[async_trait]
+impl SearchStore for PostgresStore {
+    async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
+        once!(self, |c| search::search(c, &request).await)
     }
 }
 

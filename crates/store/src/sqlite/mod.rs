@@ -24,7 +24,8 @@ use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange
 use confab_core::store::{
     AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite, InviteStore, MarkerMove,
     MessageRef, MessageStore, NewGroup, NewInvite, NewMessage, NewUser, PresenceStore, ReadMove,
-    ReceiptStore, Receipts, Revocations, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store,
+    StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
@@ -33,8 +34,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    conversations, expiry, invites, markers, messages, presence, receipts, sessions, settings, updates,
-    users, views,
+    conversations, expiry, invites, markers, messages, presence, receipts, search, sessions, settings,
+    updates, users, views,
 };
 use self::writer::Writer;
 use crate::schema::{self, Migrations, SchemaStatus};
@@ -49,6 +50,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0006_blocks.sql"),
     migration!("0007_reports_bans.sql"),
     migration!("0008_message_lifecycle.sql"),
+    migration!("0009_search.sql"),
     migration!("0010_expiry.sql"),
     migration!("0011_invites.sql"),
 ];
@@ -391,6 +393,13 @@ impl MessageStore for SqliteStore {
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         let (user, cursors) = (user.to_string(), cursors.to_vec());
         self.read_snapshot(move |c| views::sync(c, &user, &cursors, limit, now_millis())).await
+    }
+}
+
+#[async_trait]
+impl SearchStore for SqliteStore {
+    async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
+        self.read(move |c| search::search(c, &request)).await
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod messages;
 pub(crate) mod moderation;
 pub(crate) mod presence;
 pub(crate) mod receipts;
+pub(crate) mod search;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod updates;

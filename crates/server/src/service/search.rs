@@ -1,0 +1,54 @@
+//! Message search: the request checked and parsed by `confab_core::rules::search`, the store's
+//! hits turned into results with snippets and the cursor for the next page.
+
+use confab_core::rules::search;
+use confab_core::store::SearchRequest;
+use confab_core::Result;
+use confab_proto::{SearchResponse, SearchResult};
+
+use super::messages::Messages;
+
+/// A search as the REST API receives it.
+#[derive(Debug, Default)]
+pub(crate) struct SearchParams {
+    pub q: String,
+    pub conversation_id: Option<String>,
+    pub sender_id: Option<String>,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl Messages {
+    /// `viewer`'s search (see `SearchStore` for what is searched).
+    pub(crate) async fn search(&self, viewer: &str, params: SearchParams) -> Result<SearchResponse> {
+        let query = search::parse(&params.q)?;
+        let limit = search::limit(params.limit)?;
+        let after_key =
+            params.cursor.as_deref().filter(|c| !c.is_empty()).map(search::decode_cursor).transpose()?;
+        let request = SearchRequest {
+            user: viewer.to_string(),
+            query: query.clone(),
+            conversation_id: params.conversation_id.filter(|c| !c.is_empty()),
+            sender_id: params.sender_id.filter(|s| !s.is_empty()),
+            before: params.before,
+            after: params.after,
+            after_key,
+            // One more than asked tells whether there is a next page.
+            limit: limit + 1,
+        };
+        let mut hits = self.store.search_messages(request).await?;
+        let more = hits.len() > limit as usize;
+        hits.truncate(limit as usize);
+        let next_cursor = if more { hits.last().map(|h| search::encode_cursor(&h.key)) } else { None };
+        let results = hits
+            .into_iter()
+            .map(|h| {
+                let snippet = search::snippet(&query, h.message.content.text().unwrap_or_default());
+                SearchResult { message: h.message, snippet }
+            })
+            .collect();
+        Ok(SearchResponse { results, next_cursor })
+    }
+}
