@@ -2,10 +2,11 @@
 //! `expiresAt` and removes messages past their retention ([`confab_core::rules::expiry`]). It works
 //! in batches of `sweep_batch` messages, one short store transaction each, so sends queued behind
 //! it wait for one batch at most; a backlog (a million messages expiring at once) is worked off
-//! batch after batch without holding the writer. Every node runs one; the store makes concurrent
+//! batch after batch, resting between batches as long as each took, so it never holds the writer
+//! for more than half the time. Every node runs one; the store makes concurrent
 //! sweeps safe. Each tombstone is announced as `message.updated`, like a delete.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use confab_core::ids::now_millis;
 use confab_core::store::SharedStore;
@@ -32,6 +33,7 @@ pub(crate) async fn sweep(
     let batch = config.sweep_batch.max(1);
     let mut swept = Swept::default();
     while !shutdown.is_cancelled() {
+        let started = Instant::now();
         let erased = store.expire_messages(now, batch).await?;
         let n = erased.len() as u64;
         lifecycle.announce_expired(erased).await;
@@ -40,16 +42,25 @@ pub(crate) async fn sweep(
         if n < u64::from(batch) {
             break;
         }
+        pause(started).await;
     }
     while !shutdown.is_cancelled() {
+        let started = Instant::now();
         let n = store.apply_retention(now, config.retention_days, batch).await?;
         swept.purged += n;
         metrics::counter!("confab_messages_purged_total").increment(n);
         if n < u64::from(batch) {
             break;
         }
+        pause(started).await;
     }
     Ok(swept)
+}
+
+/// Between two full batches the sweeper rests as long as the last one took: a backlog takes at
+/// most half of the store's (and the node's) time, and what is sent meanwhile goes first.
+async fn pause(batch_started: Instant) {
+    tokio::time::sleep(batch_started.elapsed()).await;
 }
 
 /// Runs [`sweep`] every `config.sweep_interval` until shutdown.

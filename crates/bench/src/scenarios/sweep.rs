@@ -65,7 +65,9 @@ pub struct SweepArgs {
 pub async fn run(args: &SweepArgs, output: &OutputArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.messages > 0 && args.conversations > 0, "counts must be positive");
     anyhow::ensure!(args.probe_rate > 0.0, "--probe-rate must be positive");
-    let server = ServerHandle::prepare(&args.target, &["--sweep-interval-ms".into(), "1000".into()])?;
+    // The probe's connections send no heartbeats: the spawned server waits for them long enough.
+    let spawn = ["--sweep-interval-ms", "1000", "--heartbeat-interval-ms", "600000"].map(String::from);
+    let server = ServerHandle::prepare(&args.target, &spawn)?;
     let url = server.url().to_string();
     let mut report = Report::new("sweep", "confab", server.info.clone(), serde_json::to_value(args)?);
     let expired_before = expired_total(&url).await?;
