@@ -49,8 +49,8 @@ pub struct SweepArgs {
     /// Probe messages per second, idle and during the sweep.
     #[arg(long, default_value_t = 100.0)]
     pub probe_rate: f64,
-    /// Seconds of the idle probe at least (it runs until the messages are due).
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds of the idle probe, which ends just before the messages are due.
+    #[arg(long, default_value_t = 20.0)]
     pub idle_secs: f64,
     /// Longest the sweep may take before the run gives up (seconds).
     #[arg(long, default_value_t = 600)]
@@ -119,10 +119,12 @@ pub async fn run(args: &SweepArgs, output: &OutputArgs) -> anyhow::Result<Report
     ];
     let mut sender = a.sender;
 
-    // Idle: the messages are stored but not yet due. The probe runs until they are (an idle
-    // connection would be closed for missing heartbeats), `--idle-secs` at least.
-    let until_due = expires_at.saturating_duration_since(Instant::now()).as_secs_f64() - 0.5;
-    let idle_count = (args.probe_rate * until_due.max(args.idle_secs)).ceil() as u64;
+    // Idle: the messages are stored but not yet due. The probe runs for the last `--idle-secs`
+    // before they are, once the server has settled after the seeding (WAL checkpoint, fan-out).
+    let idle_from =
+        expires_at.checked_sub(Duration::from_secs_f64(args.idle_secs + 0.5)).unwrap_or(expires_at);
+    tokio::time::sleep_until(idle_from.into()).await;
+    let idle_count = (args.probe_rate * args.idle_secs).ceil() as u64;
     let before = server.sample();
     let idle = probe(&mut sender, &tally, &recorders, args.probe_rate, idle_count, None).await?;
     let after = server.sample();
