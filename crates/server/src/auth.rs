@@ -250,6 +250,21 @@ fn lower_priority() {
 mod tests {
     use super::*;
 
+    /// A hash written by an earlier release (argon2 0.5): accounts made then must keep working.
+    const EARLIER_HASH: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$aJEvOpgo7+t+swgGvc/2fQ$fRg3dY85ZtqGmULXq/zm2yYpoGm8RqV7U0OaeRSoZA4";
+
+    #[tokio::test]
+    async fn hashes_made_by_earlier_releases_still_verify() {
+        let pool = HashPool::new(1, 4);
+        let right = "correct horse battery staple".to_string();
+        assert!(pool.verify(right.clone(), Some(EARLIER_HASH.into())).await.unwrap());
+        assert!(!pool.verify("wrong horse".into(), Some(EARLIER_HASH.into())).await.unwrap());
+        let fresh = pool.hash(right.clone()).await.unwrap();
+        assert!(fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{fresh}");
+        assert!(pool.verify(right, Some(fresh)).await.unwrap());
+    }
+
     #[test]
     fn tokens_round_trip_and_forgeries_fail() {
         let keys = TokenKeys::new("secret-one", std::time::Duration::from_secs(60));
