@@ -11,7 +11,8 @@
 //! Application-minted tokens may omit both: without `jti` they cannot be logged out one by one,
 //! and without `iat` no cutoff reaches them.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use confab_core::{Error, Result};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -183,9 +184,9 @@ impl HashPool {
     /// Hashes a password with argon2id (default parameters).
     pub async fn hash(&self, password: String) -> Result<String> {
         self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
+            // A fresh random salt each time (the OS's generator).
             Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
+                .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
                 .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
         })
@@ -226,12 +227,11 @@ impl HashPool {
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
-        use argon2::password_hash::rand_core::RngCore;
+        use rand::RngCore;
         let mut secret = [0u8; 32];
-        OsRng.fill_bytes(&mut secret);
-        let salt = SaltString::generate(&mut OsRng);
+        rand::rngs::OsRng.fill_bytes(&mut secret);
         Argon2::default()
-            .hash_password(&secret, &salt)
+            .hash_password(&secret)
             .map(|h| h.to_string())
             .expect("argon2 with default parameters hashes any 32 bytes")
     })
