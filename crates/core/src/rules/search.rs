@@ -8,15 +8,26 @@
 //! `NEAR`, `AND`, `OR`, `NOT` and a quote without its closing quote are text, so a query never
 //! reaches an engine as anything but quoted words.
 //!
-//! # Order and cursor
-//! Results come best first, in relevance tiers (the engine's score — BM25 in SQLite, `ts_rank` in
-//! PostgreSQL — cut into coarse steps, so that near-equal scores are equal), newer first within a
-//! tier, then by conversation and sequence number (both descending) so that the order is total.
-//! The cursor is that key of the last result given (keyset paging): a later page starts strictly
-//! after it, so messages appended between pages never push a result onto a second page or off the
-//! next one. A message that changes tier between pages (edited, or in SQLite a score moved
-//! across a tier boundary by the corpus statistics) can be seen twice or missed once.
-
+//! # Candidates, windows and order
+//! The engine (FTS5 in SQLite, a GIN-indexed `tsvector` in PostgreSQL) finds *candidates*: the
+//! messages of the caller's conversations holding every word, newest first. Ranking happens here,
+//! over one *window* of candidates at a time: the [`WINDOW`] newest, then the next [`WINDOW`]
+//! older ones, and so on. So the cost of a search follows the page asked for, not the number of
+//! matches in the database (a common word in a million messages costs the same as in a thousand),
+//! and relevance is blended with recency: the best of the newest matches come first.
+//!
+//! Within a window, a candidate must contain every phrase as a phrase (the engines are only asked
+//! for the words), then results come best first, in relevance tiers ([`score`]: BM25's term
+//! frequency and length normalisation, cut into coarse steps so that near-equal scores are
+//! equal), newer first within a tier, then by conversation and sequence number (both descending)
+//! so that the order is total.
+//!
+//! # Cursor
+//! The cursor is the [`SearchKey`] of the last result given (keyset paging): its window (the
+//! position of that window's newest candidate, fixed by the first page) and its place in it. A
+//! later page starts strictly after it, so messages appended between pages (newer than the first
+//! page's window) never push a result onto a second page or off the next one. A message edited
+//! between pages can be seen twice or missed once.
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -28,6 +39,13 @@ pub const MAX_QUERY_CHARS: usize = 256;
 pub const MAX_TERMS: usize = 16;
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
+/// Candidates ranked together (see the module docs).
+pub const WINDOW: usize = 1000;
+/// BM25's term-frequency saturation and length normalisation.
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
+/// Relevance tiers per unit of [`score`].
+const TIER_STEPS: f64 = 2.0;
 /// Characters of text a snippet shows around its first hit (more text is cut with `…`).
 pub const SNIPPET_CHARS: usize = 160;
 /// Of which before the first hit, at most.
@@ -121,25 +139,23 @@ pub fn parse(q: &str) -> Result<SearchQuery> {
 }
 
 impl SearchQuery {
-    /// The query in FTS5 syntax: every word quoted (so it is only ever a word), terms side by
-    /// side (all must match). `None` when there is nothing to search for.
-    pub fn fts5(&self) -> Option<String> {
+    /// The words every candidate must hold, in FTS5 syntax: each word quoted, phrases taken
+    /// apart (a phrase is checked by [`score`]: FTS5 matching it costs position lists of every
+    /// message holding its words), a prefix stays a prefix. `None` when there is nothing to
+    /// search for.
+    pub fn fts5_words(&self) -> Option<String> {
         if self.terms.is_empty() {
             return None;
         }
-        let terms: Vec<String> = self
-            .terms
-            .iter()
-            .map(|t| {
-                let quoted = format!("\"{}\"", t.words.join(" ").replace('"', "\"\""));
-                if t.prefix {
-                    format!("{quoted} *")
-                } else {
-                    quoted
-                }
-            })
-            .collect();
-        Some(terms.join(" "))
+        let mut out = Vec::new();
+        for t in &self.terms {
+            let last = t.words.len() - 1;
+            for (i, w) in t.words.iter().enumerate() {
+                let quoted = format!("\"{}\"", w.replace('"', "\"\""));
+                out.push(if i == last && t.prefix { format!("{quoted} *") } else { quoted });
+            }
+        }
+        Some(out.join(" "))
     }
 
     /// The query as PostgreSQL `to_tsquery` input: every word quoted as a lexeme, phrases
@@ -170,19 +186,21 @@ impl SearchQuery {
 /// Where a result stands in the order (see the module docs): greater is earlier.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SearchKey {
+    /// The window: the engine's position of its newest candidate.
+    pub window: i64,
     pub tier: i64,
     pub created_at: i64,
     pub conversation_id: String,
     pub sequence_number: u64,
 }
 
-const CURSOR_VERSION: &str = "s1";
+const CURSOR_VERSION: &str = "s2";
 
 /// The opaque cursor for the results after `key`.
 pub fn encode_cursor(key: &SearchKey) -> String {
     let plain = format!(
-        "{CURSOR_VERSION}:{}:{}:{}:{}",
-        key.tier, key.created_at, key.sequence_number, key.conversation_id
+        "{CURSOR_VERSION}:{}:{}:{}:{}:{}",
+        key.window, key.tier, key.created_at, key.sequence_number, key.conversation_id
     );
     plain.bytes().map(|b| format!("{b:02x}")).collect()
 }
@@ -199,15 +217,164 @@ pub fn decode_cursor(cursor: &str) -> Result<SearchKey> {
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(bad)?;
     let plain = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = plain.splitn(5, ':');
+    let mut parts = plain.splitn(6, ':');
     if parts.next() != Some(CURSOR_VERSION) {
         return Err(bad());
     }
+    let window = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
     let tier = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
     let created_at = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
     let sequence_number = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
     let conversation_id = parts.next().filter(|c| !c.is_empty()).ok_or_else(bad)?.to_string();
-    Ok(SearchKey { tier, created_at, conversation_id, sequence_number })
+    Ok(SearchKey { window, tier, created_at, conversation_id, sequence_number })
+}
+
+/// A message the engine found holding every word of the query.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The engine's order of candidates, newest greatest (SQLite: the document id; PostgreSQL:
+    /// `createdAt`).
+    pub position: i64,
+    pub created_at: i64,
+    pub conversation_id: String,
+    pub sequence_number: u64,
+    pub text: String,
+}
+
+/// One window of candidates (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// The window's key: the position it was asked for, or its newest candidate's.
+    pub top: i64,
+    pub candidates: Vec<Candidate>,
+    /// The top of the next, older window; `None` when no older candidate exists.
+    pub older: Option<i64>,
+}
+
+/// One search's way through the windows: asks for windows until the page is full or the
+/// candidates run out. The adapter fetches what [`Pager::wants`] names and feeds it back:
+///
+/// ```ignore
+/// let mut pager = Pager::new(&query, after, limit);
+/// while let Some(top) = pager.wants() {
+///     pager.feed(window(top)?);
+/// }
+/// let keys = pager.finish();
+/// ```
+#[derive(Debug)]
+pub struct Pager<'q> {
+    query: &'q SearchQuery,
+    after: Option<SearchKey>,
+    next: Option<Option<i64>>,
+    limit: usize,
+    out: Vec<SearchKey>,
+}
+
+impl<'q> Pager<'q> {
+    /// The page of at most `limit` results after `after` (the first page when `None`).
+    pub fn new(query: &'q SearchQuery, after: Option<&SearchKey>, limit: usize) -> Self {
+        let next = (limit > 0).then(|| after.map(|k| k.window));
+        Pager { query, after: after.cloned(), next, limit, out: Vec::new() }
+    }
+
+    /// The window to fetch next: the newest [`WINDOW`] candidates at position `top` or below
+    /// (`None`: the newest of all), newest first, a few more when positions tie at its oldest
+    /// end, so that windows never overlap and never leave a gap. `None` when the page is done.
+    pub fn wants(&self) -> Option<Option<i64>> {
+        self.next
+    }
+
+    /// Takes the window asked for.
+    pub fn feed(&mut self, window: Window) {
+        let ranked = rank(self.query, &window);
+        let start = self.after.as_ref().map_or(0, |k| ranked.partition_point(|r| r >= k));
+        self.out.extend(ranked.into_iter().skip(start).take(self.limit - self.out.len()));
+        self.after = None;
+        self.next = if self.out.len() < self.limit { window.older.map(Some) } else { None };
+    }
+
+    /// The keys of the page, in order.
+    pub fn finish(self) -> Vec<SearchKey> {
+        self.out
+    }
+}
+
+/// The window's results in order (greatest key first): candidates that hold every phrase, with
+/// their tiers.
+pub fn rank(query: &SearchQuery, window: &Window) -> Vec<SearchKey> {
+    let counted: Vec<(&Candidate, TermCounts)> =
+        window.candidates.iter().filter_map(|c| term_counts(query, &c.text).map(|t| (c, t))).collect();
+    let average = if counted.is_empty() {
+        1.0
+    } else {
+        counted.iter().map(|(_, t)| t.words as f64).sum::<f64>() / counted.len() as f64
+    };
+    let mut keys: Vec<SearchKey> = counted
+        .into_iter()
+        .map(|(c, t)| SearchKey {
+            window: window.top,
+            tier: tier(score(&t, average), TIER_STEPS),
+            created_at: c.created_at,
+            conversation_id: c.conversation_id.clone(),
+            sequence_number: c.sequence_number,
+        })
+        .collect();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    keys
+}
+
+/// How often each term of a query occurs in a text, and the text's length in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermCounts {
+    pub per_term: Vec<u32>,
+    pub words: usize,
+}
+
+/// The counts of `query`'s terms in `text`; `None` when a phrase is not in it. A single word is
+/// counted at least once: the engine found it, and its tokenizer has the last word on what a
+/// word is.
+pub fn term_counts(query: &SearchQuery, text: &str) -> Option<TermCounts> {
+    let spans = words(text);
+    let folded: Vec<String> = spans.iter().map(|&(s, e)| fold(&text[s..e])).collect();
+    let mut per_term = Vec::with_capacity(query.terms.len());
+    for term in &query.terms {
+        let words: Vec<String> = term.words.iter().map(|w| fold(w)).collect();
+        let n = (0..folded.len()).filter(|&i| term_at(&folded, i, &words, term.prefix)).count() as u32;
+        if n == 0 && words.len() > 1 {
+            return None;
+        }
+        per_term.push(n.max(1));
+    }
+    Some(TermCounts { per_term, words: folded.len() })
+}
+
+/// Whether the (folded) words of a term start at word `i` of a (folded) text.
+fn term_at(text: &[String], i: usize, words: &[String], prefix: bool) -> bool {
+    let n = words.len();
+    i + n <= text.len()
+        && words.iter().enumerate().all(|(k, w)| {
+            let doc = &text[i + k];
+            if k == n - 1 && prefix {
+                doc.starts_with(w.as_str())
+            } else {
+                doc == w
+            }
+        })
+}
+
+/// A candidate's relevance: BM25 without its inverse document frequency (every candidate holds
+/// every term, so it would weigh all of them alike), over a window whose texts average
+/// `average_words` words.
+pub fn score(counts: &TermCounts, average_words: f64) -> f64 {
+    let length = 1.0 - BM25_B + BM25_B * counts.words as f64 / average_words.max(1.0);
+    counts
+        .per_term
+        .iter()
+        .map(|&tf| {
+            let tf = f64::from(tf);
+            tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * length)
+        })
+        .sum()
 }
 
 /// `limit` checked: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
@@ -237,19 +404,7 @@ pub fn hits(query: &SearchQuery, text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < spans.len() {
-        let matched = terms.iter().filter_map(|(words, prefix)| {
-            let n = words.len();
-            let fits = i + n <= spans.len()
-                && words.iter().enumerate().all(|(k, w)| {
-                    let doc = &folded[i + k];
-                    if k == n - 1 && *prefix {
-                        doc.starts_with(w.as_str())
-                    } else {
-                        doc == w
-                    }
-                });
-            fits.then_some(n)
-        });
+        let matched = terms.iter().filter(|(words, prefix)| term_at(&folded, i, words, *prefix)).map(|(w, _)| w.len());
         match matched.max() {
             Some(n) => {
                 out.push((spans[i].0, spans[i + n - 1].1));
@@ -357,11 +512,12 @@ mod tests {
     fn syntax_is_text() {
         assert_eq!(q("a OR b").terms, vec![term(&["a"], false), term(&["OR"], false), term(&["b"], false)]);
         assert_eq!(q("-x:y^(z)").terms, vec![term(&["x"], false), term(&["y"], false), term(&["z"], false)]);
-        assert_eq!(q("NEAR(a b)").fts5().unwrap(), r#""NEAR" "a" "b""#);
+        assert_eq!(q("NEAR(a b)").fts5_words().unwrap(), r#""NEAR" "a" "b""#);
+        assert_eq!(q(r#""big cat"* x"#).fts5_words().unwrap(), r#""big" "cat" * "x""#);
         // An unbalanced quote is text: the words after it are plain words.
         assert_eq!(q(r#"say "hi there"#).terms.len(), 3);
         assert!(q("*** \"\" ()").terms.is_empty());
-        assert_eq!(q("*** ()").fts5(), None);
+        assert_eq!(q("*** ()").fts5_words(), None);
         assert_eq!(q("it's").tsquery().unwrap(), "('it') & ('s')");
         assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap(), "('a' <-> 'b':*) & ('c':*)");
     }
@@ -376,7 +532,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
-        let key = SearchKey { tier: -3, created_at: 17, conversation_id: "c:1".into(), sequence_number: 9 };
+        let key = SearchKey { window: 12, tier: -3, created_at: 17, conversation_id: "c:1".into(), sequence_number: 9 };
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
         for bad in ["", "zz", "abc", "7331", &"00".repeat(600)] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
@@ -395,6 +551,92 @@ mod tests {
     fn folding_ignores_case_and_accents() {
         assert_eq!(fold("Café"), "cafe");
         assert_eq!(fold("ZOË"), "zoe");
+    }
+
+    fn cand(position: i64, text: &str) -> Candidate {
+        Candidate {
+            position,
+            created_at: position * 10,
+            conversation_id: "c".into(),
+            sequence_number: position as u64,
+            text: text.into(),
+        }
+    }
+
+    /// Candidates served newest first in windows of three.
+    fn fake_window(all: &[Candidate], top: Option<i64>) -> Window {
+        let mut below: Vec<Candidate> = all.iter().filter(|c| top.is_none_or(|t| c.position <= t)).cloned().collect();
+        below.sort_by_key(|c| std::cmp::Reverse(c.position));
+        let more = below.len() > 3;
+        below.truncate(3);
+        let top = top.or(below.first().map(|c| c.position)).unwrap_or(i64::MIN);
+        let older = if more { below.last().map(|c| c.position - 1) } else { None };
+        Window { top, candidates: below, older }
+    }
+
+    #[test]
+    fn phrases_must_be_phrases_and_words_count_at_least_once() {
+        let query = q(r#""big cat" dog"#);
+        assert!(term_counts(&query, "the cat is big, a dog").is_none(), "words of the phrase apart");
+        let counts = term_counts(&query, "big cat, big cat and a DOG").unwrap();
+        assert_eq!(counts, TermCounts { per_term: vec![2, 1], words: 7 });
+        // The engine found `dog`; a text where this tokenizer does not see it still counts once.
+        assert_eq!(term_counts(&q("dog"), "d-o-g").unwrap().per_term, vec![1]);
+    }
+
+    #[test]
+    fn dense_short_texts_score_above_long_ones() {
+        let query = q("budget");
+        let short = term_counts(&query, "budget budget").unwrap();
+        let long = term_counts(&query, &format!("budget {}", "filler ".repeat(40))).unwrap();
+        let average = (short.words + long.words) as f64 / 2.0;
+        assert!(score(&short, average) > score(&long, average));
+        // Term frequency saturates: ten times the word is not ten times the score.
+        let ten = term_counts(&query, &"budget ".repeat(10)).unwrap();
+        assert!(score(&ten, 10.0) < 2.0 * score(&short, 2.0));
+    }
+
+    #[test]
+    fn a_window_ranks_best_first_then_newest() {
+        let window = Window {
+            top: 9,
+            candidates: vec![cand(9, "x y z w v u budget"), cand(8, "budget budget"), cand(7, "x y z w v u budget")],
+            older: None,
+        };
+        let keys = rank(&q("budget"), &window);
+        let order: Vec<u64> = keys.iter().map(|k| k.sequence_number).collect();
+        assert_eq!(order, [8, 9, 7]);
+        assert!(keys.iter().all(|k| k.window == 9));
+    }
+
+    #[test]
+    fn pages_walk_every_window_once() {
+        let texts = ["a b", "a", "a a", "b a", "a c", "c a", "a d a", "a"];
+        let all: Vec<Candidate> = texts.iter().enumerate().map(|(i, t)| cand(i as i64 + 1, t)).collect();
+        let query = q("a");
+        let mut seen = Vec::new();
+        let mut after: Option<SearchKey> = None;
+        loop {
+            let mut pager = Pager::new(&query, after.as_ref(), 2);
+            while let Some(top) = pager.wants() {
+                pager.feed(fake_window(&all, top));
+            }
+            let keys = pager.finish();
+            if let (Some(prev), Some(first)) = (&after, keys.first()) {
+                assert!(prev > first, "a page starts after its cursor: {prev:?} {keys:?}");
+            }
+            seen.extend(keys.iter().map(|k| k.sequence_number));
+            match keys.last() {
+                Some(last) if keys.len() == 2 => after = Some(decode_cursor(&encode_cursor(last)).unwrap()),
+                _ => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), seen.len(), "nothing twice: {seen:?}");
+        assert_eq!(sorted, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(seen[..2].iter().all(|s| *s >= 6), "the newest window first: {seen:?}");
     }
 
     #[test]

@@ -265,6 +265,7 @@ macro_rules! store_conformance_suite {
             search_filters_by_sender_and_time,
             search_ranks_best_first_then_newest,
             search_pages_visit_every_result_once_despite_inserts,
+            search_walks_windows_older_than_the_newest,
             search_treats_hostile_syntax_as_text,
         );
     };

@@ -206,6 +206,45 @@ pub async fn search_pages_visit_every_result_once_despite_inserts(store: SharedS
     assert_eq!(unique.len(), 25, "every result once: {seen:?}");
 }
 
+/// More matches than one window ranks (`search::WINDOW`): pages go on into older windows, every
+/// match is found once, and a phrase only old messages hold is found under a window of newer
+/// messages holding its words apart. Many of the messages share a millisecond.
+pub async fn search_walks_windows_older_than_the_newest(store: SharedStore) {
+    let a = user(&store, "wanda").await;
+    let g = group(&store, &a, &[], GroupSettings::default()).await;
+    for i in 0..30 {
+        post(&store, &g, &a, &format!("old{i}"), "a rare phrase from long ago").await;
+    }
+    let newer = search::WINDOW + 300;
+    for i in 0..newer {
+        post(&store, &g, &a, &format!("new{i}"), "phrase that is rare").await;
+    }
+    let phrase = find(&store, &a, "\"rare phrase\"").await;
+    assert_eq!(phrase.len(), 30, "{phrase:?}");
+    assert!(phrase.iter().all(|id| id.starts_with("old")));
+
+    let mut seen = HashSet::new();
+    let mut after: Option<SearchKey> = None;
+    let mut pages = 0;
+    loop {
+        let mut req = SearchRequest::new(&a, search::parse("rare").unwrap(), 100);
+        req.after_key = after.clone();
+        let page = hits(&store, req).await;
+        pages += 1;
+        for h in &page {
+            assert!(seen.insert(h.message.message_id.clone()), "{} twice", h.message.message_id);
+        }
+        match page.last() {
+            Some(last) if page.len() == 100 => after = Some(last.key.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen.len(), newer + 30, "after {pages} pages");
+    // The newest window comes first: the old messages are on the last pages.
+    let first = find(&store, &a, "rare").await;
+    assert!(first.iter().all(|id| id.starts_with("new")), "{first:?}");
+}
+
 /// Queries full of the engines' syntax are searched as words: none fails.
 pub const HOSTILE_QUERIES: &[&str] = &[
     "\"",

@@ -401,7 +401,7 @@ impl MessageStore for PostgresStore {
 #[async_trait]
 impl SearchStore for PostgresStore {
     async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
-        once!(self, |c| search::search(c, &request).await)
+        snapshot!(self, |c| search::search(c, &request).await)
     }
 }
 

@@ -53,6 +53,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0009_search.sql"),
     migration!("0010_expiry.sql"),
     migration!("0011_invites.sql"),
+    migration!("0012_search_by_conversation.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -399,7 +400,7 @@ impl MessageStore for SqliteStore {
 #[async_trait]
 impl SearchStore for SqliteStore {
     async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
-        self.read(move |c| search::search(c, &request)).await
+        self.read_snapshot(move |c| search::search(c, &request)).await
     }
 }
 

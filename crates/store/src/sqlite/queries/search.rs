@@ -1,84 +1,126 @@
-//! Message search over the FTS5 index of migration 0009 (see `confab_core::rules::search` for the
-//! query, the order and the cursor).
+//! Message search over the FTS5 index of migrations 0009 and 0012: candidates newest first, by
+//! document id (see `confab_core::rules::search` for windows, ranking and the cursor).
 
 use confab_core::ids::now_millis;
-use confab_core::rules::search::SearchKey;
+use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
 use rusqlite::{params, Connection};
 
-use super::messages::{self, MESSAGE_COLUMNS};
-use super::seq;
+use super::messages;
 use crate::sqlite::error::SqlResult;
 
-/// Relevance tiers per unit of BM25 score (FTS5's `bm25()` is negative: lower is better).
-const TIER_STEPS: f64 = 2.0;
+/// Up to this many conversations are named in the index query (`cid : (…)`); a caller in more
+/// is searched without it (the membership join alone), which reads every match of the words.
+const MAX_NAMED_CONVERSATIONS: usize = 500;
 
-/// The one search statement: every condition a result must meet is here (a condition on
-/// messages is one more line of its `WHERE`: an expired message is never found, swept or not).
-fn sql() -> String {
-    let columns: Vec<String> = MESSAGE_COLUMNS.split(", ").map(|c| format!("m.{}", c.trim())).collect();
-    format!(
-        "SELECT {columns}, h.tier FROM (
-             SELECT d.conversation_id AS cid, d.sequence_number AS sn,
-                    CAST(-bm25(message_search) * {TIER_STEPS:.1} AS INTEGER) AS tier
-             FROM message_search JOIN message_docs d ON d.doc_id = message_search.rowid
-             WHERE message_search MATCH ?1
-         ) h
-         JOIN members mb ON mb.conversation_id = h.cid AND mb.user_id = ?2
-         JOIN messages m ON m.conversation_id = h.cid AND m.sequence_number = h.sn
-         WHERE m.deleted_at IS NULL
-           AND (m.expires_at IS NULL OR m.expires_at > ?12)
-           AND (?3 IS NULL OR h.cid = ?3)
-           AND (?4 IS NULL OR m.sender_id = ?4)
-           AND (?5 IS NULL OR m.created_at < ?5)
-           AND (?6 IS NULL OR m.created_at > ?6)
-           AND (?7 IS NULL OR (h.tier, m.created_at, h.cid, h.sn) < (?7, ?8, ?9, ?10))
-         ORDER BY h.tier DESC, m.created_at DESC, h.cid DESC, h.sn DESC
-         LIMIT ?11",
-        columns = columns.join(", ")
-    )
+/// One window of candidates: every condition a result must meet is here (a condition on messages
+/// is one more line of its `WHERE`: an expired message is never found, swept or not). FTS5 hands
+/// rows out by descending document id and the `LIMIT` stops it, so a window costs its own size.
+const WINDOW_SQL: &str = "
+    SELECT f.rowid, d.conversation_id, d.sequence_number, m.created_at,
+           json_extract(m.content, '$.text')
+    FROM message_search f
+    JOIN message_docs d ON d.doc_id = f.rowid
+    JOIN members mb ON mb.conversation_id = d.conversation_id AND mb.user_id = ?2
+    JOIN messages m ON m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number
+    WHERE message_search MATCH ?1
+      AND (?3 IS NULL OR f.rowid <= ?3)
+      AND m.deleted_at IS NULL
+      AND (m.expires_at IS NULL OR m.expires_at > ?4)
+      AND (?5 IS NULL OR d.conversation_id = ?5)
+      AND (?6 IS NULL OR m.sender_id = ?6)
+      AND (?7 IS NULL OR m.created_at < ?7)
+      AND (?8 IS NULL OR m.created_at > ?8)
+    ORDER BY f.rowid DESC
+    LIMIT ?9";
+
+/// The FTS5 query: the words in the text column and, when they are few enough to name, the
+/// caller's conversations in the other. `None` when nothing can match.
+fn match_expression(conn: &Connection, req: &SearchRequest) -> Result<Option<String>> {
+    let Some(words) = req.query.fts5_words() else { return Ok(None) };
+    let conversations: Vec<String> = match &req.conversation_id {
+        Some(id) => vec![id.clone()],
+        None => conn
+            .prepare_cached(
+                "SELECT conversation_id FROM members WHERE user_id = ?1 LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![req.user, MAX_NAMED_CONVERSATIONS + 1], |r| r.get(0))?.collect()
+            })
+            .db()?,
+    };
+    if conversations.is_empty() {
+        return Ok(None);
+    }
+    if conversations.len() > MAX_NAMED_CONVERSATIONS {
+        return Ok(Some(format!("text : ({words})")));
+    }
+    // The same word the trigger writes: SQLite's `hex()` of the id's bytes.
+    let ids: Vec<String> =
+        conversations.iter().map(|c| c.bytes().map(|b| format!("{b:02X}")).collect()).collect();
+    Ok(Some(format!("text : ({words}) AND cid : ({})", ids.join(" OR "))))
 }
 
-/// The tier comes after the message's columns.
-fn tier_column() -> usize {
-    MESSAGE_COLUMNS.split(", ").count()
-}
-
-pub(crate) fn search(conn: &Connection, req: &SearchRequest) -> Result<Vec<SearchHit>> {
-    let Some(fts) = req.query.fts5() else { return Ok(Vec::new()) };
-    let key = req.after_key.as_ref();
-    let mut stmt = conn.prepare_cached(&sql()).db()?;
+fn window(conn: &Connection, req: &SearchRequest, expression: &str, top: Option<i64>) -> Result<Window> {
+    let mut stmt = conn.prepare_cached(WINDOW_SQL).db()?;
     let rows = stmt
         .query_map(
             params![
-                fts,
+                expression,
                 req.user,
+                top,
+                now_millis(),
                 req.conversation_id,
                 req.sender_id,
                 req.before,
                 req.after,
-                key.map(|k| k.tier),
-                key.map(|k| k.created_at),
-                key.map(|k| k.conversation_id.as_str()),
-                key.map(|k| seq(k.sequence_number)),
-                req.limit,
-                now_millis(),
+                WINDOW as i64,
             ],
-            |row| Ok((messages::raw_message(row)?, row.get::<_, i64>(tier_column())?)),
+            |row| {
+                Ok(Candidate {
+                    position: row.get(0)?,
+                    conversation_id: row.get(1)?,
+                    sequence_number: row.get::<_, i64>(2)?.max(0) as u64,
+                    created_at: row.get(3)?,
+                    text: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                })
+            },
         )
         .db()?;
-    let rows = rows.collect::<rusqlite::Result<Vec<_>>>().db()?;
-    rows.into_iter()
-        .map(|(raw, tier)| {
-            let message = messages::decode(raw)?;
-            let key = SearchKey {
-                tier,
-                created_at: message.timestamp,
-                conversation_id: message.conversation_id.clone(),
-                sequence_number: message.sequence_number,
-            };
-            Ok(SearchHit { message, key })
-        })
-        .collect()
+    let candidates = rows.collect::<rusqlite::Result<Vec<_>>>().db()?;
+    // Document ids are unique: the next window starts just below this one's oldest.
+    let older = if candidates.len() == WINDOW { candidates.last().map(|c| c.position - 1) } else { None };
+    let top = top.or(candidates.first().map(|c| c.position)).unwrap_or(i64::MIN);
+    Ok(Window { top, candidates, older })
+}
+
+pub(crate) fn search(conn: &Connection, req: &SearchRequest) -> Result<Vec<SearchHit>> {
+    let Some(expression) = match_expression(conn, req)? else { return Ok(Vec::new()) };
+    let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
+    while let Some(top) = pager.wants() {
+        pager.feed(window(conn, req, &expression, top)?);
+    }
+    let mut hits = Vec::new();
+    for key in pager.finish() {
+        // Read in the same snapshot as the candidates: the message is there.
+        if let Some(message) = messages::at(conn, &key.conversation_id, key.sequence_number)? {
+            hits.push(SearchHit { message, key });
+        }
+    }
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversation_words_are_what_sqlite_hex_writes() {
+        let conn = Connection::open_in_memory().unwrap();
+        let id = "0192-é:x";
+        let sqlite: String = conn.query_row("SELECT hex(?1)", [id], |r| r.get(0)).unwrap();
+        let ours: String = id.bytes().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(sqlite, ours);
+    }
 }
