@@ -1,9 +1,10 @@
 //! The sweeper: every `sweep_interval`, erases the content of disappearing messages past their
 //! `expiresAt` and removes messages past their retention ([`confab_core::rules::expiry`]). It works
-//! in batches of `sweep_batch` messages, one short store transaction each, so sends queued behind
-//! it wait for one batch at most; a backlog (a million messages expiring at once) is worked off
-//! batch after batch, resting between batches as long as each took, so it never holds the writer
-//! for more than half the time. Every node runs one; the store makes concurrent
+//! in batches, one short store transaction each, so sends queued behind it wait for one batch at
+//! most: a batch holds at most `sweep_batch` messages, fewer when that would take longer than
+//! [`BATCH_TIME`] (the size follows how long the last batch took). A backlog (a million messages
+//! expiring at once) is worked off batch after batch, resting between batches as long as each
+//! took, so it never holds the writer for more than half the time. Every node runs one; the store makes concurrent
 //! sweeps safe. Each tombstone is announced as `message.updated`, like a delete.
 
 use std::time::{Duration, Instant};
@@ -14,6 +15,23 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ExpiryConfig;
 use crate::service::Lifecycle;
+
+/// How long one batch should hold the writer: a send that arrives during a batch waits this long
+/// more, so it is kept near the commit time of an ordinary send.
+pub(crate) const BATCH_TIME: Duration = Duration::from_millis(2);
+
+/// The smallest batch: below it, the commit's own fsync (which a batch's time includes) would be
+/// most of the work, and a slow disk would shrink the sweep to a crawl.
+const MIN_BATCH: u32 = 20;
+
+/// The size of the next batch after one of `size` messages took `took`: scaled towards
+/// [`BATCH_TIME`], at most doubling per batch, between [`MIN_BATCH`] and `max`.
+pub(crate) fn next_batch_size(size: u32, took: Duration, max: u32) -> u32 {
+    let max = max.max(1);
+    let took = took.as_secs_f64().max(1e-6);
+    let scaled = f64::from(size) * BATCH_TIME.as_secs_f64() / took;
+    (scaled.min(f64::from(size) * 2.0).floor() as u32).clamp(MIN_BATCH.min(max), max)
+}
 
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,28 +48,34 @@ pub(crate) async fn sweep(
     now: i64,
     shutdown: &CancellationToken,
 ) -> confab_core::Result<Swept> {
-    let batch = config.sweep_batch.max(1);
+    let max = config.sweep_batch.max(1);
     let mut swept = Swept::default();
+    let mut size = max;
     while !shutdown.is_cancelled() {
         let started = Instant::now();
-        let erased = store.expire_messages(now, batch).await?;
+        let erased = store.expire_messages(now, size).await?;
+        let took = started.elapsed();
         let n = erased.len() as u64;
         lifecycle.announce_expired(erased).await;
         swept.expired += n;
         metrics::counter!("confab_messages_expired_total").increment(n);
-        if n < u64::from(batch) {
+        if n < u64::from(size) {
             break;
         }
+        size = next_batch_size(size, took, max);
         pause(started).await;
     }
+    let mut size = max;
     while !shutdown.is_cancelled() {
         let started = Instant::now();
-        let n = store.apply_retention(now, config.retention_days, batch).await?;
+        let n = store.apply_retention(now, config.retention_days, size).await?;
+        let took = started.elapsed();
         swept.purged += n;
         metrics::counter!("confab_messages_purged_total").increment(n);
-        if n < u64::from(batch) {
+        if n < u64::from(size) {
             break;
         }
+        size = next_batch_size(size, took, max);
         pause(started).await;
     }
     Ok(swept)
@@ -81,5 +105,24 @@ pub(crate) async fn run(
                 Err(e) => tracing::warn!(error = %e, "sweep failed; retrying at the next interval"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_shrink_towards_the_time_budget_and_grow_back_slowly() {
+        let ms = Duration::from_millis;
+        // 200 messages in 20 ms: 10 per ms, so 20 fit in the budget.
+        assert_eq!(next_batch_size(200, ms(20), 200), 20);
+        // Quick batches grow, at most doubling.
+        assert_eq!(next_batch_size(20, Duration::from_micros(100), 200), 40);
+        assert_eq!(next_batch_size(150, Duration::from_micros(100), 200), 200);
+        // A slow disk does not shrink batches below the floor; a small maximum is kept.
+        assert_eq!(next_batch_size(20, ms(500), 200), MIN_BATCH);
+        assert_eq!(next_batch_size(5, ms(500), 5), 5);
+        assert_eq!(next_batch_size(1, Duration::ZERO, 1), 1);
     }
 }

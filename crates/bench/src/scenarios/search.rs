@@ -59,6 +59,9 @@ pub struct SearchArgs {
     /// PostgreSQL URL for `--backend postgres` (a fresh schema is created and dropped).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pub database_url: String,
+    /// Keep the seeded PostgreSQL schema (its name is printed) to look into afterwards.
+    #[arg(long)]
+    pub keep_schema: bool,
     /// Appends in flight while seeding.
     #[arg(long, default_value_t = 2000)]
     pub seed_pipeline: usize,
@@ -144,7 +147,11 @@ pub async fn run(args: &SearchArgs, output: &OutputArgs) -> anyhow::Result<Repor
     let result = measure(args, output, &store, db_path.as_deref(), &schema, &mut report).await;
     store.shutdown().await;
     if args.backend == Backend::Postgres {
-        confab_store::postgres::PostgresStore::drop_schema(&args.database_url, &schema).await?;
+        if args.keep_schema {
+            eprintln!("kept schema {schema}");
+        } else {
+            confab_store::postgres::PostgresStore::drop_schema(&args.database_url, &schema).await?;
+        }
     }
     result.map(|()| report)
 }

@@ -159,7 +159,9 @@ impl SearchQuery {
     }
 
     /// The query as PostgreSQL `to_tsquery` input: every word quoted as a lexeme, phrases
-    /// followed by `<->`, terms joined by `&`. `None` when there is nothing to search for.
+    /// joined by `<->`, terms by `&`, a prefix `:*`. (PostgreSQL checks phrases on the rows it
+    /// reads anyway, so only phrase matches fill a window.) `None` when there is nothing to
+    /// search for.
     pub fn tsquery(&self) -> Option<String> {
         if self.terms.is_empty() {
             return None;
@@ -404,7 +406,8 @@ pub fn hits(query: &SearchQuery, text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < spans.len() {
-        let matched = terms.iter().filter(|(words, prefix)| term_at(&folded, i, words, *prefix)).map(|(w, _)| w.len());
+        let matched =
+            terms.iter().filter(|(words, prefix)| term_at(&folded, i, words, *prefix)).map(|(w, _)| w.len());
         match matched.max() {
             Some(n) => {
                 out.push((spans[i].0, spans[i + n - 1].1));
@@ -532,7 +535,13 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
-        let key = SearchKey { window: 12, tier: -3, created_at: 17, conversation_id: "c:1".into(), sequence_number: 9 };
+        let key = SearchKey {
+            window: 12,
+            tier: -3,
+            created_at: 17,
+            conversation_id: "c:1".into(),
+            sequence_number: 9,
+        };
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
         for bad in ["", "zz", "abc", "7331", &"00".repeat(600)] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
@@ -565,7 +574,8 @@ mod tests {
 
     /// Candidates served newest first in windows of three.
     fn fake_window(all: &[Candidate], top: Option<i64>) -> Window {
-        let mut below: Vec<Candidate> = all.iter().filter(|c| top.is_none_or(|t| c.position <= t)).cloned().collect();
+        let mut below: Vec<Candidate> =
+            all.iter().filter(|c| top.is_none_or(|t| c.position <= t)).cloned().collect();
         below.sort_by_key(|c| std::cmp::Reverse(c.position));
         let more = below.len() > 3;
         below.truncate(3);
@@ -600,7 +610,11 @@ mod tests {
     fn a_window_ranks_best_first_then_newest() {
         let window = Window {
             top: 9,
-            candidates: vec![cand(9, "x y z w v u budget"), cand(8, "budget budget"), cand(7, "x y z w v u budget")],
+            candidates: vec![
+                cand(9, "x y z w v u budget"),
+                cand(8, "budget budget"),
+                cand(7, "x y z w v u budget"),
+            ],
             older: None,
         };
         let keys = rank(&q("budget"), &window);

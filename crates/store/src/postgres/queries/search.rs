@@ -11,24 +11,27 @@ use super::messages;
 use crate::postgres::error::PgResult;
 
 /// One window of candidates: every condition a result must meet is here (a condition on messages
-/// is one more line of its `WHERE`: an expired message is never found, swept or not). The
-/// caller's conversations are a list the planner can intersect with the word index (primary key
-/// bitmap AND the GIN bitmap), so a common word costs its matches in those conversations only.
+/// is one more line of its `WHERE`: an expired message is never found, swept or not).
 const WINDOW_SQL: &str = "
-    SELECT m.created_at, m.conversation_id, m.sequence_number, m.content::jsonb ->> 'text'
-    FROM messages m
-    WHERE m.conversation_id = ANY(ARRAY(SELECT conversation_id FROM members WHERE user_id = $2))
-      AND m.search @@ to_tsquery('confab_search', $1)
-      AND ($3::BIGINT IS NULL OR m.created_at <= $3)
-      AND ($4::BIGINT IS NULL OR m.created_at >= $4)
-      AND m.deleted_at IS NULL
-      AND (m.expires_at IS NULL OR m.expires_at > $5)
-      AND ($6::TEXT IS NULL OR m.conversation_id = $6)
-      AND ($7::TEXT IS NULL OR m.sender_id = $7)
-      AND ($8::BIGINT IS NULL OR m.created_at < $8)
-      AND ($9::BIGINT IS NULL OR m.created_at > $9)
-    ORDER BY m.created_at DESC
-    LIMIT $10";
+    SELECT w.created_at, w.conversation_id, w.sequence_number, w.content::jsonb ->> 'text'
+    FROM (
+        SELECT m.created_at, m.conversation_id, m.sequence_number, m.content
+        FROM messages m
+        WHERE m.search @@ to_tsquery('confab_search', $1)
+          AND m.conversation_id = ANY(ARRAY(SELECT conversation_id FROM members WHERE user_id = $2))
+          AND ($3::BIGINT IS NULL OR m.created_at <= $3)
+          AND ($4::BIGINT IS NULL OR m.created_at >= $4)
+          AND m.deleted_at IS NULL
+          AND (m.expires_at IS NULL OR m.expires_at > $5)
+          AND ($6::TEXT IS NULL OR m.conversation_id = $6)
+          AND ($7::TEXT IS NULL OR m.sender_id = $7)
+          AND ($8::BIGINT IS NULL OR m.created_at < $8)
+          AND ($9::BIGINT IS NULL OR m.created_at > $9)
+        ORDER BY m.created_at DESC
+        LIMIT $10
+    ) w
+    -- The text is parsed out of the window only, not out of every match the sort looked at.
+    ORDER BY w.created_at DESC";
 
 async fn candidates<C: GenericClient>(
     c: &C,
@@ -70,7 +73,12 @@ async fn candidates<C: GenericClient>(
 
 /// The window at `top`: positions are `createdAt`, which several messages may share, so a
 /// window ends between two instants, never inside one.
-async fn window<C: GenericClient>(c: &C, req: &SearchRequest, tsquery: &str, top: Option<i64>) -> Result<Window> {
+async fn window<C: GenericClient>(
+    c: &C,
+    req: &SearchRequest,
+    tsquery: &str,
+    top: Option<i64>,
+) -> Result<Window> {
     let mut found = candidates(c, req, tsquery, top, None, Some(WINDOW as i64)).await?;
     let window_top = top.or(found.first().map(|f| f.position)).unwrap_or(i64::MIN);
     if found.len() < WINDOW {

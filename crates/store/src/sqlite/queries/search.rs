@@ -42,9 +42,7 @@ fn match_expression(conn: &Connection, req: &SearchRequest) -> Result<Option<Str
     let conversations: Vec<String> = match &req.conversation_id {
         Some(id) => vec![id.clone()],
         None => conn
-            .prepare_cached(
-                "SELECT conversation_id FROM members WHERE user_id = ?1 LIMIT ?2",
-            )
+            .prepare_cached("SELECT conversation_id FROM members WHERE user_id = ?1 LIMIT ?2")
             .and_then(|mut s| {
                 s.query_map(params![req.user, MAX_NAMED_CONVERSATIONS + 1], |r| r.get(0))?.collect()
             })
