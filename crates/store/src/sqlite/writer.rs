@@ -151,16 +151,20 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
 
 fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     let outcome = (|| -> Result<()> {
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(super::error::map)?;
+        // Prepared once and kept: these run for every write, parsing them each time showed.
+        let run = |sql: &str| {
+            conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(super::error::map)
+        };
+        run("BEGIN IMMEDIATE")?;
         for job in batch.iter_mut() {
-            conn.execute_batch("SAVEPOINT job").map_err(super::error::map)?;
+            run("SAVEPOINT job")?;
             let keep = job.run(conn);
             if !keep {
-                conn.execute_batch("ROLLBACK TO job").map_err(super::error::map)?;
+                run("ROLLBACK TO job")?;
             }
-            conn.execute_batch("RELEASE job").map_err(super::error::map)?;
+            run("RELEASE job")?;
         }
-        conn.execute_batch("COMMIT").map_err(super::error::map)
+        run("COMMIT")
     })();
     if outcome.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
