@@ -68,7 +68,7 @@ pub async fn user(store: &SharedStore, name: &str) -> String {
     id
 }
 
-fn text(t: &str) -> Content {
+pub(crate) fn text(t: &str) -> Content {
     Content::Text { text: t.to_string() }
 }
 
@@ -118,7 +118,12 @@ async fn group_with(
 }
 
 /// A group created now, with a limit of 5 members.
-async fn group(store: &SharedStore, creator: &str, members: &[String], settings: GroupSettings) -> String {
+pub(crate) async fn group(
+    store: &SharedStore,
+    creator: &str,
+    members: &[String],
+    settings: GroupSettings,
+) -> String {
     group_with(store, creator, members, settings, now_millis(), 5).await
 }
 

@@ -54,6 +54,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0010_expiry.sql"),
     migration!("0011_invites.sql"),
     migration!("0012_search_by_conversation.sql"),
+    migration!("0013_search_at_commit.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -95,6 +96,19 @@ fn start_checkpointer(path: &Path) -> Result<Arc<AtomicBool>> {
         })
         .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(stop)
+}
+
+/// Indexes each batch's new messages for search just before it commits (migration 0013).
+struct SearchIndexer;
+
+impl writer::BatchHook for SearchIndexer {
+    fn begin(&mut self, conn: &Connection) -> Result<i64> {
+        search::batch_start(conn)
+    }
+
+    fn finish(&mut self, conn: &Connection, start: i64) -> Result<()> {
+        search::index_batch(conn, start)
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -174,7 +188,7 @@ impl SqliteStore {
         // database file where that costs no extra I/O, rather than left in free space.
         conn.pragma_update(None, "secure_delete", "FAST").db()?;
         let checkpointer = start_checkpointer(path)?;
-        let writer = Writer::start(conn)
+        let writer = Writer::start(conn, Box::new(SearchIndexer))
             .map_err(|e| Error::Internal(format!("cannot start the storage writer: {e}")))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),

@@ -151,3 +151,73 @@ async fn a_backup_taken_while_writing_opens_with_everything_acknowledged_before_
     assert_eq!(copy.conversation(&c, &b).await.unwrap().last_sequence, 20);
     copy.shutdown().await;
 }
+
+/// New messages are indexed once per batch, just before it commits (migration 0013): a message
+/// written and then edited, and another written and deleted, in one batch are found as they
+/// ended up, and nothing of what they were before.
+#[tokio::test]
+async fn writes_and_edits_in_one_batch_are_indexed_as_they_end() {
+    use confab_core::ids::now_millis;
+    use confab_core::lifecycle::{Actor, ChangeKind, MessageChange, MessageTarget};
+    use confab_core::rules::search;
+    use confab_core::store::{NewMessage, SearchRequest};
+    use confab_proto::GroupSettings;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteStore::open(&dir.path().join("confab.db")).unwrap());
+    let store: SharedStore = sqlite.clone();
+    let a = crate::conformance::user(&store, "bea").await;
+    let g = crate::conformance::group(&store, &a, &[], GroupSettings::default()).await;
+    // Hold the writer so that everything below queues up and commits as one batch.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let gate = sqlite.writer.submit(
+        move |_| {
+            let _ = held.recv();
+            Ok(())
+        },
+        None,
+    );
+    let message =
+        |id: &str, t: &str| NewMessage::new(id.into(), g.clone(), a.clone(), crate::conformance::text(t));
+    let change = |id: &str, kind: ChangeKind| MessageChange {
+        conversation_id: g.clone(),
+        target: MessageTarget::id(id),
+        actor: Actor::User(a.clone()),
+        kind,
+        at: now_millis(),
+    };
+    let kept = store.append(message("kept", "plain words"), None);
+    let edited = store.append(message("edited", "first draft"), None);
+    let deleted = store.append(message("deleted", "draft to delete"), None);
+    let edit = change(
+        "edited",
+        ChangeKind::Edit { content: crate::conformance::text("final text"), window_ms: None },
+    );
+    let edit = sqlite.writer.submit(move |c| super::queries::updates::change(c, &edit), None);
+    let delete = change("deleted", ChangeKind::Delete);
+    let delete = sqlite.writer.submit(move |c| super::queries::updates::change(c, &delete), None);
+    release.send(()).unwrap();
+    gate.await.unwrap();
+    kept.await.unwrap();
+    edited.await.unwrap();
+    deleted.await.unwrap();
+    edit.await.unwrap();
+    delete.await.unwrap();
+
+    let find = |q: &str| {
+        let store = store.clone();
+        let request = SearchRequest::new(&a, search::parse(q).unwrap(), 10);
+        async move {
+            let hits = store.search_messages(request).await.unwrap();
+            hits.into_iter().map(|h| h.message.message_id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("plain").await, ["kept"]);
+    assert_eq!(find("final").await, ["edited"]);
+    assert!(find("draft").await.is_empty(), "neither the edited nor the deleted text is found");
+    // And the next batch indexes only its own messages.
+    store.append(message("later", "plain again"), None).await.unwrap();
+    let mut plain = find("plain").await;
+    plain.sort();
+    assert_eq!(plain, ["kept", "later"]);
+}

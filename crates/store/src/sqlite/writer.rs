@@ -58,6 +58,14 @@ where
     }
 }
 
+/// Work done once per batch, inside its transaction: a failure fails the whole batch.
+pub(crate) trait BatchHook: Send {
+    /// Right after the batch's transaction began; the mark is handed to [`BatchHook::finish`].
+    fn begin(&mut self, conn: &Connection) -> Result<i64>;
+    /// After the batch's last write, before `COMMIT`.
+    fn finish(&mut self, conn: &Connection, mark: i64) -> Result<()>;
+}
+
 enum Command {
     Write(Box<dyn Job>),
     Stop(oneshot::Sender<()>),
@@ -70,9 +78,9 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> std::io::Result<Writer> {
+    pub(crate) fn start(conn: Connection, hook: Box<dyn BatchHook>) -> std::io::Result<Writer> {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
-        std::thread::Builder::new().name("confab-sqlite-writer".into()).spawn(move || run(conn, rx))?;
+        std::thread::Builder::new().name("confab-sqlite-writer".into()).spawn(move || run(conn, hook, rx))?;
         Ok(Writer { queue })
     }
 
@@ -117,7 +125,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
+fn run(conn: Connection, mut hook: Box<dyn BatchHook>, mut rx: mpsc::Receiver<Command>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         let mut stop = None;
@@ -133,7 +141,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
             }
         }
         if !batch.is_empty() {
-            commit_batch(&conn, &mut batch);
+            commit_batch(&conn, hook.as_mut(), &mut batch);
         }
         if let Some(tx) = stop {
             rx.close();
@@ -149,13 +157,14 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
     }
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+fn commit_batch(conn: &Connection, hook: &mut dyn BatchHook, batch: &mut Vec<Box<dyn Job>>) {
     let outcome = (|| -> Result<()> {
         // Prepared once and kept: these run for every write, parsing them each time showed.
         let run = |sql: &str| {
             conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(super::error::map)
         };
         run("BEGIN IMMEDIATE")?;
+        let mark = hook.begin(conn)?;
         for job in batch.iter_mut() {
             run("SAVEPOINT job")?;
             let keep = job.run(conn);
@@ -164,6 +173,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
             }
             run("RELEASE job")?;
         }
+        hook.finish(conn, mark)?;
         run("COMMIT")
     })();
     if outcome.is_err() && !conn.is_autocommit() {

@@ -35,6 +35,28 @@ const WINDOW_SQL: &str = "
     ORDER BY f.rowid DESC
     LIMIT ?9";
 
+/// Where the writer's batch starts: the newest document id before it (see migration 0013).
+pub(crate) fn batch_start(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(doc_id), 0) FROM message_docs")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .db()
+}
+
+/// Indexes the documents the batch that started at `start` made, in its transaction, just
+/// before it commits: one FTS5 insert for the whole batch.
+pub(crate) fn index_batch(conn: &Connection, start: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO message_search (rowid, text, cid)
+         SELECT d.doc_id, json_extract(m.content, '$.text'), hex(d.conversation_id)
+         FROM message_docs d
+         JOIN messages m ON m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number
+         WHERE d.doc_id > ?1",
+    )
+    .and_then(|mut s| s.execute([start]))
+    .db()
+    .map(|_| ())
+}
+
 /// The FTS5 query: the words in the text column and, when they are few enough to name, the
 /// caller's conversations in the other. `None` when nothing can match.
 fn match_expression(conn: &Connection, req: &SearchRequest) -> Result<Option<String>> {
