@@ -180,10 +180,12 @@ impl SqliteStore {
         let mut conn = Connection::open(path).db()?;
         configure(&conn).db()?;
         migrate(&mut conn, migrations)?;
-        // Checkpoints are the checkpoint thread's job, not the committing writer's; a WAL left large
-        // by a burst is truncated back to this size once checkpointed.
+        // Checkpoints are the checkpoint thread's job, not the committing writer's. A WAL left
+        // large by a burst keeps its size and is written over from the start (no
+        // `journal_size_limit`): truncating it happened in the commit that restarted it, and
+        // cutting a file of gigabytes stalled that commit for half a second. It is truncated when
+        // the store shuts down instead.
         conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).db()?;
         // Deleted content (a message deleted for everyone, a removed reaction) is zeroed in the
         // database file where that costs no extra I/O, rather than left in free space.
         conn.pragma_update(None, "secure_delete", "FAST").db()?;

@@ -221,3 +221,26 @@ async fn writes_and_edits_in_one_batch_are_indexed_as_they_end() {
     plain.sort();
     assert_eq!(plain, ["kept", "later"]);
 }
+
+/// The WAL is never cut while serving (that stalled the commit that did it) but is given back
+/// when the store shuts down.
+#[tokio::test]
+async fn the_wal_is_truncated_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let a = crate::conformance::user(&store, "wal").await;
+    let b = crate::conformance::user(&store, "log").await;
+    let (c, _) = store.open_direct(&a, &b, "c1".into(), 0).await.unwrap();
+    for i in 0..200 {
+        crate::conformance::send(&store, &c, &a, &format!("m{i}")).await.unwrap();
+    }
+    let wal = dir.path().join("confab.db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0, "writes went to the WAL");
+    store.shutdown().await;
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+    drop(store);
+    let reopened: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let view = reopened.conversation(&c, &a).await.unwrap();
+    assert_eq!(view.last_sequence, 200, "everything acknowledged is still there");
+}
