@@ -173,6 +173,13 @@ pub struct ServeArgs {
     /// Also serve `GET /metrics` on this address, and no longer on `--listen` [default: none].
     #[arg(long, env = "CONFAB_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve HTTPS and WSS with this PEM certificate chain (with `--tls-key`); read again on
+    /// `SIGHUP` [default: plain HTTP].
+    #[arg(long, env = "CONFAB_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "CONFAB_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -239,6 +246,8 @@ pub(crate) struct FileConfig {
     log: Option<String>,
     log_format: Option<LogFormat>,
     metrics_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// Where the store is and who administers, as `confab admin` needs them.
@@ -365,6 +374,10 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
         },
         web_dir: args.web_dir.or(file.web_dir),
         metrics_listen: args.metrics_listen.or(file.metrics_listen),
+        tls: match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(confab_server::tls::TlsFiles { cert, key }),
+            _ => None,
+        },
         auth: AuthLimits {
             login_failures_per_account: args
                 .login_failures_per_account
@@ -441,8 +454,12 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
         let addr = server.local_addr();
+        let scheme = if server.certificate().is_some() { "https" } else { "http" };
         // Scripts and tests read the bound address (useful with port 0) from this line.
-        println!("confab listening on http://{addr}");
+        println!("confab listening on {scheme}://{addr}");
+        if let Some(certificate) = server.certificate() {
+            tokio::spawn(reload_on_hangup(certificate));
+        }
         println!("{}", server.startup());
         tracing::info!(%addr, "listening");
         server.run(shutdown_signal()).await?;
@@ -480,6 +497,26 @@ fn raise_fd_limit() -> std::io::Result<u64> {
 #[cfg(not(unix))]
 fn raise_fd_limit() -> std::io::Result<u64> {
     Ok(u64::MAX)
+}
+
+/// Reads the certificate files again on every `SIGHUP` (after a renewal); a failed reload keeps the
+/// certificate in use and says why.
+async fn reload_on_hangup(certificate: std::sync::Arc<confab_server::tls::TlsCertificate>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the TLS certificate is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match certificate.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => tracing::error!(error = %e, "TLS certificate not reloaded; the previous one stays"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = certificate;
 }
 
 async fn shutdown_signal() {

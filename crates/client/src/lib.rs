@@ -11,12 +11,16 @@
 //! # let _ = (alice, &mut ws); Ok(()) }
 //! ```
 //!
+//! `https://` and `wss://` work the same way, against the system's roots; [`Roots`] adds a private
+//! CA or a self-signed certificate ([`Client::with_roots`], [`Connection::connect_with_roots`]).
+//!
 //! # Layout
 //! - [`rest`]: [`Client`], one method per endpoint.
 //! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
 //! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
 //! - [`search`]: [`MessageSearch`], a message search built up and sent from [`Client::search`].
+//! - [`tls`]: [`Roots`], certificates trusted besides the system's.
 //! - [`timeline`]: [`Timeline`], the client's copy of its conversations, kept current from
 //!   `message.new`, `message.updated` and sync (with the update sequence).
 
@@ -25,6 +29,7 @@ pub mod manage;
 pub mod rest;
 pub mod search;
 pub mod timeline;
+pub mod tls;
 pub mod ws;
 
 use confab_proto::ErrorBody;
@@ -32,6 +37,7 @@ use confab_proto::ErrorBody;
 pub use rest::Client;
 pub use search::MessageSearch;
 pub use timeline::Timeline;
+pub use tls::Roots;
 pub use ws::Connection;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +57,9 @@ pub enum ClientError {
     /// The server closed the WebSocket (with its close code, when it sent one).
     #[error("connection closed (code {0:?})")]
     Closed(Option<u16>),
+    /// Certificates given to trust could not be used.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 impl ClientError {

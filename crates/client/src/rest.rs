@@ -58,9 +58,21 @@ pub struct Client {
 }
 
 impl Client {
-    /// `base` is the server's root, e.g. `http://127.0.0.1:8080`.
+    /// `base` is the server's root, e.g. `http://127.0.0.1:8080` or `https://chat.example.com`
+    /// (a certificate the system trusts).
     pub fn new(base: &str) -> Client {
         Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_string(), token: None }
+    }
+
+    /// A client for an `https://` server whose certificate `roots` vouch for (besides the
+    /// system's roots): a private CA, or a self-signed certificate.
+    pub fn with_roots(base: &str, roots: &crate::Roots) -> Result<Client> {
+        let mut builder = reqwest::Client::builder().use_rustls_tls();
+        for certificate in roots.reqwest_certificates()? {
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder.build()?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_string(), token: None })
     }
 
     /// The same client, sending `token` as its bearer token (sharing the connection pool).

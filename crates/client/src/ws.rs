@@ -62,23 +62,52 @@ pub fn ws_url(base: &str, token: &str, device_id: &str) -> String {
 
 impl Connection {
     /// Connects, and waits for the `connected` frame. A refused token is `ClientError::Api` (401).
+    /// An `https://` (or `wss://`) base is checked against the system's roots.
     pub async fn connect(base: &str, token: &str, device_id: &str) -> Result<Connection> {
+        Self::connect_with(base, token, device_id, None).await
+    }
+
+    /// [`Connection::connect`] to a server whose certificate `roots` vouch for (besides the
+    /// system's roots).
+    pub async fn connect_with_roots(
+        base: &str,
+        token: &str,
+        device_id: &str,
+        roots: &crate::Roots,
+    ) -> Result<Connection> {
+        Self::connect_with(base, token, device_id, Some(roots)).await
+    }
+
+    async fn connect_with(
+        base: &str,
+        token: &str,
+        device_id: &str,
+        roots: Option<&crate::Roots>,
+    ) -> Result<Connection> {
         let request = ws_url(base, token, device_id).into_client_request()?;
         // Small buffers: a client needs no more, and a load generator opens thousands.
         let config = WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0);
-        let (stream, _) =
-            match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
-                Ok(ok) => ok,
-                Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                    let status = resp.status().as_u16();
-                    let body = resp.body().as_deref().unwrap_or_default();
-                    return Err(match serde_json::from_slice(body) {
-                        Ok(body) => ClientError::Api { status, body },
-                        Err(_) => ClientError::Protocol(format!("upgrade refused with {status}")),
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            };
+        let secure = request.uri().scheme_str() == Some("wss");
+        let connector = if secure {
+            let roots = roots.cloned().unwrap_or_default();
+            Some(tokio_tungstenite::Connector::Rustls(roots.rustls_config()?))
+        } else {
+            None
+        };
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
+        let (stream, _) = match connecting.await {
+            Ok(ok) => ok,
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let status = resp.status().as_u16();
+                let body = resp.body().as_deref().unwrap_or_default();
+                return Err(match serde_json::from_slice(body) {
+                    Ok(body) => ClientError::Api { status, body },
+                    Err(_) => ClientError::Protocol(format!("upgrade refused with {status}")),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (sink, stream) = stream.split();
         let mut reader = ConnectionReader { stream, buffered: VecDeque::new() };
         let connected = reader

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     /// A second listener serving only `GET /metrics`; when set, the main listener no longer serves
     /// it, so metrics can stay on a private interface.
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve HTTPS and WSS with this certificate and key (see [`crate::tls`]); plain HTTP when
+    /// `None`.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Disappearing messages and retention.
     pub expiry: ExpiryConfig,
     /// Refuse to start on a database with migrations pending (`confab migrate` applies them).
@@ -312,6 +315,7 @@ impl Default for ServerConfig {
             expiry: ExpiryConfig::default(),
             no_migrate: false,
             metrics_listen: None,
+            tls: None,
         }
     }
 }

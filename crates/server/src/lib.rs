@@ -41,6 +41,7 @@ mod state;
 mod sweeper;
 #[cfg(test)]
 mod testing;
+pub mod tls;
 mod web;
 mod ws;
 
@@ -78,6 +79,8 @@ pub enum StartError {
     Store(#[from] confab_core::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 fn random_secret() -> String {
@@ -94,6 +97,9 @@ pub struct Server {
     metrics_listener: Option<TcpListener>,
     state: AppState,
     startup: Startup,
+    /// The certificate when serving HTTPS, and the acceptor using it.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    certificate: Option<Arc<tls::TlsCertificate>>,
 }
 
 impl Server {
@@ -167,6 +173,9 @@ impl Server {
                 (secret, source)
             }
         };
+        // Read before anything listens: unusable files stop the start with their reason.
+        let certificate = config.tls.clone().map(tls::TlsCertificate::load).transpose()?;
+        let tls = certificate.as_ref().map(|c| c.acceptor()).transpose()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
@@ -199,6 +208,7 @@ impl Server {
             bus: bus_location.to_string(),
             secret: secret_source,
             metrics_addr: metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
+            tls: tls.is_some(),
         };
         let log_poll = config.moderation.log_poll;
         let app = App::new(config, store, bus, &handler, &secret, &node_id, admins, moderation_log_seen);
@@ -213,12 +223,18 @@ impl Server {
             user_slots: Arc::default(),
             metrics: metrics::handle(),
         };
-        Ok(Server { listener, metrics_listener, state, startup })
+        Ok(Server { listener, metrics_listener, state, startup, tls, certificate })
     }
 
     /// What to tell the person who started the server.
     pub fn startup(&self) -> &Startup {
         &self.startup
+    }
+
+    /// The certificate being served, to [`tls::TlsCertificate::reload`] it (on `SIGHUP`); `None`
+    /// without TLS.
+    pub fn certificate(&self) -> Option<Arc<tls::TlsCertificate>> {
+        self.certificate.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -228,7 +244,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests and sends
     /// finish, closes every WebSocket with a close frame and commits what the store has queued.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, metrics_listener, state, .. } = self;
+        let Server { listener, metrics_listener, state, tls, .. } = self;
         let app = state.app.clone();
         let sessions = state.sessions.clone();
         let metrics_router = routes::metrics_router(state.clone());
@@ -248,9 +264,10 @@ impl Server {
             idle_timeout: config.http_idle_timeout,
             max_connections: config.limits.max_http_connections,
         };
+        // The separate metrics address is for the operator's network: plain HTTP.
         let metrics_server = metrics_listener
-            .map(|l| tokio::spawn(listen::serve(l, metrics_router, settings.clone(), stop.clone())));
-        listen::serve(listener, router, settings, stop).await;
+            .map(|l| tokio::spawn(listen::serve(l, metrics_router, settings.clone(), None, stop.clone())));
+        listen::serve(listener, router, settings, tls, stop).await;
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;
         }

@@ -11,6 +11,9 @@
 //! - on shutdown, connections with no request being answered close at once; the others get
 //!   [`SHUTDOWN_DRAIN`] to finish theirs.
 //!
+//! With TLS, the handshake happens in the connection's own task and must finish within the header
+//! timeout; the loop above is the same for the decrypted stream.
+//!
 //! An upgraded connection leaves this loop (and its slot): the WebSocket session owns it from then
 //! on, with its own heartbeat timeout.
 
@@ -27,9 +30,10 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -51,7 +55,13 @@ pub struct HttpSettings {
 }
 
 /// Accepts and serves connections until `stop` is cancelled, then drains them (see the module doc).
-pub async fn serve(listener: TcpListener, router: Router, settings: HttpSettings, stop: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    settings: HttpSettings,
+    tls: Option<TlsAcceptor>,
+    stop: CancellationToken,
+) {
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
     loop {
@@ -79,23 +89,41 @@ pub async fn serve(listener: TcpListener, router: Router, settings: HttpSettings
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
-        connections.spawn(serve_connection(tcp, peer, router.clone(), settings.clone(), stop.clone(), slot));
+        let (router, settings, stop) = (router.clone(), settings.clone(), stop.clone());
+        match tls.clone() {
+            None => connections.spawn(serve_connection(tcp, peer, router, settings, stop, slot)),
+            Some(acceptor) => connections.spawn(async move {
+                match tokio::time::timeout(settings.header_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, peer, router, settings, stop, slot).await,
+                    Ok(Err(e)) => {
+                        metrics::counter!("confab_tls_handshake_failures_total").increment(1);
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        metrics::counter!("confab_tls_handshake_failures_total").increment(1);
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                    }
+                }
+            }),
+        };
     }
     connections.close();
     connections.wait().await;
 }
 
-async fn serve_connection(
-    tcp: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
     router: Router,
     settings: HttpSettings,
     stop: CancellationToken,
     _slot: OwnedSemaphorePermit,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let answering = Arc::new(AtomicUsize::new(0));
-    let io = TokioIo::new(Watched { inner: tcp, activity: activity.clone() });
+    let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
     let counter = answering.clone();
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         let answer = Answering::start(&counter);
@@ -180,12 +208,12 @@ impl Activity {
 }
 
 /// A socket that records when it last read or wrote a byte.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -200,7 +228,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -131,6 +131,11 @@ const SERIES: &[(&str, Kind, &str)] = &[
         "HTTP connections closed after moving no bytes for the idle timeout.",
     ),
     (
+        "confab_tls_handshake_failures_total",
+        Kind::Counter,
+        "TLS handshakes that failed or took longer than the header timeout (--tls-cert).",
+    ),
+    (
         "confab_rest_rate_limited_users",
         Kind::Gauge,
         "Users and devices whose send or change budget is being tracked (not yet full again).",

@@ -26,15 +26,18 @@ pub struct Startup {
     pub secret: SecretSource,
     /// The `--metrics-listen` listener's address, when there is one.
     pub metrics_addr: Option<SocketAddr>,
+    /// Serving HTTPS (`--tls-cert`).
+    pub tls: bool,
 }
 
 impl Startup {
     /// The address a browser on this machine opens: `localhost` when listening on every interface.
     pub fn browser_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
         if self.local_addr.ip().is_unspecified() {
-            format!("http://localhost:{}/", self.local_addr.port())
+            format!("{scheme}://localhost:{}/", self.local_addr.port())
         } else {
-            format!("http://{}/", self.local_addr)
+            format!("{scheme}://{}/", self.local_addr)
         }
     }
 }
@@ -73,6 +76,7 @@ mod tests {
             bus: "in-process (a single node)".into(),
             secret,
             metrics_addr: None,
+            tls: false,
         }
     }
 
@@ -81,6 +85,8 @@ mod tests {
         assert_eq!(startup("0.0.0.0:8080", SecretSource::Stored).browser_url(), "http://localhost:8080/");
         assert_eq!(startup("[::]:8080", SecretSource::Stored).browser_url(), "http://localhost:8080/");
         assert_eq!(startup("127.0.0.1:9", SecretSource::Stored).browser_url(), "http://127.0.0.1:9/");
+        let tls = Startup { tls: true, ..startup("127.0.0.1:9", SecretSource::Stored) };
+        assert_eq!(tls.browser_url(), "https://127.0.0.1:9/");
     }
 
     #[test]

@@ -187,6 +187,10 @@ impl ServerProcess {
         self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown path runs.
     pub fn kill_9(mut self) {
         self.child.kill().expect("kill");

@@ -29,3 +29,4 @@ mod search;
 mod security;
 mod services;
 mod sessions;
+mod tls;
