@@ -9,6 +9,7 @@
 mod appends;
 mod error;
 mod queries;
+mod tls;
 
 use std::sync::Arc;
 
@@ -77,24 +78,25 @@ impl PostgresStore {
         schema: Option<&str>,
         migrations: Migrations,
     ) -> Result<PostgresStore> {
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| Error::Internal(format!("invalid database URL: {e}")))?;
+        let tls::Target { mut config, tls } = tls::target(url)?;
         if let Some(schema) = schema {
             if !valid_schema(schema) {
                 return Err(Error::Internal(format!(
                     "invalid schema name `{schema}` (use [a-z_][a-z0-9_]*)"
                 )));
             }
-            let (client, connection) = config.connect(NoTls).await.db()?;
-            let driver = tokio::spawn(connection);
+            let (client, driver) = tls::connect(&config, &tls).await?;
             client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.db()?;
             drop(client);
             let _ = driver.await;
             config.options(format!("-c search_path={schema}"));
         }
         config.connect_timeout(std::time::Duration::from_secs(5));
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match tls {
+            tls::Tls::Off => Manager::from_config(config, NoTls, recycling),
+            tls::Tls::Rustls(tls) => Manager::from_config(config, tls, recycling),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .wait_timeout(Some(std::time::Duration::from_secs(5)))
@@ -117,13 +119,8 @@ impl PostgresStore {
         if !valid_schema(schema) {
             return Err(Error::Internal("invalid schema".into()));
         }
-        let (client, connection) = url
-            .parse::<tokio_postgres::Config>()
-            .map_err(|e| Error::Internal(format!("invalid database URL: {e}")))?
-            .connect(NoTls)
-            .await
-            .db()?;
-        let driver = tokio::spawn(connection);
+        let target = tls::target(url)?;
+        let (client, driver) = tls::connect(&target.config, &target.tls).await?;
         client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.db()?;
         drop(client);
         let _ = driver.await;
@@ -153,8 +150,7 @@ async fn migrate(pool: &Pool, migrations: Migrations) -> Result<()> {
 
 /// The schema status of the database at `url` (in `schema`), changing nothing.
 pub(crate) async fn schema_status(url: &str, schema: Option<&str>) -> Result<SchemaStatus> {
-    let mut config: tokio_postgres::Config =
-        url.parse().map_err(|e| Error::Internal(format!("invalid database URL: {e}")))?;
+    let tls::Target { mut config, tls } = tls::target(url)?;
     if let Some(schema) = schema {
         if !valid_schema(schema) {
             return Err(Error::Internal(format!("invalid schema name `{schema}` (use [a-z_][a-z0-9_]*)")));
@@ -162,8 +158,7 @@ pub(crate) async fn schema_status(url: &str, schema: Option<&str>) -> Result<Sch
         config.options(format!("-c search_path={schema}"));
     }
     config.connect_timeout(std::time::Duration::from_secs(5));
-    let (client, connection) = config.connect(NoTls).await.db()?;
-    let driver = tokio::spawn(connection);
+    let (client, driver) = tls::connect(&config, &tls).await?;
     let table: Option<String> =
         client.query_one("SELECT to_regclass('confab_migrations')::TEXT", &[]).await.db()?.get(0);
     let version = match table {

@@ -170,3 +170,53 @@ async fn a_schema_newer_than_the_build_is_refused_and_one_behind_only_when_allow
     drop(client);
     let _ = driver.await;
 }
+
+/// `?sslmode=…` in the database URL: `require` encrypts the sessions; `verify-ca` with the server's
+/// own certificate as `sslrootcert` checks the chain; `verify-full` also checks the host name,
+/// which the local server's self-signed certificate does not carry for `127.0.0.1`, so it is
+/// refused; `disable` stays in plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_in_the_url_encrypts_and_checks_the_certificate() {
+    let required = std::env::var("CONFAB_REQUIRE_SERVICES").as_deref() == Ok("1");
+    let base = database_url();
+    let plain = match super::tls::target(&base) {
+        Ok(target) => super::tls::connect(&target.config, &target.tls).await,
+        Err(e) => Err(e),
+    };
+    let (client, _driver) = match plain {
+        Ok(connected) => connected,
+        Err(e) if !required => return eprintln!("PostgreSQL not reachable ({e}); skipped"),
+        Err(e) => panic!("PostgreSQL is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+    };
+    let ssl: String = client.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    if ssl != "on" {
+        assert!(!required, "PostgreSQL at {base} does not offer TLS (ssl = {ssl}): this test needs it");
+        return eprintln!("PostgreSQL offers no TLS; skipped");
+    }
+    let cert_file: String = client.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get(0);
+    let data_dir: String = client.query_one("SHOW data_directory", &[]).await.unwrap().get(0);
+    let cert_path = std::path::Path::new(&data_dir).join(&cert_file);
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let with = |params: &str| format!("{base}{separator}{params}");
+
+    let encrypted = |url: String| async move {
+        let schema = format!("confab_test_{}", uuid_like());
+        let _guard = SchemaGuard(schema.clone());
+        let store = PostgresStore::connect(&url, Some(&schema)).await?;
+        let client = store.client().await?;
+        let row = client
+            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .await
+            .map_err(|e| confab_core::Error::Internal(e.to_string()))?;
+        drop(client);
+        confab_core::store::Store::shutdown(&store).await;
+        Ok::<bool, confab_core::Error>(row.get(0))
+    };
+    assert!(encrypted(with("sslmode=require")).await.expect("require connects"), "require encrypts");
+    assert!(!encrypted(with("sslmode=disable")).await.expect("disable connects"), "disable does not");
+    let root = format!("sslrootcert={}", cert_path.display());
+    assert!(encrypted(with(&format!("sslmode=verify-ca&{root}"))).await.expect("verify-ca connects"));
+    let refused = encrypted(with(&format!("sslmode=verify-full&{root}"))).await;
+    assert!(refused.is_err(), "a certificate not issued for 127.0.0.1 fails verify-full");
+    assert!(super::tls::target(&with("sslmode=bogus")).is_err());
+}
