@@ -1,6 +1,7 @@
 //! Which bus a node uses, picked from the configured Redis URL by [`BusLocation::resolve`] and
 //! started by [`open`].
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use confab_core::bus::{DeliveryHandler, SharedBus};
@@ -9,15 +10,18 @@ use redis::IntoConnectionInfo;
 use crate::{InProcessBus, RedisBus};
 
 /// The Redis URL forms [`BusLocation::resolve`] accepts, for error messages.
-pub const ACCEPTED_REDIS_URLS: &str = "redis://… (no URL: the in-process bus, a single node)";
+pub const ACCEPTED_REDIS_URLS: &str =
+    "redis://… or rediss://… (TLS) (no URL: the in-process bus, a single node)";
 
 /// The bus a node runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusLocation {
     /// A single node: [`InProcessBus`].
     InProcess,
-    /// A cluster through Redis: [`RedisBus`], every key and channel under `prefix`.
-    Redis { url: String, prefix: String },
+    /// A cluster through Redis: [`RedisBus`], every key and channel under `prefix`. A `rediss://`
+    /// URL is TLS, the server's certificate checked against the system's roots or, when given,
+    /// the PEM certificates in `ca`.
+    Redis { url: String, prefix: String, ca: Option<PathBuf> },
 }
 
 /// Why a Redis URL selects no bus. Shows at most the URL's scheme, never its credentials.
@@ -27,9 +31,6 @@ pub enum BusUrlError {
     NoScheme,
     #[error("unsupported Redis URL scheme `{scheme}`; expected {ACCEPTED_REDIS_URLS}")]
     UnknownScheme { scheme: String },
-    /// `rediss://` is Redis over TLS, which this build does not include.
-    #[error("`rediss://` (Redis over TLS) is not supported by this build; expected {ACCEPTED_REDIS_URLS}")]
-    TlsUnsupported,
     #[error("malformed Redis URL: {reason}")]
     Malformed { reason: String },
     #[error("the Redis prefix must not be empty")]
@@ -37,7 +38,8 @@ pub enum BusUrlError {
 }
 
 impl BusLocation {
-    /// Picks the bus from the configured URL: `redis://` selects the Redis bus with `prefix`; no URL
+    /// Picks the bus from the configured URL: `redis://` (or `rediss://`, TLS) selects the Redis bus
+    /// with `prefix`; no URL
     /// (or an empty one) the in-process bus. Any other URL is refused, so a typo never starts a
     /// node that silently cannot reach the rest of its cluster.
     pub fn resolve(redis_url: Option<&str>, prefix: &str) -> Result<BusLocation, BusUrlError> {
@@ -53,19 +55,18 @@ impl BusLocation {
             return Err(BusUrlError::NoScheme);
         }
         match scheme.as_str() {
-            "redis" => {
+            "redis" | "rediss" => {
                 if !rest.starts_with("//") {
                     return Err(BusUrlError::Malformed {
-                        reason: "expected redis://host[:port][/db]".into(),
+                        reason: format!("expected {scheme}://host[:port][/db]"),
                     });
                 }
                 url.into_connection_info().map_err(|e| BusUrlError::Malformed { reason: e.to_string() })?;
                 if prefix.is_empty() {
                     return Err(BusUrlError::EmptyPrefix);
                 }
-                Ok(BusLocation::Redis { url: url.to_string(), prefix: prefix.to_string() })
+                Ok(BusLocation::Redis { url: url.to_string(), prefix: prefix.to_string(), ca: None })
             }
-            "rediss" => Err(BusUrlError::TlsUnsupported),
             _ => Err(BusUrlError::UnknownScheme { scheme: format!("{scheme}:") }),
         }
     }
@@ -76,11 +77,12 @@ impl std::fmt::Display for BusLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BusLocation::InProcess => write!(f, "in-process (a single node)"),
-            BusLocation::Redis { url, prefix } => {
+            BusLocation::Redis { url, prefix, .. } => {
                 // Whatever precedes `@` is credentials.
-                let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+                let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url.as_str()));
                 let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-                write!(f, "Redis at {host}, key prefix {prefix}")
+                let tls = if scheme.eq_ignore_ascii_case("rediss") { " over TLS" } else { "" };
+                write!(f, "Redis at {host}{tls}, key prefix {prefix}")
             }
         }
     }
@@ -99,7 +101,9 @@ pub async fn open(
             bus.attach(handler);
             Ok(Arc::new(bus))
         }
-        BusLocation::Redis { url, prefix } => Ok(RedisBus::connect(url, prefix, node_id, handler).await?),
+        BusLocation::Redis { url, prefix, ca } => {
+            Ok(RedisBus::connect_with_ca(url, ca.as_deref(), prefix, node_id, handler).await?)
+        }
     }
 }
 
@@ -122,10 +126,12 @@ mod tests {
 
     #[test]
     fn redis_urls_select_the_redis_bus_with_the_prefix() {
-        for url in ["redis://127.0.0.1:6379", "redis://:secret@cache:6380/2", "REDIS://cache"] {
+        for url in
+            ["redis://127.0.0.1:6379", "redis://:secret@cache:6380/2", "REDIS://cache", "rediss://cache:6380"]
+        {
             assert_eq!(
                 BusLocation::resolve(Some(url), "blue"),
-                Ok(BusLocation::Redis { url: url.to_string(), prefix: "blue".into() }),
+                Ok(BusLocation::Redis { url: url.to_string(), prefix: "blue".into(), ca: None }),
                 "{url}"
             );
         }
@@ -144,7 +150,8 @@ mod tests {
             Err(BusUrlError::UnknownScheme { .. })
         ));
         assert_eq!(BusLocation::resolve(Some("cache.local"), "confab"), Err(BusUrlError::NoScheme));
-        assert_eq!(BusLocation::resolve(Some("rediss://cache"), "confab"), Err(BusUrlError::TlsUnsupported));
+        let tls = BusLocation::resolve(Some("rediss://:pw@cache:6380"), "c").unwrap();
+        assert_eq!(tls.to_string(), "Redis at cache:6380 over TLS, key prefix c");
     }
 
     #[test]

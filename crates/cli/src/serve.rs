@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Prefix of every Redis key and channel [default: confab].
     #[arg(long, env = "CONFAB_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
+    /// PEM certificates to trust for a `rediss://` Redis [default: the system's roots].
+    #[arg(long, env = "CONFAB_REDIS_CA")]
+    pub redis_ca: Option<PathBuf>,
     /// HS256 secret for tokens; generated and stored on first run when unset.
     #[arg(long, env = "CONFAB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -203,6 +206,7 @@ pub(crate) struct FileConfig {
     database_schema: Option<String>,
     redis_url: Option<String>,
     redis_prefix: Option<String>,
+    redis_ca: Option<PathBuf>,
     jwt_secret: Option<String>,
     token_ttl_secs: Option<u64>,
     heartbeat_interval_ms: Option<u64>,
@@ -288,6 +292,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
         database_schema: args.database_schema.or(file.database_schema),
         redis_url: args.redis_url.or(file.redis_url),
         redis_prefix: args.redis_prefix.or(file.redis_prefix).unwrap_or(d.redis_prefix),
+        redis_ca: args.redis_ca.or(file.redis_ca),
         jwt_secret: args.jwt_secret.or(file.jwt_secret).or(d.jwt_secret),
         token_ttl: args
             .token_ttl_secs

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several clusters can share one Redis.
     pub redis_prefix: String,
+    /// PEM certificates to trust for a `rediss://` Redis instead of the system's roots.
+    pub redis_ca: Option<PathBuf>,
     /// HS256 secret for tokens. When `None`, one is generated on first run and kept in the store, so
     /// every restart (and, with a shared database, every node) uses the same one.
     pub jwt_secret: Option<String>,
@@ -300,6 +302,7 @@ impl Default for ServerConfig {
             database_schema: None,
             redis_url: None,
             redis_prefix: "confab".to_string(),
+            redis_ca: None,
             jwt_secret: None,
             token_ttl: Duration::from_secs(7 * 24 * 3600),
             heartbeat_interval: Duration::from_secs(30),

@@ -142,8 +142,11 @@ impl Server {
             &config.data_dir,
         )
         .map_err(|e| StartError::Config(e.to_string()))?;
-        let bus_location = BusLocation::resolve(config.redis_url.as_deref(), &config.redis_prefix)
+        let mut bus_location = BusLocation::resolve(config.redis_url.as_deref(), &config.redis_prefix)
             .map_err(|e| StartError::Config(e.to_string()))?;
+        if let BusLocation::Redis { ca, .. } = &mut bus_location {
+            ca.clone_from(&config.redis_ca);
+        }
         let admins = Arc::new(
             moderator::Admins::new(&config.moderation.admin_users)
                 .map_err(|e| StartError::Config(e.to_string()))?,

@@ -122,8 +122,29 @@ impl RedisBus {
         node_id: &str,
         local: Arc<dyn DeliveryHandler>,
     ) -> Result<Arc<RedisBus>> {
-        let client =
-            redis::Client::open(url).map_err(|e| Error::Internal(format!("invalid Redis URL: {e}")))?;
+        Self::connect_with_ca(url, None, prefix, node_id, local).await
+    }
+
+    /// [`RedisBus::connect`]; for a `rediss://` URL, trusting the PEM certificates in `ca` instead
+    /// of the system's roots when given.
+    pub async fn connect_with_ca(
+        url: &str,
+        ca: Option<&std::path::Path>,
+        prefix: &str,
+        node_id: &str,
+        local: Arc<dyn DeliveryHandler>,
+    ) -> Result<Arc<RedisBus>> {
+        let client = match ca {
+            None => redis::Client::open(url),
+            Some(path) => {
+                let root = std::fs::read(path).map_err(|e| {
+                    Error::Internal(format!("cannot read the Redis CA certificate {}: {e}", path.display()))
+                })?;
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root) };
+                redis::Client::build_with_tls(url, certificates)
+            }
+        }
+        .map_err(|e| Error::Internal(format!("invalid Redis URL: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
             .set_response_timeout(Duration::from_secs(2))
@@ -440,4 +461,92 @@ mod tests {
     }
 
     crate::bus_conformance_suite!(three_nodes());
+
+    /// The same suite through a Redis of its own that speaks only TLS (`rediss://`), with a
+    /// certificate the test makes and trusts through the `ca` file.
+    mod over_tls {
+        use super::*;
+
+        /// A `redis-server` on a free port with TLS only; stopped when dropped.
+        pub(super) struct TlsRedis {
+            child: std::process::Child,
+            pub(super) url: String,
+            pub(super) ca: std::path::PathBuf,
+            _dir: tempfile::TempDir,
+        }
+
+        impl Drop for TlsRedis {
+            fn drop(&mut self) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+
+        pub(super) fn start() -> Option<TlsRedis> {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .expect("certificate");
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert, made.cert.pem()).expect("write certificate");
+            std::fs::write(&key, made.signing_key.serialize_pem()).expect("write key");
+            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+            let spawned = std::process::Command::new("redis-server")
+                .args(["--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(&cert)
+                .arg("--tls-key-file")
+                .arg(&key)
+                .arg("--tls-ca-cert-file")
+                .arg(&cert)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            let child = match spawned {
+                Ok(child) => child,
+                Err(e) if !services_required() => {
+                    eprintln!("redis-server cannot be started ({e}); skipped");
+                    return None;
+                }
+                Err(e) => panic!("redis-server is required (CONFAB_REQUIRE_SERVICES=1): {e}"),
+            };
+            let redis = TlsRedis { child, url: format!("rediss://127.0.0.1:{port}"), ca: cert, _dir: dir };
+            // Ready once it accepts connections on the TLS port.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(std::time::Instant::now() < deadline, "the TLS redis-server did not start");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Some(redis)
+        }
+
+        async fn three_nodes_over_tls() -> Option<Cluster> {
+            let redis = start()?;
+            let mut nodes = Vec::new();
+            for i in 0..3 {
+                let handler = Arc::new(Recorder::default());
+                let bus = RedisBus::connect_with_ca(
+                    &redis.url,
+                    Some(&redis.ca),
+                    "tls",
+                    &format!("node-{i}"),
+                    handler.clone(),
+                )
+                .await
+                .expect("the bus connects over TLS");
+                nodes.push(Node { bus, handler });
+            }
+            Some(Cluster { nodes, _guard: Box::new(redis) })
+        }
+
+        crate::bus_conformance_suite!(three_nodes_over_tls());
+
+        #[tokio::test]
+        async fn a_certificate_the_node_does_not_trust_is_refused() {
+            let Some(redis) = start() else { return };
+            let handler = Arc::new(Recorder::default());
+            let refused = RedisBus::connect(&redis.url, "tls", "node", handler).await;
+            assert!(refused.is_err(), "the system's roots do not vouch for a self-signed certificate");
+        }
+    }
 }
