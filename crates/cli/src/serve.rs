@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// PEM certificates to trust for a `rediss://` Redis [default: the system's roots].
     #[arg(long, env = "CONFAB_REDIS_CA")]
     pub redis_ca: Option<PathBuf>,
+    /// URL of the JWKS document with the public keys of the RS256/ES256 tokens your application
+    /// mints (e.g. `https://auth.example.com/.well-known/jwks.json`) [default: HS256 tokens only].
+    #[arg(long, env = "CONFAB_JWKS_URL")]
+    pub jwks_url: Option<String>,
     /// HS256 secret for tokens; generated and stored on first run when unset.
     #[arg(long, env = "CONFAB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -208,6 +212,7 @@ pub(crate) struct FileConfig {
     redis_prefix: Option<String>,
     redis_ca: Option<PathBuf>,
     jwt_secret: Option<String>,
+    jwks_url: Option<String>,
     token_ttl_secs: Option<u64>,
     heartbeat_interval_ms: Option<u64>,
     max_text_bytes: Option<usize>,
@@ -294,6 +299,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
         redis_prefix: args.redis_prefix.or(file.redis_prefix).unwrap_or(d.redis_prefix),
         redis_ca: args.redis_ca.or(file.redis_ca),
         jwt_secret: args.jwt_secret.or(file.jwt_secret).or(d.jwt_secret),
+        jwks_url: args.jwks_url.or(file.jwks_url),
         token_ttl: args
             .token_ttl_secs
             .or(file.token_ttl_secs)

@@ -89,7 +89,11 @@ impl App {
                 node.revocations.clone(),
                 node.bans.clone(),
                 admins.clone(),
-                TokenKeys::new(jwt_secret, config.token_ttl),
+                match &config.jwks_url {
+                    Some(url) => TokenKeys::new(jwt_secret, config.token_ttl)
+                        .with_jwks(Arc::new(crate::jwks::Jwks::new(url))),
+                    None => TokenKeys::new(jwt_secret, config.token_ttl),
+                },
                 &config.auth,
             ),
             admin: Admin::new(AdminParts {

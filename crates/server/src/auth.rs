@@ -60,6 +60,8 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl_secs: i64,
+    /// The application's published keys (`--jwks-url`), for RS256 and ES256 tokens.
+    jwks: Option<std::sync::Arc<crate::jwks::Jwks>>,
 }
 
 impl TokenKeys {
@@ -72,6 +74,29 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
             ttl_secs: ttl.as_secs() as i64,
+            jwks: None,
+        }
+    }
+
+    /// Also accepts tokens signed with the keys `jwks` publishes.
+    pub fn with_jwks(mut self, jwks: std::sync::Arc<crate::jwks::Jwks>) -> TokenKeys {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// Checks signature and expiry of any token accepted here: HS256 with the secret, or RS256 and
+    /// ES256 with the application's published keys when `--jwks-url` is set.
+    pub async fn verify_any(&self, token: &str) -> Result<Claims> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| Error::Unauthorized(format!("invalid token: {e}")))?;
+        match &self.jwks {
+            Some(jwks) if crate::jwks::accepts(header.alg) => {
+                let key = jwks.key(header.kid.as_deref(), header.alg).await?;
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![header.alg];
+                decode(token, &key, &validation)
+            }
+            _ => self.verify(token),
         }
     }
 
@@ -95,19 +120,21 @@ impl TokenKeys {
         Ok((token, exp * 1000))
     }
 
-    /// Checks signature and expiry.
+    /// Checks signature (HS256, the secret) and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims> {
-        use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(
-            |e| {
-                Error::Unauthorized(match e.kind() {
-                    ErrorKind::ExpiredSignature => "token expired".to_string(),
-                    ErrorKind::InvalidSignature => "token signature is invalid".to_string(),
-                    _ => format!("invalid token: {e}"),
-                })
-            },
-        )
+        decode(token, &self.decoding, &self.validation)
     }
+}
+
+fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Claims> {
+    use jsonwebtoken::errors::ErrorKind;
+    jsonwebtoken::decode::<Claims>(token, key, validation).map(|d| d.claims).map_err(|e| {
+        Error::Unauthorized(match e.kind() {
+            ErrorKind::ExpiredSignature => "token expired".to_string(),
+            ErrorKind::InvalidSignature => "token signature is invalid".to_string(),
+            _ => format!("invalid token: {e}"),
+        })
+    })
 }
 
 /// A job for the hashing threads.

@@ -26,6 +26,9 @@ pub struct ServerConfig {
     /// HS256 secret for tokens. When `None`, one is generated on first run and kept in the store, so
     /// every restart (and, with a shared database, every node) uses the same one.
     pub jwt_secret: Option<String>,
+    /// Where the application publishes the public keys (JWKS) of the RS256/ES256 tokens it mints;
+    /// `None` accepts HS256 tokens only.
+    pub jwks_url: Option<String>,
     /// Lifetime of tokens this server issues.
     pub token_ttl: Duration,
     /// Interval clients are told to heartbeat at; a connection silent for 3 intervals is closed.
@@ -304,6 +307,7 @@ impl Default for ServerConfig {
             redis_prefix: "confab".to_string(),
             redis_ca: None,
             jwt_secret: None,
+            jwks_url: None,
             token_ttl: Duration::from_secs(7 * 24 * 3600),
             heartbeat_interval: Duration::from_secs(30),
             typing_timeout: Duration::from_secs(5),

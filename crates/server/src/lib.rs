@@ -30,6 +30,7 @@ pub mod config;
 mod fanout;
 mod hub;
 pub mod invites;
+pub mod jwks;
 mod listen;
 mod metrics;
 pub mod moderator;

@@ -16,6 +16,7 @@ mod errors;
 mod expiry;
 mod groups;
 mod harness;
+mod jwks;
 mod lifecycle;
 mod lifecycle_cluster;
 mod limits;

@@ -229,7 +229,7 @@ impl Accounts {
     /// The user a bearer token stands for and which token it is: signed, unexpired and not revoked
     /// (`UNAUTHORIZED` otherwise). Application-minted tokens may provision their user.
     pub(crate) async fn authenticate_session(&self, token: &str) -> Result<Authenticated> {
-        let claims = self.tokens.verify(token)?;
+        let claims = self.tokens.verify_any(token).await?;
         let session = claims.session();
         let expires_at = claims.exp.saturating_mul(1000);
         let user_id = self.token_user(claims).await?;
