@@ -146,13 +146,14 @@ impl RedisBus {
         }
         .map_err(|e| Error::Internal(format!("invalid Redis URL: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(2))
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
-            // The driver's default backoff (factor 100 on a one-second base) waits 100 s before the
-            // second retry: an unreachable Redis would stall startup, and reconnection, for minutes.
-            .set_factor(2)
-            .set_max_delay(500);
+            // Short, bounded backoff: an unreachable Redis must fail startup (and reconnection)
+            // within seconds, not minutes.
+            .set_min_delay(Duration::from_millis(50))
+            .set_exponent_base(2.0)
+            .set_max_delay(Duration::from_millis(500));
         let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         let keys = Keys { prefix: prefix.to_string(), node: node_id.to_string() };
         let (ops, rx) = mpsc::unbounded_channel();
