@@ -3,6 +3,8 @@
 //! `web/types/proto.d.ts`, which the web SDK and app are type-checked against (`tsc --noEmit`).
 //!
 //! This crate is the only one that turns on `confab-proto/ts`, so the server never compiles ts-rs.
+//! It also writes the JSON Schema of the WebSocket frames ([`frame_schemas`], `confab-proto/schema`
+//! with `schemars`) into `docs/schema/`, for clients in other languages.
 //!
 //! # Layout
 //! - [`declarations`]: the text of `proto.d.ts`.
@@ -12,6 +14,8 @@
 //! - `tests/serde_agreement.rs`: the declarations match what serde writes for sample values
 //!   (field names, optional fields, enum tags).
 //! - `src/main.rs`: `cargo run -p confab-proto-ts` prints the declarations.
+//! - [`frame_schemas`] and `tests/schemas.rs`: the JSON Schema files and their drift check (the
+//!   same `CONFAB_UPDATE_TS=1` rewrites them).
 
 use confab_proto::{admin, blocks, error, frames, groups, model, rest};
 use ts_rs::{Config, TS};
@@ -136,4 +140,18 @@ pub fn declarations() -> String {
         out.push('\n');
     }
     out
+}
+
+/// The JSON Schema files of the WebSocket frames, relative to the workspace root, with their
+/// text: what a client sends (`ClientFrame`) and what the server sends (`ServerEnvelope`).
+pub fn frame_schemas() -> Vec<(&'static str, String)> {
+    let pretty = |schema: schemars::Schema| {
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    };
+    vec![
+        ("docs/schema/client-frame.schema.json", pretty(schemars::schema_for!(frames::ClientFrame))),
+        ("docs/schema/server-frame.schema.json", pretty(schemars::schema_for!(frames::ServerEnvelope))),
+    ]
 }

@@ -10,6 +10,7 @@ use crate::model::{Message, PresenceStatus, User};
 /// that id, the newest when several share it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReportRequest {
     pub message_id: String,
@@ -22,6 +23,7 @@ pub struct ReportRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReportStatus {
     Open,
@@ -41,6 +43,7 @@ impl ReportStatus {
 /// The reply to `POST /api/v1/reports`: what the reporter may know of their report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReportReceipt {
     pub report_id: String,
@@ -53,6 +56,7 @@ pub struct ReportReceipt {
 /// A report as administrators see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub report_id: String,
@@ -84,6 +88,7 @@ pub struct Report {
 /// `GET /api/v1/admin/reports`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReportsResponse {
     pub reports: Vec<Report>,
@@ -94,6 +99,7 @@ pub struct ReportsResponse {
 /// `POST /api/v1/admin/reports/{reportId}/resolve`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResolveReportRequest {
     pub resolution: String,
@@ -102,6 +108,7 @@ pub struct ResolveReportRequest {
 /// `PUT /api/v1/admin/users/{userId}/ban`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BanRequest {
     pub reason: String,
@@ -114,6 +121,7 @@ pub struct BanRequest {
 /// A user's ban.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Ban {
     pub user_id: String,
@@ -128,6 +136,7 @@ pub struct Ban {
 /// What a banned user is told with `403 BANNED`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BanNotice {
     pub reason: String,
@@ -138,6 +147,7 @@ pub struct BanNotice {
 /// A user as administrators see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUser {
     #[serde(flatten)]
@@ -154,6 +164,7 @@ pub struct AdminUser {
 /// `GET /api/v1/admin/users`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUsersResponse {
     pub users: Vec<AdminUser>,
@@ -164,6 +175,7 @@ pub struct AdminUsersResponse {
 /// One live WebSocket connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LiveConnection {
     pub connection_id: String,
@@ -176,6 +188,7 @@ pub struct LiveConnection {
 /// `GET /api/v1/admin/users/{userId}/sessions`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserSessionsResponse {
     pub user_id: String,
@@ -190,6 +203,7 @@ pub struct UserSessionsResponse {
 /// `GET /api/v1/admin/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AdminStats {
     pub users: u64,

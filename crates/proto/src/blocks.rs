@@ -8,6 +8,7 @@ use crate::model::User;
 /// One user the caller blocks, and since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BlockedUser {
     pub user: User,
@@ -18,6 +19,7 @@ pub struct BlockedUser {
 /// `GET /api/v1/users/me/blocks`: most recent block first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BlocksResponse {
     pub blocks: Vec<BlockedUser>,
 }

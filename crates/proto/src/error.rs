@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// `BANNED` (403) answers a suspended account's login, token use and WebSocket upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -76,6 +77,7 @@ impl std::fmt::Display for ErrorCode {
 /// `{"error": CODE, "message": "...", "retryAfter"?: seconds, "ban"?: {reason, until}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: ErrorCode,

@@ -7,6 +7,7 @@ use crate::model::Role;
 /// `PATCH /api/v1/conversations/{id}`: what is absent (or `null`) is unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateConversationRequest {
     /// Normalised and checked like a group name at creation.
@@ -24,6 +25,7 @@ pub struct UpdateConversationRequest {
 /// `PUT /api/v1/conversations/{id}/members/{userId}/role`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SetRoleRequest {
     pub role: Role,
 }
