@@ -1,5 +1,5 @@
-//! Message search over the FTS5 index of migrations 0009 and 0012: candidates newest first, by
-//! document id (see `confab_core::rules::search` for windows, ranking and the cursor).
+//! Message search over the FTS5 index of migrations 0009, 0012 and 0013: candidates newest first,
+//! by document id (see `confab_core::rules::search` for windows, ranking and the cursor).
 
 use confab_core::ids::now_millis;
 use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
@@ -16,7 +16,8 @@ const MAX_NAMED_CONVERSATIONS: usize = 500;
 
 /// One window of candidates: every condition a result must meet is here (a condition on messages
 /// is one more line of its `WHERE`: an expired message is never found, swept or not). FTS5 hands
-/// rows out by descending document id and the `LIMIT` stops it, so a window costs its own size.
+/// rows out by descending document id from `?3` on (a bound it seeks to) and the `LIMIT` stops it,
+/// so a window costs its own size.
 const WINDOW_SQL: &str = "
     SELECT f.rowid, d.conversation_id, d.sequence_number, m.created_at,
            json_extract(m.content, '$.text')
@@ -25,7 +26,7 @@ const WINDOW_SQL: &str = "
     JOIN members mb ON mb.conversation_id = d.conversation_id AND mb.user_id = ?2
     JOIN messages m ON m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number
     WHERE message_search MATCH ?1
-      AND (?3 IS NULL OR f.rowid <= ?3)
+      AND f.rowid <= ?3
       AND m.deleted_at IS NULL
       AND (m.expires_at IS NULL OR m.expires_at > ?4)
       AND (?5 IS NULL OR d.conversation_id = ?5)
@@ -76,7 +77,7 @@ fn match_expression(conn: &Connection, req: &SearchRequest) -> Result<Option<Str
     if conversations.len() > MAX_NAMED_CONVERSATIONS {
         return Ok(Some(format!("text : ({words})")));
     }
-    // The same word the trigger writes: SQLite's `hex()` of the id's bytes.
+    // The same word `index_batch` writes: SQLite's `hex()` of the id's bytes.
     let ids: Vec<String> =
         conversations.iter().map(|c| c.bytes().map(|b| format!("{b:02X}")).collect()).collect();
     Ok(Some(format!("text : ({words}) AND cid : ({})", ids.join(" OR "))))
@@ -89,7 +90,7 @@ fn window(conn: &Connection, req: &SearchRequest, expression: &str, top: Option<
             params![
                 expression,
                 req.user,
-                top,
+                top.unwrap_or(i64::MAX),
                 now_millis(),
                 req.conversation_id,
                 req.sender_id,
