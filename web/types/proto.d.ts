@@ -338,6 +338,22 @@ messages: number, openReports: number, activeBans: number,
  */
 liveConnections: number, nodeId: string, };
 
+export type PublishRequest = { senderId?: string | null, 
+/**
+ * Makes retries idempotent, as for any sender; a new id when absent.
+ */
+messageId?: string | null, content: JsonValue, replyTo?: string | null, };
+
+export type ServerCreateConversationRequest = { type: ConversationType, creatorId: string, participantIds: Array<string>, 
+/**
+ * Required for a group.
+ */
+name?: string | null, settings?: GroupSettings | null, };
+
+export type ServerAddMembersRequest = { actorId?: string | null, userIds: Array<string>, };
+
+export type ServerPresenceResponse = { presences: Array<Presence>, };
+
 export type SendPayload = { messageId?: string | null, conversationId: string, content: JsonValue, 
 /**
  * The `messageId` of a message of the same conversation this one replies to.

@@ -69,6 +69,23 @@ pub enum AdminCommand {
     /// Invite codes for `serve --registration invite`.
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// API keys of application backends, for the server API (`/api/v1/server`).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Make an API key (printed once: only its hash is kept).
+    Create {
+        /// Which application holds it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Every API key, newest first (ids and names, never keys).
+    List,
+    /// Revoke an API key by its id: refused from the next request on, on every node.
+    Revoke { key_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -235,6 +252,13 @@ async fn execute(m: &Moderator, store: &SharedStore, command: AdminCommand) -> a
         AdminCommand::Invite(InviteCommand::List) => print(&store.invites().await.map_err(err)?),
         AdminCommand::Invite(InviteCommand::Revoke { invite_id }) => {
             print(&store.revoke_invite(&invite_id, confab_core::ids::now_millis()).await.map_err(err)?)
+        }
+        AdminCommand::ApiKey(ApiKeyCommand::Create { name }) => {
+            print(&confab_server::api_keys::create(store, &name).await.map_err(err)?)
+        }
+        AdminCommand::ApiKey(ApiKeyCommand::List) => print(&store.api_keys().await.map_err(err)?),
+        AdminCommand::ApiKey(ApiKeyCommand::Revoke { key_id }) => {
+            print(&store.revoke_api_key(&key_id, confab_core::ids::now_millis()).await.map_err(err)?)
         }
         AdminCommand::Stats => {
             let s = m.stats().await.map_err(err)?;

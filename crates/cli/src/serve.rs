@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use confab_proto::RegistrationMode;
 use confab_server::config::{AuthLimits, ExpiryConfig, IpRange, ModerationConfig};
+use confab_server::webhooks::WebhookConfig;
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
 
@@ -46,6 +47,13 @@ pub struct ServeArgs {
     /// HS256 secret for tokens; generated and stored on first run when unset.
     #[arg(long, env = "CONFAB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// POST events (message.created, member.joined, member.left, user.registered) to this URL,
+    /// signed with `--webhook-secret` [default: no webhooks].
+    #[arg(long, env = "CONFAB_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// HMAC-SHA256 key of the webhooks' `Confab-Signature` (required with `--webhook-url`).
+    #[arg(long, env = "CONFAB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
     /// Lifetime of issued tokens, in seconds [default: 604800].
     #[arg(long, env = "CONFAB_TOKEN_TTL_SECS")]
     pub token_ttl_secs: Option<u64>,
@@ -213,6 +221,8 @@ pub(crate) struct FileConfig {
     redis_ca: Option<PathBuf>,
     jwt_secret: Option<String>,
     jwks_url: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
     token_ttl_secs: Option<u64>,
     heartbeat_interval_ms: Option<u64>,
     max_text_bytes: Option<usize>,
@@ -300,6 +310,9 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
         redis_ca: args.redis_ca.or(file.redis_ca),
         jwt_secret: args.jwt_secret.or(file.jwt_secret).or(d.jwt_secret),
         jwks_url: args.jwks_url.or(file.jwks_url),
+        webhook: args.webhook_url.or(file.webhook_url).map(|url| {
+            WebhookConfig::new(url, args.webhook_secret.or(file.webhook_secret).unwrap_or_default())
+        }),
         token_ttl: args
             .token_ttl_secs
             .or(file.token_ttl_secs)
@@ -443,6 +456,16 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     };
     let log_format = args.log_format.or(file.log_format).unwrap_or_default();
     let (mut config, log) = resolve(args, file);
+    if let Some(webhook) = &config.webhook {
+        if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {
+            anyhow::bail!("--webhook-url must be an http:// or https:// URL");
+        }
+        if webhook.secret.is_empty() {
+            anyhow::bail!(
+                "--webhook-url needs --webhook-secret (the HMAC key receivers check signatures with)"
+            );
+        }
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&log).context("invalid log filter")?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match log_format {

@@ -19,6 +19,7 @@
 //! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
 //! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
+//! - [`server_api`]: more of [`Client`]: the server API of application backends (API keys).
 //! - [`search`]: [`MessageSearch`], a message search built up and sent from [`Client::search`].
 //! - [`tls`]: [`Roots`], certificates trusted besides the system's.
 //! - [`timeline`]: [`Timeline`], the client's copy of its conversations, kept current from
@@ -28,6 +29,7 @@ pub mod admin;
 pub mod manage;
 pub mod rest;
 pub mod search;
+pub mod server_api;
 pub mod timeline;
 pub mod tls;
 pub mod ws;

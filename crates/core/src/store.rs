@@ -80,6 +80,38 @@ pub trait InviteStore: Send + Sync {
     async fn revoke_invite(&self, invite_id: &str, at: i64) -> Result<Invite>;
 }
 
+/// An API key to store: the key itself is shown once to its creator and kept only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub key_id: String,
+    /// What the operator calls it (which application uses it).
+    pub name: String,
+    pub key_hash: String,
+    pub created_at: i64,
+}
+
+/// A stored API key (never the key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub key_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// API keys of application backends, for the server API (`/api/v1/server/...`).
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+    /// Every key, newest first.
+    async fn api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// The key stored under `key_hash`, revoked or not; `None` for no such key.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    /// Revokes a key at `at`; `NotFound` for an unknown id. Idempotent (keeps the first time).
+    async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey>;
+}
+
 pub struct UserCredentials {
     pub user: User,
     pub password_hash: Option<String>,
@@ -524,6 +556,7 @@ pub trait Store:
     + crate::lifecycle::LifecycleStore
     + crate::lifecycle::ExpiryStore
     + InviteStore
+    + ApiKeyStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

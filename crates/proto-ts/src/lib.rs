@@ -17,7 +17,7 @@
 //! - [`frame_schemas`] and `tests/schemas.rs`: the JSON Schema files and their drift check (the
 //!   same `CONFAB_UPDATE_TS=1` rewrites them).
 
-use confab_proto::{admin, blocks, error, frames, groups, model, rest};
+use confab_proto::{admin, blocks, error, frames, groups, model, rest, server_api};
 use ts_rs::{Config, TS};
 
 /// Where the declarations are committed, relative to the workspace root.
@@ -103,6 +103,11 @@ pub fn types() -> Vec<(String, String)> {
         decl::<admin::LiveConnection>(cfg),
         decl::<admin::UserSessionsResponse>(cfg),
         decl::<admin::AdminStats>(cfg),
+        // the server API of application backends
+        decl::<server_api::PublishRequest>(cfg),
+        decl::<server_api::ServerCreateConversationRequest>(cfg),
+        decl::<server_api::ServerAddMembersRequest>(cfg),
+        decl::<server_api::ServerPresenceResponse>(cfg),
         // frames: client → server
         decl::<frames::SendPayload>(cfg),
         decl::<frames::UpToPayload>(cfg),

@@ -12,6 +12,7 @@
 //! - [`groups`]: the bodies of group management (rename, settings, roles).
 //! - [`frames`]: WebSocket frames, client → server and server → client.
 //! - [`admin`]: reports of messages and the server administrators' API.
+//! - [`server_api`]: the server API of application backends (API keys).
 
 pub mod admin;
 pub mod blocks;
@@ -20,6 +21,7 @@ pub mod frames;
 pub mod groups;
 pub mod model;
 pub mod rest;
+pub mod server_api;
 
 pub use admin::*;
 pub use blocks::*;
@@ -28,3 +30,4 @@ pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};
 pub use groups::*;
 pub use model::*;
 pub use rest::*;
+pub use server_api::*;

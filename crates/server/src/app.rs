@@ -16,9 +16,10 @@ use crate::hub::{CloseReason, Hub};
 use crate::moderator::Admins;
 use crate::node::NodeHandler;
 use crate::service::{
-    Accounts, Admin, AdminParts, Blocks, Conversations, Lifecycle, LogFollower, Messages, Notifier,
+    Accounts, Admin, AdminParts, Apps, Blocks, Conversations, Lifecycle, LogFollower, Messages, Notifier,
     PresenceHub, Reports, TypingTracker,
 };
+use crate::webhooks::Webhooks;
 
 /// How long moderation log entries are kept: far longer than any node takes to read them.
 const MODERATION_LOG_KEPT_MS: i64 = 24 * 3600 * 1000;
@@ -29,6 +30,8 @@ pub(crate) struct App {
     pub config: ServerConfig,
     accounts: Accounts,
     admin: Admin,
+    /// The server API's own parts.
+    apps: Apps,
     reports: Reports,
     /// This node's reader of the moderation log.
     moderation_log: LogFollower,
@@ -82,7 +85,9 @@ impl App {
             node.blocks.clone(),
         );
         let blocks = Blocks::new(store.clone(), bus.clone(), node.blocks.clone(), presence.clone());
+        let webhooks = Webhooks::start(config.webhook.clone());
         App {
+            apps: Apps::new(store.clone(), bus.clone()),
             accounts: Accounts::new(
                 store.clone(),
                 bus.clone(),
@@ -95,7 +100,8 @@ impl App {
                     None => TokenKeys::new(jwt_secret, config.token_ttl),
                 },
                 &config.auth,
-            ),
+            )
+            .with_webhooks(webhooks.clone()),
             admin: Admin::new(AdminParts {
                 store: store.clone(),
                 bus: bus.clone(),
@@ -119,6 +125,7 @@ impl App {
                 notifier.clone(),
                 presence.clone(),
                 limits.max_group_size,
+                webhooks.clone(),
             ),
             messages: Messages::new(
                 store.clone(),
@@ -126,6 +133,7 @@ impl App {
                 dispatcher,
                 limits.clone(),
                 typing.clone(),
+                webhooks,
             ),
             blocks,
             lifecycle: Lifecycle::new(store.clone(), notifier.clone(), &limits),
@@ -141,6 +149,14 @@ impl App {
 
     pub(crate) fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    pub(crate) fn apps(&self) -> &Apps {
+        &self.apps
+    }
+
+    pub(crate) fn store(&self) -> &SharedStore {
+        &self.store
     }
 
     pub(crate) fn admin(&self) -> &Admin {

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub expiry: ExpiryConfig,
     /// Refuse to start on a database with migrations pending (`confab migrate` applies them).
     pub no_migrate: bool,
+    /// Where events are POSTed for the application (see [`crate::webhooks`]); none when `None`.
+    pub webhook: Option<crate::webhooks::WebhookConfig>,
 }
 
 /// The sweeper that erases expired messages and removes those past their retention.
@@ -321,6 +323,7 @@ impl Default for ServerConfig {
             moderation: ModerationConfig::default(),
             expiry: ExpiryConfig::default(),
             no_migrate: false,
+            webhook: None,
             metrics_listen: None,
             tls: None,
         }

@@ -7,6 +7,8 @@
 //!   reports, administration); every rule lives there once.
 //! - [`moderator`]: moderation as it reads and writes the store (also used by `confab admin`).
 //! - [`invites`]: invite codes for registration by invite only (made by `confab admin invite`).
+//! - [`api_keys`]: API keys of application backends (made by `confab admin api-key`), for the
+//!   server API; [`webhooks`]: events POSTed to the application, signed and retried.
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
@@ -24,6 +26,7 @@
 
 mod access;
 mod api_error;
+pub mod api_keys;
 mod app;
 mod auth;
 pub mod config;
@@ -44,6 +47,7 @@ mod sweeper;
 mod testing;
 pub mod tls;
 mod web;
+pub mod webhooks;
 mod ws;
 
 use std::future::Future;

@@ -29,6 +29,12 @@ pub(crate) const STORE_APPEND: &str = "confab_store_append_seconds";
 pub(crate) const HTTP_DURATION: &str = "confab_http_request_duration_seconds";
 /// WebSocket sessions ended, by the close code the server sent.
 pub(crate) const WS_SESSIONS_ENDED: &str = "confab_ws_sessions_ended_total";
+/// Webhook events, by `outcome`: delivered, failed (refused or out of attempts), dropped.
+pub(crate) const WEBHOOK_EVENTS: &str = "confab_webhook_events_total";
+/// Webhook requests that failed and were tried again.
+pub(crate) const WEBHOOK_RETRIES: &str = "confab_webhook_retries_total";
+/// Webhook `outcome` labels.
+const WEBHOOK_OUTCOMES: &[&str] = &["delivered", "failed", "dropped"];
 
 /// Label value for anything outside a fixed list.
 pub(crate) const OTHER: &str = "other";
@@ -159,6 +165,12 @@ const SERIES: &[(&str, Kind, &str)] = &[
     ("confab_reports_total", Kind::Counter, "Reports filed."),
     ("confab_reports_throttled_total", Kind::Counter, "Reports refused by the per-user hourly limit."),
     ("confab_bans_total", Kind::Counter, "Bans applied."),
+    (WEBHOOK_RETRIES, Kind::Counter, "Webhook requests that failed and were tried again (--webhook-url)."),
+    (
+        "confab_server_api_requests_total",
+        Kind::Counter,
+        "Server API requests authenticated with an API key (--api-key holders, /api/v1/server).",
+    ),
 ];
 
 /// The process-wide recorder (one per process, shared by every server in it), with every series
@@ -212,6 +224,13 @@ fn register_all() {
     );
     for code in CLOSE_CODES {
         metrics::counter!(WS_SESSIONS_ENDED, "code" => *code).absolute(0);
+    }
+    metrics::describe_counter!(
+        WEBHOOK_EVENTS,
+        "Webhook events, by outcome: delivered, failed (refused or out of attempts), dropped (queue full)."
+    );
+    for outcome in WEBHOOK_OUTCOMES {
+        metrics::counter!(WEBHOOK_EVENTS, "outcome" => *outcome).absolute(0);
     }
     metrics::describe_histogram!(
         HTTP_DURATION,
@@ -456,7 +475,14 @@ mod tests {
     /// Every series name this process exports.
     fn exported_names() -> Vec<&'static str> {
         let mut names: Vec<&str> = SERIES.iter().map(|(name, _, _)| *name).collect();
-        names.extend([FRAMES_IN, FRAMES_OUT, WS_SESSIONS_ENDED, HTTP_DURATION, "confab_build_info"]);
+        names.extend([
+            FRAMES_IN,
+            FRAMES_OUT,
+            WS_SESSIONS_ENDED,
+            HTTP_DURATION,
+            WEBHOOK_EVENTS,
+            "confab_build_info",
+        ]);
         names.extend(PROCESS_SERIES);
         names
     }

@@ -28,6 +28,7 @@ mod realtime;
 mod registration;
 mod search;
 mod security;
+mod server_api;
 mod services;
 mod sessions;
 mod tls;

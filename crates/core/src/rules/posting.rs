@@ -11,6 +11,14 @@ use crate::store::{Appended, NewMessage};
 
 use super::access;
 
+/// The user id of the system account: the sender of the messages an application posts through
+/// the server API as nobody in particular. It is a member of no conversation, yet may post in any;
+/// no one can log in as it (its username is not one registration accepts).
+pub const SYSTEM_USER_ID: &str = "system";
+/// The system account's username (`@` is never accepted at registration) and display name.
+pub const SYSTEM_USERNAME: &str = "@system";
+pub const SYSTEM_DISPLAY_NAME: &str = "System";
+
 /// What an append must know before it writes, read together: the sender's stored message with the
 /// same id (a `messageId` is unique per sender; other senders' messages with it are other
 /// messages), the conversation's settings (`None`: no such conversation), the sender's role
@@ -39,14 +47,16 @@ pub enum AppendPlan {
 
 /// Decides a checked append. The sender's stored message with the same id wins over everything
 /// else (a retry is answered even if the sender has since left); otherwise the conversation must
-/// exist, the sender must be a member, no block may stand between the two members of a direct
+/// exist, the sender must be a member (or the system account), no block may stand between the two members of a direct
 /// conversation, and in a group where only admins post, the sender must be an admin.
 pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if let Some(original) = check.existing {
         return message.resend_of(original).map(|a| AppendPlan::Repeat(Box::new(a)));
     }
     let settings = check.settings.ok_or(Error::ConversationNotFound)?;
-    let role = check.role.ok_or_else(Error::not_member)?;
+    // The system account posts where the application tells it to, as a group's admin would.
+    let system = message.sender_id == SYSTEM_USER_ID;
+    let role = check.role.or(system.then_some(Role::Admin)).ok_or_else(Error::not_member)?;
     blocks::direct_send(check.blocking)?;
     if settings.only_admins_can_post && role != Role::Admin {
         return Err(Error::Forbidden("only admins can post in this group".into()));
@@ -192,6 +202,15 @@ mod tests {
         assert_eq!(decide(&msg("m", "hi"), outsider).unwrap_err(), Error::not_member(), "membership first");
         let retry = AppendCheck { existing: Some(stored(&msg("m", "hi"), 2, 1, None).message), ..blocked };
         assert!(matches!(decide(&msg("m", "hi"), retry), Ok(AppendPlan::Repeat(_))));
+    }
+
+    #[test]
+    fn the_system_account_posts_anywhere_without_being_a_member() {
+        let system = NewMessage { sender_id: SYSTEM_USER_ID.into(), ..msg("m", "hi") };
+        assert_eq!(write(decide(&system, check(true, None))), None, "even where only admins post");
+        assert_eq!(decide(&msg("m", "hi"), check(false, None)).unwrap_err(), Error::not_member());
+        let missing = AppendCheck { settings: None, ..check(false, None) };
+        assert_eq!(decide(&system, missing).unwrap_err(), Error::ConversationNotFound);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod messages;
 mod ops;
 mod reports;
 mod search;
+mod server_api;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -53,6 +54,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/reports", post(reports::create))
         .merge(admin::routes())
         .merge(search::routes())
+        .merge(server_api::routes())
         .fallback(not_found);
     Router::new()
         .nest("/api/v1", api)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use confab_core::bus::{ClusterEvent, Revoked, SharedBus};
 use confab_core::ids::{new_id, now_millis};
+use confab_core::rules::posting::SYSTEM_USER_ID;
 use confab_core::rules::sessions::TokenSession;
 use confab_core::store::{InviteRedemption, NewUser, SharedStore};
 use confab_core::{validate, Error, Result};
@@ -23,6 +24,7 @@ use super::throttle::{address_key, retry_after_secs, Backoff, Buckets};
 use crate::auth::{HashPool, TokenKeys, ISSUER};
 use crate::config::AuthLimits;
 use crate::moderator::Admins;
+use crate::webhooks::{WebhookEvent, Webhooks};
 
 /// Default and largest number of users a directory look-up returns.
 const SEARCH_DEFAULT_LIMIT: u32 = 20;
@@ -59,6 +61,8 @@ pub(crate) struct Accounts {
     registrations: Buckets<IpAddr>,
     /// Who may register.
     registration: RegistrationMode,
+    /// `user.registered`, from the node that registered or provisioned the user.
+    webhooks: Webhooks,
 }
 
 fn rate_limited(wait: Duration) -> Error {
@@ -95,7 +99,13 @@ impl Accounts {
             address_failures: Buckets::new(limits.login_failures_per_address, Duration::from_secs(5 * 60)),
             registrations: Buckets::new(limits.registrations_per_address, Duration::from_secs(3600)),
             registration: limits.registration,
+            webhooks: Webhooks::default(),
         }
+    }
+
+    /// The same accounts, telling `webhooks` of every user registered or provisioned.
+    pub(crate) fn with_webhooks(self, webhooks: Webhooks) -> Accounts {
+        Accounts { webhooks, ..self }
     }
 
     /// The pool that hashes and checks passwords.
@@ -146,6 +156,7 @@ impl Accounts {
                 invite,
             })
             .await?;
+        self.webhooks.emit(WebhookEvent::UserRegistered { user: user.clone() });
         self.signed_in(user)
     }
 
@@ -257,6 +268,10 @@ impl Accounts {
             validate::client_id("sub", &claims.sub)
                 .map_err(|_| Error::Unauthorized("token `sub` is invalid".into()))?;
         }
+        if claims.sub == SYSTEM_USER_ID {
+            // The system account acts only through the server API, never with a token.
+            return Err(Error::Unauthorized("no token is valid for the system account".into()));
+        }
         if self.store.user(&claims.sub).await?.is_none() {
             if issued_here {
                 return Err(Error::Unauthorized("the token's user does not exist".into()));
@@ -281,7 +296,7 @@ impl Accounts {
                 })
                 .await;
             match created {
-                Ok(_) => {}
+                Ok(user) => self.webhooks.emit(WebhookEvent::UserRegistered { user }),
                 Err(Error::UsernameTaken) => {
                     // Another request may have provisioned this very user meanwhile.
                     if self.store.user(&claims.sub).await?.is_none() {

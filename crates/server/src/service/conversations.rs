@@ -13,6 +13,7 @@ use confab_proto::{Conversation, GroupSettings, ServerFrame};
 
 use super::notify::Notifier;
 use super::presence::PresenceHub;
+use crate::webhooks::{WebhookEvent, Webhooks};
 
 /// A direct conversation as [`Conversations::open_direct`] found or made it.
 pub(crate) struct Opened {
@@ -27,6 +28,8 @@ pub(crate) struct Conversations {
     /// Watches between users who no longer share a conversation end when one of them leaves.
     presence: Arc<PresenceHub>,
     max_group_size: u32,
+    /// `member.joined` and `member.left`, from the node that made the change.
+    webhooks: Webhooks,
 }
 
 impl Conversations {
@@ -35,8 +38,9 @@ impl Conversations {
         notifier: Notifier,
         presence: Arc<PresenceHub>,
         max_group_size: u32,
+        webhooks: Webhooks,
     ) -> Conversations {
-        Conversations { store, notifier, presence, max_group_size }
+        Conversations { store, notifier, presence, max_group_size, webhooks }
     }
 
     /// The direct conversation between `me` and the one other participant, made if new.
@@ -53,6 +57,7 @@ impl Conversations {
         let conversation = self.store.conversation(&id, me).await?;
         if created {
             self.announce(&id, me, &[]).await;
+            self.joined(&id, me, vec![me.to_string(), other.clone()]);
         }
         Ok(Opened { conversation, created })
     }
@@ -70,6 +75,13 @@ impl Conversations {
             validate::client_id("participantIds", id)?;
         }
         let id = new_id();
+        // Everyone the group starts with, the creator first, each once.
+        let mut joined = vec![me.to_string()];
+        for user in &participant_ids {
+            if !joined.contains(user) {
+                joined.push(user.clone());
+            }
+        }
         self.store
             .create_group(NewGroup {
                 conversation_id: id.clone(),
@@ -83,6 +95,7 @@ impl Conversations {
             .await?;
         let conversation = self.store.conversation(&id, me).await?;
         self.announce(&id, me, &[]).await;
+        self.joined(&id, me, joined);
         Ok(conversation)
     }
 
@@ -113,6 +126,7 @@ impl Conversations {
             self.store.add_members(conversation_id, me, user_ids, now_millis(), self.max_group_size).await?;
         if !added.is_empty() {
             self.announce(conversation_id, me, &[]).await;
+            self.joined(conversation_id, me, added);
         }
         self.store.conversation(conversation_id, me).await
     }
@@ -121,10 +135,23 @@ impl Conversations {
     pub(crate) async fn remove_member(&self, me: &str, conversation_id: &str, user: &str) -> Result<()> {
         self.store.remove_member(conversation_id, me, user).await?;
         self.announce(conversation_id, me, &[user.to_string()]).await;
+        self.webhooks.emit(WebhookEvent::MemberLeft {
+            conversation_id: conversation_id.to_string(),
+            user_id: user.to_string(),
+            actor_id: me.to_string(),
+        });
         // Presence between the one who left and the remaining members ends on this node before
         // the caller hears back (other nodes follow as the bus brings them the change).
         self.presence.recheck_conversation(conversation_id).await;
         Ok(())
+    }
+
+    fn joined(&self, conversation_id: &str, actor: &str, user_ids: Vec<String>) {
+        self.webhooks.emit(WebhookEvent::MemberJoined {
+            conversation_id: conversation_id.to_string(),
+            user_ids,
+            actor_id: actor.to_string(),
+        });
     }
 
     /// Tells every member that a conversation changed without a change of membership (a rename,

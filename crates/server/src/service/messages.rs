@@ -21,6 +21,7 @@ use super::notify::Notifier;
 use super::typing::TypingTracker;
 use crate::config::Limits;
 use crate::fanout::{Committed, Dispatcher};
+use crate::webhooks::{WebhookEvent, Webhooks};
 
 /// Default and largest page sizes of history.
 const HISTORY_DEFAULT_LIMIT: u32 = 50;
@@ -33,6 +34,9 @@ pub(crate) enum Via<'a> {
     Rest,
     /// A WebSocket connection of `device`: counts against that device and against the user.
     Connection { id: Arc<str>, device: &'a str },
+    /// The server API: an application backend holding an API key, trusted and not rate-limited
+    /// (it publishes for many users at once).
+    Server,
 }
 
 /// A stored message, as its sender is told.
@@ -64,6 +68,8 @@ pub(crate) struct Messages {
     device_sends: DefaultKeyedRateLimiter<(String, String)>,
     /// Told of each new message, which ends its sender's typing indicator on every client.
     typing: Arc<TypingTracker>,
+    /// `message.created` for each new message, from the node that committed it.
+    webhooks: Webhooks,
 }
 
 /// `per_second` sustained with bursts of `burst` (both at least 1).
@@ -86,13 +92,14 @@ impl Messages {
         dispatcher: Dispatcher,
         limits: Limits,
         typing: Arc<TypingTracker>,
+        webhooks: Webhooks,
     ) -> Messages {
         let user_rate =
             limits.user_messages_per_second.unwrap_or(limits.messages_per_second.saturating_mul(2));
         let user_burst = limits.user_message_burst.unwrap_or(limits.message_burst.saturating_mul(2));
         let user_sends = RateLimiter::keyed(quota(user_rate, user_burst));
         let device_sends = RateLimiter::keyed(quota(limits.messages_per_second, limits.message_burst));
-        Messages { store, notifier, dispatcher, limits, user_sends, device_sends, typing }
+        Messages { store, notifier, dispatcher, limits, user_sends, device_sends, typing, webhooks }
     }
 
     /// Forgets users and devices whose budget is full again (they are limited exactly as if it
@@ -138,6 +145,7 @@ impl Messages {
                     self.check_rate(sender, Some(device))?;
                     Some(id)
                 }
+                Via::Server => None,
             };
             validate::client_id("conversationId", conversation_id)?;
             if let Some(id) = &message_id {
@@ -169,9 +177,14 @@ impl Messages {
         );
         let _entered = span.enter();
         let dispatcher = self.dispatcher.clone();
+        let webhooks = self.webhooks.clone();
         let hook: AfterCommit = Box::new(move |appended: &Appended| {
             if appended.created {
                 metrics::counter!(crate::metrics::MESSAGES_STORED).increment(1);
+                if webhooks.enabled() {
+                    webhooks
+                        .emit(WebhookEvent::MessageCreated { message: Box::new(appended.message.clone()) });
+                }
                 dispatcher.submit(Committed {
                     message: appended.message.clone(),
                     origin,

@@ -17,10 +17,13 @@
 //! - [`lifecycle`]: edits, deletes for everyone and reactions, announced as `message.updated`.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
 //! - [`typing`]: typing indicators (in memory only).
+//! - [`apps`]: the server API's own parts (the system account, presence for applications, the
+//!   acting admin).
 //! - [`notify`]: member lists and publishing frames to users' devices, used by the others.
 
 mod accounts;
 mod admin;
+mod apps;
 mod blocks;
 mod conversations;
 mod lifecycle;
@@ -39,6 +42,7 @@ mod tests;
 
 pub(crate) use accounts::{Accounts, Authenticated};
 pub(crate) use admin::{Admin, AdminParts};
+pub(crate) use apps::Apps;
 pub(crate) use blocks::{BlockCache, Blocks};
 pub(crate) use conversations::Conversations;
 pub(crate) use lifecycle::{Lifecycle, Named};

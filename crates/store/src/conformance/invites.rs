@@ -1,8 +1,8 @@
-//! Invite codes: each registration takes one use in the same transaction as the new user, and an
+//! Invite codes and API keys. Invite codes: each registration takes one use in the same transaction as the new user, and an
 //! invite that is used up, expired, revoked or unknown lets nobody in.
 
 use confab_core::ids::{new_id, now_millis};
-use confab_core::store::{InviteRedemption, NewInvite, NewUser, SharedStore};
+use confab_core::store::{InviteRedemption, NewApiKey, NewInvite, NewUser, SharedStore};
 use confab_core::Error;
 
 async fn invite(
@@ -86,4 +86,32 @@ pub async fn concurrent_registrations_take_the_last_uses_once(store: SharedStore
     }
     assert_eq!(admitted, 3);
     assert_eq!(store.invites().await.unwrap()[0].uses_left, 0);
+}
+
+/// API keys are found by their hash, listed newest first, and revoked once (the first time stays).
+pub async fn api_keys_are_found_by_hash_listed_and_revoked(store: SharedStore) {
+    let now = now_millis();
+    let key = |id: &str, hash: &str, at: i64| NewApiKey {
+        key_id: id.into(),
+        name: format!("app {id}"),
+        key_hash: hash.into(),
+        created_at: at,
+    };
+    let first = store.create_api_key(key("k1", "hash-1", now)).await.unwrap();
+    assert_eq!((first.name.as_str(), first.revoked_at), ("app k1", None));
+    store.create_api_key(key("k2", "hash-2", now + 1)).await.unwrap();
+    assert!(store.create_api_key(key("k3", "hash-1", now + 2)).await.is_err(), "a hash is stored once");
+    let listed: Vec<String> = store.api_keys().await.unwrap().into_iter().map(|k| k.key_id).collect();
+    assert_eq!(listed, ["k2", "k1"]);
+    assert_eq!(store.api_key_by_hash("hash-2").await.unwrap().map(|k| k.key_id).as_deref(), Some("k2"));
+    assert_eq!(store.api_key_by_hash("hash-9").await.unwrap(), None);
+
+    assert_eq!(store.revoke_api_key("k1", now + 5).await.unwrap().revoked_at, Some(now + 5));
+    assert_eq!(
+        store.revoke_api_key("k1", now + 9).await.unwrap().revoked_at,
+        Some(now + 5),
+        "first time stays"
+    );
+    assert_eq!(store.api_key_by_hash("hash-1").await.unwrap().and_then(|k| k.revoked_at), Some(now + 5));
+    assert!(matches!(store.revoke_api_key("nope", now).await, Err(Error::NotFound(_))));
 }

@@ -16,7 +16,7 @@
 //! - [`moderation`]: reports, bans, the moderation log, the administrators' user list, counts.
 //! - [`lifecycle`]: replies, edits, deletes, reactions and the update sequence.
 //! - [`expiry`]: disappearing messages and retention.
-//! - [`invites`]: invite codes for registration by invite only.
+//! - [`invites`]: invite codes for registration by invite only, and API keys.
 //! - [`search`]: message search: membership, matching, edits and deletes, order, pages.
 
 mod blocks;
@@ -187,6 +187,8 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("moderation.rs"),
         include_str!("lifecycle.rs"),
         include_str!("search.rs"),
+        include_str!("invites.rs"),
+        include_str!("expiry.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -264,6 +266,7 @@ macro_rules! store_conformance_suite {
             the_shorter_of_server_and_group_retention_applies,
             invites_let_in_as_many_as_they_allow_until_they_expire_or_are_revoked,
             concurrent_registrations_take_the_last_uses_once,
+            api_keys_are_found_by_hash_listed_and_revoked,
             search_covers_the_viewers_conversations_only,
             search_folds_case_and_accents_and_knows_phrases_and_prefixes,
             search_follows_edits_and_deletes_at_once,

@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
-    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite, InviteStore, MarkerMove,
-    MessageRef, MessageStore, NewGroup, NewInvite, NewMessage, NewUser, PresenceStore, ReadMove,
-    ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store,
-    StoreFuture, UserCredentials, UserStore,
+    AfterCommit, ApiKey, ApiKeyStore, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite,
+    InviteStore, MarkerMove, MessageRef, MessageStore, NewApiKey, NewGroup, NewInvite, NewMessage, NewUser,
+    PresenceStore, ReadMove, ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore,
+    SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
@@ -31,8 +31,8 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    conversations, expiry, invites, markers, messages, presence, receipts, search, sessions, settings,
-    updates, users, views,
+    api_keys, conversations, expiry, invites, markers, messages, presence, receipts, search, sessions,
+    settings, updates, users, views,
 };
 use crate::schema::{self, Migrations, SchemaStatus};
 
@@ -48,6 +48,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0008_search.sql"),
     migration!("0009_expiry.sql"),
     migration!("0010_invites.sql"),
+    migration!("0011_api_keys.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -441,6 +442,25 @@ impl InviteStore for PostgresStore {
 
     async fn revoke_invite(&self, invite_id: &str, at: i64) -> Result<Invite> {
         once!(self, |c| invites::revoke(c, invite_id, at).await)
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for PostgresStore {
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        once!(self, |c| api_keys::create(c, &key).await)
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        once!(self, |c| api_keys::list(c).await)
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        once!(self, |c| api_keys::by_hash(c, key_hash).await)
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey> {
+        once!(self, |c| api_keys::revoke(c, key_id, at).await)
     }
 }
 

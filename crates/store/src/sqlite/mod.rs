@@ -22,10 +22,10 @@ use async_trait::async_trait;
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
-    AfterCommit, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite, InviteStore, MarkerMove,
-    MessageRef, MessageStore, NewGroup, NewInvite, NewMessage, NewUser, PresenceStore, ReadMove,
-    ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore, SessionStore, Store,
-    StoreFuture, UserCredentials, UserStore,
+    AfterCommit, ApiKey, ApiKeyStore, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite,
+    InviteStore, MarkerMove, MessageRef, MessageStore, NewApiKey, NewGroup, NewInvite, NewMessage, NewUser,
+    PresenceStore, ReadMove, ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore,
+    SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
@@ -34,8 +34,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    conversations, expiry, invites, markers, messages, presence, receipts, search, sessions, settings,
-    updates, users, views,
+    api_keys, conversations, expiry, invites, markers, messages, presence, receipts, search, sessions,
+    settings, updates, users, views,
 };
 use self::writer::Writer;
 use crate::schema::{self, Migrations, SchemaStatus};
@@ -55,6 +55,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0011_invites.sql"),
     migration!("0012_search_by_conversation.sql"),
     migration!("0013_search_at_commit.sql"),
+    migration!("0014_api_keys.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -459,6 +460,27 @@ impl InviteStore for SqliteStore {
     async fn revoke_invite(&self, invite_id: &str, at: i64) -> Result<Invite> {
         let id = invite_id.to_string();
         self.write(move |c| invites::revoke(c, &id, at)).await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        self.write(move |c| api_keys::create(c, &key)).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(api_keys::list).await
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        let hash = key_hash.to_string();
+        self.read(move |c| api_keys::by_hash(c, &hash)).await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey> {
+        let id = key_id.to_string();
+        self.write(move |c| api_keys::revoke(c, &id, at)).await
     }
 }
 

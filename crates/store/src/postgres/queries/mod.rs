@@ -2,6 +2,7 @@
 //! and read or write rows; what the rows mean, and what may be written, is decided in
 //! [`confab_core::rules`]. Sequence numbers are BIGINT in the database and `u64` on the wire.
 
+pub(crate) mod api_keys;
 pub(crate) mod blocks;
 pub(crate) mod conversations;
 pub(crate) mod expiry;

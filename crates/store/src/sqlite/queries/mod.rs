@@ -2,6 +2,7 @@
 //! writer's, inside its transaction, or a reader's, inside one snapshot) and reads or writes rows;
 //! what the rows mean, and what may be written, is decided in [`confab_core::rules`].
 
+pub(crate) mod api_keys;
 pub(crate) mod blocks;
 pub(crate) mod conversations;
 pub(crate) mod expiry;
