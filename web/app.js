@@ -1,5 +1,5 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
-import { ConfabClient, ConfabError, messageKey } from './confab.js';
+import { ConfabClient, ConfabError, isSystemMessage, messageKey } from './confab.js';
 import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
 import { isBanned, openAdminPanel, openReportDialog, showSuspended } from './app-moderation.js';
 // polish hooks: timeline separators, unread total, announcements, links, quick jump
@@ -809,12 +809,14 @@ function renderMessages() {
       rendered.set(key, li);
     }
     const own = m.senderId === client.userId;
-    li.className = 'msg' + (own ? ' own' : '');
+    const notice = isSystemMessage(m);
+    li.className = 'msg' + (own ? ' own' : '') + (notice ? ' system' : '');
+    li.dataset.system = String(notice);
     li.dataset.own = String(own);
     li.dataset.seq = String(m.sequenceNumber ?? '');
     li.dataset.status = own ? m.status || '' : '';
-    find(li, '.sender').textContent = !own && c?.type === 'group' ? client.userName(m.senderId) : '';
-    find(li, '.sender').hidden = own || c?.type !== 'group';
+    find(li, '.sender').textContent = !own && !notice && c?.type === 'group' ? client.userName(m.senderId) : '';
+    find(li, '.sender').hidden = own || notice || c?.type !== 'group';
     setLinkifiedText(find(li, '.text'), textOf(m)); // polish hook: links, built as DOM nodes
     const t = find(li, 'time', HTMLTimeElement);
     const when = m.timestamp || m.localTime || Date.now();
@@ -830,7 +832,7 @@ function renderMessages() {
     } else {
       tick.textContent = '';
     }
-    const canReport = !own && m.sequenceNumber != null;
+    const canReport = !own && !notice && m.sequenceNumber != null;
     const report = li.querySelector('.report');
     if (canReport && !report) {
       const b = document.createElement('button');

@@ -20,6 +20,7 @@
 //   sdk-outbox.js         Outbox: the unsent queue and its retry policy
 //   sdk-status.js         delivery statuses of one's own messages (the rule shared with the server)
 //   sdk-storage.js        MemoryStore and IndexedDBStore
+//   sdk-server.js         ServerApi: the server API of application backends (an API key; Node)
 //   sdk-transport.js      REST calls, one WebSocket connection (Socket), ConfabError, backoffDelay
 //
 // Wire types (User, Conversation, Message, frames, …) are declared in types/proto.d.ts, generated
@@ -41,3 +42,5 @@ export { maxStatus, normalizeStatus, ownMessageStatus, statusFromMarkers } from 
 export { MemoryStore, IndexedDBStore } from './sdk-storage.js';
 export { ConfabError, backoffDelay } from './sdk-transport.js';
 export { Search, snippetParts } from './sdk-search.js';
+export { SYSTEM_USER_ID, isSystemMessage } from './sdk-users.js';
+export { ServerApi } from './sdk-server.js';

@@ -5,6 +5,21 @@
 /** @typedef {import('./sdk-storage.js').Store} Store */
 /** @typedef {import('./sdk-events.js').Emit} Emit */
 
+/**
+ * The user id of the system account: the sender of notices an application publishes through the
+ * server API. It belongs to no conversation and has no profile to fetch.
+ */
+export const SYSTEM_USER_ID = 'system';
+
+/**
+ * Whether a message is a notice from the system account (shown as a notice, not a person's
+ * message: no sender name, no report).
+ * @param {{senderId: string}} message
+ */
+export function isSystemMessage(message) {
+  return message.senderId === SYSTEM_USER_ID;
+}
+
 export class Users {
   /**
    * @param {object} deps
@@ -53,6 +68,7 @@ export class Users {
    * @param {string} userId
    */
   name(userId) {
+    if (userId === SYSTEM_USER_ID) return 'System';
     const u = this.get(userId);
     return u ? u.displayName || u.username : '…';
   }

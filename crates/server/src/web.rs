@@ -55,6 +55,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("sdk-presence.js", JS, include_str!("../../../web/sdk-presence.js")),
     ("sdk-receipts.js", JS, include_str!("../../../web/sdk-receipts.js")),
     ("sdk-search.js", JS, include_str!("../../../web/sdk-search.js")),
+    ("sdk-server.js", JS, include_str!("../../../web/sdk-server.js")),
     ("sdk-sending.js", JS, include_str!("../../../web/sdk-sending.js")),
     ("sdk-session.js", JS, include_str!("../../../web/sdk-session.js")),
     ("sdk-status.js", JS, include_str!("../../../web/sdk-status.js")),
