@@ -48,6 +48,9 @@ enum Command {
     Restore(Box<data::RestoreArgs>),
     /// One user's data as JSON (profile, settings, blocks, conversations, messages sent).
     Export(Box<data::ExportArgs>),
+    /// Print the OpenAPI 3.1 document of the REST API (as served at /api/v1/openapi.json), for
+    /// client generators and API tools.
+    Openapi,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,5 +78,9 @@ fn main() -> anyhow::Result<()> {
         Command::Backup(args) => data::backup(*args),
         Command::Restore(args) => data::restore(*args),
         Command::Export(args) => data::export(*args),
+        Command::Openapi => {
+            println!("{:#}", confab_server::openapi::document());
+            Ok(())
+        }
     }
 }

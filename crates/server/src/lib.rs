@@ -15,6 +15,7 @@
 //! - [`fanout`]: committed messages → members' devices, in sequence order.
 //! - [`listen`]: the HTTP connection loop: header and idle timeouts, a cap on connections, a
 //!   bounded drain at shutdown.
+//! - [`openapi`]: the OpenAPI 3.1 document of the REST API, from the protocol types.
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`web`]: the embedded browser client.
 //! - [`startup`]: the summary printed when the server starts.
@@ -38,6 +39,7 @@ mod listen;
 mod metrics;
 pub mod moderator;
 mod node;
+pub mod openapi;
 mod routes;
 mod service;
 mod startup;

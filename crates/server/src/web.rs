@@ -64,6 +64,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("sdk-timeline.js", JS, include_str!("../../../web/sdk-timeline.js")),
     ("sdk-transport.js", JS, include_str!("../../../web/sdk-transport.js")),
     ("sdk-users.js", JS, include_str!("../../../web/sdk-users.js")),
+    ("api-docs.html", "text/html; charset=utf-8", include_str!("../../../web/api-docs.html")),
+    ("api-docs.js", JS, include_str!("../../../web/api-docs.js")),
 ];
 
 fn serve(state: &AppState, name: &str) -> Response {
@@ -85,6 +87,11 @@ fn serve(state: &AppState, name: &str) -> Response {
 
 pub async fn index(State(state): State<AppState>) -> Response {
     serve(&state, "index.html")
+}
+
+/// `GET /api/v1/docs`: the OpenAPI document as a browsable page (it reads `/api/v1/openapi.json`).
+pub async fn api_docs(State(state): State<AppState>) -> Response {
+    serve(&state, "api-docs.html")
 }
 
 pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Response {

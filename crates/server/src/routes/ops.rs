@@ -1,4 +1,5 @@
-//! `/healthz` (the process is up), `/readyz` (storage and backends answer), `/metrics` (Prometheus).
+//! `/healthz` (the process is up), `/readyz` (storage and backends answer), `/metrics` (Prometheus),
+//! `/api/v1/openapi.json` (the REST API described).
 
 use axum::extract::State;
 use axum::http::header;
@@ -32,4 +33,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
 pub(crate) async fn metrics_only(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&state.metrics))
         .into_response()
+}
+
+/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of the REST API (see [`crate::openapi`]).
+pub(crate) async fn openapi() -> Response {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = TEXT.get_or_init(|| crate::openapi::document().to_string());
+    ([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()
 }
