@@ -2,7 +2,7 @@
 // opens the first match, arrow keys move through the matches, Escape closes it. Also: Escape in a
 // dialog's search field closes the dialog (Chromium would only clear the field).
 
-/** @typedef {import('./sdk-client.js').ConfabClient} ConfabClient */
+/** @typedef {import('./sdk/sdk-client.js').ConfabClient} ConfabClient */
 
 /**
  * @typedef {object} JumpHooks

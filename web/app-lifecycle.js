@@ -3,11 +3,11 @@
 // confirmation), reactions (a picker, counts, who reacted on hover). `app.js` calls `decorate` for
 // each message it renders and hands clicks and the composer's submit here first.
 
-import { messageKey } from './confab.js';
+import { messageKey } from './sdk/confab.js';
 
-/** @typedef {import('./confab.js').ConfabClient} ConfabClient */
-/** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
-/** @typedef {import('./types/proto').Message} Message */
+/** @typedef {import('./sdk/confab.js').ConfabClient} ConfabClient */
+/** @typedef {import('./sdk/sdk-timeline.js').LocalMessage} LocalMessage */
+/** @typedef {import('./sdk/types/proto.js').Message} Message */
 
 /** The emoji the picker offers (any emoji can be sent through the SDK). */
 export const PICKER_EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉'];

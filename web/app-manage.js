@@ -8,9 +8,9 @@
 //   group dialog  rename, settings, members with their roles, promote / demote (admins), leave
 //   settings      the "Blocked users" list, each with "Unblock"
 
-/** @typedef {import('./sdk-client.js').ConfabClient} ConfabClient */
-/** @typedef {import('./sdk-client.js').ClientEvents} ClientEvents */
-/** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
+/** @typedef {import('./sdk/sdk-client.js').ConfabClient} ConfabClient */
+/** @typedef {import('./sdk/sdk-client.js').ClientEvents} ClientEvents */
+/** @typedef {import('./sdk/sdk-conversations.js').LocalConversation} LocalConversation */
 
 /**
  * What the main app shares: the signed-in client, and the open conversation's id.

@@ -1,12 +1,12 @@
 // Confab web client, moderation: the "Report" dialog on messages, the administrators' panel
 // (server counts, users with ban and unban, open reports with resolve) and the screen a suspended
 // user sees. app.js opens these; they only use the SDK and the elements of index.html.
-import { ConfabError } from './confab.js';
+import { ConfabError } from './sdk/confab.js';
 
-/** @typedef {import('./confab.js').ConfabClient} ConfabClient */
-/** @typedef {import('./types/proto').AdminUser} AdminUser */
-/** @typedef {import('./types/proto').Report} Report */
-/** @typedef {import('./types/proto').BanNotice} BanNotice */
+/** @typedef {import('./sdk/confab.js').ConfabClient} ConfabClient */
+/** @typedef {import('./sdk/types/proto.js').AdminUser} AdminUser */
+/** @typedef {import('./sdk/types/proto.js').Report} Report */
+/** @typedef {import('./sdk/types/proto.js').BanNotice} BanNotice */
 
 /**
  * The element with this id, of this type (index.html has it, so a missing one is a bug).
@@ -236,7 +236,7 @@ export function openAdminPanel(client) {
       [...ids].map((id) =>
         client
           .api('GET', `/users/${encodeURIComponent(id)}`)
-          .then((/** @type {import('./types/proto').User} */ u) => names.set(id, `${u.displayName} (@${u.username})`))
+          .then((/** @type {import('./sdk/types/proto.js').User} */ u) => names.set(id, `${u.displayName} (@${u.username})`))
           .catch(() => names.set(id, id)),
       ),
     );

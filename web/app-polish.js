@@ -3,7 +3,7 @@
 // title and favicon, a live region that announces new messages in the open conversation, and the
 // sign-in form's message for the one field rule that failed. app.js calls these at marked hooks.
 
-/** @typedef {import('./sdk-client.js').ConfabClient} ConfabClient */
+/** @typedef {import('./sdk/sdk-client.js').ConfabClient} ConfabClient */
 
 const TITLE = 'Confab';
 

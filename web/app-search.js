@@ -4,10 +4,10 @@
 // cursor. Choosing a result opens its conversation at that message, loading history back to it
 // (the same jump as a reply's quote).
 
-import { snippetParts } from './sdk-search.js';
+import { snippetParts } from './sdk/sdk-search.js';
 
-/** @typedef {import('./sdk-client.js').ConfabClient} ConfabClient */
-/** @typedef {import('./types/proto').SearchResult} SearchResult */
+/** @typedef {import('./sdk/sdk-client.js').ConfabClient} ConfabClient */
+/** @typedef {import('./sdk/types/proto.js').SearchResult} SearchResult */
 
 /**
  * @typedef {object} SearchHooks

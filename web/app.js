@@ -1,5 +1,5 @@
 // Confab web client: plain DOM on top of the SDK in confab.js.
-import { ConfabClient, ConfabError, isSystemMessage, messageKey } from './confab.js';
+import { ConfabClient, ConfabError, isSystemMessage, messageKey } from './sdk/confab.js';
 import { bindManage, blocksChanged, renderManage, sendStatus, showBlockedUsers } from './app-manage.js';
 import { isBanned, openAdminPanel, openReportDialog, showSuspended } from './app-moderation.js';
 // polish hooks: timeline separators, unread total, announcements, links, quick jump
@@ -9,11 +9,11 @@ import { bindSearch } from './app-search.js';
 import { setLinkifiedText } from './linkify.js';
 import { MessageActions } from './app-lifecycle.js';
 
-/** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
-/** @typedef {import('./sdk-client.js').ConnectionState} ConnectionState */
-/** @typedef {import('./sdk-client.js').ClientEvents} ClientEvents */
-/** @typedef {import('./types/proto').Message} Message */
-/** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./sdk/sdk-timeline.js').LocalMessage} LocalMessage */
+/** @typedef {import('./sdk/sdk-client.js').ConnectionState} ConnectionState */
+/** @typedef {import('./sdk/sdk-client.js').ClientEvents} ClientEvents */
+/** @typedef {import('./sdk/types/proto.js').Message} Message */
+/** @typedef {import('./sdk/types/proto.js').User} User */
 
 /**
  * The element with this id, of this type. The screens come from the templates in index.html, so a
@@ -174,7 +174,7 @@ function showAuth(notice) {
     $('auth-notice').hidden = false;
   }
   let registering = false;
-  /** @type {import('./types/proto').RegistrationMode} */
+  /** @type {import('./sdk/types/proto.js').RegistrationMode} */
   let mode = 'open';
   const form = $('auth-form', HTMLFormElement);
   const setMode = (/** @type {boolean} */ reg) => {
@@ -273,7 +273,7 @@ function on(client, type, fn) {
   client.addEventListener(type, (e) => fn(/** @type {CustomEvent<ClientEvents[K]>} */ (e).detail));
 }
 
-/** @param {import('./sdk-client.js').Session} session */
+/** @param {import('./sdk/sdk-client.js').Session} session */
 async function startChat(session) {
   app.replaceChildren($('tpl-chat', HTMLTemplateElement).content.cloneNode(true));
   const client = new ConfabClient({ session });

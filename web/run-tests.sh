@@ -25,8 +25,11 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ] \
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-echo "== type check (tsc --noEmit: SDK and app against types/proto.d.ts)"
+echo "== type check (tsc --noEmit: SDK and app against sdk/types/proto.d.ts)"
 timeout 120 node_modules/.bin/tsc --noEmit -p tsconfig.json
+
+echo "== the SDK as a package (npm pack; a fresh project type-checks and imports it)"
+timeout 180 sdk/check-package.sh
 
 if [ -n "${CONFAB_BIN:-}" ]; then
   echo "== using the server binary $CONFAB_BIN"

@@ -1,6 +1,6 @@
 //! TypeScript declarations of every type in `confab-proto`, generated with `ts-rs` from the Rust
 //! definitions (serde's `rename_all`, tags and optional fields included) into one file,
-//! `web/types/proto.d.ts`, which the web SDK and app are type-checked against (`tsc --noEmit`).
+//! `web/sdk/types/proto.d.ts`, which the web SDK and app are type-checked against (`tsc --noEmit`).
 //!
 //! This crate is the only one that turns on `confab-proto/ts`, so the server never compiles ts-rs.
 //! It also writes the JSON Schema of the WebSocket frames ([`frame_schemas`], `confab-proto/schema`
@@ -21,7 +21,7 @@ use confab_proto::{admin, blocks, error, frames, groups, model, rest, server_api
 use ts_rs::{Config, TS};
 
 /// Where the declarations are committed, relative to the workspace root.
-pub const OUTPUT: &str = "web/types/proto.d.ts";
+pub const OUTPUT: &str = "web/sdk/types/proto.d.ts";
 
 /// One declaration: the type's name and its `export type …` text.
 fn decl<T: TS>(cfg: &Config) -> (String, String) {
@@ -133,7 +133,7 @@ pub fn types() -> Vec<(String, String)> {
     ]
 }
 
-/// The complete text of `web/types/proto.d.ts`.
+/// The complete text of `web/sdk/types/proto.d.ts`.
 pub fn declarations() -> String {
     let mut out = String::from(
         "// Generated from the Rust wire types in crates/proto by crates/proto-ts (ts-rs). Do not edit:\n\

@@ -1,4 +1,4 @@
-//! `web/types/proto.d.ts` is exactly what the Rust wire types generate, and covers all of them.
+//! `web/sdk/types/proto.d.ts` is exactly what the Rust wire types generate, and covers all of them.
 //!
 //! After changing a type in crates/proto: `CONFAB_UPDATE_TS=1 cargo test -p confab-proto-ts`.
 

@@ -26,8 +26,8 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
 ];
 
 /// Every file the web client consists of: (path under `/`, content type, embedded bytes). The SDK
-/// is `confab.js` plus the `sdk-*.js` modules it imports; they sit beside it (the router serves
-/// one path segment), and the web tests fetch every `web/*.js` to check that it is listed here.
+/// is `sdk/confab.js` plus the `sdk/sdk-*.js` modules it imports (the package of `web/sdk/`); the
+/// web tests fetch every `web/*.js` and `web/sdk/*.js` to check that it is listed here.
 const FILES: &[(&str, &str, &str)] = &[
     ("index.html", "text/html; charset=utf-8", include_str!("../../../web/index.html")),
     ("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css")),
@@ -41,29 +41,29 @@ const FILES: &[(&str, &str, &str)] = &[
     ("favicon.svg", SVG, include_str!("../../../web/favicon.svg")),
     ("favicon-unread.svg", SVG, include_str!("../../../web/favicon-unread.svg")),
     ("app-lifecycle.js", JS, include_str!("../../../web/app-lifecycle.js")),
-    ("confab.js", JS, include_str!("../../../web/confab.js")),
-    ("sdk-admin.js", JS, include_str!("../../../web/sdk-admin.js")),
-    ("sdk-blocks.js", JS, include_str!("../../../web/sdk-blocks.js")),
-    ("sdk-client.js", JS, include_str!("../../../web/sdk-client.js")),
-    ("sdk-connection.js", JS, include_str!("../../../web/sdk-connection.js")),
-    ("sdk-conversations.js", JS, include_str!("../../../web/sdk-conversations.js")),
-    ("sdk-events.js", JS, include_str!("../../../web/sdk-events.js")),
-    ("sdk-lifecycle.js", JS, include_str!("../../../web/sdk-lifecycle.js")),
-    ("sdk-expiry.js", JS, include_str!("../../../web/sdk-expiry.js")),
-    ("sdk-messages.js", JS, include_str!("../../../web/sdk-messages.js")),
-    ("sdk-outbox.js", JS, include_str!("../../../web/sdk-outbox.js")),
-    ("sdk-presence.js", JS, include_str!("../../../web/sdk-presence.js")),
-    ("sdk-receipts.js", JS, include_str!("../../../web/sdk-receipts.js")),
-    ("sdk-search.js", JS, include_str!("../../../web/sdk-search.js")),
-    ("sdk-server.js", JS, include_str!("../../../web/sdk-server.js")),
-    ("sdk-sending.js", JS, include_str!("../../../web/sdk-sending.js")),
-    ("sdk-session.js", JS, include_str!("../../../web/sdk-session.js")),
-    ("sdk-status.js", JS, include_str!("../../../web/sdk-status.js")),
-    ("sdk-storage.js", JS, include_str!("../../../web/sdk-storage.js")),
-    ("sdk-sync.js", JS, include_str!("../../../web/sdk-sync.js")),
-    ("sdk-timeline.js", JS, include_str!("../../../web/sdk-timeline.js")),
-    ("sdk-transport.js", JS, include_str!("../../../web/sdk-transport.js")),
-    ("sdk-users.js", JS, include_str!("../../../web/sdk-users.js")),
+    ("sdk/confab.js", JS, include_str!("../../../web/sdk/confab.js")),
+    ("sdk/sdk-admin.js", JS, include_str!("../../../web/sdk/sdk-admin.js")),
+    ("sdk/sdk-blocks.js", JS, include_str!("../../../web/sdk/sdk-blocks.js")),
+    ("sdk/sdk-client.js", JS, include_str!("../../../web/sdk/sdk-client.js")),
+    ("sdk/sdk-connection.js", JS, include_str!("../../../web/sdk/sdk-connection.js")),
+    ("sdk/sdk-conversations.js", JS, include_str!("../../../web/sdk/sdk-conversations.js")),
+    ("sdk/sdk-events.js", JS, include_str!("../../../web/sdk/sdk-events.js")),
+    ("sdk/sdk-lifecycle.js", JS, include_str!("../../../web/sdk/sdk-lifecycle.js")),
+    ("sdk/sdk-expiry.js", JS, include_str!("../../../web/sdk/sdk-expiry.js")),
+    ("sdk/sdk-messages.js", JS, include_str!("../../../web/sdk/sdk-messages.js")),
+    ("sdk/sdk-outbox.js", JS, include_str!("../../../web/sdk/sdk-outbox.js")),
+    ("sdk/sdk-presence.js", JS, include_str!("../../../web/sdk/sdk-presence.js")),
+    ("sdk/sdk-receipts.js", JS, include_str!("../../../web/sdk/sdk-receipts.js")),
+    ("sdk/sdk-search.js", JS, include_str!("../../../web/sdk/sdk-search.js")),
+    ("sdk/sdk-server.js", JS, include_str!("../../../web/sdk/sdk-server.js")),
+    ("sdk/sdk-sending.js", JS, include_str!("../../../web/sdk/sdk-sending.js")),
+    ("sdk/sdk-session.js", JS, include_str!("../../../web/sdk/sdk-session.js")),
+    ("sdk/sdk-status.js", JS, include_str!("../../../web/sdk/sdk-status.js")),
+    ("sdk/sdk-storage.js", JS, include_str!("../../../web/sdk/sdk-storage.js")),
+    ("sdk/sdk-sync.js", JS, include_str!("../../../web/sdk/sdk-sync.js")),
+    ("sdk/sdk-timeline.js", JS, include_str!("../../../web/sdk/sdk-timeline.js")),
+    ("sdk/sdk-transport.js", JS, include_str!("../../../web/sdk/sdk-transport.js")),
+    ("sdk/sdk-users.js", JS, include_str!("../../../web/sdk/sdk-users.js")),
     ("api-docs.html", "text/html; charset=utf-8", include_str!("../../../web/api-docs.html")),
     ("api-docs.js", JS, include_str!("../../../web/api-docs.js")),
 ];
@@ -96,4 +96,9 @@ pub async fn api_docs(State(state): State<AppState>) -> Response {
 
 pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     serve(&state, &name)
+}
+
+/// The JavaScript SDK's modules, under `/sdk/` as in the source tree (`web/sdk/`).
+pub async fn sdk_file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    serve(&state, &format!("sdk/{name}"))
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer, launchBrowser, serverBinary, register, openConversation, waitForMessage, shownMessages, ARTIFACTS } from './harness.js';
-import { ServerApi, ConfabError } from '../../confab.js';
+import { ServerApi, ConfabError } from '../../sdk/confab.js';
 
 const T = 60000;
 const servers = [];

@@ -2,7 +2,7 @@
 // signing out a banned user: a WebSocket close with 4004, or a REST call answered `403 BANNED`.
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfabClient, MemoryStore } from '../../confab.js';
+import { ConfabClient, MemoryStore } from '../../sdk/confab.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 const settle = async () => {

@@ -3,7 +3,7 @@
 // from the cursor, received markers), sending and its statuses, gap-triggered sync, stop().
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfabClient, MemoryStore } from '../../confab.js';
+import { ConfabClient, MemoryStore } from '../../sdk/confab.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 

@@ -3,7 +3,7 @@
 // the browser's offline/online events, and stop().
 import { test, mock, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Connection, FAILING_AFTER } from '../../sdk-connection.js';
+import { Connection, FAILING_AFTER } from '../../sdk/sdk-connection.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 

@@ -3,8 +3,8 @@
 // carries expiresInSeconds on the wire and the ack fixes expiresAt from the server's timestamp.
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfabClient, MemoryStore } from '../../confab.js';
-import { expire, nextExpiry } from '../../sdk-expiry.js';
+import { ConfabClient, MemoryStore } from '../../sdk/confab.js';
+import { expire, nextExpiry } from '../../sdk/sdk-expiry.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 const settle = async () => {

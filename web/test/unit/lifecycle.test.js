@@ -4,8 +4,8 @@
 // cursor back, and edits, deletes, reactions and replies go on the wire as the protocol says.
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfabClient, MemoryStore, Timeline, UpdateCursor } from '../../confab.js';
-import { syncRequest } from '../../sdk-sync.js';
+import { ConfabClient, MemoryStore, Timeline, UpdateCursor } from '../../sdk/confab.js';
+import { syncRequest } from '../../sdk/sdk-sync.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 const settle = async () => {

@@ -3,7 +3,7 @@
 // the state they keep, and the events they fire.
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfabClient, MemoryStore } from '../../confab.js';
+import { ConfabClient, MemoryStore } from '../../sdk/confab.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 const json = (body, status = 200) =>

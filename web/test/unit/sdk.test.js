@@ -1,7 +1,7 @@
 // Unit tests for the SDK's pure logic: ordering, dedup, gap detection, retry queue, backoff.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Timeline, Outbox, backoffDelay, maxStatus, statusFromMarkers, MemoryStore } from '../../confab.js';
+import { Timeline, Outbox, backoffDelay, maxStatus, statusFromMarkers, MemoryStore } from '../../sdk/confab.js';
 
 const msg = (seq, id = `m${seq}`, extra = {}) => ({
   messageId: id,

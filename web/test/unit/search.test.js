@@ -1,7 +1,7 @@
 // snippetParts: a server snippet split into text and marked hits, entities decoded, no markup kept.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Search, snippetParts } from '../../sdk-search.js';
+import { Search, snippetParts } from '../../sdk/sdk-search.js';
 
 test('snippets split into text and marked hits, unescaped', () => {
   assert.deepEqual(snippetParts('a &lt;b&gt; <mark>Café</mark> &amp; &quot;x&quot; &#39;y&#39;<mark>z</mark>'), [

@@ -3,7 +3,7 @@
 // close with 4003, or a REST call answered 401).
 import { test, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfabClient, MemoryStore } from '../../confab.js';
+import { ConfabClient, MemoryStore } from '../../sdk/confab.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 

@@ -1,9 +1,9 @@
-// The delivery-status rule shared with the server: web/sdk-status.js against the same cases as
+// The delivery-status rule shared with the server: web/sdk/sdk-status.js against the same cases as
 // crates/core (spec/own_message_status.json).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ownMessageStatus, statusFromMarkers, normalizeStatus } from '../../confab.js';
+import { ownMessageStatus, statusFromMarkers, normalizeStatus } from '../../sdk/confab.js';
 
 const spec = JSON.parse(readFileSync(new URL('../../../spec/own_message_status.json', import.meta.url), 'utf8'));
 

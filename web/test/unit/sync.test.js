@@ -2,8 +2,8 @@
 // conversations the next round asks for, rounds while the server has more, coalescing, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sync, syncRequest, syncFollowUp, SYNC_LIMIT, SYNC_ROUNDS } from '../../sdk-sync.js';
-import { ConfabError } from '../../confab.js';
+import { Sync, syncRequest, syncFollowUp, SYNC_LIMIT, SYNC_ROUNDS } from '../../sdk/sdk-sync.js';
+import { ConfabError } from '../../sdk/confab.js';
 
 test('syncRequest asks for each conversation from its cursor', () => {
   const cursors = { a: 7, b: 0 };

@@ -2,7 +2,7 @@
 // request/reply matching, what closing does to pending requests, and the heartbeat's liveness rule.
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { Socket } from '../../sdk-transport.js';
+import { Socket } from '../../sdk/sdk-transport.js';
 import { FakeWebSocket } from '../support/fake-websocket.js';
 
 

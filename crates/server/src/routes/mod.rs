@@ -66,6 +66,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/", get(crate::web::index))
         .route("/{file}", get(crate::web::file))
+        .route("/sdk/{file}", get(crate::web::sdk_file))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(crate::api_error::protocol_error_body))
@@ -115,7 +116,7 @@ mod reference_docs {
                 let rest = &flat[at + ".route(\"".len()..];
                 let Some((path, after)) = rest.split_once('"') else { continue };
                 let handlers = after.split(".route(").next().unwrap_or("");
-                if path == "/" || path == "/{file}" {
+                if path == "/" || path == "/{file}" || path == "/sdk/{file}" {
                     continue; // the web client's files
                 }
                 let prefix = if at > root_from { "" } else { "/api/v1" };

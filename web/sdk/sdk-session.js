@@ -4,7 +4,7 @@
 
 import { rest } from './sdk-transport.js';
 
-/** @typedef {import('./types/proto').AuthResponse} AuthResponse */
+/** @typedef {import('./types/proto.js').AuthResponse} AuthResponse */
 
 /**
  * A signed-in session: the server's `AuthResponse` plus the server it came from.
@@ -40,11 +40,11 @@ export function deviceId() {
 /**
  * `POST /auth/register`; returns a session object `{baseUrl, token, userId, username, displayName, expiresAt}`.
  * @param {string} baseUrl
- * @param {import('./types/proto').RegisterRequest} request
+ * @param {import('./types/proto.js').RegisterRequest} request
  * @returns {Promise<Session>}
  */
 export async function register(baseUrl, { username, password, displayName, inviteCode }) {
-  /** @type {import('./types/proto').RegisterRequest} */
+  /** @type {import('./types/proto.js').RegisterRequest} */
   const body = { username, password, displayName };
   if (inviteCode) body.inviteCode = inviteCode;
   const r = await rest(baseUrl, 'POST', '/auth/register', { body });
@@ -55,7 +55,7 @@ export async function register(baseUrl, { username, password, displayName, invit
  * `GET /auth/registration`: whether the server registers anyone (`open`), no one (`closed`) or
  * whoever has an invite code (`invite`).
  * @param {string} baseUrl
- * @returns {Promise<import('./types/proto').RegistrationInfo>}
+ * @returns {Promise<import('./types/proto.js').RegistrationInfo>}
  */
 export async function registration(baseUrl) {
   return rest(baseUrl, 'GET', '/auth/registration');
@@ -64,7 +64,7 @@ export async function registration(baseUrl) {
 /**
  * `POST /auth/login`; returns a session object.
  * @param {string} baseUrl
- * @param {import('./types/proto').LoginRequest} request
+ * @param {import('./types/proto.js').LoginRequest} request
  * @returns {Promise<Session>}
  */
 export async function login(baseUrl, { username, password }) {

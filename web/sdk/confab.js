@@ -26,7 +26,7 @@
 // Wire types (User, Conversation, Message, frames, …) are declared in types/proto.d.ts, generated
 // from the Rust protocol crate.
 //
-//   import { ConfabClient } from '/confab.js';
+//   import { ConfabClient } from '/sdk/confab.js';
 //   const session = await ConfabClient.login(location.origin, { username, password });
 //   const client = new ConfabClient({ session });
 //   client.addEventListener('message', (e) => console.log(e.detail.message));

@@ -4,9 +4,9 @@
 
 import { uuid } from './sdk-session.js';
 
-/** @typedef {import('./types/proto').Content} Content */
-/** @typedef {import('./types/proto').MessageAck} MessageAck */
-/** @typedef {import('./types/proto').ErrorBody} ErrorBody */
+/** @typedef {import('./types/proto.js').Content} Content */
+/** @typedef {import('./types/proto.js').MessageAck} MessageAck */
+/** @typedef {import('./types/proto.js').ErrorBody} ErrorBody */
 /** @typedef {import('./sdk-transport.js').ClientPayloads} ClientPayloads */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-timeline.js').IncomingMessage} IncomingMessage */

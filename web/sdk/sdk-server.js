@@ -7,12 +7,12 @@
 
 import { rest } from './sdk-transport.js';
 
-/** @typedef {import('./types/proto').MessageAck} MessageAck */
-/** @typedef {import('./types/proto').Conversation} Conversation */
-/** @typedef {import('./types/proto').PublishRequest} PublishRequest */
-/** @typedef {import('./types/proto').ServerCreateConversationRequest} ServerCreateConversationRequest */
-/** @typedef {import('./types/proto').ServerAddMembersRequest} ServerAddMembersRequest */
-/** @typedef {import('./types/proto').ServerPresenceResponse} ServerPresenceResponse */
+/** @typedef {import('./types/proto.js').MessageAck} MessageAck */
+/** @typedef {import('./types/proto.js').Conversation} Conversation */
+/** @typedef {import('./types/proto.js').PublishRequest} PublishRequest */
+/** @typedef {import('./types/proto.js').ServerCreateConversationRequest} ServerCreateConversationRequest */
+/** @typedef {import('./types/proto.js').ServerAddMembersRequest} ServerAddMembersRequest */
+/** @typedef {import('./types/proto.js').ServerPresenceResponse} ServerPresenceResponse */
 
 export class ServerApi {
   /**

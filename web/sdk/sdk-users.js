@@ -1,7 +1,7 @@
 // User profiles: the directory search and a cache of the profiles seen (kept in local storage),
 // fetched on first use; a `user` event fires when a profile arrives or changes.
 
-/** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./types/proto.js').User} User */
 /** @typedef {import('./sdk-storage.js').Store} Store */
 /** @typedef {import('./sdk-events.js').Emit} Emit */
 

@@ -2,14 +2,14 @@
 // and `client.admin` (an `AdminApi`). Administrators' calls reject with `FORBIDDEN` (status 403)
 // for anyone else; `client.profile()` says whether the user is one (`admin: true`).
 
-/** @typedef {import('./types/proto').ReportReceipt} ReportReceipt */
-/** @typedef {import('./types/proto').ReportStatus} ReportStatus */
-/** @typedef {import('./types/proto').ReportsResponse} ReportsResponse */
-/** @typedef {import('./types/proto').Report} Report */
-/** @typedef {import('./types/proto').Ban} Ban */
-/** @typedef {import('./types/proto').AdminUsersResponse} AdminUsersResponse */
-/** @typedef {import('./types/proto').UserSessionsResponse} UserSessionsResponse */
-/** @typedef {import('./types/proto').AdminStats} AdminStats */
+/** @typedef {import('./types/proto.js').ReportReceipt} ReportReceipt */
+/** @typedef {import('./types/proto.js').ReportStatus} ReportStatus */
+/** @typedef {import('./types/proto.js').ReportsResponse} ReportsResponse */
+/** @typedef {import('./types/proto.js').Report} Report */
+/** @typedef {import('./types/proto.js').Ban} Ban */
+/** @typedef {import('./types/proto.js').AdminUsersResponse} AdminUsersResponse */
+/** @typedef {import('./types/proto.js').UserSessionsResponse} UserSessionsResponse */
+/** @typedef {import('./types/proto.js').AdminStats} AdminStats */
 /** @typedef {(method: string, path: string, body?: unknown) => Promise<any>} Api */
 
 /**
@@ -34,7 +34,7 @@ const enc = encodeURIComponent;
  * @returns {Promise<ReportReceipt>}
  */
 export function report(api, { messageId, reason, conversationId }) {
-  /** @type {import('./types/proto').ReportRequest} */
+  /** @type {import('./types/proto.js').ReportRequest} */
   const body = { messageId, reason };
   if (conversationId) body.conversationId = conversationId;
   return api('POST', '/reports', body);
@@ -64,7 +64,7 @@ export class AdminApi {
    * @returns {Promise<Ban>}
    */
   ban(userId, reason, until) {
-    /** @type {import('./types/proto').BanRequest} */
+    /** @type {import('./types/proto.js').BanRequest} */
     const body = { reason };
     if (until !== undefined) body.until = until;
     return this.api('PUT', `/admin/users/${enc(userId)}/ban`, body);
@@ -119,7 +119,7 @@ export class AdminApi {
    * @param {string} conversationId
    * @param {string} messageId
    * @param {string} [senderId] which sender's message, when several share the id
-   * @returns {Promise<import('./types/proto').Message>} the tombstone
+   * @returns {Promise<import('./types/proto.js').Message>} the tombstone
    */
   deleteMessage(conversationId, messageId, senderId) {
     const path = `/admin/conversations/${enc(conversationId)}/messages/${enc(messageId)}`;

@@ -9,8 +9,8 @@
 
 import { ConfabError, Socket, backoffDelay } from './sdk-transport.js';
 
-/** @typedef {import('./types/proto').ConnectedPayload} ConnectedPayload */
-/** @typedef {import('./types/proto').ServerEnvelope} ServerEnvelope */
+/** @typedef {import('./types/proto.js').ConnectedPayload} ConnectedPayload */
+/** @typedef {import('./types/proto.js').ServerEnvelope} ServerEnvelope */
 /** @typedef {import('./sdk-transport.js').ClientPayloads} ClientPayloads */
 /** @typedef {import('./sdk-events.js').ConnectionState} ConnectionState */
 /** @typedef {import('./sdk-events.js').ClientEvents} ClientEvents */

@@ -3,7 +3,7 @@
 
 import { messageKey } from './sdk-timeline.js';
 
-/** @typedef {import('./types/proto').User} User */
+/** @typedef {import('./types/proto.js').User} User */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
 

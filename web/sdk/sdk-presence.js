@@ -2,9 +2,9 @@
 // typing indicators both ways (sending `typing.start`/`typing.stop` from composer activity,
 // tracking who is typing with a fallback expiry).
 
-/** @typedef {import('./types/proto').Presence} Presence */
-/** @typedef {import('./types/proto').PresenceStatus} PresenceStatus */
-/** @typedef {import('./types/proto').TypingPayload} TypingPayload */
+/** @typedef {import('./types/proto.js').Presence} Presence */
+/** @typedef {import('./types/proto.js').PresenceStatus} PresenceStatus */
+/** @typedef {import('./types/proto.js').TypingPayload} TypingPayload */
 /** @typedef {import('./sdk-transport.js').ClientPayloads} ClientPayloads */
 /** @typedef {import('./sdk-events.js').Emit} Emit */
 

@@ -5,10 +5,10 @@
 
 import { ConfabError } from './sdk-transport.js';
 
-/** @typedef {import('./types/proto').Conversation} Conversation */
-/** @typedef {import('./types/proto').SyncRequest} SyncRequest */
-/** @typedef {import('./types/proto').SyncResponse} SyncResponse */
-/** @typedef {import('./types/proto').SyncConversation} SyncConversation */
+/** @typedef {import('./types/proto.js').Conversation} Conversation */
+/** @typedef {import('./types/proto.js').SyncRequest} SyncRequest */
+/** @typedef {import('./types/proto.js').SyncResponse} SyncResponse */
+/** @typedef {import('./types/proto.js').SyncConversation} SyncConversation */
 /** @typedef {import('./sdk-events.js').Emit} Emit */
 
 /** Bound on sync rounds per call (a conversation with more left is synced by the next one). */

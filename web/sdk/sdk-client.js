@@ -38,13 +38,13 @@ import { BANNED } from './sdk-connection.js';
 
 export { deviceId };
 
-/** @typedef {import('./types/proto').User} User */
-/** @typedef {import('./types/proto').Profile} Profile */
-/** @typedef {import('./types/proto').Content} Content */
-/** @typedef {import('./types/proto').Message} Message */
-/** @typedef {import('./types/proto').GroupSettings} GroupSettings */
-/** @typedef {import('./types/proto').AuthResponse} AuthResponse */
-/** @typedef {import('./types/proto').ServerEnvelope} ServerEnvelope */
+/** @typedef {import('./types/proto.js').User} User */
+/** @typedef {import('./types/proto.js').Profile} Profile */
+/** @typedef {import('./types/proto.js').Content} Content */
+/** @typedef {import('./types/proto.js').Message} Message */
+/** @typedef {import('./types/proto.js').GroupSettings} GroupSettings */
+/** @typedef {import('./types/proto.js').AuthResponse} AuthResponse */
+/** @typedef {import('./types/proto.js').ServerEnvelope} ServerEnvelope */
 /** @typedef {import('./sdk-timeline.js').Timeline} Timeline */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-storage.js').Store} Store */
@@ -201,7 +201,7 @@ export class ConfabClient extends EventTarget {
     this.timelines = conversations.timelines;
     /** @type {Map<string, User>} cached profiles */
     this.users = this.#users.users;
-    /** @type {Map<string, { status: import('./types/proto').PresenceStatus, lastSeen: number | null }>} */
+    /** @type {Map<string, { status: import('./types/proto.js').PresenceStatus, lastSeen: number | null }>} */
     this.presence = this.#presence.presence;
     /** The users this user blocks: `refresh()`, `block(id)`, `unblock(id)`, `isBlocked(id)`, `list`. */
     this.blocks = new Blocks({ api, emit });
@@ -319,7 +319,7 @@ export class ConfabClient extends EventTarget {
    * @returns {Promise<Profile>}
    */
   async updateProfile({ displayName, showLastSeen }) {
-    /** @type {import('./types/proto').UpdateProfileRequest} */
+    /** @type {import('./types/proto.js').UpdateProfileRequest} */
     const body = {};
     if (displayName !== undefined) body.displayName = displayName;
     if (showLastSeen !== undefined) body.showLastSeen = showLastSeen;
@@ -538,7 +538,7 @@ export class ConfabClient extends EventTarget {
 
   /**
    * Makes a member admin or plain member (admins). @param {string} conversationId
-   * @param {string} userId @param {import('./types/proto').Role} role
+   * @param {string} userId @param {import('./types/proto.js').Role} role
    */
   setRole(conversationId, userId, role) {
     return this.#conversations.setRole(conversationId, userId, role);

@@ -6,9 +6,9 @@
 // update cursor (`UpdateCursor`) moves over contiguous update sequences only, so a change that
 // went missing is fetched by the next sync (`lastUpdateSequence`).
 
-/** @typedef {import('./types/proto').Message} Message */
-/** @typedef {import('./types/proto').Content} Content */
-/** @typedef {import('./types/proto').SyncConversation} SyncConversation */
+/** @typedef {import('./types/proto.js').Message} Message */
+/** @typedef {import('./types/proto.js').Content} Content */
+/** @typedef {import('./types/proto.js').SyncConversation} SyncConversation */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-storage.js').Store} Store */
 /** @typedef {import('./sdk-events.js').Emit} Emit */

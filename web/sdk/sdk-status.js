@@ -9,7 +9,7 @@
 //   `read` when the lowest read marker is >= seq, else `delivered` when the lowest delivered
 //   marker is >= seq, else `sent`.
 
-/** @typedef {import('./types/proto').MessageStatus} WireStatus */
+/** @typedef {import('./types/proto.js').MessageStatus} WireStatus */
 
 /**
  * A status as the SDK spells it: the server's three in lowercase plus the two that exist only on

@@ -3,7 +3,7 @@
 // fires whenever the list changes. While either of two users blocks the other, neither can send
 // into their direct conversation (the send fails with `FORBIDDEN` and the server's reason).
 
-/** @typedef {import('./types/proto').BlockedUser} BlockedUser */
+/** @typedef {import('./types/proto.js').BlockedUser} BlockedUser */
 /** @typedef {import('./sdk-events.js').Emit} Emit */
 
 export class Blocks {

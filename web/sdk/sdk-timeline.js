@@ -4,8 +4,8 @@
 import { maxStatus } from './sdk-status.js';
 import { UpdateCursor, isNewer, takeChange } from './sdk-lifecycle.js';
 
-/** @typedef {import('./types/proto').Message} Message */
-/** @typedef {import('./types/proto').Content} Content */
+/** @typedef {import('./types/proto.js').Message} Message */
+/** @typedef {import('./types/proto.js').Content} Content */
 /** @typedef {import('./sdk-status.js').Status} Status */
 
 /**

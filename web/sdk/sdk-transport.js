@@ -2,9 +2,9 @@
 // heartbeats and liveness) and the reconnect backoff. Reconnecting, and what a connection is used
 // for, are the client's business (sdk-client.js).
 
-/** @typedef {import('./types/proto').ClientFrame} ClientFrame */
-/** @typedef {import('./types/proto').ServerEnvelope} ServerEnvelope */
-/** @typedef {import('./types/proto').ErrorBody} ErrorBody */
+/** @typedef {import('./types/proto.js').ClientFrame} ClientFrame */
+/** @typedef {import('./types/proto.js').ServerEnvelope} ServerEnvelope */
+/** @typedef {import('./types/proto.js').ErrorBody} ErrorBody */
 
 /**
  * The payload type of each client frame type: `ClientPayloads['message.read']` is `UpToPayload`.
@@ -17,7 +17,7 @@ export class ConfabError extends Error {
    * @param {string} code  a protocol error code (`RATE_LIMITED`, …) or one of the SDK's own:
    *   `NETWORK` (server unreachable), `OFFLINE` (no connection), `TIMEOUT`, `HTTP_<status>`
    * @param {string} [message]
-   * @param {{ status?: number, retryAfter?: number | null, ban?: import('./types/proto').BanNotice | null }} [options]
+   * @param {{ status?: number, retryAfter?: number | null, ban?: import('./types/proto.js').BanNotice | null }} [options]
    *   `status`: the HTTP status (0 for WebSocket errors and the network); `retryAfter`: seconds,
    *   when rate limited; `ban`: why and until when, for `BANNED` (a suspended account)
    */

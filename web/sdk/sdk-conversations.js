@@ -6,9 +6,9 @@
 import { Timeline } from './sdk-timeline.js';
 import { ConfabError } from './sdk-transport.js';
 
-/** @typedef {import('./types/proto').Conversation} Conversation */
-/** @typedef {import('./types/proto').GroupSettings} GroupSettings */
-/** @typedef {import('./types/proto').Message} Message */
+/** @typedef {import('./types/proto.js').Conversation} Conversation */
+/** @typedef {import('./types/proto.js').GroupSettings} GroupSettings */
+/** @typedef {import('./types/proto.js').Message} Message */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-status.js').Marker} Marker */
 /** @typedef {import('./sdk-storage.js').Store} Store */
@@ -272,7 +272,7 @@ export class Conversations {
    * @returns {Promise<LocalConversation>}
    */
   async updateGroup(conversationId, { name, settings }) {
-    /** @type {import('./types/proto').UpdateConversationRequest} */
+    /** @type {import('./types/proto.js').UpdateConversationRequest} */
     const body = {};
     if (name !== undefined) body.name = name;
     if (settings !== undefined) body.settings = settings;
@@ -283,7 +283,7 @@ export class Conversations {
    * `PUT /conversations/{id}/members/{userId}/role` (group admins; the last admin cannot step down).
    * @param {string} conversationId
    * @param {string} userId
-   * @param {import('./types/proto').Role} role
+   * @param {import('./types/proto.js').Role} role
    * @returns {Promise<LocalConversation>}
    */
   async setRole(conversationId, userId, role) {

@@ -5,8 +5,8 @@
 
 import { maxStatus, statusFromMarkers } from './sdk-status.js';
 
-/** @typedef {import('./types/proto').Message} Message */
-/** @typedef {import('./types/proto').ReceiptsResponse} ReceiptsResponse */
+/** @typedef {import('./types/proto.js').Message} Message */
+/** @typedef {import('./types/proto.js').ReceiptsResponse} ReceiptsResponse */
 /** @typedef {import('./sdk-timeline.js').IncomingMessage} IncomingMessage */
 /** @typedef {import('./sdk-transport.js').ClientPayloads} ClientPayloads */
 /** @typedef {import('./sdk-storage.js').Store} Store */

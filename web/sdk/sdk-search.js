@@ -3,7 +3,7 @@
 // `snippetParts` splits a snippet into plain text and marked hits, so it can be rendered with text
 // nodes (and `<mark>` elements) instead of innerHTML.
 
-/** @typedef {import('./types/proto').SearchResponse} SearchResponse */
+/** @typedef {import('./types/proto.js').SearchResponse} SearchResponse */
 
 /**
  * @typedef {object} SearchOptions

@@ -6,7 +6,7 @@
 import { maxStatus, normalizeStatus } from './sdk-status.js';
 import { WINDOW } from './sdk-conversations.js';
 
-/** @typedef {import('./types/proto').Message} Message */
+/** @typedef {import('./types/proto.js').Message} Message */
 /** @typedef {import('./sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk-timeline.js').IncomingMessage} IncomingMessage */
 /** @typedef {import('./sdk-storage.js').Store} Store */
