@@ -1,13 +1,15 @@
 //! The server API of application backends: an API key made with `confab admin api-key create`
 //! publishes as a member or as the system account, creates conversations, manages members, reads
 //! presence and signs users out; no key, a user's token, an unknown or a revoked key get `401`.
-//! Webhooks reach a receiver of the test's own, signed, retried after a failure, in order.
+//! Webhooks reach a receiver of the test's own, signed, retried after a failure, in order. In a
+//! cluster, a key works on every node, a sign-out closes sockets on every node, presence is the
+//! cluster's, and each event is delivered once whichever node made it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use confab_client::ClientError;
+use confab_client::{Client, ClientError};
 use confab_proto::{
     ConversationType, ErrorCode, PresenceStatus, PublishRequest, ServerAddMembersRequest,
     ServerCreateConversationRequest, ServerFrame,
@@ -234,4 +236,74 @@ async fn webhooks_are_signed_retried_and_in_order() {
     // Nothing more: the retried send made no second message.created.
     assert!(tokio::time::timeout(Duration::from_millis(300), received.recv()).await.is_err());
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_every_node_serves_the_key_and_each_event_is_sent_once() {
+    if !crate::services::available().await {
+        return;
+    }
+    let (url, mut received) = webhook_receiver().await;
+    let iso = crate::services::Isolation::shared();
+    let (_dir, path) = temp_path();
+    let mut args = iso.args();
+    args.extend([
+        "--webhook-url".to_string(),
+        url,
+        "--webhook-secret".to_string(),
+        "whsec-cluster".to_string(),
+    ]);
+    let nodes: Vec<ServerProcess> =
+        (0..2).map(|i| ServerProcess::spawn_with(&path.join(format!("node{i}")), &args)).collect();
+    let store = vec![
+        "--database-url".to_string(),
+        iso.database_url.clone(),
+        "--database-schema".to_string(),
+        iso.schema.clone(),
+    ];
+    let made = confab_admin(&store, &["api-key", "create", "--name", "cluster"]).expect("api-key create");
+    let key = made["key"].as_str().expect("key").to_string();
+    let (on_0, on_1) =
+        (Client::new(&nodes[0].url).with_token(&key), Client::new(&nodes[1].url).with_token(&key));
+
+    let alice = register(&nodes[0].url, "alice").await;
+    let bob = register(&nodes[1].url, "bob").await;
+    let create = ServerCreateConversationRequest {
+        kind: ConversationType::Direct,
+        creator_id: alice.id.clone(),
+        participant_ids: vec![bob.id.clone()],
+        name: None,
+        settings: None,
+    };
+    let (_, direct) = on_0.server_create_conversation(&create).await.unwrap();
+    let id = direct.conversation_id;
+    // Bob is connected to node 0; the application publishes through node 1.
+    let mut bob_phone = confab_client::Connection::connect(&nodes[0].url, &bob.token, "phone").await.unwrap();
+    on_1.server_publish(&id, &publish(Some(&alice.id), "m-1", "through node 1")).await.unwrap();
+    assert_eq!(next_new(&mut bob_phone).await, (alice.id.clone(), 1));
+    let seen = on_1.server_presence(&[&bob.id]).await.unwrap().presences;
+    assert_eq!(seen[0].status, PresenceStatus::Online, "node 1 sees Bob online on node 0");
+    on_1.server_disconnect(&bob.id).await.unwrap();
+    assert_eq!(closed_with(&mut bob_phone).await, Some(4003), "node 0 closed Bob's socket");
+
+    // Two registrations, one conversation, one message: four events, each once (the receiver
+    // fails its first request, so one event comes twice with the same id).
+    let mut events: Vec<Value> = Vec::new();
+    while events.len() < 4 {
+        let (headers, body) =
+            tokio::time::timeout(WAIT, received.recv()).await.expect("a webhook").expect("open");
+        let signature = headers.get("confab-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(signed(signature, "whsec-cluster", &body));
+        let event: Value = serde_json::from_str(&body).expect("JSON");
+        if !events.iter().any(|e| e["eventId"] == event["eventId"]) {
+            events.push(event);
+        }
+    }
+    let mut kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap_or_default()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["member.joined", "message.created", "user.registered", "user.registered"]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), received.recv()).await.is_err(),
+        "nothing twice"
+    );
 }
