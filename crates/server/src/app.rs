@@ -202,7 +202,8 @@ impl App {
     }
 
     /// Prunes what grows with the number of users who ever did something: the send-rate limiters
-    /// per user and per device (the gauge keeps its name, and counts both), and revoked sessions
+    /// per user and per device (the gauge keeps its name, and counts both), presence throttles of
+    /// users whose updates went out a while ago, and revoked sessions
     /// whose tokens expired anyway. Runs every `every` until shutdown starts.
     pub(crate) async fn housekeeping(self: Arc<Self>, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
@@ -213,6 +214,7 @@ impl App {
                 _ = tick.tick() => {
                     let tracked = self.messages.prune_rate_limits() + self.lifecycle.prune_rate_limits();
                     metrics::gauge!("confab_rest_rate_limited_users").set(tracked as f64);
+                    self.presence.prune_throttles();
                     if let Err(e) = self.accounts.purge_revoked_sessions().await {
                         tracing::warn!(error = %e, "expired revoked sessions not purged");
                     }

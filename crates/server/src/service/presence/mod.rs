@@ -120,6 +120,9 @@ pub(crate) struct PresenceHub {
     /// Connections with a `presence.bulk` not yet sent: updates for them wait here so they reach
     /// the client after the bulk (an update queued before a staler bulk would be undone).
     snapshotting: DashMap<Arc<str>, Arc<Mutex<Snapshotting>>>,
+    /// User → when their last update went out, and the one held back meanwhile. Every user whose
+    /// presence changed anywhere in the cluster gets one; [`PresenceHub::prune_throttles`] drops
+    /// those idle for a whole interval.
     throttles: DashMap<String, Arc<Mutex<Throttle>>>,
     /// Counts membership changes heard of, so a subscribe can tell one happened while it looked
     /// up contacts.
@@ -276,6 +279,20 @@ impl PresenceHub {
                 self.deliver(&presence);
             }
         }
+    }
+
+    /// Forgets the throttles of users with nothing held back whose last update is older than the
+    /// throttle interval: their next update would go out at once anyway, so nothing changes but
+    /// the memory kept. Returns how many throttles are kept.
+    pub(crate) fn prune_throttles(&self) -> usize {
+        let now = Instant::now();
+        self.throttles.retain(|_, throttle| {
+            let t = throttle.lock();
+            t.flush_scheduled
+                || t.pending.is_some()
+                || t.last_sent.is_some_and(|last| now.duration_since(last) < self.interval)
+        });
+        self.throttles.len()
     }
 
     fn deliver(&self, presence: &Presence) {

@@ -114,6 +114,30 @@ async fn presence_watch_lists_are_deduplicated_capped_and_freed_on_disconnect() 
     assert_eq!(presence.footprint(), (0, 0, 0, 0), "nothing is kept after disconnect");
 }
 
+/// Every user whose presence changes gets a throttle; once their updates are a throttle interval
+/// old (and none is held back) housekeeping forgets it, so a node does not keep one per user who
+/// was ever online in the cluster. Updates are throttled as before after a prune.
+#[tokio::test(start_paused = true)]
+async fn presence_throttles_of_quiet_users_are_forgotten() {
+    let config = ServerConfig { presence_throttle: Duration::from_secs(1), ..ServerConfig::default() };
+    let t = TestApp::new(config);
+    let presence = t.app.presence();
+    for n in 0..50 {
+        presence.on_cluster_change(&format!("u{n}"), PresenceStatus::Online, 1);
+    }
+    // One change inside the interval is held back: that throttle must stay.
+    presence.on_cluster_change("u0", PresenceStatus::Offline, 2);
+    assert_eq!(presence.prune_throttles(), 50, "all are within their interval");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // u0's held-back update went out at the end of its interval, 0.5 s ago: only u0 is kept.
+    assert_eq!(presence.prune_throttles(), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(presence.prune_throttles(), 0, "all quiet for an interval");
+    presence.on_cluster_change("u1", PresenceStatus::Away, 3);
+    presence.on_cluster_change("u1", PresenceStatus::Online, 4);
+    assert_eq!(presence.prune_throttles(), 1, "u1 is throttled again");
+}
+
 /// A client alternating `typing.start` and `typing.stop` as fast as it can: the other members get
 /// at most about one `typing.update` a second, and end up with the typist's last state.
 #[tokio::test(start_paused = true)]
