@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler, Revoked, SharedBus};
+use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler, Order, Revoked, SharedBus};
 use confab_core::ids::new_id;
 use confab_proto::PresenceStatus;
 use parking_lot::Mutex;
@@ -38,6 +38,8 @@ pub struct Received {
     pub user: String,
     pub frame: String,
     pub skip_connection: Option<String>,
+    /// The message's conversation and sequence number, for a `message.new`.
+    pub order: Option<(String, u64)>,
 }
 
 #[derive(Default)]
@@ -64,6 +66,7 @@ impl DeliveryHandler for Recorder {
     fn deliver(&self, delivery: &Delivery) {
         let frame = String::from_utf8_lossy(&delivery.frame).into_owned();
         let skip_connection = delivery.skip_connection.as_deref().map(str::to_string);
+        let order = delivery.order.as_ref().map(|o| (o.conversation_id.to_string(), o.sequence));
         let mut seen = self.seen.lock();
         for user in delivery.recipients.iter() {
             if seen.local.contains_key(user) {
@@ -71,6 +74,7 @@ impl DeliveryHandler for Recorder {
                     user: user.clone(),
                     frame: frame.clone(),
                     skip_connection: skip_connection.clone(),
+                    order: order.clone(),
                 };
                 seen.frames.push(received);
             }
@@ -148,6 +152,7 @@ fn delivery(recipients: &[&str], frame: String, skip_connection: Option<&str>) -
         recipients: recipients.iter().map(|r| r.to_string()).collect::<Vec<_>>().into(),
         frame: Bytes::from(frame),
         skip_connection: skip_connection.map(Into::into),
+        order: None,
     }
 }
 
@@ -290,7 +295,8 @@ pub async fn frames_for_a_user_keep_publish_order(cluster: Cluster) {
     }
 }
 
-/// The connection to skip reaches every node with the frame, and its absence stays absent.
+/// The connection to skip and the message's place in its conversation reach every node with the
+/// frame, and their absence stays absent.
 pub async fn skip_connection_is_carried(cluster: Cluster) {
     let n = cluster.nodes.len();
     for i in 0..n {
@@ -298,7 +304,11 @@ pub async fn skip_connection_is_carried(cluster: Cluster) {
     }
     let members: Vec<String> = (0..n).map(|i| format!("member-{i}")).collect();
     let members: Vec<&str> = members.iter().map(String::as_str).collect();
-    cluster.node(0).bus.publish(delivery(&members, "sent".into(), Some("conn-of-sender")));
+    let order = Some(Order { conversation_id: "conv-1".into(), sequence: 7 });
+    cluster
+        .node(0)
+        .bus
+        .publish(Delivery { order, ..delivery(&members, "sent".into(), Some("conn-of-sender")) });
     cluster.node(0).bus.publish(delivery(&members, "notice".into(), None));
     for (i, node) in cluster.nodes.iter().enumerate() {
         node.handler.wait_for(&format!("both frames on node {i}"), |s| s.frames.len() >= 2).await;
@@ -310,9 +320,10 @@ pub async fn skip_connection_is_carried(cluster: Cluster) {
                 Received {
                     user: user.clone(),
                     frame: "sent".into(),
-                    skip_connection: Some("conn-of-sender".into())
+                    skip_connection: Some("conn-of-sender".into()),
+                    order: Some(("conv-1".into(), 7)),
                 },
-                Received { user, frame: "notice".into(), skip_connection: None },
+                Received { user, frame: "notice".into(), skip_connection: None, order: None },
             ],
             "node {i}"
         );

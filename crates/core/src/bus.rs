@@ -27,6 +27,16 @@ pub struct Delivery {
     pub frame: Bytes,
     /// A connection that must not receive it (the one that sent the message).
     pub skip_connection: Option<Arc<str>>,
+    /// For a `message.new`: its place in its conversation, so each node can hand the frames of one
+    /// conversation to its connections in sequence order whichever nodes published them.
+    pub order: Option<Order>,
+}
+
+/// A message's place in its conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub conversation_id: Arc<str>,
+    pub sequence: u64,
 }
 
 /// Something every node must hear about.

@@ -17,7 +17,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use confab_core::bus::{Delivery, SharedBus};
+use confab_core::bus::{Delivery, Order, SharedBus};
 use confab_core::store::SharedStore;
 use confab_core::Result;
 use confab_proto::{Message, ServerEnvelope, ServerFrame};
@@ -237,10 +237,17 @@ async fn publish_in(committed: Committed, store: &SharedStore, bus: &SharedBus, 
             return;
         }
     };
+    let order =
+        Order { conversation_id: message.conversation_id.as_str().into(), sequence: message.sequence_number };
     let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
     let count = recipients.len();
     // Both buses queue the frame on this node's connections before `publish` returns.
-    bus.publish(Delivery { recipients, frame: Bytes::from(frame), skip_connection: origin });
+    bus.publish(Delivery {
+        recipients,
+        frame: Bytes::from(frame),
+        skip_connection: origin,
+        order: Some(order),
+    });
     metrics::histogram!(crate::metrics::FANOUT_LAG).record(committed_at.elapsed().as_secs_f64());
     metrics::counter!("confab_messages_fanned_out_total").increment(1);
     tracing::debug!(recipients = count, "fanned out");

@@ -297,6 +297,7 @@ mod tests {
             recipients: vec!["alice".to_string(), "bob".to_string()].into(),
             frame: "{}".into(),
             skip_connection: Some("a1".into()),
+            order: None,
         });
         assert!(rx_a1.try_recv().is_err());
         assert_eq!(rx_a2.try_recv().unwrap().as_str(), "{}");

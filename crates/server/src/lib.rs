@@ -12,7 +12,9 @@
 //! - [`auth`]: password hashing and JWTs.
 //! - [`hub`]: this node's connections and their bounded outbound queues.
 //! - [`node`]: what the bus brings to this node (frames, membership changes, presence).
-//! - [`fanout`]: committed messages → members' devices, in sequence order.
+//! - [`fanout`]: committed messages → members' devices, in sequence order; [`ordering`]: each
+//!   node hands a conversation's frames to its connections in that order, filling gaps from the
+//!   store.
 //! - [`listen`]: the HTTP connection loop: header and idle timeouts, a cap on connections, a
 //!   bounded drain at shutdown.
 //! - [`openapi`]: the OpenAPI 3.1 document of the REST API, from the protocol types.
@@ -40,6 +42,7 @@ mod metrics;
 pub mod moderator;
 mod node;
 pub mod openapi;
+mod ordering;
 mod routes;
 mod service;
 mod startup;
@@ -204,6 +207,7 @@ impl Server {
             revocations: Default::default(),
             blocks: Default::default(),
             bans: Default::default(),
+            ordering: ordering::Ordering::new(hub.clone(), store.clone(), members.clone(), ordering::HOLD),
         });
         let node_id = confab_core::ids::new_id();
         if let BusLocation::Redis { prefix, .. } = &bus_location {

@@ -165,6 +165,21 @@ const SERIES: &[(&str, Kind, &str)] = &[
     ("confab_reports_total", Kind::Counter, "Reports filed."),
     ("confab_reports_throttled_total", Kind::Counter, "Reports refused by the per-user hourly limit."),
     ("confab_bans_total", Kind::Counter, "Bans applied."),
+    (
+        "confab_order_gaps_filled_total",
+        Kind::Counter,
+        "Holes in a conversation's message.new frames this node filled from the store (a frame ahead of its predecessor waited 100 ms).",
+    ),
+    (
+        "confab_order_gaps_skipped_total",
+        Kind::Counter,
+        "Holes this node could not fill from the store (clients fetch those messages with sync).",
+    ),
+    (
+        "confab_order_repeats_dropped_total",
+        Kind::Counter,
+        "message.new frames dropped for arriving after later ones of their conversation were handed out.",
+    ),
     (WEBHOOK_RETRIES, Kind::Counter, "Webhook requests that failed and were tried again (--webhook-url)."),
     (
         "confab_server_api_requests_total",

@@ -1,4 +1,5 @@
-//! What the bus brings to this node: frames for local connections, membership changes that make
+//! What the bus brings to this node: frames for local connections (`message.new` in each
+//! conversation's sequence order, see [`crate::ordering`]), membership changes that make
 //! cached member lists and presence watches stale, cluster-wide presence changes for local
 //! watchers, revoked sessions (cached revocations dropped, covered connections closed), blocks
 //! (cached pairs dropped, presence between the two ended) and bans (cached bans dropped, a banned
@@ -12,6 +13,7 @@ use confab_proto::PresenceStatus;
 use crate::fanout::MemberCache;
 use crate::hub::CloseReason;
 use crate::hub::Hub;
+use crate::ordering::Ordering;
 use crate::service::{BanCache, BlockCache, PresenceHub, RevocationCache};
 
 pub(crate) struct NodeHandler {
@@ -25,6 +27,8 @@ pub(crate) struct NodeHandler {
     pub(crate) blocks: Arc<BlockCache>,
     /// What this node knows of users' bans.
     pub(crate) bans: Arc<BanCache>,
+    /// Each conversation's `message.new` frames, handed to the connections in sequence order.
+    pub(crate) ordering: Arc<Ordering>,
 }
 
 impl NodeHandler {
@@ -36,7 +40,7 @@ impl NodeHandler {
 
 impl DeliveryHandler for NodeHandler {
     fn deliver(&self, delivery: &Delivery) {
-        self.hub.deliver(delivery);
+        self.ordering.deliver(delivery);
     }
 
     fn event(&self, event: &ClusterEvent) {

@@ -40,12 +40,13 @@ impl TestApp {
         let hub = Arc::new(Hub::new());
         let members = Arc::new(MemberCache::default());
         let handler = Arc::new(NodeHandler {
-            hub,
-            members,
+            hub: hub.clone(),
+            members: members.clone(),
             presence: OnceLock::new(),
             revocations: Default::default(),
             blocks: Default::default(),
             bans: Default::default(),
+            ordering: crate::ordering::Ordering::new(hub, store.clone(), members, crate::ordering::HOLD),
         });
         let bus = Arc::new(InProcessBus::new());
         bus.attach(handler.clone());

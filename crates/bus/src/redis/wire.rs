@@ -2,7 +2,7 @@
 //! payloads, and reads them back. Compact line-based text: ids never contain a newline.
 
 use bytes::Bytes;
-use confab_core::bus::{ClusterEvent, Delivery, Revoked};
+use confab_core::bus::{ClusterEvent, Delivery, Order, Revoked};
 use confab_proto::PresenceStatus;
 
 pub(super) fn status_str(s: Option<PresenceStatus>) -> &'static str {
@@ -21,9 +21,18 @@ pub(super) fn parse_status(s: &str) -> PresenceStatus {
     }
 }
 
-/// `d\n{skip}\n{n}\n{recipient}…\n{frame}`: ids never contain a newline (they are printable ASCII).
+/// `d\n{skip}\n{n}\n{recipient}…\n{frame}`, or for a delivery with its place in a conversation
+/// `o\n{conversation}\n{sequence}\n` and then the same: ids never contain a newline (they are
+/// printable ASCII).
 pub(super) fn encode_delivery(d: &Delivery, recipients: &[&String]) -> Vec<u8> {
     let mut out = Vec::with_capacity(d.frame.len() + 64 * recipients.len());
+    if let Some(order) = &d.order {
+        out.extend_from_slice(b"o\n");
+        out.extend_from_slice(order.conversation_id.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(order.sequence.to_string().as_bytes());
+        out.push(b'\n');
+    }
     out.extend_from_slice(b"d\n");
     out.extend_from_slice(d.skip_connection.as_deref().unwrap_or("").as_bytes());
     out.push(b'\n');
@@ -38,13 +47,24 @@ pub(super) fn encode_delivery(d: &Delivery, recipients: &[&String]) -> Vec<u8> {
 }
 
 pub(super) fn decode_delivery(payload: &[u8]) -> Option<Delivery> {
-    let mut rest = payload.strip_prefix(b"d\n")?;
+    let mut rest = payload;
     let mut line = || -> Option<&[u8]> {
         let end = rest.iter().position(|b| *b == b'\n')?;
         let (l, r) = rest.split_at(end);
         rest = &r[1..];
         Some(l)
     };
+    let mut kind = line()?;
+    let mut order = None;
+    if kind == b"o" {
+        let conversation_id = std::str::from_utf8(line()?).ok()?;
+        let sequence: u64 = std::str::from_utf8(line()?).ok()?.parse().ok()?;
+        order = Some(Order { conversation_id: conversation_id.into(), sequence });
+        kind = line()?;
+    }
+    if kind != b"d" {
+        return None;
+    }
     let skip = std::str::from_utf8(line()?).ok()?.to_string();
     let n: usize = std::str::from_utf8(line()?).ok()?.parse().ok()?;
     let mut recipients = Vec::with_capacity(n);
@@ -55,6 +75,7 @@ pub(super) fn decode_delivery(payload: &[u8]) -> Option<Delivery> {
         recipients: recipients.into(),
         frame: Bytes::copy_from_slice(rest),
         skip_connection: if skip.is_empty() { None } else { Some(skip.into()) },
+        order,
     })
 }
 
@@ -148,12 +169,20 @@ mod tests {
             recipients: vec!["a".to_string(), "b".to_string()].into(),
             frame: Bytes::from_static(b"{\"type\":\"x\",\"payload\":\"multi\nline\"}"),
             skip_connection: Some("c1".into()),
+            order: None,
         };
         let r: Vec<&String> = d.recipients.iter().collect();
         let back = decode_delivery(&encode_delivery(&d, &r)).unwrap();
         assert_eq!(back.recipients.to_vec(), ["a", "b"]);
         assert_eq!(back.frame, d.frame);
         assert_eq!(back.skip_connection.as_deref(), Some("c1"));
+        assert_eq!(back.order, None);
+        let ordered =
+            Delivery { order: Some(Order { conversation_id: "conv".into(), sequence: 42 }), ..d.clone() };
+        let back = decode_delivery(&encode_delivery(&ordered, &r)).unwrap();
+        assert_eq!(back.order, ordered.order);
+        assert_eq!((back.frame, back.recipients.len()), (ordered.frame, 2));
+        assert!(decode_delivery(b"o\nconv\nnot-a-number\nd\n\n0\n{}").is_none());
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Notifier {
             recipients: users.into(),
             frame: Bytes::from(frame),
             skip_connection: skip,
+            order: None,
         });
     }
 }

@@ -1,0 +1,393 @@
+//! Per-conversation order on this node: the `message.new` frames of one conversation reach this
+//! node's connections in ascending `sequenceNumber`, with no holes, whichever nodes committed and
+//! published them. In a cluster they come through Redis from several publishers, whose frames
+//! race each other; on any node, a fan-out queue that spilled skips some.
+//!
+//! Each conversation has a cursor here: the next sequence number to hand out. A frame at the
+//! cursor goes out at once, followed by any held frames it unblocks. A frame ahead of the cursor
+//! is held; if what it waits for has not arrived within [`HOLD`], the missing messages are read
+//! from the store (they are committed: sequence numbers are assigned at commit, with no gaps) and
+//! handed out first. A frame behind the cursor was handed out already and is dropped.
+//!
+//! The cursor starts at the first frame this node sees of a conversation. Cursors idle for
+//! [`IDLE`] with nothing held are forgotten (a frame still on its way after that long is not
+//! expected), so memory follows the conversations active recently; the check runs now and then
+//! as frames arrive (no timer of its own).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use confab_core::bus::{Delivery, Order};
+use confab_core::store::{HistoryCursor, SharedStore};
+use confab_proto::{ServerEnvelope, ServerFrame};
+use dashmap::DashMap;
+use parking_lot::Mutex;
+
+use crate::fanout::MemberCache;
+use crate::hub::Hub;
+
+/// How long a frame ahead of its conversation's cursor waits for the frames before it, before
+/// they are read from the store.
+pub const HOLD: Duration = Duration::from_millis(100);
+/// Cursors untouched this long, with nothing held, are forgotten.
+pub const IDLE: Duration = Duration::from_secs(300);
+/// Frames held for one conversation before its gap is filled at once.
+const MAX_HELD: usize = 4_096;
+/// Messages read from the store per request while filling a gap.
+const FILL_PAGE: u32 = 200;
+
+/// One conversation's cursor and what waits behind a gap.
+struct Stream {
+    next: u64,
+    held: BTreeMap<u64, Delivery>,
+    /// A fill task is waiting or running for this conversation.
+    filling: bool,
+    touched: Instant,
+}
+
+/// What [`Streams::accept`] did with a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// Handed out (with any it unblocked).
+    Delivered,
+    /// Held; the caller starts a fill when `fill` is set (none was pending).
+    Held { fill: bool },
+    /// Behind the cursor: a repeat, dropped.
+    Stale,
+}
+
+/// The cursors of this node's conversations. Handing out happens under the conversation's lock,
+/// so two frames of one conversation are never handed out out of order by racing callers.
+#[derive(Default)]
+pub struct Streams {
+    streams: DashMap<Arc<str>, Arc<Mutex<Stream>>>,
+}
+
+impl Streams {
+    /// Takes in `delivery` (at `order`), handing out through `out` whatever is now in order.
+    pub fn accept(
+        &self,
+        delivery: &Delivery,
+        order: &Order,
+        now: Instant,
+        out: impl Fn(&Delivery),
+    ) -> Accepted {
+        let stream = self
+            .streams
+            .entry(order.conversation_id.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Stream {
+                    next: order.sequence,
+                    held: BTreeMap::new(),
+                    filling: false,
+                    touched: now,
+                }))
+            })
+            .clone();
+        let mut s = stream.lock();
+        s.touched = now;
+        if order.sequence < s.next {
+            return Accepted::Stale;
+        }
+        if order.sequence > s.next {
+            s.held.insert(order.sequence, delivery.clone());
+            let fill = !s.filling;
+            s.filling = true;
+            return Accepted::Held { fill };
+        }
+        out(delivery);
+        s.next += 1;
+        release(&mut s, &out);
+        Accepted::Delivered
+    }
+
+    /// The gap of `conversation` still to fill: `[next, first held)`; `None` when there is none
+    /// (the frames arrived meanwhile), which also ends the fill.
+    pub fn gap(&self, conversation: &str) -> Option<(u64, u64)> {
+        let stream = self.streams.get(conversation)?.clone();
+        let mut s = stream.lock();
+        match s.held.keys().next() {
+            Some(&first) if first > s.next => Some((s.next, first)),
+            _ => {
+                s.filling = false;
+                None
+            }
+        }
+    }
+
+    /// Hands out the messages read from the store for a gap (`filled`, ascending, each with its
+    /// sequence number), then everything they unblock. What the store could not give is skipped
+    /// (the cursor jumps to the first held frame: clients fetch it with sync). Returns whether a
+    /// later gap remains (the fill goes on).
+    pub fn fill(&self, conversation: &str, filled: Vec<(u64, Delivery)>, out: impl Fn(&Delivery)) -> bool {
+        let Some(stream) = self.streams.get(conversation).map(|s| s.clone()) else { return false };
+        let mut s = stream.lock();
+        for (sequence, delivery) in filled {
+            if sequence == s.next {
+                out(&delivery);
+                s.next += 1;
+            }
+        }
+        if let Some(&first) = s.held.keys().next() {
+            if first > s.next {
+                metrics::counter!("confab_order_gaps_skipped_total").increment(1);
+                tracing::warn!(
+                    conversation,
+                    from = s.next,
+                    to = first - 1,
+                    "messages not in the store skipped"
+                );
+                s.next = first;
+            }
+        }
+        release(&mut s, &out);
+        let more = !s.held.is_empty();
+        s.filling = more;
+        more
+    }
+
+    /// Whether `conversation` holds so many frames that its gap is filled without waiting.
+    pub fn crowded(&self, conversation: &str) -> bool {
+        self.streams.get(conversation).is_some_and(|s| s.lock().held.len() >= MAX_HELD)
+    }
+
+    /// Forgets cursors untouched since `now - IDLE` with nothing held; returns how many are kept.
+    pub fn prune(&self, now: Instant) -> usize {
+        self.streams.retain(|_, s| {
+            let s = s.lock();
+            s.filling || !s.held.is_empty() || now.duration_since(s.touched) < IDLE
+        });
+        self.streams.len()
+    }
+
+    #[cfg(test)]
+    fn next(&self, conversation: &str) -> Option<u64> {
+        self.streams.get(conversation).map(|s| s.lock().next)
+    }
+}
+
+/// Hands out the held frames that follow the cursor, advancing it.
+fn release(s: &mut Stream, out: &impl Fn(&Delivery)) {
+    while let Some(delivery) = s.held.remove(&s.next) {
+        out(&delivery);
+        s.next += 1;
+    }
+    // Anything left behind the cursor (handed out meanwhile by a fill) is a repeat.
+    while s.held.first_key_value().is_some_and(|(&k, _)| k < s.next) {
+        s.held.pop_first();
+    }
+}
+
+/// This node's ordering: the cursors, and what filling a gap needs.
+pub struct Ordering {
+    streams: Streams,
+    /// Where frames in order go: this node's connections.
+    hub: Arc<Hub>,
+    store: SharedStore,
+    members: Arc<MemberCache>,
+    hold: Duration,
+    /// Frames taken in, to look for idle cursors every so many.
+    taken: AtomicU64,
+    last_prune: Mutex<Instant>,
+}
+
+/// Idle cursors are looked for every this many frames, at most once a minute.
+const PRUNE_EVERY: u64 = 1_024;
+
+impl Ordering {
+    pub fn new(
+        hub: Arc<Hub>,
+        store: SharedStore,
+        members: Arc<MemberCache>,
+        hold: Duration,
+    ) -> Arc<Ordering> {
+        Arc::new(Ordering {
+            streams: Streams::default(),
+            hub,
+            store,
+            members,
+            hold,
+            taken: AtomicU64::new(0),
+            last_prune: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn maybe_prune(&self) {
+        if !self.taken.fetch_add(1, AtomicOrdering::Relaxed).is_multiple_of(PRUNE_EVERY) {
+            return;
+        }
+        let now = Instant::now();
+        let mut last = self.last_prune.lock();
+        if now.duration_since(*last) >= Duration::from_secs(60) {
+            *last = now;
+            drop(last);
+            self.streams.prune(now);
+        }
+    }
+
+    /// Hands `delivery` to this node's connections in its conversation's order (see the module
+    /// doc); a delivery with no order goes out at once.
+    pub fn deliver(self: &Arc<Self>, delivery: &Delivery) {
+        let Some(order) = &delivery.order else {
+            self.hub.deliver(delivery);
+            return;
+        };
+        self.maybe_prune();
+        match self.streams.accept(delivery, order, Instant::now(), |d| self.hub.deliver(d)) {
+            Accepted::Held { fill: true } => {
+                let (this, conversation) = (self.clone(), order.conversation_id.clone());
+                tokio::spawn(async move { this.fill(&conversation).await });
+            }
+            Accepted::Stale => metrics::counter!("confab_order_repeats_dropped_total").increment(1),
+            Accepted::Delivered | Accepted::Held { fill: false } => {}
+        }
+    }
+
+    /// Waits [`HOLD`] (unless the conversation is crowded), then reads each gap still open from
+    /// the store and hands it out, until no gap is left.
+    async fn fill(&self, conversation: &str) {
+        loop {
+            let deadline = tokio::time::Instant::now() + self.hold;
+            while tokio::time::Instant::now() < deadline && !self.streams.crowded(conversation) {
+                tokio::time::sleep(Duration::from_millis(5).min(self.hold)).await;
+                if self.streams.gap(conversation).is_none() {
+                    return;
+                }
+            }
+            let Some((from, to)) = self.streams.gap(conversation) else { return };
+            metrics::counter!("confab_order_gaps_filled_total").increment(1);
+            let filled = self.read(conversation, from, to).await;
+            if !self.streams.fill(conversation, filled, |d| self.hub.deliver(d)) {
+                return;
+            }
+        }
+    }
+
+    /// The messages `[from, to)` of `conversation` from the store as `message.new` deliveries to
+    /// its members; as many as could be read.
+    async fn read(&self, conversation: &str, from: u64, to: u64) -> Vec<(u64, Delivery)> {
+        let members = match self.members.get(&self.store, conversation).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation, "gap not filled: members unknown");
+                return Vec::new();
+            }
+        };
+        let Some(viewer) = members.first() else { return Vec::new() };
+        let mut filled = Vec::new();
+        let mut after = from.saturating_sub(1);
+        while after + 1 < to {
+            let limit = FILL_PAGE.min(u32::try_from(to - after - 1).unwrap_or(FILL_PAGE));
+            let page =
+                match self.store.history(conversation, viewer, HistoryCursor::After(after), limit).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(error = %e, conversation, "gap not filled: store unavailable");
+                        break;
+                    }
+                };
+            let Some(last) = page.messages.last().map(|m| m.sequence_number) else { break };
+            for mut message in page.messages.into_iter().filter(|m| m.sequence_number < to) {
+                // The viewer's own status is not part of `message.new`.
+                message.status = None;
+                let order = Order { conversation_id: conversation.into(), sequence: message.sequence_number };
+                let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
+                let delivery = Delivery {
+                    recipients: members.clone(),
+                    frame: Bytes::from(frame),
+                    skip_connection: None,
+                    order: Some(order.clone()),
+                };
+                filled.push((order.sequence, delivery));
+            }
+            after = last;
+        }
+        filled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+
+    fn frame(conversation: &str, sequence: u64) -> (Delivery, Order) {
+        let order = Order { conversation_id: conversation.into(), sequence };
+        let d = Delivery {
+            recipients: vec!["u".to_string()].into(),
+            frame: Bytes::from(format!("{conversation}:{sequence}")),
+            skip_connection: None,
+            order: Some(order.clone()),
+        };
+        (d, order)
+    }
+
+    /// Accepts `sequences` of conversation `c` in that order; returns what went out.
+    fn run(streams: &Streams, sequences: &[u64]) -> Vec<String> {
+        let out = StdMutex::new(Vec::new());
+        for &s in sequences {
+            let (d, o) = frame("c", s);
+            streams.accept(&d, &o, Instant::now(), |d| {
+                out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned())
+            });
+        }
+        out.into_inner().unwrap()
+    }
+
+    #[test]
+    fn frames_ahead_wait_for_their_predecessors_and_repeats_are_dropped() {
+        let streams = Streams::default();
+        assert_eq!(run(&streams, &[5]), ["c:5"], "the first frame sets the cursor");
+        assert_eq!(run(&streams, &[7, 8]), Vec::<String>::new(), "held behind 6");
+        assert_eq!(run(&streams, &[6]), ["c:6", "c:7", "c:8"]);
+        assert_eq!(run(&streams, &[6, 8, 5]), Vec::<String>::new(), "repeats");
+        assert_eq!(streams.next("c"), Some(9));
+        assert_eq!(streams.gap("c"), None, "the fill started for 6 finds nothing to do");
+        let (d, o) = frame("c", 11);
+        assert_eq!(streams.accept(&d, &o, Instant::now(), |_| {}), Accepted::Held { fill: true });
+        let (d, o) = frame("c", 12);
+        assert_eq!(
+            streams.accept(&d, &o, Instant::now(), |_| {}),
+            Accepted::Held { fill: false },
+            "one fill"
+        );
+        assert_eq!(streams.gap("c"), Some((9, 11)));
+    }
+
+    #[test]
+    fn a_fill_hands_out_the_gap_then_the_held_and_skips_what_the_store_lacks() {
+        let streams = Streams::default();
+        run(&streams, &[1, 4, 5, 9]);
+        assert_eq!(streams.gap("c"), Some((2, 4)));
+        let out = StdMutex::new(Vec::new());
+        let push = |d: &Delivery| out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned());
+        let more = streams.fill("c", vec![(2, frame("c", 2).0), (3, frame("c", 3).0)], push);
+        assert!(more, "9 still waits for 6..8");
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:2", "c:3", "c:4", "c:5"]);
+        assert_eq!(streams.gap("c"), Some((6, 9)));
+        // The store has only 6: 7 and 8 are skipped, 9 goes out.
+        let more = streams.fill("c", vec![(6, frame("c", 6).0)], push);
+        assert!(!more);
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:6", "c:9"]);
+        assert_eq!(streams.next("c"), Some(10));
+        assert_eq!(streams.gap("c"), None, "nothing left to fill");
+    }
+
+    #[test]
+    fn conversations_are_independent_and_idle_cursors_are_forgotten() {
+        let streams = Streams::default();
+        run(&streams, &[1]);
+        let (d, o) = frame("other", 3);
+        streams.accept(&d, &o, Instant::now(), |_| {});
+        let (d, o) = frame("other", 5);
+        streams.accept(&d, &o, Instant::now(), |_| {});
+        let later = Instant::now() + IDLE + Duration::from_secs(1);
+        assert_eq!(streams.prune(later), 1, "the one holding a frame is kept");
+        assert_eq!(streams.next("c"), None);
+        assert_eq!(streams.next("other"), Some(4));
+    }
+}
