@@ -213,6 +213,29 @@ impl Hub {
 
 impl Hub {
     /// Queues a delivery's frame on every local connection of its recipients.
+    /// Like [`Hub::deliver`], but only to connections opened before `before` (ms since the epoch):
+    /// a message read back from the store to fill a hole goes only to the connections that were
+    /// there when it was committed (later ones synced it when they connected).
+    pub fn deliver_to_connected_before(&self, delivery: &Delivery, before: i64) {
+        let frame = match Utf8Bytes::try_from(delivery.frame.clone()) {
+            Ok(frame) => frame,
+            Err(_) => return,
+        };
+        for user in delivery.recipients.iter() {
+            if let Some(conns) = self.users.get(user) {
+                for conn in conns.iter().filter(|c| c.connected_at < before) {
+                    conn.outbox.push(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// When the oldest connection of `users` on this node was opened (ms); `None` when none has
+    /// one here.
+    pub fn oldest_connection(&self, users: &[String]) -> Option<i64> {
+        users.iter().filter_map(|u| self.users.get(u)?.iter().map(|c| c.connected_at).min()).min()
+    }
+
     pub fn deliver(&self, delivery: &Delivery) {
         let frame = match Utf8Bytes::try_from(delivery.frame.clone()) {
             Ok(frame) => frame,

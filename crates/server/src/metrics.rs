@@ -168,12 +168,12 @@ const SERIES: &[(&str, Kind, &str)] = &[
     (
         "confab_order_gaps_filled_total",
         Kind::Counter,
-        "Holes in a conversation's message.new frames this node filled from the store (a frame ahead of its predecessor waited 100 ms).",
+        "Holes in a conversation's message.new frames this node filled from the store (a frame ahead of its predecessor waited 50 ms).",
     ),
     (
         "confab_order_gaps_skipped_total",
         Kind::Counter,
-        "Holes this node could not fill from the store (clients fetch those messages with sync).",
+        "Holes stepped over without reading them back: no connection here old enough to need them, or beyond 1000 messages (clients sync).",
     ),
     (
         "confab_order_repeats_dropped_total",

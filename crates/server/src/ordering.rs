@@ -7,7 +7,14 @@
 //! cursor goes out at once, followed by any held frames it unblocks. A frame ahead of the cursor
 //! is held; if what it waits for has not arrived within [`HOLD`], the missing messages are read
 //! from the store (they are committed: sequence numbers are assigned at commit, with no gaps) and
-//! handed out first. A frame behind the cursor was handed out already and is dropped.
+//! handed out first, each only to the connections opened before it was committed (a connection
+//! opened later synced it when it connected). A frame behind the cursor was handed out already
+//! and is dropped.
+//!
+//! A node hears only of messages with recipients connected to it, so a cursor can be behind
+//! because nobody here was connected for a while; the fill then finds no connection old enough
+//! and sends nothing. At most [`MAX_FILL`] missing messages are read back; older ones are left to
+//! sync.
 //!
 //! The cursor starts at the first frame this node sees of a conversation. Cursors idle for
 //! [`IDLE`] with nothing held are forgotten (a frame still on its way after that long is not
@@ -31,7 +38,9 @@ use crate::hub::Hub;
 
 /// How long a frame ahead of its conversation's cursor waits for the frames before it, before
 /// they are read from the store.
-pub const HOLD: Duration = Duration::from_millis(100);
+pub const HOLD: Duration = Duration::from_millis(50);
+/// Most messages read back from the store for one hole (the newest of it).
+pub const MAX_FILL: u64 = 1_000;
 /// Cursors untouched this long, with nothing held, are forgotten.
 pub const IDLE: Duration = Duration::from_secs(300);
 /// Frames held for one conversation before its gap is filled at once.
@@ -119,15 +128,24 @@ impl Streams {
     }
 
     /// Hands out the messages read from the store for a gap (`filled`, ascending, each with its
-    /// sequence number), then everything they unblock. What the store could not give is skipped
-    /// (the cursor jumps to the first held frame: clients fetch it with sync). Returns whether a
+    /// sequence number), then everything they unblock. What was not read back is stepped over (the
+    /// cursor jumps to the first held frame): nobody here needed it, or the store no longer has it
+    /// (clients fetch it with sync). Returns whether a
     /// later gap remains (the fill goes on).
-    pub fn fill(&self, conversation: &str, filled: Vec<(u64, Delivery)>, out: impl Fn(&Delivery)) -> bool {
+    /// `filled` holds each message's sequence number, delivery and commit time; `out_filled` hands
+    /// one out to the connections opened before that time, `out` hands out held frames.
+    pub fn fill(
+        &self,
+        conversation: &str,
+        filled: Vec<(u64, Delivery, i64)>,
+        out_filled: impl Fn(&Delivery, i64),
+        out: impl Fn(&Delivery),
+    ) -> bool {
         let Some(stream) = self.streams.get(conversation).map(|s| s.clone()) else { return false };
         let mut s = stream.lock();
-        for (sequence, delivery) in filled {
+        for (sequence, delivery, committed_at) in filled {
             if sequence == s.next {
-                out(&delivery);
+                out_filled(&delivery, committed_at);
                 s.next += 1;
             }
         }
@@ -259,8 +277,14 @@ impl Ordering {
             }
             let Some((from, to)) = self.streams.gap(conversation) else { return };
             metrics::counter!("confab_order_gaps_filled_total").increment(1);
-            let filled = self.read(conversation, from, to).await;
-            if !self.streams.fill(conversation, filled, |d| self.hub.deliver(d)) {
+            let filled = self.read(conversation, from.max(to.saturating_sub(MAX_FILL)), to).await;
+            let more = self.streams.fill(
+                conversation,
+                filled,
+                |d, committed_at| self.hub.deliver_to_connected_before(d, committed_at),
+                |d| self.hub.deliver(d),
+            );
+            if !more {
                 return;
             }
         }
@@ -268,7 +292,7 @@ impl Ordering {
 
     /// The messages `[from, to)` of `conversation` from the store as `message.new` deliveries to
     /// its members; as many as could be read.
-    async fn read(&self, conversation: &str, from: u64, to: u64) -> Vec<(u64, Delivery)> {
+    async fn read(&self, conversation: &str, from: u64, to: u64) -> Vec<(u64, Delivery, i64)> {
         let members = match self.members.get(&self.store, conversation).await {
             Ok(m) => m,
             Err(e) => {
@@ -276,6 +300,10 @@ impl Ordering {
                 return Vec::new();
             }
         };
+        // Nobody here to tell: skip the reading (the hole is then stepped over).
+        if self.hub.oldest_connection(&members).is_none() {
+            return Vec::new();
+        }
         let Some(viewer) = members.first() else { return Vec::new() };
         let mut filled = Vec::new();
         let mut after = from.saturating_sub(1);
@@ -293,6 +321,7 @@ impl Ordering {
             for mut message in page.messages.into_iter().filter(|m| m.sequence_number < to) {
                 // The viewer's own status is not part of `message.new`.
                 message.status = None;
+                let committed_at = message.timestamp;
                 let order = Order { conversation_id: conversation.into(), sequence: message.sequence_number };
                 let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
                 let delivery = Delivery {
@@ -301,7 +330,7 @@ impl Ordering {
                     skip_connection: None,
                     order: Some(order.clone()),
                 };
-                filled.push((order.sequence, delivery));
+                filled.push((order.sequence, delivery, committed_at));
             }
             after = last;
         }
@@ -365,12 +394,13 @@ mod tests {
         assert_eq!(streams.gap("c"), Some((2, 4)));
         let out = StdMutex::new(Vec::new());
         let push = |d: &Delivery| out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned());
-        let more = streams.fill("c", vec![(2, frame("c", 2).0), (3, frame("c", 3).0)], push);
+        let more =
+            streams.fill("c", vec![(2, frame("c", 2).0, 0), (3, frame("c", 3).0, 0)], |d, _| push(d), push);
         assert!(more, "9 still waits for 6..8");
         assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:2", "c:3", "c:4", "c:5"]);
         assert_eq!(streams.gap("c"), Some((6, 9)));
         // The store has only 6: 7 and 8 are skipped, 9 goes out.
-        let more = streams.fill("c", vec![(6, frame("c", 6).0)], push);
+        let more = streams.fill("c", vec![(6, frame("c", 6).0, 0)], |d, _| push(d), push);
         assert!(!more);
         assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:6", "c:9"]);
         assert_eq!(streams.next("c"), Some(10));
