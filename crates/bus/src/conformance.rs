@@ -330,6 +330,27 @@ pub async fn skip_connection_is_carried(cluster: Cluster) {
     }
 }
 
+/// Deliveries for users of the publishing node only, interleaved with deliveries for another
+/// node's user, cost the other node nothing: every one of those reaches it, in order. (With
+/// Redis, a batch of local-only deliveries sends no command at all.)
+pub async fn local_only_deliveries_lose_no_remote_ones(cluster: Cluster) {
+    if cluster.nodes.len() < 2 {
+        return;
+    }
+    cluster.place("here", 0).await;
+    cluster.place("there", 1).await;
+    for i in 0..300 {
+        cluster.node(0).bus.publish(delivery(&["here"], format!("local-{i}"), None));
+        if i % 3 == 0 {
+            cluster.node(0).bus.publish(delivery(&["there"], format!("remote-{i}"), None));
+        }
+    }
+    cluster.node(1).handler.wait_for("every remote frame", |s| s.frames.len() >= 100).await;
+    let got: Vec<String> = cluster.node(1).handler.received().into_iter().map(|r| r.frame).collect();
+    let expected: Vec<String> = (0..300).step_by(3).map(|i| format!("remote-{i}")).collect();
+    assert_eq!(got, expected);
+}
+
 /// A broadcast reaches every node once, the broadcasting one included.
 pub async fn broadcasts_reach_every_node_once(cluster: Cluster) {
     let n = cluster.nodes.len();
@@ -514,6 +535,7 @@ macro_rules! bus_conformance_suite {
             deliveries_reach_each_recipient_once,
             frames_for_a_user_keep_publish_order,
             skip_connection_is_carried,
+            local_only_deliveries_lose_no_remote_ones,
             broadcasts_reach_every_node_once,
             revocations_reach_every_node_intact,
             last_seen_settings_reach_every_node,

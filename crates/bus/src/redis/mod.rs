@@ -265,6 +265,9 @@ async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> 
         if looked_up > 0 { lookups.query_async(conn).await? } else { Vec::new() };
     let mut nodes_of = nodes_of.into_iter();
     let mut pipe = redis::pipe();
+    // Commands in `pipe`: a batch of deliveries whose recipients are all on this node sends
+    // nothing, and Redis answers an empty pipeline with an error (which would drop the queue).
+    let mut queued = 0;
     for op in batch {
         match op {
             Op::Deliver(d) => {
@@ -286,15 +289,21 @@ async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> 
                         .arg(keys.node_channel(&node))
                         .arg(encode_delivery(d, &recipients))
                         .ignore();
+                    queued += 1;
                 }
             }
             Op::Broadcast(e) => {
                 pipe.cmd("PUBLISH").arg(keys.events()).arg(encode_event(e)).ignore();
+                queued += 1;
             }
             Op::Presence { user, status } => {
                 presence_invocation(&mut pipe, keys, &keys.node, user, status_str(*status));
+                queued += 1;
             }
         }
+    }
+    if queued == 0 {
+        return Ok(());
     }
     pipe.query_async::<()>(conn).await
 }
@@ -462,6 +471,32 @@ mod tests {
     }
 
     crate::bus_conformance_suite!(three_nodes());
+
+    /// A batch that sends nothing (its deliveries' recipients are all on this node, or nowhere)
+    /// succeeds: Redis refuses an empty pipeline, and a failed batch drops what queued behind it.
+    #[tokio::test]
+    async fn a_batch_with_nothing_to_send_succeeds() {
+        let client = redis::Client::open(redis_url()).expect("redis URL");
+        let mut conn = match ConnectionManager::new(client).await {
+            Ok(conn) => conn,
+            Err(e) if !services_required() => {
+                eprintln!("Redis not reachable ({e}); skipped");
+                return;
+            }
+            Err(e) => panic!("Redis is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+        };
+        let prefix = format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""));
+        let _guard = PrefixGuard(prefix.clone());
+        let keys = Keys { prefix, node: "node-0".into() };
+        let local_only = Delivery {
+            recipients: vec!["nobody-elsewhere".to_string()].into(),
+            frame: bytes::Bytes::from_static(b"{}"),
+            skip_connection: None,
+            order: None,
+        };
+        send_batch(&keys, &mut conn, &[Op::Deliver(local_only)]).await.expect("nothing to send is no error");
+        send_batch(&keys, &mut conn, &[]).await.expect("an empty batch is no error");
+    }
 
     /// The same suite through a Redis of its own that speaks only TLS (`rediss://`), with a
     /// certificate the test makes and trusts through the `ca` file.
