@@ -79,8 +79,13 @@ fn main() -> anyhow::Result<()> {
         Command::Restore(args) => data::restore(*args),
         Command::Export(args) => data::export(*args),
         Command::Openapi => {
-            println!("{:#}", confab_server::openapi::document());
-            Ok(())
+            use std::io::Write;
+            let text = format!("{:#}\n", confab_server::openapi::document());
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                // `confab openapi | head` closes the pipe early: not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => written.map_err(Into::into),
+            }
         }
     }
 }
