@@ -16,7 +16,9 @@
 //! and sends nothing. At most [`MAX_FILL`] missing messages are read back; older ones are left to
 //! sync.
 //!
-//! The cursor starts at the first frame this node sees of a conversation. Cursors idle for
+//! The cursor starts at the first frame this node sees of a conversation. A frame older than that
+//! one (it raced it at the very start) was never handed out here: it goes out at once, out of
+//! order, rather than be lost. Cursors idle for
 //! [`IDLE`] with nothing held are forgotten (a frame still on its way after that long is not
 //! expected), so memory follows the conversations active recently; the check runs now and then
 //! as frames arrive (no timer of its own).
@@ -51,6 +53,9 @@ const FILL_PAGE: u32 = 200;
 /// One conversation's cursor and what waits behind a gap.
 struct Stream {
     next: u64,
+    /// The first sequence number this node saw of the conversation: anything older was never
+    /// handed out here.
+    floor: u64,
     held: BTreeMap<u64, Delivery>,
     /// A fill task is waiting or running for this conversation.
     filling: bool,
@@ -90,6 +95,7 @@ impl Streams {
             .or_insert_with(|| {
                 Arc::new(Mutex::new(Stream {
                     next: order.sequence,
+                    floor: order.sequence,
                     held: BTreeMap::new(),
                     filling: false,
                     touched: now,
@@ -98,6 +104,11 @@ impl Streams {
             .clone();
         let mut s = stream.lock();
         s.touched = now;
+        if order.sequence < s.floor {
+            // Older than the first frame seen here, so never handed out: late, but not lost.
+            out(delivery);
+            return Accepted::Delivered;
+        }
         if order.sequence < s.next {
             return Accepted::Stale;
         }
@@ -374,6 +385,7 @@ mod tests {
         assert_eq!(run(&streams, &[7, 8]), Vec::<String>::new(), "held behind 6");
         assert_eq!(run(&streams, &[6]), ["c:6", "c:7", "c:8"]);
         assert_eq!(run(&streams, &[6, 8, 5]), Vec::<String>::new(), "repeats");
+        assert_eq!(run(&streams, &[4]), ["c:4"], "older than the first seen: never handed out, so not lost");
         assert_eq!(streams.next("c"), Some(9));
         assert_eq!(streams.gap("c"), None, "the fill started for 6 finds nothing to do");
         let (d, o) = frame("c", 11);
