@@ -21,35 +21,46 @@ use confab_core::bus::{Delivery, Order, SharedBus};
 use confab_core::store::SharedStore;
 use confab_core::Result;
 use confab_proto::{Message, ServerEnvelope, ServerFrame};
-use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 use tracing::Instrument;
 
 /// Committed messages queued per dispatch shard before they spill (see the module doc).
 pub const SHARD_QUEUE: usize = 8_192;
-/// Conversations whose member lists are cached; beyond this, arbitrary entries are dropped (and
-/// reloaded from the store when next needed).
-pub const MEMBER_CACHE_CAPACITY: usize = 65_536;
+/// Member ids the member cache holds in all, across conversations (a 100,000-member group counts
+/// 100,000): with ids of ~36 bytes this bounds the cache near 150 MiB however large groups get.
+pub const MEMBER_CACHE_WEIGHT: u64 = 2_000_000;
 
-/// Member lists of conversations, kept in memory for fan-out, typing and receipts. A membership
-/// change invalidates the entry on every node (the bus carries the notice); the next use reloads it
-/// from the store.
+/// A member list weighs as many members as it lists (an empty one, one).
+#[derive(Clone, Copy)]
+struct ByMembers;
+
+impl quick_cache::Weighter<String, Arc<[String]>> for ByMembers {
+    fn weight(&self, _conversation: &String, members: &Arc<[String]>) -> u64 {
+        members.len().max(1) as u64
+    }
+}
+
+/// Member lists of conversations, kept in memory for fan-out, typing and receipts, bounded by the
+/// number of member ids held ([`MEMBER_CACHE_WEIGHT`]) and evicting the least useful lists first
+/// (quick_cache's CLOCK-Pro). A membership change invalidates the entry on every node (the bus
+/// carries the notice); the next use reloads it from the store.
 pub struct MemberCache {
-    members: DashMap<String, Arc<[String]>>,
-    capacity: usize,
+    members: quick_cache::sync::Cache<String, Arc<[String]>, ByMembers>,
 }
 
 impl Default for MemberCache {
     fn default() -> Self {
-        MemberCache::with_capacity(MEMBER_CACHE_CAPACITY)
+        MemberCache::with_capacity(MEMBER_CACHE_WEIGHT)
     }
 }
 
 impl MemberCache {
-    /// A cache of at most `capacity` conversations.
-    pub fn with_capacity(capacity: usize) -> MemberCache {
-        MemberCache { members: DashMap::new(), capacity: capacity.max(1) }
+    /// A cache of at most `weight` member ids in all.
+    pub fn with_capacity(weight: u64) -> MemberCache {
+        let weight = weight.max(1);
+        let lists = usize::try_from(weight / 16).unwrap_or(usize::MAX).clamp(16, 1 << 20);
+        MemberCache { members: quick_cache::sync::Cache::with_weighter(lists, weight, ByMembers) }
     }
 
     /// Conversations cached now.
@@ -58,21 +69,24 @@ impl MemberCache {
         self.members.len()
     }
 
+    /// Member ids cached now, across conversations.
+    #[cfg(test)]
+    pub fn weight(&self) -> u64 {
+        self.members.weight()
+    }
+
     pub async fn get(&self, store: &SharedStore, conversation_id: &str) -> Result<Arc<[String]>> {
         if let Some(members) = self.members.get(conversation_id) {
-            return Ok(members.clone());
+            return Ok(members);
         }
         let members: Arc<[String]> = store.member_ids(conversation_id).await?.into();
-        if self.members.len() >= self.capacity {
-            self.evict();
-        }
         self.members.insert(conversation_id.to_string(), members.clone());
         Ok(members)
     }
 
     /// The cached member list, without going to the store.
     pub fn cached(&self, conversation_id: &str) -> Option<Arc<[String]>> {
-        self.members.get(conversation_id).map(|m| m.clone())
+        self.members.get(conversation_id)
     }
 
     /// Fails with `Forbidden` unless `user` is a member.
@@ -87,16 +101,6 @@ impl MemberCache {
             Ok(members)
         } else {
             Err(confab_core::Error::not_member())
-        }
-    }
-
-    /// Drops a quarter of the entries (whichever the map yields first): cheap, and a dropped entry
-    /// only costs one store look-up.
-    fn evict(&self) {
-        let victims: Vec<String> =
-            self.members.iter().take(self.capacity / 4 + 1).map(|e| e.key().clone()).collect();
-        for key in victims {
-            self.members.remove(&key);
         }
     }
 
@@ -333,15 +337,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_member_cache_stays_within_its_capacity() {
+    async fn the_member_cache_stays_within_its_weight_in_member_ids() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store: SharedStore =
             Arc::new(confab_store::SqliteStore::open(&dir.path().join("confab.db")).expect("embedded store"));
-        let cache = MemberCache::with_capacity(8);
+        let cache = MemberCache::with_capacity(64);
         for i in 0..100 {
             cache.get(&store, &format!("c{i}")).await.expect("members");
-            assert!(cache.len() <= 8, "{} entries", cache.len());
+            assert!(cache.weight() <= 64, "{} member ids", cache.weight());
         }
         assert!(cache.cached("c99").is_some(), "the newest entry is kept");
+        // Large lists count by their size: a few of them fill the cache, not 64.
+        let big: Arc<[String]> = (0..30).map(|i| format!("u{i}")).collect::<Vec<_>>().into();
+        for i in 0..10 {
+            cache.members.insert(format!("big{i}"), big.clone());
+            assert!(cache.weight() <= 64, "{} member ids", cache.weight());
+        }
+        assert!(cache.len() < 64, "{} lists", cache.len());
+        cache.invalidate("big9");
+        assert!(cache.cached("big9").is_none());
     }
 }
