@@ -17,6 +17,30 @@ fn start_nodes(n: usize, extra: &[String], dir: &std::path::Path) -> Vec<ServerP
     (0..n).map(|i| ServerProcess::spawn_with(&dir.join(format!("node{i}")), extra)).collect()
 }
 
+/// Sends `n` messages to `gid` without waiting between them (ids `{prefix}-{i}`), then awaits
+/// every acknowledgement; their sequence numbers, in sending order.
+async fn send_burst(conn: &mut Connection, gid: &str, prefix: &str, n: usize) -> Vec<u64> {
+    let mut rids = Vec::new();
+    for i in 0..n {
+        let frame = ClientFrame::MessageSend(SendPayload {
+            message_id: Some(format!("{prefix}-{i}")),
+            conversation_id: gid.to_string(),
+            content: text("x"),
+            reply_to: None,
+            expires_in_seconds: None,
+        });
+        rids.push(conn.send(frame).await.unwrap());
+    }
+    let mut seqs = Vec::new();
+    for rid in rids {
+        match conn.reply_to(&rid).await.unwrap().frame {
+            ServerFrame::MessageAck(a) => seqs.push(a.sequence_number),
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+    seqs
+}
+
 /// Waits until `watcher` has seen `user` as `status` (the cluster has registered the change).
 async fn wait_presence(watcher: &mut Connection, user: &str, status: PresenceStatus) {
     watcher
@@ -124,27 +148,7 @@ async fn thirty_senders_over_three_nodes_stay_gapless() {
     for (s, user) in users[1..].iter().enumerate() {
         let mut conn = Connection::connect(&nodes[s % 3].url, &user.token, "d").await.unwrap();
         let gid = gid.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut rids = Vec::new();
-            for i in 0..100 {
-                let frame = ClientFrame::MessageSend(SendPayload {
-                    message_id: Some(format!("s{s}-{i}")),
-                    conversation_id: gid.clone(),
-                    content: text("x"),
-                    reply_to: None,
-                    expires_in_seconds: None,
-                });
-                rids.push(conn.send(frame).await.unwrap());
-            }
-            let mut seqs = Vec::new();
-            for rid in rids {
-                match conn.reply_to(&rid).await.unwrap().frame {
-                    ServerFrame::MessageAck(a) => seqs.push(a.sequence_number),
-                    other => panic!("expected an ack, got {other:?}"),
-                }
-            }
-            seqs
-        }));
+        tasks.push(tokio::spawn(async move { send_burst(&mut conn, &gid, &format!("s{s}"), 100).await }));
     }
     let mut all = Vec::new();
     for t in tasks {
@@ -195,20 +199,7 @@ async fn readers_on_every_node_see_a_busy_group_in_order() {
     for (s, mut conn) in sender_conns.into_iter().enumerate() {
         let gid = gid.clone();
         tasks.push(tokio::spawn(async move {
-            let mut rids = Vec::new();
-            for i in 0..10 {
-                let frame = ClientFrame::MessageSend(SendPayload {
-                    message_id: Some(format!("o{s}-{i}")),
-                    conversation_id: gid.clone(),
-                    content: text("x"),
-                    reply_to: None,
-                    expires_in_seconds: None,
-                });
-                rids.push(conn.send(frame).await.unwrap());
-            }
-            for rid in rids {
-                conn.reply_to(&rid).await.unwrap();
-            }
+            send_burst(&mut conn, &gid, &format!("o{s}"), 10).await;
             conn
         }));
     }

@@ -130,6 +130,18 @@ async fn an_application_publishes_manages_and_reads_presence_with_its_api_key() 
     let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
     assert_eq!(code(app.server_presence(&too_many).await.unwrap_err()), ErrorCode::InvalidRequest);
 
+    // Bad input is answered with the documented codes, and nothing is stored.
+    let path = format!("/api/v1/server/conversations/{id}/messages");
+    let (status, body) = app.raw(reqwest::Method::POST, &path, Some("{not json".into())).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (400, Some("INVALID_REQUEST")));
+    let (status, body) =
+        app.raw(reqwest::Method::POST, &path, Some(r#"{"content": 5}"#.into())).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (400, Some("INVALID_MESSAGE")));
+    let unnamed = ServerCreateConversationRequest { name: None, ..create.clone() };
+    assert_eq!(code(app.server_create_conversation(&unnamed).await.unwrap_err()), ErrorCode::InvalidRequest);
+    assert_eq!(code(app.server_disconnect("no-such-user").await.unwrap_err()), ErrorCode::UserNotFound);
+    assert_eq!(all_messages(&bob.api, &id).await.len(), 2, "nothing more stored");
+
     // Signing Alice out everywhere closes her socket and refuses her token.
     app.server_disconnect(&alice.id).await.unwrap();
     assert_eq!(closed_with(&mut phone).await, Some(4003));

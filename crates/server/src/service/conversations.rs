@@ -75,13 +75,15 @@ impl Conversations {
             validate::client_id("participantIds", id)?;
         }
         let id = new_id();
-        // Everyone the group starts with, the creator first, each once.
-        let mut joined = vec![me.to_string()];
-        for user in &participant_ids {
-            if !joined.contains(user) {
-                joined.push(user.clone());
-            }
-        }
+        // Everyone the group starts with, the creator first, each once (for `member.joined`;
+        // groups reach 100,000 members, so repeats are found with a set, and only when told).
+        let joined = if self.webhooks.enabled() {
+            let mut seen = std::collections::HashSet::from([me]);
+            let others = participant_ids.iter().filter(|u| seen.insert(u.as_str())).cloned();
+            std::iter::once(me.to_string()).chain(others).collect()
+        } else {
+            Vec::new()
+        };
         self.store
             .create_group(NewGroup {
                 conversation_id: id.clone(),
@@ -147,6 +149,9 @@ impl Conversations {
     }
 
     fn joined(&self, conversation_id: &str, actor: &str, user_ids: Vec<String>) {
+        if !self.webhooks.enabled() {
+            return;
+        }
         self.webhooks.emit(WebhookEvent::MemberJoined {
             conversation_id: conversation_id.to_string(),
             user_ids,
