@@ -7,6 +7,7 @@
 //! - [`store`]: the `Store` boundary, split by entity, with the guarantees each method gives.
 //! - [`moderation`]: the part of that boundary that keeps reports, bans and the log of
 //!   moderation changes nodes poll.
+//! - [`attachments`]: its part for uploaded files and the messages linking them.
 //! - [`lifecycle`]: its part for changes to stored messages (edits, deletes, reactions).
 //! - [`rules`]: the decisions behind it (permissions, group size, admin succession, paging,
 //!   markers, views), pure functions every store adapter delegates to.
@@ -15,6 +16,7 @@
 //! - [`sync`]: the bounds on a sync request and its result.
 //! - [`ids`]: identifier and clock helpers.
 
+pub mod attachments;
 pub mod bus;
 pub mod error;
 pub mod ids;

@@ -557,6 +557,7 @@ pub trait Store:
     + crate::lifecycle::ExpiryStore
     + InviteStore
     + ApiKeyStore
+    + crate::attachments::AttachmentStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

@@ -168,7 +168,7 @@ pub fn content(raw: &Value, max_text_bytes: usize) -> Result<Content> {
     };
     match kind {
         "text" => Ok(Content::Text { text: text_field(true)?.unwrap_or_default() }),
-        "image" | "file" => {
+        "image" | "video" | "audio" | "file" => {
             let attachment_id = obj
                 .get("attachmentId")
                 .and_then(Value::as_str)
@@ -191,7 +191,12 @@ pub fn content(raw: &Value, max_text_bytes: usize) -> Result<Content> {
                 text: text_field(false)?,
                 metadata,
             };
-            Ok(if kind == "image" { Content::Image(attachment) } else { Content::File(attachment) })
+            Ok(match kind {
+                "image" => Content::Image(attachment),
+                "video" => Content::Video(attachment),
+                "audio" => Content::Audio(attachment),
+                _ => Content::File(attachment),
+            })
         }
         other => Err(invalid(&format!("unknown content type `{other}`"))),
     }

@@ -49,6 +49,7 @@ pub fn types() -> Vec<(String, String)> {
         decl::<model::Conversation>(cfg),
         decl::<model::Content>(cfg),
         decl::<model::AttachmentContent>(cfg),
+        decl::<confab_proto::attachments::Attachment>(cfg),
         decl::<model::MessageStatus>(cfg),
         decl::<model::Reaction>(cfg),
         decl::<model::Message>(cfg),

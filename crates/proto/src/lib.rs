@@ -8,6 +8,7 @@
 //! - [`error`]: the error body and its codes, with their HTTP statuses.
 //! - [`rest`]: request and response bodies of the REST API.
 //! - [`model`]: the objects both transports carry (users, conversations, messages).
+//! - [`attachments`]: uploaded files.
 //! - [`blocks`]: the bodies of blocking users.
 //! - [`groups`]: the bodies of group management (rename, settings, roles).
 //! - [`frames`]: WebSocket frames, client → server and server → client.
@@ -15,6 +16,7 @@
 //! - [`server_api`]: the server API of application backends (API keys).
 
 pub mod admin;
+pub mod attachments;
 pub mod blocks;
 pub mod error;
 pub mod frames;
@@ -24,6 +26,7 @@ pub mod rest;
 pub mod server_api;
 
 pub use admin::*;
+pub use attachments::*;
 pub use blocks::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};

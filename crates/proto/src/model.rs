@@ -92,8 +92,9 @@ pub struct Conversation {
     pub first_sequence: u64,
 }
 
-/// Message content: text, or an attachment reference with an optional caption; `deleted` is what
-/// a message deleted for everyone holds (never accepted in a send or an edit).
+/// Message content: text, or an attachment reference with an optional caption (`image`, `video`,
+/// `audio` or `file`: how clients show it); `deleted` is what a message deleted for everyone holds
+/// (never accepted in a send or an edit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -101,6 +102,8 @@ pub struct Conversation {
 pub enum Content {
     Text { text: String },
     Image(AttachmentContent),
+    Video(AttachmentContent),
+    Audio(AttachmentContent),
     File(AttachmentContent),
     Deleted,
 }
@@ -110,8 +113,16 @@ impl Content {
     pub fn text(&self) -> Option<&str> {
         match self {
             Content::Text { text } => Some(text),
-            Content::Image(a) | Content::File(a) => a.text.as_deref(),
+            Content::Image(a) | Content::Video(a) | Content::Audio(a) | Content::File(a) => a.text.as_deref(),
             Content::Deleted => None,
+        }
+    }
+
+    /// The attachment an attachment message links.
+    pub fn attachment(&self) -> Option<&AttachmentContent> {
+        match self {
+            Content::Image(a) | Content::Video(a) | Content::Audio(a) | Content::File(a) => Some(a),
+            Content::Text { .. } | Content::Deleted => None,
         }
     }
 }

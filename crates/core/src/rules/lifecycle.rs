@@ -148,7 +148,10 @@ pub fn edited(stored: &Content, new: &Content) -> Result<Content> {
     };
     match (stored, new) {
         (Content::Text { .. }, Content::Text { text }) => Ok(Content::Text { text: text.clone() }),
-        (Content::Image(old), Content::Image(new)) | (Content::File(old), Content::File(new)) => {
+        (Content::Image(old), Content::Image(new))
+        | (Content::Video(old), Content::Video(new))
+        | (Content::Audio(old), Content::Audio(new))
+        | (Content::File(old), Content::File(new)) => {
             let same_metadata = new.metadata.is_none() || new.metadata == old.metadata;
             if new.attachment_id != old.attachment_id || !same_metadata {
                 return Err(only_text());
@@ -157,6 +160,8 @@ pub fn edited(stored: &Content, new: &Content) -> Result<Content> {
             kept.text = new.text.clone();
             Ok(match stored {
                 Content::Image(_) => Content::Image(kept),
+                Content::Video(_) => Content::Video(kept),
+                Content::Audio(_) => Content::Audio(kept),
                 _ => Content::File(kept),
             })
         }

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`access`]: who may see a conversation and its messages.
+//! - [`attachments`]: who may link and read uploaded files, and when one is garbage.
 //! - [`users`]: users a change names must exist; the normalized search prefix.
 //! - [`direct`]: opening the one direct conversation of two users.
 //! - [`groups`]: creating groups, adding and removing members, the size limit, admin succession.
@@ -26,6 +27,7 @@
 //! - [`expiry`]: disappearing messages, retention and the oldest sequence still stored.
 
 pub mod access;
+pub mod attachments;
 pub mod blocks;
 pub mod direct;
 pub mod expiry;

@@ -23,7 +23,8 @@ pub const SYSTEM_DISPLAY_NAME: &str = "System";
 /// same id (a `messageId` is unique per sender; other senders' messages with it are other
 /// messages), the conversation's settings (`None`: no such conversation), the sender's role
 /// in it, in a direct conversation, blocks between the sender and the other member, and, for a
-/// reply, the conversation's messages with the `messageId` it replies to.
+/// reply, the conversation's messages with the `messageId` it replies to, and for an attachment
+/// message, who uploaded the attachment it names (`None`: no such attachment).
 #[derive(Debug, Clone, Default)]
 pub struct AppendCheck {
     pub existing: Option<Message>,
@@ -33,6 +34,7 @@ pub struct AppendCheck {
     /// block) in a group, where blocks change nothing.
     pub blocking: Blocking,
     pub reply_candidates: Vec<LocatedMessage>,
+    pub attachment_uploader: Option<String>,
 }
 
 /// What to do with a checked append.
@@ -47,8 +49,9 @@ pub enum AppendPlan {
 
 /// Decides a checked append. The sender's stored message with the same id wins over everything
 /// else (a retry is answered even if the sender has since left); otherwise the conversation must
-/// exist, the sender must be a member (or the system account), no block may stand between the two members of a direct
-/// conversation, and in a group where only admins post, the sender must be an admin.
+/// exist, the sender must be a member (or the system account), no block may stand between the two
+/// members of a direct conversation, in a group where only admins post the sender must be an
+/// admin, and an attachment message must link a file its sender uploaded.
 pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     if let Some(original) = check.existing {
         return message.resend_of(original).map(|a| AppendPlan::Repeat(Box::new(a)));
@@ -60,6 +63,9 @@ pub fn decide(message: &NewMessage, check: AppendCheck) -> Result<AppendPlan> {
     blocks::direct_send(check.blocking)?;
     if settings.only_admins_can_post && role != Role::Admin {
         return Err(Error::Forbidden("only admins can post in this group".into()));
+    }
+    if message.content.attachment().is_some() {
+        super::attachments::may_link(check.attachment_uploader.as_deref(), &message.sender_id)?;
     }
     let reply_to_sequence = match &message.reply_to {
         None => None,
@@ -160,6 +166,7 @@ mod tests {
             role,
             blocking: Blocking::default(),
             reply_candidates: vec![],
+            attachment_uploader: None,
         }
     }
 
@@ -254,6 +261,29 @@ mod tests {
         assert!(matches!(decide(&msg("m", "hi"), check(false, None)), Err(Error::Forbidden(_))));
         let missing = AppendCheck { settings: None, ..check(false, None) };
         assert_eq!(decide(&msg("m", "hi"), missing).unwrap_err(), Error::ConversationNotFound);
+    }
+
+    #[test]
+    fn an_attachment_message_links_only_its_senders_upload() {
+        let file = |id: &str| {
+            NewMessage::new(
+                "m".into(),
+                "c".into(),
+                "u".into(),
+                Content::File(confab_proto::AttachmentContent {
+                    attachment_id: id.into(),
+                    text: None,
+                    metadata: None,
+                }),
+            )
+        };
+        let own = AppendCheck { attachment_uploader: Some("u".into()), ..check(false, Some(Role::Member)) };
+        assert!(matches!(decide(&file("a"), own), Ok(AppendPlan::Write { .. })));
+        let foreign =
+            AppendCheck { attachment_uploader: Some("o".into()), ..check(false, Some(Role::Member)) };
+        assert!(matches!(decide(&file("a"), foreign), Err(Error::InvalidMessage(_))));
+        let missing = check(false, Some(Role::Member));
+        assert!(matches!(decide(&file("a"), missing), Err(Error::InvalidMessage(_))));
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! - [`expiry`]: disappearing messages and retention.
 //! - [`invites`]: invite codes for registration by invite only, and API keys.
 //! - [`search`]: message search: membership, matching, edits and deletes, order, pages.
+//! - [`attachments`]: who links and reads uploaded files; collection of unlinked ones.
 
+mod attachments;
 mod blocks;
 mod conversations;
 mod expiry;
@@ -33,6 +35,7 @@ mod search;
 mod sessions;
 mod users;
 
+pub use attachments::*;
 pub use blocks::*;
 pub use conversations::*;
 pub use expiry::*;
@@ -189,6 +192,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("search.rs"),
         include_str!("invites.rs"),
         include_str!("expiry.rs"),
+        include_str!("attachments.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -275,6 +279,10 @@ macro_rules! store_conformance_suite {
             search_pages_visit_every_result_once_despite_inserts,
             search_walks_windows_older_than_the_newest,
             search_treats_hostile_syntax_as_text,
+            attachments_are_read_by_the_uploader_and_members_where_linked,
+            messages_link_only_their_senders_uploads,
+            unlinked_attachments_are_collected_after_their_grace,
+            expired_and_purged_messages_unlink_their_attachments,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

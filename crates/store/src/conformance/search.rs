@@ -67,6 +67,8 @@ pub async fn search_folds_case_and_accents_and_knows_phrases_and_prefixes(store:
     post(&store, &g, &a, "zoe", "Zoë said hello").await;
     post(&store, &g, &a, "order", "plan the trip, then book").await;
     post(&store, &g, &a, "phrase", "book the trip plan").await;
+    super::attachments::upload(&store, &a, "att").await;
+    super::attachments::upload(&store, &a, "f").await;
     let caption = Content::Image(AttachmentContent {
         attachment_id: "att".into(),
         text: Some("holiday photos".into()),

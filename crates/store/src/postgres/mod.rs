@@ -14,6 +14,7 @@ mod tls;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use confab_core::attachments::{AttachmentStore, StoredAttachment};
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
@@ -23,7 +24,7 @@ use confab_core::store::{
     SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
-use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
+use confab_proto::{Attachment, Conversation, Message, SyncCursor, SyncResponse, User};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
@@ -31,8 +32,8 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    api_keys, conversations, expiry, invites, markers, messages, presence, receipts, search, sessions,
-    settings, updates, users, views,
+    api_keys, attachments, conversations, expiry, invites, markers, messages, presence, receipts, search,
+    sessions, settings, updates, users, views,
 };
 use crate::schema::{self, Migrations, SchemaStatus};
 
@@ -49,6 +50,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0009_expiry.sql"),
     migration!("0010_invites.sql"),
     migration!("0011_api_keys.sql"),
+    migration!("0012_attachments.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -461,6 +463,21 @@ impl ApiKeyStore for PostgresStore {
 
     async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey> {
         once!(self, |c| api_keys::revoke(c, key_id, at).await)
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for PostgresStore {
+    async fn create_attachment(&self, attachment: StoredAttachment) -> Result<Attachment> {
+        once!(self, |c| attachments::create(c, &attachment).await)
+    }
+
+    async fn attachment(&self, attachment_id: &str, viewer: &str) -> Result<Attachment> {
+        once!(self, |c| attachments::for_viewer(c, attachment_id, viewer).await)
+    }
+
+    async fn collect_attachments(&self, now: i64, limit: u32) -> Result<Vec<String>> {
+        transaction!(self, |c| attachments::collect(c, now, limit).await)
     }
 }
 

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use confab_core::attachments::{AttachmentStore, StoredAttachment};
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::store::{
@@ -28,14 +29,14 @@ use confab_core::store::{
     SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
-use confab_proto::{Conversation, Message, SyncCursor, SyncResponse, User};
+use confab_proto::{Attachment, Conversation, Message, SyncCursor, SyncResponse, User};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    api_keys, conversations, expiry, invites, markers, messages, presence, receipts, search, sessions,
-    settings, updates, users, views,
+    api_keys, attachments, conversations, expiry, invites, markers, messages, presence, receipts, search,
+    sessions, settings, updates, users, views,
 };
 use self::writer::Writer;
 use crate::schema::{self, Migrations, SchemaStatus};
@@ -56,6 +57,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0012_search_by_conversation.sql"),
     migration!("0013_search_at_commit.sql"),
     migration!("0014_api_keys.sql"),
+    migration!("0015_attachments.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -481,6 +483,22 @@ impl ApiKeyStore for SqliteStore {
     async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey> {
         let id = key_id.to_string();
         self.write(move |c| api_keys::revoke(c, &id, at)).await
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for SqliteStore {
+    async fn create_attachment(&self, attachment: StoredAttachment) -> Result<Attachment> {
+        self.write(move |c| attachments::create(c, &attachment)).await
+    }
+
+    async fn attachment(&self, attachment_id: &str, viewer: &str) -> Result<Attachment> {
+        let (id, viewer) = (attachment_id.to_string(), viewer.to_string());
+        self.read(move |c| attachments::for_viewer(c, &id, &viewer)).await
+    }
+
+    async fn collect_attachments(&self, now: i64, limit: u32) -> Result<Vec<String>> {
+        self.write(move |c| attachments::collect(c, now, limit)).await
     }
 }
 

@@ -72,7 +72,7 @@ async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<
 
 /// What an append must know, in one round trip (two for a reply, pipelined): the sender's earlier
 /// message with the same id (unique per sender), the conversation's settings, the sender's role,
-/// and the messages a reply may mean.
+/// the messages a reply may mean, and the uploader of an attachment the message links.
 pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
     let reply_candidates = async {
         match &msg.reply_to {
@@ -80,8 +80,15 @@ pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> R
             None => Ok(Vec::new()),
         }
     };
-    let (check, reply_candidates) = tokio::try_join!(check_own(c, msg), reply_candidates)?;
-    Ok(AppendCheck { reply_candidates, ..check })
+    let attachment_uploader = async {
+        match msg.content.attachment() {
+            Some(a) => super::attachments::uploader(c, &a.attachment_id).await,
+            None => Ok(None),
+        }
+    };
+    let (check, reply_candidates, attachment_uploader) =
+        tokio::try_join!(check_own(c, msg), reply_candidates, attachment_uploader)?;
+    Ok(AppendCheck { reply_candidates, attachment_uploader, ..check })
 }
 
 async fn check_own<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
@@ -120,6 +127,7 @@ async fn check_own<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCh
         role: role.map(confab_core::rows::parse_role),
         blocking,
         reply_candidates: Vec::new(),
+        attachment_uploader: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! [`confab_core::rules`]. Sequence numbers are BIGINT in the database and `u64` on the wire.
 
 pub(crate) mod api_keys;
+pub(crate) mod attachments;
 pub(crate) mod blocks;
 pub(crate) mod conversations;
 pub(crate) mod expiry;

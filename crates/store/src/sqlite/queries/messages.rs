@@ -116,6 +116,10 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
             Some(target) => with_id_in(conn, &msg.conversation_id, target, &msg.sender_id)?,
             None => Vec::new(),
         },
+        attachment_uploader: match msg.content.attachment() {
+            Some(a) => super::attachments::uploader(conn, &a.attachment_id)?,
+            None => None,
+        },
     };
     let reply_to_sequence = match posting::decide(msg, check)? {
         AppendPlan::Repeat(original) => return Ok(*original),

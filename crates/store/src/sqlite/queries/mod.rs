@@ -3,6 +3,7 @@
 //! what the rows mean, and what may be written, is decided in [`confab_core::rules`].
 
 pub(crate) mod api_keys;
+pub(crate) mod attachments;
 pub(crate) mod blocks;
 pub(crate) mod conversations;
 pub(crate) mod expiry;
