@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use confab_proto::RegistrationMode;
-use confab_server::config::{AuthLimits, ExpiryConfig, IpRange, ModerationConfig};
+use confab_server::config::{AuthLimits, ExpiryConfig, IpRange, MediaConfig, ModerationConfig};
 use confab_server::webhooks::WebhookConfig;
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// HMAC-SHA256 key of the webhooks' `Confab-Signature` (required with `--webhook-url`).
     #[arg(long, env = "CONFAB_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Where attachments are kept: `s3://bucket[/prefix]` for S3-compatible storage (endpoint,
+    /// region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY), or `file:PATH` [default: `media` under the data dir].
+    #[arg(long, env = "CONFAB_MEDIA_URL")]
+    pub media_url: Option<String>,
+    /// Largest attachment, in bytes [default: 52428800 (50 MiB)].
+    #[arg(long, env = "CONFAB_MAX_ATTACHMENT_BYTES")]
+    pub max_attachment_bytes: Option<u64>,
     /// Lifetime of issued tokens, in seconds [default: 604800].
     #[arg(long, env = "CONFAB_TOKEN_TTL_SECS")]
     pub token_ttl_secs: Option<u64>,
@@ -223,6 +231,8 @@ pub(crate) struct FileConfig {
     jwks_url: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    media_url: Option<String>,
+    max_attachment_bytes: Option<u64>,
     token_ttl_secs: Option<u64>,
     heartbeat_interval_ms: Option<u64>,
     max_text_bytes: Option<usize>,
@@ -313,6 +323,14 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
         webhook: args.webhook_url.or(file.webhook_url).map(|url| {
             WebhookConfig::new(url, args.webhook_secret.or(file.webhook_secret).unwrap_or_default())
         }),
+        media: MediaConfig {
+            url: args.media_url.or(file.media_url),
+            s3_overrides: Vec::new(),
+            max_attachment_bytes: args
+                .max_attachment_bytes
+                .or(file.max_attachment_bytes)
+                .unwrap_or(d.media.max_attachment_bytes),
+        },
         token_ttl: args
             .token_ttl_secs
             .or(file.token_ttl_secs)
@@ -456,6 +474,9 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     };
     let log_format = args.log_format.or(file.log_format).unwrap_or_default();
     let (mut config, log) = resolve(args, file);
+    if config.media.max_attachment_bytes == 0 {
+        anyhow::bail!("--max-attachment-bytes must be positive");
+    }
     if let Some(webhook) = &config.webhook {
         if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {
             anyhow::bail!("--webhook-url must be an http:// or https:// URL");

@@ -17,6 +17,7 @@
 //! # Layout
 //! - [`rest`]: [`Client`], one method per endpoint.
 //! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
+//! - [`attachments`]: more of [`Client`]: uploads with progress, downloads, thumbnails.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
 //! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
 //! - [`server_api`]: more of [`Client`]: the server API of application backends (API keys).
@@ -26,6 +27,7 @@
 //!   `message.new`, `message.updated` and sync (with the update sequence).
 
 pub mod admin;
+pub mod attachments;
 pub mod manage;
 pub mod rest;
 pub mod search;

@@ -27,7 +27,7 @@ fn message_path(conversation_id: &str, message_id: &str, more: &[&str]) -> Strin
 
 /// Every byte but the unreserved ones (RFC 3986) as `%XX`, so the server gets the segment back
 /// exactly (URL parsers drop tabs and newlines that are not encoded).
-fn encode(segment: &str) -> String {
+pub(crate) fn encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
@@ -46,6 +46,14 @@ fn with_sender(path: String, sender_id: Option<&str>) -> String {
             format!("{path}?{query}")
         }
         None => path,
+    }
+}
+
+/// The error a failed response's body describes.
+pub(crate) fn api_error(status: StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => ClientError::Api { status: status.as_u16(), body },
+        Err(e) => ClientError::Protocol(format!("{status} with a body that is not a protocol error: {e}")),
     }
 }
 
@@ -115,27 +123,38 @@ impl Client {
         Ok((status, value))
     }
 
+    /// A request to `path` with this client's token.
+    pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
     pub(crate) async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
     ) -> Result<(StatusCode, T)> {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
+        let mut req = self.request(method, path);
         if let Some(body) = body {
             req = req.json(body);
         }
+        self.answer(req).await
+    }
+
+    /// Sends `req` and reads its JSON answer, or the protocol error.
+    pub(crate) async fn answer<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, T)> {
         let resp = req.send().await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if !status.is_success() {
-            let body: ErrorBody = serde_json::from_slice(&bytes).map_err(|e| {
-                ClientError::Protocol(format!("{status} with a body that is not a protocol error: {e}"))
-            })?;
-            return Err(ClientError::Api { status: status.as_u16(), body });
+            return Err(api_error(status, &bytes));
         }
         let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
         let value = serde_json::from_slice(bytes)

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{AttachmentContent, Content};
+
 /// An uploaded file, as its uploader and the members of conversations linking it see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -32,6 +34,38 @@ pub struct Attachment {
     pub has_thumbnail: bool,
 }
 
+impl Attachment {
+    /// The message content type that shows this file best: `image`, `video` or `audio` for those
+    /// types, `file` for everything else.
+    pub fn message_type(&self) -> &'static str {
+        let kind = self.content_type.split('/').next().unwrap_or("");
+        match kind {
+            "image" if self.content_type != "image/svg+xml" => "image",
+            "video" => "video",
+            "audio" => "audio",
+            _ => "file",
+        }
+    }
+
+    /// Message content linking this upload, with `text` as its caption and the upload's answer as
+    /// `metadata` (what Confab's clients show before they download anything: type, size, name,
+    /// pixel size, whether there is a thumbnail). The metadata is the sender's word: the server
+    /// checks only that the attachment is the sender's own upload.
+    pub fn content(&self, text: Option<String>) -> Content {
+        let linked = AttachmentContent {
+            attachment_id: self.attachment_id.clone(),
+            text,
+            metadata: serde_json::to_value(self).ok(),
+        };
+        match self.message_type() {
+            "image" => Content::Image(linked),
+            "video" => Content::Video(linked),
+            "audio" => Content::Audio(linked),
+            _ => Content::File(linked),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +87,28 @@ mod tests {
         assert_eq!(json["hasThumbnail"], false);
         assert!(json.get("width").is_none());
         assert_eq!(serde_json::from_value::<Attachment>(json).unwrap(), a);
+    }
+
+    #[test]
+    fn content_follows_the_stored_type() {
+        let a = |t: &str| Attachment {
+            attachment_id: "a".into(),
+            content_type: t.into(),
+            size: 1,
+            filename: "f".into(),
+            sha256: "00".into(),
+            created_at: 1,
+            width: None,
+            height: None,
+            has_thumbnail: false,
+        };
+        assert!(matches!(a("image/png").content(None), Content::Image(_)));
+        assert!(matches!(a("video/mp4").content(None), Content::Video(_)));
+        assert!(matches!(a("audio/ogg").content(None), Content::Audio(_)));
+        assert!(matches!(a("application/pdf").content(None), Content::File(_)));
+        assert!(matches!(a("image/svg+xml").content(None), Content::File(_)));
+        let Content::File(c) = a("application/octet-stream").content(Some("notes".into())) else { panic!() };
+        assert_eq!((c.attachment_id.as_str(), c.text.as_deref()), ("a", Some("notes")));
+        assert_eq!(c.metadata.unwrap()["contentType"], "application/octet-stream");
     }
 }

@@ -16,8 +16,8 @@ use crate::hub::{CloseReason, Hub};
 use crate::moderator::Admins;
 use crate::node::NodeHandler;
 use crate::service::{
-    Accounts, Admin, AdminParts, Apps, Blocks, Conversations, Lifecycle, LogFollower, Messages, Notifier,
-    PresenceHub, Reports, TypingTracker,
+    Accounts, Admin, AdminParts, Apps, Attachments, Blocks, Conversations, Lifecycle, LogFollower, Messages,
+    Notifier, PresenceHub, Reports, TypingTracker,
 };
 use crate::webhooks::Webhooks;
 
@@ -33,6 +33,7 @@ pub(crate) struct App {
     /// The server API's own parts.
     apps: Apps,
     reports: Reports,
+    attachments: Attachments,
     /// This node's reader of the moderation log.
     moderation_log: LogFollower,
     conversations: Conversations,
@@ -63,6 +64,7 @@ impl App {
         node_id: &str,
         admins: Arc<Admins>,
         moderation_log_seen: u64,
+        blobs: confab_media::BlobStore,
     ) -> App {
         let limits = config.limits.clone();
         let notifier = Notifier::new(store.clone(), bus.clone(), node.members.clone());
@@ -113,6 +115,7 @@ impl App {
                 token_ttl: config.token_ttl,
             }),
             reports: Reports::new(store.clone(), config.moderation.reports_per_hour),
+            attachments: Attachments::new(store.clone(), blobs, config.media.max_attachment_bytes),
             moderation_log: LogFollower::new(
                 store.clone(),
                 node.bans.clone(),
@@ -165,6 +168,10 @@ impl App {
 
     pub(crate) fn reports(&self) -> &Reports {
         &self.reports
+    }
+
+    pub(crate) fn attachments(&self) -> &Attachments {
+        &self.attachments
     }
 
     pub(crate) fn conversations(&self) -> &Conversations {
@@ -227,11 +234,12 @@ impl App {
         }
     }
 
-    /// Sweeps expired and out-of-retention messages until shutdown (see [`crate::sweeper`]).
+    /// Sweeps expired and out-of-retention messages, then attachments no message links any more,
+    /// until shutdown (see [`crate::sweeper`]).
     pub(crate) async fn sweep_expired(self: Arc<Self>) {
         let (store, config, shutdown) =
             (self.store.clone(), self.config.expiry.clone(), self.shutdown.clone());
-        crate::sweeper::run(store, &self.lifecycle, config, shutdown).await
+        crate::sweeper::run(store, &self.lifecycle, &self.attachments, config, shutdown).await
     }
 
     /// Reads the moderation log every `every` until shutdown starts, applying what other

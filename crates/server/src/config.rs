@@ -67,6 +67,27 @@ pub struct ServerConfig {
     pub no_migrate: bool,
     /// Where events are POSTed for the application (see [`crate::webhooks`]); none when `None`.
     pub webhook: Option<crate::webhooks::WebhookConfig>,
+    /// Where attachments' bytes are kept, and how large one may be.
+    pub media: MediaConfig,
+}
+
+/// Attachments' storage and size limit.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// `None`: a `media` directory under `data_dir`; `s3://bucket[/prefix]` for S3-compatible
+    /// storage (configured from the standard AWS variables); `file:PATH` for another directory.
+    pub url: Option<String>,
+    /// S3 settings on top of the AWS variables, as `object_store` names them (`endpoint`,
+    /// `region`, `allow_http`, …); tests point them at a local server.
+    pub s3_overrides: Vec<(String, String)>,
+    /// Largest attachment, in bytes (`--max-attachment-bytes`).
+    pub max_attachment_bytes: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig { url: None, s3_overrides: Vec::new(), max_attachment_bytes: 50 * 1024 * 1024 }
+    }
 }
 
 /// The sweeper that erases expired messages and removes those past their retention.
@@ -324,6 +345,7 @@ impl Default for ServerConfig {
             expiry: ExpiryConfig::default(),
             no_migrate: false,
             webhook: None,
+            media: MediaConfig::default(),
             metrics_listen: None,
             tls: None,
         }

@@ -176,6 +176,13 @@ impl Server {
                 );
             }
         }
+        let blobs = confab_media::BlobStore::open(
+            config.media.url.as_deref(),
+            &config.data_dir,
+            &config.media.s3_overrides,
+        )
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        tracing::info!(media = blobs.description(), "attachments stored");
         let moderation_log_seen = store.latest_change().await?;
         let (secret, secret_source) = match &config.jwt_secret {
             Some(secret) if !secret.is_empty() => (secret.clone(), SecretSource::Configured),
@@ -225,7 +232,8 @@ impl Server {
             tls: tls.is_some(),
         };
         let log_poll = config.moderation.log_poll;
-        let app = App::new(config, store, bus, &handler, &secret, &node_id, admins, moderation_log_seen);
+        let app =
+            App::new(config, store, bus, &handler, &secret, &node_id, admins, moderation_log_seen, blobs);
         let app = Arc::new(app);
         tokio::spawn(app.clone().housekeeping(HOUSEKEEPING_INTERVAL));
         tokio::spawn(app.clone().follow_moderation_log(log_poll));

@@ -5,7 +5,8 @@
 //! [`BATCH_TIME`] (the size follows how long the last batch took). A backlog (a million messages
 //! expiring at once) is worked off batch after batch, resting between batches as long as each
 //! took, so it never holds the writer for more than half the time. Every node runs one; the store makes concurrent
-//! sweeps safe. Each tombstone is announced as `message.updated`, like a delete.
+//! sweeps safe. Each tombstone is announced as `message.updated`, like a delete. After each sweep,
+//! attachments no message links any more are collected, bytes and all.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use confab_core::store::SharedStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ExpiryConfig;
-use crate::service::Lifecycle;
+use crate::service::{Attachments, Lifecycle};
 
 /// How long one batch should hold the writer: a send that arrives during a batch waits this long
 /// more, so it is kept near the commit time of an ordinary send.
@@ -91,6 +92,7 @@ async fn pause(batch_started: Instant) {
 pub(crate) async fn run(
     store: SharedStore,
     lifecycle: &Lifecycle,
+    attachments: &Attachments,
     config: ExpiryConfig,
     shutdown: CancellationToken,
 ) {
@@ -104,6 +106,14 @@ pub(crate) async fn run(
                 Ok(s) => tracing::info!(expired = s.expired, purged = s.purged, "swept expired messages"),
                 Err(e) => tracing::warn!(error = %e, "sweep failed; retrying at the next interval"),
             },
+        }
+        // The sweep just unlinked the attachments of what it erased: collect them at once.
+        match attachments.collect(now_millis()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(attachments = n, "collected attachments no message links"),
+            Err(e) => {
+                tracing::warn!(error = %e, "attachment collection failed; retrying at the next interval")
+            }
         }
     }
 }

@@ -51,7 +51,18 @@ impl TestApp {
         let bus = Arc::new(InProcessBus::new());
         bus.attach(handler.clone());
         let admins = Arc::new(crate::moderator::Admins::new(&config.moderation.admin_users).expect("admins"));
-        let app = App::new(config, store.clone(), wrap(bus), &handler, "test-secret", "test-node", admins, 0);
+        let blobs = confab_media::BlobStore::local(&dir.path().join("media")).expect("blob store");
+        let app = App::new(
+            config,
+            store.clone(),
+            wrap(bus),
+            &handler,
+            "test-secret",
+            "test-node",
+            admins,
+            0,
+            blobs,
+        );
         TestApp { app: Arc::new(app), store, _dir: dir }
     }
 

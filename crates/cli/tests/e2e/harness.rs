@@ -151,12 +151,18 @@ impl ServerProcess {
 
     /// The binary with extra `serve` arguments (e.g. a database and Redis for a cluster node).
     pub fn spawn_with(data_dir: &Path, extra: &[String]) -> ServerProcess {
+        Self::spawn_with_env(data_dir, extra, &[])
+    }
+
+    /// [`spawn_with`](Self::spawn_with), with extra environment variables.
+    pub fn spawn_with_env(data_dir: &Path, extra: &[String], env: &[(String, String)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--jwt-secret", SECRET, "--messages-per-second", "100000", "--message-burst", "100000"])
             .args(["--registrations-per-address", "100000", "--login-failures-per-address", "100000"])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("CONFAB_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,6 +3,7 @@
 
 mod admin;
 mod adversarial;
+mod attachments;
 mod blocks;
 mod cli_admin;
 mod cluster;

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, the WebSocket endpoint and the operations endpoints.
 
 mod admin;
+mod attachments;
 mod auth;
 mod blocks;
 mod conversations;
@@ -55,6 +56,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(crate::web::api_docs))
         .merge(admin::routes())
+        .merge(attachments::routes())
         .merge(search::routes())
         .merge(server_api::routes())
         .fallback(not_found);

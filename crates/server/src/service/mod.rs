@@ -14,6 +14,7 @@
 //! - [`blocks`]: blocking users, and this node's cache of blocks between pairs.
 //! - [`messages`]: send, history, delivery and read markers with their receipts, sync.
 //! - [`search`]: message search.
+//! - [`attachments`]: uploads, downloads, thumbnails and the collection of unlinked files.
 //! - [`lifecycle`]: edits, deletes for everyone and reactions, announced as `message.updated`.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
 //! - [`typing`]: typing indicators (in memory only).
@@ -24,6 +25,7 @@
 mod accounts;
 mod admin;
 mod apps;
+mod attachments;
 mod blocks;
 mod conversations;
 mod lifecycle;
@@ -43,6 +45,7 @@ mod tests;
 pub(crate) use accounts::{Accounts, Authenticated};
 pub(crate) use admin::{Admin, AdminParts};
 pub(crate) use apps::Apps;
+pub(crate) use attachments::{Attachments, UploadHints};
 pub(crate) use blocks::{BlockCache, Blocks};
 pub(crate) use conversations::Conversations;
 pub(crate) use lifecycle::{Lifecycle, Named};

@@ -135,6 +135,9 @@ pub async fn unlinked_attachments_are_collected_after_their_grace(store: SharedS
     delete(&store, &g, &a, "m-twice-1").await;
     assert_eq!(store.collect_attachments(now, 100).await.unwrap(), ["att-linked"]);
     assert!(store.attachment("att-twice", &a).await.is_ok(), "still linked by its other message");
+    assert!(store.collect_attachments(now, 100).await.unwrap().is_empty());
+    delete(&store, &g, &a, "m-twice-2").await;
+    assert_eq!(store.collect_attachments(now, 100).await.unwrap(), ["att-twice"], "its last link went");
     let linked_after = post(&store, &g, &a, "m-too-late", image("att-linked")).await.unwrap_err();
     assert!(matches!(linked_after, Error::InvalidMessage(_)), "a collected file cannot be linked again");
 }

@@ -14,10 +14,14 @@ CREATE TABLE attachments (
     height          INTEGER,
     has_thumbnail   BOOLEAN NOT NULL,
     -- When a message first linked it: an attachment linked once and linked no more is garbage.
-    first_linked_at BIGINT
+    first_linked_at BIGINT,
+    -- Set when a link to it goes: collection looks at these (and at old never-linked uploads)
+    -- only, never at every attachment.
+    maybe_unlinked  BOOLEAN NOT NULL DEFAULT FALSE
 );
 
-CREATE INDEX attachments_unlinked ON attachments (created_at);
+CREATE INDEX attachments_maybe_unlinked ON attachments (maybe_unlinked) WHERE maybe_unlinked;
+CREATE INDEX attachments_never_linked ON attachments (created_at) WHERE first_linked_at IS NULL;
 
 CREATE TABLE attachment_links (
     attachment_id   TEXT   NOT NULL,
@@ -58,6 +62,7 @@ BEGIN
        AND (TG_OP = 'DELETE' OR confab_attachment_of(NEW.content) IS NULL) THEN
         DELETE FROM attachment_links
         WHERE conversation_id = OLD.conversation_id AND sequence_number = OLD.sequence_number;
+        UPDATE attachments SET maybe_unlinked = TRUE WHERE attachment_id = confab_attachment_of(OLD.content);
     END IF;
     RETURN NULL;
 END

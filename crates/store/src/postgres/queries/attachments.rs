@@ -90,30 +90,39 @@ pub(crate) async fn for_viewer<C: GenericClient>(
     }
 }
 
-/// Runs inside a transaction: candidates are locked (`FOR UPDATE SKIP LOCKED`, so nodes
-/// collecting at once share the work), and a link written meanwhile by an append keeps its
-/// attachment, because the delete checks for links again.
+/// Runs inside a transaction. Candidates are attachments a link left (`maybe_unlinked`) and
+/// never-linked uploads past their grace, locked `FOR UPDATE SKIP LOCKED` so nodes collecting at
+/// once share the work; one still linked is cleared of the flag, so no pass looks at it again.
+/// An append linking a candidate meanwhile holds it `FOR SHARE`, and the delete checks for links
+/// again.
 pub(crate) async fn collect<C: GenericClient>(c: &C, now: i64, limit: u32) -> Result<Vec<String>> {
     let rows = c
         .query(
-            "SELECT attachment_id, created_at, first_linked_at FROM attachments a
-             WHERE (a.first_linked_at IS NOT NULL OR a.created_at <= $1)
-               AND NOT EXISTS (SELECT 1 FROM attachment_links l WHERE l.attachment_id = a.attachment_id)
+            "SELECT attachment_id, created_at, first_linked_at,
+                    EXISTS (SELECT 1 FROM attachment_links l WHERE l.attachment_id = a.attachment_id)
+             FROM attachments a
+             WHERE a.maybe_unlinked OR (a.first_linked_at IS NULL AND a.created_at <= $1)
              LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&rules::grace_cutoff(now), &i64::from(limit)],
         )
         .await
         .db()?;
-    let garbage: Vec<String> = rows
-        .iter()
-        .map(|r| UnlinkedAttachment {
-            attachment_id: r.get(0),
-            created_at: r.get(1),
-            first_linked_at: r.get(2),
-        })
-        .filter(|u| rules::is_garbage(u, now))
-        .map(|u| u.attachment_id)
-        .collect();
+    let mut linked = Vec::new();
+    let mut garbage = Vec::new();
+    for r in &rows {
+        let unlinked =
+            UnlinkedAttachment { attachment_id: r.get(0), created_at: r.get(1), first_linked_at: r.get(2) };
+        if r.get::<_, bool>(3) {
+            linked.push(unlinked.attachment_id);
+        } else if rules::is_garbage(&unlinked, now) {
+            garbage.push(unlinked.attachment_id);
+        }
+    }
+    if !linked.is_empty() {
+        c.execute("UPDATE attachments SET maybe_unlinked = FALSE WHERE attachment_id = ANY($1)", &[&linked])
+            .await
+            .db()?;
+    }
     if garbage.is_empty() {
         return Ok(garbage);
     }

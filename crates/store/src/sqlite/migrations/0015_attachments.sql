@@ -14,10 +14,14 @@ CREATE TABLE attachments (
     height          INTEGER,
     has_thumbnail   INTEGER NOT NULL,
     -- When a message first linked it: an attachment linked once and linked no more is garbage.
-    first_linked_at INTEGER
+    first_linked_at INTEGER,
+    -- Set when a link to it goes: collection looks at these (and at old never-linked uploads)
+    -- only, never at every attachment.
+    maybe_unlinked  INTEGER NOT NULL DEFAULT 0
 );
 
-CREATE INDEX attachments_unlinked ON attachments (created_at);
+CREATE INDEX attachments_maybe_unlinked ON attachments (maybe_unlinked) WHERE maybe_unlinked = 1;
+CREATE INDEX attachments_never_linked ON attachments (created_at) WHERE first_linked_at IS NULL;
 
 CREATE TABLE attachment_links (
     attachment_id   TEXT    NOT NULL,
@@ -44,6 +48,8 @@ WHEN json_extract(OLD.content, '$.attachmentId') IS NOT NULL
 BEGIN
     DELETE FROM attachment_links
     WHERE conversation_id = NEW.conversation_id AND sequence_number = NEW.sequence_number;
+    UPDATE attachments SET maybe_unlinked = 1
+    WHERE attachment_id = json_extract(OLD.content, '$.attachmentId');
 END;
 
 CREATE TRIGGER messages_unlink_removed_attachment AFTER DELETE ON messages
@@ -51,4 +57,6 @@ WHEN json_extract(OLD.content, '$.attachmentId') IS NOT NULL
 BEGIN
     DELETE FROM attachment_links
     WHERE conversation_id = OLD.conversation_id AND sequence_number = OLD.sequence_number;
+    UPDATE attachments SET maybe_unlinked = 1
+    WHERE attachment_id = json_extract(OLD.content, '$.attachmentId');
 END;

@@ -83,33 +83,45 @@ pub(crate) fn for_viewer(conn: &Connection, attachment_id: &str, viewer: &str) -
     }
 }
 
+/// Candidates are attachments a link left (`maybe_unlinked`) and never-linked uploads past their
+/// grace; one still linked is cleared of the flag, so no pass looks at it again.
 pub(crate) fn collect(conn: &Connection, now: i64, limit: u32) -> Result<Vec<String>> {
-    let candidates: Vec<UnlinkedAttachment> = {
+    let candidates: Vec<(UnlinkedAttachment, bool)> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT attachment_id, created_at, first_linked_at FROM attachments a
-                 WHERE (a.first_linked_at IS NOT NULL OR a.created_at <= ?1)
-                   AND NOT EXISTS (SELECT 1 FROM attachment_links l WHERE l.attachment_id = a.attachment_id)
-                 LIMIT ?2",
+                "SELECT attachment_id, created_at, first_linked_at,
+                        EXISTS (SELECT 1 FROM attachment_links l WHERE l.attachment_id = a.attachment_id)
+                 FROM attachments a WHERE attachment_id IN (
+                     SELECT attachment_id FROM attachments WHERE maybe_unlinked = 1
+                     UNION ALL
+                     SELECT attachment_id FROM attachments WHERE first_linked_at IS NULL AND created_at <= ?1
+                 ) LIMIT ?2",
             )
             .db()?;
         let rows = stmt
             .query_map(params![rules::grace_cutoff(now), limit], |r| {
-                Ok(UnlinkedAttachment {
+                let unlinked = UnlinkedAttachment {
                     attachment_id: r.get(0)?,
                     created_at: r.get(1)?,
                     first_linked_at: r.get(2)?,
-                })
+                };
+                Ok((unlinked, r.get(3)?))
             })
             .db()?;
         rows.collect::<rusqlite::Result<_>>().db()?
     };
     let mut forgotten = Vec::new();
-    for unlinked in candidates.into_iter().filter(|u| rules::is_garbage(u, now)) {
-        conn.prepare_cached("DELETE FROM attachments WHERE attachment_id = ?1")
-            .and_then(|mut s| s.execute([&unlinked.attachment_id]))
-            .db()?;
-        forgotten.push(unlinked.attachment_id);
+    for (unlinked, linked) in candidates {
+        if linked {
+            conn.prepare_cached("UPDATE attachments SET maybe_unlinked = 0 WHERE attachment_id = ?1")
+                .and_then(|mut s| s.execute([&unlinked.attachment_id]))
+                .db()?;
+        } else if rules::is_garbage(&unlinked, now) {
+            conn.prepare_cached("DELETE FROM attachments WHERE attachment_id = ?1")
+                .and_then(|mut s| s.execute([&unlinked.attachment_id]))
+                .db()?;
+            forgotten.push(unlinked.attachment_id);
+        }
     }
     Ok(forgotten)
 }
