@@ -21,7 +21,8 @@
 //! - [`routes`]: the REST API and operations endpoints; [`ws`]: the WebSocket gateway.
 //! - [`web`]: the embedded browser client.
 //! - [`startup`]: the summary printed when the server starts.
-//! - [`sweeper`]: disappearing messages and retention, erased and removed in small batches.
+//! - [`sweeper`]: disappearing messages and retention, erased and removed in small batches, and the
+//!   collection of attachments no message links.
 //! - [`api_error`]: domain errors → protocol error responses, in one place.
 //! - [`metrics`]: the Prometheus series, registered at zero on start; [`access`]: the access log
 //!   and HTTP request metrics.

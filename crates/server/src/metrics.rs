@@ -35,6 +35,10 @@ pub(crate) const WEBHOOK_EVENTS: &str = "confab_webhook_events_total";
 pub(crate) const WEBHOOK_RETRIES: &str = "confab_webhook_retries_total";
 /// Webhook `outcome` labels.
 const WEBHOOK_OUTCOMES: &[&str] = &["delivered", "failed", "dropped"];
+/// Attachment bytes, by `direction`: upload (stored) or download (sent).
+pub(crate) const ATTACHMENT_BYTES: &str = "confab_attachment_bytes_total";
+/// Attachments removed because no message links them any more.
+pub(crate) const ATTACHMENTS_COLLECTED: &str = "confab_attachments_collected_total";
 
 /// Label value for anything outside a fixed list.
 pub(crate) const OTHER: &str = "other";
@@ -182,6 +186,11 @@ const SERIES: &[(&str, Kind, &str)] = &[
     ),
     (WEBHOOK_RETRIES, Kind::Counter, "Webhook requests that failed and were tried again (--webhook-url)."),
     (
+        ATTACHMENTS_COLLECTED,
+        Kind::Counter,
+        "Attachments removed (bytes and thumbnail) because no message links them any more.",
+    ),
+    (
         "confab_server_api_requests_total",
         Kind::Counter,
         "Server API requests authenticated with an API key (--api-key holders, /api/v1/server).",
@@ -246,6 +255,13 @@ fn register_all() {
     );
     for outcome in WEBHOOK_OUTCOMES {
         metrics::counter!(WEBHOOK_EVENTS, "outcome" => *outcome).absolute(0);
+    }
+    metrics::describe_counter!(
+        ATTACHMENT_BYTES,
+        "Attachment bytes, by direction: upload (stored), download (sent)."
+    );
+    for direction in ["upload", "download"] {
+        metrics::counter!(ATTACHMENT_BYTES, "direction" => direction).absolute(0);
     }
     metrics::describe_histogram!(
         HTTP_DURATION,

@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use confab_proto::{
-    AddMembersRequest, AdminStats, AdminUsersResponse, AuthResponse, Ban, BanRequest, BlocksResponse,
-    ChangePasswordRequest, Conversation, ConversationsResponse, CreateConversationRequest,
+    AddMembersRequest, AdminStats, AdminUsersResponse, Attachment, AuthResponse, Ban, BanRequest,
+    BlocksResponse, ChangePasswordRequest, Conversation, ConversationsResponse, CreateConversationRequest,
     CreateGroupRequest, EditMessageRequest, ErrorBody, HistoryResponse, LoginRequest, Message, MessageAck,
     MessageReadResponse, Profile, PublishRequest, ReadRequest, ReadResponse, ReceiptsResponse,
     RegisterRequest, RegistrationInfo, Report, ReportReceipt, ReportRequest, ReportsResponse,
@@ -53,10 +53,25 @@ struct Op {
     query: &'static [Param],
     /// The success answers: status, what it means, its body (none for `204`).
     answers: Vec<(u16, &'static str, Option<SchemaFn>)>,
+    /// Takes a file: raw bytes, or a multipart form with a `file` part.
+    upload: bool,
+    /// Answers that are files: status, what it means, media type.
+    files: Vec<(u16, &'static str, &'static str)>,
 }
 
 fn op(method: &'static str, path: &'static str, tag: &'static str, summary: &'static str, auth: Auth) -> Op {
-    Op { method, path, tag, summary, auth, body: None, query: &[], answers: Vec::new() }
+    Op {
+        method,
+        path,
+        tag,
+        summary,
+        auth,
+        body: None,
+        query: &[],
+        answers: Vec::new(),
+        upload: false,
+        files: Vec::new(),
+    }
 }
 
 impl Op {
@@ -77,6 +92,21 @@ impl Op {
 
     fn no_content(mut self, meaning: &'static str) -> Op {
         self.answers.push((204, meaning, None));
+        self
+    }
+
+    fn answers_empty(mut self, status: u16, meaning: &'static str) -> Op {
+        self.answers.push((status, meaning, None));
+        self
+    }
+
+    fn upload(mut self) -> Op {
+        self.upload = true;
+        self
+    }
+
+    fn file(mut self, status: u16, meaning: &'static str, media_type: &'static str) -> Op {
+        self.files.push((status, meaning, media_type));
         self
     }
 }
@@ -259,6 +289,23 @@ fn operations() -> Vec<Op> {
                 ("cursor", "string", "The previous page's `nextCursor`."),
             ])
             .answers(200, "Results with snippets", schema::<SearchResponse>),
+        op("post", "/api/v1/attachments", "attachments", "Upload a file", Member)
+            .query(&[("filename", "string", "The file's name (a multipart part's own name wins).")])
+            .upload()
+            .answers(201, "The stored attachment", schema::<Attachment>),
+        op(
+            "get",
+            "/api/v1/attachments/{id}",
+            "attachments",
+            "Download a file (Range, If-None-Match)",
+            Member,
+        )
+        .file(200, "The file, with its stored type", "application/octet-stream")
+        .file(206, "The requested range", "application/octet-stream")
+        .answers_empty(304, "The client's copy is current"),
+        op("get", "/api/v1/attachments/{id}/thumbnail", "attachments", "An image's thumbnail", Member)
+            .file(200, "A JPEG at most 320 px on its longer side", "image/jpeg")
+            .answers_empty(304, "The client's copy is current"),
         op("post", "/api/v1/reports", "moderation", "Report a message", Member)
             .body(schema::<ReportRequest>)
             .answers(201, "Reported", schema::<ReportReceipt>)
@@ -420,7 +467,11 @@ fn operation(op: &Op, generator: &mut SchemaGenerator, error: &Schema) -> Value 
         }
         responses.insert(status.to_string(), answer);
     }
-    if op.answers.is_empty() {
+    for (status, meaning, media_type) in &op.files {
+        let content = json!({*media_type: {"schema": {"type": "string", "contentMediaType": media_type}}});
+        responses.insert(status.to_string(), json!({"description": meaning, "content": content}));
+    }
+    if op.answers.is_empty() && op.files.is_empty() {
         let meaning = if op.path == "/ws" { "Switching Protocols" } else { "The answer" };
         let status = if op.path == "/ws" { "101" } else { "200" };
         responses.insert(status.into(), json!({"description": meaning}));
@@ -455,6 +506,17 @@ fn operation(op: &Op, generator: &mut SchemaGenerator, error: &Schema) -> Value 
     if let Some(body) = op.body {
         value["requestBody"] = json!({"required": true, "content": json_content(&body(generator))});
     }
+    if op.upload {
+        let bytes = json!({"type": "string", "contentMediaType": "application/octet-stream"});
+        value["requestBody"] = json!({"required": true, "content": {
+            "*/*": {"schema": bytes},
+            "multipart/form-data": {"schema": {
+                "type": "object",
+                "properties": {"file": bytes},
+                "required": ["file"],
+            }},
+        }});
+    }
     value
 }
 
@@ -483,6 +545,7 @@ fn build() -> Value {
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "auth"}, {"name": "users"}, {"name": "conversations"}, {"name": "messages"},
+            {"name": "attachments"},
             {"name": "moderation"}, {"name": "administration"},
             {"name": "server API", "description": "For application backends, with an API key."},
             {"name": "operations"},

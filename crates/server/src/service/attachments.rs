@@ -136,7 +136,7 @@ impl Attachments {
                 return Err(e);
             }
         };
-        metrics::counter!("confab_attachment_bytes_total", "direction" => "upload").increment(size);
+        metrics::counter!(crate::metrics::ATTACHMENT_BYTES, "direction" => "upload").increment(size);
         if has_thumbnail {
             let this = self.clone();
             tokio::spawn(async move {
@@ -157,7 +157,7 @@ impl Attachments {
     /// The bytes of an attachment [`info`](Self::info) gave, or `range` of them.
     pub(crate) async fn open(&self, attachment: Attachment, range: Option<ByteRange>) -> Result<Download> {
         let body = self.blobs.read(&original_key(&attachment.attachment_id), range).await.map_err(storage)?;
-        metrics::counter!("confab_attachment_bytes_total", "direction" => "download")
+        metrics::counter!(crate::metrics::ATTACHMENT_BYTES, "direction" => "download")
             .increment(range.map_or(attachment.size, |r| r.end - r.start));
         Ok(Download { attachment, range, body })
     }
@@ -206,7 +206,7 @@ impl Attachments {
                 }
             }
             collected += ids.len() as u64;
-            metrics::counter!("confab_attachments_collected_total").increment(ids.len() as u64);
+            metrics::counter!(crate::metrics::ATTACHMENTS_COLLECTED).increment(ids.len() as u64);
             if ids.len() < COLLECT_BATCH as usize {
                 return Ok(collected);
             }
