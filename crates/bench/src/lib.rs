@@ -15,7 +15,7 @@
 //! - [`peers`]: one [`peers::System`] per chat server the latency and connections scenarios can
 //!   drive: Confab, a Socket.IO chat server, an XMPP server over WebSocket (RFC 7395).
 //! - [`scenarios`]: `latency` (also `cluster`), `fanout`, `connections`, `sync`, `store`, `sweep`,
-//!   `search`.
+//!   `search`, `attachments`.
 //!
 //! Errors are `anyhow` throughout: this crate is the body of a command-line tool, and every error
 //! ends the run with its context printed.
@@ -67,6 +67,8 @@ pub enum Scenario {
     /// Message search over N messages in C conversations, seeded through the store: latency by
     /// kind of query, index size per message.
     Search(scenarios::search::SearchArgs),
+    /// Attachment upload and download throughput, server CPU per MiB, memory while uploading.
+    Attachments(scenarios::attachments::AttachmentsArgs),
 }
 
 /// Where the server is, and how to spawn one. Shared by every scenario.
@@ -140,6 +142,7 @@ impl Scenario {
             Scenario::Store(a) => &a.output,
             Scenario::Sweep(a) => &a.output,
             Scenario::Search(a) => &a.output,
+            Scenario::Attachments(a) => &a.output,
         }
     }
 
@@ -152,6 +155,7 @@ impl Scenario {
             Scenario::Store(a) => &a.target,
             Scenario::Sweep(a) => &a.target,
             Scenario::Search(a) => &a.target,
+            Scenario::Attachments(a) => &a.target,
         }
     }
 }
@@ -169,6 +173,7 @@ pub async fn run_async(args: BenchArgs) -> anyhow::Result<Report> {
         Scenario::Store(a) => scenarios::store::run(a, &output).await?,
         Scenario::Sweep(a) => scenarios::sweep::run(a, &output).await?,
         Scenario::Search(a) => scenarios::search::run(a, &output).await?,
+        Scenario::Attachments(a) => scenarios::attachments::run(a, &output).await?,
     };
     report.emit(&output)?;
     Ok(report)

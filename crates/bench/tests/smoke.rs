@@ -180,6 +180,19 @@ async fn store_persists_over_websocket_and_rest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_measure_uploads_and_downloads() {
+    let server = TestServer::start().await;
+    let (report, _) =
+        bench(&server, &["attachments", "--size-mib", "0.25", "--files", "3", "--concurrency", "2"]).await;
+    assert_eq!(report.steps.len(), 2);
+    for step in &report.steps {
+        assert!(step.get("mib_per_sec").is_some_and(|v| v > 0.0), "{step:?}");
+        assert_eq!(step.latencies[0].count, 3);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_probes_idle_and_during_the_sweep() {
     let server = TestServer::start().await;
     let (report, _) = bench(

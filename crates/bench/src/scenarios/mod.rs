@@ -2,6 +2,7 @@
 //! connections (not measured), runs a bounded load phase while sampling the server's CPU time
 //! around it, and returns a [`crate::Report`].
 
+pub mod attachments;
 pub mod connections;
 pub mod fanout;
 pub mod latency;
