@@ -21,7 +21,8 @@ pub(crate) struct TestApp {
     pub(crate) app: Arc<App>,
     /// The same store the services use, for setting up users directly.
     pub(crate) store: SharedStore,
-    _dir: tempfile::TempDir,
+    /// Attachments' bytes live under `media` here.
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -63,7 +64,7 @@ impl TestApp {
             0,
             blobs,
         );
-        TestApp { app: Arc::new(app), store, _dir: dir }
+        TestApp { app: Arc::new(app), store, dir }
     }
 
     /// A user with `id` as both id and username.

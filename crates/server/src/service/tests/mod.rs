@@ -57,6 +57,7 @@ fn auth_config(tune: impl FnOnce(&mut AuthLimits)) -> ServerConfig {
 }
 
 mod accounts;
+mod attachments;
 mod lifecycle;
 mod messages;
 mod moderation;
