@@ -59,6 +59,9 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     part: usize,
     description: String,
+    /// The directory of a local store: written files are fsync'd there, since an answered upload
+    /// must survive a power cut as an acknowledged message does.
+    local_root: Option<Arc<std::path::PathBuf>>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -109,6 +112,7 @@ impl BlobStore {
             inner: Arc::new(fs),
             part: LOCAL_PART,
             description: format!("directory {}", dir.display()),
+            local_root: Some(Arc::new(dir.to_path_buf())),
         })
     }
 
@@ -131,7 +135,7 @@ impl BlobStore {
         let prefix = prefix.trim_matches('/');
         let inner: Arc<dyn ObjectStore> =
             if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-        Ok(BlobStore { inner, part: S3_PART, description: format!("S3 {url}") })
+        Ok(BlobStore { inner, part: S3_PART, description: format!("S3 {url}"), local_root: None })
     }
 
     /// Says where the bytes go (for logs).
@@ -142,6 +146,7 @@ impl BlobStore {
     /// A streaming write of `key`: nothing is visible under it until [`BlobWriter::finish`].
     pub fn writer(&self, key: &str) -> BlobWriter {
         BlobWriter {
+            blobs: self.clone(),
             store: self.inner.clone(),
             path: ObjectPath::from(key),
             part: self.part,
@@ -154,7 +159,24 @@ impl BlobStore {
     /// Writes a small file in one request.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
         self.inner.put(&ObjectPath::from(key), PutPayload::from(bytes)).await?;
-        Ok(())
+        self.sync(key).await
+    }
+
+    /// On a local store, makes the file at `key` and its directory entry durable (S3 answers a
+    /// write once it is durable).
+    async fn sync(&self, key: &str) -> Result<()> {
+        let Some(root) = self.local_root.clone() else { return Ok(()) };
+        let path = root.join(key);
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&path)?.sync_all()?;
+            if let Some(parent) = path.parent() {
+                std::fs::File::open(parent)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| MediaError::Storage(format!("fsync: {e}")))?
+        .map_err(|e| MediaError::Storage(format!("fsync {key}: {e}")))
     }
 
     /// The file's size.
@@ -213,6 +235,7 @@ impl BlobStore {
 /// one is written by [`finish`](BlobWriter::finish) in a single request, a larger one as a
 /// multipart upload. Dropped unfinished (a client that went away), the upload is aborted.
 pub struct BlobWriter {
+    blobs: BlobStore,
     store: Arc<dyn ObjectStore>,
     path: ObjectPath,
     part: usize,
@@ -245,7 +268,7 @@ impl BlobWriter {
         Ok(())
     }
 
-    /// Makes the file visible under its key.
+    /// Makes the file visible under its key, durably.
     pub async fn finish(mut self) -> Result<()> {
         match self.upload.take() {
             Some(upload) => {
@@ -256,7 +279,7 @@ impl BlobWriter {
                 self.store.put(&self.path, payload).await?;
             }
         }
-        Ok(())
+        self.blobs.sync(self.path.as_ref()).await
     }
 
     /// Gives up: nothing is left under the key.
