@@ -41,9 +41,38 @@ lastUpdateSequence: number,
  */
 firstSequence: number, };
 
-export type Content = { "type": "text", text: string, } | { "type": "image" } & AttachmentContent | { "type": "file" } & AttachmentContent | { "type": "deleted" };
+export type Content = { "type": "text", text: string, } | { "type": "image" } & AttachmentContent | { "type": "video" } & AttachmentContent | { "type": "audio" } & AttachmentContent | { "type": "file" } & AttachmentContent | { "type": "deleted" };
 
 export type AttachmentContent = { attachmentId: string, text?: string | null, metadata?: JsonValue | null, };
+
+export type Attachment = { attachmentId: string, 
+/**
+ * What the bytes are, as the server read them (never the client's word alone): an upload
+ * whose bytes are no known type, or an active type such as HTML or SVG, is
+ * `application/octet-stream`.
+ */
+contentType: string, 
+/**
+ * Bytes.
+ */
+size: number, 
+/**
+ * The name the uploader gave (`?filename=` or the multipart part's), cleaned of paths and
+ * control characters; `file` when none was given.
+ */
+filename: string, 
+/**
+ * SHA-256 of the bytes, lower-case hex (also the download's `ETag`).
+ */
+sha256: string, createdAt: number, 
+/**
+ * Pixel size of an image, read from its header.
+ */
+width?: number | null, height?: number | null, 
+/**
+ * `GET /api/v1/attachments/{id}/thumbnail` serves a JPEG at most 320 px on its longer side.
+ */
+hasThumbnail: boolean, };
 
 export type MessageStatus = "SENT" | "DELIVERED" | "READ";
 
