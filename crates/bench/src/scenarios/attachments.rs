@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use confab_client::Client;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -65,9 +64,11 @@ pub async fn run(args: &AttachmentsArgs, output: &OutputArgs) -> anyhow::Result<
     )?;
     let url = server.url().to_string();
     let mut report = Report::new("attachments", "confab", server.info.clone(), serde_json::to_value(args)?);
-    let people = users::register(&url, "at", 1, 1, output.quiet).await?;
-    let user = people.first().context("no user")?;
-    let api = Client::new(&url).with_token(&user.token);
+    // One user per transfer in flight: a user may stream only a few uploads at once.
+    let people =
+        users::register(&url, "at", args.concurrency, args.target.register_concurrency, output.quiet).await?;
+    anyhow::ensure!(!people.is_empty(), "no user");
+    let apis: Vec<Client> = people.iter().map(|u| Client::new(&url).with_token(&u.token)).collect();
     // Incompressible and different per file, made before the clock starts.
     let files: Vec<Vec<u8>> = (0..args.files)
         .map(|f| {
@@ -89,12 +90,13 @@ pub async fn run(args: &AttachmentsArgs, output: &OutputArgs) -> anyhow::Result<
     let (peak, watcher, stop) = watch_rss(server.pid);
     let before = server.sample();
     let started = Instant::now();
-    let uploads: Vec<(String, u64)> = stream::iter(files.into_iter().map(|file| {
-        let api = api.clone();
+    let uploads: Vec<(String, u64, usize)> = stream::iter(files.into_iter().enumerate().map(|(i, file)| {
+        let lane = i % apis.len();
+        let api = apis[lane].clone();
         async move {
             let t = stats::now_us();
             let a = api.upload_attachment(file, "application/octet-stream", "bench.bin").await?;
-            anyhow::Ok((a.attachment_id, stats::now_us().saturating_sub(t)))
+            anyhow::Ok((a.attachment_id, stats::now_us().saturating_sub(t), lane))
         }
     }))
     .buffer_unordered(args.concurrency)
@@ -121,8 +123,8 @@ pub async fn run(args: &AttachmentsArgs, output: &OutputArgs) -> anyhow::Result<
     // Downloads of the same files.
     let before = server.sample();
     let started = Instant::now();
-    let downloads: Vec<u64> = stream::iter(uploads.iter().map(|(id, _)| {
-        let api = api.clone();
+    let downloads: Vec<u64> = stream::iter(uploads.iter().map(|(id, _, lane)| {
+        let api = apis[*lane].clone();
         async move {
             let t = stats::now_us();
             let body = api.download_attachment(id).await?;

@@ -24,6 +24,50 @@ const HEAD_BYTES: usize = 256 * 1024;
 const THUMBNAIL_WORKERS: usize = 1;
 /// Attachments forgotten per collection pass.
 const COLLECT_BATCH: u32 = 200;
+/// Uploads streaming at once on a node, and per user: each holds a few MiB (its head and storage
+/// parts), so these bound the memory uploads can take, and one user cannot take every slot.
+const UPLOADS_PER_NODE: usize = 64;
+const UPLOADS_PER_USER: usize = 4;
+
+/// Who is uploading now: a slot per upload, refused (`429`) beyond the node's or the user's share.
+#[derive(Default)]
+struct UploadSlots {
+    per_user: dashmap::DashMap<String, usize>,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+/// An upload's slot, given back when the upload ends however it ends.
+struct UploadSlot {
+    slots: Arc<UploadSlots>,
+    user: String,
+}
+
+impl UploadSlots {
+    fn take(self: &Arc<Self>, user: &str) -> Result<UploadSlot> {
+        use std::sync::atomic::Ordering;
+        let busy = Error::RateLimited { retry_after_secs: 1 };
+        let mut mine = self.per_user.entry(user.to_string()).or_insert(0);
+        if *mine >= UPLOADS_PER_USER {
+            return Err(busy);
+        }
+        if self.total.fetch_add(1, Ordering::SeqCst) >= UPLOADS_PER_NODE {
+            self.total.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy);
+        }
+        *mine += 1;
+        Ok(UploadSlot { slots: self.clone(), user: user.to_string() })
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        self.slots.total.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.slots.per_user.remove_if_mut(&self.user, |_, n| {
+            *n -= 1;
+            *n == 0
+        });
+    }
+}
 
 /// What the client said about an upload; only hints (the bytes decide the type).
 pub(crate) struct UploadHints {
@@ -47,6 +91,7 @@ pub(crate) struct Attachments {
     blobs: BlobStore,
     max_bytes: u64,
     thumbnails: Arc<Semaphore>,
+    uploads: Arc<UploadSlots>,
 }
 
 fn storage(e: MediaError) -> Error {
@@ -62,7 +107,13 @@ fn too_large(max: u64) -> Error {
 
 impl Attachments {
     pub(crate) fn new(store: SharedStore, blobs: BlobStore, max_bytes: u64) -> Attachments {
-        Attachments { store, blobs, max_bytes, thumbnails: Arc::new(Semaphore::new(THUMBNAIL_WORKERS)) }
+        Attachments {
+            store,
+            blobs,
+            max_bytes,
+            thumbnails: Arc::new(Semaphore::new(THUMBNAIL_WORKERS)),
+            uploads: Arc::default(),
+        }
     }
 
     pub(crate) fn max_bytes(&self) -> u64 {
@@ -72,7 +123,7 @@ impl Attachments {
     /// Streams `body` to the blob store and records it as `uploader`'s. Over the size limit
     /// (declared or counted) it is `PayloadTooLarge` at once and nothing is kept; an interrupted
     /// body keeps nothing either. An image that can have a thumbnail gets one made in the
-    /// background.
+    /// background. A user may stream 4 uploads at once, a node 64: more are `RateLimited`.
     pub(crate) async fn upload<S>(
         &self,
         uploader: &str,
@@ -85,6 +136,7 @@ impl Attachments {
         if hints.declared_len.is_some_and(|len| len > self.max_bytes) {
             return Err(too_large(self.max_bytes));
         }
+        let _slot = self.uploads.take(uploader)?;
         let attachment_id = new_id().replace('-', "");
         let mut writer = self.blobs.writer(&original_key(&attachment_id));
         let mut hasher = Sha256::new();
@@ -216,4 +268,25 @@ impl Attachments {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_slots_are_shared_fairly_and_given_back() {
+        let slots = Arc::new(UploadSlots::default());
+        let alice: Vec<_> = (0..UPLOADS_PER_USER).map(|_| slots.take("alice").unwrap()).collect();
+        assert!(matches!(slots.take("alice"), Err(Error::RateLimited { .. })), "alice's share is taken");
+        let others: Vec<_> = (0..UPLOADS_PER_NODE - UPLOADS_PER_USER)
+            .map(|i| slots.take(&format!("user{}", i / UPLOADS_PER_USER)).unwrap())
+            .collect();
+        assert!(matches!(slots.take("late"), Err(Error::RateLimited { .. })), "the node's slots are taken");
+        drop(alice);
+        assert!(slots.take("late").is_ok(), "a finished upload frees its slot");
+        drop(others);
+        assert_eq!(slots.total.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(slots.per_user.is_empty(), "no user is remembered once idle");
+    }
 }
