@@ -154,7 +154,8 @@ export class MessageActions {
         if (!m) return true;
         this.mode = { kind: 'edit', senderId, messageId };
         this.#renderBar();
-        this.deps.setComposer(this.deps.textOf(m));
+        // An attachment's caption is what an edit changes.
+        this.deps.setComposer(m.content.type === 'text' ? m.content.text : 'text' in m.content ? m.content.text || '' : '');
         return true;
       case 'delete':
         this.#confirmDelete().then((yes) => {

@@ -8,6 +8,7 @@ import { installJump } from './app-jump.js';
 import { bindSearch } from './app-search.js';
 import { setLinkifiedText } from './linkify.js';
 import { MessageActions } from './app-lifecycle.js';
+import { AttachmentsView, attachmentLabel, captionOf } from './app-attachments.js';
 
 /** @typedef {import('./sdk/sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk/sdk-client.js').ConnectionState} ConnectionState */
@@ -76,6 +77,34 @@ const actions = new MessageActions({
   },
   showError: (e) => showActionError(e),
 });
+/** Sending files and showing attachments (app-attachments.js). */
+const attachments = new AttachmentsView({
+  client: () => signedIn(),
+  current: () => current,
+  // The composer's text goes with the file as its caption (unless it is an edit under way).
+  takeDraft: () => {
+    const input = $('composer-input', HTMLTextAreaElement);
+    const expiresInSeconds = Number($('composer-timer', HTMLSelectElement).value) || undefined;
+    if (actions.mode?.kind === 'edit') return { text: '', expiresInSeconds };
+    const text = input.value.trim();
+    const replyTo = actions.mode?.kind === 'reply' ? actions.mode.messageId : undefined;
+    if (replyTo) actions.cancel();
+    input.value = '';
+    autosize(input);
+    if (current) signedIn().stopTyping(current);
+    return { text, replyTo, expiresInSeconds };
+  },
+  restoreDraft: (conversationId, text) => {
+    const input = document.getElementById('composer-input');
+    if (current !== conversationId || !(input instanceof HTMLTextAreaElement) || input.value.trim() || input.disabled) return;
+    input.value = text;
+    autosize(input);
+  },
+  sent: () => {
+    atBottom = true;
+    scrollToBottom();
+  },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -117,7 +146,7 @@ function textOf(message) {
   if (!c) return '';
   if (c.type === 'text') return c.text;
   if (c.type === 'deleted') return message?.expiresAt ? 'This message disappeared' : 'This message was deleted';
-  return c.text || `[${c.type}]`;
+  return attachmentLabel(c) || c.text || `[${c.type}]`;
 }
 
 const svg = (/** @type {string} */ body, size = 16) =>
@@ -138,6 +167,7 @@ const ICONS = {
   back: svg('<path d="M10 3L5 8l5 5"/>', 20),
   settings: svg('<circle cx="8" cy="5.5" r="2.8"/><path d="M2.5 14.5c0-3 2.5-5 5.5-5s5.5 2 5.5 5"/>', 20),
   admin: svg('<path d="M8 1.5l5.5 2v4c0 3.5-2.5 6-5.5 7-3-1-5.5-3.5-5.5-7v-4z"/>', 20),
+  attach: svg('<path d="M13.5 7.5l-5.6 5.6a3.4 3.4 0 0 1-4.8-4.8l5.9-5.9a2.3 2.3 0 0 1 3.2 3.2L6.4 11.4a1.1 1.1 0 0 1-1.6-1.6l5.2-5.2"/>', 20),
   addPerson: svg('<circle cx="6" cy="5" r="2.5"/><path d="M1.5 14c0-2.5 2-4.5 4.5-4.5s4.5 2 4.5 4.5M13 5v5M10.5 7.5h5"/>', 20),
 };
 
@@ -386,12 +416,14 @@ function bindChrome() {
   $('admin-btn').addEventListener('click', () => openAdminPanel(signedIn()));
   $('back-btn').innerHTML = ICONS.back;
   $('add-members-btn').innerHTML = ICONS.addPerson;
+  $('attach-btn').innerHTML = ICONS.attach;
   $('new-chat-btn').addEventListener('click', () => openPeopleDialog('direct'));
   $('new-group-btn').addEventListener('click', () => openPeopleDialog('group'));
   $('add-members-btn').addEventListener('click', () => openPeopleDialog('add'));
   $('logout-btn').addEventListener('click', () => logout());
   $('back-btn').addEventListener('click', () => closeConversation());
   bindManage(manage);
+  attachments.bind(); // the attach button, dropped and pasted files
   // Message search; a result opens its conversation at the message (the reply quote's jump).
   bindSearch({
     client: () => signedIn(),
@@ -506,6 +538,7 @@ function sendFromComposer() {
 async function signOut() {
   const client = signedInClient;
   signedInClient = null;
+  attachments.reset();
   document.querySelectorAll('dialog[open]').forEach((d) => d instanceof HTMLDialogElement && d.close());
   if (client) await client.logout();
   current = null;
@@ -715,6 +748,7 @@ async function openConversation(id) {
     $('history-status').textContent = '';
     atBottom = true;
     noteOpened(client, id); // polish hook: where the unread divider goes
+    attachments.show(id);
   }
   if (location.hash.slice(1) !== encodeURIComponent(id)) history.replaceState(null, '', '#' + encodeURIComponent(id));
   find(document, '.shell').classList.add('chat-open');
@@ -742,6 +776,7 @@ function closeConversation() {
   rendered.clear();
   history.replaceState(null, '', location.pathname);
   document.querySelector('.shell')?.classList.remove('chat-open');
+  attachments.show(null);
   if (document.getElementById('chat-view')) {
     $('chat-view').hidden = true;
     $('chat-placeholder').hidden = false;
@@ -772,6 +807,7 @@ function renderHeader() {
   const me = c.participants.find((p) => p.userId === client.userId);
   $('add-members-btn').hidden = !(c.type === 'group' && (me?.role === 'admin' || c.settings?.allowMemberInvites));
   renderManage(manage);
+  attachments.renderComposer();
 }
 
 function renderTyping() {
@@ -817,7 +853,8 @@ function renderMessages() {
     li.dataset.status = own ? m.status || '' : '';
     find(li, '.sender').textContent = !own && !notice && c?.type === 'group' ? client.userName(m.senderId) : '';
     find(li, '.sender').hidden = own || notice || c?.type !== 'group';
-    setLinkifiedText(find(li, '.text'), textOf(m)); // polish hook: links, built as DOM nodes
+    // polish hook: links, built as DOM nodes; an attachment's caption under it
+    setLinkifiedText(find(li, '.text'), captionOf(m.content) ?? textOf(m));
     const t = find(li, 'time', HTMLTimeElement);
     const when = m.timestamp || m.localTime || Date.now();
     t.textContent = timeOf(when);
@@ -854,6 +891,7 @@ function renderMessages() {
       }
     } else if (retryActions) retryActions.remove();
     actions.decorate(li, m);
+    attachments.decorate(li, m);
     return li;
   });
   items.forEach((li, i) => {

@@ -2,7 +2,7 @@
 # Runs the web client's checks: the type check of the SDK and the app (`tsc --noEmit`, against the
 # wire types generated from crates/proto), SDK unit tests (node --test) and end-to-end tests in
 # headless Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
-# missing, builds the server binary (or uses $CONFAB_BIN), exits non-zero on any failure. Bounded: 8 minutes at most.
+# missing, builds the server binary (or uses $CONFAB_BIN), exits non-zero on any failure. Bounded: about 15 minutes at most.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -45,5 +45,5 @@ timeout 120 node --test test/unit/
 
 echo "== browser end-to-end tests"
 rm -rf test-artifacts && mkdir -p test-artifacts
-timeout 360 node --test --test-concurrency=1 --test-timeout=120000 test/e2e/
+timeout 600 node --test --test-concurrency=1 --test-timeout=120000 test/e2e/
 echo "== web tests passed (screenshots in web/test-artifacts/)"

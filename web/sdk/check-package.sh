@@ -17,8 +17,8 @@ printf '{"name":"consumer","private":true,"type":"module"}\n' > package.json
 npm install --silent --no-audit --no-fund --offline "../$tarball"
 
 cat > use.ts <<'TS'
-import { ConfabClient, ConfabError, ServerApi, isSystemMessage, Timeline } from '@confab/sdk';
-import type { Message, PublishRequest } from '@confab/sdk/types';
+import { ConfabClient, ConfabError, ServerApi, isSystemMessage, Timeline, attachmentContent, attachmentMessageType } from '@confab/sdk';
+import type { Attachment, Content, Message, PublishRequest } from '@confab/sdk/types';
 
 const request: PublishRequest = { content: { type: 'text', text: 'hi' } };
 const api = new ServerApi('http://127.0.0.1:9', 'cfk_x');
@@ -30,6 +30,15 @@ export function notice(m: Message): boolean {
   return isSystemMessage(m);
 }
 export const kinds = [ConfabClient, ConfabError, Timeline];
+export function linked(a: Attachment): Content {
+  return attachmentContent(a, { text: 'caption' });
+}
+export const kind: 'image' | 'video' | 'audio' | 'file' = attachmentMessageType('image/png');
+export async function upload(client: ConfabClient, file: Blob): Promise<string> {
+  const a = await client.uploadAttachment(file, { onProgress: (sent: number, total: number) => void [sent, total] });
+  client.sendAttachment('c', a, { text: 'hi' });
+  return a.attachmentId;
+}
 // @ts-expect-error: a publish needs content
 api.publish('c', {});
 TS

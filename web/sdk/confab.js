@@ -14,6 +14,8 @@
 //   sdk-presence.js       presence and typing
 //   sdk-blocks.js         the users this user blocks; blocking and unblocking
 //   sdk-search.js         message search; snippetParts to render snippets without innerHTML
+//   sdk-attachments.js    uploads (progress, abort), downloads and thumbnails as blobs or object
+//                         URLs; the content linking an upload (attachmentContent) and its type
 //   sdk-events.js         the events the client fires and their details (ClientEvents)
 //   sdk-timeline.js       Timeline: ordering, deduplication by (senderId, messageId), the sync
 //                         cursor of one conversation; messageKey
@@ -44,3 +46,11 @@ export { ConfabError, backoffDelay } from './sdk-transport.js';
 export { Search, snippetParts } from './sdk-search.js';
 export { SYSTEM_USER_ID, isSystemMessage } from './sdk-users.js';
 export { ServerApi } from './sdk-server.js';
+export {
+  Attachments,
+  attachmentContent,
+  attachmentInfo,
+  attachmentMessageType,
+  formatBytes,
+  objectUrl,
+} from './sdk-attachments.js';

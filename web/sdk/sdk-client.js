@@ -13,6 +13,8 @@
 //   sdk-blocks.js         Blocks: the users this user blocks (`client.blocks`)
 //   sdk-search.js         Search: message search (`client.search`)
 //   sdk-admin.js          reporting messages, and AdminApi (`client.admin`)
+//   sdk-attachments.js    Attachments: uploads (progress, abort), downloads, thumbnails, the
+//                         content that links an upload
 //
 // docs/web-sdk.md documents the API.
 
@@ -34,6 +36,7 @@ import { PresenceTracker, Typing } from './sdk-presence.js';
 import { Blocks } from './sdk-blocks.js';
 import { Search } from './sdk-search.js';
 import { AdminApi, report } from './sdk-admin.js';
+import { Attachments, attachmentContent } from './sdk-attachments.js';
 import { BANNED } from './sdk-connection.js';
 
 export { deviceId };
@@ -53,6 +56,10 @@ export { deviceId };
 /** @typedef {import('./sdk-events.js').ConnectionState} ConnectionState */
 /** @typedef {import('./sdk-conversations.js').LocalState} LocalState */
 /** @typedef {import('./sdk-conversations.js').LocalConversation} LocalConversation */
+/** @typedef {import('./types/proto.js').Attachment} Attachment */
+/** @typedef {import('./sdk-attachments.js').UploadData} UploadData */
+/** @typedef {import('./sdk-attachments.js').UploadOptions} UploadOptions */
+/** @typedef {import('./sdk-attachments.js').ObjectUrl} ObjectUrl */
 
 export class ConfabClient extends EventTarget {
   static register = register;
@@ -74,6 +81,7 @@ export class ConfabClient extends EventTarget {
   #expiry;
   #presence;
   #typing;
+  #attachments;
   #isSignedOut = false;
 
   /**
@@ -209,6 +217,11 @@ export class ConfabClient extends EventTarget {
     this.search = new Search(api);
     /** The server administrators' API (sdk-admin.js); `FORBIDDEN` unless `profile().admin`. */
     this.admin = new AdminApi(api);
+    this.#attachments = new Attachments({
+      baseUrl: () => this.baseUrl,
+      token: () => this.token,
+      failed: (err) => this.#failed(err),
+    });
   }
 
   /** @returns {ConnectionState} */
@@ -380,12 +393,19 @@ export class ConfabClient extends EventTarget {
     try {
       return await rest(this.baseUrl, method, path, { token: this.token, body });
     } catch (err) {
-      // Every call here needs the session: a 401 means the token was revoked or has expired, a
-      // `403 BANNED` that the user is suspended.
-      if (err instanceof ConfabError && err.status === 401) this.#signedOut('unauthorized', err);
-      if (err instanceof ConfabError && err.code === 'BANNED') this.#signedOut('banned', err);
+      this.#failed(err);
       throw err;
     }
+  }
+
+  /**
+   * An authenticated call failed. Every such call needs the session: a 401 means the token was
+   * revoked or has expired, a `403 BANNED` that the user is suspended.
+   * @param {unknown} err
+   */
+  #failed(err) {
+    if (err instanceof ConfabError && err.status === 401) this.#signedOut('unauthorized', err);
+    if (err instanceof ConfabError && err.code === 'BANNED') this.#signedOut('banned', err);
   }
 
   /** Opens the connection unless one is open (or the client is stopped or the browser offline). */
@@ -675,6 +695,75 @@ export class ConfabClient extends EventTarget {
    */
   unreact(conversationId, messageId, emoji, senderId) {
     return this.#lifecycle.react(conversationId, messageId, emoji, false, senderId);
+  }
+
+  // ---- attachments (sdk-attachments.js) ----
+
+  /**
+   * `POST /attachments`: uploads a file (a `File`, `Blob`, `ArrayBuffer` or `Uint8Array`);
+   * resolves to the stored attachment (`Attachment`), to send with `sendAttachment`. In browsers
+   * `onProgress(sent, total)` follows the upload and `signal` aborts it (rejecting with an
+   * `AbortError`). Over the server's limit: `ConfabError` `PAYLOAD_TOO_LARGE` (status 413).
+   * @param {UploadData} data
+   * @param {UploadOptions} [options]
+   */
+  uploadAttachment(data, options) {
+    return this.#attachments.upload(data, options);
+  }
+
+  /**
+   * `GET /attachments/{id}`: the bytes as a `Blob` (or `range`: bytes `start` to `end`, exclusive).
+   * `NOT_FOUND` unless this user uploaded it or is in a conversation holding a message linking it.
+   * @param {string} attachmentId
+   * @param {{ range?: { start: number, end?: number }, signal?: AbortSignal }} [options]
+   */
+  downloadAttachment(attachmentId, options) {
+    return this.#attachments.download(attachmentId, options);
+  }
+
+  /**
+   * `GET /attachments/{id}/thumbnail`: a JPEG `Blob` at most 320 px on its longer side (images
+   * with `hasThumbnail`).
+   * @param {string} attachmentId
+   * @param {{ signal?: AbortSignal }} [options]
+   */
+  attachmentThumbnail(attachmentId, options) {
+    return this.#attachments.thumbnail(attachmentId, options);
+  }
+
+  /**
+   * The attachment behind an object URL (`{url, blob, release}`) for `<img>`, `<video>`,
+   * `<audio>` or a download link; call `release()` when it is no longer shown.
+   * @param {string} attachmentId
+   * @param {{ signal?: AbortSignal }} [options]
+   * @returns {Promise<ObjectUrl>}
+   */
+  attachmentUrl(attachmentId, options) {
+    return this.#attachments.url(attachmentId, options);
+  }
+
+  /**
+   * The thumbnail behind an object URL (`{url, blob, release}`); `release()` it when no longer shown.
+   * @param {string} attachmentId
+   * @param {{ signal?: AbortSignal }} [options]
+   * @returns {Promise<ObjectUrl>}
+   */
+  thumbnailUrl(attachmentId, options) {
+    return this.#attachments.thumbnailUrl(attachmentId, options);
+  }
+
+  /**
+   * Sends a message linking an upload of this user's: content `{type, attachmentId, text?,
+   * metadata}` (`attachmentContent`: the type from the attachment's `contentType`, the upload's
+   * answer as `metadata`, `text` as the caption); otherwise like `send` (pending, outbox,
+   * retries). `replyTo` makes it a reply, `expiresInSeconds` a disappearing message.
+   * @param {string} conversationId
+   * @param {Attachment} attachment  what `uploadAttachment` resolved to
+   * @param {{ text?: string, replyTo?: string, expiresInSeconds?: number }} [options]
+   */
+  sendAttachment(conversationId, attachment, { text, replyTo, expiresInSeconds } = {}) {
+    this.#typing.stop(conversationId);
+    return this.#sender.write(conversationId, attachmentContent(attachment, { text }), replyTo, expiresInSeconds);
   }
 
   /** Puts a failed message back in the queue. @param {string} messageId */

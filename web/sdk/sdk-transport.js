@@ -70,14 +70,23 @@ export async function rest(baseUrl, method, path, { token, body } = {}) {
   if (response.status === 204) return null;
   /** @type {Partial<ErrorBody> | null} */
   const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    throw new ConfabError(data?.error || 'HTTP_' + response.status, data?.message || response.statusText, {
-      status: response.status,
-      retryAfter: data?.retryAfter,
-      ban: data?.ban,
-    });
-  }
+  if (!response.ok) throw errorFromBody(response.status, data, response.statusText);
   return data;
+}
+
+/**
+ * The `ConfabError` of a REST answer that is not a success: the error body's code and message
+ * (`{error, message, retryAfter?, ban?}`), else `HTTP_<status>` and the status text.
+ * @param {number} status
+ * @param {Partial<ErrorBody> | null | undefined} data  the parsed body, if it was JSON
+ * @param {string} [statusText]
+ */
+export function errorFromBody(status, data, statusText = '') {
+  return new ConfabError(data?.error || 'HTTP_' + status, data?.message || statusText, {
+    status,
+    retryAfter: data?.retryAfter,
+    ban: data?.ban,
+  });
 }
 
 /** @typedef {{ resolve: (payload: any) => void, reject: (err: Error) => void, timer: ReturnType<typeof setTimeout> }} Pending */

@@ -11,10 +11,12 @@ const JS: &str = "text/javascript; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 
 /// The client loads only its own files and talks only to this server (REST on the same origin,
-/// WebSocket on `ws:`/`wss:`); no inline script, no plugins, and no page may frame it.
+/// WebSocket on `ws:`/`wss:`); no inline script, no plugins, and no page may frame it. Images,
+/// video and audio may also come from `blob:` URLs: attachments are fetched with the session's
+/// token and shown from blobs the page made itself.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; \
-frame-ancestors 'none'";
+img-src 'self' blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; object-src 'none'; \
+base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Headers on every file of the web client.
 const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
@@ -41,8 +43,10 @@ const FILES: &[(&str, &str, &str)] = &[
     ("favicon.svg", SVG, include_str!("../../../web/favicon.svg")),
     ("favicon-unread.svg", SVG, include_str!("../../../web/favicon-unread.svg")),
     ("app-lifecycle.js", JS, include_str!("../../../web/app-lifecycle.js")),
+    ("app-attachments.js", JS, include_str!("../../../web/app-attachments.js")),
     ("sdk/confab.js", JS, include_str!("../../../web/sdk/confab.js")),
     ("sdk/sdk-admin.js", JS, include_str!("../../../web/sdk/sdk-admin.js")),
+    ("sdk/sdk-attachments.js", JS, include_str!("../../../web/sdk/sdk-attachments.js")),
     ("sdk/sdk-blocks.js", JS, include_str!("../../../web/sdk/sdk-blocks.js")),
     ("sdk/sdk-client.js", JS, include_str!("../../../web/sdk/sdk-client.js")),
     ("sdk/sdk-connection.js", JS, include_str!("../../../web/sdk/sdk-connection.js")),
