@@ -30,6 +30,9 @@ const IMAGE_WITHOUT_THUMBNAIL_BYTES = 4 * 1024 * 1024;
 const THUMBNAIL_PX = 320;
 /** How long a downloaded file's object URL outlives the click that saved it (ms). */
 const DOWNLOAD_URL_MS = 60_000;
+/** Uploads streaming at once from this page: the server takes 4 per user at a time, and the
+ * user's other devices may be uploading too. Further files wait their turn. */
+const UPLOADS_AT_ONCE = 3;
 /** How far outside the message view an attachment starts loading. */
 const LOAD_AHEAD = '800px 0px';
 
@@ -140,6 +143,10 @@ export class AttachmentsView {
     this.allHeld = new Set();
     /** @type {Set<Upload>} */
     this.uploads = new Set();
+    /** Uploads streaming now, and the starts of those waiting for a turn. */
+    this.running = 0;
+    /** @type {Array<() => void>} */
+    this.waiting = [];
     /** @type {MutationObserver | null} */
     this.observer = null;
     /** @type {IntersectionObserver | null} attachments load as they come near the view */
@@ -302,6 +309,17 @@ export class AttachmentsView {
       this.#finish(upload);
       if (draft.text) this.deps.restoreDraft(conversationId, draft.text);
     });
+    if (this.running >= UPLOADS_AT_ONCE) {
+      li.dataset.state = 'waiting';
+      await new Promise((resolve) => this.waiting.push(() => resolve(undefined)));
+    } else {
+      this.running += 1;
+    }
+    if (upload.cancelled) {
+      this.#nextUpload();
+      return;
+    }
+    li.dataset.state = 'uploading';
     const client = this.deps.client();
     try {
       const attachment = await client.uploadAttachment(file, {
@@ -335,7 +353,16 @@ export class AttachmentsView {
       li.replaceChildren(message, dismiss);
       if (draft.text) this.deps.restoreDraft(conversationId, draft.text);
       dismiss.focus();
+    } finally {
+      this.#nextUpload();
     }
+  }
+
+  /** Hands this upload's turn to the next waiting one (the count stays), or frees it. */
+  #nextUpload() {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running -= 1;
   }
 
   /** @param {Upload} upload */
