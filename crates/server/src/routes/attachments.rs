@@ -146,7 +146,7 @@ pub(crate) async fn thumbnail(
     if attachment.has_thumbnail && fresh(&headers, &etag) {
         return Ok(not_modified(&etag));
     }
-    let (attachment, bytes) = attachments.thumbnail(&me, &id).await?;
+    let bytes = attachments.thumbnail(&attachment).await?;
     let name = format!(
         "{}.jpg",
         attachment.filename.rsplit_once('.').map_or(attachment.filename.as_str(), |(stem, _)| stem)

@@ -214,16 +214,16 @@ impl Attachments {
         Ok(Download { attachment, range, body })
     }
 
-    /// The thumbnail (a JPEG) of an image `viewer` may read; made now if it is not there yet
-    /// (another node's upload, or a node that stopped before making it).
-    pub(crate) async fn thumbnail(&self, viewer: &str, attachment_id: &str) -> Result<(Attachment, Vec<u8>)> {
-        let attachment = self.store.attachment(attachment_id, viewer).await?;
+    /// The thumbnail (a JPEG) of an attachment [`info`](Self::info) gave; made now if it is not
+    /// there yet (another node's upload, or a node that stopped before making it). `NotFound` for
+    /// attachments that have none.
+    pub(crate) async fn thumbnail(&self, attachment: &Attachment) -> Result<Vec<u8>> {
         if !attachment.has_thumbnail {
             return Err(Error::NotFound("this attachment has no thumbnail".into()));
         }
-        match self.blobs.read_all(&thumbnail_key(attachment_id), 16 << 20).await {
-            Ok(bytes) => Ok((attachment, bytes)),
-            Err(MediaError::NotFound) => Ok((attachment, self.make_thumbnail(attachment_id).await?)),
+        match self.blobs.read_all(&thumbnail_key(&attachment.attachment_id), 16 << 20).await {
+            Ok(bytes) => Ok(bytes),
+            Err(MediaError::NotFound) => self.make_thumbnail(&attachment.attachment_id).await,
             Err(e) => Err(storage(e)),
         }
     }

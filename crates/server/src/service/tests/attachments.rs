@@ -59,7 +59,7 @@ async fn uploads_stream_to_storage_and_unlinked_ones_are_collected_bytes_and_all
     assert_eq!((file.size, file.content_type.as_str()), (300_000, "application/octet-stream"));
     let image = attachments.upload("alice", hints("dot.png"), chunks(DOT_PNG, 7)).await.unwrap();
     assert_eq!((image.width, image.height, image.has_thumbnail), (Some(1), Some(1), true));
-    let (_, thumbnail) = attachments.thumbnail("alice", &image.attachment_id).await.unwrap();
+    let thumbnail = attachments.thumbnail(&image).await.unwrap();
     assert_eq!(&thumbnail[..2], &[0xff, 0xd8], "a JPEG");
     assert_eq!(stored_files(&t).len(), 3, "two files and a thumbnail: {:?}", stored_files(&t));
 
