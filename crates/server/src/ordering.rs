@@ -16,9 +16,12 @@
 //! and sends nothing. At most [`MAX_FILL`] missing messages are read back; older ones are left to
 //! sync.
 //!
-//! The cursor starts at the first frame this node sees of a conversation. A frame older than that
-//! one (it raced it at the very start) was never handed out here: it goes out at once, out of
-//! order, rather than be lost. Cursors idle for
+//! A conversation's first frame on this node (message N) is held while the store says where its
+//! stream starts: at the oldest message before N committed within [`RACE`] of N, since those may
+//! still be on their way from other publishers (or never come, if their publisher died) and
+//! nothing of this conversation went out here yet; they are then waited for and filled like any
+//! gap. Older ones went out long ago or were never meant for this node. A frame older than the
+//! start that arrives anyway goes out at once, out of order, rather than be lost. Cursors idle for
 //! [`IDLE`] with nothing held are forgotten (a frame still on its way after that long is not
 //! expected), so memory follows the conversations active recently; the check runs now and then
 //! as frames arrive (no timer of its own).
@@ -49,6 +52,11 @@ pub const IDLE: Duration = Duration::from_secs(300);
 const MAX_HELD: usize = 4_096;
 /// Messages read from the store per request while filling a gap.
 const FILL_PAGE: u32 = 200;
+/// How long before a conversation's first frame here a message may have been committed and still
+/// be on its way: its stream starts at the oldest such message.
+pub const RACE: Duration = Duration::from_secs(2);
+/// Messages before the first frame read to find where the stream starts.
+const START_PAGE: u64 = 32;
 
 /// One conversation's cursor and what waits behind a gap.
 struct Stream {
@@ -59,6 +67,8 @@ struct Stream {
     held: BTreeMap<u64, Delivery>,
     /// A fill task is waiting or running for this conversation.
     filling: bool,
+    /// The stream's start is being looked up: everything is held until [`Streams::begin`].
+    starting: bool,
     touched: Instant,
 }
 
@@ -71,6 +81,9 @@ pub enum Accepted {
     Held { fill: bool },
     /// Behind the cursor: a repeat, dropped.
     Stale,
+    /// The conversation's first frame here, held: the caller looks up where its stream starts and
+    /// calls [`Streams::begin`].
+    Starting,
 }
 
 /// The cursors of this node's conversations. Handing out happens under the conversation's lock,
@@ -89,21 +102,29 @@ impl Streams {
         now: Instant,
         out: impl Fn(&Delivery),
     ) -> Accepted {
+        let mut created = false;
         let stream = self
             .streams
             .entry(order.conversation_id.clone())
             .or_insert_with(|| {
+                created = true;
                 Arc::new(Mutex::new(Stream {
                     next: order.sequence,
                     floor: order.sequence,
                     held: BTreeMap::new(),
                     filling: false,
+                    // The very first message has nothing before it to wait for.
+                    starting: order.sequence > 1,
                     touched: now,
                 }))
             })
             .clone();
         let mut s = stream.lock();
         s.touched = now;
+        if s.starting {
+            s.held.insert(order.sequence, delivery.clone());
+            return if created { Accepted::Starting } else { Accepted::Held { fill: false } };
+        }
         if order.sequence < s.floor {
             // Older than the first frame seen here, so never handed out: late, but not lost.
             out(delivery);
@@ -122,6 +143,25 @@ impl Streams {
         s.next += 1;
         release(&mut s, &out);
         Accepted::Delivered
+    }
+
+    /// Sets where a starting stream begins (`start`: the oldest message that may still be on its
+    /// way, see the module doc), hands out what is then in order, and says whether a gap is left
+    /// to fill (the caller fills it as any other).
+    pub fn begin(&self, conversation: &str, start: u64, out: impl Fn(&Delivery)) -> bool {
+        let Some(stream) = self.streams.get(conversation).map(|s| s.clone()) else { return false };
+        let mut s = stream.lock();
+        if !s.starting {
+            return false;
+        }
+        s.starting = false;
+        let start = s.held.keys().next().map_or(start, |&first| first.min(start));
+        s.next = start;
+        s.floor = start;
+        release(&mut s, &out);
+        let gap = !s.held.is_empty();
+        s.filling = gap;
+        gap
     }
 
     /// The gap of `conversation` still to fill: `[next, first held)`; `None` when there is none
@@ -187,7 +227,7 @@ impl Streams {
     pub fn prune(&self, now: Instant) -> usize {
         self.streams.retain(|_, s| {
             let s = s.lock();
-            s.filling || !s.held.is_empty() || now.duration_since(s.touched) < IDLE
+            s.filling || s.starting || !s.held.is_empty() || now.duration_since(s.touched) < IDLE
         });
         self.streams.len()
     }
@@ -270,6 +310,16 @@ impl Ordering {
                 let (this, conversation) = (self.clone(), order.conversation_id.clone());
                 tokio::spawn(async move { this.fill(&conversation).await });
             }
+            Accepted::Starting => {
+                let (this, conversation, first) =
+                    (self.clone(), order.conversation_id.clone(), order.sequence);
+                tokio::spawn(async move {
+                    let start = this.start_of(&conversation, first).await;
+                    if this.streams.begin(&conversation, start, |d| this.hub.deliver(d)) {
+                        this.fill(&conversation).await;
+                    }
+                });
+            }
             Accepted::Stale => metrics::counter!("confab_order_repeats_dropped_total").increment(1),
             Accepted::Delivered | Accepted::Held { fill: false } => {}
         }
@@ -299,6 +349,24 @@ impl Ordering {
                 return;
             }
         }
+    }
+
+    /// Where the stream of `conversation` starts on this node, its first frame here being message
+    /// `first`: the oldest message before it committed within [`RACE`] of it (`first` itself when
+    /// there is none, or when the store cannot say).
+    async fn start_of(&self, conversation: &str, first: u64) -> u64 {
+        let Ok(members) = self.members.get(&self.store, conversation).await else { return first };
+        let Some(viewer) = members.first() else { return first };
+        let from = first.saturating_sub(START_PAGE + 1);
+        let limit = u32::try_from(first - from).unwrap_or(u32::MAX);
+        let page = match self.store.history(conversation, viewer, HistoryCursor::After(from), limit).await {
+            Ok(page) => page.messages,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation, "stream start unknown: starting at the first frame");
+                return first;
+            }
+        };
+        start_within_race(&page, first)
     }
 
     /// The messages `[from, to)` of `conversation` from the store as `message.new` deliveries to
@@ -349,6 +417,23 @@ impl Ordering {
     }
 }
 
+/// In `page` (consecutive messages up to and including `first`, ascending), the oldest of an
+/// unbroken run ending at `first` committed within [`RACE`] before `first` was.
+fn start_within_race(page: &[confab_proto::Message], first: u64) -> u64 {
+    let Some(first_at) = page.iter().find(|m| m.sequence_number == first).map(|m| m.timestamp) else {
+        return first;
+    };
+    let race_ms = i64::try_from(RACE.as_millis()).unwrap_or(i64::MAX);
+    let mut start = first;
+    for m in page.iter().rev().filter(|m| m.sequence_number < first) {
+        if m.sequence_number + 1 != start || m.timestamp < first_at - race_ms {
+            break;
+        }
+        start = m.sequence_number;
+    }
+    start
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex as StdMutex;
@@ -366,16 +451,70 @@ mod tests {
         (d, order)
     }
 
-    /// Accepts `sequences` of conversation `c` in that order; returns what went out.
+    /// Accepts `sequences` of conversation `c` in that order; returns what went out. A stream's
+    /// first frame starts it at once (nothing raced it).
     fn run(streams: &Streams, sequences: &[u64]) -> Vec<String> {
         let out = StdMutex::new(Vec::new());
+        let push = |d: &Delivery| out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned());
         for &s in sequences {
             let (d, o) = frame("c", s);
-            streams.accept(&d, &o, Instant::now(), |d| {
-                out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned())
-            });
+            if streams.accept(&d, &o, Instant::now(), push) == Accepted::Starting {
+                streams.begin("c", s, push);
+            }
         }
         out.into_inner().unwrap()
+    }
+
+    fn message(sequence: u64, timestamp: i64) -> confab_proto::Message {
+        confab_proto::Message::new(
+            format!("m{sequence}"),
+            "c".into(),
+            "u".into(),
+            confab_proto::Content::Text { text: "x".into() },
+            sequence,
+            timestamp,
+        )
+    }
+
+    #[test]
+    fn a_stream_starts_at_the_oldest_message_that_may_still_be_on_its_way() {
+        let race = i64::try_from(RACE.as_millis()).unwrap();
+        let page = [message(3, 0), message(4, 9_999), message(5, 10_000), message(6, 10_000 + race)];
+        assert_eq!(start_within_race(&page, 6), 5, "4 was committed more than the race window before 6");
+        assert_eq!(start_within_race(&page[3..], 6), 6, "nothing before it within the page");
+        let recent = [message(7, 100), message(9, 100), message(10, 100)];
+        assert_eq!(start_within_race(&recent, 10), 9, "a hole in the page ends the run");
+        assert_eq!(start_within_race(&recent, 11), 11, "the first frame not in the page: start there");
+    }
+
+    #[test]
+    fn a_starting_stream_holds_everything_until_it_knows_its_start() {
+        let streams = Streams::default();
+        let out = StdMutex::new(Vec::new());
+        let push = |d: &Delivery| out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned());
+        let (d, o) = frame("c", 7);
+        assert_eq!(streams.accept(&d, &o, Instant::now(), push), Accepted::Starting);
+        // While the store is asked, a racing older frame and a newer one arrive: both held.
+        for (sequence, expected) in [(5, Accepted::Held { fill: false }), (8, Accepted::Held { fill: false })]
+        {
+            let (d, o) = frame("c", sequence);
+            assert_eq!(streams.accept(&d, &o, Instant::now(), push), expected);
+        }
+        assert!(out.lock().unwrap().is_empty());
+        // The store says 4 was committed just before: the stream starts at 4, which is missing.
+        assert!(streams.begin("c", 4, push), "4 is a gap to fill");
+        assert!(out.lock().unwrap().is_empty());
+        assert_eq!(streams.gap("c"), Some((4, 5)));
+        let more = streams.fill("c", vec![(4, frame("c", 4).0, 0)], |d, _| push(d), push);
+        assert!(more, "6 is still missing");
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:4", "c:5"]);
+        assert_eq!(streams.gap("c"), Some((6, 7)));
+        assert!(!streams.fill("c", vec![(6, frame("c", 6).0, 0)], |d, _| push(d), push));
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:6", "c:7", "c:8"]);
+        assert!(!streams.begin("c", 1, push), "a stream begins once");
+        // A stream whose first message is the conversation's first has nothing to wait for.
+        let (d, o) = frame("fresh", 1);
+        assert_eq!(streams.accept(&d, &o, Instant::now(), push), Accepted::Delivered);
     }
 
     #[test]
@@ -424,7 +563,8 @@ mod tests {
         let streams = Streams::default();
         run(&streams, &[1]);
         let (d, o) = frame("other", 3);
-        streams.accept(&d, &o, Instant::now(), |_| {});
+        assert_eq!(streams.accept(&d, &o, Instant::now(), |_| {}), Accepted::Starting);
+        streams.begin("other", 3, |_| {});
         let (d, o) = frame("other", 5);
         streams.accept(&d, &o, Instant::now(), |_| {});
         let later = Instant::now() + IDLE + Duration::from_secs(1);
