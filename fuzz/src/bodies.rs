@@ -30,7 +30,7 @@ pub fn check_content(raw: &serde_json::Value) {
     if let Ok(content) = validate::content(raw, MAX_TEXT_BYTES) {
         let text = match &content {
             Content::Text { text } => Some(text),
-            Content::Image(a) | Content::File(a) => a.text.as_ref(),
+            Content::Image(a) | Content::Video(a) | Content::Audio(a) | Content::File(a) => a.text.as_ref(),
             Content::Deleted => panic!("a client's content was accepted as a tombstone"),
         };
         assert!(text.is_none_or(|t| t.len() <= MAX_TEXT_BYTES));
