@@ -666,13 +666,18 @@ export class AttachmentsView {
     close.textContent = '✕';
     close.setAttribute('aria-label', 'Close image');
     d.append(close, img, status);
-    // Any click closes it (the image, the backdrop, the button); Escape does, as for any dialog.
-    d.addEventListener('click', () => d.close());
-    d.addEventListener('close', () => {
+    // The full image is let go of as the dialog closes (the `close` event comes a task later).
+    const letGo = () => {
       img.removeAttribute('src');
       this.lightboxUrl?.release();
       this.lightboxUrl = null;
+    };
+    // Any click closes it (the image, the backdrop, the button); Escape does, as for any dialog.
+    d.addEventListener('click', () => {
+      letGo();
+      d.close();
     });
+    d.addEventListener('close', letGo);
     document.body.append(d);
     return d;
   }
