@@ -101,6 +101,14 @@ fn storage(e: MediaError) -> Error {
     }
 }
 
+/// A stored thumbnail; an empty one marks an image that could not be decoded.
+fn made(thumbnail: Vec<u8>) -> Result<Vec<u8>> {
+    if thumbnail.is_empty() {
+        return Err(Error::NotFound("this image could not be decoded for a thumbnail".into()));
+    }
+    Ok(thumbnail)
+}
+
 fn too_large(max: u64) -> Error {
     Error::PayloadTooLarge(format!("attachments are limited to {max} bytes"))
 }
@@ -222,7 +230,7 @@ impl Attachments {
             return Err(Error::NotFound("this attachment has no thumbnail".into()));
         }
         match self.blobs.read_all(&thumbnail_key(&attachment.attachment_id), 16 << 20).await {
-            Ok(bytes) => Ok(bytes),
+            Ok(bytes) => made(bytes),
             Err(MediaError::NotFound) => self.make_thumbnail(&attachment.attachment_id).await,
             Err(e) => Err(storage(e)),
         }
@@ -233,15 +241,17 @@ impl Attachments {
             self.thumbnails.acquire().await.map_err(|_| Error::Unavailable("shutting down".into()))?;
         let original =
             self.blobs.read_all(&original_key(attachment_id), self.max_bytes).await.map_err(storage)?;
-        let thumbnail = tokio::task::spawn_blocking(move || images::thumbnail(&original))
+        let decoded = tokio::task::spawn_blocking(move || images::thumbnail(&original))
             .await
-            .map_err(|e| Error::Internal(format!("thumbnail task: {e}")))?
-            .map_err(|e| Error::NotFound(format!("no thumbnail: {e}")))?;
+            .map_err(|e| Error::Internal(format!("thumbnail task: {e}")))?;
+        // An image whose header promised a thumbnail but whose data does not decode: an empty
+        // thumbnail says so to every later request, on every node, so it is decoded only once.
+        let thumbnail = decoded.unwrap_or_default();
         self.blobs
             .put(&thumbnail_key(attachment_id), Bytes::from(thumbnail.clone()))
             .await
             .map_err(storage)?;
-        Ok(thumbnail)
+        made(thumbnail)
     }
 
     /// Forgets attachments no message links any more (or never did, after a day) and removes their

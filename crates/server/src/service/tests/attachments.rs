@@ -70,6 +70,24 @@ async fn uploads_stream_to_storage_and_unlinked_ones_are_collected_bytes_and_all
     assert!(matches!(attachments.info("alice", &file.attachment_id).await, Err(Error::NotFound(_))));
 }
 
+/// A header that promises an image whose data does not decode: no thumbnail, and the failure is
+/// remembered (an empty thumbnail), so later requests do not decode it again.
+#[tokio::test]
+async fn an_image_that_does_not_decode_is_tried_once() {
+    let t = TestApp::new(ServerConfig::default());
+    t.user("alice").await;
+    let attachments = t.app.attachments();
+    let broken = &DOT_PNG[..DOT_PNG.len() - 20];
+    let image = attachments.upload("alice", hints("broken.png"), chunks(broken, 64)).await.unwrap();
+    assert_eq!((image.width, image.has_thumbnail), (Some(1), true), "the header is fine");
+    for _ in 0..3 {
+        assert!(matches!(attachments.thumbnail(&image).await, Err(Error::NotFound(_))));
+    }
+    let marker =
+        stored_files(&t).into_iter().find(|f| f.starts_with("thumbnails/")).expect("the failure is kept");
+    assert_eq!(std::fs::metadata(t.dir.path().join("media").join(marker)).unwrap().len(), 0);
+}
+
 #[tokio::test]
 async fn a_refused_or_interrupted_upload_keeps_nothing() {
     let config = ServerConfig {
