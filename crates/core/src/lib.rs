@@ -8,6 +8,7 @@
 //! - [`moderation`]: the part of that boundary that keeps reports, bans and the log of
 //!   moderation changes nodes poll.
 //! - [`attachments`]: its part for uploaded files and the messages linking them.
+//! - [`push`]: its part for push subscriptions, mutes and pending pushes.
 //! - [`lifecycle`]: its part for changes to stored messages (edits, deletes, reactions).
 //! - [`rules`]: the decisions behind it (permissions, group size, admin succession, paging,
 //!   markers, views), pure functions every store adapter delegates to.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod moderation;
+pub mod push;
 pub mod rows;
 pub mod rules;
 pub mod store;

@@ -28,6 +28,8 @@ pub struct MemberRow {
     pub joined_at: i64,
     pub last_read_sequence: u64,
     pub last_delivered_sequence: u64,
+    /// Push notifications silenced until then ([`crate::rules::push`]); `None`: not muted.
+    pub muted_until: Option<i64>,
 }
 
 /// A conversation to insert with its members. A new conversation was last active when it was

@@ -558,6 +558,7 @@ pub trait Store:
     + InviteStore
     + ApiKeyStore
     + crate::attachments::AttachmentStore
+    + crate::push::PushStore
 {
     /// Succeeds when the backend can serve reads and writes.
     async fn ping(&self) -> Result<()>;

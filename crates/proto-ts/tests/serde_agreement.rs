@@ -102,6 +102,8 @@ fn conversation(last_message: Option<Message>) -> Conversation {
         unread_count: 0,
         last_update_sequence: 0,
         first_sequence: 0,
+        muted: true,
+        muted_until: Some(5),
     }
 }
 

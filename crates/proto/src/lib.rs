@@ -10,6 +10,7 @@
 //! - [`model`]: the objects both transports carry (users, conversations, messages).
 //! - [`attachments`]: uploaded files.
 //! - [`blocks`]: the bodies of blocking users.
+//! - [`push`]: push subscriptions, their payload, and muting a conversation.
 //! - [`groups`]: the bodies of group management (rename, settings, roles).
 //! - [`frames`]: WebSocket frames, client → server and server → client.
 //! - [`admin`]: reports of messages and the server administrators' API.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod frames;
 pub mod groups;
 pub mod model;
+pub mod push;
 pub mod rest;
 pub mod server_api;
 
@@ -32,5 +34,6 @@ pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientEnvelope, ClientFrame, ServerEnvelope, ServerFrame};
 pub use groups::*;
 pub use model::*;
+pub use push::*;
 pub use rest::*;
 pub use server_api::*;

@@ -90,6 +90,13 @@ pub struct Conversation {
     /// The oldest sequence number still stored (0 while the conversation has no message).
     #[serde(default)]
     pub first_sequence: u64,
+    /// Whether the viewer has silenced the conversation's push notifications (now).
+    #[serde(default)]
+    pub muted: bool,
+    /// Until when (ms since the epoch); absent when muted until unmuted, or not muted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub muted_until: Option<i64>,
 }
 
 /// Message content: text, or an attachment reference with an optional caption (`image`, `video`,

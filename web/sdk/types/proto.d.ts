@@ -39,7 +39,15 @@ lastUpdateSequence: number,
 /**
  * The oldest sequence number still stored (0 while the conversation has no message).
  */
-firstSequence: number, };
+firstSequence: number, 
+/**
+ * Whether the viewer has silenced the conversation's push notifications (now).
+ */
+muted: boolean, 
+/**
+ * Until when (ms since the epoch); absent when muted until unmuted, or not muted.
+ */
+mutedUntil?: number | null, };
 
 export type Content = { "type": "text", text: string, } | { "type": "image" } & AttachmentContent | { "type": "video" } & AttachmentContent | { "type": "audio" } & AttachmentContent | { "type": "file" } & AttachmentContent | { "type": "deleted" };
 
@@ -73,6 +81,40 @@ width?: number | null, height?: number | null,
  * `GET /api/v1/attachments/{id}/thumbnail` serves a JPEG at most 320 px on its longer side.
  */
 hasThumbnail: boolean, };
+
+export type PushKind = "webpush" | "fcm" | "apns" | "webhook";
+
+export type PushConfig = { 
+/**
+ * The VAPID public key (base64url, uncompressed P-256 point) a browser passes to
+ * `pushManager.subscribe` as `applicationServerKey`; absent when Web Push is off.
+ */
+webPushPublicKey?: string | null, 
+/**
+ * The kinds this server can deliver to.
+ */
+kinds: Array<PushKind>, };
+
+export type WebPushKeys = { p256dh: string, auth: string, };
+
+export type PushSubscriptionRequest = { deviceId: string, kind: PushKind, endpoint?: string | null, keys?: WebPushKeys | null, token?: string | null, };
+
+export type PushSubscription = { subscriptionId: string, deviceId: string, kind: PushKind, createdAt: number, };
+
+export type PushSubscriptionList = { subscriptions: Array<PushSubscription>, };
+
+export type NotificationSettings = { muted: boolean, mutedUntil?: number | null, };
+
+export type PushPayload = { conversationId: string, messageId: string, sequenceNumber: number, 
+/**
+ * Messages since the device's last push for this conversation (this one included).
+ */
+count: number, senderName?: string | null, preview?: string | null, 
+/**
+ * The conversation's name (a group's, or the other member's for a direct conversation), as
+ * far as the preview setting shows names.
+ */
+title?: string | null, };
 
 export type MessageStatus = "SENT" | "DELIVERED" | "READ";
 

@@ -46,6 +46,7 @@ pub fn open(
         joined_at: now,
         last_read_sequence: 0,
         last_delivered_sequence: 0,
+        muted_until: None,
     };
     Ok(DirectOpening::Create(NewConversation {
         conversation: ConversationRow {

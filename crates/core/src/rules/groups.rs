@@ -51,6 +51,7 @@ pub fn create(group: &NewGroup) -> Result<UncheckedGroup> {
         joined_at: group.created_at,
         last_read_sequence: 0,
         last_delivered_sequence: 0,
+        muted_until: None,
     };
     let mut members = vec![member(&group.creator_id, Role::Admin)];
     members.extend(others.into_iter().map(|id| member(id, Role::Member)));
@@ -123,6 +124,7 @@ pub fn add(rows: AdditionRows, requested: &[String], now: i64, max_group_size: u
             joined_at: now,
             last_read_sequence: m.conversation.last_sequence,
             last_delivered_sequence: m.conversation.last_sequence,
+            muted_until: None,
         });
     }
     let member_count = m.conversation.member_count as usize + added.len();

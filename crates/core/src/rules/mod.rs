@@ -17,6 +17,7 @@
 //! - [`views`]: a conversation and an offline catch-up as one member sees them.
 //! - [`receipts`]: who received and read a message, and when.
 //! - [`presence`]: the order `lastSeen` answers come back in.
+//! - [`push`]: muting a conversation, and when a device's next push is due.
 //! - [`search`]: message search queries, their order, cursor and snippets.
 //! - [`sessions`]: which tokens a revocation covers.
 //! - [`moderation`]: which message a report names, report and ban texts, who may be banned and
@@ -39,6 +40,7 @@ pub mod markers;
 pub mod moderation;
 pub mod posting;
 pub mod presence;
+pub mod push;
 pub mod reactions;
 pub mod receipts;
 pub mod search;
@@ -77,6 +79,7 @@ pub(crate) mod fixtures {
             joined_at,
             last_read_sequence: 0,
             last_delivered_sequence: 0,
+            muted_until: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::store::{HistoryPage, MAX_LISTED_PARTICIPANTS};
 
 use super::access::Membership;
 use super::expiry;
+use super::push;
 use super::updates::{self, UpdatePage};
 
 /// The order participants are listed in: admins first, then by seniority (`joined_at`, then id).
@@ -19,17 +20,20 @@ pub fn listing_order(a: &MemberRow, b: &MemberRow) -> Ordering {
 
 /// The conversation as `m.member` sees it. `listed` holds at least the first
 /// [`MAX_LISTED_PARTICIPANTS`] members in [`listing_order`] (or every member); `last_message` is
-/// the message at the conversation's last sequence; `last_update_sequence` the conversation's.
+/// the message at the conversation's last sequence; `last_update_sequence` the conversation's;
+/// `now` decides whether a mute has ended.
 pub fn conversation(
     m: Membership,
     mut listed: Vec<MemberRow>,
     last_message: Option<Message>,
     last_update_sequence: u64,
+    now: i64,
 ) -> Conversation {
     listed.sort_by(listing_order);
     listed.truncate(MAX_LISTED_PARTICIPANTS);
     let c = m.conversation;
     let last_read = m.member.last_read_sequence;
+    let (muted, muted_until) = push::mute_view(m.member.muted_until, now);
     Conversation {
         conversation_id: c.conversation_id,
         kind: c.kind,
@@ -44,6 +48,8 @@ pub fn conversation(
         unread_count: c.last_sequence.saturating_sub(last_read),
         last_update_sequence,
         first_sequence: expiry::first_sequence(c.last_sequence, c.purged_up_to),
+        muted,
+        muted_until,
     }
 }
 
@@ -115,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_view_carries_the_viewers_read_state() {
-        let view = conversation(viewer(5), vec![], None, 3);
+        let view = conversation(viewer(5), vec![], None, 3, 0);
         assert_eq!((view.last_sequence, view.last_read_sequence, view.unread_count), (7, 5, 2));
         assert_eq!((view.last_update_sequence, view.first_sequence), (3, 1));
     }
@@ -124,7 +130,7 @@ mod tests {
     fn admins_are_listed_first_then_by_seniority_and_the_list_is_capped() {
         let listed =
             vec![member("m2", Role::Member, 2), member("a", Role::Admin, 9), member("m1", Role::Member, 2)];
-        let view = conversation(viewer(0), listed, None, 0);
+        let view = conversation(viewer(0), listed, None, 0, 0);
         let ids: Vec<&str> = view.participants.iter().map(|p| p.user_id.as_str()).collect();
         assert_eq!(ids, ["a", "m1", "m2"]);
         let many = (0..MAX_LISTED_PARTICIPANTS + 5)

@@ -19,6 +19,7 @@
 //! - [`invites`]: invite codes for registration by invite only, and API keys.
 //! - [`search`]: message search: membership, matching, edits and deletes, order, pages.
 //! - [`attachments`]: who links and reads uploaded files; collection of unlinked ones.
+//! - [`push`]: push subscriptions, mutes, and pending pushes (coalescing, claims, leases).
 
 mod attachments;
 mod blocks;
@@ -31,6 +32,7 @@ mod markers;
 mod messages;
 mod moderation;
 mod properties;
+mod push;
 mod search;
 mod sessions;
 mod users;
@@ -46,6 +48,7 @@ pub use markers::*;
 pub use messages::*;
 pub use moderation::*;
 pub use properties::*;
+pub use push::*;
 pub use search::*;
 pub use sessions::*;
 pub use users::*;
@@ -193,6 +196,7 @@ pub fn assert_every_case_listed(listed: &[&str]) {
         include_str!("invites.rs"),
         include_str!("expiry.rs"),
         include_str!("attachments.rs"),
+        include_str!("push.rs"),
     ];
     for source in sources {
         for line in source.lines() {
@@ -283,6 +287,12 @@ macro_rules! store_conformance_suite {
             messages_link_only_their_senders_uploads,
             unlinked_attachments_are_collected_after_their_grace,
             expired_and_purged_messages_unlink_their_attachments,
+            push_subscriptions_are_one_per_device_and_kind_and_private,
+            messages_are_pushed_to_other_members_subscribed_devices,
+            pushes_coalesce_per_device_and_conversation,
+            muted_members_and_deleted_messages_are_not_pushed,
+            a_claim_whose_lease_ran_out_goes_to_another_node,
+            concurrent_claimants_take_each_push_once,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

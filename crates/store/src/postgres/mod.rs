@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use confab_core::attachments::{AttachmentStore, StoredAttachment};
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
+use confab_core::push::{DuePush, PushClaim, PushDone, PushStore, StoredPushSubscription};
 use confab_core::store::{
     AfterCommit, ApiKey, ApiKeyStore, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite,
     InviteStore, MarkerMove, MessageRef, MessageStore, NewApiKey, NewGroup, NewInvite, NewMessage, NewUser,
@@ -24,7 +25,7 @@ use confab_core::store::{
     SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
-use confab_proto::{Attachment, Conversation, Message, SyncCursor, SyncResponse, User};
+use confab_proto::{Attachment, Conversation, Message, PushSubscription, SyncCursor, SyncResponse, User};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
@@ -32,8 +33,8 @@ use tokio_postgres::NoTls;
 use self::appends::{AppendJob, Command};
 use self::error::PgResult;
 use self::queries::{
-    api_keys, attachments, conversations, expiry, invites, markers, messages, presence, receipts, search,
-    sessions, settings, updates, users, views,
+    api_keys, attachments, conversations, expiry, invites, markers, messages, presence, push, receipts,
+    search, sessions, settings, updates, users, views,
 };
 use crate::schema::{self, Migrations, SchemaStatus};
 
@@ -51,6 +52,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0010_invites.sql"),
     migration!("0011_api_keys.sql"),
     migration!("0012_attachments.sql"),
+    migration!("0013_push.sql"),
 ];
 const POOL_SIZE: usize = 16;
 
@@ -463,6 +465,37 @@ impl ApiKeyStore for PostgresStore {
 
     async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey> {
         once!(self, |c| api_keys::revoke(c, key_id, at).await)
+    }
+}
+
+#[async_trait]
+impl PushStore for PostgresStore {
+    async fn put_push_subscription(&self, subscription: StoredPushSubscription) -> Result<PushSubscription> {
+        transaction!(self, |c| push::put(c, &subscription).await)
+    }
+
+    async fn push_subscriptions(&self, user_id: &str) -> Result<Vec<PushSubscription>> {
+        once!(self, |c| push::list(c, user_id).await)
+    }
+
+    async fn delete_push_subscription(&self, user_id: &str, subscription_id: &str) -> Result<()> {
+        once!(self, |c| push::delete(c, user_id, subscription_id).await)
+    }
+
+    async fn forget_push_subscription(&self, subscription_id: &str) -> Result<()> {
+        once!(self, |c| push::forget(c, subscription_id).await)
+    }
+
+    async fn set_muted(&self, conversation_id: &str, user_id: &str, muted_until: Option<i64>) -> Result<()> {
+        transaction!(self, |c| push::set_muted(c, conversation_id, user_id, muted_until).await)
+    }
+
+    async fn claim_pushes(&self, claim: PushClaim) -> Result<Vec<DuePush>> {
+        transaction!(self, |c| push::claim(c, &claim).await)
+    }
+
+    async fn finish_push(&self, done: PushDone) -> Result<()> {
+        once!(self, |c| push::finish(c, &done).await)
     }
 }
 

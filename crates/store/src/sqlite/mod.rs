@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use confab_core::attachments::{AttachmentStore, StoredAttachment};
 use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
+use confab_core::push::{DuePush, PushClaim, PushDone, PushStore, StoredPushSubscription};
 use confab_core::store::{
     AfterCommit, ApiKey, ApiKeyStore, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite,
     InviteStore, MarkerMove, MessageRef, MessageStore, NewApiKey, NewGroup, NewInvite, NewMessage, NewUser,
@@ -29,14 +30,14 @@ use confab_core::store::{
     SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
-use confab_proto::{Attachment, Conversation, Message, SyncCursor, SyncResponse, User};
+use confab_proto::{Attachment, Conversation, Message, PushSubscription, SyncCursor, SyncResponse, User};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
-    api_keys, attachments, conversations, expiry, invites, markers, messages, presence, receipts, search,
-    sessions, settings, updates, users, views,
+    api_keys, attachments, conversations, expiry, invites, markers, messages, presence, push, receipts,
+    search, sessions, settings, updates, users, views,
 };
 use self::writer::Writer;
 use crate::schema::{self, Migrations, SchemaStatus};
@@ -58,6 +59,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0013_search_at_commit.sql"),
     migration!("0014_api_keys.sql"),
     migration!("0015_attachments.sql"),
+    migration!("0016_push.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -483,6 +485,41 @@ impl ApiKeyStore for SqliteStore {
     async fn revoke_api_key(&self, key_id: &str, at: i64) -> Result<ApiKey> {
         let id = key_id.to_string();
         self.write(move |c| api_keys::revoke(c, &id, at)).await
+    }
+}
+
+#[async_trait]
+impl PushStore for SqliteStore {
+    async fn put_push_subscription(&self, subscription: StoredPushSubscription) -> Result<PushSubscription> {
+        self.write(move |c| push::put(c, &subscription)).await
+    }
+
+    async fn push_subscriptions(&self, user_id: &str) -> Result<Vec<PushSubscription>> {
+        let user = user_id.to_string();
+        self.read(move |c| push::list(c, &user)).await
+    }
+
+    async fn delete_push_subscription(&self, user_id: &str, subscription_id: &str) -> Result<()> {
+        let (user, id) = (user_id.to_string(), subscription_id.to_string());
+        self.write(move |c| push::delete(c, &user, &id)).await
+    }
+
+    async fn forget_push_subscription(&self, subscription_id: &str) -> Result<()> {
+        let id = subscription_id.to_string();
+        self.write(move |c| push::forget(c, &id)).await
+    }
+
+    async fn set_muted(&self, conversation_id: &str, user_id: &str, muted_until: Option<i64>) -> Result<()> {
+        let (id, user) = (conversation_id.to_string(), user_id.to_string());
+        self.write(move |c| push::set_muted(c, &id, &user, muted_until)).await
+    }
+
+    async fn claim_pushes(&self, claim: PushClaim) -> Result<Vec<DuePush>> {
+        self.write(move |c| push::claim(c, &claim)).await
+    }
+
+    async fn finish_push(&self, done: PushDone) -> Result<()> {
+        self.write(move |c| push::finish(c, &done)).await
     }
 }
 

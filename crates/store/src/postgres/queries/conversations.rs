@@ -19,7 +19,8 @@ use crate::postgres::error::PgResult;
 const CONVERSATION_COLUMNS: &str =
     "conversation_id, kind, name, only_admins_can_post, allow_member_invites, \
                                     created_at, last_sequence, member_count, retention_days, purged_up_to";
-const MEMBER_COLUMNS: &str = "user_id, role, joined_at, last_read_sequence, last_delivered_sequence";
+const MEMBER_COLUMNS: &str =
+    "user_id, role, joined_at, last_read_sequence, last_delivered_sequence, muted_until";
 
 fn conversation_from(r: &Row) -> ConversationRow {
     ConversationRow {
@@ -45,6 +46,7 @@ fn member_from(r: &Row) -> MemberRow {
         joined_at: r.get(2),
         last_read_sequence: u(r.get(3)),
         last_delivered_sequence: u(r.get(4)),
+        muted_until: r.get(5),
     }
 }
 

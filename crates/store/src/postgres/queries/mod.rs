@@ -13,6 +13,7 @@ pub(crate) mod markers;
 pub(crate) mod messages;
 pub(crate) mod moderation;
 pub(crate) mod presence;
+pub(crate) mod push;
 pub(crate) mod receipts;
 pub(crate) mod search;
 pub(crate) mod sessions;

@@ -1,6 +1,7 @@
 //! Reads that span entities and run inside one snapshot: a conversation as one member sees it
 //! (row, listed members, last message) and offline sync (which conversations, and a page of each).
 
+use confab_core::ids::now_millis;
 use confab_core::rules::{access, history, views};
 use confab_core::store::HistoryCursor;
 use confab_core::{Error, Result};
@@ -18,7 +19,13 @@ pub(crate) async fn view<C: GenericClient>(c: &C, id: &str, viewer: &str) -> Res
         messages::last(c, id),
         updates::last_update_sequence(c, id)
     )?;
-    Ok(views::conversation(access::membership(conversation, member)?, listed, last, last_update))
+    Ok(views::conversation(
+        access::membership(conversation, member)?,
+        listed,
+        last,
+        last_update,
+        now_millis(),
+    ))
 }
 
 pub(crate) async fn sync<C: GenericClient>(

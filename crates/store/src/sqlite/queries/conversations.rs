@@ -16,7 +16,8 @@ use crate::sqlite::error::SqlResult;
 const CONVERSATION_COLUMNS: &str =
     "conversation_id, kind, name, only_admins_can_post, allow_member_invites, \
                                     created_at, last_sequence, member_count, retention_days, purged_up_to";
-const MEMBER_COLUMNS: &str = "user_id, role, joined_at, last_read_sequence, last_delivered_sequence";
+const MEMBER_COLUMNS: &str =
+    "user_id, role, joined_at, last_read_sequence, last_delivered_sequence, muted_until";
 
 fn conversation_from(r: &Row<'_>) -> rusqlite::Result<ConversationRow> {
     let kind: String = r.get(1)?;
@@ -44,6 +45,7 @@ fn member_from(r: &Row<'_>) -> rusqlite::Result<MemberRow> {
         joined_at: r.get(2)?,
         last_read_sequence: r.get(3)?,
         last_delivered_sequence: r.get(4)?,
+        muted_until: r.get(5)?,
     })
 }
 

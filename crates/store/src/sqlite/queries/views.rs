@@ -1,6 +1,7 @@
 //! Reads that span entities and run inside one snapshot: a conversation as one member sees it
 //! (row, listed members, last message) and offline sync (which conversations, and a page of each).
 
+use confab_core::ids::now_millis;
 use confab_core::rules::history;
 use confab_core::rules::views;
 use confab_core::store::HistoryCursor;
@@ -15,7 +16,13 @@ pub(crate) fn view(conn: &Connection, id: &str, viewer: &str) -> Result<Conversa
     let m = conversations::membership(conn, id, viewer)?;
     let last_message = messages::last(conn, id)?;
     let last_update = updates::last_update_sequence(conn, id)?;
-    Ok(views::conversation(m, conversations::listed_members(conn, id)?, last_message, last_update))
+    Ok(views::conversation(
+        m,
+        conversations::listed_members(conn, id)?,
+        last_message,
+        last_update,
+        now_millis(),
+    ))
 }
 
 pub(crate) fn sync(
