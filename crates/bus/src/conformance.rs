@@ -46,6 +46,8 @@ pub struct Received {
 struct Seen {
     /// Users with devices on this node and their status here.
     local: HashMap<String, PresenceStatus>,
+    /// Users' devices with a live connection on this node.
+    devices: HashMap<String, Vec<String>>,
     frames: Vec<Received>,
     events: Vec<ClusterEvent>,
 }
@@ -90,6 +92,10 @@ impl DeliveryHandler for Recorder {
 
     fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
         self.seen.lock().local.iter().map(|(u, s)| (u.clone(), *s)).collect()
+    }
+
+    fn local_devices(&self, user: &str) -> Vec<String> {
+        self.seen.lock().devices.get(user).cloned().unwrap_or_default()
     }
 }
 
@@ -187,6 +193,14 @@ impl Cluster {
             None => node.handler.seen.lock().local.remove(user),
         };
         node.bus.set_local_presence(user, status);
+    }
+
+    /// Node `i` now holds `devices` of `user` (as its connection registry would say).
+    fn set_devices(&self, user: &str, i: usize, devices: &[&str]) {
+        let node = self.node(i);
+        let devices: Vec<String> = devices.iter().map(|d| d.to_string()).collect();
+        node.handler.seen.lock().devices.insert(user.to_string(), devices.clone());
+        node.bus.set_local_devices(user, devices);
     }
 
     /// Node `i` broadcasts a unique event and waits until every node has it: whatever node `i`
@@ -543,6 +557,7 @@ macro_rules! bus_conformance_suite {
             ban_changes_reach_every_node,
             presence_aggregates_over_nodes,
             presence_of_answers_in_order,
+            live_devices_are_the_union_over_nodes,
             ping_succeeds,
         );
     };
@@ -576,4 +591,39 @@ pub async fn ban_changes_reach_every_node(cluster: Cluster) {
             }
         }
     }
+}
+
+/// Every node sees a user's live devices on all nodes, and a device that left is gone everywhere.
+pub async fn live_devices_are_the_union_over_nodes(cluster: Cluster) {
+    let n = cluster.nodes.len();
+    let user = format!("devices-{}", new_id());
+    let mut expected = Vec::new();
+    for i in 0..n {
+        let (phone, laptop) = (format!("phone-{i}"), format!("laptop-{i}"));
+        cluster.set_devices(&user, i, &[&phone, &laptop]);
+        expected.extend([phone, laptop]);
+        cluster.event_fence(i).await;
+    }
+    expected.sort();
+    for i in 0..n {
+        let mut live = cluster.node(i).bus.live_devices(&user).await.expect("live devices");
+        live.sort();
+        assert_eq!(live, expected, "as node {i} sees them");
+    }
+    // The last node's laptop leaves, then every device of the first node.
+    cluster.set_devices(&user, n - 1, &[&format!("phone-{}", n - 1)]);
+    cluster.event_fence(n - 1).await;
+    cluster.set_devices(&user, 0, &[]);
+    cluster.event_fence(0).await;
+    expected.retain(|d| d != &format!("laptop-{}", n - 1) && (n == 1 || !d.ends_with("-0")));
+    if n == 1 {
+        expected.clear();
+    }
+    for i in 0..n {
+        let mut live = cluster.node(i).bus.live_devices(&user).await.expect("live devices");
+        live.sort();
+        assert_eq!(live, expected, "as node {i} sees them after devices left");
+    }
+    let nobody = cluster.node(0).bus.live_devices("nobody-at-all").await.expect("live devices");
+    assert!(nobody.is_empty());
 }

@@ -89,6 +89,14 @@ impl Bus for InProcessBus {
         Ok(users.iter().map(|u| map.get(u).copied().unwrap_or(PresenceStatus::Offline)).collect())
     }
 
+    fn set_local_devices(&self, _user: &str, _devices: Vec<String>) {
+        // One node: its handler is asked directly in `live_devices`.
+    }
+
+    async fn live_devices(&self, user: &str) -> Result<Vec<String>> {
+        Ok(self.local.get().map(|l| l.local_devices(user)).unwrap_or_default())
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }

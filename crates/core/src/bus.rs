@@ -81,6 +81,8 @@ pub trait DeliveryHandler: Send + Sync {
     /// Users with devices on this node and their status here, to re-announce after the bus lost
     /// its state (e.g. Redis restarted).
     fn local_presence(&self) -> Vec<(String, PresenceStatus)>;
+    /// The device ids of `user`'s live connections on this node.
+    fn local_devices(&self, user: &str) -> Vec<String>;
 }
 
 #[async_trait]
@@ -102,6 +104,11 @@ pub trait Bus: Send + Sync {
     /// Cluster-wide presence of `users`, in the order asked (repeats included); a user no node
     /// holds is offline.
     async fn presence_of(&self, users: &[String]) -> Result<Vec<PresenceStatus>>;
+    /// The devices of `user` with a live connection on this node now (every one, after each
+    /// connect and disconnect, in the order they happened; empty: none).
+    fn set_local_devices(&self, user: &str, devices: Vec<String>);
+    /// The devices of `user` with a live connection on any live node (push skips them).
+    async fn live_devices(&self, user: &str) -> Result<Vec<String>>;
     /// Succeeds when the bus backend is reachable: always for the in-process bus, a round trip to
     /// Redis for the Redis bus.
     async fn ping(&self) -> Result<()>;

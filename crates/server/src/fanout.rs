@@ -282,6 +282,10 @@ mod tests {
         async fn presence_of(&self, users: &[String]) -> confab_core::Result<Vec<PresenceStatus>> {
             Ok(vec![PresenceStatus::Offline; users.len()])
         }
+        fn set_local_devices(&self, _: &str, _: Vec<String>) {}
+        async fn live_devices(&self, _: &str) -> confab_core::Result<Vec<String>> {
+            Ok(Vec::new())
+        }
         async fn ping(&self) -> confab_core::Result<()> {
             Ok(())
         }

@@ -106,10 +106,20 @@ impl ConnectionHandle {
     }
 }
 
+fn device_ids(conns: &[ConnectionHandle]) -> Vec<String> {
+    let mut ids: Vec<String> = conns.iter().map(|c| c.device_id.to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// This node's connections by user id.
 #[derive(Default)]
 pub struct Hub {
     users: DashMap<String, Vec<ConnectionHandle>>,
+    /// Told each user's live devices here after every change, under the user's entry lock, so
+    /// the cluster hears the changes in the order they happened.
+    devices_to: std::sync::OnceLock<confab_core::bus::SharedBus>,
 }
 
 impl Hub {
@@ -117,11 +127,28 @@ impl Hub {
         Hub::default()
     }
 
+    /// From now on, tells `bus` each user's live devices here whenever they change.
+    pub fn announce_devices_to(&self, bus: confab_core::bus::SharedBus) {
+        let _ = self.devices_to.set(bus);
+    }
+
+    fn announce_devices(&self, user_id: &str, conns: &[ConnectionHandle]) {
+        if let Some(bus) = self.devices_to.get() {
+            bus.set_local_devices(user_id, device_ids(conns));
+        }
+    }
+
+    /// The device ids of `user_id`'s connections on this node.
+    pub fn devices_of(&self, user_id: &str) -> Vec<String> {
+        self.users.get(user_id).map(|conns| device_ids(&conns)).unwrap_or_default()
+    }
+
     /// Registers a connection; returns how many connections the user has on this node now.
     pub fn register(&self, user_id: &str, handle: ConnectionHandle) -> usize {
         let mut conns = self.users.entry(user_id.to_string()).or_default();
         conns.push(handle);
         metrics::gauge!("confab_connections").increment(1.0);
+        self.announce_devices(user_id, &conns);
         conns.len()
     }
 
@@ -134,6 +161,9 @@ impl Hub {
             conns.retain(|c| &*c.connection_id != connection_id);
             removed = conns.len() < before;
             remaining = conns.len();
+            if removed {
+                self.announce_devices(user_id, conns);
+            }
             conns.is_empty()
         });
         if removed {

@@ -222,6 +222,7 @@ impl Server {
             tracing::info!(node = %node_id, %prefix, "joining the cluster over Redis");
         }
         let bus: SharedBus = confab_bus::open(&bus_location, &node_id, handler.clone()).await?;
+        hub.announce_devices_to(bus.clone());
         let max_connections = config.limits.max_connections;
         let startup = Startup {
             local_addr: listener.local_addr().unwrap_or(config.listen),

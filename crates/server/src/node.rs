@@ -87,4 +87,8 @@ impl DeliveryHandler for NodeHandler {
     fn local_presence(&self) -> Vec<(String, PresenceStatus)> {
         self.presence.get().map(|p| p.local_presence()).unwrap_or_default()
     }
+
+    fn local_devices(&self, user: &str) -> Vec<String> {
+        self.hub.devices_of(user)
+    }
 }

@@ -4,6 +4,8 @@
 //! - `P:user:{id}` hash: node id → that node's presence of the user (`online`/`away`). It is also
 //!   the routing table: a frame for the user goes to exactly these nodes.
 //! - `P:presence:{id}`: the cluster-wide status last announced.
+//! - `P:devices:{id}` hash: node id → the user's devices with a live connection there
+//!   (newline-separated), for push notifications, which skip live devices.
 //! - `P:node:{id}:users` set: users with devices on a node (to clean up after a dead node).
 //! - `P:nodes` sorted set: node id → last heartbeat (ms). A node silent for [`NODE_TIMEOUT_MS`] is
 //!   dead: any node removes its entries and announces the resulting presence changes.
@@ -74,6 +76,7 @@ enum Op {
     Deliver(Delivery),
     Broadcast(ClusterEvent),
     Presence { user: String, status: Option<PresenceStatus> },
+    Devices { user: String, devices: Vec<String> },
 }
 
 #[derive(Clone)]
@@ -88,6 +91,9 @@ impl Keys {
     }
     fn aggregate(&self, user: &str) -> String {
         format!("{}:presence:{user}", self.prefix)
+    }
+    fn devices(&self, user: &str) -> String {
+        format!("{}:devices:{user}", self.prefix)
     }
     fn node_users(&self, node: &str) -> String {
         format!("{}:node:{node}:users", self.prefix)
@@ -197,6 +203,41 @@ impl Bus for RedisBus {
         Ok(values.iter().map(|v| v.as_deref().map(parse_status).unwrap_or(PresenceStatus::Offline)).collect())
     }
 
+    fn set_local_devices(&self, user: &str, devices: Vec<String>) {
+        let _ = self.ops.send(Op::Devices { user: user.to_string(), devices });
+    }
+
+    async fn live_devices(&self, user: &str) -> Result<Vec<String>> {
+        let mut devices = self.local.local_devices(user);
+        let (by_node,): (Vec<(String, String)>,) = redis::pipe()
+            .cmd("HGETALL")
+            .arg(self.keys.devices(user))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let others: Vec<(String, String)> =
+            by_node.into_iter().filter(|(node, _)| *node != self.keys.node).collect();
+        if others.is_empty() {
+            return Ok(devices);
+        }
+        // A node that died holding connections is ignored before the heartbeat sweep removes it.
+        let mut beats = redis::cmd("ZMSCORE");
+        beats.arg(self.keys.nodes());
+        for (node, _) in &others {
+            beats.arg(node);
+        }
+        let beats: Vec<Option<f64>> = beats.query_async(&mut self.conn.clone()).await.map_err(unavailable)?;
+        let alive_since = (now_millis() - NODE_TIMEOUT_MS) as f64;
+        for ((_, list), beat) in others.iter().zip(beats) {
+            if beat.is_some_and(|b| b >= alive_since) {
+                devices.extend(list.split('\n').filter(|d| !d.is_empty()).map(str::to_string));
+            }
+        }
+        devices.sort();
+        devices.dedup();
+        Ok(devices)
+    }
+
     async fn ping(&self) -> Result<()> {
         redis::cmd("PING")
             .query_async::<String>(&mut self.conn.clone())
@@ -300,6 +341,14 @@ async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> 
                 presence_invocation(&mut pipe, keys, &keys.node, user, status_str(*status));
                 queued += 1;
             }
+            Op::Devices { user, devices } if devices.is_empty() => {
+                pipe.cmd("HDEL").arg(keys.devices(user)).arg(&keys.node).ignore();
+                queued += 1;
+            }
+            Op::Devices { user, devices } => {
+                pipe.cmd("HSET").arg(keys.devices(user)).arg(&keys.node).arg(devices.join("\n")).ignore();
+                queued += 1;
+            }
         }
     }
     if queued == 0 {
@@ -334,7 +383,9 @@ async fn run_subscriber(
                     backoff = Duration::from_millis(100);
                     tracing::info!("redis bus: resubscribed; re-announcing local users");
                     for (user, status) in local.local_presence() {
-                        let _ = ops.send(Op::Presence { user, status: Some(status) });
+                        let devices = local.local_devices(&user);
+                        let _ = ops.send(Op::Presence { user: user.clone(), status: Some(status) });
+                        let _ = ops.send(Op::Devices { user, devices });
                     }
                     p
                 }
@@ -389,7 +440,9 @@ async fn run_heartbeat(
             let local_users = local.local_presence();
             if !registered && !local_users.is_empty() {
                 for (user, status) in local_users {
-                    let _ = ops.send(Op::Presence { user, status: Some(status) });
+                    let devices = local.local_devices(&user);
+                    let _ = ops.send(Op::Presence { user: user.clone(), status: Some(status) });
+                    let _ = ops.send(Op::Devices { user, devices });
                 }
             }
             let dead: Vec<String> = redis::cmd("ZRANGEBYSCORE")
@@ -404,6 +457,7 @@ async fn run_heartbeat(
                 let mut pipe = redis::pipe();
                 for user in &users {
                     presence_invocation(&mut pipe, &keys, &node, user, "");
+                    pipe.cmd("HDEL").arg(keys.devices(user)).arg(&node).ignore();
                 }
                 pipe.cmd("DEL").arg(keys.node_users(&node)).ignore();
                 pipe.cmd("ZREM").arg(keys.nodes()).arg(&node).ignore();

@@ -151,6 +151,12 @@ impl Bus for GatedBus {
         released.wait_for(|r| users.iter().all(|u| r.contains(u))).await.expect("gate kept");
         self.inner.presence_of(users).await
     }
+    fn set_local_devices(&self, user: &str, devices: Vec<String>) {
+        self.inner.set_local_devices(user, devices)
+    }
+    async fn live_devices(&self, user: &str) -> Result<Vec<String>> {
+        self.inner.live_devices(user).await
+    }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
