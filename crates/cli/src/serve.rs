@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use confab_proto::RegistrationMode;
-use confab_server::config::{AuthLimits, ExpiryConfig, IpRange, MediaConfig, ModerationConfig};
+use confab_server::config::{
+    ApnsSettings, AuthLimits, ExpiryConfig, IpRange, MediaConfig, ModerationConfig, PushSettings,
+};
 use confab_server::webhooks::WebhookConfig;
 use confab_server::{Server, ServerConfig};
 use serde::Deserialize;
@@ -203,6 +205,63 @@ pub struct ServeArgs {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, env = "CONFAB_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// At most one push per device and conversation in this window, carrying the count since
+    /// the last, in milliseconds [default: 3000].
+    #[arg(long, env = "CONFAB_PUSH_COALESCE_MS")]
+    pub push_coalesce_ms: Option<u64>,
+    /// How much of a message leaves the server in a push: `none` (a count only), `sender`
+    /// (names, no text) or `full` (a preview of the text) [default: none].
+    #[arg(long, env = "CONFAB_PUSH_PREVIEW", value_parser = parse_preview)]
+    pub push_preview: Option<confab_push::Preview>,
+    /// Turns Web Push (browsers) off; it is on by default and needs no account anywhere.
+    #[arg(long, env = "CONFAB_DISABLE_WEB_PUSH")]
+    pub disable_web_push: bool,
+    /// The VAPID private key (base64url of 32 bytes) [default: generated once, kept in the store].
+    #[arg(long, env = "CONFAB_VAPID_PRIVATE_KEY")]
+    pub vapid_private_key: Option<String>,
+    /// The VAPID contact push services may write to: `mailto:…` or `https://…`
+    /// [default: mailto:postmaster@localhost].
+    #[arg(long, env = "CONFAB_VAPID_SUBJECT")]
+    pub vapid_subject: Option<String>,
+    /// A Google service-account JSON file: turns FCM on.
+    #[arg(long, env = "CONFAB_FCM_CREDENTIALS")]
+    pub fcm_credentials: Option<PathBuf>,
+    /// FCM's API base URL [default: https://fcm.googleapis.com].
+    #[arg(long, env = "CONFAB_FCM_BASE_URL")]
+    pub fcm_base_url: Option<String>,
+    /// An APNs token key (`.p8`): turns APNs on, with `--apns-key-id`, `--apns-team-id` and
+    /// `--apns-topic`.
+    #[arg(long, env = "CONFAB_APNS_KEY", requires_all = ["apns_key_id", "apns_team_id", "apns_topic"])]
+    pub apns_key: Option<PathBuf>,
+    #[arg(long, env = "CONFAB_APNS_KEY_ID")]
+    pub apns_key_id: Option<String>,
+    #[arg(long, env = "CONFAB_APNS_TEAM_ID")]
+    pub apns_team_id: Option<String>,
+    /// The app's bundle id.
+    #[arg(long, env = "CONFAB_APNS_TOPIC")]
+    pub apns_topic: Option<String>,
+    /// `production` or `sandbox` (development builds of the app) [default: production].
+    #[arg(long, env = "CONFAB_APNS_ENVIRONMENT")]
+    pub apns_environment: Option<String>,
+    /// APNs' base URL, overriding the environment's.
+    #[arg(long, env = "CONFAB_APNS_BASE_URL")]
+    pub apns_base_url: Option<String>,
+    /// Where `webhook` push subscriptions are delivered (the application's own backend).
+    #[arg(long, env = "CONFAB_PUSH_WEBHOOK_URL")]
+    pub push_webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of the push webhook's `Confab-Signature`.
+    #[arg(long, env = "CONFAB_PUSH_WEBHOOK_SECRET")]
+    pub push_webhook_secret: Option<String>,
+    /// Lets Web Push endpoints reach loopback, private and link-local addresses (tests only).
+    #[arg(long, env = "CONFAB_PUSH_ALLOW_PRIVATE_ENDPOINTS")]
+    pub push_allow_private_endpoints: bool,
+    /// PEM certificates trusted for push services besides the system's roots.
+    #[arg(long, env = "CONFAB_PUSH_CA_FILE")]
+    pub push_ca_file: Option<PathBuf>,
+    /// How long a node holds a claimed push before another node may send it, in milliseconds
+    /// [default: 120000].
+    #[arg(long, env = "CONFAB_PUSH_LEASE_MS")]
+    pub push_lease_ms: Option<u64>,
 }
 
 /// How log lines are written.
@@ -231,6 +290,24 @@ pub(crate) struct FileConfig {
     jwks_url: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    push_coalesce_ms: Option<u64>,
+    #[serde(default, deserialize_with = "preview_from_file")]
+    push_preview: Option<confab_push::Preview>,
+    disable_web_push: Option<bool>,
+    vapid_private_key: Option<String>,
+    vapid_subject: Option<String>,
+    fcm_credentials: Option<PathBuf>,
+    fcm_base_url: Option<String>,
+    apns_key: Option<PathBuf>,
+    apns_key_id: Option<String>,
+    apns_team_id: Option<String>,
+    apns_topic: Option<String>,
+    apns_environment: Option<String>,
+    apns_base_url: Option<String>,
+    push_webhook_url: Option<String>,
+    push_webhook_secret: Option<String>,
+    push_ca_file: Option<PathBuf>,
+    push_lease_ms: Option<u64>,
     media_url: Option<String>,
     max_attachment_bytes: Option<u64>,
     token_ttl_secs: Option<u64>,
@@ -294,6 +371,17 @@ pub(crate) fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+fn parse_preview(s: &str) -> Result<confab_push::Preview, String> {
+    confab_push::Preview::parse(s.trim()).ok_or_else(|| format!("`{s}`: expected none, sender or full"))
+}
+
+fn preview_from_file<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<confab_push::Preview>, D::Error> {
+    let raw = String::deserialize(d)?;
+    parse_preview(&raw).map(Some).map_err(serde::de::Error::custom)
+}
+
 fn parse_registration(s: &str) -> Result<RegistrationMode, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "open" => Ok(RegistrationMode::Open),
@@ -304,12 +392,46 @@ fn parse_registration(s: &str) -> Result<RegistrationMode, String> {
 }
 
 /// Flags and environment (already merged by clap) over the file over the defaults.
-fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
+/// The push settings of `args` over `file` (taken out of both).
+fn push_settings(args: &mut ServeArgs, file: &mut FileConfig) -> PushSettings {
+    let d = PushSettings::default();
+    let apns_key = args.apns_key.take().or(file.apns_key.take());
+    PushSettings {
+        coalesce: args
+            .push_coalesce_ms
+            .or(file.push_coalesce_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(d.coalesce),
+        preview: args.push_preview.or(file.push_preview).unwrap_or(d.preview),
+        web_push: !(args.disable_web_push || file.disable_web_push.unwrap_or(false)),
+        vapid_private_key: args.vapid_private_key.take().or(file.vapid_private_key.take()),
+        vapid_subject: args.vapid_subject.take().or(file.vapid_subject.take()).unwrap_or(d.vapid_subject),
+        fcm_credentials: args.fcm_credentials.take().or(file.fcm_credentials.take()),
+        fcm_base_url: args.fcm_base_url.take().or(file.fcm_base_url.take()),
+        apns: apns_key.map(|key| ApnsSettings {
+            key,
+            key_id: args.apns_key_id.take().or(file.apns_key_id.take()).unwrap_or_default(),
+            team_id: args.apns_team_id.take().or(file.apns_team_id.take()).unwrap_or_default(),
+            topic: args.apns_topic.take().or(file.apns_topic.take()).unwrap_or_default(),
+            sandbox: args.apns_environment.take().or(file.apns_environment.take()).as_deref()
+                == Some("sandbox"),
+            base_url: args.apns_base_url.take().or(file.apns_base_url.take()),
+        }),
+        webhook_url: args.push_webhook_url.take().or(file.push_webhook_url.take()),
+        webhook_secret: args.push_webhook_secret.take().or(file.push_webhook_secret.take()),
+        allow_private_endpoints: args.push_allow_private_endpoints,
+        ca_file: args.push_ca_file.take().or(file.push_ca_file.take()),
+        lease: args.push_lease_ms.or(file.push_lease_ms).map(Duration::from_millis).unwrap_or(d.lease),
+    }
+}
+
+fn resolve(mut args: ServeArgs, mut file: FileConfig) -> (ServerConfig, String) {
     let d = ServerConfig::default();
     let l = d.limits.clone();
     let a = d.auth.clone();
     let m = d.moderation.clone();
     let e = d.expiry.clone();
+    let push = push_settings(&mut args, &mut file);
     let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
@@ -453,6 +575,7 @@ fn resolve(args: ServeArgs, file: FileConfig) -> (ServerConfig, String) {
                 .unwrap_or(m.log_poll),
         },
         no_migrate: args.no_migrate,
+        push,
         expiry: ExpiryConfig {
             retention_days: args.retention_days.or(file.retention_days).unwrap_or(e.retention_days),
             sweep_interval: args
@@ -476,6 +599,14 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let (mut config, log) = resolve(args, file);
     if config.media.max_attachment_bytes == 0 {
         anyhow::bail!("--max-attachment-bytes must be positive");
+    }
+    if let Some(apns) = &config.push.apns {
+        if apns.key_id.is_empty() || apns.team_id.is_empty() || apns.topic.is_empty() {
+            anyhow::bail!("--apns-key needs --apns-key-id, --apns-team-id and --apns-topic");
+        }
+    }
+    if config.push.lease < Duration::from_secs(1) {
+        anyhow::bail!("--push-lease-ms must be at least 1000");
     }
     if let Some(webhook) = &config.webhook {
         if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {

@@ -17,6 +17,7 @@
 //! # Layout
 //! - [`rest`]: [`Client`], one method per endpoint.
 //! - [`manage`]: more [`Client`] methods: blocking users, managing groups.
+//! - [`push`]: more [`Client`] methods: push subscriptions and muting conversations.
 //! - [`attachments`]: more of [`Client`]: uploads with progress, downloads, thumbnails.
 //! - [`ws`]: [`Connection`], frames in and out, with helpers to await a particular frame.
 //! - [`admin`]: more of [`Client`]: reporting messages, and the server administrators' API.
@@ -29,6 +30,7 @@
 pub mod admin;
 pub mod attachments;
 pub mod manage;
+pub mod push;
 pub mod rest;
 pub mod search;
 pub mod server_api;

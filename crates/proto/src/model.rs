@@ -310,6 +310,8 @@ mod tests {
             unread_count: 0,
             last_update_sequence: 0,
             first_sequence: 0,
+            muted: false,
+            muted_until: None,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["type"], "group");
@@ -317,6 +319,7 @@ mod tests {
         assert_eq!(v["settings"]["onlyAdminsCanPost"], false);
         assert!(v.get("lastMessage").is_none());
         assert_eq!((v["lastUpdateSequence"].as_u64(), v["firstSequence"].as_u64()), (Some(0), Some(0)));
+        assert_eq!((v["muted"].as_bool(), v.get("mutedUntil")), (Some(false), None));
     }
 
     #[test]

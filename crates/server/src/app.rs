@@ -17,7 +17,7 @@ use crate::moderator::Admins;
 use crate::node::NodeHandler;
 use crate::service::{
     Accounts, Admin, AdminParts, Apps, Attachments, Blocks, Conversations, Lifecycle, LogFollower, Messages,
-    Notifier, PresenceHub, Reports, TypingTracker,
+    Notifier, PresenceHub, Push, Reports, TypingTracker,
 };
 use crate::webhooks::Webhooks;
 
@@ -34,6 +34,7 @@ pub(crate) struct App {
     apps: Apps,
     reports: Reports,
     attachments: Attachments,
+    push: Push,
     /// This node's reader of the moderation log.
     moderation_log: LogFollower,
     conversations: Conversations,
@@ -65,6 +66,7 @@ impl App {
         admins: Arc<Admins>,
         moderation_log_seen: u64,
         blobs: confab_media::BlobStore,
+        push: Push,
     ) -> App {
         let limits = config.limits.clone();
         let notifier = Notifier::new(store.clone(), bus.clone(), node.members.clone());
@@ -116,6 +118,7 @@ impl App {
             }),
             reports: Reports::new(store.clone(), config.moderation.reports_per_hour),
             attachments: Attachments::new(store.clone(), blobs, config.media.max_attachment_bytes),
+            push,
             moderation_log: LogFollower::new(
                 store.clone(),
                 node.bans.clone(),
@@ -172,6 +175,10 @@ impl App {
 
     pub(crate) fn attachments(&self) -> &Attachments {
         &self.attachments
+    }
+
+    pub(crate) fn push(&self) -> &Push {
+        &self.push
     }
 
     pub(crate) fn conversations(&self) -> &Conversations {

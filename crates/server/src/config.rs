@@ -69,6 +69,72 @@ pub struct ServerConfig {
     pub webhook: Option<crate::webhooks::WebhookConfig>,
     /// Where attachments' bytes are kept, and how large one may be.
     pub media: MediaConfig,
+    /// Push notifications for devices with no live connection.
+    pub push: PushSettings,
+}
+
+/// Push notifications: the providers, how much content leaves the server, coalescing.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// At most one push per device and conversation in this window (`--push-coalesce-ms`).
+    pub coalesce: Duration,
+    /// How much of a message a push carries (`--push-preview none|sender|full`).
+    pub preview: confab_push::Preview,
+    /// Web Push to browsers (needs no account with anyone: on unless turned off).
+    pub web_push: bool,
+    /// The VAPID private key (base64url, 32 bytes); `None`: generated once and kept in the store.
+    pub vapid_private_key: Option<String>,
+    /// The VAPID contact (`mailto:` or `https:` URL) push services may write to.
+    pub vapid_subject: String,
+    /// A Google service-account JSON file for FCM (`--fcm-credentials`).
+    pub fcm_credentials: Option<PathBuf>,
+    /// FCM's API base URL, for tests and proxies.
+    pub fcm_base_url: Option<String>,
+    pub apns: Option<ApnsSettings>,
+    /// The operator's push webhook and its signing secret.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// Lets Web Push endpoints reach loopback, private and link-local addresses (tests only).
+    pub allow_private_endpoints: bool,
+    /// PEM certificates trusted for push services besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// How long a node holds a push it claimed before another may send it (it sends within this,
+    /// retries included; a node that died holding one delays it this long).
+    pub lease: Duration,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings {
+            coalesce: Duration::from_millis(3000),
+            preview: confab_push::Preview::default(),
+            web_push: true,
+            vapid_private_key: None,
+            vapid_subject: "mailto:postmaster@localhost".into(),
+            fcm_credentials: None,
+            fcm_base_url: None,
+            apns: None,
+            webhook_url: None,
+            webhook_secret: None,
+            allow_private_endpoints: false,
+            ca_file: None,
+            lease: Duration::from_secs(120),
+        }
+    }
+}
+
+/// APNs with a token (`.p8`) key.
+#[derive(Debug, Clone)]
+pub struct ApnsSettings {
+    pub key: PathBuf,
+    pub key_id: String,
+    pub team_id: String,
+    /// The app's bundle id.
+    pub topic: String,
+    /// The development environment rather than production.
+    pub sandbox: bool,
+    /// The API's base URL, for tests.
+    pub base_url: Option<String>,
 }
 
 /// Attachments' storage and size limit.
@@ -346,6 +412,7 @@ impl Default for ServerConfig {
             no_migrate: false,
             webhook: None,
             media: MediaConfig::default(),
+            push: PushSettings::default(),
             metrics_listen: None,
             tls: None,
         }

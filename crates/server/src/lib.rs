@@ -234,9 +234,23 @@ impl Server {
             tls: tls.is_some(),
         };
         let log_poll = config.moderation.log_poll;
-        let app =
-            App::new(config, store, bus, &handler, &secret, &node_id, admins, moderation_log_seen, blobs);
+        let push = service::Push::start(config.push.clone(), store.clone(), bus.clone(), &node_id)
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let app = App::new(
+            config,
+            store,
+            bus,
+            &handler,
+            &secret,
+            &node_id,
+            admins,
+            moderation_log_seen,
+            blobs,
+            push.clone(),
+        );
         let app = Arc::new(app);
+        tokio::spawn(push.run(app.shutdown_signal().clone()));
         tokio::spawn(app.clone().housekeeping(HOUSEKEEPING_INTERVAL));
         tokio::spawn(app.clone().follow_moderation_log(log_poll));
         tokio::spawn(app.clone().sweep_expired());

@@ -39,6 +39,8 @@ const WEBHOOK_OUTCOMES: &[&str] = &["delivered", "failed", "dropped"];
 pub(crate) const ATTACHMENT_BYTES: &str = "confab_attachment_bytes_total";
 /// Attachments removed because no message links them any more.
 pub(crate) const ATTACHMENTS_COLLECTED: &str = "confab_attachments_collected_total";
+pub(crate) const PUSH_COALESCED: &str = "confab_push_coalesced_total";
+pub(crate) const PUSH_SKIPPED: &str = "confab_push_skipped_total";
 
 /// Label value for anything outside a fixed list.
 pub(crate) const OTHER: &str = "other";
@@ -263,6 +265,21 @@ fn register_all() {
     for direction in ["upload", "download"] {
         metrics::counter!(ATTACHMENT_BYTES, "direction" => direction).absolute(0);
     }
+    confab_push::metrics::describe();
+    for provider in confab_push::metrics::PROVIDERS {
+        metrics::counter!(confab_push::metrics::SENT, "provider" => provider).absolute(0);
+        metrics::counter!(PUSH_COALESCED, "provider" => provider).absolute(0);
+        for reason in confab_push::metrics::FAILURE_REASONS {
+            metrics::counter!(confab_push::metrics::FAILED, "provider" => provider, "reason" => reason)
+                .absolute(0);
+        }
+    }
+    metrics::describe_counter!(
+        PUSH_COALESCED,
+        "Messages that rode along in a push for a later one (coalesced per device and conversation), by provider."
+    );
+    metrics::describe_counter!(PUSH_SKIPPED, "Pushes not sent, by reason: live (the device was connected).");
+    metrics::counter!(PUSH_SKIPPED, "reason" => "live").absolute(0);
     metrics::describe_histogram!(
         HTTP_DURATION,
         "Seconds to answer HTTP requests, by method, route template and status code (a series \

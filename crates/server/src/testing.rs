@@ -53,16 +53,19 @@ impl TestApp {
         bus.attach(handler.clone());
         let admins = Arc::new(crate::moderator::Admins::new(&config.moderation.admin_users).expect("admins"));
         let blobs = confab_media::BlobStore::local(&dir.path().join("media")).expect("blob store");
+        let bus = wrap(bus);
+        let push = crate::service::Push::without_providers(store.clone(), bus.clone(), "test-node");
         let app = App::new(
             config,
             store.clone(),
-            wrap(bus),
+            bus,
             &handler,
             "test-secret",
             "test-node",
             admins,
             0,
             blobs,
+            push,
         );
         TestApp { app: Arc::new(app), store, dir }
     }

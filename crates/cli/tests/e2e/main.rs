@@ -24,6 +24,7 @@ mod limits;
 mod messaging;
 mod observability;
 mod presence;
+mod push;
 mod readme;
 mod realtime;
 mod registration;

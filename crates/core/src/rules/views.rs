@@ -136,7 +136,7 @@ mod tests {
         let many = (0..MAX_LISTED_PARTICIPANTS + 5)
             .map(|i| member(&format!("u{i}"), Role::Member, i as i64))
             .collect();
-        assert_eq!(conversation(viewer(0), many, None, 0).participants.len(), MAX_LISTED_PARTICIPANTS);
+        assert_eq!(conversation(viewer(0), many, None, 0, 0).participants.len(), MAX_LISTED_PARTICIPANTS);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod groups;
 mod lifecycle;
 mod messages;
 mod ops;
+mod push;
 mod reports;
 mod search;
 mod server_api;
@@ -53,6 +54,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/messages/{message_id}/read", post(messages::read_message))
         .route("/sync", post(messages::sync))
         .route("/reports", post(reports::create))
+        .route("/push/config", get(push::config))
+        .route("/push/subscriptions", post(push::subscribe).get(push::list))
+        .route("/push/subscriptions/{subscription_id}", delete(push::unsubscribe))
+        .route("/conversations/{id}/notifications", put(push::set_notifications))
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(crate::web::api_docs))
         .merge(admin::routes())

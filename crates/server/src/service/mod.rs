@@ -17,6 +17,7 @@
 //! - [`attachments`]: uploads, downloads, thumbnails and the collection of unlinked files.
 //! - [`lifecycle`]: edits, deletes for everyone and reactions, announced as `message.updated`.
 //! - [`presence`]: who is online or away, who watches whom, throttled `presence.update`.
+//! - [`push`]: push subscriptions, mutes, and the dispatcher that sends due pushes.
 //! - [`typing`]: typing indicators (in memory only).
 //! - [`apps`]: the server API's own parts (the system account, presence for applications, the
 //!   acting admin).
@@ -33,6 +34,7 @@ mod messages;
 mod moderation;
 mod notify;
 mod presence;
+mod push;
 mod reports;
 mod search;
 mod sessions;
@@ -53,6 +55,7 @@ pub(crate) use messages::{Messages, SendOptions, Via};
 pub(crate) use moderation::{BanCache, LogFollower};
 pub(crate) use notify::Notifier;
 pub(crate) use presence::{Bulk, HeldUpdates, PresenceHub};
+pub(crate) use push::Push;
 pub(crate) use reports::Reports;
 pub(crate) use search::SearchParams;
 pub(crate) use sessions::RevocationCache;

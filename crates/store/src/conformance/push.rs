@@ -188,7 +188,7 @@ pub async fn muted_members_and_deleted_messages_are_not_pushed(store: SharedStor
 pub async fn a_claim_whose_lease_ran_out_goes_to_another_node(store: SharedStore) {
     let (ann, ben) = (user(&store, "ann").await, user(&store, "ben").await);
     subscribe(&store, &ben, "ben-phone", PushKind::Fcm).await;
-    let g = group(&store, &ann, &[ben.clone()], GroupSettings::default()).await;
+    let g = group(&store, &ann, std::slice::from_ref(&ben), GroupSettings::default()).await;
     send(&store, &g, &ann, "hi").await.unwrap();
     let now = now_millis();
     let held = store.claim_pushes(claim_at("n1", now)).await.unwrap();

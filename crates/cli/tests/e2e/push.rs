@@ -1,0 +1,256 @@
+//! Push notifications, end to end through the operator's push webhook (a real HTTP endpoint of
+//! the test's own that checks each request's signature): who is pushed (offline devices of other
+//! members, never the sender's, never a live device, never in a muted conversation), coalescing
+//! with a count, a subscription the endpoint reports gone, and every bad subscription refused.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use confab_client::ClientError;
+use confab_proto::{ErrorCode, NotificationSettings, PushKind, PushSubscriptionRequest, WebPushKeys};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use tokio::sync::mpsc;
+
+use crate::harness::*;
+
+const SECRET: &str = "push-hook-secret";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A push webhook receiver: answers with the statuses queued in `answers` (then `204`), and hands
+/// every signed request's body to the test (an unsigned or badly signed one fails the test).
+struct Receiver {
+    url: String,
+    pushes: mpsc::UnboundedReceiver<Value>,
+    answers: Arc<Mutex<VecDeque<StatusCode>>>,
+}
+
+async fn receiver() -> Receiver {
+    let (tx, pushes) = mpsc::unbounded_channel();
+    let answers: Arc<Mutex<VecDeque<StatusCode>>> = Arc::default();
+    let queued = answers.clone();
+    let app = axum::Router::new().route(
+        "/push",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (tx, queued) = (tx.clone(), queued.clone());
+            async move {
+                let signature = headers.get("confab-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+                assert!(signed(signature, &body), "push webhook signature: {signature}");
+                let _ = tx.send(serde_json::from_str::<Value>(&body).expect("JSON body"));
+                queued.lock().expect("answers").pop_front().unwrap_or(StatusCode::NO_CONTENT)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/push", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Receiver { url, pushes, answers }
+}
+
+impl Receiver {
+    async fn next(&mut self) -> Value {
+        tokio::time::timeout(WAIT, self.pushes.recv()).await.expect("a push in time").expect("receiver open")
+    }
+}
+
+fn signed(header: &str, body: &str) -> bool {
+    let Some((t, v1)) = header.split_once(',') else { return false };
+    let (Some(t), Some(v1)) = (t.strip_prefix("t="), v1.strip_prefix("v1=")) else { return false };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).expect("key");
+    mac.update(format!("{t}.{body}").as_bytes());
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    expected == v1
+}
+
+async fn server(hook: &str, preview: confab_push::Preview, coalesce_ms: u64) -> TestServer {
+    let hook = hook.to_string();
+    TestServer::start_with(move |c| {
+        c.push.webhook_url = Some(hook);
+        c.push.webhook_secret = Some(SECRET.into());
+        c.push.preview = preview;
+        c.push.coalesce = Duration::from_millis(coalesce_ms);
+    })
+    .await
+}
+
+fn webhook(device: &str) -> PushSubscriptionRequest {
+    PushSubscriptionRequest {
+        device_id: device.into(),
+        kind: PushKind::Webhook,
+        endpoint: None,
+        keys: None,
+        token: None,
+    }
+}
+
+async fn metric(url: &str, series: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_devices_of_other_members_are_pushed_once_per_window_with_a_count() {
+    let mut hook = receiver().await;
+    let server = server(&hook.url, confab_push::Preview::Full, 400).await;
+    let config = server.client().push_config().await.unwrap();
+    assert!(config.kinds.contains(&PushKind::Webhook) && config.kinds.contains(&PushKind::WebPush));
+    assert!(config.web_push_public_key.is_some_and(|k| k.len() == 87), "a P-256 point, base64url");
+
+    let (ann, ben) = (register(&server.url, "ann").await, register(&server.url, "ben").await);
+    ann.api.subscribe_push(&webhook("ann-phone")).await.unwrap();
+    let sub = ben.api.subscribe_push(&webhook("ben-phone")).await.unwrap();
+    assert_eq!((sub.device_id.as_str(), sub.kind), ("ben-phone", PushKind::Webhook));
+    assert_eq!(ben.api.push_subscriptions().await.unwrap(), vec![sub.clone()]);
+    let (conv, _) = ann.api.open_direct(&ben.id).await.unwrap();
+    let id = conv.conversation_id;
+
+    ann.api.send_message(&id, Some("m1"), text("lunch at noon?")).await.unwrap();
+    let push = hook.next().await;
+    assert_eq!((push["type"].as_str(), push["userId"].as_str()), (Some("push"), Some(ben.id.as_str())));
+    assert_eq!(push["deviceId"], "ben-phone", "never the sender's own devices");
+    let n = &push["notification"];
+    assert_eq!((n["conversationId"].as_str(), n["messageId"].as_str()), (Some(id.as_str()), Some("m1")));
+    assert_eq!((n["sequenceNumber"].as_u64(), n["count"].as_u64()), (Some(1), Some(1)));
+    assert_eq!((n["senderName"].as_str(), n["preview"].as_str()), (Some("ann"), Some("lunch at noon?")));
+
+    // Within the window after that push, three more go out as one, carrying the newest.
+    for (i, t) in ["one", "two", "three"].iter().enumerate() {
+        ann.api.send_message(&id, Some(&format!("m{}", i + 2)), text(t)).await.unwrap();
+    }
+    let push = hook.next().await;
+    let n = &push["notification"];
+    assert_eq!((n["count"].as_u64(), n["messageId"].as_str()), (Some(3), Some("m4")), "{push}");
+    // Nothing else was queued: a later message is the next push.
+    ann.api.send_message(&id, Some("m5"), text("later")).await.unwrap();
+    assert_eq!(hook.next().await["notification"]["messageId"], "m5");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_devices_and_muted_conversations_are_not_pushed_and_gone_subscriptions_go() {
+    let mut hook = receiver().await;
+    let server = server(&hook.url, confab_push::Preview::Hidden, 100).await;
+    let (ann, ben, cat) = (
+        register(&server.url, "ann").await,
+        register(&server.url, "ben").await,
+        register(&server.url, "cat").await,
+    );
+    ben.api.subscribe_push(&webhook("ben-laptop")).await.unwrap();
+    cat.api.subscribe_push(&webhook("cat-phone")).await.unwrap();
+    let group = ann.api.create_group("trip", &[ben.id.clone(), cat.id.clone()], None).await.unwrap();
+    let id = group.conversation_id;
+
+    // Ben's laptop is connected: no push for it. Cat's phone is not: pushed, previews hidden.
+    let laptop = ben.connect("ben-laptop").await;
+    let skipped = metric(&server.url, "confab_push_skipped_total{reason=\"live\"}").await;
+    ann.api.send_message(&id, Some("m1"), text("secret plans")).await.unwrap();
+    let push = hook.next().await;
+    assert_eq!(push["deviceId"], "cat-phone");
+    let n = &push["notification"];
+    assert!(n.get("preview").is_none() && n.get("senderName").is_none(), "preview none: {push}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metric(&server.url, "confab_push_skipped_total{reason=\"live\"}").await < skipped + 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "the live device's push was never skipped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    laptop.close().await.unwrap();
+
+    // Cat mutes for an hour; Ben's laptop is offline now and gets the next message.
+    let until = confab_core::ids::now_millis() + 3_600_000;
+    let muted = cat.api.mute(&id, Some(until)).await.unwrap();
+    assert_eq!(muted, NotificationSettings { muted: true, muted_until: Some(until) });
+    let view = cat.api.conversation(&id).await.unwrap();
+    assert_eq!((view.muted, view.muted_until), (true, Some(until)));
+    ann.api.send_message(&id, Some("m2"), text("are you there?")).await.unwrap();
+    let push = hook.next().await;
+    assert_eq!(
+        (push["deviceId"].as_str(), push["notification"]["messageId"].as_str()),
+        (Some("ben-laptop"), Some("m2"))
+    );
+    assert_eq!(cat.api.unmute(&id).await.unwrap(), NotificationSettings { muted: false, muted_until: None });
+
+    // The endpoint says Cat's subscription is gone: it is deleted, and Cat gets no more pushes.
+    hook.answers.lock().unwrap().push_back(StatusCode::GONE);
+    ann.api.send_message(&id, Some("m3"), text("hello?")).await.unwrap();
+    let mut devices = vec![hook.next().await["deviceId"].as_str().unwrap().to_string()];
+    devices.push(hook.next().await["deviceId"].as_str().unwrap().to_string());
+    devices.sort();
+    assert_eq!(devices, ["ben-laptop", "cat-phone"]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cat.api.push_subscriptions().await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the gone subscription was not deleted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.shutdown().await;
+}
+
+fn code(e: ClientError) -> (u16, ErrorCode) {
+    match e {
+        ClientError::Api { status, body } => (status, body.error),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_subscriptions_and_foreign_settings_are_refused() {
+    let hook = receiver().await;
+    let server = server(&hook.url, confab_push::Preview::Hidden, 100).await;
+    let (ann, ben) = (register(&server.url, "ann").await, register(&server.url, "ben").await);
+    let web = |endpoint: &str, p256dh: &str, auth: &str| PushSubscriptionRequest {
+        device_id: "d".into(),
+        kind: PushKind::WebPush,
+        endpoint: Some(endpoint.into()),
+        keys: Some(WebPushKeys { p256dh: p256dh.into(), auth: auth.into() }),
+        token: None,
+    };
+    // A real browser key (an uncompressed P-256 point) and auth secret.
+    let p256dh = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+    let auth = "BTBZMqHH6r4Tts7J_aSIgg";
+    let bad = [
+        web("http://push.example.com/x", p256dh, auth),
+        web("not a url", p256dh, auth),
+        web("https://127.0.0.1/x", p256dh, auth),
+        web("https://[::1]/x", p256dh, auth),
+        web("https://169.254.169.254/latest", p256dh, auth),
+        web("https://push.example.com/x", "BAAA", auth),
+        web("https://push.example.com/x", p256dh, "short"),
+        PushSubscriptionRequest { endpoint: None, ..web("", p256dh, auth) },
+        PushSubscriptionRequest { device_id: "".into(), ..webhook("") },
+        PushSubscriptionRequest { kind: PushKind::Fcm, token: Some("t".into()), ..webhook("d") },
+    ];
+    for request in bad {
+        let e = ann.api.subscribe_push(&request).await.unwrap_err();
+        assert_eq!(code(e), (400, ErrorCode::InvalidRequest), "{request:?}");
+    }
+    // Malformed JSON and a wrong kind are the same error; no token is 401.
+    let (status, body) = ann
+        .api
+        .raw(
+            reqwest::Method::POST,
+            "/api/v1/push/subscriptions",
+            Some(r#"{"deviceId":"d","kind":"pigeon"}"#.into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, body["error"].as_str()), (400, Some("INVALID_REQUEST")));
+    let e = server.client().subscribe_push(&webhook("d")).await.unwrap_err();
+    assert_eq!(code(e).0, 401);
+    // A good Web Push subscription is taken; nobody else can delete it.
+    let sub = ann.api.subscribe_push(&web("https://push.example.com/x", p256dh, auth)).await.unwrap();
+    assert_eq!(code(ben.api.unsubscribe_push(&sub.subscription_id).await.unwrap_err()).0, 404);
+    ann.api.unsubscribe_push(&sub.subscription_id).await.unwrap();
+    assert_eq!(code(ann.api.unsubscribe_push(&sub.subscription_id).await.unwrap_err()).0, 404);
+    // Only members mute; a mute more than a year ahead is refused.
+    let (conv, _) = ann.api.open_direct(&ben.id).await.unwrap();
+    let cat = register(&server.url, "cat").await;
+    let e = cat.api.mute(&conv.conversation_id, None).await.unwrap_err();
+    assert!(matches!(code(e), (403, ErrorCode::Forbidden) | (404, _)));
+    let e = cat.api.mute("no-such-conversation", None).await.unwrap_err();
+    assert_eq!(code(e), (404, ErrorCode::ConversationNotFound));
+    let far = confab_core::ids::now_millis() + 400 * 24 * 3_600_000;
+    assert_eq!(code(ann.api.mute(&conv.conversation_id, Some(far)).await.unwrap_err()).0, 400);
+    server.shutdown().await;
+}
