@@ -11,7 +11,8 @@ use confab_proto::{
     AddMembersRequest, AdminStats, AdminUsersResponse, Attachment, AuthResponse, Ban, BanRequest,
     BlocksResponse, ChangePasswordRequest, Conversation, ConversationsResponse, CreateConversationRequest,
     CreateGroupRequest, EditMessageRequest, ErrorBody, HistoryResponse, LoginRequest, Message, MessageAck,
-    MessageReadResponse, Profile, PublishRequest, ReadRequest, ReadResponse, ReceiptsResponse,
+    MessageReadResponse, NotificationSettings, Profile, PublishRequest, PushConfig, PushSubscription,
+    PushSubscriptionList, PushSubscriptionRequest, ReadRequest, ReadResponse, ReceiptsResponse,
     RegisterRequest, RegistrationInfo, Report, ReportReceipt, ReportRequest, ReportsResponse,
     ResolveReportRequest, SearchResponse, ServerAddMembersRequest, ServerCreateConversationRequest,
     ServerPresenceResponse, SetRoleRequest, SyncRequest, SyncResponse, UpdateConversationRequest,
@@ -306,6 +307,34 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/attachments/{id}/thumbnail", "attachments", "An image's thumbnail", Member)
             .file(200, "A JPEG at most 320 px on its longer side", "image/jpeg")
             .answers_empty(304, "The client's copy is current"),
+        op("get", "/api/v1/push/config", "push", "What this server pushes to", Auth::None).answers(
+            200,
+            "The enabled kinds and the VAPID public key",
+            schema::<PushConfig>,
+        ),
+        op("post", "/api/v1/push/subscriptions", "push", "Subscribe a device to pushes", Member)
+            .body(schema::<PushSubscriptionRequest>)
+            .answers(
+                201,
+                "Subscribed (replacing the device's earlier one of this kind)",
+                schema::<PushSubscription>,
+            ),
+        op("get", "/api/v1/push/subscriptions", "push", "The caller's push subscriptions", Member).answers(
+            200,
+            "Oldest first",
+            schema::<PushSubscriptionList>,
+        ),
+        op("delete", "/api/v1/push/subscriptions/{subscriptionId}", "push", "Unsubscribe", Member)
+            .no_content("Deleted"),
+        op(
+            "put",
+            "/api/v1/conversations/{id}/notifications",
+            "push",
+            "Mute or unmute a conversation",
+            Member,
+        )
+        .body(schema::<NotificationSettings>)
+        .answers(200, "The caller's setting now", schema::<NotificationSettings>),
         op("post", "/api/v1/reports", "moderation", "Report a message", Member)
             .body(schema::<ReportRequest>)
             .answers(201, "Reported", schema::<ReportReceipt>)
@@ -545,7 +574,7 @@ fn build() -> Value {
         "servers": [{"url": "/"}],
         "tags": [
             {"name": "auth"}, {"name": "users"}, {"name": "conversations"}, {"name": "messages"},
-            {"name": "attachments"},
+            {"name": "attachments"}, {"name": "push"},
             {"name": "moderation"}, {"name": "administration"},
             {"name": "server API", "description": "For application backends, with an API key."},
             {"name": "operations"},
