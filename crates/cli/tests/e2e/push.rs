@@ -3,7 +3,7 @@
 //! members, never the sender's, never a live device, never in a muted conversation), coalescing
 //! with a count, a subscription the endpoint reports gone, and every bad subscription refused.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,17 +20,18 @@ use crate::harness::*;
 const SECRET: &str = "push-hook-secret";
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A push webhook receiver: answers with the statuses queued in `answers` (then `204`), and hands
-/// every signed request's body to the test (an unsigned or badly signed one fails the test).
+/// A push webhook receiver: answers a device's pushes with the statuses queued for it in
+/// `answers` (then `204`), and hands every signed request's body to the test (an unsigned or
+/// badly signed one fails the test).
 struct Receiver {
     url: String,
     pushes: mpsc::UnboundedReceiver<Value>,
-    answers: Arc<Mutex<VecDeque<StatusCode>>>,
+    answers: Arc<Mutex<HashMap<String, VecDeque<StatusCode>>>>,
 }
 
 async fn receiver() -> Receiver {
     let (tx, pushes) = mpsc::unbounded_channel();
-    let answers: Arc<Mutex<VecDeque<StatusCode>>> = Arc::default();
+    let answers: Arc<Mutex<HashMap<String, VecDeque<StatusCode>>>> = Arc::default();
     let queued = answers.clone();
     let app = axum::Router::new().route(
         "/push",
@@ -39,8 +40,11 @@ async fn receiver() -> Receiver {
             async move {
                 let signature = headers.get("confab-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
                 assert!(signed(signature, &body), "push webhook signature: {signature}");
-                let _ = tx.send(serde_json::from_str::<Value>(&body).expect("JSON body"));
-                queued.lock().expect("answers").pop_front().unwrap_or(StatusCode::NO_CONTENT)
+                let push = serde_json::from_str::<Value>(&body).expect("JSON body");
+                let device = push["deviceId"].as_str().unwrap_or_default().to_string();
+                let _ = tx.send(push);
+                let mut answers = queued.lock().expect("answers");
+                answers.get_mut(&device).and_then(VecDeque::pop_front).unwrap_or(StatusCode::NO_CONTENT)
             }
         }),
     );
@@ -173,7 +177,7 @@ async fn live_devices_and_muted_conversations_are_not_pushed_and_gone_subscripti
     assert_eq!(cat.api.unmute(&id).await.unwrap(), NotificationSettings { muted: false, muted_until: None });
 
     // The endpoint says Cat's subscription is gone: it is deleted, and Cat gets no more pushes.
-    hook.answers.lock().unwrap().push_back(StatusCode::GONE);
+    hook.answers.lock().unwrap().entry("cat-phone".into()).or_default().push_back(StatusCode::GONE);
     ann.api.send_message(&id, Some("m3"), text("hello?")).await.unwrap();
     let mut devices = vec![hook.next().await["deviceId"].as_str().unwrap().to_string()];
     devices.push(hook.next().await["deviceId"].as_str().unwrap().to_string());
@@ -253,4 +257,66 @@ async fn bad_subscriptions_and_foreign_settings_are_refused() {
     let far = confab_core::ids::now_millis() + 400 * 24 * 3_600_000;
     assert_eq!(code(ann.api.mute(&conv.conversation_id, Some(far)).await.unwrap_err()).0, 400);
     server.shutdown().await;
+}
+
+/// Two nodes on PostgreSQL and Redis, both dispatching: every push goes out once whichever node
+/// committed its message and whichever node claims it, and a node killed right after committing a
+/// message leaves that message's pushes to the other node (they wait in the database, not in the
+/// dead node's memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_each_push_goes_out_once_and_outlives_a_killed_node() {
+    if !crate::services::available().await {
+        return;
+    }
+    let mut hook = receiver().await;
+    let iso = crate::services::Isolation::shared();
+    let (_dir, path) = temp_path();
+    let mut args = iso.args();
+    for (flag, value) in [
+        ("--push-webhook-url", hook.url.as_str()),
+        ("--push-webhook-secret", SECRET),
+        ("--push-coalesce-ms", "100"),
+        ("--push-lease-ms", "2000"),
+    ] {
+        args.extend([flag.to_string(), value.to_string()]);
+    }
+    let nodes: Vec<ServerProcess> =
+        (0..2).map(|i| ServerProcess::spawn_with(&path.join(format!("node{i}")), &args)).collect();
+    let ann = register(&nodes[0].url, "ann").await;
+    let ann_on_1 = confab_client::Client::new(&nodes[1].url).with_token(&ann.token);
+    let members = register_many(&nodes[1].url, "member", 4).await;
+    for m in &members {
+        m.api.subscribe_push(&webhook(&format!("{}-phone", m.id))).await.unwrap();
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let group = ann.api.create_group("ops", &ids, None).await.unwrap().conversation_id;
+
+    // Twenty messages through both nodes: per device, the pushes' counts add up to twenty and no
+    // message is pushed twice to a device.
+    for i in 0..20 {
+        let api = if i % 2 == 0 { &ann.api } else { &ann_on_1 };
+        api.send_message(&group, Some(&format!("m{i}")), text("status")).await.unwrap();
+    }
+    let mut counted = std::collections::HashMap::<String, u64>::new();
+    let mut seen = std::collections::HashSet::new();
+    while counted.values().sum::<u64>() < 20 * members.len() as u64 || counted.len() < members.len() {
+        let push = hook.next().await;
+        let device = push["deviceId"].as_str().unwrap().to_string();
+        let message = push["notification"]["messageId"].as_str().unwrap().to_string();
+        assert!(seen.insert((device.clone(), message.clone())), "pushed twice: {device} {message}");
+        *counted.entry(device).or_default() += push["notification"]["count"].as_u64().unwrap();
+    }
+    assert!(counted.values().all(|c| *c == 20), "{counted:?}");
+
+    // Node 0 dies right after acknowledging a message: node 1 pushes it to every device.
+    ann.api.send_message(&group, Some("last"), text("anyone?")).await.unwrap();
+    let mut nodes = nodes.into_iter();
+    nodes.next().expect("node 0").kill_9();
+    let mut pushed = std::collections::HashSet::new();
+    while pushed.len() < members.len() {
+        let push = hook.next().await;
+        if push["notification"]["messageId"] == "last" {
+            pushed.insert(push["deviceId"].as_str().unwrap().to_string());
+        }
+    }
 }
