@@ -17,6 +17,10 @@ use tokio::sync::mpsc;
 
 use crate::harness::*;
 
+/// The local push service of confab-push's own tests (HTTPS with a test certificate).
+#[path = "../../../push/tests/common/mod.rs"]
+mod push_service;
+
 const SECRET: &str = "push-hook-secret";
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -319,4 +323,74 @@ async fn in_a_cluster_each_push_goes_out_once_and_outlives_a_killed_node() {
             pushed.insert(push["deviceId"].as_str().unwrap().to_string());
         }
     }
+}
+
+/// Web Push through the server to a push service over HTTPS: the subscription a browser would
+/// make, the payload encrypted to it (decrypted here with the browser's key), and the VAPID token
+/// signed by the key `GET /push/config` publishes, which the server keeps in its store across a
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_push_is_encrypted_to_the_browser_and_signed_with_the_servers_vapid_key() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use p256::ecdsa::signature::Verifier;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    let mut service = push_service::Server::start(push_service::Protocol::Https).await;
+    let ca = tempfile::NamedTempFile::new().expect("temp file");
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&service.cert_der)
+    );
+    std::fs::write(ca.path(), pem).expect("write CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tune = |c: &mut confab_server::ServerConfig| {
+        c.push.ca_file = Some(ca.path().to_path_buf());
+        c.push.allow_private_endpoints = true;
+        c.push.preview = confab_push::Preview::Full;
+        c.push.vapid_subject = "mailto:ops@chat.example".into();
+    };
+    let server = TestServer::start_in(dir.path(), tune).await;
+    let key = server.client().push_config().await.unwrap().web_push_public_key.expect("VAPID key");
+
+    // The browser's side of a subscription: a P-256 key pair and an auth secret.
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let auth: [u8; 16] = rand::random();
+    let p256dh = URL_SAFE_NO_PAD.encode(secret.public_key().to_encoded_point(false).as_bytes());
+    let (ann, ben) = (register(&server.url, "ann").await, register(&server.url, "ben").await);
+    let endpoint = service.url("/push/ben-laptop");
+    ben.api
+        .subscribe_web_push("ben-laptop", &endpoint, &p256dh, &URL_SAFE_NO_PAD.encode(auth))
+        .await
+        .unwrap();
+    let (conv, _) = ann.api.open_direct(&ben.id).await.unwrap();
+    ann.api.send_message(&conv.conversation_id, Some("m1"), text("see you at 6")).await.unwrap();
+
+    let request = service.next().await;
+    assert_eq!(request.uri.path(), "/push/ben-laptop");
+    assert_eq!(request.header("content-encoding"), "aes128gcm");
+    let authorization = request.header("authorization").to_owned();
+    let (token, k) =
+        authorization.strip_prefix("vapid t=").and_then(|r| r.split_once(", k=")).expect("vapid");
+    assert_eq!(k, key, "signed with the key the server publishes");
+    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&URL_SAFE_NO_PAD.decode(k).unwrap()).unwrap();
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let signature = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    verifying.verify(signed.as_bytes(), &signature).expect("VAPID token verifies");
+    let private: [u8; 32] = secret.to_bytes().into();
+    let plaintext = confab_push::webpush::decrypt(&private, &auth, &request.body).expect("decrypts");
+    let payload: Value = serde_json::from_slice(&plaintext).unwrap();
+    assert_eq!(payload["conversationId"], conv.conversation_id.as_str());
+    assert_eq!((payload["messageId"].as_str(), payload["count"].as_u64()), (Some("m1"), Some(1)));
+    assert_eq!(
+        (payload["senderName"].as_str(), payload["preview"].as_str()),
+        (Some("ann"), Some("see you at 6"))
+    );
+    request.respond(201, &[], "");
+
+    // The key is the store's: a restart publishes the same one.
+    server.shutdown().await;
+    let again = TestServer::start_in(dir.path(), tune).await;
+    assert_eq!(again.client().push_config().await.unwrap().web_push_public_key, Some(key));
+    again.shutdown().await;
 }
