@@ -394,3 +394,115 @@ async fn web_push_is_encrypted_to_the_browser_and_signed_with_the_servers_vapid_
     assert_eq!(again.client().push_config().await.unwrap().web_push_public_key, Some(key));
     again.shutdown().await;
 }
+
+/// FCM and APNs configured as an operator would (a service-account file, a `.p8` key), each
+/// pointed at a local service: `GET /push/config` lists them, a device of each kind is pushed
+/// through its provider (FCM after the OAuth token exchange, APNs over HTTP/2), and a token of the
+/// wrong shape is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fcm_and_apns_devices_are_pushed_through_their_services() {
+    use p256::pkcs8::EncodePrivateKey;
+
+    let mut fcm = push_service::Server::start(push_service::Protocol::Http1).await;
+    let mut apns = push_service::Server::start(push_service::Protocol::H2c).await;
+    let files = tempfile::tempdir().expect("temp dir");
+    let account = serde_json::json!({
+        "type": "service_account",
+        "project_id": "confab-test",
+        "private_key_id": "key-1",
+        "private_key": include_str!("../../../push/tests/fixtures/fcm-test-key.pem"),
+        "client_email": "push@confab-test.iam.gserviceaccount.com",
+        "token_uri": fcm.url("/token"),
+    });
+    std::fs::write(files.path().join("fcm.json"), account.to_string()).unwrap();
+    let p8 =
+        p256::SecretKey::random(&mut rand::rngs::OsRng).to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
+    std::fs::write(files.path().join("apns.p8"), p8.as_bytes()).unwrap();
+    let (fcm_url, apns_url, dir) = (fcm.url(""), apns.url(""), files.path().to_path_buf());
+    let server = TestServer::start_with(move |c| {
+        c.push.fcm_credentials = Some(dir.join("fcm.json"));
+        c.push.fcm_base_url = Some(fcm_url);
+        c.push.apns = Some(confab_server::config::ApnsSettings {
+            key: dir.join("apns.p8"),
+            key_id: "KEYID12345".into(),
+            team_id: "TEAMID6789".into(),
+            topic: "chat.example.app".into(),
+            sandbox: true,
+            base_url: Some(apns_url),
+        });
+    })
+    .await;
+    let kinds = server.client().push_config().await.unwrap().kinds;
+    assert_eq!(kinds, [PushKind::WebPush, PushKind::Fcm, PushKind::Apns]);
+
+    let (ann, ben, cat) = (
+        register(&server.url, "ann").await,
+        register(&server.url, "ben").await,
+        register(&server.url, "cat").await,
+    );
+    let token = |kind, device: &str, token: &str| PushSubscriptionRequest {
+        token: Some(token.into()),
+        kind,
+        ..webhook(device)
+    };
+    let bad = ben.api.subscribe_push(&token(PushKind::Apns, "ben-phone", "not hex")).await.unwrap_err();
+    assert_eq!(code(bad), (400, ErrorCode::InvalidRequest));
+    ben.api.subscribe_push(&token(PushKind::Fcm, "ben-phone", "fcm-token:APA91b_ben")).await.unwrap();
+    cat.api.subscribe_push(&token(PushKind::Apns, "cat-phone", &"ab".repeat(32))).await.unwrap();
+    let group = ann.api.create_group("team", &[ben.id.clone(), cat.id.clone()], None).await.unwrap();
+    ann.api.send_message(&group.conversation_id, Some("m1"), text("standup")).await.unwrap();
+
+    let grant = fcm.next().await;
+    assert_eq!(grant.uri.path(), "/token");
+    grant.respond(
+        200,
+        &[("content-type", "application/json")],
+        r#"{"access_token":"at-1","expires_in":3600}"#,
+    );
+    let send = fcm.next().await;
+    assert_eq!(send.uri.path(), "/v1/projects/confab-test/messages:send");
+    assert_eq!(send.header("authorization"), "Bearer at-1");
+    let message = send.json()["message"].clone();
+    assert_eq!(
+        (message["token"].as_str(), message["data"]["messageId"].as_str()),
+        (Some("fcm-token:APA91b_ben"), Some("m1"))
+    );
+    assert!(message.get("notification").is_none(), "preview none: data only");
+    send.respond(200, &[], r#"{"name":"projects/confab-test/messages/1"}"#);
+
+    let push = apns.next().await;
+    assert_eq!(push.version, hyper::Version::HTTP_2);
+    assert_eq!(push.uri.path(), format!("/3/device/{}", "ab".repeat(32)));
+    assert_eq!(push.header("apns-topic"), "chat.example.app");
+    assert!(push.header("authorization").starts_with("bearer "));
+    assert_eq!(push.json()["messageId"], "m1");
+    push.respond(200, &[], "");
+    server.shutdown().await;
+}
+
+/// Many devices of one user subscribing at once, the same device again and again: every request
+/// is answered (no `500`), the device keeps one subscription per kind, and the user no more than
+/// the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_subscriptions_stays_within_the_cap() {
+    let hook = receiver().await;
+    let server = server(&hook.url, confab_push::Preview::Hidden, 100).await;
+    let ann = register(&server.url, "ann").await;
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let api = ann.api.clone();
+            let device = if i % 2 == 0 { "same".to_string() } else { format!("d{i}") };
+            tokio::spawn(async move { api.subscribe_push(&webhook(&device)).await })
+        })
+        .collect();
+    for task in tasks {
+        if let Err(e) = task.await.unwrap() {
+            assert_eq!(code(e), (400, ErrorCode::InvalidRequest));
+        }
+    }
+    let held = ann.api.push_subscriptions().await.unwrap();
+    let cap = confab_core::rules::push::MAX_SUBSCRIPTIONS_PER_USER as usize;
+    assert!(held.len() <= cap, "{} subscriptions", held.len());
+    assert_eq!(held.iter().filter(|s| s.device_id == "same").count(), 1);
+    server.shutdown().await;
+}

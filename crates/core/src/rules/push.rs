@@ -5,6 +5,20 @@ use confab_proto::NotificationSettings;
 
 use crate::error::{Error, Result};
 
+/// The most push subscriptions one user may hold (over all devices and kinds): every message
+/// costs a push per subscribed device, so a user cannot make the server push without bound.
+pub const MAX_SUBSCRIPTIONS_PER_USER: u32 = 20;
+
+/// Whether a user holding `held` subscriptions (the one being replaced not counted) may add one.
+pub fn may_subscribe(held: u32) -> Result<()> {
+    if held >= MAX_SUBSCRIPTIONS_PER_USER {
+        return Err(Error::InvalidRequest(format!(
+            "at most {MAX_SUBSCRIPTIONS_PER_USER} push subscriptions per user: delete one first"
+        )));
+    }
+    Ok(())
+}
+
 /// `muted_until` of a conversation muted until unmuted.
 pub const MUTED_FOREVER: i64 = i64::MAX;
 
@@ -67,6 +81,12 @@ mod tests {
         assert_eq!(muted_until(&settings(true, Some(10)), 10).unwrap(), None, "already over");
         assert_eq!(muted_until(&settings(false, Some(50)), 10).unwrap(), None);
         assert!(muted_until(&settings(true, Some(10 + MAX_MUTE_MS + 1)), 10).is_err());
+    }
+
+    #[test]
+    fn subscriptions_are_capped_per_user() {
+        assert!(may_subscribe(MAX_SUBSCRIPTIONS_PER_USER - 1).is_ok());
+        assert!(may_subscribe(MAX_SUBSCRIPTIONS_PER_USER).is_err());
     }
 
     #[test]

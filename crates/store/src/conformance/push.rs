@@ -84,6 +84,28 @@ pub async fn push_subscriptions_are_one_per_device_and_kind_and_private(store: S
     store.forget_push_subscription(&again.subscription_id).await.unwrap();
     store.forget_push_subscription(&again.subscription_id).await.unwrap();
     assert!(store.push_subscriptions(&ann).await.unwrap().is_empty());
+    // A user holds a bounded number, however many devices they claim; replacing one is fine.
+    let cap = confab_core::rules::push::MAX_SUBSCRIPTIONS_PER_USER;
+    for i in 0..cap {
+        subscribe(&store, &ben, &format!("d{i}"), PushKind::Webhook).await;
+    }
+    subscribe(&store, &ben, "d0", PushKind::Webhook).await;
+    let over = StoredPushSubscription {
+        subscription: PushSubscription {
+            subscription_id: new_id(),
+            device_id: "one-too-many".into(),
+            kind: PushKind::Webhook,
+            created_at: now_millis(),
+        },
+        user_id: ben.clone(),
+        endpoint: None,
+        p256dh: None,
+        auth: None,
+        token: None,
+    };
+    let err = store.put_push_subscription(over).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert_eq!(store.push_subscriptions(&ben).await.unwrap().len(), cap as usize);
 }
 
 pub async fn messages_are_pushed_to_other_members_subscribed_devices(store: SharedStore) {

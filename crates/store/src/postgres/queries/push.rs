@@ -4,6 +4,7 @@
 //! (`FOR UPDATE SKIP LOCKED`), and the upsert serializes on the pending row.
 
 use confab_core::push::{DuePush, PushClaim, PushDone, StoredPushSubscription};
+use confab_core::rules::push as rules;
 use confab_core::{Error, Result};
 use confab_proto::{ConversationType, PushKind, PushSubscription};
 use deadpool_postgres::GenericClient;
@@ -33,6 +34,9 @@ fn subscription_from(r: &Row) -> StoredPushSubscription {
 
 pub(crate) async fn put<C: GenericClient>(c: &C, s: &StoredPushSubscription) -> Result<PushSubscription> {
     let sub = &s.subscription;
+    // Serializes one user's subscribes: two at once cannot both pass the cap, nor both replace
+    // the same device's subscription.
+    c.execute("SELECT pg_advisory_xact_lock(hashtext('confab.push.' || $1))", &[&s.user_id]).await.db()?;
     // One per device and kind: the new one replaces the old (a browser re-subscribing gets new keys).
     c.execute(
         "DELETE FROM push_subscriptions WHERE user_id = $1 AND device_id = $2 AND kind = $3",
@@ -40,6 +44,12 @@ pub(crate) async fn put<C: GenericClient>(c: &C, s: &StoredPushSubscription) -> 
     )
     .await
     .db()?;
+    let held: i64 = c
+        .query_one("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1", &[&s.user_id])
+        .await
+        .db()?
+        .get(0);
+    rules::may_subscribe(u32::try_from(held).unwrap_or(u32::MAX))?;
     c.execute(
         "INSERT INTO push_subscriptions (subscription_id, user_id, device_id, kind, endpoint, p256dh, auth, token, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -2,6 +2,7 @@
 //! reach `push_outbox` through the trigger of migration 0016, in their own transaction.
 
 use confab_core::push::{DuePush, PushClaim, PushDone, StoredPushSubscription};
+use confab_core::rules::push as rules;
 use confab_core::{Error, Result};
 use confab_proto::{ConversationType, PushKind, PushSubscription};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -35,6 +36,11 @@ pub(crate) fn put(conn: &Connection, s: &StoredPushSubscription) -> Result<PushS
     conn.prepare_cached("DELETE FROM push_subscriptions WHERE user_id = ?1 AND device_id = ?2 AND kind = ?3")
         .and_then(|mut st| st.execute(params![s.user_id, sub.device_id, sub.kind.as_str()]))
         .db()?;
+    let held: u32 = conn
+        .prepare_cached("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = ?1")
+        .and_then(|mut st| st.query_row([&s.user_id], |r| r.get(0)))
+        .db()?;
+    rules::may_subscribe(held)?;
     conn.prepare_cached(
         "INSERT INTO push_subscriptions (subscription_id, user_id, device_id, kind, endpoint, p256dh, auth, token, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
