@@ -506,3 +506,41 @@ async fn a_storm_of_subscriptions_stays_within_the_cap() {
     assert_eq!(held.iter().filter(|s| s.device_id == "same").count(), 1);
     server.shutdown().await;
 }
+
+/// A push service that takes every request and never answers holds only pushes: messages are
+/// still acknowledged and delivered live, one after another, while pushes wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_service_that_hangs_never_slows_messages() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hanging = format!("http://{}/push", listener.local_addr().expect("address"));
+    let (seen, mut requests) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/push",
+        axum::routing::post(move || {
+            let _ = seen.send(());
+            // Holds the request open far past the test.
+            std::future::pending::<StatusCode>()
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = server(&hanging, confab_push::Preview::Hidden, 0).await;
+    let users = register_many(&server.url, "member", 20).await;
+    let (ann, others) = users.split_first().expect("users");
+    for u in others {
+        u.api.subscribe_push(&webhook(&format!("{}-phone", u.id))).await.unwrap();
+    }
+    let ids: Vec<String> = others.iter().map(|u| u.id.clone()).collect();
+    let gid = ann.api.create_group("big", &ids, None).await.unwrap().conversation_id;
+    let mut reader = others[0].connect("tablet").await;
+    // Every push slot is taken by the hanging service before the messages that follow.
+    ann.api.send_message(&gid, Some("first"), text("first")).await.unwrap();
+    for _ in 0..16 {
+        tokio::time::timeout(WAIT, requests.recv()).await.expect("pushes are attempted").expect("open");
+    }
+    for i in 0..30 {
+        ann.api.send_message(&gid, Some(&format!("m{i}")), text("still here")).await.unwrap();
+    }
+    let delivered = crate::messaging::collect_new(&mut reader, 31).await;
+    assert_eq!(delivered.last().map(|m| m.message_id.as_str()), Some("m29"));
+    server.shutdown().await;
+}
