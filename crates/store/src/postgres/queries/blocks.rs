@@ -29,9 +29,21 @@ pub(crate) async fn block<C: GenericClient>(c: &C, blocker: &str, blocked: &str,
     // One user's blocks are decided one at a time (on any node), so the cap holds under a storm.
     // NO KEY UPDATE: others may still block this user meanwhile (their rows only reference it).
     c.execute("SELECT 1 FROM users WHERE user_id = $1 FOR NO KEY UPDATE", &[&blocker]).await.db()?;
-    let (found, current, count) =
-        tokio::try_join!(users::existing(c, [blocked]), blocking(c, blocker, blocked), count_of(c, blocker))?;
-    match blocks::block(blocker, blocked, !found.is_empty(), current.blocks_peer, count)? {
+    // Whether the pair is blocked and how many the blocker has, read in one statement: an unblock
+    // committing between two reads would otherwise pair a count with the pair still in it and an
+    // answer without it, and refuse a block the cap allows.
+    let (found, state) = tokio::try_join!(users::existing(c, [blocked]), async {
+        c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = $2),
+                    (SELECT COUNT(*) FROM blocks WHERE blocker_id = $1)",
+            &[&blocker, &blocked],
+        )
+        .await
+        .db()
+    })?;
+    let (blocks_peer, count): (bool, i64) = (state.get(0), state.get(1));
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    match blocks::block(blocker, blocked, !found.is_empty(), blocks_peer, count)? {
         BlockPlan::Unchanged => Ok(false),
         BlockPlan::Insert => {
             let inserted = c
@@ -45,11 +57,6 @@ pub(crate) async fn block<C: GenericClient>(c: &C, blocker: &str, blocked: &str,
             Ok(inserted > 0)
         }
     }
-}
-
-async fn count_of<C: GenericClient>(c: &C, blocker: &str) -> Result<u32> {
-    let row = c.query_one("SELECT COUNT(*) FROM blocks WHERE blocker_id = $1", &[&blocker]).await.db()?;
-    Ok(u32::try_from(row.get::<_, i64>(0)).unwrap_or(u32::MAX))
 }
 
 pub(crate) async fn unblock<C: GenericClient>(c: &C, blocker: &str, blocked: &str) -> Result<bool> {
