@@ -9,6 +9,7 @@ import { bindSearch } from './app-search.js';
 import { setLinkifiedText } from './linkify.js';
 import { MessageActions } from './app-lifecycle.js';
 import { AttachmentsView, attachmentLabel, captionOf } from './app-attachments.js';
+import { bindPush, decorateConversation, installPush, pushSignedOut, renderMute, showPushSettings, startPush } from './app-push.js';
 
 /** @typedef {import('./sdk/sdk-timeline.js').LocalMessage} LocalMessage */
 /** @typedef {import('./sdk/sdk-client.js').ConnectionState} ConnectionState */
@@ -57,6 +58,18 @@ let loadingOlder = false;
 let atBottom = true;
 /** Blocking and group management (app-manage.js) see the client and the open conversation. */
 const manage = { client: () => signedIn(), current: () => current };
+/** Push notifications and muting (app-push.js); they may act while signed out (a clicked notification). */
+const push = {
+  client: () => signedInClient,
+  current: () => current,
+  open: (/** @type {string} */ id) => {
+    openConversation(id);
+  },
+  rerender: () => {
+    renderConversations();
+    if (current) renderHeader();
+  },
+};
 /** Reply, edit, delete and reactions on the open conversation's messages (app-lifecycle.js). */
 const actions = new MessageActions({
   client: () => signedIn(),
@@ -376,6 +389,7 @@ async function startChat(session) {
   renderConversations();
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash && client.conversations.has(fromHash)) openConversation(fromHash);
+  startPush(push, client); // push hook: a clicked notification's ?conversation=ID; a replaced subscription
 }
 
 /** The signed-in user's name in the sidebar header. @param {string} name */
@@ -423,6 +437,7 @@ function bindChrome() {
   $('logout-btn').addEventListener('click', () => logout());
   $('back-btn').addEventListener('click', () => closeConversation());
   bindManage(manage);
+  bindPush(push); // the header's bell and the mute dialog
   attachments.bind(); // the attach button, dropped and pasted files
   // Message search; a result opens its conversation at the message (the reply quote's jump).
   bindSearch({
@@ -489,6 +504,7 @@ window.addEventListener('hashchange', () => {
   if (!id && current) closeConversation();
 });
 installJump({ client: () => signedInClient, open: (id) => openConversation(id) }); // polish hook: Ctrl+K
+installPush(push); // the service worker's messages: a clicked notification opens its conversation
 window.addEventListener('keydown', (e) => {
   if (e.key !== 'Escape' || !current || document.querySelector('dialog[open]')) return;
   if (actions.mode) actions.cancel();
@@ -540,6 +556,7 @@ async function signOut() {
   signedInClient = null;
   attachments.reset();
   document.querySelectorAll('dialog[open]').forEach((d) => d instanceof HTMLDialogElement && d.close());
+  if (client) await pushSignedOut(client); // push hook: no notifications of this user here any more
   if (client) await client.logout();
   current = null;
   history.replaceState(null, '', location.pathname);
@@ -660,10 +677,12 @@ function openSettings() {
     dialog.close();
     current = null;
     history.replaceState(null, '', location.pathname);
+    await pushSignedOut(client); // push hook: the session is gone, so the browser's subscription only
     showAuth('Signed out on every device.');
   };
   $('settings-close').onclick = () => dialog.close();
   showBlockedUsers(manage);
+  showPushSettings(push);
   dialog.showModal();
   nameInput.focus();
 }
@@ -724,6 +743,7 @@ function renderConversations() {
     dot.dataset.status = pres?.status || 'offline';
     // Read out with the name: presence and the unread count (the dot and the badge are visual only).
     find(li, '.conv-sr').textContent = `${peer ? ', ' + (pres?.status || 'offline') : ''}${unread ? `, ${unread} unread` : ''}`;
+    decorateConversation(push, li, c); // push hook: the muted bell
     return li;
   });
   // Reorder only when needed, so focus is kept.
@@ -807,6 +827,7 @@ function renderHeader() {
   const me = c.participants.find((p) => p.userId === client.userId);
   $('add-members-btn').hidden = !(c.type === 'group' && (me?.role === 'admin' || c.settings?.allowMemberInvites));
   renderManage(manage);
+  renderMute(push); // push hook: the bell
   attachments.renderComposer();
 }
 

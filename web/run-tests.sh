@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the web client's checks: the type check of the SDK and the app (`tsc --noEmit`, against the
-# wire types generated from crates/proto), SDK unit tests (node --test) and end-to-end tests in
-# headless Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
+# Runs the web client's checks: the type check of the SDK, the app and the service worker (`tsc
+# --noEmit`, against the wire types generated from crates/proto), SDK unit tests (node --test) and
+# end-to-end tests in headless Chromium against a real `confab serve`. Installs Chromium (apt) and npm dev dependencies when
 # missing, builds the server binary (or uses $CONFAB_BIN), exits non-zero on any failure. Bounded: about 15 minutes at most.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -25,8 +25,9 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/typescript ] \
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-echo "== type check (tsc --noEmit: SDK and app against sdk/types/proto.d.ts)"
+echo "== type check (tsc --noEmit: SDK and app against sdk/types/proto.d.ts; the service worker)"
 timeout 120 node_modules/.bin/tsc --noEmit -p tsconfig.json
+timeout 120 node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
 
 echo "== the SDK as a package (npm pack; a fresh project type-checks and imports it)"
 timeout 180 sdk/check-package.sh

@@ -17,8 +17,8 @@ printf '{"name":"consumer","private":true,"type":"module"}\n' > package.json
 npm install --silent --no-audit --no-fund --offline "../$tarball"
 
 cat > use.ts <<'TS'
-import { ConfabClient, ConfabError, ServerApi, isSystemMessage, Timeline, attachmentContent, attachmentMessageType } from '@confab/sdk';
-import type { Attachment, Content, Message, PublishRequest } from '@confab/sdk/types';
+import { ConfabClient, ConfabError, ServerApi, isSystemMessage, Timeline, attachmentContent, attachmentMessageType, applicationServerKey, isMuted } from '@confab/sdk';
+import type { Attachment, Content, Conversation, Message, PublishRequest, PushSubscription as ServerPushSubscription } from '@confab/sdk/types';
 
 const request: PublishRequest = { content: { type: 'text', text: 'hi' } };
 const api = new ServerApi('http://127.0.0.1:9', 'cfk_x');
@@ -38,6 +38,13 @@ export async function upload(client: ConfabClient, file: Blob): Promise<string> 
   const a = await client.uploadAttachment(file, { onProgress: (sent: number, total: number) => void [sent, total] });
   client.sendAttachment('c', a, { text: 'hi' });
   return a.attachmentId;
+}
+export async function push(client: ConfabClient, browser: PushSubscription, c: Conversation): Promise<boolean> {
+  const { webPushPublicKey } = await client.pushConfig();
+  const key: Uint8Array = applicationServerKey(webPushPublicKey || '');
+  const made: ServerPushSubscription = await client.subscribeWebPush(browser);
+  await client.mute(c.conversationId, Date.now() + 3600_000);
+  return key.length > 0 && made.kind === 'webpush' && isMuted(client.conversations.get(c.conversationId));
 }
 // @ts-expect-error: a publish needs content
 api.publish('c', {});

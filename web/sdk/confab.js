@@ -16,6 +16,8 @@
 //   sdk-search.js         message search; snippetParts to render snippets without innerHTML
 //   sdk-attachments.js    uploads (progress, abort), downloads and thumbnails as blobs or object
 //                         URLs; the content linking an upload (attachmentContent) and its type
+//   sdk-push.js           push subscriptions (Web Push: applicationServerKey, subscribeWebPush)
+//                         and muting conversations (isMuted)
 //   sdk-events.js         the events the client fires and their details (ClientEvents)
 //   sdk-timeline.js       Timeline: ordering, deduplication by (senderId, messageId), the sync
 //                         cursor of one conversation; messageKey
@@ -44,6 +46,7 @@ export { maxStatus, normalizeStatus, ownMessageStatus, statusFromMarkers } from 
 export { MemoryStore, IndexedDBStore } from './sdk-storage.js';
 export { ConfabError, backoffDelay } from './sdk-transport.js';
 export { Search, snippetParts } from './sdk-search.js';
+export { Push, applicationServerKey, isMuted } from './sdk-push.js';
 export { SYSTEM_USER_ID, isSystemMessage } from './sdk-users.js';
 export { ServerApi } from './sdk-server.js';
 export {

@@ -15,6 +15,7 @@
 //   sdk-admin.js          reporting messages, and AdminApi (`client.admin`)
 //   sdk-attachments.js    Attachments: uploads (progress, abort), downloads, thumbnails, the
 //                         content that links an upload
+//   sdk-push.js           Push: push subscriptions of this user's devices; muting conversations
 //
 // docs/web-sdk.md documents the API.
 
@@ -37,6 +38,7 @@ import { Blocks } from './sdk-blocks.js';
 import { Search } from './sdk-search.js';
 import { AdminApi, report } from './sdk-admin.js';
 import { Attachments, attachmentContent } from './sdk-attachments.js';
+import { Push } from './sdk-push.js';
 import { BANNED } from './sdk-connection.js';
 
 export { deviceId };
@@ -60,6 +62,8 @@ export { deviceId };
 /** @typedef {import('./sdk-attachments.js').UploadData} UploadData */
 /** @typedef {import('./sdk-attachments.js').UploadOptions} UploadOptions */
 /** @typedef {import('./sdk-attachments.js').ObjectUrl} ObjectUrl */
+/** @typedef {import('./sdk-push.js').BrowserPushSubscription} BrowserPushSubscription */
+/** @typedef {import('./types/proto.js').PushKind} PushKind */
 
 export class ConfabClient extends EventTarget {
   static register = register;
@@ -82,6 +86,7 @@ export class ConfabClient extends EventTarget {
   #presence;
   #typing;
   #attachments;
+  #push;
   #isSignedOut = false;
 
   /**
@@ -222,6 +227,7 @@ export class ConfabClient extends EventTarget {
       token: () => this.token,
       failed: (err) => this.#failed(err),
     });
+    this.#push = new Push({ api, baseUrl: () => this.baseUrl, deviceId: () => this.deviceId, conversations });
   }
 
   /** @returns {ConnectionState} */
@@ -799,6 +805,77 @@ export class ConfabClient extends EventTarget {
    */
   markRead(conversationId) {
     this.#receipts.markRead(conversationId);
+  }
+
+  // ---- push notifications and muting (sdk-push.js) ----
+
+  /**
+   * `GET /push/config` (no session needed): `{webPushPublicKey?, kinds}`, the kinds of push the
+   * server delivers and the key a browser subscribes with (`applicationServerKey`).
+   * @returns {Promise<import('./types/proto.js').PushConfig>}
+   */
+  pushConfig() {
+    return this.#push.config();
+  }
+
+  /**
+   * `POST /push/subscriptions`: registers a device for push (`webpush`: `endpoint`, `keys`;
+   * `fcm`, `apns`: `token`); `deviceId` defaults to this client's. The device's earlier
+   * subscription of that kind is replaced. Bad endpoint or keys: `INVALID_REQUEST`.
+   * @param {{ deviceId?: string, kind: PushKind, endpoint?: string, keys?: { p256dh: string, auth: string }, token?: string }} request
+   * @returns {Promise<import('./types/proto.js').PushSubscription>}
+   */
+  subscribePush(request) {
+    return this.#push.subscribe(request);
+  }
+
+  /**
+   * Registers this browser's Web Push subscription (what `pushManager.subscribe` resolved to, or
+   * its `toJSON()`) for this client's device.
+   * @param {BrowserPushSubscription} subscription
+   * @returns {Promise<import('./types/proto.js').PushSubscription>}
+   */
+  subscribeWebPush(subscription) {
+    return this.#push.subscribeWebPush(subscription);
+  }
+
+  /**
+   * `GET /push/subscriptions`: this user's push subscriptions (every device's).
+   * @returns {Promise<import('./types/proto.js').PushSubscription[]>}
+   */
+  pushSubscriptions() {
+    return this.#push.list();
+  }
+
+  /** `DELETE /push/subscriptions/{id}` (`NOT_FOUND` unless it is this user's). @param {string} subscriptionId */
+  unsubscribePush(subscriptionId) {
+    return this.#push.unsubscribe(subscriptionId);
+  }
+
+  /**
+   * `PUT /conversations/{id}/notifications`: this user's notification setting of a conversation
+   * (every device's); the conversation held here follows (`muted`, `mutedUntil`; `conversation`
+   * event). A `mutedUntil` already past unmutes; more than a year ahead: `INVALID_REQUEST`.
+   * @param {string} conversationId
+   * @param {{ muted: boolean, mutedUntil?: number | null }} settings
+   */
+  setNotifications(conversationId, settings) {
+    return this.#push.setNotifications(conversationId, settings);
+  }
+
+  /**
+   * Mutes a conversation's push notifications until `untilMs` (ms since the epoch), or until
+   * unmuted. Use `isMuted(conversation)` to show it: a timed mute ends by itself.
+   * @param {string} conversationId
+   * @param {number} [untilMs]
+   */
+  mute(conversationId, untilMs) {
+    return this.#push.setNotifications(conversationId, { muted: true, mutedUntil: untilMs });
+  }
+
+  /** Unmutes a conversation. @param {string} conversationId */
+  unmute(conversationId) {
+    return this.#push.setNotifications(conversationId, { muted: false });
   }
 
   // ---- typing and presence (sdk-presence.js) ----

@@ -1,7 +1,7 @@
 // The conversations this user is a member of and their timelines: the list as the server sends it
 // merged with what this device knows (`local`: sync cursor, receipt markers, reported markers),
 // kept in local storage; creating, joining and leaving (REST); managing groups (rename, settings,
-// roles); names and the list's order.
+// roles); names and the list's order; this user's mute of each (set through sdk-push.js).
 
 import { Timeline } from './sdk-timeline.js';
 import { ConfabError } from './sdk-transport.js';
@@ -191,6 +191,24 @@ export class Conversations {
     if (!quiet) this.emit('conversations', {});
     this.emit('conversation', { conversation: merged, isNew });
     if (isNew) this.onAdded(merged, { sync });
+  }
+
+  /**
+   * Takes in this user's new notification setting of a conversation (the server's answer to
+   * `PUT …/notifications`): `muted`, and `mutedUntil` (absent: until unmuted); stored, then
+   * `conversation` and `conversations` events. Nothing happens for a conversation not held here.
+   * @param {string} conversationId
+   * @param {import('./types/proto.js').NotificationSettings} settings
+   */
+  setMuted(conversationId, { muted, mutedUntil }) {
+    const c = this.conversations.get(conversationId);
+    if (!c) return;
+    c.muted = muted;
+    if (muted && mutedUntil != null) c.mutedUntil = mutedUntil;
+    else delete c.mutedUntil;
+    this.persist(conversationId);
+    this.emit('conversations', {});
+    this.emit('conversation', { conversation: c, isNew: false });
   }
 
   /**

@@ -44,6 +44,9 @@ const FILES: &[(&str, &str, &str)] = &[
     ("favicon-unread.svg", SVG, include_str!("../../../web/favicon-unread.svg")),
     ("app-lifecycle.js", JS, include_str!("../../../web/app-lifecycle.js")),
     ("app-attachments.js", JS, include_str!("../../../web/app-attachments.js")),
+    ("app-push.js", JS, include_str!("../../../web/app-push.js")),
+    // The service worker, at the root so its scope is the whole app (`/`).
+    ("sw.js", JS, include_str!("../../../web/sw.js")),
     ("sdk/confab.js", JS, include_str!("../../../web/sdk/confab.js")),
     ("sdk/sdk-admin.js", JS, include_str!("../../../web/sdk/sdk-admin.js")),
     ("sdk/sdk-attachments.js", JS, include_str!("../../../web/sdk/sdk-attachments.js")),
@@ -57,6 +60,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("sdk/sdk-messages.js", JS, include_str!("../../../web/sdk/sdk-messages.js")),
     ("sdk/sdk-outbox.js", JS, include_str!("../../../web/sdk/sdk-outbox.js")),
     ("sdk/sdk-presence.js", JS, include_str!("../../../web/sdk/sdk-presence.js")),
+    ("sdk/sdk-push.js", JS, include_str!("../../../web/sdk/sdk-push.js")),
     ("sdk/sdk-receipts.js", JS, include_str!("../../../web/sdk/sdk-receipts.js")),
     ("sdk/sdk-search.js", JS, include_str!("../../../web/sdk/sdk-search.js")),
     ("sdk/sdk-server.js", JS, include_str!("../../../web/sdk/sdk-server.js")),

@@ -78,6 +78,7 @@ for (const [width, viewport] of [['desktop', { width: 1280, height: 800 }], ['ph
     await send(page, 'hello https://example.org');
     await check(page, `${width} chat view`);
     await openDialog(page, 'block-btn', 'confirm-dialog', `${width} block confirmation`);
+    await openDialog(page, 'mute-btn', 'mute-dialog', `${width} mute dialog`);
     if (width === 'phone') {
       await page.getByTestId('back-btn').click();
       await check(page, `${width} conversation list`);
