@@ -274,6 +274,9 @@ impl Push {
             return;
         }
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        // Rounds since the store last answered: while it is down, the dispatcher waits longer
+        // between tries (up to 16 polls) instead of logging four failures a second.
+        let mut failures: u32 = 0;
         loop {
             let claim = PushClaim {
                 node: self.inner.node_id.clone(),
@@ -283,9 +286,15 @@ impl Push {
                 limit: CLAIM_BATCH,
             };
             let claimed = match self.inner.store.claim_pushes(claim).await {
-                Ok(claimed) => claimed,
+                Ok(claimed) => {
+                    failures = 0;
+                    claimed
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "push: claiming due pushes failed; retrying");
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "push: claiming due pushes failed; retrying with backoff");
+                    }
+                    failures = failures.saturating_add(1);
                     Vec::new()
                 }
             };
@@ -301,9 +310,10 @@ impl Push {
             if full {
                 continue;
             }
+            let wait = POLL * (1u32 << failures.min(4));
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
