@@ -3,7 +3,7 @@
 //! is built as in production, not measured), then measures search latency (the store's search
 //! and the snippets, as the REST route runs them, without HTTP) for one user who is a member of
 //! `--member-of` of the groups: a common word, a rare word, a prefix and a phrase. Also reports
-//! the index size per message (SQLite: the FTS5 and document tables, from `dbstat`; PostgreSQL:
+//! the index size per message (SQLite: the FTS5 tables, from `dbstat`; PostgreSQL:
 //! the GIN index and the tsvector column).
 
 use std::sync::Arc;
@@ -258,7 +258,7 @@ async fn index_bytes(
             let conn = rusqlite::Connection::open(path)?;
             let bytes: i64 = conn.query_row(
                 "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat
-                 WHERE name LIKE 'message_search%' OR name LIKE 'message_docs%' OR name LIKE 'sqlite_autoindex_message_docs%'",
+                 WHERE name LIKE 'message_search%'",
                 [],
                 |r| r.get(0),
             )?;

@@ -282,6 +282,7 @@ macro_rules! store_conformance_suite {
             search_ranks_best_first_then_newest,
             search_pages_visit_every_result_once_despite_inserts,
             search_walks_windows_older_than_the_newest,
+            search_merges_busy_conversations_newest_first,
             search_treats_hostile_syntax_as_text,
             attachments_are_read_by_the_uploader_and_members_where_linked,
             messages_link_only_their_senders_uploads,

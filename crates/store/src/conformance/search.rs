@@ -247,6 +247,81 @@ pub async fn search_walks_windows_older_than_the_newest(store: SharedStore) {
     assert!(first.iter().all(|id| id.starts_with("new")), "{first:?}");
 }
 
+/// A word in nearly every message of several conversations (where an engine may walk each
+/// conversation newest first rather than read every match): every page is right, nothing is seen
+/// twice, a foreign conversation stays out, and edits and deletes count at once.
+pub async fn search_merges_busy_conversations_newest_first(store: SharedStore) {
+    let a = user(&store, "yusuf").await;
+    let b = user(&store, "zara").await;
+    let mine: Vec<String> = [
+        group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await,
+        group(&store, &a, &[], GroupSettings::default()).await,
+        group(&store, &b, std::slice::from_ref(&a), GroupSettings::default()).await,
+    ]
+    .into();
+    let foreign = group(&store, &b, &[], GroupSettings::default()).await;
+    let total = search::WINDOW + 400;
+    let mut expected = HashSet::new();
+    for i in 0..total {
+        let id = format!("s{i}");
+        if i % 4 == 3 {
+            post(&store, &foreign, &b, &id, "status update from elsewhere").await;
+        } else {
+            let text = if i % 7 == 0 { "weekly status: all good" } else { "status update" };
+            post(&store, &mine[i % 4], &a, &id, text).await;
+            expected.insert(id);
+        }
+    }
+    let change = |conv: &str, id: &str, kind: ChangeKind| MessageChange {
+        conversation_id: conv.to_string(),
+        target: MessageTarget::id(id),
+        actor: Actor::User(a.clone()),
+        kind,
+        at: now_millis(),
+    };
+    // The newest of the first conversation loses the word; an older one is deleted.
+    let newest = format!("s{}", (0..total).rev().find(|i| i % 4 == 0).expect("one"));
+    store
+        .change_message(change(
+            &mine[0],
+            &newest,
+            ChangeKind::Edit { content: text("done"), window_ms: None },
+        ))
+        .await
+        .expect("edit");
+    store.change_message(change(&mine[1], "s1", ChangeKind::Delete)).await.expect("delete");
+    expected.remove(&newest);
+    expected.remove("s1");
+
+    let mut seen = HashSet::new();
+    let mut after: Option<SearchKey> = None;
+    loop {
+        let mut req = SearchRequest::new(&a, search::parse("status").unwrap(), 100);
+        req.after_key = after.clone();
+        let page = hits(&store, req).await;
+        for h in &page {
+            assert!(seen.insert(h.message.message_id.clone()), "{} twice", h.message.message_id);
+        }
+        match page.last() {
+            Some(last) if page.len() == 100 => after = Some(last.key.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    // Prefixes and the one-conversation filter walk the same way.
+    let prefix = find(&store, &a, "stat*").await;
+    assert_eq!(prefix.len(), 100);
+    assert!(prefix.iter().all(|id| expected.contains(id)), "{prefix:?}");
+    let mut req = SearchRequest::new(&a, search::parse("status").unwrap(), 100);
+    req.conversation_id = Some(mine[2].clone());
+    let one = hits(&store, req).await;
+    assert_eq!(one.len(), 100);
+    assert!(one.iter().all(|h| h.message.conversation_id == mine[2]));
+    let mut req = SearchRequest::new(&a, search::parse("status").unwrap(), 100);
+    req.conversation_id = Some(foreign.clone());
+    assert!(hits(&store, req).await.is_empty());
+}
+
 /// Queries full of the engines' syntax are searched as words: none fails.
 pub const HOSTILE_QUERIES: &[&str] = &[
     "\"",

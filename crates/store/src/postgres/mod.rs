@@ -53,6 +53,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0011_api_keys.sql"),
     migration!("0012_attachments.sql"),
     migration!("0013_push.sql"),
+    migration!("0014_search_by_time.sql"),
 ];
 const POOL_SIZE: usize = 16;
 

@@ -60,6 +60,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0014_api_keys.sql"),
     migration!("0015_attachments.sql"),
     migration!("0016_push.sql"),
+    migration!("0017_search_documents_in_messages.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -103,16 +104,16 @@ fn start_checkpointer(path: &Path) -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Indexes each batch's new messages for search just before it commits (migration 0013).
-struct SearchIndexer;
+/// Indexes each batch's new messages for search just before it commits (migration 0017).
+struct SearchIndexer(search::SharedBatch);
 
 impl writer::BatchHook for SearchIndexer {
-    fn begin(&mut self, conn: &Connection) -> Result<i64> {
-        search::batch_start(conn)
+    fn begin(&mut self, conn: &Connection) -> Result<()> {
+        search::batch_start(conn, &self.0)
     }
 
-    fn finish(&mut self, conn: &Connection, start: i64) -> Result<()> {
-        search::index_batch(conn, start)
+    fn finish(&mut self, conn: &Connection) -> Result<()> {
+        search::index_batch(conn, &self.0)
     }
 }
 
@@ -195,7 +196,9 @@ impl SqliteStore {
         // database file where that costs no extra I/O, rather than left in free space.
         conn.pragma_update(None, "secure_delete", "FAST").db()?;
         let checkpointer = start_checkpointer(path)?;
-        let writer = Writer::start(conn, Box::new(SearchIndexer))
+        let batch = search::SharedBatch::default();
+        search::register(&conn, batch.clone()).db()?;
+        let writer = Writer::start(conn, Box::new(SearchIndexer(batch)))
             .map_err(|e| Error::Internal(format!("cannot start the storage writer: {e}")))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),

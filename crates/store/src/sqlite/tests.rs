@@ -52,6 +52,74 @@ async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
     assert_eq!(version, super::MIGRATIONS.len());
 }
 
+/// Messages indexed before documents moved into `messages` (migration 0017) are still found,
+/// follow their edits, and come after what is written since.
+#[tokio::test]
+async fn search_documents_move_into_messages_in_place() {
+    use confab_core::ids::now_millis;
+    use confab_core::lifecycle::{Actor, ChangeKind, MessageChange, MessageTarget};
+    use confab_core::rules::search;
+    use confab_core::store::SearchRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let before = super::MIGRATIONS.len() - 1;
+    assert!(super::MIGRATIONS[before].0.contains("0017"), "the migration under test is the last");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (i, (_, sql)) in super::MIGRATIONS[..before].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i + 1).unwrap();
+        }
+        conn.execute_batch(crate::conformance::SEED_BEFORE_PER_SENDER_IDS).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
+                   VALUES ('c-ab', 2, 'old-2', 'u-ben', '{"type":"text","text":"second before"}', 3);
+               UPDATE conversations SET last_sequence = 2 WHERE conversation_id = 'c-ab';"#,
+        )
+        .unwrap();
+    }
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let find = |q: &str| {
+        let store = store.clone();
+        let request = SearchRequest::new("u-ben", search::parse(q).unwrap(), 10);
+        async move {
+            let hits = store.search_messages(request).await.unwrap();
+            let mut ids = hits.into_iter().map(|h| h.message.message_id).collect::<Vec<_>>();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(find("before").await, ["old-1", "old-2"]);
+    let edit = MessageChange {
+        conversation_id: "c-ab".into(),
+        target: MessageTarget::id("old-1"),
+        actor: Actor::User("u-ann".into()),
+        kind: ChangeKind::Edit { content: crate::conformance::text("rewritten"), window_ms: None },
+        at: now_millis(),
+    };
+    store.change_message(edit).await.unwrap();
+    assert_eq!(find("before").await, ["old-2"]);
+    assert_eq!(find("rewritten").await, ["old-1"]);
+    crate::conformance::send(&store, "c-ab", "u-ann", "new").await.unwrap();
+    let new = store.history("c-ab", "u-ben", confab_core::store::HistoryCursor::Latest, 1).await.unwrap();
+    let id = new.messages[0].message_id.clone();
+    let edit = MessageChange {
+        conversation_id: "c-ab".into(),
+        target: MessageTarget::id(&id),
+        actor: Actor::User("u-ann".into()),
+        kind: ChangeKind::Edit { content: crate::conformance::text("rewritten before"), window_ms: None },
+        at: now_millis(),
+    };
+    store.change_message(edit).await.unwrap();
+    let mut expected = vec![id.clone(), "old-1".to_string()];
+    expected.sort();
+    assert_eq!(find("rewritten").await, expected);
+    let mut expected = vec![id, "old-2".to_string()];
+    expected.sort();
+    assert_eq!(find("before").await, expected);
+}
+
 #[tokio::test]
 async fn a_deleted_message_is_erased_from_the_rows() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,10 +60,10 @@ where
 
 /// Work done once per batch, inside its transaction: a failure fails the whole batch.
 pub(crate) trait BatchHook: Send {
-    /// Right after the batch's transaction began; the mark is handed to [`BatchHook::finish`].
-    fn begin(&mut self, conn: &Connection) -> Result<i64>;
+    /// Right after the batch's transaction began.
+    fn begin(&mut self, conn: &Connection) -> Result<()>;
     /// After the batch's last write, before `COMMIT`.
-    fn finish(&mut self, conn: &Connection, mark: i64) -> Result<()>;
+    fn finish(&mut self, conn: &Connection) -> Result<()>;
 }
 
 enum Command {
@@ -168,7 +168,7 @@ fn commit_batch(conn: &Connection, hook: &mut dyn BatchHook, batch: &mut Vec<Box
             conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(super::error::map)
         };
         run("BEGIN IMMEDIATE")?;
-        let mark = hook.begin(conn)?;
+        hook.begin(conn)?;
         for job in batch.iter_mut() {
             run("SAVEPOINT job")?;
             let keep = job.run(conn);
@@ -177,7 +177,7 @@ fn commit_batch(conn: &Connection, hook: &mut dyn BatchHook, batch: &mut Vec<Box
             }
             run("RELEASE job")?;
         }
-        hook.finish(conn, mark)?;
+        hook.finish(conn)?;
         run("COMMIT")
     })();
     if outcome.is_err() && !conn.is_autocommit() {

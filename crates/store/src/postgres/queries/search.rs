@@ -1,106 +1,229 @@
 //! Message search over the `tsvector` column of migration 0008: candidates newest first, by
 //! `createdAt` (see `confab_core::rules::search` for windows, ranking and the cursor).
+//!
+//! A window is found one of two ways, chosen once per search by [`Plan::choose`] from a sample
+//! of the caller's newest messages:
+//! - [`Plan::Walk`]: each of the caller's conversations is read newest first (the index of
+//!   migration 0014), the reads merged by time, and reading stops when the window is full. It
+//!   costs about `WINDOW / density` rows: what common words and short prefixes need, since the
+//!   GIN index cannot hand its matches out newest first and every one of them would be read and
+//!   sorted.
+//! - [`Plan::Index`]: the GIN index finds every match in the caller's conversations, and those
+//!   are read and sorted. It costs the matches: what rare words need, where walking would read
+//!   every message of every conversation to fill a window.
 
 use confab_core::ids::now_millis;
 use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 
 use super::messages;
 use crate::postgres::error::PgResult;
 
-/// One window of candidates: every condition a result must meet is here (a condition on messages
-/// is one more line of its `WHERE`: an expired message is never found, swept or not).
-const WINDOW_SQL: &str = "
-    SELECT w.created_at, w.conversation_id, w.sequence_number, w.content::jsonb ->> 'text'
-    FROM (
-        SELECT m.created_at, m.conversation_id, m.sequence_number, m.content
-        FROM messages m
-        WHERE m.search @@ to_tsquery('confab_search', $1)
-          AND m.conversation_id = ANY(ARRAY(SELECT conversation_id FROM members WHERE user_id = $2))
-          AND ($3::BIGINT IS NULL OR m.created_at <= $3)
-          AND ($4::BIGINT IS NULL OR m.created_at >= $4)
-          AND m.deleted_at IS NULL
-          AND (m.expires_at IS NULL OR m.expires_at > $5)
-          AND ($6::TEXT IS NULL OR m.conversation_id = $6)
-          AND ($7::TEXT IS NULL OR m.sender_id = $7)
-          AND ($8::BIGINT IS NULL OR m.created_at < $8)
-          AND ($9::BIGINT IS NULL OR m.created_at > $9)
-        ORDER BY m.created_at DESC
-        LIMIT $10
-    ) w
-    -- The text is parsed out of the window only, not out of every match the sort looked at.
-    ORDER BY w.created_at DESC";
+/// A caller in more conversations than this is searched through the index alone: a walk is one
+/// branch per conversation in one statement.
+const MAX_WALKED: usize = 200;
 
-async fn candidates<C: GenericClient>(
-    c: &C,
-    req: &SearchRequest,
-    tsquery: &str,
-    top: Option<i64>,
-    floor: Option<i64>,
-    limit: Option<i64>,
-) -> Result<Vec<Candidate>> {
-    let rows = c
+/// Newest messages of the caller's conversations looked at to estimate how dense the matches are.
+const SAMPLE: i64 = 500;
+
+/// Every condition a candidate must meet, on top of its conversation (a condition on messages is
+/// one more line here: an expired message is never found, swept or not). `$1` is the query,
+/// already folded by `to_tsquery` ([`prepare`]), so it is a constant when the statement is
+/// planned; `$2`/`$3` bound the window's positions, `$6`/`$7` are the caller's `before`/`after`.
+const CONDITIONS: &str = "search @@ $1::TEXT::tsquery
+          AND ($2::BIGINT IS NULL OR created_at <= $2)
+          AND ($3::BIGINT IS NULL OR created_at >= $3)
+          AND deleted_at IS NULL
+          AND (expires_at IS NULL OR expires_at > $4)
+          AND ($5::TEXT IS NULL OR sender_id = $5)
+          AND ($6::BIGINT IS NULL OR created_at < $6)
+          AND ($7::BIGINT IS NULL OR created_at > $7)";
+
+/// How a search finds its windows (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// Merge the newest-first reads of these conversations (`$9`…).
+    Walk(Vec<String>),
+    /// The GIN index over every conversation of the caller (`$9`), or the one asked for (`$10`).
+    Index,
+}
+
+impl Plan {
+    /// From a sample: `matched` of the `sampled` newest messages hold the words, and the caller's
+    /// conversations hold about `rows` messages. Walking reads about `WINDOW / density` rows per
+    /// window, the index reads `density × rows` matches: the cheaper one wins; with no match in
+    /// the sample, the words are rare and the index wins.
+    fn choose(conversations: Vec<String>, matched: i64, sampled: i64, rows: i64) -> Plan {
+        if matched <= 0 || sampled <= 0 {
+            return Plan::Index;
+        }
+        let density = matched as f64 / sampled as f64;
+        if (WINDOW as f64) / density < density * rows as f64 {
+            Plan::Walk(conversations)
+        } else {
+            Plan::Index
+        }
+    }
+
+    fn sql(&self) -> String {
+        let columns = "created_at, conversation_id, sequence_number, content";
+        let inner = match self {
+            Plan::Walk(conversations) => (0..conversations.len())
+                .map(|i| {
+                    format!(
+                        "(SELECT {columns} FROM messages WHERE conversation_id = ${} AND {CONDITIONS}
+                          ORDER BY created_at DESC LIMIT $8)",
+                        i + 9
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL "),
+            Plan::Index => format!(
+                "SELECT {columns} FROM messages
+                 WHERE conversation_id = ANY(ARRAY(SELECT conversation_id FROM members WHERE user_id = $9))
+                   AND ($10::TEXT IS NULL OR conversation_id = $10)
+                   AND {CONDITIONS}
+                 ORDER BY created_at DESC LIMIT $8"
+            ),
+        };
+        // The text is parsed out of the window only, not out of every row looked at.
+        format!(
+            "SELECT w.created_at, w.conversation_id, w.sequence_number, w.content::jsonb ->> 'text'
+             FROM ({inner}) w ORDER BY w.created_at DESC LIMIT $8"
+        )
+    }
+
+    /// Planner settings for this search's transaction. Walking must read each conversation in
+    /// time order (the planner, misjudging prefixes as rare, would read them whole and sort).
+    /// JIT compiling a statement of many branches costs far more than running it.
+    fn settings(&self) -> &'static str {
+        match self {
+            Plan::Walk(_) => {
+                "SET LOCAL jit = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+            }
+            Plan::Index => "SET LOCAL jit = off",
+        }
+    }
+}
+
+/// The query as the engine folds it, and the plan for it.
+async fn prepare<C: GenericClient>(c: &C, req: &SearchRequest, tsquery: &str) -> Result<(String, Plan)> {
+    let conversations: Vec<String> = c
         .query(
-            WINDOW_SQL,
-            &[
-                &tsquery,
-                &req.user,
-                &top,
-                &floor,
-                &now_millis(),
-                &req.conversation_id,
-                &req.sender_id,
-                &req.before,
-                &req.after,
-                &limit,
-            ],
+            "SELECT conversation_id FROM members
+             WHERE user_id = $1 AND ($2::TEXT IS NULL OR conversation_id = $2) LIMIT $3",
+            &[&req.user, &req.conversation_id, &((MAX_WALKED + 1) as i64)],
         )
         .await
-        .db()?;
-    Ok(rows
+        .db()?
         .iter()
-        .map(|r| Candidate {
-            position: r.get(0),
-            created_at: r.get(0),
-            conversation_id: r.get(1),
-            sequence_number: r.get::<_, i64>(2).max(0) as u64,
-            text: r.get::<_, Option<String>>(3).unwrap_or_default(),
+        .map(|r| r.get(0))
+        .collect();
+    if conversations.is_empty() || conversations.len() > MAX_WALKED {
+        let folded =
+            c.query_one("SELECT to_tsquery('confab_search', $1)::TEXT", &[&tsquery]).await.db()?.get(0);
+        return Ok((folded, Plan::Index));
+    }
+    let branches: Vec<String> = (0..conversations.len())
+        .map(|i| {
+            format!(
+                "(SELECT created_at, search FROM messages WHERE conversation_id = ${}
+                  ORDER BY created_at DESC LIMIT $3)",
+                i + 4
+            )
         })
-        .collect())
+        .collect();
+    let sql = format!(
+        "WITH q AS (SELECT to_tsquery('confab_search', $1) AS query),
+              s AS (SELECT u.search FROM ({}) u ORDER BY u.created_at DESC LIMIT $3)
+         SELECT (SELECT query::TEXT FROM q),
+                (SELECT count(*) FROM s, q WHERE s.search @@ q.query),
+                (SELECT count(*) FROM s),
+                (SELECT COALESCE(sum(last_sequence), 0)::BIGINT FROM conversations
+                 WHERE conversation_id = ANY($2))",
+        branches.join(" UNION ALL ")
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tsquery, &conversations, &SAMPLE];
+    params.extend(conversations.iter().map(|id| id as &(dyn ToSql + Sync)));
+    let row = c.query_one(&sql, &params).await.db()?;
+    let (folded, matched, sampled, rows): (String, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    Ok((folded, Plan::choose(conversations, matched, sampled, rows)))
 }
 
-/// The window at `top`: positions are `createdAt`, which several messages may share, so a
-/// window ends between two instants, never inside one.
-async fn window<C: GenericClient>(
-    c: &C,
-    req: &SearchRequest,
-    tsquery: &str,
-    top: Option<i64>,
-) -> Result<Window> {
-    let mut found = candidates(c, req, tsquery, top, None, Some(WINDOW as i64)).await?;
-    let window_top = top.or(found.first().map(|f| f.position)).unwrap_or(i64::MIN);
-    if found.len() < WINDOW {
-        return Ok(Window { top: window_top, candidates: found, older: None });
+/// One search's plan, ready to fetch windows.
+struct Planned<'a> {
+    req: &'a SearchRequest,
+    /// The query as the engine folds it.
+    query: String,
+    plan: Plan,
+    sql: String,
+}
+
+impl Planned<'_> {
+    async fn candidates<C: GenericClient>(
+        &self,
+        c: &C,
+        top: Option<i64>,
+        floor: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Vec<Candidate>> {
+        let req = self.req;
+        let now = now_millis();
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&self.query, &top, &floor, &now, &req.sender_id, &req.before, &req.after, &limit];
+        match &self.plan {
+            Plan::Walk(conversations) => {
+                params.extend(conversations.iter().map(|id| id as &(dyn ToSql + Sync)))
+            }
+            Plan::Index => params.extend([&req.user as &(dyn ToSql + Sync), &req.conversation_id]),
+        }
+        let rows = c.query(&self.sql, &params).await.db()?;
+        Ok(rows
+            .iter()
+            .map(|r| Candidate {
+                position: r.get(0),
+                created_at: r.get(0),
+                conversation_id: r.get(1),
+                sequence_number: r.get::<_, i64>(2).max(0) as u64,
+                text: r.get::<_, Option<String>>(3).unwrap_or_default(),
+            })
+            .collect())
     }
-    let oldest = found.last().map_or(i64::MIN, |f| f.position);
-    if found.first().is_some_and(|f| f.position > oldest) {
-        // The oldest instant may go on past the limit: it starts the next window instead.
-        found.retain(|f| f.position > oldest);
-        Ok(Window { top: window_top, candidates: found, older: Some(oldest) })
-    } else {
-        // A whole window in one millisecond: take all of that instant.
-        let found = candidates(c, req, tsquery, Some(oldest), Some(oldest), None).await?;
-        Ok(Window { top: window_top, candidates: found, older: Some(oldest - 1) })
+
+    /// The window at `top`: positions are `createdAt`, which several messages may share, so a
+    /// window ends between two instants, never inside one.
+    async fn window<C: GenericClient>(&self, c: &C, top: Option<i64>) -> Result<Window> {
+        let mut found = self.candidates(c, top, None, Some(WINDOW as i64)).await?;
+        let window_top = top.or(found.first().map(|f| f.position)).unwrap_or(i64::MIN);
+        if found.len() < WINDOW {
+            return Ok(Window { top: window_top, candidates: found, older: None });
+        }
+        let oldest = found.last().map_or(i64::MIN, |f| f.position);
+        if found.first().is_some_and(|f| f.position > oldest) {
+            // The oldest instant may go on past the limit: it starts the next window instead.
+            found.retain(|f| f.position > oldest);
+            Ok(Window { top: window_top, candidates: found, older: Some(oldest) })
+        } else {
+            // A whole window in one millisecond: take all of that instant.
+            let found = self.candidates(c, Some(oldest), Some(oldest), None).await?;
+            Ok(Window { top: window_top, candidates: found, older: Some(oldest - 1) })
+        }
     }
 }
 
+/// Runs in the read-only transaction of the caller (`SET LOCAL` ends with it).
 pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Result<Vec<SearchHit>> {
     let Some(tsquery) = req.query.tsquery() else { return Ok(Vec::new()) };
+    let (query, plan) = prepare(c, req, &tsquery).await?;
+    c.batch_execute(plan.settings()).await.db()?;
+    let planned = Planned { req, query, sql: plan.sql(), plan };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
     while let Some(top) = pager.wants() {
-        pager.feed(window(c, req, &tsquery, top).await?);
+        pager.feed(planned.window(c, top).await?);
     }
     let mut hits = Vec::new();
     for key in pager.finish() {
@@ -109,4 +232,36 @@ pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Resu
         }
     }
     Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn common_words_walk_and_rare_words_use_the_index() {
+        // Four in ten of 50 000 messages: walking reads ~2 500 rows, the index ~20 000 matches.
+        assert_eq!(Plan::choose(ids(2), 200, 500, 50_000), Plan::Walk(ids(2)));
+        // One in a thousand: walking would read everything, the index reads ~50 matches.
+        assert_eq!(Plan::choose(ids(2), 1, 1000, 50_000), Plan::Index);
+        // None in the sample, or nothing sampled.
+        assert_eq!(Plan::choose(ids(2), 0, 500, 50_000), Plan::Index);
+        assert_eq!(Plan::choose(ids(2), 0, 0, 0), Plan::Index);
+        // A few messages in all: either is cheap, and the index reads fewer.
+        assert_eq!(Plan::choose(ids(2), 100, 100, 100), Plan::Index);
+    }
+
+    #[test]
+    fn a_walk_has_one_branch_per_conversation_and_one_limit_over_all() {
+        let sql = Plan::Walk(ids(3)).sql();
+        assert_eq!(sql.matches("UNION ALL").count(), 2);
+        assert!(sql.contains("conversation_id = $11"));
+        assert!(!sql.contains("$12"));
+        assert!(sql.trim_end().ends_with("ORDER BY w.created_at DESC LIMIT $8"));
+        assert!(Plan::Index.sql().contains("$10"));
+    }
 }

@@ -136,8 +136,8 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
         .db()?;
     conn.prepare_cached(
         "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
-                               reply_to, reply_to_sequence, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               reply_to, reply_to_sequence, expires_at, doc_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, confab_doc_id(?1, ?2))",
     )
     .and_then(|mut s| {
         s.execute(params![

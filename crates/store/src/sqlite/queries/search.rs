@@ -1,10 +1,15 @@
-//! Message search over the FTS5 index of migrations 0009, 0012 and 0013: candidates newest first,
-//! by document id (see `confab_core::rules::search` for windows, ranking and the cursor).
+//! Message search over the FTS5 index of migrations 0009, 0012, 0013 and 0017: candidates newest
+//! first, by document id (see `confab_core::rules::search` for windows, ranking and the cursor),
+//! and the writer's indexing of each batch's new messages ([`SearchBatch`]).
+
+use std::sync::Arc;
 
 use confab_core::ids::now_millis;
 use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
+use parking_lot::Mutex;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection};
 
 use super::messages;
@@ -19,43 +24,91 @@ const MAX_NAMED_CONVERSATIONS: usize = 500;
 /// rows out by descending document id from `?3` on (a bound it seeks to) and the `LIMIT` stops it,
 /// so a window costs its own size.
 const WINDOW_SQL: &str = "
-    SELECT f.rowid, d.conversation_id, d.sequence_number, m.created_at,
+    SELECT f.rowid, f.conversation_id, f.sequence_number, m.created_at,
            json_extract(m.content, '$.text')
     FROM message_search f
-    JOIN message_docs d ON d.doc_id = f.rowid
-    JOIN members mb ON mb.conversation_id = d.conversation_id AND mb.user_id = ?2
-    JOIN messages m ON m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number
+    JOIN members mb ON mb.conversation_id = f.conversation_id AND mb.user_id = ?2
+    JOIN messages m ON m.conversation_id = f.conversation_id AND m.sequence_number = f.sequence_number
     WHERE message_search MATCH ?1
       AND f.rowid <= ?3
       AND m.deleted_at IS NULL
       AND (m.expires_at IS NULL OR m.expires_at > ?4)
-      AND (?5 IS NULL OR d.conversation_id = ?5)
+      AND (?5 IS NULL OR f.conversation_id = ?5)
       AND (?6 IS NULL OR m.sender_id = ?6)
       AND (?7 IS NULL OR m.created_at < ?7)
       AND (?8 IS NULL OR m.created_at > ?8)
     ORDER BY f.rowid DESC
     LIMIT ?9";
 
-/// Where the writer's batch starts: the newest document id before it (see migration 0013).
-pub(crate) fn batch_start(conn: &Connection) -> Result<i64> {
-    conn.prepare_cached("SELECT COALESCE(MAX(doc_id), 0) FROM message_docs")
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .db()
+/// The search documents of the batch the writer is committing (migration 0017): ids handed out
+/// from `search_state.next_doc_id` as messages are written, and the messages given one, indexed
+/// together just before the batch commits (FTS5 writes its pending words out whenever a
+/// savepoint begins, and every write has one: indexing write by write made an index segment per
+/// message).
+#[derive(Debug, Default)]
+pub(crate) struct SearchBatch {
+    next: i64,
+    written: Vec<(i64, String, i64)>,
 }
 
-/// Indexes the documents the batch that started at `start` made, in its transaction, just
-/// before it commits: one FTS5 insert for the whole batch.
-pub(crate) fn index_batch(conn: &Connection, start: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO message_search (rowid, text, cid)
-         SELECT d.doc_id, json_extract(m.content, '$.text'), hex(d.conversation_id)
-         FROM message_docs d
-         JOIN messages m ON m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number
-         WHERE d.doc_id > ?1",
+pub(crate) type SharedBatch = Arc<Mutex<SearchBatch>>;
+
+/// Gives the writer's connection `confab_doc_id(conversation_id, sequence_number)`: the next
+/// document id, the message remembered for [`index_batch`]. Only the writer's statements can
+/// call it (`DIRECTONLY`: not from a trigger or a view).
+pub(crate) fn register(conn: &Connection, batch: SharedBatch) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "confab_doc_id",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |ctx| {
+            let conversation: String = ctx.get(0)?;
+            let sequence: i64 = ctx.get(1)?;
+            let mut batch = batch.lock();
+            let id = batch.next;
+            batch.next += 1;
+            batch.written.push((id, conversation, sequence));
+            Ok(id)
+        },
     )
-    .and_then(|mut s| s.execute([start]))
-    .db()
-    .map(|_| ())
+}
+
+/// When a batch begins: ids go on from where the last committed batch left them.
+pub(crate) fn batch_start(conn: &Connection, batch: &SharedBatch) -> Result<()> {
+    let next: i64 = conn
+        .prepare_cached("SELECT next_doc_id FROM search_state")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .db()?;
+    let mut batch = batch.lock();
+    batch.next = next;
+    batch.written.clear();
+    Ok(())
+}
+
+/// Just before the batch commits, in its transaction: indexes each message it wrote as it is
+/// now (edited or deleted since, or rolled back with its write: the row says so), and keeps the
+/// next id for the next batch.
+pub(crate) fn index_batch(conn: &Connection, batch: &SharedBatch) -> Result<()> {
+    let (next, written) = {
+        let mut batch = batch.lock();
+        (batch.next, std::mem::take(&mut batch.written))
+    };
+    let mut index = conn
+        .prepare_cached(
+            "INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
+             SELECT doc_id, json_extract(content, '$.text'), hex(conversation_id), conversation_id, sequence_number
+             FROM messages
+             WHERE conversation_id = ?1 AND sequence_number = ?2 AND doc_id = ?3
+               AND deleted_at IS NULL AND json_extract(content, '$.text') IS NOT NULL",
+        )
+        .db()?;
+    for (id, conversation, sequence) in &written {
+        index.execute(params![conversation, sequence, id]).db()?;
+    }
+    conn.prepare_cached("UPDATE search_state SET next_doc_id = ?1")
+        .and_then(|mut s| s.execute([next]))
+        .db()?;
+    Ok(())
 }
 
 /// The FTS5 query: the words in the text column and, when they are few enough to name, the
@@ -77,7 +130,7 @@ fn match_expression(conn: &Connection, req: &SearchRequest) -> Result<Option<Str
     if conversations.len() > MAX_NAMED_CONVERSATIONS {
         return Ok(Some(format!("text : ({words})")));
     }
-    // The same word `index_batch` writes: SQLite's `hex()` of the id's bytes.
+    // The same word the index holds: SQLite's `hex()` of the id's bytes.
     let ids: Vec<String> =
         conversations.iter().map(|c| c.bytes().map(|b| format!("{b:02X}")).collect()).collect();
     Ok(Some(format!("text : ({words}) AND cid : ({})", ids.join(" OR "))))
