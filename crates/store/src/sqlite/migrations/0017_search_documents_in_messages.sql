@@ -1,8 +1,15 @@
 -- A message carries its search document id itself, and the index keeps the message's key beside
 -- its words (unindexed, never searched), so a new message costs the index one row at the end of
 -- its own table instead of a row in `message_docs`, that table's index on the key and the
--- AUTOINCREMENT counter. The index keeps no word positions (`detail=column`): phrases are checked
--- on the window's texts (`confab_core::rules::search`), and ranking is computed there too.
+-- AUTOINCREMENT counter. The index keeps no word positions (`detail=column`) and no document
+-- lengths (`columnsize=0`): phrases are checked on the window's texts and ranking is computed
+-- there too (`confab_core::rules::search`), never by FTS5.
+--
+-- A document leaves the index by FTS5's `delete` command, which is given the words the document
+-- was indexed with: the row's text before the change (`OLD`), which is always what was indexed,
+-- since every change to it passes through the trigger below. Only documents in the index are
+-- deleted (a `delete` of words never indexed would corrupt it): not deleted, with text, and
+-- indexed by an earlier batch.
 --
 -- Ids come from `search_state.next_doc_id`, which the writer reads when a batch begins and
 -- advances when it commits (`search::SearchBatch`): ids are never reused, and their order is the
@@ -53,11 +60,15 @@ CREATE VIRTUAL TABLE message_search USING fts5(
     conversation_id UNINDEXED,
     sequence_number UNINDEXED,
     content = '',
-    contentless_delete = 1,
     contentless_unindexed = 1,
     detail = column,
+    columnsize = 0,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+
+-- Each commit adds one segment; merging 8 of a level at a time rather than 4 rewrites each
+-- document fewer times as it moves up the levels.
+INSERT INTO message_search (message_search, rank) VALUES ('automerge', 8);
 
 INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
     SELECT doc_id, json_extract(content, '$.text'), hex(conversation_id), conversation_id, sequence_number
@@ -71,19 +82,24 @@ INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
 -- commits. A change that leaves the text as it was (a reaction) does not touch the index.
 CREATE TRIGGER message_search_update AFTER UPDATE OF content, deleted_at ON messages
 WHEN OLD.doc_id IS NOT NULL
+ AND OLD.doc_id < (SELECT next_doc_id FROM search_state)
  AND (OLD.content IS NOT NEW.content OR OLD.deleted_at IS NOT NEW.deleted_at)
 BEGIN
-    DELETE FROM message_search WHERE rowid = OLD.doc_id;
+    INSERT INTO message_search (message_search, rowid, text, cid)
+        SELECT 'delete', OLD.doc_id, json_extract(OLD.content, '$.text'), hex(OLD.conversation_id)
+        WHERE OLD.deleted_at IS NULL AND json_extract(OLD.content, '$.text') IS NOT NULL;
     INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
         SELECT NEW.doc_id, json_extract(NEW.content, '$.text'), hex(NEW.conversation_id),
                NEW.conversation_id, NEW.sequence_number
-        WHERE NEW.deleted_at IS NULL
-          AND json_extract(NEW.content, '$.text') IS NOT NULL
-          AND NEW.doc_id < (SELECT next_doc_id FROM search_state);
+        WHERE NEW.deleted_at IS NULL AND json_extract(NEW.content, '$.text') IS NOT NULL;
 END;
 
 CREATE TRIGGER message_search_delete AFTER DELETE ON messages
 WHEN OLD.doc_id IS NOT NULL
+ AND OLD.doc_id < (SELECT next_doc_id FROM search_state)
+ AND OLD.deleted_at IS NULL
+ AND json_extract(OLD.content, '$.text') IS NOT NULL
 BEGIN
-    DELETE FROM message_search WHERE rowid = OLD.doc_id;
+    INSERT INTO message_search (message_search, rowid, text, cid)
+        VALUES ('delete', OLD.doc_id, json_extract(OLD.content, '$.text'), hex(OLD.conversation_id));
 END;

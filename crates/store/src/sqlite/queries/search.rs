@@ -87,23 +87,27 @@ pub(crate) fn batch_start(conn: &Connection, batch: &SharedBatch) -> Result<()> 
 
 /// Just before the batch commits, in its transaction: indexes each message it wrote as it is
 /// now (edited or deleted since, or rolled back with its write: the row says so), and keeps the
-/// next id for the next batch.
+/// next id for the next batch. One statement for the whole batch: FTS5 writes its pending words
+/// out at every statement's savepoint, so a statement per message made a segment per message.
 pub(crate) fn index_batch(conn: &Connection, batch: &SharedBatch) -> Result<()> {
     let (next, written) = {
         let mut batch = batch.lock();
         (batch.next, std::mem::take(&mut batch.written))
     };
-    let mut index = conn
-        .prepare_cached(
+    if !written.is_empty() {
+        let keys = serde_json::to_string(&written)
+            .map_err(|e| confab_core::Error::Internal(format!("search batch encoding: {e}")))?;
+        conn.prepare_cached(
             "INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
-             SELECT doc_id, json_extract(content, '$.text'), hex(conversation_id), conversation_id, sequence_number
-             FROM messages
-             WHERE conversation_id = ?1 AND sequence_number = ?2 AND doc_id = ?3
-               AND deleted_at IS NULL AND json_extract(content, '$.text') IS NOT NULL",
+             SELECT m.doc_id, json_extract(m.content, '$.text'), hex(m.conversation_id),
+                    m.conversation_id, m.sequence_number
+             FROM json_each(?1) AS w CROSS JOIN messages AS m
+             WHERE m.conversation_id = w.value ->> 1 AND m.sequence_number = w.value ->> 2
+               AND m.doc_id = w.value ->> 0
+               AND m.deleted_at IS NULL AND json_extract(m.content, '$.text') IS NOT NULL",
         )
+        .and_then(|mut s| s.execute([keys]))
         .db()?;
-    for (id, conversation, sequence) in &written {
-        index.execute(params![conversation, sequence, id]).db()?;
     }
     conn.prepare_cached("UPDATE search_state SET next_doc_id = ?1")
         .and_then(|mut s| s.execute([next]))
