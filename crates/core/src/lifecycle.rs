@@ -104,6 +104,8 @@ pub trait ExpiryStore: Send + Sync {
     /// reactions removed from storage, `deleted` from its `expiresAt`) and takes its
     /// conversation's next update sequence, so sync carries it. Returns the tombstones (to be
     /// announced as `message.updated`); each message is erased once, however many nodes sweep.
+    /// It may erase fewer than `limit` while more are due (the embedded store steps aside for a
+    /// write queued behind the batch); only an empty answer means nothing is due.
     async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Message>>;
     /// Removes up to `limit` messages stored before the retention that applies to their
     /// conversation at `now` ([`crate::rules::expiry::effective_days`] of `server_days` and the

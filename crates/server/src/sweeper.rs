@@ -4,7 +4,9 @@
 //! most: a batch holds at most `sweep_batch` messages, fewer when that would take longer than
 //! [`BATCH_TIME`] (the size follows how long the last batch took). A backlog (a million messages
 //! expiring at once) is worked off batch after batch, resting between batches as long as each
-//! took, so it never holds the writer for more than half the time. Every node runs one; the store makes concurrent
+//! took, so it never holds the writer for more than half the time; on the embedded store a batch
+//! also stops early when a write queues behind it, so that write waits for one message's erasure,
+//! not the batch. Every node runs one; the store makes concurrent
 //! sweeps safe. Each tombstone is announced as `message.updated`, like a delete. After each sweep,
 //! attachments no message links any more are collected, bytes and all.
 
@@ -25,12 +27,13 @@ pub(crate) const BATCH_TIME: Duration = Duration::from_millis(2);
 /// most of the work, and a slow disk would shrink the sweep to a crawl.
 const MIN_BATCH: u32 = 20;
 
-/// The size of the next batch after one of `size` messages took `took`: scaled towards
-/// [`BATCH_TIME`], at most doubling per batch, between [`MIN_BATCH`] and `max`.
-pub(crate) fn next_batch_size(size: u32, took: Duration, max: u32) -> u32 {
+/// The size of the next batch after a batch of `size` erased `done` messages in `took` (fewer
+/// than asked when it stepped aside for a waiting write): as many as [`BATCH_TIME`] holds at
+/// that pace, at most double `size`, between [`MIN_BATCH`] and `max`.
+pub(crate) fn next_batch_size(size: u32, done: u64, took: Duration, max: u32) -> u32 {
     let max = max.max(1);
     let took = took.as_secs_f64().max(1e-6);
-    let scaled = f64::from(size) * BATCH_TIME.as_secs_f64() / took;
+    let scaled = done.max(1) as f64 * BATCH_TIME.as_secs_f64() / took;
     (scaled.min(f64::from(size) * 2.0).floor() as u32).clamp(MIN_BATCH.min(max), max)
 }
 
@@ -60,10 +63,11 @@ pub(crate) async fn sweep(
         lifecycle.announce_expired(erased).await;
         swept.expired += n;
         metrics::counter!("confab_messages_expired_total").increment(n);
-        if n < u64::from(size) {
+        // A short batch is not the end: the store may have stepped aside for a waiting write.
+        if n == 0 {
             break;
         }
-        size = next_batch_size(size, took, max);
+        size = next_batch_size(size, n, took, max);
         pause(started).await;
     }
     let mut size = max;
@@ -76,7 +80,7 @@ pub(crate) async fn sweep(
         if n < u64::from(size) {
             break;
         }
-        size = next_batch_size(size, took, max);
+        size = next_batch_size(size, n, took, max);
         pause(started).await;
     }
     Ok(swept)
@@ -126,13 +130,16 @@ mod tests {
     fn batches_shrink_towards_the_time_budget_and_grow_back_slowly() {
         let ms = Duration::from_millis;
         // 200 messages in 20 ms: 10 per ms, so 20 fit in the budget.
-        assert_eq!(next_batch_size(200, ms(20), 200), 20);
+        assert_eq!(next_batch_size(200, 200, ms(20), 200), 20);
         // Quick batches grow, at most doubling.
-        assert_eq!(next_batch_size(20, Duration::from_micros(100), 200), 40);
-        assert_eq!(next_batch_size(150, Duration::from_micros(100), 200), 200);
+        assert_eq!(next_batch_size(20, 20, Duration::from_micros(100), 200), 40);
+        assert_eq!(next_batch_size(150, 150, Duration::from_micros(100), 200), 200);
+        // A batch cut short by a waiting write is sized by its pace, not by its count.
+        assert_eq!(next_batch_size(100, 10, ms(1), 200), 20);
+        assert_eq!(next_batch_size(100, 50, ms(1), 200), 100);
         // A slow disk does not shrink batches below the floor; a small maximum is kept.
-        assert_eq!(next_batch_size(20, ms(500), 200), MIN_BATCH);
-        assert_eq!(next_batch_size(5, ms(500), 5), 5);
-        assert_eq!(next_batch_size(1, Duration::ZERO, 1), 1);
+        assert_eq!(next_batch_size(20, 20, ms(500), 200), MIN_BATCH);
+        assert_eq!(next_batch_size(5, 5, ms(500), 5), 5);
+        assert_eq!(next_batch_size(1, 1, Duration::ZERO, 1), 1);
     }
 }

@@ -15,7 +15,6 @@ mod queries;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -69,32 +68,30 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
-    /// Tells the checkpoint thread to stop when the store is dropped.
-    checkpointer: Arc<AtomicBool>,
+    /// Dropped with the store, which wakes the checkpoint thread to stop.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.checkpointer.store(true, Ordering::Relaxed);
-    }
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often the WAL is copied back into the database file. Each checkpoint ends with an fsync
+/// of that file, and the next commit's fsync waits for the disk to take all of it: checkpoints
+/// every 500 ms put a sweep of a million expired messages in the tail of every commit (p99 2.4×
+/// idle), every 50 ms made it worse (3.5×), every 5 s brought it to 1.5× (`docs/benchmarks.md`).
+/// The WAL holds up to this long of writes.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Checkpoints the WAL from a thread of its own (PASSIVE: never blocks the writer or readers), so no
 /// commit ever waits for a checkpoint's copy and fsync of the database file, as it would with
 /// SQLite's automatic checkpoints, which run inside the committing transaction.
-fn start_checkpointer(path: &Path) -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
+fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let conn = Connection::open(path).db()?;
     configure(&conn).db()?;
-    let flag = stop.clone();
     std::thread::Builder::new()
         .name("confab-sqlite-checkpoint".into())
         .spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(CHECKPOINT_EVERY);
+            // Nothing is ever sent: the wait ends by timeout (checkpoint) or by the store's drop.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
                 }
@@ -204,7 +201,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer,
             readers: Arc::new(Mutex::new(Vec::new())),
-            checkpointer,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -446,7 +443,8 @@ impl LifecycleStore for SqliteStore {
 #[async_trait]
 impl ExpiryStore for SqliteStore {
     async fn expire_messages(&self, now: i64, limit: u32) -> Result<Vec<Message>> {
-        self.write(move |c| expiry::expire(c, now, limit)).await
+        let waiting = self.writer.waiting();
+        self.write(move |c| expiry::expire(c, now, limit, &|| waiting.any())).await
     }
 
     async fn apply_retention(&self, now: i64, server_days: u32, limit: u32) -> Result<u64> {

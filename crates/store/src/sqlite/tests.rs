@@ -290,6 +290,69 @@ async fn writes_and_edits_in_one_batch_are_indexed_as_they_end() {
     assert_eq!(plain, ["kept", "later"]);
 }
 
+/// A sweep batch stops at the first message after which another write is queued, so that write
+/// waits for one erasure, not the whole batch; the sweeper's next calls erase the rest.
+#[tokio::test]
+async fn a_sweep_batch_steps_aside_for_a_write_queued_behind_it() {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use confab_core::store::NewMessage;
+    use confab_proto::GroupSettings;
+
+    type Later = Pin<Box<dyn Future<Output = confab_core::Result<()>> + Send>>;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteStore::open(&dir.path().join("confab.db")).unwrap());
+    let store: SharedStore = sqlite.clone();
+    let a = crate::conformance::user(&store, "ivy").await;
+    let g = crate::conformance::group(&store, &a, &[], GroupSettings::default()).await;
+    let mut last = 0;
+    for i in 0..30 {
+        let mut m =
+            NewMessage::new(format!("m{i}"), g.clone(), a.clone(), crate::conformance::text("soon gone"));
+        m.expires_in = Some(1);
+        last = store.append(m, None).await.unwrap().message.timestamp;
+    }
+    let at = last + 2_000;
+
+    let writer = sqlite.writer.clone();
+    let later: Arc<parking_lot::Mutex<Option<Later>>> = Arc::default();
+    let slot = later.clone();
+    let erased = sqlite
+        .writer
+        .submit(
+            move |c| {
+                let waiting = writer.waiting();
+                // The first time the batch asks, a write arrives behind it.
+                let others = || {
+                    let mut slot = slot.lock();
+                    if slot.is_none() {
+                        *slot = Some(Box::pin(writer.submit(|_| Ok(()), None)));
+                    }
+                    waiting.any()
+                };
+                super::queries::expiry::expire(c, at, 100, &others)
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(erased.len(), 1, "stepped aside after one message");
+    let queued = later.lock().take().expect("a write was queued");
+    queued.await.unwrap();
+    assert!(!sqlite.writer.waiting().any());
+    let mut rest = 0;
+    loop {
+        let n = store.expire_messages(at, 100).await.unwrap().len();
+        if n == 0 {
+            break;
+        }
+        rest += n;
+    }
+    assert_eq!(rest, 29);
+}
+
 /// The WAL is never cut while serving (that stalled the commit that did it) but is given back
 /// when the store shuts down.
 #[tokio::test]

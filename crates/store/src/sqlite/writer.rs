@@ -4,6 +4,8 @@
 //! released only after the batch's `COMMIT` (and its fsync) succeeded.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use confab_core::{Error, Result};
 use rusqlite::Connection;
@@ -75,13 +77,35 @@ enum Command {
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: mpsc::Sender<Command>,
+    waiting: Waiting,
+}
+
+/// How many writes are queued behind the one running: a long write that can stop part way (the
+/// sweeper's batch) stops when another is waiting, so that one waits for a single step, not for
+/// the whole batch.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    pub(crate) fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
 }
 
 impl Writer {
     pub(crate) fn start(conn: Connection, hook: Box<dyn BatchHook>) -> std::io::Result<Writer> {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
-        std::thread::Builder::new().name("confab-sqlite-writer".into()).spawn(move || run(conn, hook, rx))?;
-        Ok(Writer { queue })
+        let waiting = Waiting::default();
+        let counter = waiting.clone();
+        std::thread::Builder::new()
+            .name("confab-sqlite-writer".into())
+            .spawn(move || run(conn, hook, rx, counter))?;
+        Ok(Writer { queue, waiting })
+    }
+
+    /// The count of writes queued and not yet started.
+    pub(crate) fn waiting(&self) -> Waiting {
+        self.waiting.clone()
     }
 
     /// Queues `work` now (call order is commit order) and returns a receiver for its result.
@@ -96,7 +120,11 @@ impl Writer {
     {
         let (reply, rx) = oneshot::channel();
         let job = Box::new(TypedJob { work: Some(work), result: None, on_commit, reply });
+        self.waiting.0.fetch_add(1, Ordering::Relaxed);
         let queued = self.queue.try_send(Command::Write(job));
+        if queued.is_err() {
+            self.waiting.0.fetch_sub(1, Ordering::Relaxed);
+        }
         async move {
             match queued {
                 Ok(()) => {
@@ -125,17 +153,21 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut hook: Box<dyn BatchHook>, mut rx: mpsc::Receiver<Command>) {
+fn run(conn: Connection, mut hook: Box<dyn BatchHook>, mut rx: mpsc::Receiver<Command>, waiting: Waiting) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let take = |batch: &mut Vec<Box<dyn Job>>, job| {
+        waiting.0.fetch_sub(1, Ordering::Relaxed);
+        batch.push(job);
+    };
     while let Some(first) = rx.blocking_recv() {
         let mut stop = None;
         match first {
-            Command::Write(job) => batch.push(job),
+            Command::Write(job) => take(&mut batch, job),
             Command::Stop(tx) => stop = Some(tx),
         }
         while stop.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Command::Write(job)) => batch.push(job),
+                Ok(Command::Write(job)) => take(&mut batch, job),
                 Ok(Command::Stop(tx)) => stop = Some(tx),
                 Err(_) => break,
             }

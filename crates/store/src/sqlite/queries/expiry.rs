@@ -14,8 +14,15 @@ use crate::sqlite::error::SqlResult;
 /// The content every tombstone holds.
 const TOMBSTONE: &str = r#"{"type":"deleted"}"#;
 
-/// Erases up to `limit` messages due at `now` (see `ExpiryStore::expire_messages`).
-pub(crate) fn expire(conn: &Connection, now: i64, limit: u32) -> Result<Vec<Message>> {
+/// Erases up to `limit` messages due at `now` (see `ExpiryStore::expire_messages`), fewer when
+/// `others_waiting` says another write is queued behind this one: that write then waits for one
+/// message's erasure, not the batch's (the sweeper comes back for the rest).
+pub(crate) fn expire(
+    conn: &Connection,
+    now: i64,
+    limit: u32,
+    others_waiting: &dyn Fn() -> bool,
+) -> Result<Vec<Message>> {
     let due: Vec<(String, i64)> = {
         let mut stmt = conn
             .prepare_cached(
@@ -29,6 +36,9 @@ pub(crate) fn expire(conn: &Connection, now: i64, limit: u32) -> Result<Vec<Mess
     };
     let mut erased = Vec::with_capacity(due.len());
     for (id, sequence) in &due {
+        if !erased.is_empty() && others_waiting() {
+            break;
+        }
         let update_sequence: i64 = conn
             .prepare_cached(
                 "UPDATE conversations SET last_update_sequence = last_update_sequence + 1
