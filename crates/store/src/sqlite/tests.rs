@@ -255,6 +255,15 @@ async fn writes_and_edits_in_one_batch_are_indexed_as_they_end() {
         at: now_millis(),
     };
     let kept = store.append(message("kept", "plain words"), None);
+    // A write that stored a message and then failed leaves nothing in the index.
+    let failing = message("ghost", "ghost words");
+    let ghost = sqlite.writer.submit(
+        move |c| {
+            super::queries::messages::append(c, &failing, now_millis())?;
+            Err::<(), _>(confab_core::Error::Internal("failed after the append".into()))
+        },
+        None,
+    );
     let edited = store.append(message("edited", "first draft"), None);
     let deleted = store.append(message("deleted", "draft to delete"), None);
     let edit = change(
@@ -267,6 +276,7 @@ async fn writes_and_edits_in_one_batch_are_indexed_as_they_end() {
     release.send(()).unwrap();
     gate.await.unwrap();
     kept.await.unwrap();
+    assert!(ghost.await.is_err());
     edited.await.unwrap();
     deleted.await.unwrap();
     edit.await.unwrap();
@@ -281,6 +291,7 @@ async fn writes_and_edits_in_one_batch_are_indexed_as_they_end() {
         }
     };
     assert_eq!(find("plain").await, ["kept"]);
+    assert!(find("ghost").await.is_empty(), "a rolled back write is not indexed");
     assert_eq!(find("final").await, ["edited"]);
     assert!(find("draft").await.is_empty(), "neither the edited nor the deleted text is found");
     // And the next batch indexes only its own messages.
