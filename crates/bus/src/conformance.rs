@@ -114,6 +114,11 @@ impl Recorder {
         assert!(waited.is_ok(), "timed out waiting for {what}");
     }
 
+    /// Waits (at most [`WAIT`]) until this node has seen `event`.
+    pub(crate) async fn wait_for_event(&self, event: &ClusterEvent) {
+        self.wait_for(&format!("{event:?}"), |seen| seen.events.contains(event)).await
+    }
+
     /// The frames `user` got on this node, in arrival order.
     pub fn frames_of(&self, user: &str) -> Vec<String> {
         self.seen.lock().frames.iter().filter(|r| r.user == user).map(|r| r.frame.clone()).collect()
@@ -136,7 +141,7 @@ impl Recorder {
             .collect()
     }
 
-    fn count_event(&self, event: &ClusterEvent) -> usize {
+    pub(crate) fn count_event(&self, event: &ClusterEvent) -> usize {
         self.seen.lock().events.iter().filter(|e| *e == event).count()
     }
 }

@@ -591,6 +591,7 @@ fn resolve(mut args: ServeArgs, mut file: FileConfig) -> (ServerConfig, String) 
 }
 
 pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    confab_server::failpoints::configure_from_env().map_err(anyhow::Error::msg)?;
     let file = match args.config.take() {
         Some(path) => read_file(&path)?,
         None => FileConfig::default(),

@@ -59,6 +59,10 @@ pub enum ClusterEvent {
     /// A user was banned (`banned`) or unbanned (already recorded in the store): every node drops
     /// what it cached of the user's ban and, when banned, closes the user's sockets.
     BanChanged { user_id: String, banned: bool },
+    /// A node stopped heartbeating and was removed from the cluster; it was last heard from at
+    /// `last_seen` (ms since the epoch). Messages it committed shortly before may never have been
+    /// published: every node reads them back from the store for its connections.
+    NodeGone { node_id: String, last_seen: i64 },
 }
 
 /// Which tokens of a user a [`ClusterEvent::SessionsRevoked`] revokes.

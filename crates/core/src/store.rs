@@ -368,6 +368,22 @@ pub trait MessageStore: Send + Sync {
     /// Offline recovery: for each listed conversation `user` belongs to, up to `limit` messages
     /// after the cursor; every other conversation of the user comes back in `newConversations`.
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse>;
+    /// Conversations with messages committed at or after `since` (ms since the epoch), most
+    /// recently active first, at most `limit`: each with the range committed since then, looked
+    /// for among its newest `depth` messages. After a node died, what it committed but may not
+    /// have published is in these ranges.
+    async fn committed_since(&self, since: i64, depth: u64, limit: u32) -> Result<Vec<CommittedRange>>;
+}
+
+/// Messages of one conversation committed since some time (see
+/// [`MessageStore::committed_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedRange {
+    pub conversation_id: String,
+    /// The oldest message committed since then (within the depth looked at).
+    pub first_sequence: u64,
+    /// The conversation's newest message.
+    pub last_sequence: u64,
 }
 
 /// How a per-member marker moved: `current == previous` when the call changed nothing.

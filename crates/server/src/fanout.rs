@@ -245,6 +245,9 @@ async fn publish_in(committed: Committed, store: &SharedStore, bus: &SharedBus, 
         Order { conversation_id: message.conversation_id.as_str().into(), sequence: message.sequence_number };
     let frame = ServerEnvelope::new(None, ServerFrame::MessageNew(message)).to_json();
     let count = recipients.len();
+    // Committed, not yet published: where a node killed now would leave the others to find the
+    // message in the store (see `ordering::Ordering::catch_up`).
+    fail::fail_point!("fanout-before-publish", |_| crate::failpoints::die());
     // Both buses queue the frame on this node's connections before `publish` returns.
     bus.publish(Delivery {
         recipients,

@@ -34,6 +34,7 @@ pub mod api_keys;
 mod app;
 mod auth;
 pub mod config;
+pub mod failpoints;
 mod fanout;
 mod hub;
 pub mod invites;

@@ -177,6 +177,11 @@ const SERIES: &[(&str, Kind, &str)] = &[
         "Holes in a conversation's message.new frames this node filled from the store (a frame ahead of its predecessor waited 50 ms).",
     ),
     (
+        "confab_order_caught_up_total",
+        Kind::Counter,
+        "Messages handed out after another node died: read back from the store because the dead node may have committed them without publishing.",
+    ),
+    (
         "confab_order_gaps_skipped_total",
         Kind::Counter,
         "Holes stepped over without reading them back: no connection here old enough to need them, or beyond 1000 messages (clients sync).",

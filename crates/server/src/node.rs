@@ -2,8 +2,9 @@
 //! conversation's sequence order, see [`crate::ordering`]), membership changes that make
 //! cached member lists and presence watches stale, cluster-wide presence changes for local
 //! watchers, revoked sessions (cached revocations dropped, covered connections closed), blocks
-//! (cached pairs dropped, presence between the two ended) and bans (cached bans dropped, a banned
-//! user's connections closed).
+//! (cached pairs dropped, presence between the two ended), bans (cached bans dropped, a banned
+//! user's connections closed) and dead nodes (what they committed but may not have published is
+//! read back, see [`Ordering::catch_up`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -80,6 +81,11 @@ impl DeliveryHandler for NodeHandler {
                     let closed = self.hub.close_user(user_id, CloseReason::Banned);
                     tracing::debug!(user = %user_id, closed, "closed connections of a banned user");
                 }
+            }
+            ClusterEvent::NodeGone { node_id, last_seen } => {
+                tracing::info!(node = %node_id, "a node died: reading back what it may not have published");
+                let (ordering, last_seen) = (self.ordering.clone(), *last_seen);
+                tokio::spawn(async move { ordering.catch_up(last_seen).await });
             }
         }
     }

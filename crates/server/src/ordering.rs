@@ -3,6 +3,11 @@
 //! published them. In a cluster they come through Redis from several publishers, whose frames
 //! race each other; on any node, a fan-out queue that spilled skips some.
 //!
+//! When another node dies, its last messages may be committed but never published, and nothing
+//! later may come to reveal the hole: every node then reads back what was committed shortly
+//! before the dead node was last heard from and hands out what its cursors say did not go out
+//! ([`Ordering::catch_up`]).
+//!
 //! Each conversation has a cursor here: the next sequence number to hand out. A frame at the
 //! cursor goes out at once, followed by any held frames it unblocks. A frame ahead of the cursor
 //! is held; if what it waits for has not arrived within [`HOLD`], the missing messages are read
@@ -26,7 +31,7 @@
 //! expected), so memory follows the conversations active recently; the check runs now and then
 //! as frames arrive (no timer of its own).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +62,11 @@ const FILL_PAGE: u32 = 200;
 pub const RACE: Duration = Duration::from_secs(2);
 /// Messages before the first frame read to find where the stream starts.
 const START_PAGE: u64 = 32;
+/// After a node died, messages it committed since this long before it was last heard from are
+/// read back: one committed earlier waited in its fan-out queue at most this long.
+pub const CATCH_UP_MARGIN: Duration = Duration::from_secs(10);
+/// Conversations read back after a node died, at most (the most recently active).
+const CATCH_UP_CONVERSATIONS: u32 = 100_000;
 
 /// One conversation's cursor and what waits behind a gap.
 struct Stream {
@@ -65,11 +75,24 @@ struct Stream {
     /// handed out here.
     floor: u64,
     held: BTreeMap<u64, Delivery>,
+    /// Sequence numbers below `floor` handed out anyway (late frames, messages read back after a
+    /// node died), so that none goes out twice; at most [`MAX_HELD`], the oldest forgotten first.
+    late: BTreeSet<u64>,
     /// A fill task is waiting or running for this conversation.
     filling: bool,
     /// The stream's start is being looked up: everything is held until [`Streams::begin`].
     starting: bool,
     touched: Instant,
+}
+
+/// What [`Streams::catch_up`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CaughtUp {
+    /// Handed out what was missing here; `fill` when a gap before a held frame is left and no
+    /// fill is running for it (the caller starts one).
+    Done { handed_out: u64, fill: bool },
+    /// The stream's start is being looked up: try again shortly.
+    Busy,
 }
 
 /// What [`Streams::accept`] did with a frame.
@@ -112,6 +135,7 @@ impl Streams {
                     next: order.sequence,
                     floor: order.sequence,
                     held: BTreeMap::new(),
+                    late: BTreeSet::new(),
                     filling: false,
                     // The very first message has nothing before it to wait for.
                     starting: order.sequence > 1,
@@ -126,7 +150,11 @@ impl Streams {
             return if created { Accepted::Starting } else { Accepted::Held { fill: false } };
         }
         if order.sequence < s.floor {
-            // Older than the first frame seen here, so never handed out: late, but not lost.
+            // Older than the first frame seen here, so not handed out with the stream: late, but
+            // not lost (unless it went out late already).
+            if !handed_out_late(&mut s, order.sequence) {
+                return Accepted::Stale;
+            }
             out(delivery);
             return Accepted::Delivered;
         }
@@ -218,6 +246,65 @@ impl Streams {
         more
     }
 
+    /// Hands out messages read back from the store after a node died (`filled`, ascending, as
+    /// in [`Streams::fill`]) that this node has not handed out: those from the cursor on, those
+    /// older than where the stream began here that did not go out late, and all of them when the
+    /// conversation has no cursor here (nothing of it went out recently). A message missing from
+    /// `filled` is no longer in the store and is stepped over.
+    pub fn catch_up(
+        &self,
+        conversation: &str,
+        filled: &[(u64, Delivery, i64)],
+        now: Instant,
+        out_filled: impl Fn(&Delivery, i64),
+        out: impl Fn(&Delivery),
+    ) -> CaughtUp {
+        let Some(first) = filled.first().map(|(sequence, ..)| *sequence) else {
+            return CaughtUp::Done { handed_out: 0, fill: false };
+        };
+        let stream = self
+            .streams
+            .entry(conversation.into())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Stream {
+                    next: first,
+                    floor: first,
+                    held: BTreeMap::new(),
+                    late: BTreeSet::new(),
+                    filling: false,
+                    starting: false,
+                    touched: now,
+                }))
+            })
+            .clone();
+        let mut s = stream.lock();
+        if s.starting {
+            return CaughtUp::Busy;
+        }
+        s.touched = now;
+        let mut handed_out = 0;
+        for (sequence, delivery, committed_at) in filled {
+            if *sequence >= s.next {
+                out_filled(delivery, *committed_at);
+                s.next = sequence + 1;
+                handed_out += 1;
+            } else if *sequence < s.floor && handed_out_late(&mut s, *sequence) {
+                // Committed before the stream here began and never handed out: late, not lost.
+                out_filled(delivery, *committed_at);
+                handed_out += 1;
+            }
+        }
+        release(&mut s, &out);
+        let fill = !s.held.is_empty() && !s.filling;
+        s.filling |= fill;
+        CaughtUp::Done { handed_out, fill }
+    }
+
+    /// The cursor of `conversation`: the next sequence number to hand out here.
+    pub fn next(&self, conversation: &str) -> Option<u64> {
+        self.streams.get(conversation).map(|s| s.lock().next)
+    }
+
     /// Whether `conversation` holds so many frames that its gap is filled without waiting.
     pub fn crowded(&self, conversation: &str) -> bool {
         self.streams.get(conversation).is_some_and(|s| s.lock().held.len() >= MAX_HELD)
@@ -231,11 +318,17 @@ impl Streams {
         });
         self.streams.len()
     }
+}
 
-    #[cfg(test)]
-    fn next(&self, conversation: &str) -> Option<u64> {
-        self.streams.get(conversation).map(|s| s.lock().next)
+/// Records that `sequence`, below the stream's floor, goes out now; false if it went out already.
+fn handed_out_late(s: &mut Stream, sequence: u64) -> bool {
+    if !s.late.insert(sequence) {
+        return false;
     }
+    if s.late.len() > MAX_HELD {
+        s.late.pop_first();
+    }
+    true
 }
 
 /// Hands out the held frames that follow the cursor, advancing it.
@@ -323,6 +416,61 @@ impl Ordering {
             Accepted::Stale => metrics::counter!("confab_order_repeats_dropped_total").increment(1),
             Accepted::Delivered | Accepted::Held { fill: false } => {}
         }
+    }
+
+    /// After a node died, last heard from at `last_seen` (ms since the epoch): hands this node's
+    /// connections the messages committed since [`CATCH_UP_MARGIN`] before then that did not reach
+    /// them. The dead node may have committed them and died before publishing; if it did publish
+    /// them, the cursors know, and nothing goes out twice. Each goes only to connections opened
+    /// before it was committed (later ones synced it).
+    pub async fn catch_up(self: &Arc<Self>, last_seen: i64) {
+        let since = last_seen.saturating_sub(CATCH_UP_MARGIN.as_millis() as i64);
+        let ranges = match self.store.committed_since(since, MAX_FILL, CATCH_UP_CONVERSATIONS).await {
+            Ok(ranges) => ranges,
+            Err(e) => {
+                tracing::warn!(error = %e, "after a node died: recent messages not read back (clients will sync)");
+                return;
+            }
+        };
+        let mut caught_up = 0;
+        for range in ranges {
+            let conversation = range.conversation_id.as_str();
+            // A cursor here says what went out already (from it on, nothing; below where its
+            // stream began, perhaps nothing); without one, nothing did recently.
+            let from =
+                self.streams.next(conversation).map_or(range.first_sequence, |n| n.min(range.first_sequence));
+            let from = from.max(range.last_sequence.saturating_sub(MAX_FILL - 1));
+            let filled = self.read(conversation, from, range.last_sequence + 1).await;
+            // A conversation whose first frame here just arrived is busy until the store says
+            // where its stream starts (one read).
+            let mut tries = 0;
+            loop {
+                let outcome = self.streams.catch_up(
+                    conversation,
+                    &filled,
+                    Instant::now(),
+                    |d, committed_at| self.hub.deliver_to_connected_before(d, committed_at),
+                    |d| self.hub.deliver(d),
+                );
+                match outcome {
+                    CaughtUp::Done { handed_out, fill } => {
+                        caught_up += handed_out;
+                        if fill {
+                            let (this, conversation) = (self.clone(), range.conversation_id.clone());
+                            tokio::spawn(async move { this.fill(&conversation).await });
+                        }
+                        break;
+                    }
+                    CaughtUp::Busy if tries < 100 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    CaughtUp::Busy => break,
+                }
+            }
+        }
+        metrics::counter!("confab_order_caught_up_total").increment(caught_up);
+        tracing::info!(messages = caught_up, "after a node died: recent messages read back and handed out");
     }
 
     /// Waits [`HOLD`] (unless the conversation is crowded), then reads each gap still open from
@@ -556,6 +704,51 @@ mod tests {
         assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:6", "c:9"]);
         assert_eq!(streams.next("c"), Some(10));
         assert_eq!(streams.gap("c"), None, "nothing left to fill");
+    }
+
+    #[test]
+    fn a_catch_up_hands_out_only_what_did_not_go_out_and_starts_unseen_streams() {
+        let streams = Streams::default();
+        let out = StdMutex::new(Vec::new());
+        let push = |d: &Delivery| out.lock().unwrap().push(String::from_utf8_lossy(&d.frame).into_owned());
+        let read = |c: &str, sequences: &[u64]| -> Vec<(u64, Delivery, i64)> {
+            sequences.iter().map(|&s| (s, frame(c, s).0, 0)).collect()
+        };
+        // 1 and 2 went out here; the dead node committed 3 and 4 without publishing; 6 arrived
+        // (published by a live node) and waits for 5.
+        run(&streams, &[1, 2, 6]);
+        let outcome = streams.catch_up("c", &read("c", &[2, 3, 4]), Instant::now(), |d, _| push(d), push);
+        assert_eq!(outcome, CaughtUp::Done { handed_out: 2, fill: false }, "a fill already waits for 5");
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["c:3", "c:4"]);
+        assert_eq!(streams.gap("c"), Some((5, 6)));
+        // Caught up twice (two nodes announced the same death): nothing goes out again.
+        let outcome = streams.catch_up("c", &read("c", &[3, 4]), Instant::now(), |d, _| push(d), push);
+        assert_eq!(outcome, CaughtUp::Done { handed_out: 0, fill: false });
+        // A conversation never seen here: everything read back goes out, and the stream starts.
+        let outcome = streams.catch_up("new", &read("new", &[7, 9]), Instant::now(), |d, _| push(d), push);
+        assert_eq!(outcome, CaughtUp::Done { handed_out: 2, fill: false }, "8 is no longer stored");
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["new:7", "new:9"]);
+        assert_eq!(streams.next("new"), Some(10));
+        let (d, o) = frame("new", 9);
+        assert_eq!(streams.accept(&d, &o, Instant::now(), push), Accepted::Stale, "its frame, late");
+        // A stream whose start is being looked up is busy; caught up once it has begun.
+        let (d, o) = frame("starting", 5);
+        assert_eq!(streams.accept(&d, &o, Instant::now(), push), Accepted::Starting);
+        let caught = read("starting", &[4, 5]);
+        assert_eq!(
+            streams.catch_up("starting", &caught, Instant::now(), |d, _| push(d), push),
+            CaughtUp::Busy
+        );
+        assert!(!streams.begin("starting", 5, push));
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["starting:5"]);
+        // 4 was committed too long before 5 to be waited for: it goes out now, late, once.
+        let outcome = streams.catch_up("starting", &caught, Instant::now(), |d, _| push(d), push);
+        assert_eq!(outcome, CaughtUp::Done { handed_out: 1, fill: false });
+        assert_eq!(std::mem::take(&mut *out.lock().unwrap()), ["starting:4"]);
+        let outcome = streams.catch_up("starting", &caught, Instant::now(), |d, _| push(d), push);
+        assert_eq!(outcome, CaughtUp::Done { handed_out: 0, fill: false });
+        let (d, o) = frame("starting", 4);
+        assert_eq!(streams.accept(&d, &o, Instant::now(), push), Accepted::Stale, "its frame, late");
     }
 
     #[test]

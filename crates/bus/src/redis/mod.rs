@@ -8,7 +8,9 @@
 //!   (newline-separated), for push notifications, which skip live devices.
 //! - `P:node:{id}:users` set: users with devices on a node (to clean up after a dead node).
 //! - `P:nodes` sorted set: node id → last heartbeat (ms). A node silent for [`NODE_TIMEOUT_MS`] is
-//!   dead: any node removes its entries and announces the resulting presence changes.
+//!   dead: any node removes its entries, announces the resulting presence changes and broadcasts
+//!   `NodeGone`, on which every node reads back what the dead node may have committed but not
+//!   published (see the server's ordering).
 //! - channel `P:node:{id}`: frames for one node; channel `P:events`: events for every node.
 //!
 //! Presence updates run as one Lua script (set this node's field, aggregate over live nodes,
@@ -445,13 +447,14 @@ async fn run_heartbeat(
                     let _ = ops.send(Op::Devices { user, devices });
                 }
             }
-            let dead: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            let dead: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
                 .arg(keys.nodes())
                 .arg("-inf")
                 .arg(now_millis() - NODE_TIMEOUT_MS)
+                .arg("WITHSCORES")
                 .query_async(&mut conn)
                 .await?;
-            for node in dead.into_iter().filter(|n| *n != keys.node) {
+            for (node, last_seen) in dead.into_iter().filter(|(n, _)| *n != keys.node) {
                 let users: Vec<String> =
                     redis::cmd("SMEMBERS").arg(keys.node_users(&node)).query_async(&mut conn).await?;
                 let mut pipe = redis::pipe();
@@ -460,9 +463,17 @@ async fn run_heartbeat(
                     pipe.cmd("HDEL").arg(keys.devices(user)).arg(&node).ignore();
                 }
                 pipe.cmd("DEL").arg(keys.node_users(&node)).ignore();
-                pipe.cmd("ZREM").arg(keys.nodes()).arg(&node).ignore();
-                pipe.query_async::<()>(&mut conn).await?;
+                pipe.cmd("ZREM").arg(keys.nodes()).arg(&node);
+                let (removed,): (u32,) = pipe.query_async(&mut conn).await?;
                 tracing::info!(node, users = users.len(), "redis bus: removed a dead node");
+                // Several nodes may clean up the same dead node; the one whose ZREM removed it
+                // tells the cluster, so each node reads its unpublished messages back once.
+                if removed == 1 {
+                    let _ = ops.send(Op::Broadcast(ClusterEvent::NodeGone {
+                        node_id: node,
+                        last_seen: last_seen as i64,
+                    }));
+                }
             }
             Ok(())
         }
@@ -505,7 +516,12 @@ mod tests {
 
     /// Three nodes with distinct ids on a key prefix of their own, so tests run in parallel.
     async fn three_nodes() -> Option<Cluster> {
-        let prefix = format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""));
+        three_nodes_on(&format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""))).await
+    }
+
+    /// Three nodes on `prefix`.
+    async fn three_nodes_on(prefix: &str) -> Option<Cluster> {
+        let prefix = prefix.to_string();
         let guard = PrefixGuard(prefix.clone());
         let mut nodes = Vec::new();
         for i in 0..3 {
@@ -550,6 +566,47 @@ mod tests {
         };
         send_batch(&keys, &mut conn, &[Op::Deliver(local_only)]).await.expect("nothing to send is no error");
         send_batch(&keys, &mut conn, &[]).await.expect("an empty batch is no error");
+    }
+
+    /// A node that stopped heartbeating is announced to every node once, with when it was last
+    /// heard from, however many nodes noticed it.
+    #[tokio::test]
+    async fn a_dead_node_is_announced_once_to_every_node() {
+        let prefix = format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""));
+        let Some(cluster) = three_nodes_on(&prefix).await else { return };
+        let client = redis::Client::open(redis_url()).expect("redis URL");
+        let mut conn = ConnectionManager::new(client).await.expect("redis");
+        let keys = Keys { prefix, node: "node-ghost".into() };
+        let last_seen = now_millis() - NODE_TIMEOUT_MS - 5_000;
+        redis::pipe()
+            .cmd("ZADD")
+            .arg(keys.nodes())
+            .arg(last_seen)
+            .arg(&keys.node)
+            .ignore()
+            .cmd("SADD")
+            .arg(keys.node_users(&keys.node))
+            .arg("ghost-user")
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("a silent node registered");
+        let gone = ClusterEvent::NodeGone { node_id: "node-ghost".into(), last_seen };
+        for node in &cluster.nodes {
+            node.handler.wait_for_event(&gone).await;
+        }
+        let left: Option<f64> = redis::cmd("ZSCORE")
+            .arg(keys.nodes())
+            .arg(&keys.node)
+            .query_async(&mut conn)
+            .await
+            .expect("zscore");
+        assert_eq!(left, None, "the dead node is removed");
+        // Every node's heartbeat has run again since: none announced it a second time.
+        tokio::time::sleep(HEARTBEAT + Duration::from_millis(500)).await;
+        for node in &cluster.nodes {
+            assert_eq!(node.handler.count_event(&gone), 1);
+        }
     }
 
     /// The same suite through a Redis of its own that speaks only TLS (`rediss://`), with a

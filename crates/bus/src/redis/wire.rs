@@ -101,6 +101,7 @@ pub(super) fn encode_event(e: &ClusterEvent) -> String {
             format!("block\n{blocker}\n{blocked}\n{}", u8::from(*active))
         }
         ClusterEvent::BanChanged { user_id, banned } => format!("ban\n{user_id}\n{}", u8::from(*banned)),
+        ClusterEvent::NodeGone { node_id, last_seen } => format!("gone\n{node_id}\n{last_seen}"),
     }
 }
 
@@ -155,6 +156,11 @@ pub(super) fn decode_event(payload: &str) -> Option<ClusterEvent> {
             };
             Some(ClusterEvent::BanChanged { user_id, banned })
         }
+        "gone" => {
+            let node_id = parts.next()?.to_string();
+            let last_seen = parts.next()?.parse().ok()?;
+            Some(ClusterEvent::NodeGone { node_id, last_seen })
+        }
         _ => None,
     }
 }
@@ -205,6 +211,7 @@ mod tests {
             ClusterEvent::BlockChanged { blocker: "a".into(), blocked: "b".into(), active: false },
             ClusterEvent::BanChanged { user_id: "u".into(), banned: true },
             ClusterEvent::BanChanged { user_id: "u".into(), banned: false },
+            ClusterEvent::NodeGone { node_id: "n".into(), last_seen: 1_700_000_000_000 },
         ] {
             assert_eq!(decode_event(&encode_event(&e)), Some(e));
         }

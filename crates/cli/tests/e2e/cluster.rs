@@ -515,3 +515,109 @@ async fn revocations_reach_every_node() {
     let again = Client::new(&late.url).login("alice", PASSWORD).await.unwrap();
     assert_eq!(Client::new(b).with_token(&again.token).me().await.unwrap().user.user_id, alice.id);
 }
+
+/// Sends `text` as `message_id` through `conn`, whose node dies before publishing it (its
+/// `fanout-before-publish` failpoint aborts it after the commit), and waits for the socket to close.
+async fn send_into_a_dying_node(mut conn: Connection, conversation_id: &str, message_id: &str) {
+    conn.send(ClientFrame::MessageSend(SendPayload {
+        message_id: Some(message_id.to_string()),
+        conversation_id: conversation_id.to_string(),
+        content: text(message_id),
+        reply_to: None,
+        expires_in_seconds: None,
+    }))
+    .await
+    .unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        // An acknowledgement may or may not get out first; then the socket ends with the process.
+        while conn.next_frame().await.is_ok() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the node died");
+}
+
+/// The next `message.new` on `conn` within `within`.
+async fn next_new(conn: &mut Connection, within: Duration) -> confab_proto::Message {
+    conn.wait_for(within, "message.new", |f| match &f.frame {
+        ServerFrame::MessageNew(m) => Some(m.clone()),
+        _ => None,
+    })
+    .await
+    .expect("message.new arrives")
+}
+
+/// A node killed between committing a message and publishing it (its failpoint aborts it at that
+/// very place) leaves nobody waiting: once the cluster notices the node is gone, the other node
+/// reads back what it committed and hands it to the live connections that were open at the commit,
+/// in order and once, in a conversation that node was already streaming and in one it had never
+/// seen, without anyone syncing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_committed_by_a_node_killed_before_publishing_reach_live_members() {
+    if !available().await {
+        return;
+    }
+    let iso = Isolation::shared();
+    let (_dir, path) = temp_path();
+    let survivor = ServerProcess::spawn_with(&path.join("survivor"), &iso.args());
+    let doomed_env = [("FAILPOINTS".to_string(), "fanout-before-publish=return".to_string())];
+    let doomed: Vec<ServerProcess> = (0..2)
+        .map(|i| ServerProcess::spawn_with_env(&path.join(format!("doomed{i}")), &iso.args(), &doomed_env))
+        .collect();
+    let alice = register(&survivor.url, "alice").await;
+    let bob = register(&survivor.url, "bob").await;
+    let carol = register(&survivor.url, "carol").await;
+    let busy = alice
+        .api
+        .create_group("busy", &[bob.id.clone(), carol.id.clone()], None)
+        .await
+        .unwrap()
+        .conversation_id;
+    let quiet =
+        alice.api.create_group("quiet", std::slice::from_ref(&bob.id), None).await.unwrap().conversation_id;
+
+    let mut bob_live = Connection::connect(&survivor.url, &bob.token, "b").await.unwrap();
+    let mut carol_live = Connection::connect(&survivor.url, &carol.token, "c").await.unwrap();
+    let mut alice_live = Connection::connect(&survivor.url, &alice.token, "laptop").await.unwrap();
+    // The survivor streams `busy` already (its cursor is at 2); `quiet` it has never seen.
+    alice_live.send_text(&busy, "b1", "first").await.unwrap();
+    assert_eq!(next_new(&mut bob_live, WAIT).await.sequence_number, 1);
+    assert_eq!(next_new(&mut carol_live, WAIT).await.sequence_number, 1);
+
+    let through_doomed: Vec<Connection> = {
+        let mut conns = Vec::new();
+        for node in &doomed {
+            conns.push(Connection::connect(&node.url, &alice.token, "phone").await.unwrap());
+        }
+        conns
+    };
+    let mut through_doomed = through_doomed.into_iter();
+    let (first, second) = (through_doomed.next().unwrap(), through_doomed.next().unwrap());
+    tokio::join!(send_into_a_dying_node(first, &busy, "b2"), send_into_a_dying_node(second, &quiet, "q1"));
+
+    // The dead nodes are noticed after their heartbeats stop (10 s); then the messages come.
+    let within = Duration::from_secs(45);
+    let mut got_bob = vec![next_new(&mut bob_live, within).await, next_new(&mut bob_live, within).await];
+    got_bob.sort_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+    let mut expected = vec![(busy.clone(), "b2".to_string(), 2), (quiet.clone(), "q1".to_string(), 1)];
+    expected.sort();
+    let got: Vec<(String, String, u64)> =
+        got_bob.into_iter().map(|m| (m.conversation_id, m.message_id, m.sequence_number)).collect();
+    assert_eq!(got, expected);
+    let to_carol = next_new(&mut carol_live, within).await;
+    assert_eq!((to_carol.message_id.as_str(), to_carol.sequence_number), ("b2", 2));
+    // Alice's other device was not the one sending: it gets both as well.
+    let mut to_alice: Vec<String> = vec![
+        next_new(&mut alice_live, within).await.message_id,
+        next_new(&mut alice_live, within).await.message_id,
+    ];
+    to_alice.sort();
+    assert_eq!(to_alice, ["b2", "q1"]);
+
+    // Alice's phone retries through the survivor with the same id, as a client does after losing
+    // its node: the same message, not pushed again; the next one follows it.
+    let mut phone = Connection::connect(&survivor.url, &alice.token, "phone").await.unwrap();
+    assert_eq!(phone.send_text(&busy, "b2", "b2").await.unwrap().sequence_number, 2);
+    phone.send_text(&busy, "b3", "third").await.unwrap();
+    let next = next_new(&mut bob_live, WAIT).await;
+    assert_eq!((next.message_id.as_str(), next.sequence_number), ("b3", 3), "b2 came once");
+}

@@ -316,3 +316,40 @@ pub async fn a_shared_message_id_resolves_to_the_viewers_own_or_the_newest(store
     assert_eq!(read_by(d.clone()).await, Vec::<String>::new(), "the newest: b's");
     assert_eq!(store.receipts(&own, "shared", &a).await.unwrap().read_by, []);
 }
+
+/// The ranges a node reads back after another died: conversations with messages committed since
+/// a time, most recently active first, the range bounded by the depth looked at.
+pub async fn committed_since_finds_the_recent_ranges(store: SharedStore) {
+    let owner = user(&store, "owner").await;
+    let a = group(&store, &owner, &[], GroupSettings::default()).await;
+    let b = group(&store, &owner, &[], GroupSettings::default()).await;
+    let _quiet = group(&store, &owner, &[], GroupSettings::default()).await;
+    send(&store, &a, &owner, "a1").await.unwrap();
+    send(&store, &a, &owner, "a2").await.unwrap();
+    let page = store.history(&a, &owner, HistoryCursor::Latest, 10).await.unwrap();
+    let before = page.messages.last().unwrap().timestamp;
+    // Timestamps are in ms: wait for the clock to pass the second message's.
+    while now_millis() <= before {
+        tokio::task::yield_now().await;
+    }
+    send(&store, &a, &owner, "a3").await.unwrap();
+    send(&store, &b, &owner, "b1").await.unwrap();
+    let since = store.history(&a, &owner, HistoryCursor::Latest, 1).await.unwrap().messages[0].timestamp;
+    assert!(since > before);
+
+    let ranges = store.committed_since(since, 1_000, 100).await.unwrap();
+    let got: Vec<(&str, u64, u64)> =
+        ranges.iter().map(|r| (r.conversation_id.as_str(), r.first_sequence, r.last_sequence)).collect();
+    assert_eq!(got.len(), 2, "the quiet group has nothing: {got:?}");
+    assert!(got.contains(&(a.as_str(), 3, 3)), "{got:?}");
+    assert!(got.contains(&(b.as_str(), 1, 1)), "{got:?}");
+
+    let all = store.committed_since(0, 1_000, 100).await.unwrap();
+    let in_a = all.iter().find(|r| r.conversation_id == a).unwrap();
+    assert_eq!((in_a.first_sequence, in_a.last_sequence), (1, 3), "everything since the start");
+    let shallow = store.committed_since(0, 2, 100).await.unwrap();
+    let in_a = shallow.iter().find(|r| r.conversation_id == a).unwrap();
+    assert_eq!((in_a.first_sequence, in_a.last_sequence), (2, 3), "only the newest two looked at");
+    assert_eq!(store.committed_since(0, 1_000, 1).await.unwrap().len(), 1, "the limit holds");
+    assert!(store.committed_since(now_millis() + 60_000, 1_000, 100).await.unwrap().is_empty());
+}

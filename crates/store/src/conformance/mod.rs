@@ -234,6 +234,7 @@ macro_rules! store_conformance_suite {
             membership_changes_name_existing_users_in_groups_only,
             only_admins_post_where_the_group_says_so,
             sequences_are_gapless_under_concurrency,
+            committed_since_finds_the_recent_ranges,
             appends_are_idempotent_by_message_id,
             message_ids_are_scoped_to_their_sender,
             a_retry_queued_behind_a_clash_gets_the_original,

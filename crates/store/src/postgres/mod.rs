@@ -19,10 +19,10 @@ use confab_core::ids::now_millis;
 use confab_core::lifecycle::{Changed, ExpiryStore, LifecycleStore, MessageChange};
 use confab_core::push::{DuePush, PushClaim, PushDone, PushStore, StoredPushSubscription};
 use confab_core::store::{
-    AfterCommit, ApiKey, ApiKeyStore, Appended, ConversationStore, HistoryCursor, HistoryPage, Invite,
-    InviteStore, MarkerMove, MessageRef, MessageStore, NewApiKey, NewGroup, NewInvite, NewMessage, NewUser,
-    PresenceStore, ReadMove, ReceiptStore, Receipts, Revocations, SearchHit, SearchRequest, SearchStore,
-    SessionStore, Store, StoreFuture, UserCredentials, UserStore,
+    AfterCommit, ApiKey, ApiKeyStore, Appended, CommittedRange, ConversationStore, HistoryCursor,
+    HistoryPage, Invite, InviteStore, MarkerMove, MessageRef, MessageStore, NewApiKey, NewGroup, NewInvite,
+    NewMessage, NewUser, PresenceStore, ReadMove, ReceiptStore, Receipts, Revocations, SearchHit,
+    SearchRequest, SearchStore, SessionStore, Store, StoreFuture, UserCredentials, UserStore,
 };
 use confab_core::{Error, Result};
 use confab_proto::{Attachment, Conversation, Message, PushSubscription, SyncCursor, SyncResponse, User};
@@ -396,6 +396,10 @@ impl MessageStore for PostgresStore {
 
     async fn sync(&self, user: &str, cursors: &[SyncCursor], limit: u32) -> Result<SyncResponse> {
         snapshot!(self, |c| views::sync(c, user, cursors, limit, now_millis()).await)
+    }
+
+    async fn committed_since(&self, since: i64, depth: u64, limit: u32) -> Result<Vec<CommittedRange>> {
+        once!(self, |c| messages::committed_since(c, since, depth, limit).await)
     }
 }
 

@@ -6,7 +6,7 @@ use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck};
 use confab_core::rules::{access, expiry, reactions};
-use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
+use confab_core::store::{Appended, CommittedRange, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
 use confab_proto::{Content, GroupSettings, Message};
 use deadpool_postgres::GenericClient;
@@ -269,6 +269,41 @@ pub(crate) async fn between<C: GenericClient>(
     Ok(rows
         .iter()
         .map(|r| MessageRef { message_id: r.get(0), sender_id: r.get(1), sequence_number: u(r.get(2)) })
+        .collect())
+}
+
+/// Conversations with messages committed since `since` (see `MessageStore::committed_since`).
+/// `last_activity_at` has no index (an index would make every append's update of the
+/// conversation row a non-HOT one), so this scans the conversations: it runs when a node dies.
+pub(crate) async fn committed_since<C: GenericClient>(
+    c: &C,
+    since: i64,
+    depth: u64,
+    limit: u32,
+) -> Result<Vec<CommittedRange>> {
+    let rows = c
+        .query(
+            "SELECT c.conversation_id, first.sequence_number, c.last_sequence
+             FROM conversations c
+             CROSS JOIN LATERAL (
+                 SELECT min(m.sequence_number) AS sequence_number FROM messages m
+                 WHERE m.conversation_id = c.conversation_id
+                   AND m.sequence_number > c.last_sequence - $2 AND m.created_at >= $1
+             ) first
+             WHERE c.last_activity_at >= $1 AND first.sequence_number IS NOT NULL
+             ORDER BY c.last_activity_at DESC, c.conversation_id
+             LIMIT $3",
+            &[&since, &i(depth), &i64::from(limit)],
+        )
+        .await
+        .db()?;
+    Ok(rows
+        .iter()
+        .map(|r| CommittedRange {
+            conversation_id: r.get(0),
+            first_sequence: u(r.get(1)),
+            last_sequence: u(r.get(2)),
+        })
         .collect())
 }
 

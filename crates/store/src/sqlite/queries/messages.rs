@@ -6,7 +6,7 @@ use confab_core::rules::blocks::Blocking;
 use confab_core::rules::history::{self, PageWindow};
 use confab_core::rules::posting::{self, AppendCheck, AppendPlan};
 use confab_core::rules::{access, expiry, reactions};
-use confab_core::store::{Appended, HistoryCursor, HistoryPage, MessageRef, NewMessage};
+use confab_core::store::{Appended, CommittedRange, HistoryCursor, HistoryPage, MessageRef, NewMessage};
 use confab_core::{Error, Result};
 use confab_proto::{Content, ConversationType, Message};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -222,6 +222,39 @@ pub(crate) fn between(conn: &Connection, id: &str, after: u64, up_to: u64) -> Re
     let rows = stmt
         .query_map(params![id, seq(after), seq(up_to)], |r| {
             Ok(MessageRef { message_id: r.get(0)?, sender_id: r.get(1)?, sequence_number: r.get(2)? })
+        })
+        .db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// Conversations with messages committed since `since` (see `MessageStore::committed_since`);
+/// a scan of the conversations, run when a node of a cluster dies.
+pub(crate) fn committed_since(
+    conn: &Connection,
+    since: i64,
+    depth: u64,
+    limit: u32,
+) -> Result<Vec<CommittedRange>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT conversation_id, first, last_sequence FROM (
+                 SELECT c.conversation_id, c.last_sequence, c.last_activity_at,
+                        (SELECT min(m.sequence_number) FROM messages m
+                         WHERE m.conversation_id = c.conversation_id
+                           AND m.sequence_number > c.last_sequence - ?2 AND m.created_at >= ?1) AS first
+                 FROM conversations c WHERE c.last_activity_at >= ?1
+             ) WHERE first IS NOT NULL
+             ORDER BY last_activity_at DESC, conversation_id
+             LIMIT ?3",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(params![since, seq(depth), limit], |r| {
+            Ok(CommittedRange {
+                conversation_id: r.get(0)?,
+                first_sequence: r.get(1)?,
+                last_sequence: r.get(2)?,
+            })
         })
         .db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
