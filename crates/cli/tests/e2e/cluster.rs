@@ -301,8 +301,10 @@ async fn killing_a_node_loses_nothing_acknowledged() {
     let id = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
     let mut reader = Connection::connect(&nodes[0].url, &bob.token, "reader").await.unwrap();
 
-    // Alice sends through node 2, which is killed while sends are in flight.
+    // Alice sends through node 2, which is killed while sends are in flight. Node 2 knows where
+    // the reader is (it has seen him online) before the first send.
     let mut sender = Connection::connect(&nodes[2].url, &alice.token, "phone").await.unwrap();
+    wait_presence(&mut sender, &bob.id, PresenceStatus::Online).await;
     let mut pending: HashMap<String, String> = HashMap::new();
     for i in 0..300 {
         let mid = format!("k{i}");
@@ -359,6 +361,21 @@ async fn killing_a_node_loses_nothing_acknowledged() {
     for (i, m) in synced.iter().enumerate() {
         assert_eq!(m.message_id, format!("k{i}"), "one device's messages keep their order");
     }
+
+    // And the reader's live stream, without any sync, has every one of them once, in order:
+    // those the dead node published, those it committed but never published (read back when a
+    // later message showed the hole, or when the cluster noticed the node was gone), the retries.
+    let mut live = Vec::new();
+    while live.len() < 300 {
+        let m = next_new(&mut reader, Duration::from_secs(45)).await;
+        live.push((m.sequence_number, m.message_id));
+    }
+    let expected: Vec<(u64, String)> = (0..300).map(|i| (i as u64 + 1, format!("k{i}"))).collect();
+    let differs: Vec<_> = live.iter().zip(&expected).filter(|(a, b)| a != b).take(10).collect();
+    assert!(differs.is_empty(), "live stream (got, expected): {differs:?}");
+    sender.send_text(&id, "k300", "after").await.unwrap();
+    let next = next_new(&mut reader, WAIT).await;
+    assert_eq!((next.sequence_number, next.message_id.as_str()), (301, "k300"), "no repeat came before it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
