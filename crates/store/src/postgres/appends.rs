@@ -76,8 +76,8 @@ enum Decision {
 }
 
 /// Commits a batch in one transaction and three round trips plus the commit: every append's
-/// checks at once (pipelined on one connection), then every write (pipelined, executed in order),
-/// then `COMMIT`. A write can still fail if another node stores the same sender's `messageId`
+/// checks in one statement (plus, pipelined after it, the reply targets and attachments of the
+/// messages that have them), then every write (pipelined, executed in order), then `COMMIT`. A write can still fail if another node stores the same sender's `messageId`
 /// between the check and the write; then the whole batch fails with `UNAVAILABLE` and nothing of
 /// it is stored, and the clients' retries are answered idempotently.
 async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
@@ -87,11 +87,9 @@ async fn commit_batch(pool: &Pool, batch: &mut Vec<AppendJob>) {
     let outcome: Result<Vec<Result<Appended>>> = async {
         let mut client = pool.get().await.map_err(error::pool)?;
         let tx = client.transaction().await.db()?;
-        let checks =
-            futures_util::future::join_all(messages.iter().map(|m| messages::check_append(&tx, m))).await;
+        let checks = messages::check_appends(&tx, &messages).await?;
         let mut decided = Vec::with_capacity(messages.len());
         for (index, (message, check)) in messages.iter().zip(checks).enumerate() {
-            let check = check?;
             // A stored message answers for itself; otherwise an earlier write of the batch does.
             let earlier = match check.existing {
                 Some(_) => None,

@@ -73,51 +73,82 @@ async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<
 /// What an append must know, in one round trip (two for a reply, pipelined): the sender's earlier
 /// message with the same id (unique per sender), the conversation's settings, the sender's role,
 /// the messages a reply may mean, and the uploader of an attachment the message links.
-pub(crate) async fn check_append<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
-    let reply_candidates = async {
-        match &msg.reply_to {
-            Some(target) => with_id_in(c, &msg.conversation_id, target, &msg.sender_id).await,
-            None => Ok(Vec::new()),
-        }
-    };
-    let attachment_uploader = async {
-        match msg.content.attachment() {
-            Some(a) => super::attachments::uploader(c, &a.attachment_id).await,
-            None => Ok(None),
-        }
-    };
-    let (check, reply_candidates, attachment_uploader) =
-        tokio::try_join!(check_own(c, msg), reply_candidates, attachment_uploader)?;
-    Ok(AppendCheck { reply_candidates, attachment_uploader, ..check })
+/// The checks of a batch of appends, in order: what the sender may do in the conversation and
+/// whether the message is stored already, for all of them in one statement (a statement per
+/// message would cost PostgreSQL a reply and an executor start-up each: the larger part of its
+/// CPU per message in a cluster), then the reply targets and attachment uploaders of the few
+/// messages that have them.
+pub(crate) async fn check_appends<C: GenericClient>(
+    c: &C,
+    messages: &[&NewMessage],
+) -> Result<Vec<AppendCheck>> {
+    let own = check_own(c, messages).await?;
+    let extras = futures_util::future::try_join_all(messages.iter().map(|msg| async move {
+        let reply_candidates = match &msg.reply_to {
+            Some(target) => with_id_in(c, &msg.conversation_id, target, &msg.sender_id).await?,
+            None => Vec::new(),
+        };
+        let attachment_uploader = match msg.content.attachment() {
+            Some(a) => super::attachments::uploader(c, &a.attachment_id).await?,
+            None => None,
+        };
+        Ok::<_, Error>((reply_candidates, attachment_uploader))
+    }))
+    .await?;
+    Ok(own
+        .into_iter()
+        .zip(extras)
+        .map(|(check, (reply_candidates, attachment_uploader))| AppendCheck {
+            reply_candidates,
+            attachment_uploader,
+            ..check
+        })
+        .collect())
 }
 
-async fn check_own<C: GenericClient>(c: &C, msg: &NewMessage) -> Result<AppendCheck> {
+async fn check_own<C: GenericClient>(c: &C, messages: &[&NewMessage]) -> Result<Vec<AppendCheck>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
     // The two block look-ups run only for a member of a direct conversation (two key look-ups
     // each), inside the append's transaction: a block committed on any node before this statement
-    // is seen.
+    // is seen. One row per message, in the batch's order.
     let sql = format!(
         "SELECT c.only_admins_can_post, c.allow_member_invites, m.role,
                 COALESCE(c.kind = 'direct' AND m.role IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM members o JOIN blocks b ON b.blocker_id = $3 AND b.blocked_id = o.user_id
-                    WHERE o.conversation_id = $2 AND o.user_id <> $3), FALSE),
+                    SELECT 1 FROM members o JOIN blocks b ON b.blocker_id = i.sender_id AND b.blocked_id = o.user_id
+                    WHERE o.conversation_id = i.conversation_id AND o.user_id <> i.sender_id), FALSE),
                 COALESCE(c.kind = 'direct' AND m.role IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM members o JOIN blocks b ON b.blocker_id = o.user_id AND b.blocked_id = $3
-                    WHERE o.conversation_id = $2 AND o.user_id <> $3), FALSE),
-                e.* FROM (SELECT 1) one
-         LEFT JOIN conversations c ON c.conversation_id = $2
-         LEFT JOIN members m ON m.conversation_id = $2 AND m.user_id = $3
-         LEFT JOIN (SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $3 AND message_id = $1) e ON TRUE"
+                    SELECT 1 FROM members o JOIN blocks b ON b.blocker_id = o.user_id AND b.blocked_id = i.sender_id
+                    WHERE o.conversation_id = i.conversation_id AND o.user_id <> i.sender_id), FALSE),
+                e.*
+         FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) WITH ORDINALITY AS i(message_id, conversation_id, sender_id, ord)
+         LEFT JOIN conversations c ON c.conversation_id = i.conversation_id
+         LEFT JOIN members m ON m.conversation_id = i.conversation_id AND m.user_id = i.sender_id
+         LEFT JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages
+                            WHERE sender_id = i.sender_id AND message_id = i.message_id) e ON TRUE
+         ORDER BY i.ord"
     );
     // Prepared once per connection: planning this statement cost more than running it.
     let statement = c.prepare_cached(&sql).await.db()?;
-    let row = c.query_one(&statement, &[&msg.message_id, &msg.conversation_id, &msg.sender_id]).await.db()?;
+    let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+    let conversations: Vec<&str> = messages.iter().map(|m| m.conversation_id.as_str()).collect();
+    let senders: Vec<&str> = messages.iter().map(|m| m.sender_id.as_str()).collect();
+    let rows = c.query(&statement, &[&ids, &conversations, &senders]).await.db()?;
+    if rows.len() != messages.len() {
+        return Err(Error::Internal(format!("{} checks for {} appends", rows.len(), messages.len())));
+    }
+    rows.iter().map(check_from).collect()
+}
+
+fn check_from(row: &Row) -> Result<AppendCheck> {
     let only_admins: Option<bool> = row.get(0);
     let invites: Option<bool> = row.get(1);
     let role: Option<&str> = row.get(2);
     let blocking = Blocking { blocks_peer: row.get(3), blocked_by_peer: row.get(4) };
     let existing_id: Option<&str> = row.get(7);
     Ok(AppendCheck {
-        existing: existing_id.map(|_| message_at(&row, 5)).transpose()?,
+        existing: existing_id.map(|_| message_at(row, 5)).transpose()?,
         settings: only_admins.map(|only_admins_can_post| GroupSettings {
             only_admins_can_post,
             allow_member_invites: invites.unwrap_or(false),
