@@ -300,9 +300,18 @@ impl Streams {
         CaughtUp::Done { handed_out, fill }
     }
 
-    /// The cursor of `conversation`: the next sequence number to hand out here.
-    pub fn next(&self, conversation: &str) -> Option<u64> {
-        self.streams.get(conversation).map(|s| s.lock().next)
+    /// Where the stream of `conversation` began here and its cursor (the next sequence number to
+    /// hand out).
+    pub fn span(&self, conversation: &str) -> Option<(u64, u64)> {
+        self.streams.get(conversation).map(|s| {
+            let s = s.lock();
+            (s.floor, s.next)
+        })
+    }
+
+    #[cfg(test)]
+    fn next(&self, conversation: &str) -> Option<u64> {
+        self.span(conversation).map(|(_, next)| next)
     }
 
     /// Whether `conversation` holds so many frames that its gap is filled without waiting.
@@ -437,8 +446,14 @@ impl Ordering {
             let conversation = range.conversation_id.as_str();
             // A cursor here says what went out already (from it on, nothing; below where its
             // stream began, perhaps nothing); without one, nothing did recently.
-            let from =
-                self.streams.next(conversation).map_or(range.first_sequence, |n| n.min(range.first_sequence));
+            let from = match self.streams.span(conversation) {
+                // Everything of the range went out here with the stream: nothing to read.
+                Some((floor, next)) if floor <= range.first_sequence && next > range.last_sequence => {
+                    continue
+                }
+                Some((_, next)) => next.min(range.first_sequence),
+                None => range.first_sequence,
+            };
             let from = from.max(range.last_sequence.saturating_sub(MAX_FILL - 1));
             let filled = self.read(conversation, from, range.last_sequence + 1).await;
             // A conversation whose first frame here just arrived is busy until the store says
