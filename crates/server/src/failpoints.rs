@@ -4,8 +4,8 @@
 //! `FAILPOINTS="fanout-before-publish=return"` (`name=actions`, separated by `;`, actions as the
 //! `fail` crate reads them).
 //!
-//! - `fanout-before-publish`: with `return`, the process kills itself after a message was committed and
-//!   before it was published to the other nodes, as a node killed at that moment would.
+//! - `fanout-before-publish`: with `return`, the process kills itself after a message was
+//!   committed and before it was published to the other nodes.
 
 /// Sets the failpoints named in `FAILPOINTS`; without the `failpoints` feature, refuses a
 /// non-empty `FAILPOINTS` rather than ignore it.
