@@ -362,17 +362,25 @@ async fn killing_a_node_loses_nothing_acknowledged() {
         assert_eq!(m.message_id, format!("k{i}"), "one device's messages keep their order");
     }
 
-    // And the reader's live stream, without any sync, has every one of them once, in order:
-    // those the dead node published, those it committed but never published (read back when a
-    // later message showed the hole, or when the cluster noticed the node was gone), the retries.
+    // And the reader's live stream, without any sync, has every one of them once: those the dead
+    // node published, those it committed but never published (read back when a later message
+    // showed the hole, or when the cluster noticed the node was gone), the retries. In order, but
+    // for one case the protocol names: when the dead node published none of a run and the retries'
+    // first new message reached the reader's node more than 2 s after that run was committed, the
+    // node's stream of the conversation starts there, and the run comes late, once the cluster
+    // notices the dead node (still in order among themselves).
     let mut live = Vec::new();
     while live.len() < 300 {
         let m = next_new(&mut reader, Duration::from_secs(45)).await;
         live.push((m.sequence_number, m.message_id));
     }
-    let expected: Vec<(u64, String)> = (0..300).map(|i| (i as u64 + 1, format!("k{i}"))).collect();
-    let differs: Vec<_> = live.iter().zip(&expected).filter(|(a, b)| a != b).take(10).collect();
-    assert!(differs.is_empty(), "live stream (got, expected): {differs:?}");
+    let first = live[0].0;
+    let (in_order, late): (Vec<_>, Vec<_>) = live.iter().cloned().partition(|(seq, _)| *seq >= first);
+    let expected = |from: u64, to: u64| -> Vec<(u64, String)> {
+        (from..to).map(|s| (s, format!("k{}", s - 1))).collect()
+    };
+    assert_eq!(in_order, expected(first, 301), "the stream from its first frame");
+    assert_eq!(late, expected(1, first), "what came before it, once, in order");
     sender.send_text(&id, "k300", "after").await.unwrap();
     let next = next_new(&mut reader, WAIT).await;
     assert_eq!((next.sequence_number, next.message_id.as_str()), (301, "k300"), "no repeat came before it");
