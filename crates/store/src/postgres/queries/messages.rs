@@ -70,14 +70,11 @@ async fn in_window<C: GenericClient>(c: &C, id: &str, w: &PageWindow) -> Result<
     rows.iter().map(message_from).collect()
 }
 
-/// What an append must know, in one round trip (two for a reply, pipelined): the sender's earlier
-/// message with the same id (unique per sender), the conversation's settings, the sender's role,
-/// the messages a reply may mean, and the uploader of an attachment the message links.
-/// The checks of a batch of appends, in order: what the sender may do in the conversation and
-/// whether the message is stored already, for all of them in one statement (a statement per
-/// message would cost PostgreSQL a reply and an executor start-up each: the larger part of its
-/// CPU per message in a cluster), then the reply targets and attachment uploaders of the few
-/// messages that have them.
+/// What each append of a batch must know, in order: the sender's earlier message with the same id
+/// (unique per sender), the conversation's settings and the sender's role, for all of them in one
+/// statement (a statement per message would cost PostgreSQL a reply and an executor start-up
+/// each: the larger part of its CPU per message in a cluster); then, for the few messages that
+/// have them, the messages a reply may mean and the uploader of an attachment the message links.
 pub(crate) async fn check_appends<C: GenericClient>(
     c: &C,
     messages: &[&NewMessage],
