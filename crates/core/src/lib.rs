@@ -14,6 +14,8 @@
 //!   markers, views), pure functions every store adapter delegates to.
 //! - [`rows`]: the plain rows adapters read from and write to their tables for those rules.
 //! - [`bus`]: the `Bus` boundary that carries frames to the connections of users, local or remote.
+//! - [`log`]: the `Log` boundary, a durable log on a broker that carries large groups' messages
+//!   to every node.
 //! - [`sync`]: the bounds on a sync request and its result.
 //! - [`ids`]: identifier and clock helpers.
 
@@ -22,6 +24,7 @@ pub mod bus;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;
+pub mod log;
 pub mod moderation;
 pub mod push;
 pub mod rows;
