@@ -42,6 +42,16 @@ pub struct ServeArgs {
     /// PEM certificates to trust for a `rediss://` Redis [default: the system's roots].
     #[arg(long, env = "CONFAB_REDIS_CA")]
     pub redis_ca: Option<PathBuf>,
+    /// Durable log for large groups' fan-out: `nats://…` (NATS JetStream) [default: none, every
+    /// conversation over the bus].
+    #[arg(long, env = "CONFAB_LOG_URL", hide_env_values = true)]
+    pub log_url: Option<String>,
+    /// Names the log's stream and subjects [default: confab].
+    #[arg(long, env = "CONFAB_LOG_PREFIX")]
+    pub log_prefix: Option<String>,
+    /// Conversations with at least this many members fan out through the log [default: 100].
+    #[arg(long, env = "CONFAB_LOG_FANOUT_THRESHOLD")]
+    pub log_fanout_threshold: Option<u32>,
     /// URL of the JWKS document with the public keys of the RS256/ES256 tokens your application
     /// mints (e.g. `https://auth.example.com/.well-known/jwks.json`) [default: HS256 tokens only].
     #[arg(long, env = "CONFAB_JWKS_URL")]
@@ -286,6 +296,9 @@ pub(crate) struct FileConfig {
     redis_url: Option<String>,
     redis_prefix: Option<String>,
     redis_ca: Option<PathBuf>,
+    log_url: Option<String>,
+    log_prefix: Option<String>,
+    log_fanout_threshold: Option<u32>,
     jwt_secret: Option<String>,
     jwks_url: Option<String>,
     webhook_url: Option<String>,
@@ -440,6 +453,12 @@ fn resolve(mut args: ServeArgs, mut file: FileConfig) -> (ServerConfig, String) 
         redis_url: args.redis_url.or(file.redis_url),
         redis_prefix: args.redis_prefix.or(file.redis_prefix).unwrap_or(d.redis_prefix),
         redis_ca: args.redis_ca.or(file.redis_ca),
+        log_url: args.log_url.or(file.log_url),
+        log_prefix: args.log_prefix.or(file.log_prefix).unwrap_or(d.log_prefix),
+        log_fanout_threshold: args
+            .log_fanout_threshold
+            .or(file.log_fanout_threshold)
+            .unwrap_or(d.log_fanout_threshold),
         jwt_secret: args.jwt_secret.or(file.jwt_secret).or(d.jwt_secret),
         jwks_url: args.jwks_url.or(file.jwks_url),
         webhook: args.webhook_url.or(file.webhook_url).map(|url| {

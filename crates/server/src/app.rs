@@ -13,6 +13,7 @@ use crate::auth::TokenKeys;
 use crate::config::ServerConfig;
 use crate::fanout::{Dispatcher, SHARD_QUEUE};
 use crate::hub::{CloseReason, Hub};
+use crate::log_fanout::LogFanout;
 use crate::moderator::Admins;
 use crate::node::NodeHandler;
 use crate::service::{
@@ -67,12 +68,13 @@ impl App {
         moderation_log_seen: u64,
         blobs: confab_media::BlobStore,
         push: Push,
+        log: Option<LogFanout>,
     ) -> App {
         let limits = config.limits.clone();
         let notifier = Notifier::new(store.clone(), bus.clone(), node.members.clone());
         let shards = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let dispatcher =
-            Dispatcher::start(shards, SHARD_QUEUE, store.clone(), bus.clone(), node.members.clone());
+            Dispatcher::start(shards, SHARD_QUEUE, store.clone(), bus.clone(), node.members.clone(), log);
         let presence = PresenceHub::new(
             store.clone(),
             bus.clone(),
@@ -272,7 +274,8 @@ impl App {
         self.moderation_log.catch_up().await
     }
 
-    /// `/readyz`: not shutting down, and storage and bus answer.
+    /// `/readyz`: not shutting down, and storage and bus answer. The log is not asked: without it
+    /// large groups take the bus, so a broker outage must not take every node out of rotation.
     pub(crate) async fn ready(&self) -> Result<()> {
         if self.shutdown.is_cancelled() {
             return Err(Error::Unavailable("shutting down".into()));

@@ -23,6 +23,13 @@ pub struct ServerConfig {
     pub redis_prefix: String,
     /// PEM certificates to trust for a `rediss://` Redis instead of the system's roots.
     pub redis_ca: Option<PathBuf>,
+    /// `nats://…` selects a durable log (NATS JetStream) for large groups' fan-out; `None`: every
+    /// conversation fans out over the bus. Any other URL is a startup error.
+    pub log_url: Option<String>,
+    /// Names the log's stream and subjects, so several clusters can share one broker.
+    pub log_prefix: String,
+    /// Conversations with at least this many members fan out through the log (when there is one).
+    pub log_fanout_threshold: u32,
     /// HS256 secret for tokens. When `None`, one is generated on first run and kept in the store, so
     /// every restart (and, with a shared database, every node) uses the same one.
     pub jwt_secret: Option<String>,
@@ -395,6 +402,9 @@ impl Default for ServerConfig {
             redis_url: None,
             redis_prefix: "confab".to_string(),
             redis_ca: None,
+            log_url: None,
+            log_prefix: "confab".to_string(),
+            log_fanout_threshold: 100,
             jwt_secret: None,
             jwks_url: None,
             token_ttl: Duration::from_secs(7 * 24 * 3600),

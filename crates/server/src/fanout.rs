@@ -1,6 +1,7 @@
 //! Fan-out of committed messages. The store hands each committed message to [`Dispatcher::submit`]
 //! in commit order; a fixed set of dispatch tasks, sharded by conversation, looks up the members,
-//! serializes `message.new` once and publishes it on the bus. Sharding by conversation keeps each
+//! serializes `message.new` once and publishes it on the bus, or, for a conversation at least as
+//! large as the log's threshold, appends it to the log (see [`crate::log_fanout`]). Sharding by conversation keeps each
 //! conversation's messages in sequence order while different conversations fan out in parallel.
 //!
 //! Each shard's queue is bounded ([`SHARD_QUEUE`]): `submit` runs on the store's commit thread and
@@ -24,6 +25,8 @@ use confab_proto::{Message, ServerEnvelope, ServerFrame};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 use tracing::Instrument;
+
+use crate::log_fanout::LogFanout;
 
 /// Committed messages queued per dispatch shard before they spill (see the module doc).
 pub const SHARD_QUEUE: usize = 8_192;
@@ -140,18 +143,26 @@ struct Spill {
 
 impl Dispatcher {
     /// Starts `shards` dispatch tasks on the current runtime, each queueing up to `queue` messages.
+    /// With `log`, large conversations' messages go through it.
     pub fn start(
         shards: usize,
         queue: usize,
         store: SharedStore,
         bus: SharedBus,
         members: Arc<MemberCache>,
+        log: Option<LogFanout>,
     ) -> Dispatcher {
         let shards: Vec<_> = (0..shards.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::channel(queue.max(1));
                 let spill = Arc::new(Spill::default());
-                tokio::spawn(run_shard(rx, spill.clone(), store.clone(), bus.clone(), members.clone()));
+                let out = Outlet {
+                    store: store.clone(),
+                    bus: bus.clone(),
+                    members: members.clone(),
+                    log: log.clone(),
+                };
+                tokio::spawn(run_shard(rx, spill.clone(), out));
                 Shard { queue: tx, spill }
             })
             .collect();
@@ -188,13 +199,15 @@ impl Dispatcher {
     }
 }
 
-async fn run_shard(
-    mut rx: mpsc::Receiver<Committed>,
-    spill: Arc<Spill>,
+/// Where a shard's messages go: the member lists it reads, the bus and, for large groups, the log.
+struct Outlet {
     store: SharedStore,
     bus: SharedBus,
     members: Arc<MemberCache>,
-) {
+    log: Option<LogFanout>,
+}
+
+async fn run_shard(mut rx: mpsc::Receiver<Committed>, spill: Arc<Spill>, out: Outlet) {
     loop {
         let committed = match rx.try_recv() {
             Ok(committed) => committed,
@@ -205,7 +218,7 @@ async fn run_shard(
                 let spilled = std::mem::take(&mut *spill.messages.lock());
                 if !spilled.is_empty() {
                     for committed in spilled.into_values() {
-                        publish(committed, &store, &bus, &members).await;
+                        publish(committed, &out).await;
                     }
                     continue;
                 }
@@ -218,22 +231,22 @@ async fn run_shard(
                 }
             }
         };
-        publish(committed, &store, &bus, &members).await;
+        publish(committed, &out).await;
     }
 }
 
-async fn publish(committed: Committed, store: &SharedStore, bus: &SharedBus, members: &MemberCache) {
+async fn publish(committed: Committed, out: &Outlet) {
     let span = tracing::debug_span!(
         "fanout",
         conversation = %committed.message.conversation_id,
         message = %committed.message.message_id,
     );
-    publish_in(committed, store, bus, members).instrument(span).await
+    publish_in(committed, out).instrument(span).await
 }
 
-async fn publish_in(committed: Committed, store: &SharedStore, bus: &SharedBus, members: &MemberCache) {
+async fn publish_in(committed: Committed, out: &Outlet) {
     let Committed { message, origin, committed_at } = committed;
-    let recipients = match members.get(store, &message.conversation_id).await {
+    let recipients = match out.members.get(&out.store, &message.conversation_id).await {
         Ok(m) => m,
         Err(e) => {
             // Stored and acknowledged, so not lost: recipients find it through gap detection and sync.
@@ -248,8 +261,24 @@ async fn publish_in(committed: Committed, store: &SharedStore, bus: &SharedBus, 
     // Committed, not yet published: where a node killed now would leave the others to find the
     // message in the store (see `ordering::Ordering::catch_up`).
     fail::fail_point!("fanout-before-publish", |_| crate::failpoints::die());
+    if let Some(log) = out.log.as_ref().filter(|log| log.takes(count)) {
+        match log.append(&order, origin.as_deref(), frame.as_bytes()).await {
+            Ok(()) => {
+                metrics::counter!("confab_log_appended_total").increment(1);
+                metrics::histogram!(crate::metrics::FANOUT_LAG).record(committed_at.elapsed().as_secs_f64());
+                metrics::counter!("confab_messages_fanned_out_total").increment(1);
+                tracing::debug!(recipients = count, "appended to the log");
+                return;
+            }
+            Err(e) => {
+                // The bus still reaches every node, only at a routing look-up per member.
+                metrics::counter!("confab_log_append_failed_total").increment(1);
+                tracing::warn!(error = %e, pause = ?crate::log_fanout::PAUSE, "log append failed; large groups fan out over the bus meanwhile");
+            }
+        }
+    }
     // Both buses queue the frame on this node's connections before `publish` returns.
-    bus.publish(Delivery {
+    out.bus.publish(Delivery {
         recipients,
         frame: Bytes::from(frame),
         skip_connection: origin,
@@ -324,7 +353,7 @@ mod tests {
             Arc::new(confab_store::SqliteStore::open(&dir.path().join("confab.db")).expect("embedded store"));
         let (tx, mut published) = mpsc::unbounded_channel();
         let members = Arc::new(MemberCache::default());
-        let dispatcher = Dispatcher::start(1, 4, store, Arc::new(Recording(tx)), members);
+        let dispatcher = Dispatcher::start(1, 4, store, Arc::new(Recording(tx)), members, None);
         for seq in 1..=20 {
             dispatcher.submit(message("a", seq));
         }

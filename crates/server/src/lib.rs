@@ -40,6 +40,7 @@ mod hub;
 pub mod invites;
 pub mod jwks;
 mod listen;
+mod log_fanout;
 mod metrics;
 pub mod moderator;
 mod node;
@@ -73,6 +74,7 @@ pub use startup::{SecretSource, Startup};
 use crate::app::App;
 use crate::fanout::MemberCache;
 use crate::hub::Hub;
+use crate::log_fanout::LogFanout;
 use crate::node::NodeHandler;
 use crate::state::AppState;
 
@@ -159,6 +161,11 @@ impl Server {
         if let BusLocation::Redis { ca, .. } = &mut bus_location {
             ca.clone_from(&config.redis_ca);
         }
+        let log_location = confab_log::LogLocation::resolve(config.log_url.as_deref(), &config.log_prefix)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        if log_location.is_some() && config.log_fanout_threshold == 0 {
+            return Err(StartError::Config("the log fan-out threshold must be at least 1".into()));
+        }
         let admins = Arc::new(
             moderator::Admins::new(&config.moderation.admin_users)
                 .map_err(|e| StartError::Config(e.to_string()))?,
@@ -224,12 +231,35 @@ impl Server {
         }
         let bus: SharedBus = confab_bus::open(&bus_location, &node_id, handler.clone()).await?;
         hub.announce_devices_to(bus.clone());
+        let log = match &log_location {
+            Some(location) => {
+                let log = confab_log::open(location).await?;
+                // Tailing starts before anything is accepted, so no large group's message
+                // committed from here on is missed by this node.
+                let tail = log.tail().await?;
+                tokio::spawn(log_fanout::follow(
+                    tail,
+                    store.clone(),
+                    members.clone(),
+                    handler.ordering.clone(),
+                ));
+                tracing::info!(
+                    threshold = config.log_fanout_threshold,
+                    "large groups fan out through the log"
+                );
+                Some(LogFanout::new(log, config.log_fanout_threshold as usize))
+            }
+            None => None,
+        };
         let max_connections = config.limits.max_connections;
         let startup = Startup {
             local_addr: listener.local_addr().unwrap_or(config.listen),
             data_dir: config.data_dir.clone(),
             storage: location.to_string(),
             bus: bus_location.to_string(),
+            log: log_location
+                .as_ref()
+                .map(|l| format!("{l} (groups of {} members or more)", config.log_fanout_threshold)),
             secret: secret_source,
             metrics_addr: metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
             tls: tls.is_some(),
@@ -249,6 +279,7 @@ impl Server {
             moderation_log_seen,
             blobs,
             push.clone(),
+            log,
         );
         let app = Arc::new(app);
         tokio::spawn(push.run(app.shutdown_signal().clone()));

@@ -182,6 +182,17 @@ const SERIES: &[(&str, Kind, &str)] = &[
         "Messages handed out after another node died: read back from the store because the dead node may have committed them without publishing.",
     ),
     (
+        "confab_log_appended_total",
+        Kind::Counter,
+        "Large groups' messages appended to the log (--log-url) instead of being routed over the bus.",
+    ),
+    (
+        "confab_log_append_failed_total",
+        Kind::Counter,
+        "Log appends that failed or timed out: the message, and large groups' messages for the next 5 s, took the bus.",
+    ),
+    ("confab_log_records_read_total", Kind::Counter, "Records this node read from the log and handed to its connections."),
+    (
         "confab_order_gaps_skipped_total",
         Kind::Counter,
         "Holes stepped over without reading them back: no connection here old enough to need them, or beyond 1000 messages (clients sync).",

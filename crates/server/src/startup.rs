@@ -23,6 +23,8 @@ pub struct Startup {
     pub data_dir: PathBuf,
     pub storage: String,
     pub bus: String,
+    /// The durable log large groups fan out through, when there is one.
+    pub log: Option<String>,
     pub secret: SecretSource,
     /// The `--metrics-listen` listener's address, when there is one.
     pub metrics_addr: Option<SocketAddr>,
@@ -49,6 +51,9 @@ impl fmt::Display for Startup {
         writeln!(f, "  data directory:     {}", data_dir.display())?;
         writeln!(f, "  storage:            {}", self.storage)?;
         writeln!(f, "  cluster fan-out:    {}", self.bus)?;
+        if let Some(log) = &self.log {
+            writeln!(f, "  large groups:       {log}")?;
+        }
         if let Some(addr) = self.metrics_addr {
             writeln!(f, "  metrics:            http://{addr}/metrics")?;
         }
@@ -74,6 +79,7 @@ mod tests {
             data_dir: PathBuf::from("/nonexistent/confab-data"),
             storage: "embedded SQLite, /nonexistent/confab-data/confab.db".into(),
             bus: "in-process (a single node)".into(),
+            log: None,
             secret,
             metrics_addr: None,
             tls: false,

@@ -66,6 +66,7 @@ impl TestApp {
             0,
             blobs,
             push,
+            None,
         );
         TestApp { app: Arc::new(app), store, dir }
     }

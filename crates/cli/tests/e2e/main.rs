@@ -21,6 +21,7 @@ mod jwks;
 mod lifecycle;
 mod lifecycle_cluster;
 mod limits;
+mod log_fanout;
 mod messaging;
 mod observability;
 mod presence;

@@ -268,3 +268,123 @@ impl Drop for PrivatePostgres {
             .status();
     }
 }
+
+pub fn nats_url() -> String {
+    std::env::var("CONFAB_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// Whether NATS answers at [`nats_url`] (a node started on one without JetStream fails loudly). When it does not, the test is skipped
+/// with a note, or fails when `CONFAB_REQUIRE_SERVICES=1`.
+pub async fn nats_available() -> bool {
+    let reached = async {
+        let client = async_nats::connect(nats_url()).await?;
+        client.flush().await?;
+        Ok::<(), async_nats::Error>(())
+    };
+    match tokio::time::timeout(Duration::from_secs(5), reached).await {
+        Ok(Ok(())) => true,
+        outcome => {
+            let why = format!("{outcome:?}");
+            if required() {
+                panic!("NATS JetStream is required (CONFAB_REQUIRE_SERVICES=1): {why}");
+            }
+            eprintln!("skipping: NATS JetStream not reachable ({why}); set CONFAB_REQUIRE_SERVICES=1 to fail instead");
+            false
+        }
+    }
+}
+
+/// One test's log on the shared NATS: `serve` arguments naming a stream of its own, deleted on drop.
+pub struct LogIsolation {
+    pub prefix: String,
+}
+
+impl LogIsolation {
+    pub fn new() -> LogIsolation {
+        LogIsolation { prefix: format!("confab-e2e-{}", confab_core::ids::new_id().replace('-', "")) }
+    }
+
+    /// `serve` arguments for this log, with conversations of `threshold` members or more on it.
+    pub fn args(&self, threshold: u32) -> Vec<String> {
+        vec![
+            "--log-url".into(),
+            nats_url(),
+            "--log-prefix".into(),
+            self.prefix.clone(),
+            "--log-fanout-threshold".into(),
+            threshold.to_string(),
+        ]
+    }
+}
+
+impl Drop for LogIsolation {
+    fn drop(&mut self) {
+        let stream = format!("{}-log", self.prefix);
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let cleanup = async {
+                    let client = async_nats::connect(nats_url()).await.ok()?;
+                    async_nats::jetstream::new(client).delete_stream(&stream).await.ok()
+                };
+                tokio::time::timeout(Duration::from_secs(5), cleanup).await.ok().flatten()
+            })
+        })
+        .join();
+    }
+}
+
+/// A private `nats-server` with JetStream on a spare port, its store in a temp dir kept across
+/// restarts, for tests that stop the broker.
+pub struct PrivateNats {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateNats {
+    pub fn start() -> PrivateNats {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut n = PrivateNats { port: spare_port(), dir, child: None };
+        n.restart();
+        n
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (`SIGKILL`, as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts on the same port and store, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("private nats-server did not start");
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
