@@ -71,3 +71,58 @@ pub async fn register(
     bar.finish_and_clear();
     Ok(users)
 }
+
+/// `n` users from tokens minted with the servers' HS256 `secret` (`sub` a fresh id, `username`
+/// `{prefix}{tag}{i}`), each provisioned by one request to `url`, `concurrency` at a time.
+pub async fn mint(
+    url: &str,
+    prefix: &str,
+    n: usize,
+    secret: &str,
+    concurrency: usize,
+    quiet: bool,
+) -> anyhow::Result<Vec<BenchUser>> {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    let client = Client::new(url);
+    let tag = run_tag();
+    let now = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?).as_secs() as i64;
+    let bar = progress(n as u64, "provisioning", quiet);
+    let users: Vec<BenchUser> = stream::iter(0..n)
+        .map(|i| {
+            let (client, bar, key) = (client.clone(), bar.clone(), key.clone());
+            let username = format!("{prefix}{tag}{i}");
+            async move {
+                let id = uuid::Uuid::new_v4().to_string();
+                let claims = serde_json::json!({"sub": id, "iat": now, "exp": now + 86_400, "username": username});
+                let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?;
+                client.with_token(&token).me().await.with_context(|| format!("provisioning {username}"))?;
+                bar.inc(1);
+                anyhow::Ok(BenchUser { id, username, token })
+            }
+        })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    bar.finish_and_clear();
+    Ok(users)
+}
+
+/// A group of every one of `users`, created by the first: created with the first few thousand and
+/// grown in chunks (each answer lists every member, so chunks keep the answers bounded).
+pub async fn large_group(url: &str, users: &[BenchUser], quiet: bool) -> anyhow::Result<confab_proto::Conversation> {
+    // About 40 bytes an id: a chunk needs the servers to take bodies of about 800 KB.
+    const CHUNK: usize = 20_000;
+    let creator = Client::new(url).with_token(&users[0].token);
+    let others: Vec<String> = users[1..].iter().map(|u| u.id.clone()).collect();
+    let mut chunks = others.chunks(CHUNK);
+    let first = chunks.next().unwrap_or_default();
+    let group = creator.create_group("bench", first, None).await?;
+    let bar = progress(others.len() as u64, "adding members", quiet);
+    bar.inc(first.len() as u64);
+    for chunk in chunks {
+        creator.add_members(&group.conversation_id, chunk).await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(group)
+}

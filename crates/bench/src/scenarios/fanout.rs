@@ -1,6 +1,12 @@
 //! `fanout`: a group of M members, all connected, with K messages per second sent into it by a
 //! few of them (open loop, like `latency`). Every message is delivered to M − 1 connections;
 //! reported: deliveries per second and send→delivery latency at the members.
+//!
+//! For large groups (`--group-size` above `--members`), the group also holds members who are not
+//! connected, as most members of a 100,000-member group are not. Users then come from tokens the
+//! bench mints with the servers' `--jwt-secret` (each provisioned by its first request) instead
+//! of registering with a password, which would spend most of the run in argon2. With several
+//! `--url`s the connected members are spread over the nodes round robin.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -49,6 +55,15 @@ pub struct FanoutArgs {
     /// Concurrent WebSocket handshakes while connecting the members.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
+    /// Members of the group in all, connected or not [default: --members]; the servers'
+    /// --max-group-size must allow it.
+    #[arg(long)]
+    pub group_size: Option<usize>,
+    /// The servers' HS256 secret: users come from tokens minted with it instead of registrations
+    /// (needed for large groups).
+    #[arg(long)]
+    #[serde(skip)]
+    pub jwt_secret: Option<String>,
 }
 
 /// Readers share this many histograms (a histogram per member would cost memory for nothing).
@@ -58,7 +73,9 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     anyhow::ensure!(args.members >= 2, "--members must be at least 2");
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
     let senders_n = args.senders.clamp(1, args.members);
-    let extra = vec!["--max-group-size".to_string(), args.members.max(1000).to_string()];
+    let group_size = args.group_size.unwrap_or(args.members);
+    anyhow::ensure!(group_size >= args.members, "--group-size must be at least --members");
+    let extra = vec!["--max-group-size".to_string(), group_size.max(1000).to_string()];
     let server = ServerHandle::prepare(&args.target, &extra)?;
     let url = server.url().to_string();
     let mut report = Report::new("fanout", "confab", server.info.clone(), serde_json::to_value(args)?);
@@ -69,14 +86,33 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
         args.members - 1
     ));
 
-    let members =
-        users::register(&url, "fan", args.members, args.target.register_concurrency, output.quiet).await?;
-    let others: Vec<String> = members[1..].iter().map(|u| u.id.clone()).collect();
-    let group = Client::new(&url).with_token(&members[0].token).create_group("bench", &others, None).await?;
+    let (members, group) = match &args.jwt_secret {
+        Some(secret) => {
+            let minted = users::mint(&url, "fan", group_size, secret, args.target.register_concurrency, output.quiet)
+                .await?;
+            let group = users::large_group(&url, &minted, output.quiet).await?;
+            report.notes.push(format!(
+                "the group has {group_size} members; {} of them connected, over {} node(s)",
+                args.members,
+                server.urls.len()
+            ));
+            (minted[..args.members].to_vec(), group)
+        }
+        None => {
+            anyhow::ensure!(group_size == args.members, "--group-size needs --jwt-secret");
+            let members =
+                users::register(&url, "fan", args.members, args.target.register_concurrency, output.quiet).await?;
+            let others: Vec<String> = members[1..].iter().map(|u| u.id.clone()).collect();
+            let group =
+                Client::new(&url).with_token(&members[0].token).create_group("bench", &others, None).await?;
+            (members, group)
+        }
+    };
     let bar = users::progress(members.len() as u64, "connecting", output.quiet);
-    let connections: Vec<Connection> = stream::iter(members.iter())
-        .map(|u| {
-            let (url, bar) = (url.clone(), bar.clone());
+    let urls = server.urls.clone();
+    let connections: Vec<Connection> = stream::iter(members.iter().enumerate())
+        .map(|(i, u)| {
+            let (url, bar) = (urls[i % urls.len()].clone(), bar.clone());
             async move {
                 let c = Connection::connect(&url, &u.token, "bench").await?;
                 bar.inc(1);
@@ -91,7 +127,7 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     let tally = Tally::new();
     let stop = CancellationToken::new();
     let recorders: Vec<_> = (0..RECORDERS).map(|_| Latencies::shared()).collect();
-    let mut senders = Vec::new();
+    let mut senders: Vec<Box<dyn crate::peers::Sender>> = Vec::new();
     let mut readers = Vec::new();
     for (i, c) in connections.into_iter().enumerate() {
         let e = endpoint(c, &group.conversation_id, format!("m{i}"), args.body_bytes);
@@ -103,6 +139,14 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     // Let the membership announcements and presence settle before measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    // One message first, not measured: each node loads the member list (for a large group, a
+    // database read of every member) and starts its stream of the conversation, which the first
+    // message after a node starts pays once. The measured step starts when it has been delivered.
+    if let Some(first) = senders.first_mut() {
+        let warm_up = tally.delivered.load(Ordering::SeqCst) + args.members as u64 - 1;
+        first.send(stats::now_us(), u64::from(u32::MAX)).await?;
+        wait_until(Duration::from_secs_f64(args.grace), || tally.delivered.load(Ordering::SeqCst) >= warm_up).await;
+    }
     let count = args.messages.unwrap_or((args.rate * args.duration).ceil() as u64);
     let expected = count * (args.members as u64 - 1);
     let before = server.sample();
