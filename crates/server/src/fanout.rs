@@ -46,7 +46,8 @@ impl quick_cache::Weighter<String, Arc<[String]>> for ByMembers {
 
 /// Member lists of conversations, kept in memory for fan-out, typing and receipts, bounded by the
 /// number of member ids held ([`MEMBER_CACHE_WEIGHT`]) and evicting the least useful lists first
-/// (quick_cache's CLOCK-Pro). A membership change invalidates the entry on every node (the bus
+/// (quick_cache's CLOCK-Pro). Each list is sorted, so membership is a binary search (see
+/// [`crate::hub::Hub::members_here`]). A membership change invalidates the entry on every node (the bus
 /// carries the notice); the next use reloads it from the store.
 pub struct MemberCache {
     members: quick_cache::sync::Cache<String, Arc<[String]>, ByMembers>,
@@ -82,7 +83,9 @@ impl MemberCache {
         if let Some(members) = self.members.get(conversation_id) {
             return Ok(members);
         }
-        let members: Arc<[String]> = store.member_ids(conversation_id).await?.into();
+        let mut ids = store.member_ids(conversation_id).await?;
+        ids.sort_unstable();
+        let members: Arc<[String]> = ids.into();
         self.members.insert(conversation_id.to_string(), members.clone());
         Ok(members)
     }
@@ -100,7 +103,7 @@ impl MemberCache {
         user: &str,
     ) -> Result<Arc<[String]>> {
         let members = self.get(store, conversation_id).await?;
-        if members.iter().any(|m| m == user) {
+        if members.binary_search_by(|m| m.as_str().cmp(user)).is_ok() {
             Ok(members)
         } else {
             Err(confab_core::Error::not_member())

@@ -260,6 +260,20 @@ impl Hub {
         }
     }
 
+    /// The members (a sorted list, as the member cache keeps them) with a connection on this node:
+    /// for a large group, from this node's users rather than from every member, so a 100,000-member
+    /// group costs a node in proportion to its own connections.
+    pub fn members_here(&self, sorted_members: &[String]) -> Vec<String> {
+        if sorted_members.len() <= self.users.len() {
+            return sorted_members.iter().filter(|m| self.users.contains_key(m.as_str())).cloned().collect();
+        }
+        self.users
+            .iter()
+            .filter(|e| !e.value().is_empty() && sorted_members.binary_search(e.key()).is_ok())
+            .map(|e| e.key().clone())
+            .collect()
+    }
+
     /// When the oldest connection of `users` on this node was opened (ms); `None` when none has
     /// one here.
     pub fn oldest_connection(&self, users: &[String]) -> Option<i64> {
@@ -290,6 +304,24 @@ mod tests {
     fn handle(id: &str, capacity: usize) -> (ConnectionHandle, mpsc::Receiver<Utf8Bytes>) {
         let (outbox, rx) = Outbox::new(capacity);
         (ConnectionHandle::new(id.into(), outbox, Default::default(), "d"), rx)
+    }
+
+    #[test]
+    fn members_here_are_the_members_with_a_connection_here_from_either_side() {
+        let hub = Hub::new();
+        let mut receivers = Vec::new();
+        for user in ["ann", "bob", "cat"] {
+            let (conn, rx) = handle(&format!("{user}-1"), 4);
+            hub.register(user, conn);
+            receivers.push(rx);
+        }
+        // Fewer members than users here: each member is looked up.
+        assert_eq!(hub.members_here(&["bob".to_string()]), ["bob"]);
+        // More members than users here: each user here is looked for among the members.
+        let many: Vec<String> = ["ann", "bob", "dan", "eve", "zed"].iter().map(|s| s.to_string()).collect();
+        let mut here = hub.members_here(&many);
+        here.sort();
+        assert_eq!(here, ["ann", "bob"]);
     }
 
     #[test]

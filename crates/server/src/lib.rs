@@ -242,6 +242,7 @@ impl Server {
                     store.clone(),
                     members.clone(),
                     handler.ordering.clone(),
+                    hub.clone(),
                 ));
                 tracing::info!(
                     threshold = config.log_fanout_threshold,

@@ -24,6 +24,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
 use crate::fanout::MemberCache;
+use crate::hub::Hub;
 use crate::ordering::Ordering;
 
 /// The longest an append may take before its message takes the bus.
@@ -104,12 +105,14 @@ fn decode(payload: &Bytes) -> Option<(Order, Option<Arc<str>>, Bytes)> {
 }
 
 /// Hands every record of `tail` to this node's connections of its conversation's members, until
-/// the tail ends.
+/// the tail ends. A frame names only the members connected here when it arrives: one who connects
+/// later gets the message from the sync every connection starts with.
 pub(crate) async fn follow(
     mut tail: BoxStream<'static, LogRecord>,
     store: SharedStore,
     members: Arc<MemberCache>,
     ordering: Arc<Ordering>,
+    hub: Arc<Hub>,
 ) {
     while let Some(record) = tail.next().await {
         metrics::counter!("confab_log_records_read_total").increment(1);
@@ -117,8 +120,8 @@ pub(crate) async fn follow(
             tracing::warn!(key = %record.key, "log: a record this node cannot read was skipped");
             continue;
         };
-        let recipients = match members.get(&store, &order.conversation_id).await {
-            Ok(recipients) => recipients,
+        let recipients: Arc<[String]> = match members.get(&store, &order.conversation_id).await {
+            Ok(members) => hub.members_here(&members).into(),
             Err(e) => {
                 // Committed, so not lost: the members' devices find it by gap detection and sync.
                 tracing::warn!(error = %e, conversation = %order.conversation_id, "log: delivery skipped");
