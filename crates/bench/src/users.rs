@@ -93,7 +93,8 @@ pub async fn mint(
             let username = format!("{prefix}{tag}{i}");
             async move {
                 let id = uuid::Uuid::new_v4().to_string();
-                let claims = serde_json::json!({"sub": id, "iat": now, "exp": now + 86_400, "username": username});
+                let claims =
+                    serde_json::json!({"sub": id, "iat": now, "exp": now + 86_400, "username": username});
                 let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?;
                 client.with_token(&token).me().await.with_context(|| format!("provisioning {username}"))?;
                 bar.inc(1);
@@ -109,7 +110,11 @@ pub async fn mint(
 
 /// A group of every one of `users`, created by the first: created with the first few thousand and
 /// grown in chunks (each answer lists every member, so chunks keep the answers bounded).
-pub async fn large_group(url: &str, users: &[BenchUser], quiet: bool) -> anyhow::Result<confab_proto::Conversation> {
+pub async fn large_group(
+    url: &str,
+    users: &[BenchUser],
+    quiet: bool,
+) -> anyhow::Result<confab_proto::Conversation> {
     // About 40 bytes an id: a chunk needs the servers to take bodies of about 800 KB.
     const CHUNK: usize = 20_000;
     let creator = Client::new(url).with_token(&users[0].token);

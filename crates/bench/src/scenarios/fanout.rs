@@ -88,8 +88,9 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
 
     let (members, group) = match &args.jwt_secret {
         Some(secret) => {
-            let minted = users::mint(&url, "fan", group_size, secret, args.target.register_concurrency, output.quiet)
-                .await?;
+            let minted =
+                users::mint(&url, "fan", group_size, secret, args.target.register_concurrency, output.quiet)
+                    .await?;
             let group = users::large_group(&url, &minted, output.quiet).await?;
             report.notes.push(format!(
                 "the group has {group_size} members; {} of them connected, over {} node(s)",
@@ -101,7 +102,8 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
         None => {
             anyhow::ensure!(group_size == args.members, "--group-size needs --jwt-secret");
             let members =
-                users::register(&url, "fan", args.members, args.target.register_concurrency, output.quiet).await?;
+                users::register(&url, "fan", args.members, args.target.register_concurrency, output.quiet)
+                    .await?;
             let others: Vec<String> = members[1..].iter().map(|u| u.id.clone()).collect();
             let group =
                 Client::new(&url).with_token(&members[0].token).create_group("bench", &others, None).await?;
@@ -145,7 +147,8 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     if let Some(first) = senders.first_mut() {
         let warm_up = tally.delivered.load(Ordering::SeqCst) + args.members as u64 - 1;
         first.send(stats::now_us(), u64::from(u32::MAX)).await?;
-        wait_until(Duration::from_secs_f64(args.grace), || tally.delivered.load(Ordering::SeqCst) >= warm_up).await;
+        wait_until(Duration::from_secs_f64(args.grace), || tally.delivered.load(Ordering::SeqCst) >= warm_up)
+            .await;
     }
     let count = args.messages.unwrap_or((args.rate * args.duration).ceil() as u64);
     let expected = count * (args.members as u64 - 1);
