@@ -235,3 +235,9 @@ pub fn temp_path() -> (tempfile::TempDir, PathBuf) {
 }
 
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The value of `series` (a series without labels) in `url`'s `/metrics`; 0 when absent.
+pub async fn metric(url: &str, series: &str) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}

@@ -8,11 +8,6 @@ use crate::harness::*;
 use crate::messaging::collect_new;
 use crate::services::*;
 
-async fn metric(url: &str, series: &str) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
-}
-
 /// Waits until `watcher` has seen each of `users` online (every node knows where they are).
 async fn wait_online(watcher: &mut Connection, users: &[String]) {
     let mut online = std::collections::HashSet::new();

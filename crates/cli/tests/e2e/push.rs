@@ -94,11 +94,6 @@ fn webhook(device: &str) -> PushSubscriptionRequest {
     }
 }
 
-async fn metric(url: &str, series: &str) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics")).await.expect("metrics").text().await.expect("text");
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_devices_of_other_members_are_pushed_once_per_window_with_a_count() {
     let mut hook = receiver().await;
