@@ -582,11 +582,26 @@ async fn messages_committed_by_a_node_killed_before_publishing_reach_live_member
         return;
     }
     let iso = Isolation::shared();
+    killed_before_publishing(&iso.args()).await;
+}
+
+/// The same with both conversations fanning out through the log: the node dies before appending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_committed_by_a_node_killed_before_appending_to_the_log_reach_live_members() {
+    if !available().await || !nats_available().await {
+        return;
+    }
+    let (iso, log) = (Isolation::shared(), LogIsolation::new());
+    let args: Vec<String> = iso.args().into_iter().chain(log.args(2)).collect();
+    killed_before_publishing(&args).await;
+}
+
+async fn killed_before_publishing(args: &[String]) {
     let (_dir, path) = temp_path();
-    let survivor = ServerProcess::spawn_with(&path.join("survivor"), &iso.args());
+    let survivor = ServerProcess::spawn_with(&path.join("survivor"), args);
     let doomed_env = [("FAILPOINTS".to_string(), "fanout-before-publish=return".to_string())];
     let doomed: Vec<ServerProcess> = (0..2)
-        .map(|i| ServerProcess::spawn_with_env(&path.join(format!("doomed{i}")), &iso.args(), &doomed_env))
+        .map(|i| ServerProcess::spawn_with_env(&path.join(format!("doomed{i}")), args, &doomed_env))
         .collect();
     let alice = register(&survivor.url, "alice").await;
     let bob = register(&survivor.url, "bob").await;
