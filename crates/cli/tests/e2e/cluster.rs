@@ -391,10 +391,28 @@ async fn a_redis_restart_delays_delivery_but_loses_nothing_and_keeps_order() {
     if !available().await {
         return;
     }
+    redis_restart(false).await;
+}
+
+/// The same with the conversation fanning out through the log, which Redis restarting must not
+/// disturb either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_with_the_log_loses_nothing_and_keeps_order() {
+    if !available().await || !nats_available().await {
+        return;
+    }
+    redis_restart(true).await;
+}
+
+async fn redis_restart(with_log: bool) {
     let mut redis = PrivateRedis::start();
-    let iso = Isolation::new(database_url(), redis.url());
+    let (iso, log) = (Isolation::new(database_url(), redis.url()), LogIsolation::new());
+    let mut args = iso.args();
+    if with_log {
+        args.extend(log.args(2));
+    }
     let (_dir, path) = temp_path();
-    let nodes = start_nodes(2, &iso.args(), &path);
+    let nodes = start_nodes(2, &args, &path);
     let alice = register(&nodes[0].url, "alice").await;
     let bob = register(&nodes[0].url, "bob").await;
     let id = alice.api.open_direct(&bob.id).await.unwrap().0.conversation_id;
