@@ -91,6 +91,11 @@ impl JetStreamLog {
 #[async_trait]
 impl Log for JetStreamLog {
     async fn append(&self, key: &str, payload: Bytes, dedup_id: Option<&str>) -> Result<()> {
+        // Disconnected, the client would buffer the record and wait for an ack until its timeout:
+        // the caller learns now, and takes another path.
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(unavailable("append", "not connected to the server"));
+        }
         let mut publish =
             jetstream::message::PublishMessage::build().payload(payload).header(KEY_HEADER, key);
         if let Some(id) = dedup_id {

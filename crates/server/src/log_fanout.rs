@@ -5,7 +5,8 @@
 //! conversation's members, through [`Ordering`] like any `message.new`. Smaller conversations keep
 //! the bus. When an append fails or takes longer than [`APPEND_TIMEOUT`], that message takes the
 //! bus instead (see [`crate::fanout`]), and so does every large group's message for the next
-//! [`PAUSE`], so a broker outage costs one slow message, not one per message; a late append that
+//! [`PAUSE`], so a broker that stops answering delays at most one message per pause, not every
+//! message (a broker the node is disconnected from fails the append at once); a late append that
 //! lands anyway is dropped by each node's cursor, as the bus already delivered it.
 //!
 //! A record is the frame with its place: `conversation\nsequence\norigin\n` then the serialized
