@@ -42,11 +42,12 @@ pub struct ServeArgs {
     /// PEM certificates to trust for a `rediss://` Redis [default: the system's roots].
     #[arg(long, env = "CONFAB_REDIS_CA")]
     pub redis_ca: Option<PathBuf>,
-    /// Durable log for large groups' fan-out: `nats://…` (NATS JetStream) [default: none, every
+    /// Durable log for large groups' fan-out: `nats://…` (NATS JetStream) or
+    /// `kafka://host:port[,host:port…]` (a Kafka-protocol broker) [default: none, every
     /// conversation over the bus].
     #[arg(long, env = "CONFAB_LOG_URL", hide_env_values = true)]
     pub log_url: Option<String>,
-    /// Names the log's stream and subjects [default: confab].
+    /// Names the log's stream and subjects, or topic [default: confab].
     #[arg(long, env = "CONFAB_LOG_PREFIX")]
     pub log_prefix: Option<String>,
     /// Conversations with at least this many members fan out through the log [default: 100].

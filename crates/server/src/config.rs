@@ -23,10 +23,11 @@ pub struct ServerConfig {
     pub redis_prefix: String,
     /// PEM certificates to trust for a `rediss://` Redis instead of the system's roots.
     pub redis_ca: Option<PathBuf>,
-    /// `nats://…` selects a durable log (NATS JetStream) for large groups' fan-out; `None`: every
-    /// conversation fans out over the bus. Any other URL is a startup error.
+    /// `nats://…` (NATS JetStream) or `kafka://…` (a Kafka-protocol broker) selects a durable log
+    /// for large groups' fan-out; `None`: every conversation fans out over the bus. Any other URL
+    /// is a startup error.
     pub log_url: Option<String>,
-    /// Names the log's stream and subjects, so several clusters can share one broker.
+    /// Names the log's stream and subjects (or topic), so several clusters can share one broker.
     pub log_prefix: String,
     /// Conversations with at least this many members fan out through the log (when there is one).
     pub log_fanout_threshold: u32,

@@ -520,6 +520,84 @@ async fn a_database_outage_refuses_sends_and_recovers() {
     assert_eq!(ids, ["ok-1", "ok-2"]);
 }
 
+/// PostgreSQL restarts while a large group streams through the log: the sender retries each
+/// refused message under its own id until it is acknowledged (as a client does), and every member's
+/// live connection, on the sender's node and on another, gets each acknowledged message exactly
+/// once, in order, with no hole and without syncing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_with_the_log_loses_no_acknowledged_message_and_keeps_order() {
+    if !available().await || !nats_available().await {
+        return;
+    }
+    const TOTAL: usize = 40;
+    let pg = std::sync::Arc::new(PrivatePostgres::start());
+    let (iso, log) = (Isolation::new(pg.url(), redis_url()), LogIsolation::new());
+    let args: Vec<String> = iso.args().into_iter().chain(log.args(3)).collect();
+    let (_dir, path) = temp_path();
+    let nodes = start_nodes(2, &args, &path);
+    let alice = register(&nodes[0].url, "alice").await;
+    let bob = register(&nodes[0].url, "bob").await;
+    let carol = register(&nodes[0].url, "carol").await;
+    let gid = alice
+        .api
+        .create_group("pg", &[bob.id.clone(), carol.id.clone()], None)
+        .await
+        .unwrap()
+        .conversation_id;
+    let mut sender = Connection::connect(&nodes[0].url, &alice.token, "a").await.unwrap();
+    let mut readers = vec![
+        Connection::connect(&nodes[1].url, &bob.token, "b").await.unwrap(),
+        Connection::connect(&nodes[0].url, &carol.token, "c").await.unwrap(),
+    ];
+    wait_presence(&mut sender, &bob.id, PresenceStatus::Online).await;
+
+    let mut restarted = None;
+    let mut refused = 0;
+    for i in 0..TOTAL {
+        if i == TOTAL / 3 {
+            pg.stop();
+            // Back after a while, as an operator's restart would be.
+            let pg = pg.clone();
+            restarted = Some(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                tokio::task::spawn_blocking(move || pg.start_again()).await.expect("restart")
+            }));
+        }
+        let id = format!("pg-{i}");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match sender.send_text(&gid, &id, &id).await {
+                Ok(ack) => {
+                    assert_eq!(ack.sequence_number, u64::try_from(i).expect("count") + 1, "{id}");
+                    break;
+                }
+                Err(ClientError::Api { body, .. }) if body.error == ErrorCode::Unavailable && tries < 300 => {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{id} not acknowledged after {tries} tries: {e}"),
+            }
+        }
+    }
+    restarted.expect("restarted").await.expect("restart task");
+    assert!(refused > 0, "the outage refused some sends");
+
+    for (r, reader) in readers.iter_mut().enumerate() {
+        let got: Vec<(u64, String)> =
+            collect_new(reader, TOTAL).await.into_iter().map(|m| (m.sequence_number, m.message_id)).collect();
+        let expected: Vec<(u64, String)> =
+            (0..TOTAL).map(|i| (u64::try_from(i).expect("count") + 1, format!("pg-{i}"))).collect();
+        assert_eq!(got, expected, "reader {r}: every acknowledged message once, in order");
+    }
+    // Nothing more was on its way: a fence message comes next.
+    sender.send_text(&gid, "fence", "fence").await.unwrap();
+    for reader in &mut readers {
+        let next = collect_new(reader, 1).await;
+        assert_eq!(next[0].message_id, "fence", "no repeat came before it");
+    }
+}
+
 /// Logging out on node A closes the token's socket on node B and B refuses the token at once,
 /// though B had it cached as valid; logout-all on A closes every device of the user on B; a node
 /// started afterwards knows both from the database.
@@ -610,6 +688,17 @@ async fn messages_committed_by_a_node_killed_before_appending_to_the_log_reach_l
         return;
     }
     let (iso, log) = (Isolation::shared(), LogIsolation::new());
+    let args: Vec<String> = iso.args().into_iter().chain(log.args(2)).collect();
+    killed_before_publishing(&args).await;
+}
+
+/// The same on a Kafka-protocol log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_committed_by_a_node_killed_before_appending_to_kafka_reach_live_members() {
+    if !available().await || !kafka_available().await {
+        return;
+    }
+    let (iso, log) = (Isolation::shared(), LogIsolation::on(LogBroker::Kafka));
     let args: Vec<String> = iso.args().into_iter().chain(log.args(2)).collect();
     killed_before_publishing(&args).await;
 }

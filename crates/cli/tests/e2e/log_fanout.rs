@@ -1,5 +1,6 @@
-//! Large groups fanning out through the durable log (NATS JetStream) across nodes on PostgreSQL and
-//! Redis, while small conversations keep the bus; and what a broker outage does.
+//! Large groups fanning out through the durable log (NATS JetStream or a Kafka-protocol broker)
+//! across nodes on PostgreSQL and Redis, while small conversations keep the bus; and what a broker
+//! outage does.
 
 use confab_client::Connection;
 use confab_proto::{PresenceStatus, ServerFrame};
@@ -32,11 +33,20 @@ async fn wait_online(watcher: &mut Connection, users: &[String]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_group_goes_through_the_log_and_every_node_sees_it_in_order() {
-    if !available().await || !nats_available().await {
+async fn a_large_group_goes_through_jetstream_and_every_node_sees_it_in_order() {
+    large_group_in_order(LogBroker::JetStream).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_group_goes_through_kafka_and_every_node_sees_it_in_order() {
+    large_group_in_order(LogBroker::Kafka).await;
+}
+
+async fn large_group_in_order(broker: LogBroker) {
+    if !available().await || !broker.available().await {
         return;
     }
-    let (iso, log) = (Isolation::shared(), LogIsolation::new());
+    let (iso, log) = (Isolation::shared(), LogIsolation::on(broker));
     let (_dir, path) = temp_path();
     let args: Vec<String> = iso.args().into_iter().chain(log.args(6)).collect();
     let nodes: Vec<ServerProcess> =
@@ -112,17 +122,27 @@ async fn next_new(conn: &mut Connection, within: std::time::Duration) -> Option<
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broker_outage_sends_large_groups_over_the_bus_and_the_log_resumes_after_it() {
-    if !available().await || !nats_available().await {
+async fn a_jetstream_outage_sends_large_groups_over_the_bus_and_the_log_resumes_after_it() {
+    broker_outage(LogBroker::JetStream).await;
+}
+
+/// The broker is in-memory tansu: its restart also loses the topic, which the nodes create again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kafka_outage_sends_large_groups_over_the_bus_and_the_log_resumes_after_it() {
+    broker_outage(LogBroker::Kafka).await;
+}
+
+async fn broker_outage(kind: LogBroker) {
+    if !available().await || !kind.available().await {
         return;
     }
-    let mut nats = PrivateNats::start();
+    let mut broker = PrivateLogBroker::start(kind);
     let iso = Isolation::shared();
     let (_dir, path) = temp_path();
     let args: Vec<String> = iso
         .args()
         .into_iter()
-        .chain(["--log-url".into(), nats.url(), "--log-prefix".into(), "outage".into()])
+        .chain(["--log-url".into(), broker.url(), "--log-prefix".into(), "outage".into()])
         .chain(["--log-fanout-threshold".into(), "3".into()])
         .collect();
     let nodes: Vec<ServerProcess> =
@@ -143,7 +163,7 @@ async fn a_broker_outage_sends_large_groups_over_the_bus_and_the_log_resumes_aft
     // The reader got them, so the sender's node has appended them (acks come before fan-out).
     assert_eq!(metric(&nodes[0].url, "confab_log_appended_total").await, 5.0);
 
-    nats.stop();
+    broker.stop();
     // Sends keep being acknowledged, and the reader keeps getting them, over the bus.
     for n in 6..=10 {
         assert_eq!(send_numbered(&mut sender, &gid, n).await, n);
@@ -153,14 +173,14 @@ async fn a_broker_outage_sends_large_groups_over_the_bus_and_the_log_resumes_aft
     assert_eq!(seqs, expected[5..], "everything so far, in order, once");
     assert!(metric(&nodes[0].url, "confab_log_append_failed_total").await >= 1.0);
 
-    nats.restart();
+    broker.restart();
     // Once the node is back on the broker (and its 5 s pause is over), messages take the log
     // again, and the reader's node reads them from it.
     let read_before = metric(&nodes[1].url, "confab_log_records_read_total").await;
     let mut n = 10;
     loop {
         n += 1;
-        assert!(n < 160, "the log was not used again after the broker came back");
+        assert!(n < 300, "the log was not used again after the broker came back");
         assert_eq!(send_numbered(&mut sender, &gid, n).await, n);
         let got = next_new(&mut reader, WAIT).await.expect("each message reaches the reader");
         assert_eq!(got.sequence_number, n, "in order, once");

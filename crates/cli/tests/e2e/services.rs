@@ -295,21 +295,85 @@ pub async fn nats_available() -> bool {
     }
 }
 
-/// One test's log on the shared NATS: `serve` arguments naming a stream of its own, deleted on drop.
+/// The Kafka-protocol brokers the log tests use: `CONFAB_TEST_KAFKA_BROKERS`, or one on the local
+/// default port (`.ci/run` starts tansu there).
+pub fn kafka_brokers() -> String {
+    std::env::var("CONFAB_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// Whether a Kafka-protocol broker answers a metadata request at [`kafka_brokers`]. When it does
+/// not, the test is skipped with a note, or fails when `CONFAB_REQUIRE_SERVICES=1`.
+pub async fn kafka_available() -> bool {
+    use rdkafka::producer::{BaseProducer, Producer};
+    let reached = tokio::task::spawn_blocking(|| {
+        let producer: BaseProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", kafka_brokers())
+            .set("log_level", "3")
+            .create()?;
+        producer.client().fetch_metadata(None, Duration::from_secs(5)).map(|_| ())
+    })
+    .await;
+    match reached {
+        Ok(Ok(())) => true,
+        outcome => {
+            let why = format!("{outcome:?}");
+            if required() {
+                panic!("a Kafka broker is required (CONFAB_REQUIRE_SERVICES=1): {why}");
+            }
+            eprintln!(
+                "skipping: no Kafka broker reachable ({why}); set CONFAB_REQUIRE_SERVICES=1 to fail instead"
+            );
+            false
+        }
+    }
+}
+
+/// The broker a test's log lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogBroker {
+    JetStream,
+    Kafka,
+}
+
+impl LogBroker {
+    /// Whether the shared broker of this kind answers (see [`nats_available`], [`kafka_available`]).
+    pub async fn available(self) -> bool {
+        match self {
+            LogBroker::JetStream => nats_available().await,
+            LogBroker::Kafka => kafka_available().await,
+        }
+    }
+}
+
+/// One test's log on a shared broker: `serve` arguments naming a stream (topic) of its own,
+/// deleted on drop.
 pub struct LogIsolation {
     pub prefix: String,
+    pub broker: LogBroker,
 }
 
 impl LogIsolation {
+    /// A stream on the shared NATS JetStream.
     pub fn new() -> LogIsolation {
-        LogIsolation { prefix: format!("confab-e2e-{}", confab_core::ids::new_id().replace('-', "")) }
+        LogIsolation::on(LogBroker::JetStream)
+    }
+
+    pub fn on(broker: LogBroker) -> LogIsolation {
+        LogIsolation { prefix: format!("confab-e2e-{}", confab_core::ids::new_id().replace('-', "")), broker }
+    }
+
+    pub fn url(&self) -> String {
+        match self.broker {
+            LogBroker::JetStream => nats_url(),
+            LogBroker::Kafka => format!("kafka://{}", kafka_brokers()),
+        }
     }
 
     /// `serve` arguments for this log, with conversations of `threshold` members or more on it.
     pub fn args(&self, threshold: u32) -> Vec<String> {
         vec![
             "--log-url".into(),
-            nats_url(),
+            self.url(),
             "--log-prefix".into(),
             self.prefix.clone(),
             "--log-fanout-threshold".into(),
@@ -320,13 +384,28 @@ impl LogIsolation {
 
 impl Drop for LogIsolation {
     fn drop(&mut self) {
-        let stream = format!("{}-log", self.prefix);
+        let name = format!("{}-log", self.prefix);
+        let broker = self.broker;
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let cleanup = async {
-                    let client = async_nats::connect(nats_url()).await.ok()?;
-                    async_nats::jetstream::new(client).delete_stream(&stream).await.ok()
+                    match broker {
+                        LogBroker::JetStream => {
+                            let client = async_nats::connect(nats_url()).await.ok()?;
+                            async_nats::jetstream::new(client).delete_stream(&name).await.ok().map(|_| ())
+                        }
+                        LogBroker::Kafka => {
+                            use rdkafka::admin::{AdminClient, AdminOptions};
+                            let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+                                rdkafka::ClientConfig::new()
+                                    .set("bootstrap.servers", kafka_brokers())
+                                    .set("log_level", "3")
+                                    .create()
+                                    .ok()?;
+                            admin.delete_topics(&[&name], &AdminOptions::new()).await.ok().map(|_| ())
+                        }
+                    }
                 };
                 tokio::time::timeout(Duration::from_secs(5), cleanup).await.ok().flatten()
             })
@@ -372,5 +451,95 @@ impl PrivateNats {
 impl Drop for PrivateNats {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The tansu binary (a Kafka-protocol broker): `CONFAB_TANSU`, the one `.ci/run` builds into
+/// `~/.cache/confab-tools`, or `tansu` on the `PATH`.
+fn tansu_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("CONFAB_TANSU") {
+        return PathBuf::from(path);
+    }
+    let cached =
+        std::env::var("HOME").map(|home| PathBuf::from(home).join(".cache/confab-tools/tansu/bin/tansu"));
+    match cached {
+        Ok(path) if path.exists() => path,
+        _ => PathBuf::from("tansu"),
+    }
+}
+
+/// A private Kafka-protocol broker (tansu, in-memory storage) on a spare port, for tests that stop
+/// the broker. A restart loses its topics, as a broker that lost its disk would.
+pub struct PrivateKafka {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateKafka {
+    pub fn start() -> PrivateKafka {
+        let mut k = PrivateKafka { port: spare_port(), child: None };
+        k.restart();
+        k
+    }
+
+    pub fn url(&self) -> String {
+        format!("kafka://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (`SIGKILL`, as a crash would).
+    pub fn stop(&mut self) {
+        kill(&mut self.child);
+    }
+
+    /// (Re)starts on the same port, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.stop();
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let mut cmd = Command::new(tansu_bin());
+        cmd.args(["broker", "--silent", "--storage-engine", "memory://tansu/", "--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener]);
+        self.child = Some(spawn_listening(cmd, self.port, "tansu"));
+    }
+}
+
+impl Drop for PrivateKafka {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A private broker of either kind, for the outage tests.
+pub enum PrivateLogBroker {
+    JetStream(PrivateNats),
+    Kafka(PrivateKafka),
+}
+
+impl PrivateLogBroker {
+    pub fn start(broker: LogBroker) -> PrivateLogBroker {
+        match broker {
+            LogBroker::JetStream => PrivateLogBroker::JetStream(PrivateNats::start()),
+            LogBroker::Kafka => PrivateLogBroker::Kafka(PrivateKafka::start()),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            PrivateLogBroker::JetStream(b) => b.url(),
+            PrivateLogBroker::Kafka(b) => b.url(),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        match self {
+            PrivateLogBroker::JetStream(b) => b.stop(),
+            PrivateLogBroker::Kafka(b) => b.stop(),
+        }
+    }
+
+    pub fn restart(&mut self) {
+        match self {
+            PrivateLogBroker::JetStream(b) => b.restart(),
+            PrivateLogBroker::Kafka(b) => b.restart(),
+        }
     }
 }
