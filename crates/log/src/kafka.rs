@@ -1,23 +1,23 @@
-//! The Kafka-protocol log (Apache Kafka, Redpanda, tansu, …) through librdkafka.
+//! The Kafka-protocol log (Apache Kafka, Redpanda, tansu, …) through rskafka, a pure-Rust client.
 //!
 //! One topic, `{prefix}-log`, with [`PARTITIONS`] partitions; a record goes to partition
 //! [`partition_of`] of its key (the conversation id), so the records of one key are read in the
 //! order they were stored. The key is the Kafka record key.
 //!
-//! Each [`Log::tail`] is a consumer of its own that assigns itself every partition at the high
-//! watermarks read when it starts (no consumer group: every node reads everything, and a node only
-//! wants what arrives while it runs). librdkafka rides out broker restarts; when a partition's
-//! position is no longer in the log (the broker lost its data, or retention dropped it), the tail
-//! reads the partition from its earliest record.
+//! Each [`Log::tail`] reads every partition from the end it had when the tail started (no
+//! consumer group: every node reads everything, and a node only wants what arrives while it
+//! runs). A broker answers one request of a connection at a time, and a fetch may wait at the
+//! broker for records, so each partition is read over a connection of its own: one quiet
+//! partition never holds up another. When a partition's position is no longer in the log (the
+//! broker lost its data, or retention dropped it), the tail reads it from its earliest record.
 //!
 //! Kafka keeps no table of message ids, so a retried append is dropped by the tail instead: a
 //! record carries its dedup id in the `confab-dedup` header and each tail skips an id it read among
 //! the last [`DEDUP_WINDOW`] ids.
 //!
-//! Retention is the broker's (`log.retention.*`): records are a conduit, the store is the history.
+//! Retention is the broker's (`retention.ms`): records are a conduit, the store is the history.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,13 +26,11 @@ use confab_core::log::{partition_of, Log, LogRecord, PARTITIONS};
 use confab_core::{Error, Result};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rskafka::client::error::{Error as KafkaError, ProtocolError};
+use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use rskafka::record::Record;
+use rskafka::BackoffConfig;
 use tokio::sync::mpsc;
 
 /// The header carrying a record's dedup id.
@@ -41,23 +39,24 @@ const DEDUP_HEADER: &str = "confab-dedup";
 pub const DEDUP_WINDOW: usize = 65_536;
 /// Records read ahead of the node's handling of them.
 const TAIL_BUFFER: usize = 4_096;
-/// How long a metadata, watermark or admin request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long librdkafka keeps trying to deliver an append before reporting failure; the caller
-/// gives up sooner and takes another path.
-const DELIVERY_TIMEOUT_MS: &str = "5000";
-/// How long a fetch waits at the broker for records. Short, because some brokers (tansu) answer a
-/// fetch only when this runs out: it bounds how late a record reaches the tails.
-const FETCH_WAIT_MS: &str = "10";
+/// How long a fetch waits at the broker for records before answering empty. Kafka answers as soon
+/// as a record arrives; some brokers (tansu) only when about half of this has passed, which then
+/// bounds how late a record reaches the tails.
+const FETCH_WAIT_MS: i32 = 250;
+/// The most one fetch reads.
+const FETCH_MAX_BYTES: i32 = 4 << 20;
+/// How long a topic request may take.
+const REQUEST_TIMEOUT_MS: i32 = 5_000;
 /// How often a node checks that the topic still exists.
 const TOPIC_CHECK: Duration = Duration::from_secs(5);
-/// Wait after a consumer error before reading again.
+/// Wait after a failed fetch before the next.
 const RETRY: Duration = Duration::from_millis(200);
 
 pub struct KafkaLog {
-    producer: FutureProducer,
-    brokers: String,
+    brokers: Vec<String>,
     topic: String,
+    /// The producing side's partition clients, one per partition, over one connection per broker.
+    partitions: Vec<PartitionClient>,
     /// Recreates the topic when the broker lost it.
     watchdog: tokio::task::JoinHandle<()>,
 }
@@ -72,138 +71,149 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Unavailable(format!("kafka {what}: {e}"))
 }
 
-/// Settings every client of the log shares.
-fn client_config(brokers: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", brokers)
-        .set("client.id", "confab")
-        .set("socket.timeout.ms", "5000")
-        .set("reconnect.backoff.ms", "50")
-        .set("reconnect.backoff.max.ms", "1000")
-        // librdkafka reports through callbacks and logs; the node logs through `tracing` itself.
-        .set("log_level", "3");
-    config
-}
-
-/// Runs a blocking librdkafka call off the async runtime.
-async fn blocking<T: Send + 'static>(
-    what: &'static str,
-    call: impl FnOnce() -> std::result::Result<T, rdkafka::error::KafkaError> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(call)
+/// A client of the brokers whose retries end: the callers have paths of their own to take.
+async fn client(brokers: &[String]) -> Result<Client> {
+    ClientBuilder::new(brokers.to_vec())
+        .client_id("confab")
+        .backoff_config(BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(1),
+            base: 2.,
+            deadline: Some(Duration::from_secs(5)),
+        })
+        .build()
         .await
-        .map_err(|e| unavailable(what, e))?
-        .map_err(|e| unavailable(what, e))
+        .map_err(|e| unavailable("connect", e))
 }
 
-/// Creates `topic` with [`PARTITIONS`] partitions, replicated to up to 3 brokers, unless it
-/// exists; an existing topic with fewer partitions is an error.
-async fn ensure_topic(producer: &FutureProducer, brokers: &str, topic: &str) -> Result<()> {
-    let metadata = {
-        let client = producer.clone();
-        // All topics: asking for one by name may make a broker auto-create it, with its default
-        // partition count.
-        blocking("metadata", move || client.client().fetch_metadata(None, REQUEST_TIMEOUT)).await?
-    };
-    let existing = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic && t.error().is_none())
-        .map(|t| t.partitions().len());
-    match existing {
+/// Creates `topic` with [`PARTITIONS`] partitions unless it exists (replicated to as many of the
+/// named brokers as there are, up to 3); an existing topic with fewer partitions is an error.
+async fn ensure_topic(client: &Client, topic: &str, replicas: i16) -> Result<()> {
+    let topics = client.list_topics().await.map_err(|e| unavailable("metadata", e))?;
+    match topics.iter().find(|t| t.name == topic).map(|t| t.partitions.len()) {
         Some(partitions) if partitions as u32 >= PARTITIONS => Ok(()),
         Some(partitions) => Err(unavailable(
             "topic",
             format!("{topic} has {partitions} partitions; Confab needs at least {PARTITIONS}"),
         )),
         None => {
-            let replicas = metadata.brokers().len().clamp(1, 3) as i32;
-            let admin: AdminClient<DefaultClientContext> =
-                client_config(brokers).create().map_err(|e| unavailable("admin", e))?;
-            let new_topic = NewTopic::new(topic, PARTITIONS as i32, TopicReplication::Fixed(replicas));
-            let options = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
-            let results =
-                admin.create_topics([&new_topic], &options).await.map_err(|e| unavailable("topic", e))?;
-            for result in results {
-                match result {
-                    Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                    Err((name, code)) => return Err(unavailable("topic", format!("{name}: {code}"))),
+            let controller = client.controller_client().map_err(|e| unavailable("topic", e))?;
+            match controller.create_topic(topic, PARTITIONS as i32, replicas, REQUEST_TIMEOUT_MS).await {
+                Ok(())
+                | Err(KafkaError::ServerError {
+                    protocol_error: ProtocolError::TopicAlreadyExists, ..
+                }) => {
+                    tracing::info!(%topic, partitions = PARTITIONS, replicas, "kafka log: topic created");
+                    Ok(())
                 }
+                Err(e) => Err(unavailable("topic", e)),
             }
-            tracing::info!(%topic, partitions = PARTITIONS, replicas, "kafka log: topic created");
-            Ok(())
         }
     }
 }
 
 impl KafkaLog {
     /// Connects to the brokers (`host:port`, comma separated) and creates the topic for `prefix`
-    /// when it is missing, replicated to up to 3 brokers.
+    /// when it is missing.
     pub async fn connect(brokers: &str, prefix: &str) -> Result<KafkaLog> {
+        let brokers: Vec<String> = brokers.split(',').map(str::to_string).collect();
         let topic = format!("{prefix}-log");
-        let producer: FutureProducer = client_config(brokers)
-            // A record is stored once every in-sync replica has it.
-            .set("acks", "all")
-            // Latency first: a large group's message goes out as soon as it is committed.
-            .set("linger.ms", "0")
-            .set("message.timeout.ms", DELIVERY_TIMEOUT_MS)
-            .set("message.max.bytes", "2097152")
-            // The topic is made here, with its partitions, never by a broker's defaults.
-            .set("allow.auto.create.topics", "false")
-            .create()
-            .map_err(|e| unavailable("client", e))?;
-        ensure_topic(&producer, brokers, &topic).await?;
+        let replicas = brokers.len().clamp(1, 3) as i16;
+        let producer = client(&brokers).await?;
+        ensure_topic(&producer, &topic, replicas).await?;
+        let mut partitions = Vec::with_capacity(PARTITIONS as usize);
+        for partition in 0..PARTITIONS as i32 {
+            // Retry: right after the topic is made, a broker may not know it yet.
+            let client = producer
+                .partition_client(topic.clone(), partition, UnknownTopicHandling::Retry)
+                .await
+                .map_err(|e| unavailable("partition", e))?;
+            partitions.push(client);
+        }
         // A broker that lost the topic (an in-memory one restarted, an operator deleted it) gets
         // it back, so appends and tails resume without restarting the nodes.
         let watchdog = {
-            let (producer, brokers, topic) = (producer.clone(), brokers.to_string(), topic.clone());
+            let topic = topic.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(TOPIC_CHECK).await;
-                    if let Err(e) = ensure_topic(&producer, &brokers, &topic).await {
+                    if let Err(e) = ensure_topic(&producer, &topic, replicas).await {
                         tracing::warn!(error = %e, "kafka log: topic check failed");
                     }
                 }
             })
         };
-        Ok(KafkaLog { producer, brokers: brokers.to_string(), topic, watchdog })
+        Ok(KafkaLog { brokers, topic, partitions, watchdog })
     }
 
-    /// A consumer assigned every partition at its current end.
-    async fn consumer(&self) -> Result<Arc<StreamConsumer>> {
-        let consumer: StreamConsumer = client_config(&self.brokers)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            // A position the log no longer holds (lost with a broker, or past retention): read the
-            // partition from its start rather than skip what arrived since.
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", FETCH_WAIT_MS)
-            .set("fetch.min.bytes", "1")
-            .set("fetch.error.backoff.ms", "50")
-            .create()
-            .map_err(|e| unavailable("consumer", e))?;
-        let consumer = Arc::new(consumer);
-        // The ends are read before `tail` returns, so "from now on" starts here, not whenever the
-        // first fetch happens.
-        let ends = {
-            let consumer = consumer.clone();
-            let topic = self.topic.clone();
-            blocking("watermarks", move || {
-                (0..PARTITIONS as i32)
-                    .map(|p| consumer.fetch_watermarks(&topic, p, REQUEST_TIMEOUT).map(|(_, high)| high))
-                    .collect::<std::result::Result<Vec<i64>, _>>()
-            })
-            .await?
-        };
-        let mut assignment = TopicPartitionList::new();
-        for (partition, end) in ends.into_iter().enumerate() {
-            assignment
-                .add_partition_offset(&self.topic, partition as i32, Offset::Offset(end))
-                .map_err(|e| unavailable("assign", e))?;
+    /// A reader of `partition` over a connection of its own, and the partition's current end.
+    async fn reader(&self, partition: i32) -> Result<(PartitionClient, i64)> {
+        let client = client(&self.brokers).await?;
+        let reader = client
+            .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Retry)
+            .await
+            .map_err(|e| unavailable("partition", e))?;
+        let end = reader.get_offset(OffsetAt::Latest).await.map_err(|e| unavailable("offset", e))?;
+        Ok((reader, end))
+    }
+}
+
+/// The earliest offset `reader`'s partition holds; `None` (after a pause) when the broker does not
+/// answer, so the caller tries again.
+async fn earliest(reader: &PartitionClient) -> Option<i64> {
+    match reader.get_offset(OffsetAt::Earliest).await {
+        Ok(earliest) => Some(earliest),
+        Err(e) => {
+            tracing::warn!(error = %e, partition = reader.partition(), "kafka log: no earliest offset");
+            tokio::time::sleep(RETRY).await;
+            None
         }
-        consumer.assign(&assignment).map_err(|e| unavailable("assign", e))?;
-        Ok(consumer)
+    }
+}
+
+/// Reads `reader`'s partition from `offset` into `tx` until `tx` closes.
+async fn follow(reader: PartitionClient, mut offset: i64, tx: mpsc::Sender<(Option<String>, LogRecord)>) {
+    loop {
+        let fetched = tokio::select! {
+            fetched = reader.fetch_records(offset, 1..FETCH_MAX_BYTES, FETCH_WAIT_MS) => fetched,
+            _ = tx.closed() => return,
+        };
+        let records = match fetched {
+            // Past the end: a broker that lost its data (an in-memory one restarted) may answer
+            // so rather than with an error. Everything it holds came after what this tail read.
+            Ok((records, high_watermark)) if records.is_empty() && offset > high_watermark => {
+                offset = earliest(&reader).await.unwrap_or(offset);
+                continue;
+            }
+            Ok((records, _)) => records,
+            Err(KafkaError::ServerError { protocol_error: ProtocolError::OffsetOutOfRange, .. }) => {
+                // The broker no longer holds this position (it lost its data, or retention passed
+                // it): what it holds now came after what this tail read.
+                offset = earliest(&reader).await.unwrap_or(offset);
+                continue;
+            }
+            Err(e) => {
+                if tx.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, partition = reader.partition(), "kafka log: fetch failed; retrying");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        for record in records {
+            if record.offset < offset {
+                continue;
+            }
+            offset = record.offset + 1;
+            let Record { key, value, headers, .. } = record.record;
+            let dedup = headers.get(DEDUP_HEADER).and_then(|v| String::from_utf8(v.clone()).ok());
+            let key = key.and_then(|k| String::from_utf8(k).ok()).unwrap_or_default();
+            let record = LogRecord { key, payload: Bytes::from(value.unwrap_or_default()) };
+            if tx.send((dedup, record)).await.is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -237,54 +247,45 @@ impl RecentIds {
 #[async_trait]
 impl Log for KafkaLog {
     async fn append(&self, key: &str, payload: Bytes, dedup_id: Option<&str>) -> Result<()> {
-        let mut record = FutureRecord::to(&self.topic)
-            .key(key)
-            .payload(payload.as_ref())
-            .partition(partition_of(key) as i32);
+        let partition = &self.partitions[partition_of(key) as usize % self.partitions.len()];
+        let mut headers = BTreeMap::new();
         if let Some(id) = dedup_id {
-            record =
-                record.headers(OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(id) }));
+            headers.insert(DEDUP_HEADER.to_string(), id.as_bytes().to_vec());
         }
-        // Zero queue timeout: a full local queue means the broker is not keeping up; say so now.
-        self.producer.send(record, Duration::ZERO).await.map_err(|(e, _)| unavailable("append", e))?;
+        let record = Record {
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(payload.to_vec()),
+            headers,
+            timestamp: chrono::Utc::now(),
+        };
+        partition
+            .produce(vec![record], Compression::NoCompression)
+            .await
+            .map_err(|e| unavailable("append", e))?;
         Ok(())
     }
 
     async fn tail(&self) -> Result<BoxStream<'static, LogRecord>> {
-        let consumer = self.consumer().await?;
+        // Every partition's end is read before this returns: "from now on" starts here.
+        let readers =
+            futures_util::future::try_join_all((0..PARTITIONS as i32).map(|p| self.reader(p))).await?;
+        let (records_tx, mut records_rx) = mpsc::channel(TAIL_BUFFER);
+        for (reader, end) in readers {
+            tokio::spawn(follow(reader, end, records_tx.clone()));
+        }
+        drop(records_tx);
         let (tx, rx) = mpsc::channel(TAIL_BUFFER);
         tokio::spawn(async move {
             let mut recent = RecentIds::new();
             loop {
-                let message = tokio::select! {
-                    message = consumer.recv() => message,
+                let next = tokio::select! {
+                    next = records_rx.recv() => next,
                     _ = tx.closed() => return,
                 };
-                let record = match message {
-                    Ok(message) => {
-                        let dedup = message.headers().and_then(|headers| {
-                            headers
-                                .iter()
-                                .find(|h| h.key == DEDUP_HEADER)
-                                .and_then(|h| h.value)
-                                .and_then(|v| std::str::from_utf8(v).ok())
-                                .map(str::to_string)
-                        });
-                        if dedup.is_some_and(|id| !recent.first_time(&id)) {
-                            continue;
-                        }
-                        let key = message.key().and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
-                        LogRecord {
-                            key: key.to_string(),
-                            payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "kafka log: tail interrupted; librdkafka reconnects");
-                        tokio::time::sleep(RETRY).await;
-                        continue;
-                    }
-                };
+                let Some((dedup, record)) = next else { return };
+                if dedup.is_some_and(|id| !recent.first_time(&id)) {
+                    continue;
+                }
                 if tx.send(record).await.is_err() {
                     return;
                 }
@@ -294,9 +295,8 @@ impl Log for KafkaLog {
     }
 
     async fn ping(&self) -> Result<()> {
-        let client = self.producer.clone();
-        let topic = self.topic.clone();
-        blocking("ping", move || client.client().fetch_metadata(Some(&topic), REQUEST_TIMEOUT)).await?;
+        let client = client(&self.brokers).await?;
+        client.list_topics().await.map_err(|e| unavailable("ping", e))?;
         Ok(())
     }
 }
@@ -332,8 +332,9 @@ mod tests {
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 runtime.block_on(async {
-                    let admin: AdminClient<DefaultClientContext> = client_config(&brokers()).create().ok()?;
-                    admin.delete_topics(&[&topic], &AdminOptions::new()).await.ok()
+                    let brokers: Vec<String> = brokers().split(',').map(str::to_string).collect();
+                    let client = client(&brokers).await.ok()?;
+                    client.controller_client().ok()?.delete_topic(topic, REQUEST_TIMEOUT_MS).await.ok()
                 })
             })
             .join();

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`jetstream::JetStreamLog`]: NATS JetStream. One stream per prefix, a subject per partition;
 //!   each node tails it with an ordered consumer of its own.
-//! - [`kafka::KafkaLog`]: the Kafka protocol (Apache Kafka, Redpanda, tansu), through librdkafka.
+//! - [`kafka::KafkaLog`]: the Kafka protocol (Apache Kafka, Redpanda, tansu), through rskafka.
 //!   One topic per prefix, a partition per key hash; each node tails every partition itself.
 //! - [`location`]: [`LogLocation::resolve`] picks the adapter from `--log-url` (refusing unknown
 //!   schemes) and [`open`] connects it.

@@ -304,15 +304,12 @@ pub fn kafka_brokers() -> String {
 /// Whether a Kafka-protocol broker answers a metadata request at [`kafka_brokers`]. When it does
 /// not, the test is skipped with a note, or fails when `CONFAB_REQUIRE_SERVICES=1`.
 pub async fn kafka_available() -> bool {
-    use rdkafka::producer::{BaseProducer, Producer};
-    let reached = tokio::task::spawn_blocking(|| {
-        let producer: BaseProducer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", kafka_brokers())
-            .set("log_level", "3")
-            .create()?;
-        producer.client().fetch_metadata(None, Duration::from_secs(5)).map(|_| ())
-    })
-    .await;
+    let reached = async {
+        let brokers: Vec<String> = kafka_brokers().split(',').map(str::to_string).collect();
+        let client = rskafka::client::ClientBuilder::new(brokers).build().await?;
+        client.list_topics().await.map(|_| ())
+    };
+    let reached = tokio::time::timeout(Duration::from_secs(5), reached).await;
     match reached {
         Ok(Ok(())) => true,
         outcome => {
@@ -396,14 +393,10 @@ impl Drop for LogIsolation {
                             async_nats::jetstream::new(client).delete_stream(&name).await.ok().map(|_| ())
                         }
                         LogBroker::Kafka => {
-                            use rdkafka::admin::{AdminClient, AdminOptions};
-                            let admin: AdminClient<rdkafka::client::DefaultClientContext> =
-                                rdkafka::ClientConfig::new()
-                                    .set("bootstrap.servers", kafka_brokers())
-                                    .set("log_level", "3")
-                                    .create()
-                                    .ok()?;
-                            admin.delete_topics(&[&name], &AdminOptions::new()).await.ok().map(|_| ())
+                            let brokers: Vec<String> =
+                                kafka_brokers().split(',').map(str::to_string).collect();
+                            let client = rskafka::client::ClientBuilder::new(brokers).build().await.ok()?;
+                            client.controller_client().ok()?.delete_topic(name, 5_000).await.ok()
                         }
                     }
                 };
