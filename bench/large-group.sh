@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# A large group on a cluster: 3 nodes on PostgreSQL and Redis (and, with --log, NATS JetStream),
+# A large group on a cluster: 3 nodes on PostgreSQL and Redis (and, with --log, NATS JetStream;
+# with --kafka, a Kafka-protocol broker),
 # a group of GROUP members of whom MEMBERS are connected, spread over the nodes, RATE messages/s
 # into it for DURATION seconds. Everything runs on this machine; results go to bench-results/.
 #
-#   bench/large-group.sh [--log] [NAME]
+#   bench/large-group.sh [--log | --kafka] [NAME]
 #
 # Environment: CONFAB_BIN (a release build with the bench feature, default
 # target/release/confab), DATABASE (default postgres://postgres@127.0.0.1:5432), REDIS_URL,
-# NATS_URL, GROUP (100000), MEMBERS (5000), RATE (10), DURATION (10), NODES (3). The nodes take
+# NATS_URL, KAFKA_URL (kafka://127.0.0.1:9092), GROUP (100000), MEMBERS (5000), RATE (10), DURATION (10), NODES (3). The nodes take
 # bodies of 1 MiB, so the group is built in a few requests of 20,000 members each, and announce a
 # 10-minute heartbeat, as connecting 5,000 members takes longer than three default intervals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log=false
-if [ "${1:-}" = "--log" ]; then log=true; shift; fi
+log_url=""
+case "${1:-}" in
+  --log) log_url="${NATS_URL:-nats://127.0.0.1:4222}"; shift ;;
+  --kafka) log_url="${KAFKA_URL:-kafka://127.0.0.1:9092}"; shift ;;
+esac
 name="${1:-large-group}"
 bin="${CONFAB_BIN:-target/release/confab}"
 database="${DATABASE:-postgres://postgres@127.0.0.1:5432}"
 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
-nats_url="${NATS_URL:-nats://127.0.0.1:4222}"
 group="${GROUP:-100000}"
 members="${MEMBERS:-5000}"
 rate="${RATE:-10}"
@@ -46,7 +49,7 @@ for i in $(seq 1 "$nodes"); do
     --max-group-size "$group" --max-frame-bytes 1048576 --heartbeat-interval-ms 600000
     --messages-per-second 100000 --message-burst 100000
     --user-messages-per-second 100000 --user-message-burst 100000)
-  if $log; then args+=(--log-url "$nats_url" --log-prefix "$prefix"); fi
+  if [ -n "$log_url" ]; then args+=(--log-url "$log_url" --log-prefix "$prefix"); fi
   "$bin" "${args[@]}" > "$work/node$i.out" 2> "$work/node$i.err" &
   pids+=($!)
   for _ in $(seq 1 200); do

@@ -18,6 +18,7 @@
 //! Retention is the broker's (`retention.ms`): records are a conduit, the store is the history.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +56,8 @@ const RETRY: Duration = Duration::from_millis(200);
 pub struct KafkaLog {
     brokers: Vec<String>,
     topic: String,
+    /// The node's connection for appends, topic checks and pings.
+    client: Arc<Client>,
     /// The producing side's partition clients, one per partition, over one connection per broker.
     partitions: Vec<PartitionClient>,
     /// Recreates the topic when the broker lost it.
@@ -99,13 +102,14 @@ async fn ensure_topic(client: &Client, topic: &str, replicas: i16) -> Result<()>
         None => {
             let controller = client.controller_client().map_err(|e| unavailable("topic", e))?;
             match controller.create_topic(topic, PARTITIONS as i32, replicas, REQUEST_TIMEOUT_MS).await {
-                Ok(())
-                | Err(KafkaError::ServerError {
-                    protocol_error: ProtocolError::TopicAlreadyExists, ..
-                }) => {
+                Ok(()) => {
                     tracing::info!(%topic, partitions = PARTITIONS, replicas, "kafka log: topic created");
                     Ok(())
                 }
+                // Another node made it first.
+                Err(KafkaError::ServerError {
+                    protocol_error: ProtocolError::TopicAlreadyExists, ..
+                }) => Ok(()),
                 Err(e) => Err(unavailable("topic", e)),
             }
         }
@@ -119,7 +123,7 @@ impl KafkaLog {
         let brokers: Vec<String> = brokers.split(',').map(str::to_string).collect();
         let topic = format!("{prefix}-log");
         let replicas = brokers.len().clamp(1, 3) as i16;
-        let producer = client(&brokers).await?;
+        let producer = Arc::new(client(&brokers).await?);
         ensure_topic(&producer, &topic, replicas).await?;
         let mut partitions = Vec::with_capacity(PARTITIONS as usize);
         for partition in 0..PARTITIONS as i32 {
@@ -133,7 +137,7 @@ impl KafkaLog {
         // A broker that lost the topic (an in-memory one restarted, an operator deleted it) gets
         // it back, so appends and tails resume without restarting the nodes.
         let watchdog = {
-            let topic = topic.clone();
+            let (producer, topic) = (producer.clone(), topic.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(TOPIC_CHECK).await;
@@ -143,7 +147,7 @@ impl KafkaLog {
                 }
             })
         };
-        Ok(KafkaLog { brokers, topic, partitions, watchdog })
+        Ok(KafkaLog { brokers, topic, client: producer, partitions, watchdog })
     }
 
     /// A reader of `partition` over a connection of its own, and the partition's current end.
@@ -295,8 +299,7 @@ impl Log for KafkaLog {
     }
 
     async fn ping(&self) -> Result<()> {
-        let client = client(&self.brokers).await?;
-        client.list_topics().await.map_err(|e| unavailable("ping", e))?;
+        self.client.list_topics().await.map_err(|e| unavailable("ping", e))?;
         Ok(())
     }
 }
