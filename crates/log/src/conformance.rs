@@ -26,6 +26,29 @@ pub struct Logs {
     pub _guard: Box<dyn Send>,
 }
 
+/// Two nodes' connections made by `connect`, on a log `guard` cleans up; `None` when the broker
+/// (`broker`, for messages) is unreachable and not required, a failure when it is required.
+pub async fn two_nodes<F, Fut>(broker: &str, guard: Box<dyn Send>, connect: F) -> Option<Logs>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = confab_core::Result<SharedLog>>,
+{
+    let mut logs = Vec::new();
+    for _ in 0..2 {
+        match connect().await {
+            Ok(log) => logs.push(log),
+            Err(e) if !services_required() => {
+                eprintln!(
+                    "{broker} not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure"
+                );
+                return None;
+            }
+            Err(e) => panic!("{broker} is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+        }
+    }
+    Some(Logs { logs, _guard: guard })
+}
+
 /// The next record, or a failure after [`WAIT`].
 pub async fn next(tail: &mut BoxStream<'static, LogRecord>) -> LogRecord {
     tokio::time::timeout(WAIT, tail.next()).await.expect("a record within 10 s").expect("the tail is open")

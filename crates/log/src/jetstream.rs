@@ -186,7 +186,6 @@ impl Log for JetStreamLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::services_required;
 
     /// `CONFAB_TEST_NATS_URL`, or the local server.
     fn nats_url() -> String {
@@ -213,23 +212,12 @@ mod tests {
     /// Two nodes' logs on a prefix of their own, so tests run in parallel.
     async fn two_nodes() -> Option<crate::conformance::Logs> {
         let prefix = format!("confab-log-test-{}", uuid::Uuid::new_v4().simple());
-        let guard = StreamGuard(format!("{prefix}-log"));
-        let mut logs = Vec::new();
-        for _ in 0..2 {
-            match JetStreamLog::connect(&nats_url(), &prefix).await {
-                Ok(log) => logs.push(std::sync::Arc::new(log) as confab_core::log::SharedLog),
-                Err(e) if !services_required() => {
-                    eprintln!(
-                        "NATS not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure"
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    panic!("NATS JetStream is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}")
-                }
-            }
-        }
-        Some(crate::conformance::Logs { logs, _guard: Box::new(guard) })
+        let guard = Box::new(StreamGuard(format!("{prefix}-log")));
+        crate::conformance::two_nodes("NATS JetStream", guard, || async {
+            Ok(std::sync::Arc::new(JetStreamLog::connect(&nats_url(), &prefix).await?)
+                as confab_core::log::SharedLog)
+        })
+        .await
     }
 
     crate::log_conformance_suite!(two_nodes());

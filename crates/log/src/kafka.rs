@@ -307,7 +307,6 @@ impl Log for KafkaLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::services_required;
 
     #[test]
     fn a_dedup_id_counts_once_within_the_window_and_old_ids_are_forgotten() {
@@ -347,23 +346,11 @@ mod tests {
     /// Two nodes' logs on a topic of their own, so tests run in parallel.
     async fn two_nodes() -> Option<crate::conformance::Logs> {
         let prefix = format!("confab-log-test-{}", uuid::Uuid::new_v4().simple());
-        let guard = TopicGuard(format!("{prefix}-log"));
-        let mut logs = Vec::new();
-        for _ in 0..2 {
-            match KafkaLog::connect(&brokers(), &prefix).await {
-                Ok(log) => logs.push(std::sync::Arc::new(log) as confab_core::log::SharedLog),
-                Err(e) if !services_required() => {
-                    eprintln!(
-                        "Kafka broker not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure"
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    panic!("a Kafka broker is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}")
-                }
-            }
-        }
-        Some(crate::conformance::Logs { logs, _guard: Box::new(guard) })
+        let guard = Box::new(TopicGuard(format!("{prefix}-log")));
+        crate::conformance::two_nodes("a Kafka broker", guard, || async {
+            Ok(Arc::new(KafkaLog::connect(&brokers(), &prefix).await?) as confab_core::log::SharedLog)
+        })
+        .await
     }
 
     crate::log_conformance_suite!(two_nodes());
