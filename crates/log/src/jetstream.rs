@@ -29,6 +29,8 @@ pub const MAX_BYTES: i64 = 1 << 30;
 const KEY_HEADER: &str = "Confab-Key";
 /// Records read ahead of the node's handling of them.
 const TAIL_BUFFER: usize = 4_096;
+/// How many times a node tries to create its stream before giving up.
+const CREATE_ATTEMPTS: u32 = 5;
 /// Wait before a failed consumer is started again.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -54,7 +56,7 @@ impl JetStreamLog {
             .map_err(|e| unavailable("connect", e))?;
         let js = jetstream::new(client.clone());
         let name = format!("{prefix}-log");
-        js.get_or_create_stream(stream::Config {
+        let config = stream::Config {
             name: name.clone(),
             subjects: vec![format!("{prefix}.log.*")],
             storage: stream::StorageType::File,
@@ -63,9 +65,22 @@ impl JetStreamLog {
             max_age: MAX_AGE,
             max_bytes: MAX_BYTES,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| unavailable("stream", e))?;
+        };
+        // The server can fail a stream's creation for a moment: when the last other stream of
+        // the account is deleted, it removes the account's store directory, and a creation
+        // running at that instant finds no directory ("error creating store for stream").
+        let mut attempt = 1;
+        loop {
+            match js.get_or_create_stream(config.clone()).await {
+                Ok(_) => break,
+                Err(e) if attempt < CREATE_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "jetstream log: stream not created yet; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(RETRY).await;
+                }
+                Err(e) => return Err(unavailable("stream", e)),
+            }
+        }
         Ok(JetStreamLog { client, js, stream: name, prefix: prefix.to_string() })
     }
 
