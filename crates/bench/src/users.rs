@@ -40,6 +40,39 @@ pub fn run_tag() -> String {
     id[..8].to_string()
 }
 
+/// `n` users named `{prefix}{tag}{i}`, each made by `make(i, username)`, `concurrency` at a time,
+/// in order, behind a progress bar labelled `what`.
+async fn make_users<F, Fut>(
+    prefix: &str,
+    n: usize,
+    concurrency: usize,
+    what: &str,
+    quiet: bool,
+    make: F,
+) -> anyhow::Result<Vec<BenchUser>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<BenchUser>>,
+{
+    let tag = run_tag();
+    let bar = progress(n as u64, what, quiet);
+    let users: Vec<BenchUser> = stream::iter(0..n)
+        .map(|i| {
+            let user = make(format!("{prefix}{tag}{i}"));
+            let bar = bar.clone();
+            async move {
+                let user = user.await?;
+                bar.inc(1);
+                anyhow::Ok(user)
+            }
+        })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    bar.finish_and_clear();
+    Ok(users)
+}
+
 /// Registers `n` users named `{prefix}{tag}{i}` on `url`, `concurrency` at a time.
 pub async fn register(
     url: &str,
@@ -49,27 +82,17 @@ pub async fn register(
     quiet: bool,
 ) -> anyhow::Result<Vec<BenchUser>> {
     let client = Client::new(url);
-    let tag = run_tag();
-    let bar = progress(n as u64, "registering", quiet);
-    let users: Vec<BenchUser> = stream::iter(0..n)
-        .map(|i| {
-            let client = client.clone();
-            let username = format!("{prefix}{tag}{i}");
-            let bar = bar.clone();
-            async move {
-                let auth = client
-                    .register(&username, PASSWORD, None)
-                    .await
-                    .with_context(|| format!("registering {username}"))?;
-                bar.inc(1);
-                anyhow::Ok(BenchUser { id: auth.user_id, username, token: auth.token })
-            }
-        })
-        .buffered(concurrency.max(1))
-        .try_collect()
-        .await?;
-    bar.finish_and_clear();
-    Ok(users)
+    make_users(prefix, n, concurrency, "registering", quiet, |username| {
+        let client = client.clone();
+        async move {
+            let auth = client
+                .register(&username, PASSWORD, None)
+                .await
+                .with_context(|| format!("registering {username}"))?;
+            Ok(BenchUser { id: auth.user_id, username, token: auth.token })
+        }
+    })
+    .await
 }
 
 /// `n` users from tokens minted with the servers' HS256 `secret` (`sub` a fresh id, `username`
@@ -84,28 +107,19 @@ pub async fn mint(
 ) -> anyhow::Result<Vec<BenchUser>> {
     let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
     let client = Client::new(url);
-    let tag = run_tag();
     let now = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?).as_secs() as i64;
-    let bar = progress(n as u64, "provisioning", quiet);
-    let users: Vec<BenchUser> = stream::iter(0..n)
-        .map(|i| {
-            let (client, bar, key) = (client.clone(), bar.clone(), key.clone());
-            let username = format!("{prefix}{tag}{i}");
-            async move {
-                let id = uuid::Uuid::new_v4().to_string();
-                let claims =
-                    serde_json::json!({"sub": id, "iat": now, "exp": now + 86_400, "username": username});
-                let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?;
-                client.with_token(&token).me().await.with_context(|| format!("provisioning {username}"))?;
-                bar.inc(1);
-                anyhow::Ok(BenchUser { id, username, token })
-            }
-        })
-        .buffered(concurrency.max(1))
-        .try_collect()
-        .await?;
-    bar.finish_and_clear();
-    Ok(users)
+    make_users(prefix, n, concurrency, "provisioning", quiet, |username| {
+        let (client, key) = (client.clone(), key.clone());
+        async move {
+            let id = uuid::Uuid::new_v4().to_string();
+            let claims =
+                serde_json::json!({"sub": id, "iat": now, "exp": now + 86_400, "username": username});
+            let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?;
+            client.with_token(&token).me().await.with_context(|| format!("provisioning {username}"))?;
+            Ok(BenchUser { id, username, token })
+        }
+    })
+    .await
 }
 
 /// A group of every one of `users`, created by the first: created with the first few thousand and
