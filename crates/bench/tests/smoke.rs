@@ -134,6 +134,20 @@ async fn fanout_reaches_every_member() {
     server.shutdown().await;
 }
 
+/// Users from tokens minted with the server's secret, in a group larger than the connected part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_into_a_larger_group_of_minted_users_reaches_every_connected_member() {
+    let server = TestServer::start().await;
+    let argv = ["fanout", "--jwt-secret", "bench-smoke-secret", "--group-size", "30", "--members", "5"];
+    let (report, _) =
+        bench(&server, &[&argv[..], &["--senders", "1", "--messages", "4", "--rate", "100"]].concat()).await;
+    assert_eq!(report.metric("sent"), Some(4.0));
+    assert_eq!(report.metric("acked"), Some(4.0));
+    assert_eq!(report.metric("expected_deliveries"), Some(16.0));
+    assert_eq!(report.metric("delivered"), Some(16.0));
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_open_and_measure_memory() {
     let server = TestServer::start().await;
