@@ -158,31 +158,49 @@ impl SearchQuery {
         Some(out.join(" "))
     }
 
-    /// The query as PostgreSQL `to_tsquery` input: every word quoted as a lexeme, phrases
-    /// joined by `<->`, terms by `&`, a prefix `:*`. (PostgreSQL checks phrases on the rows it
-    /// reads anyway, so only phrase matches fill a window.) `None` when there is nothing to
-    /// search for.
-    pub fn tsquery(&self) -> Option<String> {
+    /// The query for PostgreSQL (see [`TsQuery`]). `None` when there is nothing to search for.
+    pub fn tsquery(&self) -> Option<TsQuery> {
         if self.terms.is_empty() {
             return None;
         }
         let lexeme = |w: &str| format!("'{}'", w.replace('\'', "''").replace('\\', "\\\\"));
-        let terms: Vec<String> = self
-            .terms
-            .iter()
-            .map(|t| {
-                let last = t.words.len() - 1;
-                let words: Vec<String> = t
-                    .words
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| if i == last && t.prefix { format!("{}:*", lexeme(w)) } else { lexeme(w) })
-                    .collect();
-                format!("({})", words.join(" <-> "))
-            })
-            .collect();
-        Some(terms.join(" & "))
+        let mut words = Vec::new();
+        let mut phrases = Vec::new();
+        for t in &self.terms {
+            let whole = if t.prefix { &t.words[..t.words.len() - 1] } else { &t.words[..] };
+            if whole.len() >= 2 {
+                phrases.push(whole.join(" "));
+                if t.prefix {
+                    words.push(format!("({}:*)", lexeme(&t.words[t.words.len() - 1])));
+                }
+                continue;
+            }
+            let last = t.words.len() - 1;
+            let joined: Vec<String> = t
+                .words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| if i == last && t.prefix { format!("{}:*", lexeme(w)) } else { lexeme(w) })
+                .collect();
+            words.push(format!("({})", joined.join(" <-> ")));
+        }
+        Some(TsQuery { words: words.join(" & "), phrases })
     }
+}
+
+/// A query as PostgreSQL is asked it. Each pair of adjacent words of a message is a lexeme of its
+/// own there (`'~project deadline'`), so a phrase of two whole words or more is looked up by its
+/// pairs, as cheaply as a rare word, instead of intersecting the position lists of its words;
+/// [`rank`] checks that candidates hold it as a phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsQuery {
+    /// `to_tsquery` input for the rest: every word quoted as a lexeme, a prefix `:*`, a phrase of
+    /// one whole word and a prefix joined by `<->`, terms by `&`. Empty when every term is a
+    /// phrase.
+    pub words: String,
+    /// The phrases' whole words, joined by spaces (the engine folds and pairs them as it does a
+    /// message's text). The last word of a phrase that ends in a prefix is in `words` instead.
+    pub phrases: Vec<String>,
 }
 
 /// Where a result stands in the order (see the module docs): greater is earlier.
@@ -521,8 +539,21 @@ mod tests {
         assert_eq!(q(r#"say "hi there"#).terms.len(), 3);
         assert!(q("*** \"\" ()").terms.is_empty());
         assert_eq!(q("*** ()").fts5_words(), None);
-        assert_eq!(q("it's").tsquery().unwrap(), "('it') & ('s')");
-        assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap(), "('a' <-> 'b':*) & ('c':*)");
+        assert_eq!(q("it's").tsquery().unwrap().words, "('it') & ('s')");
+        assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap().words, "('a' <-> 'b':*) & ('c':*)");
+    }
+
+    #[test]
+    fn postgres_looks_phrases_up_by_their_word_pairs() {
+        let t = q(r#""Big cat" "a b c"* x "y z" "solo""#).tsquery().unwrap();
+        assert_eq!(t.phrases, vec!["Big cat", "a b", "y z"]);
+        assert_eq!(t.words, "('c':*) & ('x') & ('solo')");
+        // One whole word and a prefix have no pair to look up.
+        let t = q(r#""a b"*"#).tsquery().unwrap();
+        assert!(t.phrases.is_empty());
+        assert_eq!(t.words, "('a' <-> 'b':*)");
+        let t = q(r#""it's here""#).tsquery().unwrap();
+        assert_eq!((t.words.as_str(), t.phrases), ("", vec!["it s here".to_string()]));
     }
 
     #[test]

@@ -90,6 +90,15 @@ pub async fn search_folds_case_and_accents_and_knows_phrases_and_prefixes(store:
     assert_eq!(find(&store, &a, "\"trip plan\"").await, ids(&["phrase"]));
     assert_eq!(sorted(find(&store, &a, "\"the tri\"*").await), ids(&["order", "phrase"]));
     assert_eq!(find(&store, &a, "holiday").await, ids(&["img"]), "captions are searched");
+    // Phrases fold like words, span punctuation, and hold every word in order, next to each other.
+    post(&store, &g, &a, "pairs", "red fox, red hen; fox hen").await;
+    for q in ["\"the café TOMORROW\"", "\"at the cafe\" \"Meet at\"", "\"Meet at the CAFÉ tomorrow\""] {
+        assert_eq!(find(&store, &a, q).await, ids(&["cafe"]), "{q}");
+    }
+    assert_eq!(find(&store, &a, "\"fox red\"").await, ids(&["pairs"]), "punctuation between the words");
+    assert_eq!(find(&store, &a, "\"red fox hen\"").await, Vec::<String>::new(), "every pair, not the phrase");
+    assert_eq!(find(&store, &a, "\"tomorrow meet\"").await, Vec::<String>::new(), "out of order");
+    assert_eq!(find(&store, &a, "\"red hen\" \"fox h\"*").await, ids(&["pairs"]));
 }
 
 pub async fn search_follows_edits_and_deletes_at_once(store: SharedStore) {

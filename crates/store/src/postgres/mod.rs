@@ -54,6 +54,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0012_attachments.sql"),
     migration!("0013_push.sql"),
     migration!("0014_search_by_time.sql"),
+    migration!("0015_search_word_pairs.sql"),
 ];
 const POOL_SIZE: usize = 16;
 

@@ -1,5 +1,5 @@
-//! Message search over the `tsvector` column of migration 0008: candidates newest first, by
-//! `createdAt` (see `confab_core::rules::search` for windows, ranking and the cursor).
+//! Message search over the `tsvector` column of migrations 0008 and 0015 (words, and each pair of
+//! adjacent words for phrases): candidates newest first, by `createdAt` (see `confab_core::rules::search` for windows, ranking and the cursor).
 //!
 //! A window is found one of two ways, chosen once per search by [`Plan::choose`] from a sample
 //! of the caller's newest messages:
@@ -13,6 +13,7 @@
 //!   every message of every conversation to fill a window.
 
 use confab_core::ids::now_millis;
+use confab_core::rules::search::TsQuery;
 use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
@@ -31,7 +32,7 @@ const SAMPLE: i64 = 500;
 
 /// Every condition a candidate must meet, on top of its conversation (a condition on messages is
 /// one more line here: an expired message is never found, swept or not). `$1` is the query,
-/// already folded by `to_tsquery` ([`prepare`]), so it is a constant when the statement is
+/// already folded by `confab_search_query` ([`prepare`]), so it is a constant when the statement is
 /// planned; `$2`/`$3` bound the window's positions, `$6`/`$7` are the caller's `before`/`after`.
 const CONDITIONS: &str = "search @@ $1::TEXT::tsquery
           AND ($2::BIGINT IS NULL OR created_at <= $2)
@@ -109,8 +110,12 @@ impl Plan {
     }
 }
 
-/// The query as the engine folds it, and the plan for it.
-async fn prepare<C: GenericClient>(c: &C, req: &SearchRequest, tsquery: &str) -> Result<(String, Plan)> {
+/// The query as the engine folds it, and the plan for it; `None` when it folds to no word at all.
+async fn prepare<C: GenericClient>(
+    c: &C,
+    req: &SearchRequest,
+    tsquery: &TsQuery,
+) -> Result<Option<(String, Plan)>> {
     let conversations: Vec<String> = c
         .query(
             "SELECT conversation_id FROM members
@@ -123,35 +128,39 @@ async fn prepare<C: GenericClient>(c: &C, req: &SearchRequest, tsquery: &str) ->
         .map(|r| r.get(0))
         .collect();
     if conversations.is_empty() || conversations.len() > MAX_WALKED {
-        let folded =
-            c.query_one("SELECT to_tsquery('confab_search', $1)::TEXT", &[&tsquery]).await.db()?.get(0);
-        return Ok((folded, Plan::Index));
+        let folded: Option<String> = c
+            .query_one("SELECT confab_search_query($1, $2)::TEXT", &[&tsquery.words, &tsquery.phrases])
+            .await
+            .db()?
+            .get(0);
+        return Ok(folded.map(|folded| (folded, Plan::Index)));
     }
     let branches: Vec<String> = (0..conversations.len())
         .map(|i| {
             format!(
                 "(SELECT created_at, search FROM messages WHERE conversation_id = ${}
-                  ORDER BY created_at DESC LIMIT $3)",
-                i + 4
+                  ORDER BY created_at DESC LIMIT $4)",
+                i + 5
             )
         })
         .collect();
     let sql = format!(
-        "WITH q AS (SELECT to_tsquery('confab_search', $1) AS query),
-              s AS (SELECT u.search FROM ({}) u ORDER BY u.created_at DESC LIMIT $3)
+        "WITH q AS (SELECT confab_search_query($1, $2) AS query),
+              s AS (SELECT u.search FROM ({}) u ORDER BY u.created_at DESC LIMIT $4)
          SELECT (SELECT query::TEXT FROM q),
                 (SELECT count(*) FROM s, q WHERE s.search @@ q.query),
                 (SELECT count(*) FROM s),
                 (SELECT COALESCE(sum(last_sequence), 0)::BIGINT FROM conversations
-                 WHERE conversation_id = ANY($2))",
+                 WHERE conversation_id = ANY($3))",
         branches.join(" UNION ALL ")
     );
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tsquery, &conversations, &SAMPLE];
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&tsquery.words, &tsquery.phrases, &conversations, &SAMPLE];
     params.extend(conversations.iter().map(|id| id as &(dyn ToSql + Sync)));
     let row = c.query_one(&sql, &params).await.db()?;
-    let (folded, matched, sampled, rows): (String, i64, i64, i64) =
+    let (folded, matched, sampled, rows): (Option<String>, i64, i64, i64) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
-    Ok((folded, Plan::choose(conversations, matched, sampled, rows)))
+    Ok(folded.map(|folded| (folded, Plan::choose(conversations, matched, sampled, rows))))
 }
 
 /// One search's plan, ready to fetch windows.
@@ -218,7 +227,7 @@ impl Planned<'_> {
 /// Runs in the read-only transaction of the caller (`SET LOCAL` ends with it).
 pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Result<Vec<SearchHit>> {
     let Some(tsquery) = req.query.tsquery() else { return Ok(Vec::new()) };
-    let (query, plan) = prepare(c, req, &tsquery).await?;
+    let Some((query, plan)) = prepare(c, req, &tsquery).await? else { return Ok(Vec::new()) };
     c.batch_execute(plan.settings()).await.db()?;
     let planned = Planned { req, query, sql: plan.sql(), plan };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
