@@ -20,6 +20,7 @@
 //! Errors are `anyhow` throughout: this crate is the body of a command-line tool, and every error
 //! ends the run with its context printed.
 
+pub mod corpus;
 pub mod peers;
 pub mod report;
 pub mod scenarios;

@@ -12,6 +12,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{body, sent_time, Account, Endpoint, Event, Receiver, Sender, System};
+use crate::corpus::{self, Rng};
 use crate::users::{self, BenchUser};
 
 pub struct Confab;
@@ -21,7 +22,24 @@ struct ConfabSender {
     conversation_id: String,
     /// Distinguishes this sender's message ids from its peer's.
     who: String,
-    body_bytes: usize,
+    body: Body,
+}
+
+/// What a benchmark's messages say.
+pub enum Body {
+    /// The send time and sequence number, padded with `x` to this many bytes (see [`body`]).
+    Padded(usize),
+    /// Chat-like words ([`corpus::text`]), from a stream seeded by the sender.
+    Chat(Rng),
+}
+
+impl Body {
+    fn text(&mut self, sent_us: u64, seq: u64) -> String {
+        match self {
+            Body::Padded(bytes) => body(sent_us, seq, *bytes),
+            Body::Chat(rng) => corpus::text(rng, seq as usize),
+        }
+    }
 }
 
 struct ConfabReceiver {
@@ -29,15 +47,10 @@ struct ConfabReceiver {
 }
 
 /// A Confab connection as a benchmark endpoint sending into `conversation_id`.
-pub fn endpoint(connection: Connection, conversation_id: &str, who: String, body_bytes: usize) -> Endpoint {
+pub fn endpoint(connection: Connection, conversation_id: &str, who: String, body: Body) -> Endpoint {
     let (writer, reader) = connection.split();
     Endpoint {
-        sender: Box::new(ConfabSender {
-            writer,
-            conversation_id: conversation_id.to_string(),
-            who,
-            body_bytes,
-        }),
+        sender: Box::new(ConfabSender { writer, conversation_id: conversation_id.to_string(), who, body }),
         receiver: Box::new(ConfabReceiver { reader }),
     }
 }
@@ -57,7 +70,7 @@ impl Sender for ConfabSender {
         let frame = ClientFrame::MessageSend(SendPayload {
             message_id: Some(message_id(sent_us, &self.who, seq)),
             conversation_id: self.conversation_id.clone(),
-            content: serde_json::json!({"type": "text", "text": body(sent_us, seq, self.body_bytes)}),
+            content: serde_json::json!({"type": "text", "text": self.body.text(sent_us, seq)}),
             reply_to: None,
             expires_in_seconds: None,
         });
@@ -131,8 +144,8 @@ impl System for Confab {
                     let id = &conv.conversation_id;
                     bar.inc(1);
                     anyhow::Ok((
-                        endpoint(ca, id, format!("{i}a"), body_bytes),
-                        endpoint(cb, id, format!("{i}b"), body_bytes),
+                        endpoint(ca, id, format!("{i}a"), Body::Padded(body_bytes)),
+                        endpoint(cb, id, format!("{i}b"), Body::Padded(body_bytes)),
                     ))
                 }
             })

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{drain, spawn_reader, wait_until, Latencies, Tally};
-use crate::peers::confab::endpoint;
+use crate::peers::confab::{endpoint, Body};
 use crate::report::{Report, Step};
 use crate::stats::{self, LatencySummary};
 use crate::target::ServerHandle;
@@ -132,7 +132,7 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     let mut senders: Vec<Box<dyn crate::peers::Sender>> = Vec::new();
     let mut readers = Vec::new();
     for (i, c) in connections.into_iter().enumerate() {
-        let e = endpoint(c, &group.conversation_id, format!("m{i}"), args.body_bytes);
+        let e = endpoint(c, &group.conversation_id, format!("m{i}"), Body::Padded(args.body_bytes));
         readers.push(spawn_reader(e.receiver, tally.clone(), recorders[i % RECORDERS].clone(), stop.clone()));
         if i < senders_n {
             senders.push(e.sender);

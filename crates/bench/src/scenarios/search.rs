@@ -18,6 +18,7 @@ use confab_proto::{Content, GroupSettings};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::corpus::{self, Rng};
 use crate::report::{Report, Step};
 use crate::stats::{self, LatencySummary};
 use crate::target::ServerInfo;
@@ -65,50 +66,6 @@ pub struct SearchArgs {
     /// Appends in flight while seeding.
     #[arg(long, default_value_t = 2000)]
     pub seed_pipeline: usize,
-}
-
-/// Words of the seeded messages: a few common ones, many ordinary ones, and rare ones.
-const COMMON: &[&str] = &["the", "and", "to", "we", "meeting", "today", "project", "deadline"];
-const ORDINARY: &[&str] = &[
-    "review", "budget", "launch", "client", "design", "report", "update", "call", "lunch", "coffee", "café",
-    "Zoë", "team", "sprint", "ticket", "deploy", "server", "release", "notes", "plan", "friday", "monday",
-    "draft", "slides", "numbers", "invoice", "travel", "hotel", "flight", "contract", "feedback", "demo",
-];
-
-/// A deterministic pseudo-random stream (xorshift), so runs seed the same corpus.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// Message `i`'s text: 6–20 words; one in 10,000 carries the rare word `quokka`.
-fn text(rng: &mut Rng, i: usize) -> String {
-    let n = 6 + rng.below(15);
-    let mut words: Vec<String> = (0..n)
-        .map(|_| {
-            if rng.below(3) == 0 {
-                COMMON[rng.below(COMMON.len())].to_string()
-            } else if rng.below(20) == 0 {
-                format!("w{}", rng.below(50_000))
-            } else {
-                ORDINARY[rng.below(ORDINARY.len())].to_string()
-            }
-        })
-        .collect();
-    if i % 10_000 == 7 {
-        words.push("quokka".into());
-    }
-    words.join(" ")
 }
 
 /// The queries measured, by kind.
@@ -196,9 +153,9 @@ async fn measure(
 
     let bar = users::progress(args.messages as u64, "seeding", output.quiet);
     let started = Instant::now();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let plan: Vec<(usize, String)> =
-        (0..args.messages).map(|i| (rng.below(args.conversations), text(&mut rng, i))).collect();
+        (0..args.messages).map(|i| (rng.below(args.conversations), corpus::text(&mut rng, i))).collect();
     let appends = stream::iter(plan.into_iter().enumerate())
         .map(|(i, (c, t))| {
             let (conv, sender) = &conversations[c];

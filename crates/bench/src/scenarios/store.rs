@@ -14,13 +14,43 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::peers::confab::endpoint;
+use crate::corpus::{self, Rng};
+use crate::peers::confab::{endpoint, Body};
 use crate::peers::Event;
 use crate::report::{Report, Step};
 use crate::stats::{self, LatencySummary};
 use crate::target::ServerHandle;
 use crate::users::BenchUser;
 use crate::{users, OutputArgs, TargetArgs};
+
+/// What the messages say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Text {
+    /// The send time and a sequence number padded with `x` to `--body-bytes`: two words no other
+    /// message has, a worst case for the search index.
+    Padded,
+    /// Chat-like texts of 6–20 words from the vocabulary `bench search` seeds (`--body-bytes` is
+    /// not used).
+    Chat,
+}
+
+impl Text {
+    /// Sender `k`'s texts.
+    fn body(self, k: usize, body_bytes: usize) -> Body {
+        match self {
+            Text::Padded => Body::Padded(body_bytes),
+            Text::Chat => Body::Chat(Rng::new(k as u64 + 1)),
+        }
+    }
+
+    fn text(self, rng: &mut Rng, t0: u64, i: u64, body_bytes: usize) -> String {
+        match self {
+            Text::Padded => crate::peers::body(t0, i, body_bytes),
+            Text::Chat => corpus::text(rng, i as usize),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,6 +84,9 @@ pub struct StoreArgs {
     pub transport: Vec<Transport>,
     #[arg(long, default_value_t = 100)]
     pub body_bytes: usize,
+    /// What the messages say.
+    #[arg(long, value_enum, default_value_t = Text::Padded)]
+    pub text: Text,
 }
 
 struct Sender {
@@ -110,7 +143,7 @@ async fn over_ws(
     for (k, s) in senders.iter().enumerate() {
         let share = args.messages / n + u64::from((k as u64) < args.messages % n);
         let connection = Connection::connect(url, &s.user.token, "store").await?;
-        let e = endpoint(connection, &s.conversation_id, format!("w{k}"), args.body_bytes);
+        let e = endpoint(connection, &s.conversation_id, format!("w{k}"), args.text.body(k, args.body_bytes));
         let (mut sender, mut receiver) = (e.sender, e.receiver);
         let window = Arc::new(Semaphore::new(args.window.max(1)));
         let bar = bar.clone();
@@ -171,8 +204,8 @@ async fn over_rest(
             let (bar, tag) = (bar.clone(), &tag);
             async move {
                 let t0 = stats::now_us();
-                let content =
-                    serde_json::json!({"type": "text", "text": crate::peers::body(t0, i, args.body_bytes)});
+                let text = args.text.text(&mut Rng::new(i + 1), t0, i, args.body_bytes);
+                let content = serde_json::json!({"type": "text", "text": text});
                 client.send_message(conversation, Some(&format!("r{tag}-{i}")), content).await?;
                 bar.inc(1);
                 anyhow::Ok(stats::now_us().saturating_sub(t0).max(1))
