@@ -60,6 +60,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0015_attachments.sql"),
     migration!("0016_push.sql"),
     migration!("0017_search_documents_in_messages.sql"),
+    migration!("0018_search_batch_changes.sql"),
 ];
 /// Reader connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -101,7 +102,7 @@ fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
     Ok(stop)
 }
 
-/// Indexes each batch's new messages for search just before it commits (migration 0017).
+/// Indexes each batch's new messages for search just before it commits (migrations 0017, 0018).
 struct SearchIndexer(search::SharedBatch);
 
 impl writer::BatchHook for SearchIndexer {
@@ -111,6 +112,10 @@ impl writer::BatchHook for SearchIndexer {
 
     fn finish(&mut self, conn: &Connection) -> Result<()> {
         search::index_batch(conn, &self.0)
+    }
+
+    fn rolled_back(&mut self) {
+        search::batch_rolled_back(&self.0)
     }
 }
 

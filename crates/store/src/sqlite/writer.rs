@@ -66,6 +66,8 @@ pub(crate) trait BatchHook: Send {
     fn begin(&mut self, conn: &Connection) -> Result<()>;
     /// After the batch's last write, before `COMMIT`.
     fn finish(&mut self, conn: &Connection) -> Result<()>;
+    /// A write of the batch failed and was rolled back to its savepoint: what it did is undone.
+    fn rolled_back(&mut self);
 }
 
 enum Command {
@@ -206,6 +208,7 @@ fn commit_batch(conn: &Connection, hook: &mut dyn BatchHook, batch: &mut Vec<Box
             let keep = job.run(conn);
             if !keep {
                 run("ROLLBACK TO job")?;
+                hook.rolled_back();
             }
             run("RELEASE job")?;
         }

@@ -137,7 +137,7 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
     conn.prepare_cached(
         "INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
                                reply_to, reply_to_sequence, expires_at, doc_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, confab_doc_id(?1, ?2))",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, confab_doc_id(?1, ?2, ?10))",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -149,7 +149,8 @@ pub(crate) fn append(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Ap
             now,
             msg.reply_to,
             reply_to_sequence.map(seq),
-            expiry::expires_at(now, msg.expires_in)
+            expiry::expires_at(now, msg.expires_in),
+            msg.content.text()
         ])
     })
     .db()?;

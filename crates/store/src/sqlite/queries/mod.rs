@@ -16,6 +16,7 @@ pub(crate) mod presence;
 pub(crate) mod push;
 pub(crate) mod receipts;
 pub(crate) mod search;
+pub(crate) mod search_batch;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod updates;

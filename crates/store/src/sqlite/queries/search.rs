@@ -40,35 +40,59 @@ const WINDOW_SQL: &str = "
     ORDER BY f.rowid DESC
     LIMIT ?9";
 
-/// The search documents of the batch the writer is committing (migration 0017): ids handed out
-/// from `search_state.next_doc_id` as messages are written, and the messages given one, indexed
-/// together just before the batch commits (FTS5 writes its pending words out whenever a
-/// savepoint begins, and every write has one: indexing write by write made an index segment per
-/// message).
+/// The search documents of the batch the writer is committing (migrations 0017, 0018): ids handed
+/// out from `search_state.next_doc_id` as messages are written, and the messages given one with
+/// the text they were written with, indexed together just before the batch commits (FTS5 writes
+/// its pending words out whenever a savepoint begins, and every write has one: indexing write by
+/// write made an index segment per message).
 #[derive(Debug, Default)]
 pub(crate) struct SearchBatch {
     next: i64,
-    written: Vec<(i64, String, i64)>,
+    written: Vec<WrittenDoc>,
+    /// A write of the batch was rolled back: some of `written` may not exist.
+    rolled_back: bool,
+    /// The documents handed to the index's `INSERT` by the `confab_search_batch` table.
+    ready: Vec<WrittenDoc>,
+}
+
+impl SearchBatch {
+    /// The documents being indexed, for the `confab_search_batch` table to read once.
+    pub(crate) fn take_ready(&mut self) -> Vec<WrittenDoc> {
+        std::mem::take(&mut self.ready)
+    }
+}
+
+/// A message the batch wrote, as it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrittenDoc {
+    pub(crate) doc_id: i64,
+    pub(crate) conversation_id: String,
+    pub(crate) sequence_number: i64,
+    /// Its text or caption; `None` has nothing to index.
+    pub(crate) text: Option<String>,
 }
 
 pub(crate) type SharedBatch = Arc<Mutex<SearchBatch>>;
 
-/// Gives the writer's connection `confab_doc_id(conversation_id, sequence_number)`: the next
-/// document id, the message remembered for [`index_batch`]. Only the writer's statements can
-/// call it (`DIRECTONLY`: not from a trigger or a view).
+/// Gives the writer's connection `confab_doc_id(conversation_id, sequence_number, text)`: the
+/// next document id, the message remembered for [`index_batch`]; and the `confab_search_batch`
+/// table ([`super::search_batch`]). Only the writer's statements can call the function
+/// (`DIRECTONLY`: not from a trigger or a view).
 pub(crate) fn register(conn: &Connection, batch: SharedBatch) -> rusqlite::Result<()> {
+    super::search_batch::register(conn, batch.clone())?;
     conn.create_scalar_function(
         "confab_doc_id",
-        2,
+        3,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
         move |ctx| {
-            let conversation: String = ctx.get(0)?;
-            let sequence: i64 = ctx.get(1)?;
+            let conversation_id: String = ctx.get(0)?;
+            let sequence_number: i64 = ctx.get(1)?;
+            let text: Option<String> = ctx.get(2)?;
             let mut batch = batch.lock();
-            let id = batch.next;
+            let doc_id = batch.next;
             batch.next += 1;
-            batch.written.push((id, conversation, sequence));
-            Ok(id)
+            batch.written.push(WrittenDoc { doc_id, conversation_id, sequence_number, text });
+            Ok(doc_id)
         },
     )
 }
@@ -82,36 +106,73 @@ pub(crate) fn batch_start(conn: &Connection, batch: &SharedBatch) -> Result<()> 
     let mut batch = batch.lock();
     batch.next = next;
     batch.written.clear();
+    batch.rolled_back = false;
     Ok(())
 }
 
-/// Just before the batch commits, in its transaction: indexes each message it wrote as it is
-/// now (edited or deleted since, or rolled back with its write: the row says so), and keeps the
-/// next id for the next batch. One statement for the whole batch: FTS5 writes its pending words
-/// out at every statement's savepoint, so a statement per message made a segment per message.
+/// A write of the batch was rolled back.
+pub(crate) fn batch_rolled_back(batch: &SharedBatch) {
+    batch.lock().rolled_back = true;
+}
+
+/// Just before the batch commits, in its transaction: indexes each message it wrote, and keeps
+/// the next id for the next batch. One statement for the whole batch: FTS5 writes its pending
+/// words out at every statement's savepoint, so a statement per message made a segment per
+/// message.
+///
+/// The texts are the ones the messages were written with, handed over from memory, unless one of
+/// the batch's messages changed since (migration 0018 notes an edit or delete of one) or a write
+/// was rolled back: then each is indexed as its row is now (edited, deleted, or gone with its
+/// write), read back from `messages`.
 pub(crate) fn index_batch(conn: &Connection, batch: &SharedBatch) -> Result<()> {
-    let (next, written) = {
+    let (next, written, rolled_back) = {
         let mut batch = batch.lock();
-        (batch.next, std::mem::take(&mut batch.written))
+        (batch.next, std::mem::take(&mut batch.written), std::mem::take(&mut batch.rolled_back))
     };
     if !written.is_empty() {
-        let keys = serde_json::to_string(&written)
-            .map_err(|e| confab_core::Error::Internal(format!("search batch encoding: {e}")))?;
-        conn.prepare_cached(
-            "INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
-             SELECT m.doc_id, json_extract(m.content, '$.text'), hex(m.conversation_id),
-                    m.conversation_id, m.sequence_number
-             FROM json_each(?1) AS w CROSS JOIN messages AS m
-             WHERE m.conversation_id = w.value ->> 1 AND m.sequence_number = w.value ->> 2
-               AND m.doc_id = w.value ->> 0
-               AND m.deleted_at IS NULL AND json_extract(m.content, '$.text') IS NOT NULL",
-        )
-        .and_then(|mut s| s.execute([keys]))
-        .db()?;
+        let changed: bool = rolled_back
+            || conn
+                .prepare_cached("SELECT batch_changed FROM search_state")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .db()?;
+        if changed {
+            index_as_stored(conn, &written)?;
+        } else {
+            batch.lock().ready = written;
+            let indexed = conn
+                .prepare_cached(
+                    "INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
+                     SELECT doc_id, text, hex(conversation_id), conversation_id, sequence_number
+                     FROM confab_search_batch WHERE text IS NOT NULL",
+                )
+                .and_then(|mut s| s.execute([]));
+            batch.lock().ready.clear();
+            indexed.db()?;
+        }
     }
-    conn.prepare_cached("UPDATE search_state SET next_doc_id = ?1")
+    conn.prepare_cached("UPDATE search_state SET next_doc_id = ?1, batch_changed = 0")
         .and_then(|mut s| s.execute([next]))
         .db()?;
+    Ok(())
+}
+
+/// Indexes the batch's messages as their rows are now.
+fn index_as_stored(conn: &Connection, written: &[WrittenDoc]) -> Result<()> {
+    let keys: Vec<(i64, &str, i64)> =
+        written.iter().map(|w| (w.doc_id, w.conversation_id.as_str(), w.sequence_number)).collect();
+    let keys = serde_json::to_string(&keys)
+        .map_err(|e| confab_core::Error::Internal(format!("search batch encoding: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO message_search (rowid, text, cid, conversation_id, sequence_number)
+         SELECT m.doc_id, json_extract(m.content, '$.text'), hex(m.conversation_id),
+                m.conversation_id, m.sequence_number
+         FROM json_each(?1) AS w CROSS JOIN messages AS m
+         WHERE m.conversation_id = w.value ->> 1 AND m.sequence_number = w.value ->> 2
+           AND m.doc_id = w.value ->> 0
+           AND m.deleted_at IS NULL AND json_extract(m.content, '$.text') IS NOT NULL",
+    )
+    .and_then(|mut s| s.execute([keys]))
+    .db()?;
     Ok(())
 }
 
