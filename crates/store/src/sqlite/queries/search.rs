@@ -1,6 +1,6 @@
-//! Message search over the FTS5 index of migrations 0009, 0012, 0013 and 0017: candidates newest
-//! first, by document id (see `confab_core::rules::search` for windows, ranking and the cursor),
-//! and the writer's indexing of each batch's new messages ([`SearchBatch`]).
+//! Message search over the FTS5 index of migrations 0009, 0012, 0013, 0017 and 0018: candidates
+//! newest first, by document id (see `confab_core::rules::search` for windows, ranking and the
+//! cursor), and the writer's indexing of each batch's new messages ([`SearchBatch`]).
 
 use std::sync::Arc;
 
