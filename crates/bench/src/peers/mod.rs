@@ -5,13 +5,16 @@
 //! - [`confab`]: Confab's own protocol, through the `confab_client` SDK and `confab_proto` types.
 //! - [`socketio`]: the Socket.IO chat server in `bench/peers/socketio/` (engine.io v4 framing over
 //!   WebSocket).
-//! - [`xmpp`]: an XMPP server over WebSocket (RFC 7395), e.g. Prosody as set up by
+//! - [`xmpp`]: an XMPP server over WebSocket (RFC 7395), e.g. Prosody or ejabberd as set up by
 //!   `bench/peers/run.sh`; users register in-band (XEP-0077).
+//! - [`matrix`]: a Matrix homeserver's client-server API, e.g. Synapse as set up by
+//!   `bench/peers/run.sh`: sends are HTTP requests, deliveries arrive through `/sync` long polls.
 //!
 //! Every message's text starts with `bench:<send time µs>:` so its recipient measures latency from
 //! the text alone, whatever the protocol.
 
 pub mod confab;
+pub mod matrix;
 pub mod socketio;
 pub mod xmpp;
 
@@ -32,6 +35,7 @@ pub enum SystemKind {
     Confab,
     Socketio,
     Xmpp,
+    Matrix,
 }
 
 impl SystemKind {
@@ -40,6 +44,7 @@ impl SystemKind {
             SystemKind::Confab => "confab",
             SystemKind::Socketio => "socketio",
             SystemKind::Xmpp => "xmpp",
+            SystemKind::Matrix => "matrix",
         }
     }
 
@@ -48,6 +53,7 @@ impl SystemKind {
             SystemKind::Confab => Box::new(confab::Confab),
             SystemKind::Socketio => Box::new(socketio::SocketIo),
             SystemKind::Xmpp => Box::new(xmpp::Xmpp { domain: xmpp_domain.to_string() }),
+            SystemKind::Matrix => Box::new(matrix::Matrix),
         }
     }
 }
@@ -88,7 +94,7 @@ pub struct Endpoint {
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
-    /// Token (Confab) or password (XMPP); unused by Socket.IO.
+    /// Token (Confab) or password (XMPP, Matrix); unused by Socket.IO.
     pub secret: String,
 }
 

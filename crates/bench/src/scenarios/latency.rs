@@ -57,6 +57,11 @@ pub struct LatencyArgs {
     /// The delivery p99 under which a rate counts as sustained.
     #[arg(long, default_value_t = 50.0)]
     pub p99_budget_ms: f64,
+    /// Skip the higher rates once a step is not sustained (a server far behind would otherwise
+    /// be handed tens of thousands more sends it cannot keep up with, and the next steps would
+    /// measure its backlog).
+    #[arg(long)]
+    pub stop_when_saturated: bool,
 }
 
 /// The result of one load step.
@@ -144,11 +149,19 @@ pub async fn run(args: &LatencyArgs, cluster: bool, output: &OutputArgs) -> anyh
             s.latencies.push(LatencySummary::from_histogram("send→ack", &step.latencies.ack));
         }
         let delivery = LatencySummary::from_histogram("send→delivery", &step.latencies.delivery);
-        if step.delivered >= step.sent && delivery.p99_ms < args.p99_budget_ms {
+        let kept_up = step.delivered >= step.sent && delivery.p99_ms < args.p99_budget_ms;
+        if kept_up {
             sustained = Some(sustained.map_or(rate, |r: f64| r.max(rate)));
         }
         s.latencies.push(delivery);
         report.steps.push(s);
+        if !kept_up && args.stop_when_saturated {
+            report.notes.push(format!(
+                "stopped after {rate} msg/s: delivery p99 over {} ms or messages lost (--stop-when-saturated)",
+                args.p99_budget_ms
+            ));
+            break;
+        }
     }
     if args.rate.len() > 1 {
         let mut summary = Step::new("summary");
