@@ -9,13 +9,17 @@ const load = (f) => {
   const p = path.join(dir, f);
   return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, "utf8")) : null;
 };
-const known = ["confab", "socketio", "prosody", "ejabberd", "synapse"];
+const known = ["confab", "socketio", "prosody", "ejabberd", "ejabberd-mnesia", "synapse"];
 const systems = known.filter((s) => load(`latency-${s}.json`));
 const lat = Object.fromEntries(systems.map((s) => [s, load(`latency-${s}.json`)]));
 const con = Object.fromEntries(systems.map((s) => [s, load(`connections-${s}.json`)]));
 const metric = (step, name) => (step.metrics.find((m) => m.name === name) || {}).value;
 const latency = (step, name) => step.latencies.find((l) => l.name === name) || {};
-const delivery = (step) => latency(step, "send→delivery");
+// A latency with no sample (nothing arrived within the step and its grace) has no percentiles.
+const delivery = (step) => {
+  const d = latency(step, "send→delivery");
+  return d.count ? d : {};
+};
 const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? "—" : Number(v).toFixed(d));
 const ratio = (a, b) => (a === undefined || b === undefined || !b ? "—" : (a / b).toFixed(2));
 const peers = systems.filter((s) => s !== "confab");
@@ -37,7 +41,7 @@ for (const r of rates) {
     const st = at(s, r);
     if (!st) continue;
     const d = delivery(st);
-    const a = latency(st, "send→ack");
+    const a = latency(st, "send→ack").count ? latency(st, "send→ack") : {};
     out += `| ${r} | ${s} | ${fmt(d.p50Ms)} | ${fmt(d.p99Ms)} | ${fmt(d.p999Ms)} | ${fmt(a.p50Ms)} | ${fmt(a.p99Ms)} | ` +
       `${metric(st, "lost")} | ${fmt(metric(st, "server_cpu_per_delivered_msg"), 1)} |\n`;
   }

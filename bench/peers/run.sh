@@ -19,11 +19,11 @@ if [[ -z "$bin" ]]; then
   (cd "$root" && cargo build -p confab-cli --release --features bench)
   bin="${CARGO_TARGET_DIR:-$root/target}/release/confab"
 fi
-RATES="${RATES:-300,1000,2000,5000,10000}"
+RATES="${RATES:-30,300,1000,2000,5000,10000}"
 PAIRS="${PAIRS:-50}"
 DURATION="${DURATION:-5}"
 CONNS="${CONNS:-5000}"
-SYSTEMS="${SYSTEMS:-confab socketio prosody ejabberd synapse}"
+SYSTEMS="${SYSTEMS:-confab socketio prosody ejabberd ejabberd-mnesia synapse}"
 XMPP_PORT="${XMPP_PORT:-5290}"
 MATRIX_PORT="${MATRIX_PORT:-8448}"
 SYNAPSE_VERSION="${SYNAPSE_VERSION:-1.163.2}"
@@ -51,7 +51,7 @@ if [[ " $SYSTEMS " == *" prosody "* ]] && ! command -v prosody >/dev/null; then
   apt_install prosody
 fi
 # ejabberd keeps its message archive in SQLite (its docs' choice for small servers): the driver.
-if [[ " $SYSTEMS " == *" ejabberd "* ]] && ! dpkg -s ejabberd erlang-p1-sqlite3 >/dev/null 2>&1; then
+if [[ " $SYSTEMS " == *" ejabberd"* ]] && ! dpkg -s ejabberd erlang-p1-sqlite3 >/dev/null 2>&1; then
   apt_install ejabberd erlang-p1-sqlite3
 fi
 # The Debian packages start system servers where an init system runs; only ours should run.
@@ -104,7 +104,8 @@ for system in $SYSTEMS; do
   case "$system" in
     confab)
       start confab "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/confab-data" --log warn \
-        --messages-per-second 1000000 --message-burst 1000000 --max-connections 100000
+        --messages-per-second 1000000 --message-burst 1000000 --registrations-per-address 1000000 \
+        --max-connections 100000 --max-connections-per-user 1000
       target=(--system confab --url "$url") ;;
     socketio)
       start socketio env PORT=0 LOG_FILE="$work/socketio-messages.log" node "$here/socketio/server.js"
@@ -117,18 +118,20 @@ for system in $SYSTEMS; do
       server_pid=$!
       wait_port "$XMPP_PORT" "$work/prosody.out"
       target=(--system xmpp --url "ws://127.0.0.1:$XMPP_PORT/xmpp-websocket" --xmpp-domain localhost) ;;
-    ejabberd)
+    ejabberd|ejabberd-mnesia)
       # What `ejabberdctl foreground` runs, as the current user with this run's config and spool;
       # erl execs into the VM, so $server_pid is the process whose CPU and memory are read.
-      mkdir -p "$work/ejabberd/spool"
-      sed -e "s|@DIR@|$work/ejabberd|g" -e "s|@PORT@|$XMPP_PORT|g" "$here/ejabberd/ejabberd.yml.in" \
-        >"$work/ejabberd/ejabberd.yml"
-      (cd "$work/ejabberd" && EJABBERD_CONFIG_PATH="$work/ejabberd/ejabberd.yml" \
-        EJABBERD_LOG_PATH="$work/ejabberd/ejabberd.log" ERL_LIBS=/usr/lib/x86_64-linux-gnu \
-        ERL_CRASH_DUMP_BYTES=0 exec taskset -c 0 erl +K true +P 1000000 -noinput \
-        -mnesia dir "\"$work/ejabberd/spool\"" -s ejabberd) >"$work/ejabberd.out" 2>&1 &
+      # ejabberd-mnesia keeps the archive in Mnesia, ejabberd's default database, instead of SQLite.
+      mam_db=sql; [[ "$system" == ejabberd-mnesia ]] && mam_db=mnesia
+      dir="$work/$system"
+      mkdir -p "$dir/spool"
+      sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$XMPP_PORT|g" -e "s|@MAM_DB@|$mam_db|g" \
+        "$here/ejabberd/ejabberd.yml.in" >"$dir/ejabberd.yml"
+      (cd "$dir" && EJABBERD_CONFIG_PATH="$dir/ejabberd.yml" EJABBERD_LOG_PATH="$dir/ejabberd.log" \
+        ERL_LIBS=/usr/lib/x86_64-linux-gnu ERL_CRASH_DUMP_BYTES=0 exec taskset -c 0 erl +K true \
+        +P 1000000 -noinput -mnesia dir "\"$dir/spool\"" -s ejabberd) >"$work/$system.out" 2>&1 &
       server_pid=$!
-      wait_port "$XMPP_PORT" "$work/ejabberd.out"
+      wait_port "$XMPP_PORT" "$work/$system.out"
       target=(--system xmpp --url "ws://127.0.0.1:$XMPP_PORT/xmpp-websocket" --xmpp-domain localhost) ;;
     synapse)
       mkdir -p "$work/synapse"
