@@ -49,7 +49,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub async fn run(args: &ConnectionsArgs, output: &OutputArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
-    let extra = vec!["--max-connections".to_string(), (args.connections + 1000).to_string()];
+    // A spawned server takes every connection asked for, however many share a user, and keeps
+    // only as many descriptors for handshakes as are in flight: near the open-file limit the
+    // server would otherwise lower its connection cap to fit its default 4096 HTTP connections.
+    let extra = vec![
+        "--max-connections".to_string(),
+        args.connections.to_string(),
+        "--max-connections-per-user".to_string(),
+        args.per_user.max(1).to_string(),
+        "--max-http-connections".to_string(),
+        args.concurrency.max(1).to_string(),
+    ];
     let server = ServerHandle::prepare(&args.target, &extra)?;
     let url = server.url().to_string();
     let system = args.target.system.system(&args.target.xmpp_domain);

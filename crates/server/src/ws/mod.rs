@@ -50,8 +50,9 @@ pub(crate) struct WsParams {
 /// stays open; beyond this multiple of the limit the frame is not even read, and the connection is
 /// closed, so one client cannot make the server buffer arbitrary amounts.
 const HARD_FRAME_CAP_FACTOR: usize = 16;
-/// Per-connection read buffer: most frames are a few hundred bytes.
-const READ_BUFFER_BYTES: usize = 2 * 1024;
+/// Per-connection read buffer: most frames are a few hundred bytes, and every idle connection
+/// holds one (2 KiB cost about 1 KiB more per connection than this; docs/benchmarks.md).
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// `GET /ws?token=JWT&device_id=ID`. A missing or bad token is refused with 401 before upgrading.
 pub(crate) async fn upgrade(
