@@ -8,10 +8,10 @@ use confab_client::ws::{ConnectionReader, ConnectionWriter};
 use confab_client::{Client, Connection};
 use confab_proto::frames::SendPayload;
 use confab_proto::{ClientFrame, Content, ServerEnvelope, ServerFrame};
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{body, sent_time, Account, Endpoint, Event, Receiver, Sender, System};
+use super::{body, sent_time, set_up, Account, Endpoint, Event, Receiver, Sender, System};
 use crate::corpus::{self, Rng};
 use crate::users::{self, BenchUser};
 
@@ -131,28 +131,19 @@ impl System for Confab {
         let first = urls.first().context("no URL")?;
         let last = urls.last().context("no URL")?;
         let users = users::register(first, "lat", 2 * n, concurrency, quiet).await?;
-        let bar = users::progress(n as u64, "connecting", quiet);
         let couples: Vec<(usize, (BenchUser, BenchUser))> =
             users.chunks(2).map(|c| (c[0].clone(), c[1].clone())).enumerate().collect();
-        let pairs = stream::iter(couples)
-            .map(|(i, (a, b))| {
-                let bar = bar.clone();
-                async move {
-                    let (conv, _) = Client::new(first).with_token(&a.token).open_direct(&b.id).await?;
-                    let ca = Connection::connect(first, &a.token, "bench").await?;
-                    let cb = Connection::connect(last, &b.token, "bench").await?;
-                    let id = &conv.conversation_id;
-                    bar.inc(1);
-                    anyhow::Ok((
-                        endpoint(ca, id, format!("{i}a"), Body::Padded(body_bytes)),
-                        endpoint(cb, id, format!("{i}b"), Body::Padded(body_bytes)),
-                    ))
-                }
-            })
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        bar.finish_and_clear();
+        let pairs = set_up(couples, concurrency, "connecting", quiet, |(i, (a, b))| async move {
+            let (conv, _) = Client::new(first).with_token(&a.token).open_direct(&b.id).await?;
+            let ca = Connection::connect(first, &a.token, "bench").await?;
+            let cb = Connection::connect(last, &b.token, "bench").await?;
+            let id = &conv.conversation_id;
+            anyhow::Ok((
+                endpoint(ca, id, format!("{i}a"), Body::Padded(body_bytes)),
+                endpoint(cb, id, format!("{i}b"), Body::Padded(body_bytes)),
+            ))
+        })
+        .await?;
         Ok(pairs)
     }
 

@@ -14,11 +14,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use async_trait::async_trait;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::{body, sent_time, Account, Endpoint, Event, Receiver, Sender, System};
+use super::{body, sent_time, set_up, Account, Endpoint, Event, Receiver, Sender, System};
 use crate::users;
 
 pub struct Matrix;
@@ -350,29 +349,22 @@ impl System for Matrix {
         let first = urls.first().context("no URL")?;
         let last = urls.last().context("no URL")?;
         let tag = users::run_tag();
-        let bar = users::progress(n as u64, "connecting", quiet);
-        let pairs = stream::iter(0..n)
-            .map(|i| {
-                let bar = bar.clone();
-                let (a, b) = (format!("a{tag}{i}"), format!("b{tag}{i}"));
-                async move {
-                    let a = Session::register(first, &a, users::PASSWORD).await?;
-                    let b = Session::register(last, &b, users::PASSWORD).await?;
-                    let room = a.create_direct_room(&b.user_id).await?;
-                    b.join(&room).await?;
-                    let (fa, sa) = first_sync(&a).await?;
-                    let (fb, sb) = first_sync(&b).await?;
-                    bar.inc(1);
-                    anyhow::Ok((
-                        Matrix::endpoint(a, &room, fa, sa, format!("{i}a"), body_bytes),
-                        Matrix::endpoint(b, &room, fb, sb, format!("{i}b"), body_bytes),
-                    ))
-                }
-            })
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        bar.finish_and_clear();
+        let pairs = set_up(0..n, concurrency, "connecting", quiet, |i| {
+            let (a, b) = (format!("a{tag}{i}"), format!("b{tag}{i}"));
+            async move {
+                let a = Session::register(first, &a, users::PASSWORD).await?;
+                let b = Session::register(last, &b, users::PASSWORD).await?;
+                let room = a.create_direct_room(&b.user_id).await?;
+                b.join(&room).await?;
+                let (fa, sa) = first_sync(&a).await?;
+                let (fb, sb) = first_sync(&b).await?;
+                anyhow::Ok((
+                    Matrix::endpoint(a, &room, fa, sa, format!("{i}a"), body_bytes),
+                    Matrix::endpoint(b, &room, fb, sb, format!("{i}b"), body_bytes),
+                ))
+            }
+        })
+        .await?;
         Ok(pairs)
     }
 
@@ -384,21 +376,14 @@ impl System for Matrix {
         quiet: bool,
     ) -> anyhow::Result<Vec<Account>> {
         let tag = users::run_tag();
-        let bar = users::progress(n as u64, "registering", quiet);
-        let accounts = stream::iter(0..n)
-            .map(|i| {
-                let name = format!("idle{tag}{i}");
-                let bar = bar.clone();
-                async move {
-                    Session::register(url, &name, users::PASSWORD).await?;
-                    bar.inc(1);
-                    anyhow::Ok(Account { name, secret: users::PASSWORD.to_string() })
-                }
-            })
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        bar.finish_and_clear();
+        let accounts = set_up(0..n, concurrency, "registering", quiet, |i| {
+            let name = format!("idle{tag}{i}");
+            async move {
+                Session::register(url, &name, users::PASSWORD).await?;
+                anyhow::Ok(Account { name, secret: users::PASSWORD.to_string() })
+            }
+        })
+        .await?;
         Ok(accounts)
     }
 

@@ -22,6 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{bail, Context};
 use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -133,6 +134,32 @@ pub trait System: Send + Sync {
         device: usize,
         local: Option<IpAddr>,
     ) -> anyhow::Result<Box<dyn Send>>;
+}
+
+/// Runs `make` on every item, `concurrency` at a time, keeping their order, behind a progress bar
+/// labelled `label` (pairs connecting, accounts registering); the first failure fails the set-up.
+pub async fn set_up<I, T, Fut>(
+    items: I,
+    concurrency: usize,
+    label: &str,
+    quiet: bool,
+    make: impl FnMut(I::Item) -> Fut,
+) -> anyhow::Result<Vec<T>>
+where
+    I: IntoIterator,
+    I::IntoIter: ExactSizeIterator,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let items = items.into_iter();
+    let bar = crate::users::progress(items.len() as u64, label, quiet);
+    let made = stream::iter(items)
+        .map(make)
+        .buffered(concurrency.max(1))
+        .inspect_ok(|_| bar.inc(1))
+        .try_collect()
+        .await?;
+    bar.finish_and_clear();
+    Ok(made)
 }
 
 /// `bench:<sent_us>:<seq>:` plus padding up to `body_bytes`.

@@ -10,14 +10,16 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use async_trait::async_trait;
-use futures_util::stream::{self, SplitSink, SplitStream, StreamExt, TryStreamExt};
+use futures_util::stream::{SplitSink, SplitStream, StreamExt};
 use futures_util::SinkExt;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{body, sent_time, ws_base, ws_connect, Account, Endpoint, Event, Receiver, Sender, System};
+use super::{
+    body, sent_time, set_up, ws_base, ws_connect, Account, Endpoint, Event, Receiver, Sender, System,
+};
 use crate::users;
 
 type Ws = WebSocketStream<TcpStream>;
@@ -154,25 +156,18 @@ impl System for SocketIo {
         let first = urls.first().context("no URL")?;
         let last = urls.last().context("no URL")?;
         let tag = users::run_tag();
-        let bar = users::progress(n as u64, "connecting", quiet);
-        let pairs = stream::iter(0..n)
-            .map(|i| {
-                let (a, b) = (format!("a{tag}{i}"), format!("b{tag}{i}"));
-                let bar = bar.clone();
-                async move {
-                    let wa = connect(first, &a, None).await?;
-                    let wb = connect(last, &b, None).await?;
-                    bar.inc(1);
-                    anyhow::Ok((
-                        endpoint(wa, b.clone(), format!("{i}a"), body_bytes),
-                        endpoint(wb, a.clone(), format!("{i}b"), body_bytes),
-                    ))
-                }
-            })
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        bar.finish_and_clear();
+        let pairs = set_up(0..n, concurrency, "connecting", quiet, |i| {
+            let (a, b) = (format!("a{tag}{i}"), format!("b{tag}{i}"));
+            async move {
+                let wa = connect(first, &a, None).await?;
+                let wb = connect(last, &b, None).await?;
+                anyhow::Ok((
+                    endpoint(wa, b.clone(), format!("{i}a"), body_bytes),
+                    endpoint(wb, a.clone(), format!("{i}b"), body_bytes),
+                ))
+            }
+        })
+        .await?;
         Ok(pairs)
     }
 

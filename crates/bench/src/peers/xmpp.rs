@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use async_trait::async_trait;
-use futures_util::stream::{self, SplitSink, SplitStream, StreamExt, TryStreamExt};
+use futures_util::stream::{SplitSink, SplitStream, StreamExt};
 use futures_util::SinkExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{body, sent_time, ws_connect, Account, Endpoint, Event, Receiver, Sender, System};
+use super::{body, sent_time, set_up, ws_connect, Account, Endpoint, Event, Receiver, Sender, System};
 use crate::users;
 
 type Ws = WebSocketStream<TcpStream>;
@@ -205,34 +205,26 @@ impl System for Xmpp {
         let first = urls.first().context("no URL")?;
         let last = urls.last().context("no URL")?;
         let tag = users::run_tag();
-        let bar = users::progress(n as u64, "connecting", quiet);
-        let pairs = stream::iter(0..n)
-            .map(|i| {
-                let (a, b) = (format!("a{tag}{i}"), format!("b{tag}{i}"));
-                let bar = bar.clone();
-                async move {
-                    let mut wa = self.session(first, &a, users::PASSWORD, "bench", true, None).await?;
-                    let mut wb = self.session(last, &b, users::PASSWORD, "bench", true, None).await?;
-                    for ws in [&mut wa, &mut wb] {
-                        send(ws, r#"<presence xmlns="jabber:client"/>"#.to_string()).await?;
-                    }
-                    bar.inc(1);
-                    let endpoint = |ws: Ws, to: String, who: String| {
-                        let (sink, stream) = ws.split();
-                        Endpoint {
-                            sender: Box::new(XmppSender { sink, to, who, body_bytes }),
-                            receiver: Box::new(XmppReceiver { stream }),
-                        }
-                    };
-                    let (ja, jb) =
-                        (format!("{a}@{}/bench", self.domain), format!("{b}@{}/bench", self.domain));
-                    anyhow::Ok((endpoint(wa, jb, format!("{i}a")), endpoint(wb, ja, format!("{i}b"))))
+        let pairs = set_up(0..n, concurrency, "connecting", quiet, |i| {
+            let (a, b) = (format!("a{tag}{i}"), format!("b{tag}{i}"));
+            async move {
+                let mut wa = self.session(first, &a, users::PASSWORD, "bench", true, None).await?;
+                let mut wb = self.session(last, &b, users::PASSWORD, "bench", true, None).await?;
+                for ws in [&mut wa, &mut wb] {
+                    send(ws, r#"<presence xmlns="jabber:client"/>"#.to_string()).await?;
                 }
-            })
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        bar.finish_and_clear();
+                let endpoint = |ws: Ws, to: String, who: String| {
+                    let (sink, stream) = ws.split();
+                    Endpoint {
+                        sender: Box::new(XmppSender { sink, to, who, body_bytes }),
+                        receiver: Box::new(XmppReceiver { stream }),
+                    }
+                };
+                let (ja, jb) = (format!("{a}@{}/bench", self.domain), format!("{b}@{}/bench", self.domain));
+                anyhow::Ok((endpoint(wa, jb, format!("{i}a")), endpoint(wb, ja, format!("{i}b"))))
+            }
+        })
+        .await?;
         Ok(pairs)
     }
 
@@ -244,22 +236,15 @@ impl System for Xmpp {
         quiet: bool,
     ) -> anyhow::Result<Vec<Account>> {
         let tag = users::run_tag();
-        let bar = users::progress(n as u64, "registering", quiet);
-        let accounts = stream::iter(0..n)
-            .map(|i| {
-                let name = format!("idle{tag}{i}");
-                let bar = bar.clone();
-                async move {
-                    let ws = self.session(url, &name, users::PASSWORD, "setup", true, None).await?;
-                    drop(ws);
-                    bar.inc(1);
-                    anyhow::Ok(Account { name, secret: users::PASSWORD.to_string() })
-                }
-            })
-            .buffered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        bar.finish_and_clear();
+        let accounts = set_up(0..n, concurrency, "registering", quiet, |i| {
+            let name = format!("idle{tag}{i}");
+            async move {
+                let ws = self.session(url, &name, users::PASSWORD, "setup", true, None).await?;
+                drop(ws);
+                anyhow::Ok(Account { name, secret: users::PASSWORD.to_string() })
+            }
+        })
+        .await?;
         Ok(accounts)
     }
 
