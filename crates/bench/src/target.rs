@@ -205,6 +205,41 @@ impl ProcSample {
     }
 }
 
+/// What the kernel holds for the whole machine at one moment: slab objects (sockets, their
+/// inodes, files, epoll entries) and TCP socket buffers. Loopback connections have both ends
+/// here, so a difference divided by connections is the cost of a pair of sockets.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelSample {
+    /// `Slab:` of /proc/meminfo, in KiB.
+    pub slab_kib: u64,
+    /// The `mem` of /proc/net/sockstat's `TCP:` line (pages), in KiB.
+    pub tcp_buffers_kib: u64,
+}
+
+impl KernelSample {
+    pub fn read() -> Option<KernelSample> {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let sockstat = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+        KernelSample::parse(&meminfo, &sockstat, page)
+    }
+
+    fn parse(meminfo: &str, sockstat: &str, page_bytes: u64) -> Option<KernelSample> {
+        let slab_kib = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("Slab:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())?;
+        let tcp_pages: u64 = sockstat
+            .lines()
+            .find_map(|l| l.strip_prefix("TCP:"))
+            .and_then(|l| l.split_whitespace().skip_while(|w| *w != "mem").nth(1))
+            .and_then(|v| v.parse().ok())?;
+        Some(KernelSample { slab_kib, tcp_buffers_kib: tcp_pages * page_bytes / 1024 })
+    }
+}
+
 /// The machine the run happened on.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -297,6 +332,16 @@ pub fn raise_nofile_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_slab_and_tcp_buffer_memory() {
+        let meminfo = "MemTotal:       24000000 kB\nSlab:             123456 kB\nSReclaimable:   1 kB\n";
+        let sockstat = "sockets: used 41\nTCP: inuse 18 orphan 0 tw 3 alloc 21 mem 227\nUDP: inuse 0 mem 9\n";
+        let k = KernelSample::parse(meminfo, sockstat, 4096).expect("parsed");
+        assert_eq!(k.slab_kib, 123_456);
+        assert_eq!(k.tcp_buffers_kib, 908);
+        assert!(KernelSample::parse("", sockstat, 4096).is_none());
+    }
 
     #[test]
     fn cpu_lists_parse() {

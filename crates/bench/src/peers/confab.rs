@@ -7,9 +7,12 @@ use async_trait::async_trait;
 use confab_client::ws::{ConnectionReader, ConnectionWriter};
 use confab_client::{Client, Connection};
 use confab_proto::frames::SendPayload;
-use confab_proto::{ClientFrame, Content, ServerEnvelope, ServerFrame};
-use futures_util::stream::StreamExt;
+use confab_proto::{ClientEnvelope, ClientFrame, Content, ServerEnvelope, ServerFrame};
+use futures_util::stream::{SplitSink, SplitStream, StreamExt};
+use futures_util::SinkExt;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use super::{body, sent_time, set_up, Account, Endpoint, Event, Receiver, Sender, System};
 use crate::corpus::{self, Rng};
@@ -67,16 +70,21 @@ fn ack_sent_time(message_id: &str) -> Option<u64> {
 #[async_trait]
 impl Sender for ConfabSender {
     async fn send(&mut self, sent_us: u64, seq: u64) -> anyhow::Result<()> {
-        let frame = ClientFrame::MessageSend(SendPayload {
-            message_id: Some(message_id(sent_us, &self.who, seq)),
-            conversation_id: self.conversation_id.clone(),
-            content: serde_json::json!({"type": "text", "text": self.body.text(sent_us, seq)}),
-            reply_to: None,
-            expires_in_seconds: None,
-        });
+        let frame = send_frame(&self.conversation_id, &mut self.body, &self.who, sent_us, seq);
         self.writer.send(frame).await?;
         Ok(())
     }
+}
+
+/// The `message.send` of message `seq` sent at `sent_us`.
+fn send_frame(conversation_id: &str, body: &mut Body, who: &str, sent_us: u64, seq: u64) -> ClientFrame {
+    ClientFrame::MessageSend(SendPayload {
+        message_id: Some(message_id(sent_us, who, seq)),
+        conversation_id: conversation_id.to_string(),
+        content: serde_json::json!({"type": "text", "text": body.text(sent_us, seq)}),
+        reply_to: None,
+        expires_in_seconds: None,
+    })
 }
 
 /// What a Confab frame means to a benchmark.
@@ -165,28 +173,170 @@ impl System for Confab {
         device: usize,
         local: Option<IpAddr>,
     ) -> anyhow::Result<Box<dyn Send>> {
-        let ws_url = confab_client::ws::ws_url(url, &account.secret, &format!("d{device}"));
-        let mut ws = super::ws_connect(&ws_url, local, None).await?;
-        // Authenticated once the server's `connected` frame has arrived.
+        Ok(Box::new(connect_raw(url, &account.secret, &format!("d{device}"), local).await?))
+    }
+}
+
+/// A WebSocket to Confab as `token`'s user, from source address `local`, once the server's
+/// `connected` frame has arrived (the token was accepted).
+async fn connect_raw(
+    url: &str,
+    token: &str,
+    device: &str,
+    local: Option<IpAddr>,
+) -> anyhow::Result<WebSocketStream<TcpStream>> {
+    let ws_url = confab_client::ws::ws_url(url, token, device);
+    let mut ws = super::ws_connect(&ws_url, local, None).await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => match ServerEnvelope::parse(&text) {
+                Ok(Some(ServerEnvelope { frame: ServerFrame::Connected(_), .. })) => return Ok(ws),
+                Ok(_) => continue,
+                Err(e) => bail!("unreadable first frame: {}", e.body.message),
+            },
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("closed before `connected`"),
+        }
+    }
+}
+
+/// A Confab connection read without decoding frames into `confab_proto` types, for scenarios
+/// where the load generator reads far more frames than the server handles sends (fan-out): a
+/// frame is classified by scanning its text ([`classify_text`]), which costs a fraction of
+/// parsing it, so the generator's single core keeps up with the server's. Sends are the same
+/// frames the SDK writes.
+pub async fn lean_endpoint(
+    url: &str,
+    token: &str,
+    conversation_id: &str,
+    who: String,
+    body: Body,
+) -> anyhow::Result<Endpoint> {
+    let (sink, stream) = connect_raw(url, token, "bench", None).await?.split();
+    Ok(Endpoint {
+        sender: Box::new(LeanSender {
+            sink,
+            next_id: 0,
+            conversation_id: conversation_id.to_string(),
+            who,
+            body,
+        }),
+        receiver: Box::new(LeanReceiver { stream }),
+    })
+}
+
+struct LeanSender {
+    sink: SplitSink<WebSocketStream<TcpStream>, Message>,
+    next_id: u64,
+    conversation_id: String,
+    who: String,
+    body: Body,
+}
+
+#[async_trait]
+impl Sender for LeanSender {
+    async fn send(&mut self, sent_us: u64, seq: u64) -> anyhow::Result<()> {
+        self.next_id += 1;
+        let frame = send_frame(&self.conversation_id, &mut self.body, &self.who, sent_us, seq);
+        let text = ClientEnvelope::new(Some(self.next_id.to_string()), frame).to_json();
+        self.sink.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+}
+
+struct LeanReceiver {
+    stream: SplitStream<WebSocketStream<TcpStream>>,
+}
+
+#[async_trait]
+impl Receiver for LeanReceiver {
+    async fn next(&mut self) -> anyhow::Result<Event> {
         loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => match ServerEnvelope::parse(&text) {
-                    Ok(Some(ServerEnvelope { frame: ServerFrame::Connected(_), .. })) => break,
-                    Ok(_) => continue,
-                    Err(e) => bail!("unreadable first frame: {}", e.body.message),
-                },
+            match self.stream.next().await {
+                Some(Ok(Message::Text(text))) => return Ok(classify_text(&text)),
+                Some(Ok(Message::Close(frame))) => bail!("closed by the server: {frame:?}"),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.into()),
-                None => bail!("closed before `connected`"),
+                None => bail!("connection closed"),
             }
         }
-        Ok(Box::new(ws))
+    }
+}
+
+/// What a Confab frame means to a benchmark, read off its text: the envelope's `type` is the
+/// first `"type":"…"` in it (the envelope's keys come before its payload, and a quote inside a
+/// string is escaped, so no string can contain that pattern), a delivery's send time is the
+/// first `bench:<µs>:` (only the message text holds one) and an ack's is its `messageId`.
+pub fn classify_text(text: &str) -> Event {
+    const TYPE: &str = "\"type\":\"";
+    const MESSAGE_ID: &str = "\"messageId\":\"";
+    let Some(start) = text.find(TYPE).map(|i| i + TYPE.len()) else { return Event::Other };
+    let kind = text[start..].split('"').next().unwrap_or_default();
+    match kind {
+        "message.new" => sent_time(text).map_or(Event::Other, |sent_us| Event::Delivered { sent_us }),
+        "message.ack" => text
+            .find(MESSAGE_ID)
+            .and_then(|i| ack_sent_time(&text[i + MESSAGE_ID.len()..]))
+            .map_or(Event::Other, |sent_us| Event::Ack { sent_us }),
+        "error" => Event::Error(text.to_string()),
+        _ => Event::Other,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scan reads the server's frames as a full parse does.
+    #[test]
+    fn frames_classify_the_same_scanned_or_parsed() {
+        use confab_proto::{ErrorBody, ErrorCode, Message as ChatMessage, MessageAck};
+        let text = body(1_700_000, 3, 100);
+        let new = ChatMessage::new(
+            message_id(1_700_000, "m2", 3),
+            "conv-1".into(),
+            "user-2".into(),
+            Content::Text { text },
+            7,
+            1,
+        );
+        let frames = [
+            ServerEnvelope::new(None, ServerFrame::MessageNew(new)),
+            ServerEnvelope::new(
+                Some("12".into()),
+                ServerFrame::MessageAck(MessageAck {
+                    message_id: message_id(1_800_000, "m1", 4),
+                    conversation_id: "conv-1".into(),
+                    sequence_number: 8,
+                    timestamp: 2,
+                }),
+            ),
+            ServerEnvelope::new(
+                Some("13".into()),
+                ServerFrame::Error(ErrorBody::new(ErrorCode::RateLimited, "slow")),
+            ),
+            ServerEnvelope::new(
+                Some("\"type\":\"message.new\"".into()),
+                ServerFrame::HeartbeatAck(confab_proto::frames::HeartbeatAckPayload { server_time: 5 }),
+            ),
+        ];
+        let mut scanned = Vec::new();
+        for frame in frames {
+            let json = frame.to_json();
+            let event = classify_text(&json);
+            match (&event, classify(&frame)) {
+                (Event::Error(text), Event::Error(_)) => assert_eq!(text, &json),
+                (event, parsed) => assert_eq!(event, &parsed, "{json}"),
+            }
+            scanned.push(event);
+        }
+        assert_eq!(scanned[0], Event::Delivered { sent_us: 1_700_000 });
+        assert_eq!(scanned[1], Event::Ack { sent_us: 1_800_000 });
+        assert!(matches!(scanned[2], Event::Error(_)));
+        assert_eq!(scanned[3], Event::Other);
+        assert_eq!(classify_text("not json"), Event::Other);
+    }
 
     #[test]
     fn ack_ids_carry_the_send_time() {

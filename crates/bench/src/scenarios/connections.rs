@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::peers::source_address;
 use crate::report::{Report, Step};
 use crate::stats::{self, LatencySummary};
-use crate::target::ServerHandle;
+use crate::target::{KernelSample, ServerHandle};
 use crate::{users, OutputArgs, TargetArgs};
 
 #[derive(Args, Debug, Clone, Serialize)]
@@ -71,6 +71,7 @@ pub async fn run(args: &ConnectionsArgs, output: &OutputArgs) -> anyhow::Result<
     // Let registration's allocations settle before the baseline.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = server.sample();
+    let kernel_before = KernelSample::read();
 
     let failed = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
@@ -115,6 +116,7 @@ pub async fn run(args: &ConnectionsArgs, output: &OutputArgs) -> anyhow::Result<
     }
     tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
     let after = server.sample();
+    let kernel_after = KernelSample::read();
     let open = held.len() as u64;
 
     let mut s = Step::new(format!("{} idle connections", args.connections));
@@ -130,6 +132,12 @@ pub async fn run(args: &ConnectionsArgs, output: &OutputArgs) -> anyhow::Result<
             s.metric("server_memory_per_connection", per, "KiB");
             s.metric("server_cpu_per_connect", (a.cpu_secs - b.cpu_secs).max(0.0) * 1e6 / open as f64, "µs");
         }
+    }
+    if let (Some(b), Some(a), true) = (kernel_before, kernel_after, open > 0) {
+        // Both ends of every connection are on this machine: the server's share is about half.
+        let per = |a: u64, b: u64| (a as f64 - b as f64) / open as f64;
+        s.metric("kernel_slab_per_connection_pair", per(a.slab_kib, b.slab_kib), "KiB");
+        s.metric("kernel_tcp_buffers_per_connection_pair", per(a.tcp_buffers_kib, b.tcp_buffers_kib), "KiB");
     }
     s.latencies.push(LatencySummary::from_histogram("connect+auth", &handshake));
     report.steps.push(s);

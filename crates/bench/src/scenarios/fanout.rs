@@ -12,13 +12,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use confab_client::{Client, Connection};
+use confab_client::Client;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{drain, spawn_reader, wait_until, Latencies, Tally};
-use crate::peers::confab::{endpoint, Body};
+use crate::peers::confab::{lean_endpoint, Body};
 use crate::report::{Report, Step};
 use crate::stats::{self, LatencySummary};
 use crate::target::ServerHandle;
@@ -110,15 +110,25 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
             (members, group)
         }
     };
+    // Members are read through the lean path: with 1000 members the generator reads 1000 frames
+    // per message, and parsing each into types made it, not the server, the limit.
     let bar = users::progress(members.len() as u64, "connecting", output.quiet);
     let urls = server.urls.clone();
-    let connections: Vec<Connection> = stream::iter(members.iter().enumerate())
+    let conversation_id = group.conversation_id.clone();
+    let endpoints: Vec<crate::peers::Endpoint> = stream::iter(members.iter().enumerate())
         .map(|(i, u)| {
-            let (url, bar) = (urls[i % urls.len()].clone(), bar.clone());
+            let (url, bar, conversation_id) = (urls[i % urls.len()].clone(), bar.clone(), &conversation_id);
             async move {
-                let c = Connection::connect(&url, &u.token, "bench").await?;
+                let e = lean_endpoint(
+                    &url,
+                    &u.token,
+                    conversation_id,
+                    format!("m{i}"),
+                    Body::Padded(args.body_bytes),
+                )
+                .await?;
                 bar.inc(1);
-                anyhow::Ok(c)
+                anyhow::Ok(e)
             }
         })
         .buffered(args.connect_concurrency.max(1))
@@ -131,8 +141,7 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     let recorders: Vec<_> = (0..RECORDERS).map(|_| Latencies::shared()).collect();
     let mut senders: Vec<Box<dyn crate::peers::Sender>> = Vec::new();
     let mut readers = Vec::new();
-    for (i, c) in connections.into_iter().enumerate() {
-        let e = endpoint(c, &group.conversation_id, format!("m{i}"), Body::Padded(args.body_bytes));
+    for (i, e) in endpoints.into_iter().enumerate() {
         readers.push(spawn_reader(e.receiver, tally.clone(), recorders[i % RECORDERS].clone(), stop.clone()));
         if i < senders_n {
             senders.push(e.sender);
