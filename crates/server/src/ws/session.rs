@@ -370,7 +370,7 @@ where
 }
 
 /// Counts a frame handed to the socket.
-fn count_out(kind: &'static str, frames: &mut u64) {
-    metrics::counter!(crate::metrics::FRAMES_OUT, "type" => kind).increment(1);
+fn count_out(kind: crate::metrics::ServerFrameType, frames: &mut u64) {
+    crate::metrics::count_frame_out(kind);
     *frames += 1;
 }
