@@ -205,8 +205,7 @@ impl Server {
         // Read before anything listens: unusable files stop the start with their reason.
         let certificate = config.tls.clone().map(tls::TlsCertificate::load).transpose()?;
         let tls = certificate.as_ref().map(|c| c.acceptor()).transpose()?;
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = bind_listener(config.listen)
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let metrics_listener = match config.metrics_listen {
             Some(addr) => {
@@ -348,4 +347,19 @@ impl Server {
         app.finish_shutdown().await;
         Ok(())
     }
+}
+
+/// Pending handshakes the listening socket queues before the kernel drops new ones (it also caps
+/// this at `net.core.somaxconn`, 4096 by default). `TcpListener::bind` asks for 128, which a burst
+/// of reconnecting clients (a node restart) overflows at once.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// The API listener: bound as `TcpListener::bind` would (address reuse, non-blocking), with a
+/// backlog for reconnect bursts.
+fn bind_listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
