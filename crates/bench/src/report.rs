@@ -79,6 +79,21 @@ impl Step {
             self.metric("server_rss", a.rss_kib as f64 / 1024.0, "MiB");
         }
     }
+
+    /// The load generator's own CPU over the step, in seconds and as a share of `elapsed`: near
+    /// 100 % of its core(s), the generator rather than the server may be what limits the step.
+    pub fn generator_cpu_metrics(
+        &mut self,
+        before: Option<crate::target::ProcSample>,
+        after: Option<crate::target::ProcSample>,
+        elapsed: f64,
+    ) {
+        if let (Some(b), Some(a)) = (before, after) {
+            let cpu = (a.cpu_secs - b.cpu_secs).max(0.0);
+            self.metric("generator_cpu", cpu, "s");
+            self.metric("generator_cpu_share", 100.0 * cpu / elapsed.max(1e-9), "%");
+        }
+    }
 }
 
 impl Report {

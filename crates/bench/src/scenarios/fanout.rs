@@ -21,7 +21,7 @@ use super::{drain, spawn_reader, wait_until, Latencies, Tally};
 use crate::peers::confab::{lean_endpoint, Body};
 use crate::report::{Report, Step};
 use crate::stats::{self, LatencySummary};
-use crate::target::ServerHandle;
+use crate::target::{ProcSample, ServerHandle};
 use crate::{users, OutputArgs, TargetArgs};
 
 #[derive(Args, Debug, Clone, Serialize)]
@@ -162,6 +162,7 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     let count = args.messages.unwrap_or((args.rate * args.duration).ceil() as u64);
     let expected = count * (args.members as u64 - 1);
     let before = server.sample();
+    let generator_before = ProcSample::read(std::process::id());
     let start_us = tally.start_step();
     let _ = drain(&recorders);
     let n = senders.len() as u64;
@@ -207,6 +208,7 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     .await;
     let elapsed = Instant::now().duration_since(stats::instant_of(start_us)).as_secs_f64();
     let after = server.sample();
+    let generator_after = ProcSample::read(std::process::id());
     ticker.abort();
     bar.finish_and_clear();
     let latencies = drain(&recorders);
@@ -221,6 +223,7 @@ pub async fn run(args: &FanoutArgs, output: &OutputArgs) -> anyhow::Result<Repor
     s.metric("errors", tally.errors.load(Ordering::SeqCst) as f64, "");
     s.metric("deliveries_per_sec", delivered as f64 / elapsed.max(1e-9), "1/s");
     s.cpu_metrics(before, after, delivered, "delivery");
+    s.generator_cpu_metrics(generator_before, generator_after, elapsed);
     s.latencies.push(LatencySummary::from_histogram("send→ack", &latencies.ack));
     s.latencies.push(LatencySummary::from_histogram("send→delivery", &latencies.delivery));
     report.steps.push(s);
