@@ -2,7 +2,9 @@
 //! make pairs of connected users whose sends carry their send time, read what arrives, and open
 //! idle authenticated connections.
 //!
-//! - [`confab`]: Confab's own protocol, through the `confab_client` SDK and `confab_proto` types.
+//! - [`confab`]: Confab's own protocol, through the `confab_client` SDK and `confab_proto` types;
+//!   for fan-out, a lean reader that classifies frames by scanning their text
+//!   ([`confab::lean_endpoint`]).
 //! - [`socketio`]: the Socket.IO chat server in `bench/peers/socketio/` (engine.io v4 framing over
 //!   WebSocket).
 //! - [`xmpp`]: an XMPP server over WebSocket (RFC 7395), e.g. Prosody or ejabberd as set up by
