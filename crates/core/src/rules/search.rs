@@ -52,7 +52,8 @@ pub const SNIPPET_CHARS: usize = 160;
 const SNIPPET_LEAD_CHARS: usize = 40;
 
 /// One term of a query: a word (one entry) or a phrase (several), the last word a prefix when
-/// `prefix`. Words keep the user's spelling: each engine folds case and accents its own way.
+/// `prefix`. Words keep the user's spelling: SQLite's tokenizer folds them for FTS5, [`fold`] for
+/// PostgreSQL and for ranking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     pub words: Vec<String>,
@@ -158,49 +159,78 @@ impl SearchQuery {
         Some(out.join(" "))
     }
 
-    /// The query for PostgreSQL (see [`TsQuery`]). `None` when there is nothing to search for.
-    pub fn tsquery(&self) -> Option<TsQuery> {
-        if self.terms.is_empty() {
-            return None;
-        }
-        let lexeme = |w: &str| format!("'{}'", w.replace('\'', "''").replace('\\', "\\\\"));
-        let mut words = Vec::new();
-        let mut phrases = Vec::new();
+    /// The query for PostgreSQL, in `tsquery` input syntax, folded as [`tsvector`] folds a
+    /// message: every term's words as lexemes joined by `&`, a prefix as `'word':*`, and a phrase
+    /// of two whole words or more by its word pairs (`'~project deadline'`), so it is looked up as
+    /// cheaply as a rare word instead of by intersecting the posting lists of its words. Phrases
+    /// are only candidates there, as on SQLite: [`rank`] checks each text for them. `None` when
+    /// nothing is left to search for.
+    pub fn tsquery(&self) -> Option<String> {
+        let mut parts = Vec::new();
         for t in &self.terms {
-            let whole = if t.prefix { &t.words[..t.words.len() - 1] } else { &t.words[..] };
-            if whole.len() >= 2 {
-                phrases.push(whole.join(" "));
-                if t.prefix {
-                    words.push(format!("({}:*)", lexeme(&t.words[t.words.len() - 1])));
-                }
-                continue;
+            let folded: Vec<String> = t.words.iter().map(|w| fold(w)).collect();
+            let Some((last, before)) = folded.split_last() else { continue };
+            let whole = if t.prefix { before } else { &folded[..] };
+            let pairs: Vec<String> = whole.windows(2).filter_map(|p| pair(&p[0], &p[1])).collect();
+            if pairs.is_empty() {
+                parts.extend(whole.iter().filter(|w| indexed(w)).map(|w| lexeme(w)));
+            } else {
+                parts.extend(pairs.iter().map(|p| lexeme(p)));
             }
-            let last = t.words.len() - 1;
-            let joined: Vec<String> = t
-                .words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| if i == last && t.prefix { format!("{}:*", lexeme(w)) } else { lexeme(w) })
-                .collect();
-            words.push(format!("({})", joined.join(" <-> ")));
+            if t.prefix && indexed(last) {
+                parts.push(format!("{}:*", lexeme(last)));
+            }
         }
-        Some(TsQuery { words: words.join(" & "), phrases })
+        (!parts.is_empty()).then(|| parts.join(" & "))
     }
 }
 
-/// A query as PostgreSQL is asked it. Each pair of adjacent words of a message is a lexeme of its
-/// own there (`'~project deadline'`), so a phrase of two whole words or more is looked up by its
-/// pairs, as cheaply as a rare word, instead of intersecting the position lists of its words;
-/// [`rank`] checks that candidates hold it as a phrase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TsQuery {
-    /// `to_tsquery` input for the rest: every word quoted as a lexeme, a prefix `:*`, a phrase of
-    /// one whole word and a prefix joined by `<->`, terms by `&`. Empty when every term is a
-    /// phrase.
-    pub words: String,
-    /// The phrases' whole words, joined by spaces (the engine folds and pairs them as it does a
-    /// message's text). The last word of a phrase that ends in a prefix is in `words` instead.
-    pub phrases: Vec<String>,
+/// Longest lexeme PostgreSQL keeps, in bytes (one less than its `MAXSTRLEN`); as its own parser
+/// does, a longer word is left out of the index.
+const MAX_LEXEME_BYTES: usize = 2046;
+/// Longest word pair indexed, in characters of its two words: pairs are for phrases people type.
+const MAX_PAIR_CHARS: usize = 200;
+
+/// Whether a folded word is a lexeme of the index.
+fn indexed(word: &str) -> bool {
+    !word.is_empty() && word.len() <= MAX_LEXEME_BYTES
+}
+
+/// The lexeme for a pair of adjacent (folded) words, `~` first: no word lexeme starts with it, so
+/// a prefix query never matches a pair. `None` when either is empty or the pair is too long to
+/// index.
+fn pair(a: &str, b: &str) -> Option<String> {
+    (!a.is_empty() && !b.is_empty() && a.chars().count() + b.chars().count() <= MAX_PAIR_CHARS)
+        .then(|| format!("~{a} {b}"))
+}
+
+/// A lexeme quoted for `tsvector`/`tsquery` input.
+fn lexeme(word: &str) -> String {
+    format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A message's text as PostgreSQL indexes it, in `tsvector` input syntax: its words as search
+/// cuts and folds them ([`fold`]), and each pair of adjacent words as a lexeme of its own, for
+/// [`SearchQuery::tsquery`]'s phrases. No positions: phrases are checked on the texts. Built here
+/// rather than by the database, so that a message and a query are folded by the same code and
+/// the database does no text work on the send path.
+pub fn tsvector(text: &str) -> String {
+    let folded: Vec<String> = words(text).into_iter().map(|(s, e)| fold(&text[s..e])).collect();
+    let mut lexemes: Vec<String> = folded
+        .windows(2)
+        .filter_map(|p| pair(&p[0], &p[1]))
+        .chain(folded.iter().filter(|w| indexed(w)).cloned())
+        .collect();
+    lexemes.sort_unstable();
+    lexemes.dedup();
+    let mut out = String::with_capacity(lexemes.iter().map(|l| l.len() + 3).sum());
+    for l in &lexemes {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&lexeme(l));
+    }
+    out
 }
 
 /// Where a result stands in the order (see the module docs): greater is earlier.
@@ -539,21 +569,40 @@ mod tests {
         assert_eq!(q(r#"say "hi there"#).terms.len(), 3);
         assert!(q("*** \"\" ()").terms.is_empty());
         assert_eq!(q("*** ()").fts5_words(), None);
-        assert_eq!(q("it's").tsquery().unwrap().words, "('it') & ('s')");
-        assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap().words, "('a' <-> 'b':*) & ('c':*)");
+        assert_eq!(q("it's").tsquery().unwrap(), "'it' & 's'");
+        assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap(), "'a' & 'b':* & 'c':*");
     }
 
     #[test]
     fn postgres_looks_phrases_up_by_their_word_pairs() {
-        let t = q(r#""Big cat" "a b c"* x "y z" "solo""#).tsquery().unwrap();
-        assert_eq!(t.phrases, vec!["Big cat", "a b", "y z"]);
-        assert_eq!(t.words, "('c':*) & ('x') & ('solo')");
+        assert_eq!(
+            q(r#""Big cat" "a b c"* x "y z" "solo""#).tsquery().unwrap(),
+            "'~big cat' & '~a b' & 'c':* & 'x' & '~y z' & 'solo'"
+        );
         // One whole word and a prefix have no pair to look up.
-        let t = q(r#""a b"*"#).tsquery().unwrap();
-        assert!(t.phrases.is_empty());
-        assert_eq!(t.words, "('a' <-> 'b':*)");
-        let t = q(r#""it's here""#).tsquery().unwrap();
-        assert_eq!((t.words.as_str(), t.phrases), ("", vec!["it s here".to_string()]));
+        assert_eq!(q(r#""a b"*"#).tsquery().unwrap(), "'a' & 'b':*");
+        assert_eq!(q(r#""it's HÈRE""#).tsquery().unwrap(), "'~it s' & '~s here'");
+        // A pair too long to index: the phrase's words instead.
+        let (long_a, long_b) = ("a".repeat(150), "b".repeat(60));
+        assert_eq!(
+            q(&format!("\"{long_a} {long_b}\"")).tsquery().unwrap(),
+            format!("'{long_a}' & '{long_b}'")
+        );
+        assert_eq!(q("*** ()").tsquery(), None);
+    }
+
+    #[test]
+    fn postgres_documents_hold_folded_words_and_pairs_once_each() {
+        assert_eq!(tsvector("Café, café au LAIT!"), "'au' 'cafe' 'lait' '~au lait' '~cafe au' '~cafe cafe'");
+        assert_eq!(tsvector(" ... "), "");
+        // A word PostgreSQL could not keep is left out, as its own parser does.
+        let huge = "x".repeat(MAX_LEXEME_BYTES + 1);
+        assert_eq!(tsvector(&format!("{huge} y")), "'y'");
+        // A document matches the query typed with other case and accents: the same folding.
+        let doc = tsvector("Le Déjà-vu du Zoë");
+        for word in q(r#""deja VU" zoe"#).tsquery().unwrap().split(" & ") {
+            assert!(doc.contains(word), "{word} in {doc}");
+        }
     }
 
     #[test]
@@ -591,6 +640,13 @@ mod tests {
     fn folding_ignores_case_and_accents() {
         assert_eq!(fold("Café"), "cafe");
         assert_eq!(fold("ZOË"), "zoe");
+        // Letters without a decomposition stay letters of their own, as SQLite's `unicode61
+        // remove_diacritics 2` keeps them, so both stores find the same words.
+        for (word, folded) in
+            [("Straße", "straße"), ("Øre", "øre"), ("Łódź", "łodz"), ("İstanbul", "istanbul")]
+        {
+            assert_eq!(fold(word), folded);
+        }
     }
 
     fn cand(position: i64, text: &str) -> Candidate {

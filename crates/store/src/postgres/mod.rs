@@ -55,7 +55,11 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0013_push.sql"),
     migration!("0014_search_by_time.sql"),
     migration!("0015_search_word_pairs.sql"),
+    migration!("0016_search_documents_by_confab.sql"),
 ];
+/// The migration after which every stored search document is rewritten by Confab
+/// ([`queries::search::rewrite_documents`]).
+const SEARCH_DOCUMENTS_BY_CONFAB: usize = 16;
 const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
@@ -150,6 +154,9 @@ async fn migrate(pool: &Pool, migrations: Migrations) -> Result<()> {
     schema::check(applied.max(0) as usize, MIGRATIONS.len(), migrations)?;
     for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
         tx.batch_execute(sql).await.db()?;
+        if i + 1 == SEARCH_DOCUMENTS_BY_CONFAB {
+            queries::search::rewrite_documents(&tx).await?;
+        }
         tx.execute("INSERT INTO confab_migrations (version) VALUES ($1)", &[&(i as i32 + 1)]).await.db()?;
     }
     tx.commit().await.db()

@@ -44,41 +44,89 @@ fn uuid_like() -> String {
 
 crate::store_conformance_suite!(fresh());
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
+/// A schema of its own as an earlier release left it: the first `version` migrations applied and
+/// recorded, then `seed` run. `None` when PostgreSQL is not reachable and not required.
+async fn schema_at(version: usize, seed: &str) -> Option<(String, SchemaGuard)> {
     let schema = format!("confab_test_{}", uuid_like());
     let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
     let (client, connection) = match config.connect(tokio_postgres::NoTls).await {
         Ok(connected) => connected,
         Err(e) if std::env::var("CONFAB_REQUIRE_SERVICES").as_deref() != Ok("1") => {
             eprintln!("PostgreSQL not reachable ({e}); set CONFAB_REQUIRE_SERVICES=1 to make this a failure");
-            return;
+            return None;
         }
         Err(e) => panic!("PostgreSQL is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
     };
-    let _guard = SchemaGuard(schema.clone());
+    let guard = SchemaGuard(schema.clone());
     let driver = tokio::spawn(connection);
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     drop(client);
     let _ = driver.await;
-    // The schema as the first release left it: migration 1 applied and recorded, with data.
     config.options(format!("-c search_path={schema}"));
     let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
     let driver = tokio::spawn(connection);
-    client.batch_execute(super::MIGRATIONS[0].1).await.unwrap();
-    client
-        .batch_execute(
-            "CREATE TABLE confab_migrations (version INTEGER PRIMARY KEY);
-             INSERT INTO confab_migrations (version) VALUES (1);",
-        )
-        .await
-        .unwrap();
-    client.batch_execute(crate::conformance::SEED_BEFORE_PER_SENDER_IDS).await.unwrap();
+    client.batch_execute("CREATE TABLE confab_migrations (version INTEGER PRIMARY KEY)").await.unwrap();
+    for (i, (_, sql)) in super::MIGRATIONS[..version].iter().enumerate() {
+        client.batch_execute(sql).await.unwrap();
+        client
+            .execute("INSERT INTO confab_migrations (version) VALUES ($1)", &[&(i as i32 + 1)])
+            .await
+            .unwrap();
+    }
+    client.batch_execute(seed).await.unwrap();
     drop(client);
     let _ = driver.await;
+    Some((schema, guard))
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_before_per_sender_message_ids_upgrades_in_place() {
+    // The schema as the first release left it, with data.
+    let Some((schema, _guard)) = schema_at(1, crate::conformance::SEED_BEFORE_PER_SENDER_IDS).await else {
+        return;
+    };
     let store: SharedStore = Arc::new(PostgresStore::connect(&database_url(), Some(&schema)).await.unwrap());
     crate::conformance::check_upgraded_to_per_sender_ids(&store).await;
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_the_database_folded_are_rewritten_as_confab_folds_queries() {
+    // Before migration 16 the database folded documents (`unaccent`: `ß` became `ss`); queries
+    // are folded by Confab now, which keeps `ß`, so an old document would not be found by the
+    // word as it is written without the upgrade's rewrite.
+    let text = "Die Straße am Øresund, naïve!";
+    let seed = format!(
+        "{}
+         INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at)
+             VALUES ('c-ab', 2, 'old-2', 'u-ben', '{{\"type\":\"text\",\"text\":\"{text}\"}}', 3),
+                    ('c-ab', 3, 'old-3', 'u-ben', '{{\"type\":\"deleted\"}}', 4);
+         UPDATE messages SET deleted_at = 5 WHERE sequence_number = 3;
+         UPDATE conversations SET last_sequence = 3;",
+        crate::conformance::SEED_BEFORE_PER_SENDER_IDS
+    );
+    let Some((schema, guard)) = schema_at(super::SEARCH_DOCUMENTS_BY_CONFAB - 1, &seed).await else { return };
+    let store: SharedStore = Arc::new(PostgresStore::connect(&database_url(), Some(&schema)).await.unwrap());
+    for q in ["STRASSE", "Straße", "naive \"die strasse\"", "\"die straße\""] {
+        let query = confab_core::rules::search::parse(q).expect("query");
+        let found = store
+            .search_messages(confab_core::store::SearchRequest::new("u-ann", query, 10))
+            .await
+            .expect("search");
+        let ids: Vec<&str> = found.iter().map(|h| h.message.message_id.as_str()).collect();
+        let expected: &[&str] = if q.to_lowercase().contains("strasse") { &[] } else { &["old-2"] };
+        assert_eq!(ids, expected, "{q}");
+    }
+    let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
+    config.options(format!("-c search_path={}", guard.0));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let rows = client.query("SELECT search::TEXT FROM messages ORDER BY sequence_number", &[]).await.unwrap();
+    let documents: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
+    let written = confab_core::rules::search::tsvector;
+    assert_eq!(documents, [Some(written("before")), Some(written(text)), None]);
+    drop(client);
+    let _ = driver.await;
     store.shutdown().await;
 }
 
@@ -108,7 +156,7 @@ async fn assert_erased(guard: &SchemaGuard, c: &str, sequence: u64) {
     let driver = tokio::spawn(connection);
     let row = client
         .query_one(
-            "SELECT content, reactions, reply_to, reply_to_sequence, edited_at FROM messages
+            "SELECT content, reactions, reply_to, reply_to_sequence, edited_at, search::TEXT FROM messages
              WHERE conversation_id = $1 AND sequence_number = $2",
             &[&c, &(sequence as i64)],
         )
@@ -121,9 +169,11 @@ async fn assert_erased(guard: &SchemaGuard, c: &str, sequence: u64) {
             row.get::<_, Option<String>>(1),
             row.get::<_, Option<String>>(2),
             row.get::<_, Option<i64>>(3),
-            row.get::<_, Option<i64>>(4)
+            row.get::<_, Option<i64>>(4),
+            row.get::<_, Option<String>>(5)
         ),
-        (None, None, None, None)
+        (None, None, None, None, None),
+        "nothing of the message is left, not even its words in the search document"
     );
     let reactions: i64 = client
         .query_one("SELECT COUNT(*) FROM reactions WHERE conversation_id = $1", &[&c])

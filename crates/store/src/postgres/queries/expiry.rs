@@ -48,7 +48,7 @@ pub(crate) async fn expire<C: GenericClient>(c: &C, now: i64, limit: u32) -> Res
             .query_one(
                 &format!(
                     "UPDATE messages SET content = $3, reply_to = NULL, reply_to_sequence = NULL, edited_at = NULL,
-                            reactions = NULL, deleted_at = expires_at, update_sequence = $4
+                            reactions = NULL, deleted_at = expires_at, update_sequence = $4, search = NULL
                      WHERE conversation_id = $1 AND sequence_number = $2 RETURNING {MESSAGE_COLUMNS}"
                 ),
                 &[id, sequence, &TOMBSTONE, &update_sequence],

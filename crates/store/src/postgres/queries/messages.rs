@@ -12,7 +12,7 @@ use confab_proto::{Content, GroupSettings, Message};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{conversations, i, markers, u};
+use super::{conversations, i, markers, search, u};
 use crate::postgres::error::PgResult;
 
 /// A message's columns, in the order [`message_at`] reads them.
@@ -178,8 +178,9 @@ pub(crate) async fn write_append<C: GenericClient>(
                  WHERE conversation_id = $2 RETURNING last_sequence
              ), stored AS (
                  INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
-                                       reply_to, reply_to_sequence, expires_at)
-                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7, $8 FROM seq RETURNING sequence_number
+                                       reply_to, reply_to_sequence, expires_at, search)
+                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7, $8, $9::TEXT::tsvector FROM seq
+                 RETURNING sequence_number
              ), noted AS (
                  -- Moving past other members' messages is recorded like any marker advance.
                  INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_sequence, at)
@@ -209,6 +210,7 @@ pub(crate) async fn write_append<C: GenericClient>(
                 &msg.reply_to,
                 &reply_to_sequence.map(i),
                 &expiry::expires_at(now, msg.expires_in),
+                &search::document(&msg.content),
             ],
         )
         .await

@@ -1,5 +1,7 @@
-//! Message search over the `tsvector` column of migrations 0008 and 0015 (words, and each pair of
-//! adjacent words for phrases): candidates newest first, by `createdAt` (see `confab_core::rules::search` for windows, ranking and the cursor).
+//! Message search over the `tsvector` column of migrations 0008, 0015 and 0016 (words, and each
+//! pair of adjacent words for phrases, written by Confab with every message: [`document`]):
+//! candidates newest first, by `createdAt` (see `confab_core::rules::search` for the documents,
+//! windows, ranking and the cursor).
 //!
 //! A window is found one of two ways, chosen once per search by [`Plan::choose`] from a sample
 //! of the caller's newest messages:
@@ -13,10 +15,10 @@
 //!   every message of every conversation to fill a window.
 
 use confab_core::ids::now_millis;
-use confab_core::rules::search::TsQuery;
-use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
+use confab_core::rules::search::{self as rules, Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
+use confab_proto::Content;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
@@ -31,9 +33,9 @@ const MAX_WALKED: usize = 200;
 const SAMPLE: i64 = 500;
 
 /// Every condition a candidate must meet, on top of its conversation (a condition on messages is
-/// one more line here: an expired message is never found, swept or not). `$1` is the query,
-/// already folded by `confab_search_query` ([`prepare`]), so it is a constant when the statement is
-/// planned; `$2`/`$3` bound the window's positions, `$6`/`$7` are the caller's `before`/`after`.
+/// one more line here: an expired message is never found, swept or not). `$1` is the query
+/// (`SearchQuery::tsquery`); `$2`/`$3` bound the window's positions, `$6`/`$7` are the caller's
+/// `before`/`after`.
 const CONDITIONS: &str = "search @@ $1::TEXT::tsquery
           AND ($2::BIGINT IS NULL OR created_at <= $2)
           AND ($3::BIGINT IS NULL OR created_at >= $3)
@@ -110,12 +112,8 @@ impl Plan {
     }
 }
 
-/// The query as the engine folds it, and the plan for it; `None` when it folds to no word at all.
-async fn prepare<C: GenericClient>(
-    c: &C,
-    req: &SearchRequest,
-    tsquery: &TsQuery,
-) -> Result<Option<(String, Plan)>> {
+/// The plan for `query` (`SearchQuery::tsquery`).
+async fn prepare<C: GenericClient>(c: &C, req: &SearchRequest, query: &str) -> Result<Plan> {
     let conversations: Vec<String> = c
         .query(
             "SELECT conversation_id FROM members
@@ -128,45 +126,36 @@ async fn prepare<C: GenericClient>(
         .map(|r| r.get(0))
         .collect();
     if conversations.is_empty() || conversations.len() > MAX_WALKED {
-        let folded: Option<String> = c
-            .query_one("SELECT confab_search_query($1, $2)::TEXT", &[&tsquery.words, &tsquery.phrases])
-            .await
-            .db()?
-            .get(0);
-        return Ok(folded.map(|folded| (folded, Plan::Index)));
+        return Ok(Plan::Index);
     }
     let branches: Vec<String> = (0..conversations.len())
         .map(|i| {
             format!(
                 "(SELECT created_at, search FROM messages WHERE conversation_id = ${}
-                  ORDER BY created_at DESC LIMIT $4)",
-                i + 5
+                  ORDER BY created_at DESC LIMIT $3)",
+                i + 4
             )
         })
         .collect();
     let sql = format!(
-        "WITH q AS (SELECT confab_search_query($1, $2) AS query),
-              s AS (SELECT u.search FROM ({}) u ORDER BY u.created_at DESC LIMIT $4)
-         SELECT (SELECT query::TEXT FROM q),
-                (SELECT count(*) FROM s, q WHERE s.search @@ q.query),
+        "WITH s AS (SELECT u.search FROM ({}) u ORDER BY u.created_at DESC LIMIT $3)
+         SELECT (SELECT count(*) FROM s WHERE s.search @@ $1::TEXT::tsquery),
                 (SELECT count(*) FROM s),
                 (SELECT COALESCE(sum(last_sequence), 0)::BIGINT FROM conversations
-                 WHERE conversation_id = ANY($3))",
+                 WHERE conversation_id = ANY($2))",
         branches.join(" UNION ALL ")
     );
-    let mut params: Vec<&(dyn ToSql + Sync)> =
-        vec![&tsquery.words, &tsquery.phrases, &conversations, &SAMPLE];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&query, &conversations, &SAMPLE];
     params.extend(conversations.iter().map(|id| id as &(dyn ToSql + Sync)));
     let row = c.query_one(&sql, &params).await.db()?;
-    let (folded, matched, sampled, rows): (Option<String>, i64, i64, i64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    Ok(folded.map(|folded| (folded, Plan::choose(conversations, matched, sampled, rows))))
+    let (matched, sampled, rows): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    Ok(Plan::choose(conversations, matched, sampled, rows))
 }
 
 /// One search's plan, ready to fetch windows.
 struct Planned<'a> {
     req: &'a SearchRequest,
-    /// The query as the engine folds it.
+    /// The query (`SearchQuery::tsquery`).
     query: String,
     plan: Plan,
     sql: String,
@@ -226,8 +215,8 @@ impl Planned<'_> {
 
 /// Runs in the read-only transaction of the caller (`SET LOCAL` ends with it).
 pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Result<Vec<SearchHit>> {
-    let Some(tsquery) = req.query.tsquery() else { return Ok(Vec::new()) };
-    let Some((query, plan)) = prepare(c, req, &tsquery).await? else { return Ok(Vec::new()) };
+    let Some(query) = req.query.tsquery() else { return Ok(Vec::new()) };
+    let plan = prepare(c, req, &query).await?;
     c.batch_execute(plan.settings()).await.db()?;
     let planned = Planned { req, query, sql: plan.sql(), plan };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
@@ -241,6 +230,48 @@ pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Resu
         }
     }
     Ok(hits)
+}
+
+/// The search document of a message's text or caption, as the `search` column takes it
+/// (`$n::TEXT::tsvector`); `None` for a message with nothing to find (a tombstone, an attachment
+/// without a caption).
+pub(crate) fn document(content: &Content) -> Option<String> {
+    content.text().map(rules::tsvector)
+}
+
+/// Messages rewritten per statement by [`rewrite_documents`].
+const REWRITE_BATCH: i64 = 2000;
+
+/// Rewrites every stored message's document as Confab writes it (migration 0016), in the
+/// migration's transaction, a batch at a time in key order: documents written by the database's
+/// own text search functions before then were folded by them, and queries no longer are.
+pub(crate) async fn rewrite_documents<C: GenericClient>(c: &C) -> Result<()> {
+    let mut after: (String, i64) = (String::new(), -1);
+    loop {
+        let rows = c
+            .query(
+                "SELECT conversation_id, sequence_number, content::jsonb ->> 'text' FROM messages
+                 WHERE (conversation_id, sequence_number) > ($1, $2) AND deleted_at IS NULL
+                 ORDER BY conversation_id, sequence_number LIMIT $3",
+                &[&after.0, &after.1, &REWRITE_BATCH],
+            )
+            .await
+            .db()?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = (last.get(0), last.get(1));
+        let conversations: Vec<&str> = rows.iter().map(|r| r.get(0)).collect();
+        let sequences: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
+        let documents: Vec<Option<String>> =
+            rows.iter().map(|r| r.get::<_, Option<&str>>(2).map(rules::tsvector)).collect();
+        c.execute(
+            "UPDATE messages m SET search = d.search::tsvector
+             FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[]) AS d(conversation_id, sequence_number, search)
+             WHERE m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number",
+            &[&conversations, &sequences, &documents],
+        )
+        .await
+        .db()?;
+    }
 }
 
 #[cfg(test)]

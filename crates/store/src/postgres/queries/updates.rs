@@ -18,7 +18,7 @@ use confab_proto::{Message, Reaction};
 use deadpool_postgres::GenericClient;
 
 use super::messages::{self, MESSAGE_COLUMNS};
-use super::{conversations, i, u};
+use super::{conversations, i, search, u};
 use crate::postgres::error::PgResult;
 
 /// The conversation's last update sequence (0 for none, or no such conversation).
@@ -129,7 +129,8 @@ async fn write<C: GenericClient>(c: &C, m: &Message, deleted_at: Option<i64>) ->
     let reactions = reactions::encode(&m.reactions)?;
     c.execute(
         "UPDATE messages SET content = $3, reply_to = $4, reply_to_sequence = $5, edited_at = $6,
-                deleted_at = COALESCE(deleted_at, $7), reactions = $8, update_sequence = $9
+                deleted_at = COALESCE(deleted_at, $7), reactions = $8, update_sequence = $9,
+                search = $10::TEXT::tsvector
          WHERE conversation_id = $1 AND sequence_number = $2",
         &[
             &m.conversation_id,
@@ -141,6 +142,8 @@ async fn write<C: GenericClient>(c: &C, m: &Message, deleted_at: Option<i64>) ->
             &deleted_at,
             &reactions,
             &i(m.update_sequence),
+            // A deleted message's content is its tombstone, which has no document.
+            &search::document(&m.content),
         ],
     )
     .await
