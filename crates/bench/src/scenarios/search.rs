@@ -180,6 +180,8 @@ async fn measure(
     settle(args, schema).await?;
     for (kind, queries) in QUERIES {
         let mut h = stats::histogram();
+        // Each query of the kind on its own too: one slow query is what a kind's tail hides.
+        let mut by_query: Vec<_> = queries.iter().map(|_| stats::histogram()).collect();
         let mut found = 0usize;
         for n in 0..args.queries {
             let q = queries[n % queries.len()];
@@ -191,11 +193,16 @@ async fn measure(
                 .iter()
                 .map(|h| search::snippet(&query, h.message.content.text().unwrap_or_default()))
                 .collect();
-            stats::record_since(&mut h, t0);
+            let took = stats::now_us().saturating_sub(t0).max(1);
+            h.saturating_record(took);
+            by_query[n % queries.len()].saturating_record(took);
             found += snippets.len().min(args.limit as usize);
         }
         step.metric(&format!("{kind}: results per search"), found as f64 / args.queries as f64, "");
         step.latencies.push(LatencySummary::from_histogram(kind, &h));
+        for (q, h) in queries.iter().zip(&by_query) {
+            step.latencies.push(LatencySummary::from_histogram(&format!("{kind}: {q}"), h));
+        }
     }
     report.steps.push(step);
     report.notes.push(format!(

@@ -93,6 +93,11 @@ fn words(text: &str) -> Vec<(usize, usize)> {
 /// A word as search compares it: accents removed (canonical decomposition without its marks),
 /// lower case.
 pub fn fold(word: &str) -> String {
+    // Most words are ASCII, where decomposing changes nothing: skip it (a message's document
+    // folds every word on the send path).
+    if word.is_ascii() {
+        return word.to_ascii_lowercase();
+    }
     word.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
 }
 
@@ -378,6 +383,25 @@ pub fn rank(query: &SearchQuery, window: &Window) -> Vec<SearchKey> {
 pub struct TermCounts {
     pub per_term: Vec<u32>,
     pub words: usize,
+}
+
+/// Whether `text` holds every word of the query, as an engine asked [`SearchQuery::fts5_words`]
+/// finds it: each word somewhere in the text (the last word of a prefix term as the start of a
+/// word), phrases taken apart ([`rank`] checks them). For a store that finds candidates by
+/// reading texts rather than through its index.
+pub fn holds_words(query: &SearchQuery, text: &str) -> bool {
+    let folded: Vec<String> = words(text).into_iter().map(|(s, e)| fold(&text[s..e])).collect();
+    query.terms.iter().all(|t| {
+        let last = t.words.len() - 1;
+        t.words.iter().enumerate().all(|(i, w)| {
+            let w = fold(w);
+            if i == last && t.prefix {
+                folded.iter().any(|d| d.starts_with(w.as_str()))
+            } else {
+                folded.contains(&w)
+            }
+        })
+    })
 }
 
 /// The counts of `query`'s terms in `text`; `None` when a phrase is not in it. A single word is
@@ -679,6 +703,18 @@ mod tests {
         assert_eq!(counts, TermCounts { per_term: vec![2, 1], words: 7 });
         // The engine found `dog`; a text where this tokenizer does not see it still counts once.
         assert_eq!(term_counts(&q("dog"), "d-o-g").unwrap().per_term, vec![1]);
+    }
+
+    #[test]
+    fn texts_hold_words_as_the_index_finds_them() {
+        let text = "Le Café ouvre; the big dog barks at a cat";
+        assert!(holds_words(&q("cafe DOG"), text));
+        assert!(holds_words(&q("caf* ouv*"), text));
+        // Phrases taken apart, as the index is asked: the order is checked by ranking.
+        assert!(holds_words(&q(r#""cat big""#), text));
+        assert!(!holds_words(&q("cafe horse"), text));
+        assert!(!holds_words(&q("ca"), text), "a word is whole unless it is a prefix");
+        assert!(!holds_words(&q("xyz*"), text));
     }
 
     #[test]
