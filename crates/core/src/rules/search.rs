@@ -385,23 +385,52 @@ pub struct TermCounts {
     pub words: usize,
 }
 
-/// Whether `text` holds every word of the query, as an engine asked [`SearchQuery::fts5_words`]
+/// Whether a text holds every word of a query, as an engine asked [`SearchQuery::fts5_words`]
 /// finds it: each word somewhere in the text (the last word of a prefix term as the start of a
 /// word), phrases taken apart ([`rank`] checks them). For a store that finds candidates by
-/// reading texts rather than through its index.
-pub fn holds_words(query: &SearchQuery, text: &str) -> bool {
-    let folded: Vec<String> = words(text).into_iter().map(|(s, e)| fold(&text[s..e])).collect();
-    query.terms.iter().all(|t| {
-        let last = t.words.len() - 1;
-        t.words.iter().enumerate().all(|(i, w)| {
-            let w = fold(w);
-            if i == last && t.prefix {
-                folded.iter().any(|d| d.starts_with(w.as_str()))
+/// reading texts rather than through its index, so built once per search and cheap per text.
+#[derive(Debug, Clone)]
+pub struct WordsMatcher {
+    /// Every word of every term, folded, and whether it is a prefix.
+    words: Vec<(String, bool)>,
+}
+
+impl WordsMatcher {
+    pub fn new(query: &SearchQuery) -> Self {
+        let mut words: Vec<(String, bool)> = Vec::new();
+        for t in &query.terms {
+            let last = t.words.len() - 1;
+            words.extend(t.words.iter().enumerate().map(|(i, w)| (fold(w), i == last && t.prefix)));
+        }
+        words.sort();
+        words.dedup();
+        WordsMatcher { words }
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        let mut found = vec![false; self.words.len()];
+        let mut missing = self.words.len();
+        let mut folded = String::new();
+        for (s, e) in words(text) {
+            folded.clear();
+            let word = &text[s..e];
+            if word.is_ascii() {
+                folded.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
             } else {
-                folded.contains(&w)
+                folded.push_str(&fold(word));
             }
-        })
-    })
+            for ((w, prefix), found) in self.words.iter().zip(found.iter_mut()) {
+                if !*found && if *prefix { folded.starts_with(w.as_str()) } else { folded == *w } {
+                    *found = true;
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                return true;
+            }
+        }
+        missing == 0
+    }
 }
 
 /// The counts of `query`'s terms in `text`; `None` when a phrase is not in it. A single word is
@@ -708,13 +737,15 @@ mod tests {
     #[test]
     fn texts_hold_words_as_the_index_finds_them() {
         let text = "Le Café ouvre; the big dog barks at a cat";
-        assert!(holds_words(&q("cafe DOG"), text));
-        assert!(holds_words(&q("caf* ouv*"), text));
+        let holds = |query: &str| WordsMatcher::new(&q(query)).matches(text);
+        assert!(holds("cafe DOG"));
+        assert!(holds("caf* ouv*"));
         // Phrases taken apart, as the index is asked: the order is checked by ranking.
-        assert!(holds_words(&q(r#""cat big""#), text));
-        assert!(!holds_words(&q("cafe horse"), text));
-        assert!(!holds_words(&q("ca"), text), "a word is whole unless it is a prefix");
-        assert!(!holds_words(&q("xyz*"), text));
+        assert!(holds(r#""cat big""#));
+        assert!(!holds("cafe horse"));
+        assert!(!holds("ca"), "a word is whole unless it is a prefix");
+        assert!(!holds("xyz*"));
+        assert!(holds("dog dog DOG"), "a word asked twice is one word");
     }
 
     #[test]

@@ -419,3 +419,97 @@ async fn the_wal_is_truncated_at_shutdown() {
     let view = reopened.conversation(&c, &a).await.unwrap();
     assert_eq!(view.last_sequence, 200, "everything acknowledged is still there");
 }
+
+/// Walking the caller's conversations and asking FTS5 find the same windows: every page of every
+/// query is the same either way, across windows, with filters, and never with a message that is
+/// deleted, in a conversation the caller is not in, or that only one of them would count.
+#[tokio::test]
+async fn walking_and_the_index_find_the_same_pages() {
+    use confab_core::rules::search::{encode_cursor, parse};
+    use confab_core::store::SearchRequest;
+    use futures_util::future::join_all;
+
+    use super::queries::search::{search_with, Plan};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&path).unwrap());
+    let reader = crate::conformance::user(&store, "reader").await;
+    let mut conversations = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let other = crate::conformance::user(&store, name).await;
+        let (c, _) = store.open_direct(&reader, &other, format!("c-{name}"), 0).await.unwrap();
+        conversations.push((c, other));
+    }
+    let outsider = crate::conformance::user(&store, "dan").await;
+    let eve = crate::conformance::user(&store, "eve").await;
+    let (foreign, _) = store.open_direct(&outsider, &eve, "c-foreign".into(), 0).await.unwrap();
+    // 2400 messages: more than a window of `co*` matches, some dense, some sparse words.
+    let texts: Vec<String> = (0..2400)
+        .map(|i| match i % 4 {
+            0 => format!("Coffee at the contract review w{i}"),
+            1 => format!("cost of the Café w{i}"),
+            2 => format!("tea time w{i}"),
+            _ => format!("nothing here, w{i}; co-op"),
+        })
+        .collect();
+    for chunk in texts.chunks(300).enumerate().collect::<Vec<_>>() {
+        let (n, chunk) = chunk;
+        join_all(chunk.iter().enumerate().map(|(i, t)| {
+            let (c, sender) = &conversations[(n * 300 + i) % 3];
+            let sender = if i % 2 == 0 { sender.clone() } else { reader.clone() };
+            let store = store.clone();
+            let (c, t) = (c.clone(), t.clone());
+            async move { crate::conformance::send(&store, &c, &sender, &t).await.unwrap() }
+        }))
+        .await;
+        crate::conformance::send(&store, &foreign, &outsider, "coffee contract w1").await.unwrap();
+    }
+    store.shutdown().await;
+    drop(store);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (ann, ann_id) = &conversations[0];
+    let queries: Vec<(&str, Option<&str>, Option<&str>)> = vec![
+        ("co*", None, None),
+        ("cof* contract", None, None),
+        ("w1*", None, None),
+        ("caf*", Some(ann.as_str()), None),
+        ("co*", None, Some(ann_id.as_str())),
+        ("\"the contract\"* co*", None, None),
+        ("zzz*", None, None),
+        ("co*", Some(foreign.as_str()), None),
+    ];
+    for (q, conversation, sender) in queries {
+        let page = |plan: Plan, cursor: Option<String>| {
+            let mut req = SearchRequest::new(&reader, parse(q).unwrap(), 40);
+            req.conversation_id = conversation.map(str::to_string);
+            req.sender_id = sender.map(str::to_string);
+            req.after_key = cursor.map(|c| confab_core::rules::search::decode_cursor(&c).unwrap());
+            search_with(&conn, &req, plan).unwrap()
+        };
+        let (mut walked, mut indexed, mut chosen) = (Vec::new(), Vec::new(), Vec::new());
+        for (plan, out) in [(Plan::Walk, &mut walked), (Plan::Fts, &mut indexed), (Plan::Choose, &mut chosen)]
+        {
+            let mut cursor = None;
+            loop {
+                let hits = page(plan, cursor.take());
+                out.extend(hits.iter().map(|h| (h.key.clone(), h.message.message_id.clone())));
+                match hits.last() {
+                    Some(last) if hits.len() == 40 && out.len() < 1400 => {
+                        cursor = Some(encode_cursor(&last.key))
+                    }
+                    _ => break,
+                }
+            }
+        }
+        assert_eq!(walked, indexed, "{q}");
+        assert_eq!(chosen, indexed, "{q}");
+        if q == "co*" && conversation.is_none() && sender.is_none() {
+            assert_eq!(walked.len(), 1400, "pages across windows");
+        }
+        if q == "zzz*" || conversation == Some(foreign.as_str()) {
+            assert!(walked.is_empty(), "{q}");
+        }
+    }
+}

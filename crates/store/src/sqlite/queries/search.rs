@@ -1,11 +1,22 @@
 //! Message search over the FTS5 index of migrations 0009, 0012, 0013, 0017 and 0018: candidates
 //! newest first, by document id (see `confab_core::rules::search` for windows, ranking and the
 //! cursor), and the writer's indexing of each batch's new messages ([`SearchBatch`]).
+//!
+//! A window is found one of two ways:
+//! - through FTS5 ([`window`]), which intersects the words with the caller's conversations and
+//!   stops after the window: what words need, common or rare;
+//! - by walking the caller's conversations newest first ([`walk`]), reading texts and keeping those
+//!   that hold the words: what a prefix of many words needs when they are common (`co*`), since
+//!   FTS5, without a prefix index, merges the whole posting list of every word the prefix covers,
+//!   over every conversation, before it can stop. A prefix query starts walking and goes on only
+//!   while the matches are dense enough that the window fills within a few thousand rows;
+//!   otherwise FTS5 answers it, as it does every query without a prefix.
 
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use confab_core::ids::now_millis;
-use confab_core::rules::search::{Candidate, Pager, Window, WINDOW};
+use confab_core::rules::search::{self as rules, Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
 use parking_lot::Mutex;
@@ -39,6 +50,29 @@ const WINDOW_SQL: &str = "
       AND (?8 IS NULL OR m.created_at > ?8)
     ORDER BY f.rowid DESC
     LIMIT ?9";
+
+/// A walk reads each conversation newest first (the messages' primary key keeps a conversation's
+/// rows together, in sequence order, which is document order) with the same conditions as
+/// [`WINDOW_SQL`]; a message with no text, or whose text does not hold the words, is passed over.
+const WALK_SQL: &str = "
+    SELECT doc_id, sequence_number, created_at, json_extract(content, '$.text')
+    FROM messages
+    WHERE conversation_id = ?1
+      AND doc_id <= ?2
+      AND deleted_at IS NULL
+      AND (expires_at IS NULL OR expires_at > ?3)
+      AND (?4 IS NULL OR sender_id = ?4)
+      AND (?5 IS NULL OR created_at < ?5)
+      AND (?6 IS NULL OR created_at > ?6)
+    ORDER BY sequence_number DESC";
+
+/// Conversations walked at most (one statement each); a caller in more is searched through FTS5.
+const MAX_WALKED: usize = 48;
+/// Rows a prefix query walks before it decides whether to go on walking.
+const WALK_SAMPLE: usize = 500;
+/// Share of those rows that must hold the words to go on: the window then fills within
+/// `WINDOW / share` rows (4000), a few milliseconds; below it FTS5 is cheaper.
+const WALK_MIN_SHARE: f64 = 0.25;
 
 /// The search documents of the batch the writer is committing (migrations 0017, 0018): ids handed
 /// out from `search_state.next_doc_id` as messages are written, and the messages given one with
@@ -176,29 +210,124 @@ fn index_as_stored(conn: &Connection, written: &[WrittenDoc]) -> Result<()> {
     Ok(())
 }
 
+/// The caller's conversations (only the one asked for, with `conversationId`), up to `limit`.
+fn conversations(conn: &Connection, req: &SearchRequest, limit: usize) -> Result<Vec<String>> {
+    conn.prepare_cached(
+        "SELECT conversation_id FROM members WHERE user_id = ?1 AND (?2 IS NULL OR conversation_id = ?2)
+         LIMIT ?3",
+    )
+    .and_then(|mut s| {
+        s.query_map(params![req.user, req.conversation_id, limit as i64], |r| r.get(0))?.collect()
+    })
+    .db()
+}
+
 /// The FTS5 query: the words in the text column and, when they are few enough to name, the
 /// caller's conversations in the other. `None` when nothing can match.
-fn match_expression(conn: &Connection, req: &SearchRequest) -> Result<Option<String>> {
-    let Some(words) = req.query.fts5_words() else { return Ok(None) };
-    let conversations: Vec<String> = match &req.conversation_id {
-        Some(id) => vec![id.clone()],
-        None => conn
-            .prepare_cached("SELECT conversation_id FROM members WHERE user_id = ?1 LIMIT ?2")
-            .and_then(|mut s| {
-                s.query_map(params![req.user, MAX_NAMED_CONVERSATIONS + 1], |r| r.get(0))?.collect()
-            })
-            .db()?,
-    };
+fn match_expression(words: String, conversations: &[String]) -> Option<String> {
     if conversations.is_empty() {
-        return Ok(None);
+        return None;
     }
     if conversations.len() > MAX_NAMED_CONVERSATIONS {
-        return Ok(Some(format!("text : ({words})")));
+        return Some(format!("text : ({words})"));
     }
     // The same word the index holds: SQLite's `hex()` of the id's bytes.
     let ids: Vec<String> =
         conversations.iter().map(|c| c.bytes().map(|b| format!("{b:02X}")).collect()).collect();
-    Ok(Some(format!("text : ({words}) AND cid : ({})", ids.join(" OR "))))
+    Some(format!("text : ({words}) AND cid : ({})", ids.join(" OR ")))
+}
+
+/// A message a walk read, ordered by document id, and whether its text holds the words.
+struct Walked(Candidate, bool);
+
+impl PartialEq for Walked {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.position == other.0.position
+    }
+}
+impl Eq for Walked {}
+impl PartialOrd for Walked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Walked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.position.cmp(&other.0.position)
+    }
+}
+
+/// The window at `top` found by walking `conversations` newest first, merged by document id (the
+/// same window FTS5 finds). With `sample`, gives up (`None`) when fewer than [`WALK_MIN_SHARE`]
+/// of the first [`WALK_SAMPLE`] rows hold the words.
+fn walk(
+    conn: &Connection,
+    req: &SearchRequest,
+    conversations: &[String],
+    top: Option<i64>,
+    sample: bool,
+) -> Result<Option<Window>> {
+    let now = now_millis();
+    let matcher = rules::WordsMatcher::new(&req.query);
+    let mut statements = conversations
+        .iter()
+        .map(|_| conn.prepare_cached(WALK_SQL))
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let mut reads = Vec::with_capacity(statements.len());
+    for (statement, id) in statements.iter_mut().zip(conversations) {
+        reads.push(
+            statement
+                .query(params![id, top.unwrap_or(i64::MAX), now, req.sender_id, req.before, req.after])
+                .db()?,
+        );
+    }
+    // The next message of a conversation; only a text that holds the words is copied out.
+    let next = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<Walked>> {
+        let Some(row) = rows.next().db()? else { return Ok(None) };
+        let text = row
+            .get_ref(3)
+            .db()?
+            .as_str_or_null()
+            .map_err(|e| confab_core::Error::Internal(format!("a message's text: {e}")))?
+            .filter(|t| matcher.matches(t));
+        let candidate = Candidate {
+            position: row.get(0).db()?,
+            sequence_number: row.get::<_, i64>(1).db()?.max(0) as u64,
+            created_at: row.get(2).db()?,
+            conversation_id: String::new(),
+            text: text.map(str::to_string).unwrap_or_default(),
+        };
+        Ok(Some(Walked(candidate, text.is_some())))
+    };
+    // The newest unread message of each conversation, newest first.
+    let mut heads = BinaryHeap::with_capacity(reads.len());
+    for (arm, rows) in reads.iter_mut().enumerate() {
+        if let Some(w) = next(rows)? {
+            heads.push((w, arm));
+        }
+    }
+    let (mut candidates, mut read) = (Vec::new(), 0usize);
+    while let Some((Walked(mut c, holds), arm)) = heads.pop() {
+        if let Some(following) = next(&mut reads[arm])? {
+            heads.push((following, arm));
+        }
+        read += 1;
+        if holds {
+            c.conversation_id.clone_from(&conversations[arm]);
+            candidates.push(c);
+            if candidates.len() == WINDOW {
+                break;
+            }
+        }
+        if sample && read == WALK_SAMPLE && (candidates.len() as f64) < WALK_MIN_SHARE * read as f64 {
+            return Ok(None);
+        }
+    }
+    // As FTS5's windows: document ids are unique, the next window starts just below the oldest.
+    let older = if candidates.len() == WINDOW { candidates.last().map(|c| c.position - 1) } else { None };
+    let top = top.or(candidates.first().map(|c| c.position)).unwrap_or(i64::MIN);
+    Ok(Some(Window { top, candidates, older }))
 }
 
 fn window(conn: &Connection, req: &SearchRequest, expression: &str, top: Option<i64>) -> Result<Window> {
@@ -234,11 +363,45 @@ fn window(conn: &Connection, req: &SearchRequest, expression: &str, top: Option<
     Ok(Window { top, candidates, older })
 }
 
+/// How a search finds its windows (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// A prefix query walks while its matches are dense, FTS5 answers the rest.
+    Choose,
+    Fts,
+    Walk,
+}
+
 pub(crate) fn search(conn: &Connection, req: &SearchRequest) -> Result<Vec<SearchHit>> {
-    let Some(expression) = match_expression(conn, req)? else { return Ok(Vec::new()) };
+    search_with(conn, req, Plan::Choose)
+}
+
+pub(crate) fn search_with(conn: &Connection, req: &SearchRequest, plan: Plan) -> Result<Vec<SearchHit>> {
+    let Some(words) = req.query.fts5_words() else { return Ok(Vec::new()) };
+    let conversations = conversations(conn, req, MAX_NAMED_CONVERSATIONS + 1)?;
+    let Some(expression) = match_expression(words, &conversations) else { return Ok(Vec::new()) };
+    let walkable = conversations.len() <= MAX_WALKED;
+    let mut plan = match plan {
+        Plan::Choose if !walkable || !req.query.terms.iter().any(|t| t.prefix) => Plan::Fts,
+        Plan::Walk if !walkable => Plan::Fts,
+        plan => plan,
+    };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
     while let Some(top) = pager.wants() {
-        pager.feed(window(conn, req, &expression, top)?);
+        let found = match plan {
+            Plan::Fts => None,
+            Plan::Walk => walk(conn, req, &conversations, top, false)?,
+            Plan::Choose => {
+                let walked = walk(conn, req, &conversations, top, true)?;
+                plan = if walked.is_some() { Plan::Walk } else { Plan::Fts };
+                walked
+            }
+        };
+        let found = match found {
+            Some(window) => window,
+            None => window(conn, req, &expression, top)?,
+        };
+        pager.feed(found);
     }
     let mut hits = Vec::new();
     for key in pager.finish() {
