@@ -133,7 +133,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // whenever a parameter it compared while planning (one used twice, as in the block check
     // and the receipt marks of every append) is bound anew, which was a third of the CPU time.
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // Room for a search walking 200 conversations (a statement each) beside every other statement.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(())
 }
 

@@ -67,7 +67,7 @@ const WALK_SQL: &str = "
     ORDER BY sequence_number DESC";
 
 /// Conversations walked at most (one statement each); a caller in more is searched through FTS5.
-const MAX_WALKED: usize = 48;
+const MAX_WALKED: usize = 200;
 /// Rows a prefix query walks before it decides whether to go on walking.
 const WALK_SAMPLE: usize = 500;
 /// Share of those rows that must hold the words to go on: the window then fills within
