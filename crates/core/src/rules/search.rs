@@ -9,8 +9,9 @@
 //! reaches an engine as anything but quoted words.
 //!
 //! # Candidates, windows and order
-//! The engine (FTS5 in SQLite, a GIN-indexed `tsvector` in PostgreSQL) finds *candidates*: the
-//! messages of the caller's conversations holding every word, newest first. Ranking happens here,
+//! The engine (FTS5 in SQLite, a GIN-indexed `tsvector` in PostgreSQL, or a walk through the
+//! caller's newest messages with [`WordsMatcher`]) finds *candidates*: the messages of the
+//! caller's conversations holding every word, newest first. Ranking happens here,
 //! over one *window* of candidates at a time: the [`WINDOW`] newest, then the next [`WINDOW`]
 //! older ones, and so on. So the cost of a search follows the page asked for, not the number of
 //! matches in the database (a common word in a million messages costs the same as in a thousand),
