@@ -73,6 +73,10 @@ const WALK_SAMPLE: usize = 500;
 /// Share of those rows that must hold the words to go on: the window then fills within
 /// `WINDOW / share` rows (4000), a few milliseconds; below it FTS5 is cheaper.
 const WALK_MIN_SHARE: f64 = 0.25;
+/// Rows one window may walk at most: matches can thin out after the sample (a word dense only
+/// in the newest messages), and a walk must not read a caller's whole history; past this FTS5
+/// answers the window instead (it finds the same one).
+const WALK_MAX_ROWS: usize = 2 * (WINDOW as f64 / WALK_MIN_SHARE) as usize;
 
 /// The search documents of the batch the writer is committing (migrations 0017, 0018): ids handed
 /// out from `search_state.next_doc_id` as messages are written, and the messages given one with
@@ -259,7 +263,7 @@ impl Ord for Walked {
 
 /// The window at `top` found by walking `conversations` newest first, merged by document id (the
 /// same window FTS5 finds). With `sample`, gives up (`None`) when fewer than [`WALK_MIN_SHARE`]
-/// of the first [`WALK_SAMPLE`] rows hold the words.
+/// of the first [`WALK_SAMPLE`] rows hold the words; always after [`WALK_MAX_ROWS`] rows.
 fn walk(
     conn: &Connection,
     req: &SearchRequest,
@@ -321,6 +325,9 @@ fn walk(
             }
         }
         if sample && read == WALK_SAMPLE && (candidates.len() as f64) < WALK_MIN_SHARE * read as f64 {
+            return Ok(None);
+        }
+        if read >= WALK_MAX_ROWS {
             return Ok(None);
         }
     }
@@ -390,7 +397,13 @@ pub(crate) fn search_with(conn: &Connection, req: &SearchRequest, plan: Plan) ->
     while let Some(top) = pager.wants() {
         let found = match plan {
             Plan::Fts => None,
-            Plan::Walk => walk(conn, req, &conversations, top, false)?,
+            Plan::Walk => {
+                let walked = walk(conn, req, &conversations, top, false)?;
+                if walked.is_none() {
+                    plan = Plan::Fts;
+                }
+                walked
+            }
             Plan::Choose => {
                 let walked = walk(conn, req, &conversations, top, true)?;
                 plan = if walked.is_some() { Plan::Walk } else { Plan::Fts };
