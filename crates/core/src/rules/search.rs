@@ -166,27 +166,35 @@ impl SearchQuery {
     }
 
     /// The query for PostgreSQL, in `tsquery` input syntax, folded as [`tsvector`] folds a
-    /// message: every term's words as lexemes joined by `&`, a prefix as `'word':*`, and a phrase
-    /// of two whole words or more by its word pairs (`'~project deadline'`), so it is looked up as
-    /// cheaply as a rare word instead of by intersecting the posting lists of its words. Phrases
-    /// are only candidates there, as on SQLite: [`rank`] checks each text for them. `None` when
-    /// nothing is left to search for.
+    /// message (see there for what a document holds). A word is found alone or heading a pair:
+    /// `('word' | '~word ':*)`, a prefix `('wor':* | '~wor':*)`. A phrase is looked up by its
+    /// pairs (`'~project deadline'`, `"project dead"*` as `'~project dead':*`), as cheaply as a
+    /// rare word instead of by intersecting the posting lists of its words. These only find
+    /// candidates, as on SQLite: [`rank`] checks each text for the phrases. `None` when nothing
+    /// is left to search for.
     pub fn tsquery(&self) -> Option<String> {
         let mut parts = Vec::new();
         for t in &self.terms {
             let folded: Vec<String> = t.words.iter().map(|w| fold(w)).collect();
-            let Some((last, before)) = folded.split_last() else { continue };
-            let whole = if t.prefix { before } else { &folded[..] };
-            let pairs: Vec<String> = whole.windows(2).filter_map(|p| pair(&p[0], &p[1])).collect();
-            if pairs.is_empty() {
-                parts.extend(whole.iter().filter(|w| indexed(w)).map(|w| lexeme(w)));
-            } else {
-                parts.extend(pairs.iter().map(|p| lexeme(p)));
+            let last = folded.len() - 1;
+            if last == 0 {
+                parts.extend(word_condition(&folded[0], t.prefix));
+                continue;
             }
-            if t.prefix && indexed(last) {
-                parts.push(format!("{}:*", lexeme(last)));
+            for i in 0..last {
+                let tail_is_prefix = t.prefix && i + 1 == last;
+                match pair(&folded[i], &folded[i + 1]) {
+                    Some(p) => {
+                        parts.push(format!("{}{}", lexeme(&p), if tail_is_prefix { ":*" } else { "" }))
+                    }
+                    None => {
+                        parts.extend(word_condition(&folded[i], false));
+                        parts.extend(word_condition(&folded[i + 1], tail_is_prefix));
+                    }
+                }
             }
         }
+        parts.dedup();
         (!parts.is_empty()).then(|| parts.join(" & "))
     }
 }
@@ -194,20 +202,44 @@ impl SearchQuery {
 /// Longest lexeme PostgreSQL keeps, in bytes (one less than its `MAXSTRLEN`); as its own parser
 /// does, a longer word is left out of the index.
 const MAX_LEXEME_BYTES: usize = 2046;
-/// Longest word pair indexed, in characters of its two words: pairs are for phrases people type.
-const MAX_PAIR_CHARS: usize = 200;
+/// Longest word that heads a pair, in characters; a longer one is indexed alone.
+const MAX_PAIR_HEAD_CHARS: usize = 100;
+/// Characters a pair keeps of the word after its head: a prefix of a longer word still finds it.
+const MAX_PAIR_TAIL_CHARS: usize = 100;
 
 /// Whether a folded word is a lexeme of the index.
 fn indexed(word: &str) -> bool {
     !word.is_empty() && word.len() <= MAX_LEXEME_BYTES
 }
 
-/// The lexeme for a pair of adjacent (folded) words, `~` first: no word lexeme starts with it, so
-/// a prefix query never matches a pair. `None` when either is empty or the pair is too long to
-/// index.
+/// Whether a folded word heads a pair wherever another word follows it.
+fn heads_pairs(word: &str) -> bool {
+    !word.is_empty() && word.chars().count() <= MAX_PAIR_HEAD_CHARS
+}
+
+/// The lexeme for the (folded) word `a` followed by `b`, `~` first (no word starts with it, so
+/// `'word':*` never matches a pair) and `b` cut to [`MAX_PAIR_TAIL_CHARS`]. `None` when `a`
+/// does not head pairs or `b` is empty.
 fn pair(a: &str, b: &str) -> Option<String> {
-    (!a.is_empty() && !b.is_empty() && a.chars().count() + b.chars().count() <= MAX_PAIR_CHARS)
-        .then(|| format!("~{a} {b}"))
+    if !heads_pairs(a) || b.is_empty() {
+        return None;
+    }
+    let tail = b.char_indices().nth(MAX_PAIR_TAIL_CHARS).map_or(b, |(end, _)| &b[..end]);
+    Some(format!("~{a} {tail}"))
+}
+
+/// The condition for one folded word (a prefix when `prefix`) anywhere in a document: alone or
+/// heading a pair. `None` for a word the index cannot hold.
+fn word_condition(word: &str, prefix: bool) -> Option<String> {
+    let star = if prefix { ":*" } else { "" };
+    let alone = indexed(word).then(|| format!("{}{star}", lexeme(word)));
+    // A whole word heads `~word ` and nothing longer; a prefix heads `~wor…`.
+    let heading =
+        heads_pairs(word).then(|| lexeme(&format!("~{word}{}", if prefix { "" } else { " " })) + ":*");
+    match (alone, heading) {
+        (Some(a), Some(h)) => Some(format!("({a} | {h})")),
+        (a, h) => a.or(h),
+    }
 }
 
 /// A lexeme quoted for `tsvector`/`tsquery` input.
@@ -215,18 +247,24 @@ fn lexeme(word: &str) -> String {
     format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
 }
 
-/// A message's text as PostgreSQL indexes it, in `tsvector` input syntax: its words as search
-/// cuts and folds them ([`fold`]), and each pair of adjacent words as a lexeme of its own, for
-/// [`SearchQuery::tsquery`]'s phrases. No positions: phrases are checked on the texts. Built here
-/// rather than by the database, so that a message and a query are folded by the same code and
-/// the database does no text work on the send path.
+/// A message's text as PostgreSQL indexes it, in `tsvector` input syntax: each word as search
+/// cuts and folds it ([`fold`]) together with the word after it, as one pair lexeme (`~a b`), so
+/// phrases are looked up by their pairs ([`SearchQuery::tsquery`]) and a word is found as the
+/// head of its pairs. The last word, and a word too long to head a pair, stand alone. One lexeme
+/// per word, not a word and a pair each: the GIN index's entries are most of what indexing costs
+/// a send. No positions: phrases are checked on the texts. Built here rather than by the
+/// database, so that a message and a query are folded by the same code and the database does no
+/// text work on the send path.
 pub fn tsvector(text: &str) -> String {
     let folded: Vec<String> = words(text).into_iter().map(|(s, e)| fold(&text[s..e])).collect();
-    let mut lexemes: Vec<String> = folded
-        .windows(2)
-        .filter_map(|p| pair(&p[0], &p[1]))
-        .chain(folded.iter().filter(|w| indexed(w)).cloned())
-        .collect();
+    let mut lexemes: Vec<String> = Vec::with_capacity(folded.len());
+    for (i, word) in folded.iter().enumerate() {
+        match folded.get(i + 1).and_then(|next| pair(word, next)) {
+            Some(p) => lexemes.push(p),
+            None if indexed(word) => lexemes.push(word.clone()),
+            None => {}
+        }
+    }
     lexemes.sort_unstable();
     lexemes.dedup();
     let mut out = String::with_capacity(lexemes.iter().map(|l| l.len() + 3).sum());
@@ -623,39 +661,88 @@ mod tests {
         assert_eq!(q(r#"say "hi there"#).terms.len(), 3);
         assert!(q("*** \"\" ()").terms.is_empty());
         assert_eq!(q("*** ()").fts5_words(), None);
-        assert_eq!(q("it's").tsquery().unwrap(), "'it' & 's'");
-        assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap(), "'a' & 'b':* & 'c':*");
+        assert_eq!(q("it's").tsquery().unwrap(), "('it' | '~it ':*) & ('s' | '~s ':*)");
+        assert_eq!(q(r#""a b"* c*"#).tsquery().unwrap(), "'~a b':* & ('c':* | '~c':*)");
     }
 
     #[test]
     fn postgres_looks_phrases_up_by_their_word_pairs() {
         assert_eq!(
-            q(r#""Big cat" "a b c"* x "y z" "solo""#).tsquery().unwrap(),
-            "'~big cat' & '~a b' & 'c':* & 'x' & '~y z' & 'solo'"
+            q(r#""Big cat" "a b c"* "y z" "solo""#).tsquery().unwrap(),
+            "'~big cat' & '~a b' & '~b c':* & '~y z' & ('solo' | '~solo ':*)"
         );
-        // One whole word and a prefix have no pair to look up.
-        assert_eq!(q(r#""a b"*"#).tsquery().unwrap(), "'a' & 'b':*");
         assert_eq!(q(r#""it's HÈRE""#).tsquery().unwrap(), "'~it s' & '~s here'");
-        // A pair too long to index: the phrase's words instead.
-        let (long_a, long_b) = ("a".repeat(150), "b".repeat(60));
+        // A word too long to head a pair: its pair's words instead, the long one alone.
+        let (long_a, b) = ("a".repeat(MAX_PAIR_HEAD_CHARS + 1), "b");
         assert_eq!(
-            q(&format!("\"{long_a} {long_b}\"")).tsquery().unwrap(),
-            format!("'{long_a}' & '{long_b}'")
+            q(&format!("\"{long_a} {b}\"")).tsquery().unwrap(),
+            format!("'{long_a}' & ('b' | '~b ':*)")
         );
+        // A long word after the head is cut in the pair as in the document.
+        let long_b = "b".repeat(MAX_PAIR_TAIL_CHARS + 20);
+        let cut = &long_b[..MAX_PAIR_TAIL_CHARS];
+        assert_eq!(q(&format!("\"a {long_b}\"")).tsquery().unwrap(), format!("'~a {cut}'"));
+        assert!(tsvector(&format!("a {long_b}")).contains(&format!("'~a {cut}'")));
         assert_eq!(q("*** ()").tsquery(), None);
     }
 
     #[test]
-    fn postgres_documents_hold_folded_words_and_pairs_once_each() {
-        assert_eq!(tsvector("Café, café au LAIT!"), "'au' 'cafe' 'lait' '~au lait' '~cafe au' '~cafe cafe'");
+    fn postgres_documents_hold_each_word_with_the_next_once() {
+        assert_eq!(tsvector("Café, café au LAIT!"), "'lait' '~au lait' '~cafe au' '~cafe cafe'");
+        assert_eq!(tsvector("solo"), "'solo'");
         assert_eq!(tsvector(" ... "), "");
-        // A word PostgreSQL could not keep is left out, as its own parser does.
+        // A word PostgreSQL could not keep is left out alone, as its own parser does; it never
+        // heads a pair, and the word before it keeps a pair with its first characters.
         let huge = "x".repeat(MAX_LEXEME_BYTES + 1);
         assert_eq!(tsvector(&format!("{huge} y")), "'y'");
-        // A document matches the query typed with other case and accents: the same folding.
-        let doc = tsvector("Le Déjà-vu du Zoë");
-        for word in q(r#""deja VU" zoe"#).tsquery().unwrap().split(" & ") {
-            assert!(doc.contains(word), "{word} in {doc}");
+        assert_eq!(tsvector(&format!("y {huge}")), format!("'~y {}'", &huge[..MAX_PAIR_TAIL_CHARS]));
+        // A word too long to head a pair stands alone.
+        let long = "l".repeat(MAX_PAIR_HEAD_CHARS + 1);
+        assert_eq!(tsvector(&format!("{long} y")), format!("'{long}' 'y'"));
+    }
+
+    /// Whether `query` can match `document` by its lexemes alone, as PostgreSQL's `@@` decides
+    /// it for these queries: `&` of terms, each one lexeme or a parenthesised `|` of two, exact
+    /// or a prefix (`:*`).
+    fn may_match(document: &str, query: &str) -> bool {
+        let lexemes: Vec<String> =
+            document.split("' '").map(|l| l.trim_matches('\'').replace("''", "'")).collect();
+        query.split(" & ").all(|term| {
+            term.trim_start_matches('(').trim_end_matches(')').split(" | ").any(|alt| {
+                let (text, prefix) = match alt.strip_suffix(":*") {
+                    Some(t) => (t, true),
+                    None => (alt, false),
+                };
+                let text = text.trim_matches('\'').replace("''", "'");
+                lexemes.iter().any(|l| if prefix { l.starts_with(&text) } else { *l == text })
+            })
+        })
+    }
+
+    #[test]
+    fn every_word_prefix_and_phrase_of_a_document_finds_it() {
+        let text = "Le Déjà-vu du Zoë: project deadline, the project's end";
+        let doc = tsvector(text);
+        for query in [
+            "deja",
+            "Vu",
+            "zoe",
+            "END",
+            "projec*",
+            "e*",
+            "\"deja VU\" zoe",
+            "\"project deadline\"",
+            "\"project dead\"*",
+            "\"le deja vu du zoe\"",
+            "\"the project\" s",
+            "\"project s end\"",
+        ] {
+            let tsquery = q(query).tsquery().unwrap();
+            assert!(may_match(&doc, &tsquery), "{query} ({tsquery}) in {doc}");
+        }
+        for query in ["dead", "\"deadline project\"", "zo", "\"end the\"", "\"du project\"*", "x*"] {
+            let tsquery = q(query).tsquery().unwrap();
+            assert!(!may_match(&doc, &tsquery), "{query} ({tsquery}) not in {doc}");
         }
     }
 

@@ -56,10 +56,15 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0014_search_by_time.sql"),
     migration!("0015_search_word_pairs.sql"),
     migration!("0016_search_documents_by_confab.sql"),
+    migration!("0017_search_documents_by_word_and_next.sql"),
 ];
-/// The migration after which every stored search document is rewritten by Confab
-/// ([`queries::search::rewrite_documents`]).
+/// The first migration with search documents written by Confab rather than by a trigger.
+#[cfg(test)]
 const SEARCH_DOCUMENTS_BY_CONFAB: usize = 16;
+/// The migration that gave search documents their current form: after it, every stored
+/// document is rewritten by Confab ([`queries::search::rewrite_documents`]), once however many
+/// migrations a database is behind.
+const SEARCH_DOCUMENTS_AS_WRITTEN: usize = 17;
 const POOL_SIZE: usize = 16;
 
 pub struct PostgresStore {
@@ -154,7 +159,7 @@ async fn migrate(pool: &Pool, migrations: Migrations) -> Result<()> {
     schema::check(applied.max(0) as usize, MIGRATIONS.len(), migrations)?;
     for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
         tx.batch_execute(sql).await.db()?;
-        if i + 1 == SEARCH_DOCUMENTS_BY_CONFAB {
+        if i + 1 == SEARCH_DOCUMENTS_AS_WRITTEN {
             queries::search::rewrite_documents(&tx).await?;
         }
         tx.execute("INSERT INTO confab_migrations (version) VALUES ($1)", &[&(i as i32 + 1)]).await.db()?;

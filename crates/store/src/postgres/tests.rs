@@ -131,6 +131,45 @@ async fn documents_the_database_folded_are_rewritten_as_confab_folds_queries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_with_every_word_and_pair_are_rewritten_with_each_word_and_the_next() {
+    // Migration 16's documents held every word and every pair of adjacent words; 17 keeps one
+    // lexeme per word (with the word after it), and the upgrade rewrites what is stored.
+    let text = "Project deadline today";
+    let seed = format!(
+        "{}
+         INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at, search)
+             VALUES ('c-ab', 2, 'old-2', 'u-ben', '{{\"type\":\"text\",\"text\":\"{text}\"}}', 3,
+                     'deadline project today ''~deadline today'' ''~project deadline''');
+         UPDATE conversations SET last_sequence = 2;",
+        crate::conformance::SEED_BEFORE_PER_SENDER_IDS
+    );
+    let Some((schema, guard)) = schema_at(super::SEARCH_DOCUMENTS_AS_WRITTEN - 1, &seed).await else {
+        return;
+    };
+    let store: SharedStore = Arc::new(PostgresStore::connect(&database_url(), Some(&schema)).await.unwrap());
+    for q in ["deadline", "proj*", "\"project deadline\" today", "\"deadline tod\"*"] {
+        let query = confab_core::rules::search::parse(q).expect("query");
+        let found = store
+            .search_messages(confab_core::store::SearchRequest::new("u-ann", query, 10))
+            .await
+            .expect("search");
+        let ids: Vec<&str> = found.iter().map(|h| h.message.message_id.as_str()).collect();
+        assert_eq!(ids, ["old-2"], "{q}");
+    }
+    let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
+    config.options(format!("-c search_path={}", guard.0));
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let rows = client.query("SELECT search::TEXT FROM messages ORDER BY sequence_number", &[]).await.unwrap();
+    let documents: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
+    let written = confab_core::rules::search::tsvector;
+    assert_eq!(documents, [Some(written("before")), Some(written(text))]);
+    drop(client);
+    let _ = driver.await;
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_message_is_erased_from_the_rows() {
     let Some((store, guard)) = fresh().await else { return };
     let (c, sequence) = crate::conformance::a_deleted_message(&store).await;

@@ -1,5 +1,5 @@
-//! Message search over the `tsvector` column of migrations 0008, 0015 and 0016 (words, and each
-//! pair of adjacent words for phrases, written by Confab with every message: [`document`]):
+//! Message search over the `tsvector` column of migrations 0008, 0016 and 0017 (each word with
+//! the word after it, written by Confab with every message: [`document`]):
 //! candidates newest first, by `createdAt` (see `confab_core::rules::search` for the documents,
 //! windows, ranking and the cursor).
 //!
@@ -242,9 +242,10 @@ pub(crate) fn document(content: &Content) -> Option<String> {
 /// Messages rewritten per statement by [`rewrite_documents`].
 const REWRITE_BATCH: i64 = 2000;
 
-/// Rewrites every stored message's document as Confab writes it (migration 0016), in the
+/// Rewrites every stored message's document as Confab writes it now (migration 0017), in the
 /// migration's transaction, a batch at a time in key order: documents written by the database's
-/// own text search functions before then were folded by them, and queries no longer are.
+/// own text search functions (before 0016) were folded by them, and those of 0016 held every
+/// word and every pair; queries look for neither any more.
 pub(crate) async fn rewrite_documents<C: GenericClient>(c: &C) -> Result<()> {
     let mut after: (String, i64) = (String::new(), -1);
     loop {
