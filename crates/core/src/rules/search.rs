@@ -225,7 +225,12 @@ fn pair(a: &str, b: &str) -> Option<String> {
         return None;
     }
     let tail = b.char_indices().nth(MAX_PAIR_TAIL_CHARS).map_or(b, |(end, _)| &b[..end]);
-    Some(format!("~{a} {tail}"))
+    let mut lexeme = String::with_capacity(a.len() + tail.len() + 2);
+    lexeme.push('~');
+    lexeme.push_str(a);
+    lexeme.push(' ');
+    lexeme.push_str(tail);
+    Some(lexeme)
 }
 
 /// The condition for one folded word (a prefix when `prefix`) anywhere in a document: alone or
@@ -247,15 +252,16 @@ fn lexeme(word: &str) -> String {
     format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
 }
 
-/// A message's text as PostgreSQL indexes it, in `tsvector` input syntax: each word as search
-/// cuts and folds it ([`fold`]) together with the word after it, as one pair lexeme (`~a b`), so
-/// phrases are looked up by their pairs ([`SearchQuery::tsquery`]) and a word is found as the
-/// head of its pairs. The last word, and a word too long to head a pair, stand alone. One lexeme
-/// per word, not a word and a pair each: the GIN index's entries are most of what indexing costs
-/// a send. No positions: phrases are checked on the texts. Built here rather than by the
-/// database, so that a message and a query are folded by the same code and the database does no
-/// text work on the send path.
-pub fn tsvector(text: &str) -> String {
+/// A message's text as PostgreSQL indexes it: its `tsvector` lexemes, sorted (bytewise, as
+/// PostgreSQL orders them) and each once. Each word as search cuts and folds it ([`fold`]) is
+/// held together with the word after it, as one pair lexeme (`~a b`), so phrases are looked up
+/// by their pairs ([`SearchQuery::tsquery`]) and a word is found as the head of its pairs. The
+/// last word, and a word too long to head a pair, stand alone. One lexeme per word, not a word
+/// and a pair each: the GIN index's entries are most of what indexing costs a send. No
+/// positions: phrases are checked on the texts. Built here rather than by the database, so that
+/// a message and a query are folded by the same code and the database does no text work on the
+/// send path.
+pub fn document_lexemes(text: &str) -> Vec<String> {
     let folded: Vec<String> = words(text).into_iter().map(|(s, e)| fold(&text[s..e])).collect();
     let mut lexemes: Vec<String> = Vec::with_capacity(folded.len());
     for (i, word) in folded.iter().enumerate() {
@@ -267,14 +273,12 @@ pub fn tsvector(text: &str) -> String {
     }
     lexemes.sort_unstable();
     lexemes.dedup();
-    let mut out = String::with_capacity(lexemes.iter().map(|l| l.len() + 3).sum());
-    for l in &lexemes {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&lexeme(l));
-    }
-    out
+    lexemes
+}
+
+/// [`document_lexemes`] in `tsvector` input syntax, as PostgreSQL prints a document.
+pub fn tsvector(text: &str) -> String {
+    document_lexemes(text).iter().map(|l| lexeme(l)).collect::<Vec<_>>().join(" ")
 }
 
 /// Where a result stands in the order (see the module docs): greater is earlier.

@@ -179,7 +179,7 @@ pub(crate) async fn write_append<C: GenericClient>(
              ), stored AS (
                  INSERT INTO messages (conversation_id, sequence_number, message_id, sender_id, content, created_at,
                                        reply_to, reply_to_sequence, expires_at, search)
-                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7, $8, $9::TEXT::tsvector FROM seq
+                 SELECT $2, last_sequence, $3, $4, $5, $1, $6, $7, $8, $9::tsvector FROM seq
                  RETURNING sequence_number
              ), noted AS (
                  -- Moving past other members' messages is recorded like any marker advance.

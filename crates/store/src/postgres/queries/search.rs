@@ -14,13 +14,16 @@
 //!   are read and sorted. It costs the matches: what rare words need, where walking would read
 //!   every message of every conversation to fill a window.
 
+use std::error::Error as StdError;
+
+use bytes::{BufMut, BytesMut};
 use confab_core::ids::now_millis;
 use confab_core::rules::search::{self as rules, Candidate, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
 use confab_proto::Content;
 use deadpool_postgres::GenericClient;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 use super::messages;
 use crate::postgres::error::PgResult;
@@ -232,11 +235,39 @@ pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Resu
     Ok(hits)
 }
 
-/// The search document of a message's text or caption, as the `search` column takes it
-/// (`$n::TEXT::tsvector`); `None` for a message with nothing to find (a tombstone, an attachment
-/// without a caption).
-pub(crate) fn document(content: &Content) -> Option<String> {
-    content.text().map(rules::tsvector)
+/// The search document of a message's text or caption (`$n::tsvector`); `None` for a message
+/// with nothing to find (a tombstone, an attachment without a caption).
+pub(crate) fn document(content: &Content) -> Option<Document> {
+    content.text().map(|text| Document(rules::document_lexemes(text)))
+}
+
+/// A message's search document ([`rules::document_lexemes`]: sorted, each once), sent as a
+/// `tsvector` in PostgreSQL's binary form, so the database parses no quoted text for it.
+#[derive(Debug)]
+pub(crate) struct Document(Vec<String>);
+
+impl ToSql for Document {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        // `tsvectorrecv`: the count, then each lexeme NUL-terminated with its number of
+        // positions (none). Lexemes are alphanumeric runs, so they hold no NUL.
+        out.put_i32(i32::try_from(self.0.len())?);
+        for lexeme in &self.0 {
+            out.put_slice(lexeme.as_bytes());
+            out.put_u8(0);
+            out.put_u16(0);
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TS_VECTOR
+    }
+
+    to_sql_checked!();
 }
 
 /// Messages rewritten per statement by [`rewrite_documents`].
@@ -262,11 +293,13 @@ pub(crate) async fn rewrite_documents<C: GenericClient>(c: &C) -> Result<()> {
         after = (last.get(0), last.get(1));
         let conversations: Vec<&str> = rows.iter().map(|r| r.get(0)).collect();
         let sequences: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
-        let documents: Vec<Option<String>> =
-            rows.iter().map(|r| r.get::<_, Option<&str>>(2).map(rules::tsvector)).collect();
+        let documents: Vec<Option<Document>> = rows
+            .iter()
+            .map(|r| r.get::<_, Option<&str>>(2).map(|text| Document(rules::document_lexemes(text))))
+            .collect();
         c.execute(
-            "UPDATE messages m SET search = d.search::tsvector
-             FROM unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[]) AS d(conversation_id, sequence_number, search)
+            "UPDATE messages m SET search = d.search
+             FROM unnest($1::TEXT[], $2::BIGINT[], $3::tsvector[]) AS d(conversation_id, sequence_number, search)
              WHERE m.conversation_id = d.conversation_id AND m.sequence_number = d.sequence_number",
             &[&conversations, &sequences, &documents],
         )

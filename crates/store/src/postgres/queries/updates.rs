@@ -130,7 +130,7 @@ async fn write<C: GenericClient>(c: &C, m: &Message, deleted_at: Option<i64>) ->
     c.execute(
         "UPDATE messages SET content = $3, reply_to = $4, reply_to_sequence = $5, edited_at = $6,
                 deleted_at = COALESCE(deleted_at, $7), reactions = $8, update_sequence = $9,
-                search = $10::TEXT::tsvector
+                search = $10::tsvector
          WHERE conversation_id = $1 AND sequence_number = $2",
         &[
             &m.conversation_id,
