@@ -94,12 +94,20 @@ fn words(text: &str) -> Vec<(usize, usize)> {
 /// A word as search compares it: accents removed (canonical decomposition without its marks),
 /// lower case.
 pub fn fold(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    fold_into(word, &mut out);
+    out
+}
+
+/// [`fold`], appended to `out`.
+fn fold_into(word: &str, out: &mut String) {
     // Most words are ASCII, where decomposing changes nothing: skip it (a message's document
     // folds every word on the send path).
     if word.is_ascii() {
-        return word.to_ascii_lowercase();
+        out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        out.extend(word.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase));
     }
-    word.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
 }
 
 /// Parses the user's query. Empty or whitespace-only, longer than [`MAX_QUERY_CHARS`] or with
@@ -224,13 +232,21 @@ fn pair(a: &str, b: &str) -> Option<String> {
     if !heads_pairs(a) || b.is_empty() {
         return None;
     }
-    let tail = b.char_indices().nth(MAX_PAIR_TAIL_CHARS).map_or(b, |(end, _)| &b[..end]);
+    let tail = pair_tail(b);
     let mut lexeme = String::with_capacity(a.len() + tail.len() + 2);
     lexeme.push('~');
     lexeme.push_str(a);
     lexeme.push(' ');
     lexeme.push_str(tail);
     Some(lexeme)
+}
+
+/// What a pair keeps of the word after its head: its first [`MAX_PAIR_TAIL_CHARS`] characters.
+fn pair_tail(b: &str) -> &str {
+    if b.len() <= MAX_PAIR_TAIL_CHARS {
+        return b;
+    }
+    b.char_indices().nth(MAX_PAIR_TAIL_CHARS).map_or(b, |(end, _)| &b[..end])
 }
 
 /// The condition for one folded word (a prefix when `prefix`) anywhere in a document: alone or
@@ -252,33 +268,77 @@ fn lexeme(word: &str) -> String {
     format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"))
 }
 
-/// A message's text as PostgreSQL indexes it: its `tsvector` lexemes, sorted (bytewise, as
-/// PostgreSQL orders them) and each once. Each word as search cuts and folds it ([`fold`]) is
-/// held together with the word after it, as one pair lexeme (`~a b`), so phrases are looked up
-/// by their pairs ([`SearchQuery::tsquery`]) and a word is found as the head of its pairs. The
-/// last word, and a word too long to head a pair, stand alone. One lexeme per word, not a word
-/// and a pair each: the GIN index's entries are most of what indexing costs a send. No
-/// positions: phrases are checked on the texts. Built here rather than by the database, so that
-/// a message and a query are folded by the same code and the database does no text work on the
-/// send path.
-pub fn document_lexemes(text: &str) -> Vec<String> {
-    let folded: Vec<String> = words(text).into_iter().map(|(s, e)| fold(&text[s..e])).collect();
-    let mut lexemes: Vec<String> = Vec::with_capacity(folded.len());
-    for (i, word) in folded.iter().enumerate() {
-        match folded.get(i + 1).and_then(|next| pair(word, next)) {
-            Some(p) => lexemes.push(p),
-            None if indexed(word) => lexemes.push(word.clone()),
-            None => {}
-        }
-    }
-    lexemes.sort_unstable();
-    lexemes.dedup();
-    lexemes
+/// A message's text as PostgreSQL indexes it: the lexemes of its `tsvector`. Each word as
+/// search cuts and folds it ([`fold`]) is held together with the word after it, as one pair
+/// lexeme (`~a b`), so phrases are looked up by their pairs ([`SearchQuery::tsquery`]) and a
+/// word is found as the head of its pairs. The last word, and a word too long to head a pair,
+/// stand alone. One lexeme per word, not a word and a pair each: the GIN index's entries are
+/// most of what indexing costs a send. No positions: phrases are checked on the texts. Built
+/// here rather than by the database, so that a message and a query are folded by the same code
+/// and the database does no text work on the send path; built without an allocation per word,
+/// as it is built for every message sent.
+#[derive(Debug, Clone)]
+pub struct SearchDocument {
+    /// The folded words, each followed by one space: a pair is the bytes from its head to (a
+    /// prefix of) the next word.
+    words: String,
+    /// Byte ranges of `words`, each a lexeme, `~` before it when a pair; sorted as PostgreSQL
+    /// sorts lexemes (bytewise), each once.
+    lexemes: Vec<(u32, u32, bool)>,
 }
 
-/// [`document_lexemes`] in `tsvector` input syntax, as PostgreSQL prints a document.
+impl SearchDocument {
+    pub fn new(text: &str) -> SearchDocument {
+        let mut words = String::with_capacity(text.len() + 8);
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for (s, e) in self::words(text) {
+            let start = words.len();
+            fold_into(&text[s..e], &mut words);
+            spans.push((start, words.len()));
+            words.push(' ');
+        }
+        let mut lexemes = Vec::with_capacity(spans.len());
+        for (i, &(s, e)) in spans.iter().enumerate() {
+            let word = &words[s..e];
+            match spans.get(i + 1) {
+                Some(&(ns, ne)) if heads_pairs(word) && ne > ns => {
+                    lexemes.push((s, ns + pair_tail(&words[ns..ne]).len(), true))
+                }
+                _ if indexed(word) => lexemes.push((s, e, false)),
+                _ => {}
+            }
+        }
+        // Ranges of a text that fits in memory; a document past 4 GiB is not one to index.
+        let mut lexemes: Vec<(u32, u32, bool)> = lexemes
+            .into_iter()
+            .filter_map(|(s, e, pair)| Some((u32::try_from(s).ok()?, u32::try_from(e).ok()?, pair)))
+            .collect();
+        let bytes = |&(s, e, _): &(u32, u32, bool)| &words.as_bytes()[s as usize..e as usize];
+        // A pair's `~` against a word's first byte decides (no word starts with `~`, and every
+        // lexeme has a first byte).
+        let order = |a: &(u32, u32, bool), b: &(u32, u32, bool)| match (a.2, b.2) {
+            (true, false) => Some(&b'~').cmp(&bytes(b).first()),
+            (false, true) => bytes(a).first().cmp(&Some(&b'~')),
+            _ => bytes(a).cmp(bytes(b)),
+        };
+        lexemes.sort_unstable_by(order);
+        lexemes.dedup_by(|a, b| order(a, b).is_eq());
+        SearchDocument { words, lexemes }
+    }
+
+    /// The lexemes in order: whether each is a pair (`~` before it), and its text after the `~`.
+    pub fn lexemes(&self) -> impl ExactSizeIterator<Item = (bool, &str)> + '_ {
+        self.lexemes.iter().map(|&(s, e, pair)| (pair, &self.words[s as usize..e as usize]))
+    }
+}
+
+/// A message's [`SearchDocument`] in `tsvector` input syntax, as PostgreSQL prints it.
 pub fn tsvector(text: &str) -> String {
-    document_lexemes(text).iter().map(|l| lexeme(l)).collect::<Vec<_>>().join(" ")
+    SearchDocument::new(text)
+        .lexemes()
+        .map(|(pair, l)| lexeme(&if pair { format!("~{l}") } else { l.to_string() }))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where a result stands in the order (see the module docs): greater is earlier.
@@ -703,6 +763,18 @@ mod tests {
         // A word too long to head a pair stands alone.
         let long = "l".repeat(MAX_PAIR_HEAD_CHARS + 1);
         assert_eq!(tsvector(&format!("{long} y")), format!("'{long}' 'y'"));
+    }
+
+    #[test]
+    fn document_lexemes_come_in_postgres_order_each_once() {
+        for text in ["élan zèbre Zoë 9 ~x café élan zèbre", "b a b a ~ a", "Ünïcode über alles 42 über alles"]
+        {
+            let lexemes: Vec<String> = SearchDocument::new(text)
+                .lexemes()
+                .map(|(pair, l)| if pair { format!("~{l}") } else { l.to_string() })
+                .collect();
+            assert!(lexemes.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()), "{lexemes:?}");
+        }
     }
 
     /// Whether `query` can match `document` by its lexemes alone, as PostgreSQL's `@@` decides

@@ -238,13 +238,13 @@ pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Resu
 /// The search document of a message's text or caption (`$n::tsvector`); `None` for a message
 /// with nothing to find (a tombstone, an attachment without a caption).
 pub(crate) fn document(content: &Content) -> Option<Document> {
-    content.text().map(|text| Document(rules::document_lexemes(text)))
+    content.text().map(|text| Document(rules::SearchDocument::new(text)))
 }
 
-/// A message's search document ([`rules::document_lexemes`]: sorted, each once), sent as a
-/// `tsvector` in PostgreSQL's binary form, so the database parses no quoted text for it.
+/// A message's search document ([`rules::SearchDocument`]), sent as a `tsvector` in
+/// PostgreSQL's binary form, so the database parses no quoted text for it.
 #[derive(Debug)]
-pub(crate) struct Document(Vec<String>);
+pub(crate) struct Document(rules::SearchDocument);
 
 impl ToSql for Document {
     fn to_sql(
@@ -254,8 +254,12 @@ impl ToSql for Document {
     ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
         // `tsvectorrecv`: the count, then each lexeme NUL-terminated with its number of
         // positions (none). Lexemes are alphanumeric runs, so they hold no NUL.
-        out.put_i32(i32::try_from(self.0.len())?);
-        for lexeme in &self.0 {
+        let lexemes = self.0.lexemes();
+        out.put_i32(i32::try_from(lexemes.len())?);
+        for (pair, lexeme) in lexemes {
+            if pair {
+                out.put_u8(b'~');
+            }
             out.put_slice(lexeme.as_bytes());
             out.put_u8(0);
             out.put_u16(0);
@@ -295,7 +299,7 @@ pub(crate) async fn rewrite_documents<C: GenericClient>(c: &C) -> Result<()> {
         let sequences: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
         let documents: Vec<Option<Document>> = rows
             .iter()
-            .map(|r| r.get::<_, Option<&str>>(2).map(|text| Document(rules::document_lexemes(text))))
+            .map(|r| r.get::<_, Option<&str>>(2).map(|text| Document(rules::SearchDocument::new(text))))
             .collect();
         c.execute(
             "UPDATE messages m SET search = d.search
