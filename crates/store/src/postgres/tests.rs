@@ -108,25 +108,11 @@ async fn documents_the_database_folded_are_rewritten_as_confab_folds_queries() {
     let Some((schema, guard)) = schema_at(super::SEARCH_DOCUMENTS_BY_CONFAB - 1, &seed).await else { return };
     let store: SharedStore = Arc::new(PostgresStore::connect(&database_url(), Some(&schema)).await.unwrap());
     for q in ["STRASSE", "Straße", "naive \"die strasse\"", "\"die straße\""] {
-        let query = confab_core::rules::search::parse(q).expect("query");
-        let found = store
-            .search_messages(confab_core::store::SearchRequest::new("u-ann", query, 10))
-            .await
-            .expect("search");
-        let ids: Vec<&str> = found.iter().map(|h| h.message.message_id.as_str()).collect();
         let expected: &[&str] = if q.to_lowercase().contains("strasse") { &[] } else { &["old-2"] };
-        assert_eq!(ids, expected, "{q}");
+        assert_eq!(found_by_ann(&store, q).await, expected, "{q}");
     }
-    let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
-    config.options(format!("-c search_path={}", guard.0));
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-    let driver = tokio::spawn(connection);
-    let rows = client.query("SELECT search::TEXT FROM messages ORDER BY sequence_number", &[]).await.unwrap();
-    let documents: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
     let written = confab_core::rules::search::tsvector;
-    assert_eq!(documents, [Some(written("before")), Some(written(text)), None]);
-    drop(client);
-    let _ = driver.await;
+    assert_eq!(stored_documents(&guard).await, [Some(written("before")), Some(written(text)), None]);
     store.shutdown().await;
 }
 
@@ -148,25 +134,35 @@ async fn documents_with_every_word_and_pair_are_rewritten_with_each_word_and_the
     };
     let store: SharedStore = Arc::new(PostgresStore::connect(&database_url(), Some(&schema)).await.unwrap());
     for q in ["deadline", "proj*", "\"project deadline\" today", "\"deadline tod\"*"] {
-        let query = confab_core::rules::search::parse(q).expect("query");
-        let found = store
-            .search_messages(confab_core::store::SearchRequest::new("u-ann", query, 10))
-            .await
-            .expect("search");
-        let ids: Vec<&str> = found.iter().map(|h| h.message.message_id.as_str()).collect();
-        assert_eq!(ids, ["old-2"], "{q}");
+        assert_eq!(found_by_ann(&store, q).await, ["old-2"], "{q}");
     }
+    let written = confab_core::rules::search::tsvector;
+    assert_eq!(stored_documents(&guard).await, [Some(written("before")), Some(written(text))]);
+    store.shutdown().await;
+}
+
+/// The message ids Ann's search for `q` finds.
+async fn found_by_ann(store: &SharedStore, q: &str) -> Vec<String> {
+    let query = confab_core::rules::search::parse(q).expect("query");
+    let found = store
+        .search_messages(confab_core::store::SearchRequest::new("u-ann", query, 10))
+        .await
+        .expect("search");
+    found.into_iter().map(|h| h.message.message_id).collect()
+}
+
+/// Every message's search document as PostgreSQL prints it, in sequence order, read with a
+/// connection of the test's own.
+async fn stored_documents(guard: &SchemaGuard) -> Vec<Option<String>> {
     let mut config: tokio_postgres::Config = database_url().parse().expect("database URL");
     config.options(format!("-c search_path={}", guard.0));
     let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
     let driver = tokio::spawn(connection);
     let rows = client.query("SELECT search::TEXT FROM messages ORDER BY sequence_number", &[]).await.unwrap();
-    let documents: Vec<Option<String>> = rows.iter().map(|r| r.get(0)).collect();
-    let written = confab_core::rules::search::tsvector;
-    assert_eq!(documents, [Some(written("before")), Some(written(text))]);
+    let documents = rows.iter().map(|r| r.get(0)).collect();
     drop(client);
     let _ = driver.await;
-    store.shutdown().await;
+    documents
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
