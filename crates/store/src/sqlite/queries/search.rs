@@ -71,8 +71,10 @@ const MAX_WALKED: usize = 200;
 /// Rows a prefix query walks before it decides whether to go on walking.
 const WALK_SAMPLE: usize = 500;
 /// Share of those rows that must hold the words to go on: the window then fills within
-/// `WINDOW / share` rows (4000), a few milliseconds; below it FTS5 is cheaper.
-const WALK_MIN_SHARE: f64 = 0.25;
+/// `WINDOW / share` rows (5000, about 3 ms per 1000 with ranking), while FTS5 merges the
+/// prefix's postings over every conversation (a prefix in a fifth of a million messages took it
+/// about 20 ms): below this share FTS5 is cheaper (see `docs/benchmarks.md`).
+const WALK_MIN_SHARE: f64 = 0.2;
 /// Rows one window may walk at most: matches can thin out after the sample (a word dense only
 /// in the newest messages), and a walk must not read a caller's whole history; past this FTS5
 /// answers the window instead (it finds the same one).
