@@ -406,3 +406,27 @@ pub async fn search_treats_hostile_syntax_as_text(store: SharedStore) {
         "1 &lt; 2 &amp; &quot;<mark>quotes</mark>&quot; &lt;<mark>script</mark>&gt;alert(&#39;x&#39;)&lt;/<mark>script</mark>&gt;"
     );
 }
+
+/// Words longer than people type (a pasted token, a long URL's path) are found whole, by a
+/// prefix and in phrases, and a word sharing their first hundred characters is not taken for
+/// them.
+pub async fn search_finds_long_words_whole_by_prefix_and_in_phrases(store: SharedStore) {
+    let a = user(&store, "lena").await;
+    let g = group(&store, &a, &[], GroupSettings::default()).await;
+    let long = format!("lo{}", "n".repeat(148));
+    let twin = format!("{}z", &long[..120]);
+    post(&store, &g, &a, "long", &format!("alpha {long} tail")).await;
+    post(&store, &g, &a, "twin", &format!("alpha {twin} other")).await;
+
+    assert_eq!(find(&store, &a, &long).await, ids(&["long"]));
+    assert_eq!(sorted(find(&store, &a, "lonn*").await), ids(&["long", "twin"]));
+    assert_eq!(find(&store, &a, &format!("\"alpha {long}\"")).await, ids(&["long"]));
+    assert_eq!(find(&store, &a, &format!("\"{long} tail\"")).await, ids(&["long"]));
+    assert_eq!(find(&store, &a, &format!("\"alpha {twin}\"")).await, ids(&["twin"]));
+    assert_eq!(
+        sorted(find(&store, &a, &format!("\"alpha {}\"*", &long[..110])).await),
+        ids(&["long", "twin"])
+    );
+    assert_eq!(find(&store, &a, &format!("\"alpha {}\"*", &long[..130])).await, ids(&["long"]));
+    assert_eq!(find(&store, &a, &format!("\"{twin} tail\"")).await, Vec::<String>::new());
+}
