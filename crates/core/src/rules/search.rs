@@ -18,10 +18,10 @@
 //! and relevance is blended with recency: the best of the newest matches come first.
 //!
 //! Within a window, a candidate must contain every phrase as a phrase (the engines are only asked
-//! for the words), then results come best first, in relevance tiers ([`score`]: BM25's term
-//! frequency and length normalisation, cut into coarse steps so that near-equal scores are
-//! equal), newer first within a tier, then by conversation and sequence number (both descending)
-//! so that the order is total.
+//! for the words) and every word longer than an index holds, then results come best first, in
+//! relevance tiers ([`score`]: BM25's term frequency and length normalisation, cut into coarse
+//! steps so that near-equal scores are equal), newer first within a tier, then by conversation
+//! and sequence number (both descending) so that the order is total.
 //!
 //! # Cursor
 //! The cursor is the [`SearchKey`] of the last result given (keyset paging): its window (the
@@ -207,32 +207,33 @@ impl SearchQuery {
     }
 }
 
-/// Longest lexeme PostgreSQL keeps, in bytes (one less than its `MAXSTRLEN`); as its own parser
-/// does, a longer word is left out of the index.
-const MAX_LEXEME_BYTES: usize = 2046;
-/// Longest word that heads a pair, in characters; a longer one is indexed alone.
-const MAX_PAIR_HEAD_CHARS: usize = 100;
-/// Characters a pair keeps of the word after its head: a prefix of a longer word still finds it.
-const MAX_PAIR_TAIL_CHARS: usize = 100;
+/// Characters of a word the index holds: a longer word (a pasted token, a long link) is held by
+/// its first ones, so no lexeme comes near PostgreSQL's limit of 2 046 bytes, and candidates are
+/// checked on their texts. A word this long or shorter is held whole and heads pairs; a longer
+/// one stands alone, as a pair's lexeme would have to hold its head whole for `'~word ':*`.
+const MAX_INDEXED_CHARS: usize = 100;
 
-/// Whether a folded word is a lexeme of the index.
-fn indexed(word: &str) -> bool {
-    !word.is_empty() && word.len() <= MAX_LEXEME_BYTES
+/// What the index holds of a folded word: its first [`MAX_INDEXED_CHARS`] characters.
+fn indexed(word: &str) -> &str {
+    if word.len() <= MAX_INDEXED_CHARS {
+        return word;
+    }
+    word.char_indices().nth(MAX_INDEXED_CHARS).map_or(word, |(end, _)| &word[..end])
 }
 
 /// Whether a folded word heads a pair wherever another word follows it.
 fn heads_pairs(word: &str) -> bool {
-    !word.is_empty() && word.chars().count() <= MAX_PAIR_HEAD_CHARS
+    !word.is_empty() && indexed(word).len() == word.len()
 }
 
 /// The lexeme for the (folded) word `a` followed by `b`, `~` first (no word starts with it, so
-/// `'word':*` never matches a pair) and `b` cut to [`MAX_PAIR_TAIL_CHARS`]. `None` when `a`
-/// does not head pairs or `b` is empty.
+/// `'word':*` never matches a pair) and `b` as the index holds it ([`indexed`]). `None` when
+/// `a` does not head pairs or `b` is empty.
 fn pair(a: &str, b: &str) -> Option<String> {
     if !heads_pairs(a) || b.is_empty() {
         return None;
     }
-    let tail = pair_tail(b);
+    let tail = indexed(b);
     let mut lexeme = String::with_capacity(a.len() + tail.len() + 2);
     lexeme.push('~');
     lexeme.push_str(a);
@@ -241,26 +242,22 @@ fn pair(a: &str, b: &str) -> Option<String> {
     Some(lexeme)
 }
 
-/// What a pair keeps of the word after its head: its first [`MAX_PAIR_TAIL_CHARS`] characters.
-fn pair_tail(b: &str) -> &str {
-    if b.len() <= MAX_PAIR_TAIL_CHARS {
-        return b;
-    }
-    b.char_indices().nth(MAX_PAIR_TAIL_CHARS).map_or(b, |(end, _)| &b[..end])
-}
-
-/// The condition for one folded word (a prefix when `prefix`) anywhere in a document: alone or
-/// heading a pair. `None` for a word the index cannot hold.
+/// The condition for one folded word (a prefix when `prefix`) anywhere in a document: alone (as
+/// the index holds it) or heading a pair. `None` for an empty word.
 fn word_condition(word: &str, prefix: bool) -> Option<String> {
-    let star = if prefix { ":*" } else { "" };
-    let alone = indexed(word).then(|| format!("{}{star}", lexeme(word)));
-    // A whole word heads `~word ` and nothing longer; a prefix heads `~wor…`.
-    let heading =
-        heads_pairs(word).then(|| lexeme(&format!("~{word}{}", if prefix { "" } else { " " })) + ":*");
-    match (alone, heading) {
-        (Some(a), Some(h)) => Some(format!("({a} | {h})")),
-        (a, h) => a.or(h),
+    if word.is_empty() {
+        return None;
     }
+    let star = if prefix { ":*" } else { "" };
+    let alone = format!("{}{star}", lexeme(indexed(word)));
+    if !heads_pairs(word) {
+        // Only a word as long as the index holds or longer starts with it, and such a word
+        // stands alone.
+        return Some(alone);
+    }
+    // A whole word heads `~word ` and nothing longer; a prefix heads `~wor…`.
+    let heading = lexeme(&format!("~{word}{}", if prefix { "" } else { " " }));
+    Some(format!("({alone} | {heading}:*)"))
 }
 
 /// A lexeme quoted for `tsvector`/`tsquery` input.
@@ -302,9 +299,9 @@ impl SearchDocument {
             let word = &words[s..e];
             match spans.get(i + 1) {
                 Some(&(ns, ne)) if heads_pairs(word) && ne > ns => {
-                    lexemes.push((s, ns + pair_tail(&words[ns..ne]).len(), true))
+                    lexemes.push((s, ns + indexed(&words[ns..ne]).len(), true))
                 }
-                _ if indexed(word) => lexemes.push((s, e, false)),
+                _ if e > s => lexemes.push((s, s + indexed(word).len(), false)),
                 _ => {}
             }
         }
@@ -538,7 +535,8 @@ impl WordsMatcher {
 
 /// The counts of `query`'s terms in `text`; `None` when a phrase is not in it. A single word is
 /// counted at least once: the engine found it, and its tokenizer has the last word on what a
-/// word is.
+/// word is; but not a word longer than the index holds ([`MAX_INDEXED_CHARS`]), of which
+/// PostgreSQL found only the start.
 pub fn term_counts(query: &SearchQuery, text: &str) -> Option<TermCounts> {
     let spans = words(text);
     let folded: Vec<String> = spans.iter().map(|&(s, e)| fold(&text[s..e])).collect();
@@ -546,7 +544,8 @@ pub fn term_counts(query: &SearchQuery, text: &str) -> Option<TermCounts> {
     for term in &query.terms {
         let words: Vec<String> = term.words.iter().map(|w| fold(w)).collect();
         let n = (0..folded.len()).filter(|&i| term_at(&folded, i, &words, term.prefix)).count() as u32;
-        if n == 0 && words.len() > 1 {
+        let checked = words.len() > 1 || words.first().is_some_and(|w| indexed(w).len() < w.len());
+        if n == 0 && checked {
             return None;
         }
         per_term.push(n.max(1));
@@ -736,15 +735,20 @@ mod tests {
             "'~big cat' & '~a b' & '~b c':* & '~y z' & ('solo' | '~solo ':*)"
         );
         assert_eq!(q(r#""it's HÈRE""#).tsquery().unwrap(), "'~it s' & '~s here'");
-        // A word too long to head a pair: its pair's words instead, the long one alone.
-        let (long_a, b) = ("a".repeat(MAX_PAIR_HEAD_CHARS + 1), "b");
+        // A word too long to head a pair: its pair's words instead, the long one alone, cut
+        // as the index holds it.
+        let (long_a, b) = ("a".repeat(MAX_INDEXED_CHARS + 1), "b");
         assert_eq!(
             q(&format!("\"{long_a} {b}\"")).tsquery().unwrap(),
-            format!("'{long_a}' & ('b' | '~b ':*)")
+            format!("'{}' & ('b' | '~b ':*)", &long_a[..MAX_INDEXED_CHARS])
+        );
+        assert_eq!(
+            q(&format!("{long_a}*")).tsquery().unwrap(),
+            format!("'{}':*", &long_a[..MAX_INDEXED_CHARS])
         );
         // A long word after the head is cut in the pair as in the document.
-        let long_b = "b".repeat(MAX_PAIR_TAIL_CHARS + 20);
-        let cut = &long_b[..MAX_PAIR_TAIL_CHARS];
+        let long_b = "b".repeat(MAX_INDEXED_CHARS + 20);
+        let cut = &long_b[..MAX_INDEXED_CHARS];
         assert_eq!(q(&format!("\"a {long_b}\"")).tsquery().unwrap(), format!("'~a {cut}'"));
         assert!(tsvector(&format!("a {long_b}")).contains(&format!("'~a {cut}'")));
         assert_eq!(q("*** ()").tsquery(), None);
@@ -755,14 +759,15 @@ mod tests {
         assert_eq!(tsvector("Café, café au LAIT!"), "'lait' '~au lait' '~cafe au' '~cafe cafe'");
         assert_eq!(tsvector("solo"), "'solo'");
         assert_eq!(tsvector(" ... "), "");
-        // A word PostgreSQL could not keep is left out alone, as its own parser does; it never
-        // heads a pair, and the word before it keeps a pair with its first characters.
-        let huge = "x".repeat(MAX_LEXEME_BYTES + 1);
-        assert_eq!(tsvector(&format!("{huge} y")), "'y'");
-        assert_eq!(tsvector(&format!("y {huge}")), format!("'~y {}'", &huge[..MAX_PAIR_TAIL_CHARS]));
+        // A word longer than PostgreSQL could keep is held by its first characters: alone, and
+        // after the word before it.
+        let huge = "é".repeat(2047);
+        let cut = "e".repeat(MAX_INDEXED_CHARS);
+        assert_eq!(tsvector(&format!("{huge} y")), format!("'{cut}' 'y'"));
+        assert_eq!(tsvector(&format!("y {huge}")), format!("'{cut}' '~y {cut}'"));
         // A word too long to head a pair stands alone.
-        let long = "l".repeat(MAX_PAIR_HEAD_CHARS + 1);
-        assert_eq!(tsvector(&format!("{long} y")), format!("'{long}' 'y'"));
+        let long = "l".repeat(MAX_INDEXED_CHARS + 1);
+        assert_eq!(tsvector(&format!("{long} y")), format!("'{}' 'y'", &long[..MAX_INDEXED_CHARS]));
     }
 
     #[test]

@@ -429,4 +429,10 @@ pub async fn search_finds_long_words_whole_by_prefix_and_in_phrases(store: Share
     );
     assert_eq!(find(&store, &a, &format!("\"alpha {}\"*", &long[..130])).await, ids(&["long"]));
     assert_eq!(find(&store, &a, &format!("\"{twin} tail\"")).await, Vec::<String>::new());
+    // Longer than a query may be and than PostgreSQL keeps in a lexeme: found by its start.
+    let huge = "h".repeat(3000);
+    post(&store, &g, &a, "huge", &format!("beta {huge} gamma")).await;
+    assert_eq!(find(&store, &a, &format!("{}*", &huge[..200])).await, ids(&["huge"]));
+    assert_eq!(find(&store, &a, &format!("\"beta {}\"*", &huge[..200])).await, ids(&["huge"]));
+    assert_eq!(find(&store, &a, &format!("\"{}\"* gamma", &huge[..200])).await, ids(&["huge"]));
 }
