@@ -129,6 +129,9 @@ pub struct ServeArgs {
     /// Groups above this size send read receipts only to senders and the reader [default: 100].
     #[arg(long, env = "CONFAB_RECEIPT_FANOUT_LIMIT")]
     pub receipt_fanout_limit: Option<u32>,
+    /// Message searches one user may run per minute on this node, a burst refilled evenly [default: 60].
+    #[arg(long, env = "CONFAB_SEARCHES_PER_MINUTE")]
+    pub searches_per_minute: Option<u32>,
     /// Failed logins for one username before each further attempt waits 1 s, 2 s, 4 s, … [default: 5].
     #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_ACCOUNT")]
     pub login_failures_per_account: Option<u32>,
@@ -342,6 +345,7 @@ pub(crate) struct FileConfig {
     presence_throttle_ms: Option<u64>,
     presence_bulk_cap: Option<u32>,
     receipt_fanout_limit: Option<u32>,
+    searches_per_minute: Option<u32>,
     login_failures_per_account: Option<u32>,
     login_backoff_max_secs: Option<u64>,
     login_failures_per_address: Option<u32>,
@@ -535,6 +539,10 @@ fn resolve(mut args: ServeArgs, mut file: FileConfig) -> (ServerConfig, String) 
                 .receipt_fanout_limit
                 .or(file.receipt_fanout_limit)
                 .unwrap_or(l.receipt_fanout_limit),
+            searches_per_minute: args
+                .searches_per_minute
+                .or(file.searches_per_minute)
+                .unwrap_or(l.searches_per_minute),
             user_messages_per_second: args
                 .user_messages_per_second
                 .or(file.user_messages_per_second)

@@ -348,6 +348,9 @@ pub struct Limits {
     /// Groups larger than this send read receipts only to the senders whose messages became read
     /// (and the reader's own devices), not to every member.
     pub receipt_fanout_limit: u32,
+    /// Message searches per minute per user on a node, as a burst refilled evenly: each is a
+    /// query of the store that can read many rows.
+    pub searches_per_minute: u32,
     /// Groups larger than this get no `typing.update` at all: one typist would otherwise cost a
     /// frame per member per second.
     pub typing_fanout_limit: u32,
@@ -381,6 +384,7 @@ impl Default for Limits {
             max_http_connections: 4_096,
             presence_bulk_cap: 1_000,
             receipt_fanout_limit: 100,
+            searches_per_minute: 60,
             typing_fanout_limit: 100,
             presence_watch_cap: 2_000,
             max_sync_bytes: 512 * 1024,

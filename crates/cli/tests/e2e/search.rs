@@ -185,3 +185,24 @@ async fn hostile_searches_are_answered_never_failed() {
     assert!(bob.api.search("end").send().await.unwrap().results.is_empty());
     assert!(bob.api.search("end").in_conversation(&g).send().await.unwrap().results.is_empty());
 }
+
+#[tokio::test]
+async fn searches_are_rate_limited_per_user_and_refused_input_costs_nothing() {
+    let server = TestServer::start_with(|c| c.limits.searches_per_minute = 3).await;
+    let alice = register(&server.url, "alice").await;
+    let bob = register(&server.url, "bob").await;
+    // Refused before any search runs: no budget used.
+    for _ in 0..5 {
+        assert_eq!(code(alice.api.search("  ").send().await), ErrorCode::InvalidRequest);
+    }
+    for q in ["a*", "b*", "c*"] {
+        alice.api.search(q).send().await.unwrap();
+    }
+    let err = alice.api.search("d*").send().await.unwrap_err();
+    let ClientError::Api { status: 429, body } = err else { panic!("expected 429, got {err}") };
+    assert_eq!(body.error, ErrorCode::RateLimited);
+    assert!(body.retry_after.is_some_and(|s| s >= 1), "{body:?}");
+    // Another user's budget is their own.
+    bob.api.search("d*").send().await.unwrap();
+    server.shutdown().await;
+}

@@ -66,6 +66,8 @@ pub(crate) struct Messages {
     user_sends: DefaultKeyedRateLimiter<String>,
     /// Send rate per (user, device), shared by every connection of that device on this node.
     device_sends: DefaultKeyedRateLimiter<(String, String)>,
+    /// Searches per user on this node (`Limits::searches_per_minute`).
+    pub(super) searches: DefaultKeyedRateLimiter<String>,
     /// Told of each new message, which ends its sender's typing indicator on every client.
     typing: Arc<TypingTracker>,
     /// `message.created` for each new message, from the node that committed it.
@@ -99,7 +101,9 @@ impl Messages {
         let user_burst = limits.user_message_burst.unwrap_or(limits.message_burst.saturating_mul(2));
         let user_sends = RateLimiter::keyed(quota(user_rate, user_burst));
         let device_sends = RateLimiter::keyed(quota(limits.messages_per_second, limits.message_burst));
-        Messages { store, notifier, dispatcher, limits, user_sends, device_sends, typing, webhooks }
+        let per_minute = NonZeroU32::new(limits.searches_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let searches = RateLimiter::keyed(Quota::per_minute(per_minute));
+        Messages { store, notifier, dispatcher, limits, user_sends, device_sends, searches, typing, webhooks }
     }
 
     /// Forgets users and devices whose budget is full again (they are limited exactly as if it
@@ -109,7 +113,9 @@ impl Messages {
         self.user_sends.shrink_to_fit();
         self.device_sends.retain_recent();
         self.device_sends.shrink_to_fit();
-        self.user_sends.len() + self.device_sends.len()
+        self.searches.retain_recent();
+        self.searches.shrink_to_fit();
+        self.user_sends.len() + self.device_sends.len() + self.searches.len()
     }
 
     /// Spends one send of `sender`'s budget and, from a WebSocket, of the device's. One limiter per

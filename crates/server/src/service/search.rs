@@ -6,7 +6,7 @@ use confab_core::store::SearchRequest;
 use confab_core::Result;
 use confab_proto::{SearchResponse, SearchResult};
 
-use super::messages::Messages;
+use super::messages::{rate_limited, Messages};
 
 /// A search as the REST API receives it.
 #[derive(Debug, Default)]
@@ -21,12 +21,17 @@ pub(crate) struct SearchParams {
 }
 
 impl Messages {
-    /// `viewer`'s search (see `SearchStore` for what is searched).
+    /// `viewer`'s search (see `SearchStore` for what is searched). The request is checked first,
+    /// then the viewer's rate (`RATE_LIMITED`), so a malformed request costs no search.
     pub(crate) async fn search(&self, viewer: &str, params: SearchParams) -> Result<SearchResponse> {
         let query = search::parse(&params.q)?;
         let limit = search::limit(params.limit)?;
         let after_key =
             params.cursor.as_deref().filter(|c| !c.is_empty()).map(search::decode_cursor).transpose()?;
+        self.searches.check_key(&viewer.to_string()).map_err(|wait| {
+            metrics::counter!("confab_searches_throttled_total").increment(1);
+            rate_limited(wait)
+        })?;
         let request = SearchRequest {
             user: viewer.to_string(),
             query: query.clone(),
