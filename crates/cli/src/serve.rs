@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// Message searches one user may run per minute on this node, a burst refilled evenly [default: 60].
     #[arg(long, env = "CONFAB_SEARCHES_PER_MINUTE")]
     pub searches_per_minute: Option<u32>,
+    /// Longest one message search may take, in ms; past it the search answers `400` asking to
+    /// narrow it. 0: no limit [default: 3000].
+    #[arg(long, env = "CONFAB_SEARCH_TIMEOUT_MS")]
+    pub search_timeout_ms: Option<u64>,
     /// Failed logins for one username before each further attempt waits 1 s, 2 s, 4 s, … [default: 5].
     #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_ACCOUNT")]
     pub login_failures_per_account: Option<u32>,
@@ -346,6 +350,7 @@ pub(crate) struct FileConfig {
     presence_bulk_cap: Option<u32>,
     receipt_fanout_limit: Option<u32>,
     searches_per_minute: Option<u32>,
+    search_timeout_ms: Option<u64>,
     login_failures_per_account: Option<u32>,
     login_backoff_max_secs: Option<u64>,
     login_failures_per_address: Option<u32>,
@@ -543,6 +548,11 @@ fn resolve(mut args: ServeArgs, mut file: FileConfig) -> (ServerConfig, String) 
                 .searches_per_minute
                 .or(file.searches_per_minute)
                 .unwrap_or(l.searches_per_minute),
+            search_timeout_ms: match args.search_timeout_ms.or(file.search_timeout_ms) {
+                Some(0) => None,
+                Some(ms) => Some(ms),
+                None => l.search_timeout_ms,
+            },
             user_messages_per_second: args
                 .user_messages_per_second
                 .or(file.user_messages_per_second)

@@ -34,6 +34,13 @@ pub enum Error {
     UsernameTaken,
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A search ran past its time limit (`SearchRequest::time_limit`): it matched or read too much
+    /// to answer in time, so asking again the same way would fail again.
+    #[error(
+        "the search took longer than this server allows ({limit_ms} ms): narrow it with more words, \
+         a conversation, a sender or a time range"
+    )]
+    SearchTooBroad { limit_ms: u64 },
     #[error("rate limit exceeded")]
     RateLimited { retry_after_secs: u64 },
     /// A backend (storage, bus) is unreachable or failing; nothing was accepted.
@@ -47,7 +54,7 @@ pub enum Error {
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Error::InvalidRequest(_) | Error::SearchTooBroad { .. } => ErrorCode::InvalidRequest,
             Error::InvalidMessage(_) => ErrorCode::InvalidMessage,
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,

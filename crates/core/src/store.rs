@@ -518,6 +518,9 @@ pub struct SearchRequest {
     pub after_key: Option<crate::rules::search::SearchKey>,
     /// At most this many results.
     pub limit: u32,
+    /// How long the search may take (`None`: as long as it needs): past it the search stops with
+    /// [`Error::SearchTooBroad`](crate::Error::SearchTooBroad).
+    pub time_limit: Option<std::time::Duration>,
 }
 
 impl SearchRequest {
@@ -532,6 +535,7 @@ impl SearchRequest {
             after: None,
             after_key: None,
             limit,
+            time_limit: None,
         }
     }
 }

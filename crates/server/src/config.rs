@@ -351,6 +351,10 @@ pub struct Limits {
     /// Message searches per minute per user on a node, as a burst refilled evenly: each is a
     /// query of the store that can read many rows.
     pub searches_per_minute: u32,
+    /// How long one message search may take, in milliseconds (`None`: as long as it needs). A
+    /// search past it answers `400 INVALID_REQUEST` asking to narrow it, and frees its storage
+    /// connection: the widest queries can otherwise hold one for a second or more.
+    pub search_timeout_ms: Option<u64>,
     /// Groups larger than this get no `typing.update` at all: one typist would otherwise cost a
     /// frame per member per second.
     pub typing_fanout_limit: u32,
@@ -385,6 +389,7 @@ impl Default for Limits {
             presence_bulk_cap: 1_000,
             receipt_fanout_limit: 100,
             searches_per_minute: 60,
+            search_timeout_ms: Some(3_000),
             typing_fanout_limit: 100,
             presence_watch_cap: 2_000,
             max_sync_bytes: 512 * 1024,

@@ -206,3 +206,22 @@ async fn searches_are_rate_limited_per_user_and_refused_input_costs_nothing() {
     bob.api.search("d*").send().await.unwrap();
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_search_past_the_time_limit_answers_400_asking_to_narrow_it() {
+    // A limit of 0 ms is spent before the search starts: every search is past it.
+    let server = TestServer::start_with(|c| c.limits.search_timeout_ms = Some(0)).await;
+    let alice = register(&server.url, "alice").await;
+    let bob = register(&server.url, "bob").await;
+    let group = alice.api.create_group("team", std::slice::from_ref(&bob.id), None).await.unwrap();
+    let g = group.conversation_id;
+    alice.api.send_message(&g, Some("m1"), text("the quarterly report")).await.unwrap();
+    let err = bob.api.search("report").send().await.unwrap_err();
+    let ClientError::Api { status: 400, body } = err else { panic!("expected 400, got {err}") };
+    assert_eq!(body.error, ErrorCode::InvalidRequest);
+    assert!(body.message.contains("narrow it"), "{body:?}");
+    // Nothing else is affected: the message is there, and sending goes on.
+    assert_eq!(bob.api.history(&g, None, None, None).await.unwrap().messages.len(), 1);
+    alice.api.send_message(&g, Some("m2"), text("and the budget")).await.unwrap();
+    server.shutdown().await;
+}

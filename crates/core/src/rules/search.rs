@@ -406,6 +406,35 @@ pub struct Window {
     pub older: Option<i64>,
 }
 
+/// A search's time limit (`SearchRequest::time_limit`), checked by the stores before each
+/// statement of a search: past it the search ends with [`Error::SearchTooBroad`].
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(Option<(std::time::Instant, std::time::Duration)>);
+
+impl Deadline {
+    /// Starts counting now; `None`: no limit.
+    pub fn start(limit: Option<std::time::Duration>) -> Deadline {
+        Deadline(limit.map(|limit| (std::time::Instant::now(), limit)))
+    }
+
+    /// What is left of the limit (`None`: no limit), or the error once it is spent.
+    pub fn left(&self) -> Result<Option<std::time::Duration>> {
+        let Some((started, limit)) = self.0 else { return Ok(None) };
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(self.exceeded().unwrap_or(Error::SearchTooBroad { limit_ms: 0 }));
+        }
+        Ok(Some(left))
+    }
+
+    /// The error of a search stopped by this limit (`None`: it has none).
+    pub fn exceeded(&self) -> Option<Error> {
+        self.0.map(|(_, limit)| Error::SearchTooBroad {
+            limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
 /// One search's way through the windows: asks for windows until the page is full or the
 /// candidates run out. The adapter fetches what [`Pager::wants`] names and feeds it back:
 ///
@@ -991,5 +1020,18 @@ mod tests {
         let s = snippet(&q("needle"), &long);
         assert!(s.starts_with('…') && s.ends_with('…') && s.contains("<mark>needle</mark>"), "{s}");
         assert!(s.replace("<mark>", "").replace("</mark>", "").chars().count() <= SNIPPET_CHARS + 2);
+    }
+
+    #[test]
+    fn a_spent_deadline_fails_and_no_deadline_never_does() {
+        use std::time::Duration;
+        let none = Deadline::start(None);
+        assert!(matches!(none.left(), Ok(None)));
+        assert!(none.exceeded().is_none());
+        let spent = Deadline::start(Some(Duration::ZERO));
+        assert_eq!(spent.left().unwrap_err(), Error::SearchTooBroad { limit_ms: 0 });
+        let ample = Deadline::start(Some(Duration::from_secs(3600)));
+        assert!(ample.left().unwrap().is_some_and(|left| left > Duration::from_secs(3500)));
+        assert_eq!(ample.exceeded(), Some(Error::SearchTooBroad { limit_ms: 3_600_000 }));
     }
 }

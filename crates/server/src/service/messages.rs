@@ -61,7 +61,7 @@ pub(crate) struct Messages {
     pub(super) store: SharedStore,
     notifier: Notifier,
     dispatcher: Dispatcher,
-    limits: Limits,
+    pub(super) limits: Limits,
     /// Send rate per user, shared by REST and every connection of theirs on this node.
     user_sends: DefaultKeyedRateLimiter<String>,
     /// Send rate per (user, device), shared by every connection of that device on this node.

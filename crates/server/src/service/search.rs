@@ -3,8 +3,9 @@
 
 use confab_core::rules::search;
 use confab_core::store::SearchRequest;
-use confab_core::Result;
+use confab_core::{Error, Result};
 use confab_proto::{SearchResponse, SearchResult};
+use std::time::Duration;
 
 use super::messages::{rate_limited, Messages};
 
@@ -42,8 +43,13 @@ impl Messages {
             after_key,
             // One more than asked tells whether there is a next page.
             limit: limit + 1,
+            time_limit: self.limits.search_timeout_ms.map(Duration::from_millis),
         };
-        let mut hits = self.store.search_messages(request).await?;
+        let mut hits = self.store.search_messages(request).await.inspect_err(|e| {
+            if matches!(e, Error::SearchTooBroad { .. }) {
+                metrics::counter!("confab_searches_timed_out_total").increment(1);
+            }
+        })?;
         let more = hits.len() > limit as usize;
         hits.truncate(limit as usize);
         let next_cursor = if more { hits.last().map(|h| search::encode_cursor(&h.key)) } else { None };

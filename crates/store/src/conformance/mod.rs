@@ -286,6 +286,7 @@ macro_rules! store_conformance_suite {
             search_merges_busy_conversations_newest_first,
             search_treats_hostile_syntax_as_text,
             search_finds_long_words_whole_by_prefix_and_in_phrases,
+            search_past_its_time_limit_is_too_broad_and_the_next_one_answers,
             attachments_are_read_by_the_uploader_and_members_where_linked,
             messages_link_only_their_senders_uploads,
             unlinked_attachments_are_collected_after_their_grace,

@@ -436,3 +436,29 @@ pub async fn search_finds_long_words_whole_by_prefix_and_in_phrases(store: Share
     assert_eq!(find(&store, &a, &format!("\"beta {}\"*", &huge[..200])).await, ids(&["huge"]));
     assert_eq!(find(&store, &a, &format!("\"{}\"* gamma", &huge[..200])).await, ids(&["huge"]));
 }
+
+/// A search past its time limit ends with `SearchTooBroad` (whatever step it had reached), and
+/// the store answers the next search as if nothing had happened: the connection it used is not
+/// left with the limit or in a failed transaction.
+pub async fn search_past_its_time_limit_is_too_broad_and_the_next_one_answers(store: SharedStore) {
+    use confab_core::Error;
+    use std::time::Duration;
+    let a = user(&store, "vera").await;
+    let b = user(&store, "walt").await;
+    let conv = group(&store, &a, std::slice::from_ref(&b), GroupSettings::default()).await;
+    for i in 0..30 {
+        post(&store, &conv, &a, &format!("t{i}"), &format!("the quarterly report number {i}")).await;
+    }
+    for q in ["report", "rep*", "\"quarterly report\"", "zzz"] {
+        let mut req = SearchRequest::new(&b, search::parse(q).unwrap(), 10);
+        req.time_limit = Some(Duration::ZERO);
+        let err = store.search_messages(req).await.expect_err(q);
+        assert_eq!(err, Error::SearchTooBroad { limit_ms: 0 }, "{q}");
+        assert_eq!(err.code(), confab_proto::ErrorCode::InvalidRequest);
+        // The same search with time enough: every report, on what may be the same connection.
+        let mut req = SearchRequest::new(&b, search::parse(q).unwrap(), 100);
+        req.time_limit = Some(Duration::from_secs(60));
+        let expected = if q == "zzz" { 0 } else { 30 };
+        assert_eq!(hits(&store, req).await.len(), expected, "{q}");
+    }
+}

@@ -17,12 +17,19 @@ pub(crate) fn map(err: tokio_postgres::Error) -> Error {
                 || code == "40001"
                 || code == "40P01"
             {
-                Error::Unavailable(format!("database: {err}"))
+                // The state leads the text, so a caller can tell a cancelled statement apart.
+                Error::Unavailable(format!("database ({code}): {err}"))
             } else {
                 Error::Internal(format!("database: {err}"))
             }
         }
     }
+}
+
+/// Whether an `Unavailable` error's text is [`map`]'s for a cancelled statement (`57014`: a
+/// `statement_timeout` that ran out, or a cancel request).
+pub(crate) fn is_cancelled(message: &str) -> bool {
+    message.starts_with("database (57014)")
 }
 
 pub(crate) fn pool(err: deadpool_postgres::PoolError) -> Error {

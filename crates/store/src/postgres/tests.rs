@@ -305,3 +305,30 @@ async fn sslmode_in_the_url_encrypts_and_checks_the_certificate() {
     assert!(refused.is_err(), "a certificate not issued for 127.0.0.1 fails verify-full");
     assert!(super::tls::target(&with("sslmode=bogus")).is_err());
 }
+
+/// A search statement cancelled by the `statement_timeout` of the search's time limit (`57014`)
+/// is the search being too broad, not the database being down; without a limit it stays what
+/// it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_cancelled_by_the_time_limit_is_a_search_too_broad() {
+    use super::error::PgResult;
+    use super::queries::search::timed;
+    use confab_core::rules::search::Deadline;
+    use confab_core::Error;
+    use std::time::Duration;
+    let Some((_store, _guard)) = fresh().await else { return };
+    let (client, connection) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    client.batch_execute("SET statement_timeout = 5").await.unwrap();
+    let limited = Deadline::start(Some(Duration::from_millis(5)));
+    let slept = timed(&limited, async { client.batch_execute("SELECT pg_sleep(5)").await.db() }).await;
+    assert_eq!(slept.unwrap_err(), Error::SearchTooBroad { limit_ms: 5 });
+    let unlimited = Deadline::start(None);
+    let slept = timed(&unlimited, async { client.batch_execute("SELECT pg_sleep(5)").await.db() }).await;
+    assert!(
+        matches!(slept, Err(Error::Unavailable(ref m)) if m.starts_with("database (57014)")),
+        "{slept:?}"
+    );
+    drop(client);
+    let _ = driver.await;
+}

@@ -18,15 +18,15 @@ use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
 use confab_core::ids::now_millis;
-use confab_core::rules::search::{self as rules, Candidate, Pager, Window, WINDOW};
+use confab_core::rules::search::{self as rules, Candidate, Deadline, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
-use confab_core::Result;
+use confab_core::{Error, Result};
 use confab_proto::Content;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 use super::messages;
-use crate::postgres::error::PgResult;
+use crate::postgres::error::{self, PgResult};
 
 /// A caller in more conversations than this is searched through the index alone: a walk is one
 /// branch per conversation in one statement.
@@ -217,22 +217,58 @@ impl Planned<'_> {
 }
 
 /// Runs in the read-only transaction of the caller (`SET LOCAL` ends with it).
+///
+/// With a time limit, the limit is checked before each step (the plan, each window, reading the
+/// hits), and the step's statements run under a `statement_timeout` of what is left of it: a
+/// search stops within its limit whether one statement or many take the time.
 pub(crate) async fn search<C: GenericClient>(c: &C, req: &SearchRequest) -> Result<Vec<SearchHit>> {
+    let deadline = Deadline::start(req.time_limit);
+    timed(&deadline, search_within(c, req, &deadline)).await
+}
+
+async fn search_within<C: GenericClient>(
+    c: &C,
+    req: &SearchRequest,
+    deadline: &Deadline,
+) -> Result<Vec<SearchHit>> {
     let Some(query) = req.query.tsquery() else { return Ok(Vec::new()) };
+    next_statement(c, deadline).await?;
     let plan = prepare(c, req, &query).await?;
     c.batch_execute(plan.settings()).await.db()?;
     let planned = Planned { req, query, sql: plan.sql(), plan };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
     while let Some(top) = pager.wants() {
+        next_statement(c, deadline).await?;
         pager.feed(planned.window(c, top).await?);
     }
     let mut hits = Vec::new();
+    next_statement(c, deadline).await?;
     for key in pager.finish() {
         if let Some(message) = messages::at(c, &key.conversation_id, key.sequence_number).await? {
             hits.push(SearchHit { message, key });
         }
     }
     Ok(hits)
+}
+
+/// Before each step of a search: fails once its time limit is spent, else bounds the step's
+/// statements by what is left (`statement_timeout` counts whole milliseconds; 0 would mean none).
+async fn next_statement<C: GenericClient>(c: &C, deadline: &Deadline) -> Result<()> {
+    let Some(left) = deadline.left()? else { return Ok(()) };
+    let ms = left.as_millis().max(1);
+    c.batch_execute(&format!("SET LOCAL statement_timeout = {ms}")).await.db()
+}
+
+/// `work`'s result, with a statement cancelled by its timeout (`57014`) reported as the search
+/// being too broad rather than as the database being unavailable.
+pub(crate) async fn timed<T>(
+    deadline: &Deadline,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match (work.await, deadline.exceeded()) {
+        (Err(Error::Unavailable(message)), Some(exceeded)) if error::is_cancelled(&message) => Err(exceeded),
+        (result, _) => result,
+    }
 }
 
 /// The search document of a message's text or caption (`$n::tsvector`); `None` for a message

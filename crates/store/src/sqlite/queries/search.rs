@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use confab_core::ids::now_millis;
-use confab_core::rules::search::{self as rules, Candidate, Pager, Window, WINDOW};
+use confab_core::rules::search::{self as rules, Candidate, Deadline, Pager, Window, WINDOW};
 use confab_core::store::{SearchHit, SearchRequest};
 use confab_core::Result;
 use parking_lot::Mutex;
@@ -396,7 +396,11 @@ pub(crate) fn search_with(conn: &Connection, req: &SearchRequest, plan: Plan) ->
         plan => plan,
     };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
+    // Checked before each window: one window's statement is bounded by the walk's row cap or by
+    // the index, so a search ends within about one window of its limit.
+    let deadline = Deadline::start(req.time_limit);
     while let Some(top) = pager.wants() {
+        deadline.left()?;
         let found = match plan {
             Plan::Fts => None,
             Plan::Walk => {
@@ -418,6 +422,7 @@ pub(crate) fn search_with(conn: &Connection, req: &SearchRequest, plan: Plan) ->
         };
         pager.feed(found);
     }
+    deadline.left()?;
     let mut hits = Vec::new();
     for key in pager.finish() {
         // Read in the same snapshot as the candidates: the message is there.
