@@ -429,10 +429,13 @@ impl Deadline {
 
     /// The error of a search stopped by this limit (`None`: it has none).
     pub fn exceeded(&self) -> Option<Error> {
-        self.0.map(|(_, limit)| Error::SearchTooBroad {
-            limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
-        })
+        self.0.map(|(_, limit)| too_broad(limit))
     }
+}
+
+/// The error of a search stopped by its time limit `limit`.
+pub fn too_broad(limit: std::time::Duration) -> Error {
+    Error::SearchTooBroad { limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) }
 }
 
 /// One search's way through the windows: asks for windows until the page is full or the

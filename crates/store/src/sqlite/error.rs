@@ -14,11 +14,16 @@ pub(crate) fn map(err: rusqlite::Error) -> Error {
             | Code::CannotOpen
             | Code::ReadOnly
             | Code::OutOfMemory => Error::Unavailable(format!("storage: {err}")),
+            // Only a search's time limit interrupts a statement (`SqliteStore::search_snapshot`).
+            Code::OperationInterrupted => Error::Unavailable(format!("{INTERRUPTED}: {err}")),
             _ => Error::Internal(format!("storage: {err}")),
         },
         _ => Error::Internal(format!("storage: {err}")),
     }
 }
+
+/// How [`map`]'s text for an interrupted statement begins.
+pub(crate) const INTERRUPTED: &str = "storage (interrupted)";
 
 /// `?` on rusqlite calls inside store code.
 pub(crate) trait SqlResult<T> {

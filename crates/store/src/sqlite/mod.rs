@@ -16,6 +16,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use confab_core::attachments::{AttachmentStore, StoredAttachment};
@@ -31,7 +32,7 @@ use confab_core::store::{
 use confab_core::{Error, Result};
 use confab_proto::{Attachment, Conversation, Message, PushSubscription, SyncCursor, SyncResponse, User};
 use parking_lot::Mutex;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
 
 use self::error::SqlResult;
 use self::queries::{
@@ -261,6 +262,41 @@ impl SqliteStore {
         .await
     }
 
+    /// [`read_snapshot`](Self::read_snapshot) for a search with a time limit: once `limit` has
+    /// passed, the statement running is interrupted and the search ends with `SearchTooBroad`
+    /// (the search also checks its limit between windows, `queries::search`). The interrupt
+    /// handle is taken back under the lock before the connection is let go, so the watchdog can
+    /// never interrupt what the connection runs next.
+    async fn search_snapshot<T, F>(&self, limit: Duration, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let armed: Arc<Mutex<Option<InterruptHandle>>> = Arc::default();
+        let watched = armed.clone();
+        let watchdog = tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            if let Some(handle) = watched.lock().as_ref() {
+                handle.interrupt();
+            }
+        });
+        let result = self
+            .read_snapshot(move |c| {
+                *armed.lock() = Some(c.get_interrupt_handle());
+                let result = work(c);
+                armed.lock().take();
+                result
+            })
+            .await;
+        watchdog.abort();
+        match result {
+            Err(Error::Unavailable(message)) if message.starts_with(error::INTERRUPTED) => {
+                Err(confab_core::rules::search::too_broad(limit))
+            }
+            result => result,
+        }
+    }
+
     async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -439,7 +475,10 @@ impl MessageStore for SqliteStore {
 #[async_trait]
 impl SearchStore for SqliteStore {
     async fn search_messages(&self, request: SearchRequest) -> Result<Vec<SearchHit>> {
-        self.read_snapshot(move |c| search::search(c, &request)).await
+        match request.time_limit {
+            None => self.read_snapshot(move |c| search::search(c, &request)).await,
+            Some(limit) => self.search_snapshot(limit, move |c| search::search(c, &request)).await,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
-use confab_core::store::SharedStore;
+use confab_core::store::{SharedStore, Store};
 
+use super::error::SqlResult;
 use super::SqliteStore;
 
 async fn fresh() -> Option<(SharedStore, tempfile::TempDir)> {
@@ -512,4 +513,35 @@ async fn walking_and_the_index_find_the_same_pages() {
             assert!(walked.is_empty(), "{q}");
         }
     }
+}
+
+/// A search statement still running when the time limit runs out is interrupted, and the search
+/// ends with `SearchTooBroad`; the connection it ran on answers what comes next, uninterrupted.
+#[tokio::test]
+async fn a_search_statement_past_the_time_limit_is_interrupted() {
+    use confab_core::Error;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("confab.db")).unwrap();
+    // Counts without end: only the interruption ends it.
+    let endless = |c: &rusqlite::Connection| {
+        c.query_row(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .db()
+    };
+    let stopped = store.search_snapshot(Duration::from_millis(50), endless).await;
+    assert_eq!(stopped.unwrap_err(), Error::SearchTooBroad { limit_ms: 50 });
+    // The pool's one idle reader is the interrupted one: it is used next, and lasts past the
+    // earlier limit without being interrupted.
+    let counted = store
+        .search_snapshot(Duration::from_secs(60), |c| {
+            std::thread::sleep(Duration::from_millis(100));
+            c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)).db()
+        })
+        .await;
+    assert_eq!(counted.unwrap(), 0);
+    store.shutdown().await;
 }

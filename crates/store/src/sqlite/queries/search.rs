@@ -396,8 +396,8 @@ pub(crate) fn search_with(conn: &Connection, req: &SearchRequest, plan: Plan) ->
         plan => plan,
     };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
-    // Checked before each window: one window's statement is bounded by the walk's row cap or by
-    // the index, so a search ends within about one window of its limit.
+    // Checked before each window; a statement running when the limit runs out is interrupted
+    // (`SqliteStore::search_snapshot`).
     let deadline = Deadline::start(req.time_limit);
     while let Some(top) = pager.wants() {
         deadline.left()?;
