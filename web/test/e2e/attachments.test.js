@@ -319,6 +319,12 @@ test('an upload over the server limit says so and sends nothing', { timeout: T }
     // One under the limit goes.
     await attach(erin.page, { name: 'small.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(3000, 1) });
     await withAttachment(erin.page, 'file').waitFor();
+    // Shown at once; on the server once acknowledged (it then has its sequence number).
+    await until(erin.page, () => {
+      const files = [...document.querySelectorAll('[data-testid=message]')]
+        .filter((li) => li.querySelector('[data-testid=attachment][data-kind=file]'));
+      return files.length > 0 && files[files.length - 1].dataset.seq !== '';
+    });
     const types = (await serverMessages(small, erin, conversationId)).map((m) => m.content.type);
     assert.deepEqual(types, ['text', 'file']);
     assert.equal(await withAttachment(erin.page, 'file').getByTestId('message-text').textContent(), 'the caption');
