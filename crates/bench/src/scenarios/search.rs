@@ -7,7 +7,7 @@
 //! the tsvector column and the time index the search walks).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -66,6 +66,9 @@ pub struct SearchArgs {
     /// Appends in flight while seeding.
     #[arg(long, default_value_t = 2000)]
     pub seed_pipeline: usize,
+    /// Each search's time limit in ms, as the server's `--search-timeout-ms` gives it (0: none).
+    #[arg(long, default_value_t = 3000)]
+    pub time_limit_ms: u64,
 }
 
 /// The queries measured, by kind.
@@ -187,8 +190,9 @@ async fn measure(
             let q = queries[n % queries.len()];
             let query = search::parse(q)?;
             let t0 = stats::now_us();
-            let hits =
-                store.search_messages(SearchRequest::new(&reader, query.clone(), args.limit + 1)).await?;
+            let mut request = SearchRequest::new(&reader, query.clone(), args.limit + 1);
+            request.time_limit = (args.time_limit_ms > 0).then(|| Duration::from_millis(args.time_limit_ms));
+            let hits = store.search_messages(request).await?;
             let snippets: Vec<String> = hits
                 .iter()
                 .map(|h| search::snippet(&query, h.message.content.text().unwrap_or_default()))

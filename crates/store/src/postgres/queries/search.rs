@@ -232,17 +232,30 @@ async fn search_within<C: GenericClient>(
     deadline: &Deadline,
 ) -> Result<Vec<SearchHit>> {
     let Some(query) = req.query.tsquery() else { return Ok(Vec::new()) };
-    next_statement(c, deadline).await?;
+    if let Some(bound) = statement_timeout(deadline)? {
+        c.batch_execute(&bound).await.db()?;
+    }
     let plan = prepare(c, req, &query).await?;
-    c.batch_execute(plan.settings()).await.db()?;
+    // The first window's bound goes with the plan's settings: no round trip of its own.
+    let mut settings = plan.settings().to_string();
+    if let Some(bound) = statement_timeout(deadline)? {
+        settings = format!("{settings}; {bound}");
+    }
+    c.batch_execute(&settings).await.db()?;
     let planned = Planned { req, query, sql: plan.sql(), plan };
     let mut pager = Pager::new(&req.query, req.after_key.as_ref(), req.limit as usize);
+    let mut first = true;
     while let Some(top) = pager.wants() {
-        next_statement(c, deadline).await?;
+        if !std::mem::take(&mut first) {
+            if let Some(bound) = statement_timeout(deadline)? {
+                c.batch_execute(&bound).await.db()?;
+            }
+        }
         pager.feed(planned.window(c, top).await?);
     }
+    // Reading the hits (one row each by key) stays under the last window's bound.
+    deadline.left()?;
     let mut hits = Vec::new();
-    next_statement(c, deadline).await?;
     for key in pager.finish() {
         if let Some(message) = messages::at(c, &key.conversation_id, key.sequence_number).await? {
             hits.push(SearchHit { message, key });
@@ -251,12 +264,11 @@ async fn search_within<C: GenericClient>(
     Ok(hits)
 }
 
-/// Before each step of a search: fails once its time limit is spent, else bounds the step's
-/// statements by what is left (`statement_timeout` counts whole milliseconds; 0 would mean none).
-async fn next_statement<C: GenericClient>(c: &C, deadline: &Deadline) -> Result<()> {
-    let Some(left) = deadline.left()? else { return Ok(()) };
-    let ms = left.as_millis().max(1);
-    c.batch_execute(&format!("SET LOCAL statement_timeout = {ms}")).await.db()
+/// Before a step of a search: fails once its time limit is spent, else the statement that
+/// bounds the step's statements by what is left (`statement_timeout` counts whole milliseconds;
+/// 0 would mean none); `None` without a limit.
+fn statement_timeout(deadline: &Deadline) -> Result<Option<String>> {
+    Ok(deadline.left()?.map(|left| format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1))))
 }
 
 /// `work`'s result, with a statement cancelled by its timeout (`57014`) reported as the search
