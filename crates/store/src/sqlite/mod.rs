@@ -266,7 +266,8 @@ impl SqliteStore {
     /// passed, the statement running is interrupted and the search ends with `SearchTooBroad`
     /// (the search also checks its limit between windows, `queries::search`). The interrupt
     /// handle is taken back under the lock before the connection is let go, so the watchdog can
-    /// never interrupt what the connection runs next.
+    /// never interrupt what the connection runs next. The limit counts from when the search has
+    /// its connection.
     async fn search_snapshot<T, F>(&self, limit: Duration, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -274,15 +275,21 @@ impl SqliteStore {
     {
         let armed: Arc<Mutex<Option<InterruptHandle>>> = Arc::default();
         let watched = armed.clone();
+        // The limit counts from when the search has a connection, as its own checks do: a
+        // search waiting for a blocking thread is not yet running, and would not be stopped.
+        let (started, has_started) = tokio::sync::oneshot::channel::<()>();
         let watchdog = tokio::spawn(async move {
-            tokio::time::sleep(limit).await;
-            if let Some(handle) = watched.lock().as_ref() {
-                handle.interrupt();
+            if has_started.await.is_ok() {
+                tokio::time::sleep(limit).await;
+                if let Some(handle) = watched.lock().as_ref() {
+                    handle.interrupt();
+                }
             }
         });
         let result = self
             .read_snapshot(move |c| {
                 *armed.lock() = Some(c.get_interrupt_handle());
+                let _ = started.send(());
                 let result = work(c);
                 armed.lock().take();
                 result

@@ -545,3 +545,47 @@ async fn a_search_statement_past_the_time_limit_is_interrupted() {
     assert_eq!(counted.unwrap(), 0);
     store.shutdown().await;
 }
+
+/// Searches stopped by their limits while others run beside them on the same reader pool stop
+/// only themselves: a watchdog never interrupts a connection another search has taken since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interrupted_searches_stop_only_themselves() {
+    use confab_core::Error;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("confab.db")).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..24u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let endless = |c: &rusqlite::Connection| {
+                    c.query_row(
+                        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .db()
+                };
+                let limit = Duration::from_millis(1 + i % 7);
+                assert_eq!(store.search_snapshot(limit, endless).await.unwrap_err(), confab_core::rules::search::too_broad(limit));
+            } else {
+                // Longer than every other search's limit, so a stray interrupt would land here.
+                let slow = |c: &rusqlite::Connection| {
+                    c.query_row(
+                        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) SELECT count(*) FROM n",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .db()
+                };
+                let counted: Result<i64, Error> = store.search_snapshot(Duration::from_secs(60), slow).await;
+                assert_eq!(counted.unwrap(), 300_000);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    store.shutdown().await;
+}
