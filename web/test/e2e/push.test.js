@@ -129,6 +129,11 @@ test('the service worker shows pushes and a click opens their conversation', { t
   await send(alice.page, 'see you at noon?');
   conversationId = decodeURIComponent(await alice.page.evaluate(() => location.hash.slice(1)));
   const sw = await serviceWorker(alice.page);
+  // Close the chat first: the app dismisses the open conversation's notifications whenever it
+  // draws its header again (someone looking at it needs none), which would race with reading
+  // them here. Closed, the click below must also open it.
+  await alice.page.keyboard.press('Escape');
+  await until(alice.page, () => document.getElementById('chat-view').hidden);
 
   // As the server sends it with `--push-preview full`: a direct chat is titled with the sender.
   const full = { conversationId, messageId: 'm1', sequenceNumber: 2, count: 1, title: bob.displayName, senderName: bob.displayName, preview: 'yes, at noon' };
@@ -161,8 +166,6 @@ test('the service worker shows pushes and a click opens their conversation', { t
   // notification shown (headless Chromium has no notification to click). It closes it and tells
   // this window, which opens the conversation. Untrusted events may not call waitUntil, so the
   // test takes the handler's promise itself.
-  await alice.page.keyboard.press('Escape'); // close the chat: the click must open it
-  await until(alice.page, () => document.getElementById('chat-view').hidden);
   const [worker] = alice.context.serviceWorkers();
   assert.equal(worker.url(), server.url + '/sw.js');
   await worker.evaluate(async (tag) => {
