@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::TokenKeys;
 use crate::config::ServerConfig;
 use crate::fanout::{Dispatcher, SHARD_QUEUE};
-use crate::hub::{CloseReason, Hub};
+use crate::hub::Hub;
 use crate::log_fanout::LogFanout;
 use crate::moderator::Admins;
 use crate::node::NodeHandler;
+use crate::outbox::CloseReason;
 use crate::service::{
     Accounts, Admin, AdminParts, Apps, Attachments, Blocks, Conversations, Lifecycle, LogFollower, Messages,
     Notifier, PresenceHub, Push, Reports, TypingTracker,

@@ -1,85 +1,14 @@
-//! The registry of this node's WebSocket connections, by user, and the per-connection outbound
-//! queue ([`Outbox`]). Deliveries share one serialized frame among all recipients; each
-//! connection's queue is bounded, and a connection whose queue is full is disconnected rather than
-//! allowed to slow anyone else down.
+//! The registry of this node's WebSocket connections, by user. Deliveries share one serialized
+//! frame among all recipients, queued to each connection's [`Outbox`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use confab_core::bus::{Delivery, Revoked};
 use confab_core::rules::sessions::TokenSession;
 use dashmap::DashMap;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-/// Why a connection is being closed by the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The outbound queue filled up: the client does not read fast enough.
-    SlowConsumer,
-    /// No protocol frame for three heartbeat intervals.
-    HeartbeatTimeout,
-    /// The server is shutting down.
-    Shutdown,
-    /// A frame over the hard size cap; the stream cannot be resynchronised.
-    FrameTooLarge,
-    /// The token the connection was opened with was revoked (logout, logout-all, password change,
-    /// an administrator closing the user's sessions).
-    SessionRevoked,
-    /// The user was banned.
-    Banned,
-}
-
-/// The sending side of one connection: a bounded queue drained by the connection's writer task.
-#[derive(Clone)]
-pub struct Outbox {
-    queue: mpsc::Sender<Utf8Bytes>,
-    closer: CancellationToken,
-    reason: Arc<parking_lot::Mutex<Option<CloseReason>>>,
-    slow: Arc<AtomicBool>,
-}
-
-impl Outbox {
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Utf8Bytes>) {
-        let (queue, rx) = mpsc::channel(capacity.max(1));
-        let outbox = Outbox {
-            queue,
-            closer: CancellationToken::new(),
-            reason: Arc::new(parking_lot::Mutex::new(None)),
-            slow: Arc::new(AtomicBool::new(false)),
-        };
-        (outbox, rx)
-    }
-
-    /// Queues a frame without waiting. A full queue closes the connection (slow consumer).
-    pub fn push(&self, frame: Utf8Bytes) {
-        match self.queue.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.slow.swap(true, Ordering::Relaxed) {
-                    metrics::counter!("confab_slow_consumer_disconnects_total").increment(1);
-                    self.close(CloseReason::SlowConsumer);
-                }
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
-    }
-
-    /// Asks the connection to close; the first reason given wins.
-    pub fn close(&self, reason: CloseReason) {
-        self.reason.lock().get_or_insert(reason);
-        self.closer.cancel();
-    }
-
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        *self.reason.lock()
-    }
-
-    pub fn closed(&self) -> &CancellationToken {
-        &self.closer
-    }
-}
+use crate::outbox::{CloseReason, Outbox};
 
 /// One registered connection.
 #[derive(Clone)]
@@ -301,7 +230,7 @@ impl Hub {
 mod tests {
     use super::*;
 
-    fn handle(id: &str, capacity: usize) -> (ConnectionHandle, mpsc::Receiver<Utf8Bytes>) {
+    fn handle(id: &str, capacity: usize) -> (ConnectionHandle, crate::outbox::OutboxReceiver) {
         let (outbox, rx) = Outbox::new(capacity);
         (ConnectionHandle::new(id.into(), outbox, Default::default(), "d"), rx)
     }
@@ -384,7 +313,7 @@ mod tests {
             skip_connection: Some("a1".into()),
             order: None,
         });
-        assert!(rx_a1.try_recv().is_err());
+        assert!(rx_a1.try_recv().is_none());
         assert_eq!(rx_a2.try_recv().unwrap().as_str(), "{}");
         assert_eq!(rx_b1.try_recv().unwrap().as_str(), "{}");
         assert_eq!(hub.unregister("alice", "a1"), 1);
@@ -406,7 +335,7 @@ mod tests {
         assert_eq!(slow_outbox.close_reason(), Some(CloseReason::SlowConsumer));
         assert!(slow_outbox.closed().is_cancelled());
         assert!(!fast.outbox.closed().is_cancelled());
-        assert_eq!((0..3).filter(|_| rx_fast.try_recv().is_ok()).count(), 3);
+        assert_eq!((0..3).filter(|_| rx_fast.try_recv().is_some()).count(), 3);
     }
 }
 

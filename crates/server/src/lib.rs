@@ -46,6 +46,7 @@ pub mod moderator;
 mod node;
 pub mod openapi;
 mod ordering;
+mod outbox;
 mod routes;
 mod service;
 mod startup;

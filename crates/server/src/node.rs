@@ -12,9 +12,9 @@ use confab_core::bus::{ClusterEvent, Delivery, DeliveryHandler};
 use confab_proto::PresenceStatus;
 
 use crate::fanout::MemberCache;
-use crate::hub::CloseReason;
 use crate::hub::Hub;
 use crate::ordering::Ordering;
+use crate::outbox::CloseReason;
 use crate::service::{BanCache, BlockCache, PresenceHub, RevocationCache};
 
 pub(crate) struct NodeHandler {

@@ -3,19 +3,18 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::Utf8Bytes;
 use confab_bus::InProcessBus;
 use confab_core::bus::SharedBus;
 use confab_core::store::{NewUser, SharedStore};
 use confab_proto::ServerEnvelope;
 use confab_store::SqliteStore;
-use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::config::ServerConfig;
 use crate::fanout::MemberCache;
-use crate::hub::{ConnectionHandle, Hub, Outbox};
+use crate::hub::{ConnectionHandle, Hub};
 use crate::node::NodeHandler;
+use crate::outbox::{Outbox, OutboxReceiver};
 
 pub(crate) struct TestApp {
     pub(crate) app: Arc<App>,
@@ -98,7 +97,7 @@ impl TestApp {
 }
 
 pub(crate) struct Device {
-    rx: mpsc::Receiver<Utf8Bytes>,
+    rx: OutboxReceiver,
 }
 
 impl Device {
@@ -113,7 +112,7 @@ impl Device {
 
     /// Frames already queued for this device, without waiting.
     pub(crate) fn queued(&mut self) -> Vec<ServerEnvelope> {
-        std::iter::from_fn(|| self.rx.try_recv().ok())
+        std::iter::from_fn(|| self.rx.try_recv())
             .map(|f| ServerEnvelope::parse(&f).expect("valid frame").expect("known frame"))
             .collect()
     }

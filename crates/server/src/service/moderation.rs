@@ -26,7 +26,8 @@ use confab_proto::Ban;
 use dashmap::DashMap;
 
 use super::sessions::RevocationCache;
-use crate::hub::{CloseReason, Hub};
+use crate::hub::Hub;
+use crate::outbox::CloseReason;
 
 /// Users whose ban state is kept at most; past this the cache starts over.
 const MAX_CACHED_USERS: usize = 100_000;

@@ -14,7 +14,7 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::FutureExt;
 
 use crate::app::App;
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 use crate::service::{Bulk, HeldUpdates};
 
 pub(super) fn encode(id: Option<String>, frame: ServerFrame) -> Utf8Bytes {

@@ -11,7 +11,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::ws::{CloseFrame, Message};
 use confab_core::ids::{new_id, now_millis};
 use confab_core::rules::sessions::TokenSession;
 use confab_core::Error;
@@ -19,13 +19,13 @@ use confab_proto::frames::ConnectedPayload;
 use confab_proto::{ClientEnvelope, ServerFrame};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::handlers;
 use super::requests::{bulk_reply, encode, max_outbound, too_large, Session, FRAME_HEADER_ROOM};
 use crate::app::App;
-use crate::hub::{CloseReason, ConnectionHandle, Outbox};
+use crate::hub::ConnectionHandle;
+use crate::outbox::{CloseReason, Outbox, OutboxReceiver};
 
 /// Close codes the server uses besides the standard ones (documented in docs/protocol.md).
 pub(super) const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4000;
@@ -258,12 +258,7 @@ fn is_capacity_error(e: axum::Error) -> bool {
 /// socket's write buffer takes: the buffer is flushed before a frame that would not fit beside
 /// what it holds, and a frame larger than that (a delivery; replies are checked when encoded) is
 /// replaced by a `PAYLOAD_TOO_LARGE` error rather than ending the connection without a word.
-async fn write_loop<W>(
-    mut sink: W,
-    mut rx: mpsc::Receiver<Utf8Bytes>,
-    outbox: Outbox,
-    max_frame: usize,
-) -> Written
+async fn write_loop<W>(mut sink: W, mut rx: OutboxReceiver, outbox: Outbox, max_frame: usize) -> Written
 where
     W: Sink<Message> + Unpin,
     W::Error: Display,
@@ -285,8 +280,8 @@ where
                     let mut frame = match first.take() {
                         Some(frame) => frame,
                         None => match rx.try_recv() {
-                            Ok(frame) => frame,
-                            Err(_) => break,
+                            Some(frame) => frame,
+                            None => break,
                         },
                     };
                     if frame.len() > max_frame {
@@ -341,7 +336,7 @@ where
         // Replies already queued (acks of committed sends, a last error) still go out, except to a
         // client that is too slow to take them.
         if reason != Some(CloseReason::SlowConsumer) {
-            while let Ok(mut frame) = rx.try_recv() {
+            while let Some(mut frame) = rx.try_recv() {
                 if frame.len() > max_frame {
                     frame = too_large(None, frame.len(), max_frame);
                 }

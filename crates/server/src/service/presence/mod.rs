@@ -30,7 +30,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 
 mod blocks;
 mod last_seen;

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::config::{AuthLimits, Limits, ServerConfig};
-use crate::hub::Outbox;
+use crate::outbox::Outbox;
 use crate::service::Via;
 use crate::testing::TestApp;
 

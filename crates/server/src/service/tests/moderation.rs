@@ -7,7 +7,8 @@ use confab_proto::{BanRequest, ReportRequest};
 
 use super::*;
 use crate::config::ModerationConfig;
-use crate::hub::{CloseReason, ConnectionHandle};
+use crate::hub::ConnectionHandle;
+use crate::outbox::CloseReason;
 
 fn config() -> ServerConfig {
     let moderation = ModerationConfig { admin_users: vec!["root".into()], ..ModerationConfig::default() };

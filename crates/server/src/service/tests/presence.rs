@@ -54,7 +54,7 @@ async fn presence_subscriptions_are_capped_and_their_bulk_precedes_updates() {
     assert_eq!((alice_seen.user_id.as_str(), alice_seen.status), ("alice", PresenceStatus::Online));
     // Until the bulk has gone out, updates about alice wait behind it.
     presence.set_status("alice", &alice, PresenceStatus::Away).unwrap();
-    assert!(rx.try_recv().is_err(), "the update waits for the bulk");
+    assert!(rx.try_recv().is_none(), "the update waits for the bulk");
     drop(bulk);
     let update = confab_proto::ServerEnvelope::parse(&rx.recv().await.unwrap()).unwrap().unwrap();
     assert!(matches!(update.frame, ServerFrame::PresenceUpdate(p) if p.status == PresenceStatus::Away));
@@ -235,9 +235,9 @@ async fn presence_is_shared_only_between_users_who_share_a_conversation() {
     let told: Vec<&str> = bulk.payload.presences.iter().map(|p| p.user_id.as_str()).collect();
     assert_eq!(told, ["mallory"], "only herself");
     drop(bulk);
-    rx.try_recv().expect_err("nothing else queued");
+    assert!(rx.try_recv().is_none(), "nothing else queued");
     presence.set_status("alice", &alice, PresenceStatus::Away).unwrap();
-    rx.try_recv().expect_err("no update about a stranger");
+    assert!(rx.try_recv().is_none(), "no update about a stranger");
     assert_eq!(presence.footprint().1, 1, "mallory watches herself only");
 
     let group = t.app.conversations().create_group("alice", "g", vec!["carol".into()], None).await.unwrap();
@@ -247,7 +247,7 @@ async fn presence_is_shared_only_between_users_who_share_a_conversation() {
     // Carol watches alice; alice's connection watches carol and bob (her contacts).
     drop(presence.watch_contacts("alice", &alice, &outbox).await.unwrap());
     assert_eq!(presence.footprint().1, 4);
-    while rx.try_recv().is_ok() {}
+    while rx.try_recv().is_some() {}
 
     t.app.conversations().remove_member("carol", &group.conversation_id, "carol").await.unwrap();
     // The re-check runs on its own task once the change is heard of.
@@ -257,7 +257,7 @@ async fn presence_is_shared_only_between_users_who_share_a_conversation() {
     }
     assert_eq!(presence.footprint().1, 2, "only mallory → mallory and alice → bob are left");
     presence.set_status("alice", &alice, PresenceStatus::Online).unwrap();
-    rx.try_recv().expect_err("carol no longer hears of alice");
+    assert!(rx.try_recv().is_none(), "carol no longer hears of alice");
     let again = presence.subscribe("carol", &carol, &outbox, &both).await.unwrap();
     assert!(again.payload.presences.is_empty(), "and asking again tells her nothing");
 }

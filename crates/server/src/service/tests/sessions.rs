@@ -4,7 +4,8 @@
 use confab_proto::{ChangePasswordRequest, UpdateProfileRequest};
 
 use super::*;
-use crate::hub::{CloseReason, ConnectionHandle};
+use crate::hub::ConnectionHandle;
+use crate::outbox::CloseReason;
 use crate::service::Authenticated;
 
 async fn caller(t: &TestApp, token: &str) -> Authenticated {
