@@ -129,10 +129,11 @@ async fn prepare(
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| {
             let (writer, reader) = socket.split();
-            sessions.track_future(async move {
-                session::run(app, user_id, token_session, device_id, reader, writer).await;
-                drop(user_slot);
-                drop(permit);
-            })
+            // The session is a task of its own: the upgrade's task, which also holds the
+            // handshake's state, ends here instead of living (and holding memory) as long as the
+            // connection.
+            let slots = (user_slot, permit);
+            sessions.spawn(session::run(app, user_id, token_session, device_id, reader, writer, slots));
+            std::future::ready(())
         }))
 }

@@ -42,7 +42,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const WRITER_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs one connection until either side closes it. `reader` and `writer` are the two halves of
-/// the socket; `connected` is the first frame the client gets.
+/// the socket; `connected` is the first frame the client gets. `slots` (the connection's places
+/// in the node's and the user's connection limits) are given back when the session has ended.
 pub(crate) async fn run<R, W>(
     app: Arc<App>,
     user_id: String,
@@ -50,6 +51,7 @@ pub(crate) async fn run<R, W>(
     device_id: String,
     reader: R,
     writer: W,
+    slots: impl Send,
 ) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
     W: Sink<Message> + Unpin + Send + 'static,
@@ -141,6 +143,7 @@ pub(crate) async fn run<R, W>(
         closed_by = if reason.is_some() { "server" } else { "client" },
         "websocket session"
     );
+    drop(slots);
 }
 
 /// The `code` label of a close code: one the server sends, or `other`.
@@ -313,6 +316,27 @@ where
             }
         }
     }
+    // Closing is done once per connection, and its state would otherwise widen every idle
+    // connection's writer task (which is sized for its largest state): it is boxed.
+    Box::pin(close_out(sink, rx, outbox, max_frame, buffered, frames, write_failed)).await
+}
+
+/// The writer's end: the close code for the reason the connection is closing, after the frames
+/// still queued (unless the client is too slow for them). `buffered` bytes are fed but not flushed.
+async fn close_out<W>(
+    mut sink: W,
+    mut rx: OutboxReceiver,
+    outbox: Outbox,
+    max_frame: usize,
+    mut buffered: usize,
+    mut frames: u64,
+    write_failed: bool,
+) -> Written
+where
+    W: Sink<Message> + Unpin,
+    W::Error: Display,
+{
+    let closed = outbox.closed().clone();
     if write_failed {
         // Usually the client closed first (the socket then refuses frames): its close is echoed
         // only once the session has ended (unregistered, offline), so a client whose close

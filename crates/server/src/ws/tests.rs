@@ -49,6 +49,7 @@ fn connect(app: TestApp, socket_capacity: usize) -> Client {
         "phone".into(),
         reader,
         writer,
+        (),
     ));
     Client { to_server, from_server, _app: app }
 }
