@@ -232,6 +232,44 @@ mod tests {
         assert_eq!(seen, 1000);
     }
 
+    /// Deliveries to one connection come from many tasks at once (every sender's fan-out).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn pushes_from_many_threads_at_once_each_arrive_once_in_their_pusher_order() {
+        const PUSHERS: u32 = 8;
+        const EACH: u32 = 2_000;
+        let (outbox, mut rx) = Outbox::new((PUSHERS * EACH) as usize);
+        let pushers: Vec<_> = (0..PUSHERS)
+            .map(|p| {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    for i in 0..EACH {
+                        outbox.push(Utf8Bytes::from(format!("{p}:{i}")));
+                        if i % 64 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(outbox);
+        let mut next = vec![0u32; PUSHERS as usize];
+        let mut total = 0;
+        // A writer never woken again fails the test rather than hanging it.
+        while let Some(frame) =
+            tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("woken for every frame")
+        {
+            let (p, i) = frame.as_str().split_once(':').expect("pusher:index");
+            let (p, i): (usize, u32) = (p.parse().expect("pusher"), i.parse().expect("index"));
+            assert_eq!(i, next[p], "pusher {p}'s frames in the order it pushed them");
+            next[p] += 1;
+            total += 1;
+        }
+        for pusher in pushers {
+            pusher.await.expect("pusher finished");
+        }
+        assert_eq!(total, PUSHERS * EACH, "every frame once; the queue ended with its last sender");
+    }
+
     #[test]
     fn a_full_queue_closes_the_connection_once_and_keeps_what_it_holds() {
         let (outbox, mut rx) = Outbox::new(2);
