@@ -124,12 +124,18 @@ impl Recorder {
         self.seen.lock().frames.iter().filter(|r| r.user == user).map(|r| r.frame.clone()).collect()
     }
 
+    /// This node now holds `user` with `status`, without telling the bus (as a node's registry
+    /// changes before its announcement is sent).
+    pub(crate) fn hold(&self, user: &str, status: PresenceStatus) {
+        self.seen.lock().local.insert(user.to_string(), status);
+    }
+
     fn received(&self) -> Vec<Received> {
         self.seen.lock().frames.clone()
     }
 
     /// Presence events about `user`, in arrival order.
-    fn presence_events(&self, user: &str) -> Vec<PresenceStatus> {
+    pub(crate) fn presence_events(&self, user: &str) -> Vec<PresenceStatus> {
         self.seen
             .lock()
             .events

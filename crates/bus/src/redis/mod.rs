@@ -77,8 +77,18 @@ return agg
 enum Op {
     Deliver(Delivery),
     Broadcast(ClusterEvent),
-    Presence { user: String, status: Option<PresenceStatus> },
-    Devices { user: String, devices: Vec<String> },
+    Presence {
+        user: String,
+        status: Option<PresenceStatus>,
+    },
+    Devices {
+        user: String,
+        devices: Vec<String>,
+    },
+    /// Announce every local user's presence and devices again (Redis lost them). The local state
+    /// is read when the batch is sent, in queue order, so an announcement never overtakes a
+    /// change queued after it with a stale status.
+    Reannounce,
 }
 
 #[derive(Clone)]
@@ -170,7 +180,7 @@ impl RedisBus {
         // Subscribed before returning: from then on this node receives every frame and event
         // published for it, including the presence it announces next.
         let pubsub = subscribe(&client, &keys).await.map_err(unavailable)?;
-        tokio::spawn(run_publisher(keys.clone(), conn.clone(), rx));
+        tokio::spawn(run_publisher(keys.clone(), conn.clone(), local.clone(), rx));
         tokio::spawn(run_subscriber(client, keys.clone(), local.clone(), bus.ops.clone(), pubsub));
         tokio::spawn(run_heartbeat(keys, conn, local, bus.ops.clone()));
         Ok(bus)
@@ -268,7 +278,12 @@ fn presence_invocation(pipe: &mut redis::Pipeline, keys: &Keys, node: &str, user
 
 /// Sends queued operations in order, a batch per two round trips: one to look up the nodes of
 /// every recipient, one to publish and update presence.
-async fn run_publisher(keys: Keys, mut conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Op>) {
+async fn run_publisher(
+    keys: Keys,
+    mut conn: ConnectionManager,
+    local: Arc<dyn DeliveryHandler>,
+    mut rx: mpsc::UnboundedReceiver<Op>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.recv().await {
         batch.push(op);
@@ -278,7 +293,7 @@ async fn run_publisher(keys: Keys, mut conn: ConnectionManager, mut rx: mpsc::Un
                 Err(_) => break,
             }
         }
-        if let Err(e) = send_batch(&keys, &mut conn, &batch).await {
+        if let Err(e) = send_batch(&keys, &mut conn, local.as_ref(), &batch).await {
             // At-most-once: these frames are lost for remote recipients, who recover by sync. While
             // Redis is unreachable, whatever queued up meanwhile is dropped too rather than letting
             // the queue grow; presence is re-announced once Redis is back.
@@ -292,7 +307,12 @@ async fn run_publisher(keys: Keys, mut conn: ConnectionManager, mut rx: mpsc::Un
     }
 }
 
-async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> redis::RedisResult<()> {
+async fn send_batch(
+    keys: &Keys,
+    conn: &mut ConnectionManager,
+    local: &dyn DeliveryHandler,
+    batch: &[Op],
+) -> redis::RedisResult<()> {
     // Routing look-ups for every recipient of every delivery in the batch.
     let mut lookups = redis::pipe();
     let mut looked_up = 0;
@@ -351,6 +371,20 @@ async fn send_batch(keys: &Keys, conn: &mut ConnectionManager, batch: &[Op]) -> 
                 pipe.cmd("HSET").arg(keys.devices(user)).arg(&keys.node).arg(devices.join("\n")).ignore();
                 queued += 1;
             }
+            Op::Reannounce => {
+                for (user, status) in local.local_presence() {
+                    presence_invocation(&mut pipe, keys, &keys.node, &user, status_str(Some(status)));
+                    let devices = local.local_devices(&user);
+                    if !devices.is_empty() {
+                        pipe.cmd("HSET")
+                            .arg(keys.devices(&user))
+                            .arg(&keys.node)
+                            .arg(devices.join("\n"))
+                            .ignore();
+                    }
+                    queued += 1;
+                }
+            }
         }
     }
     if queued == 0 {
@@ -384,11 +418,7 @@ async fn run_subscriber(
                 Ok(p) => {
                     backoff = Duration::from_millis(100);
                     tracing::info!("redis bus: resubscribed; re-announcing local users");
-                    for (user, status) in local.local_presence() {
-                        let devices = local.local_devices(&user);
-                        let _ = ops.send(Op::Presence { user: user.clone(), status: Some(status) });
-                        let _ = ops.send(Op::Devices { user, devices });
-                    }
+                    let _ = ops.send(Op::Reannounce);
                     p
                 }
                 Err(e) => {
@@ -439,13 +469,8 @@ async fn run_heartbeat(
             // Redis restarted (or flushed) while the subscription survived: re-register.
             let registered: bool =
                 redis::cmd("EXISTS").arg(keys.node_users(&keys.node)).query_async(&mut conn).await?;
-            let local_users = local.local_presence();
-            if !registered && !local_users.is_empty() {
-                for (user, status) in local_users {
-                    let devices = local.local_devices(&user);
-                    let _ = ops.send(Op::Presence { user: user.clone(), status: Some(status) });
-                    let _ = ops.send(Op::Devices { user, devices });
-                }
+            if !registered && !local.local_presence().is_empty() {
+                let _ = ops.send(Op::Reannounce);
             }
             let dead: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
                 .arg(keys.nodes())
@@ -564,8 +589,41 @@ mod tests {
             skip_connection: None,
             order: None,
         };
-        send_batch(&keys, &mut conn, &[Op::Deliver(local_only)]).await.expect("nothing to send is no error");
-        send_batch(&keys, &mut conn, &[]).await.expect("an empty batch is no error");
+        let local = Recorder::default();
+        send_batch(&keys, &mut conn, &local, &[Op::Deliver(local_only)])
+            .await
+            .expect("nothing to send is no error");
+        send_batch(&keys, &mut conn, &local, &[]).await.expect("an empty batch is no error");
+        send_batch(&keys, &mut conn, &local, &[Op::Reannounce]).await.expect("no local users is no error");
+    }
+
+    /// A re-announcement (Redis lost this node's users) sends the local state as it is when the
+    /// batch goes out, in queue order: a status change queued after it is never overtaken by the
+    /// status the user had when the re-announcement was asked for.
+    #[tokio::test]
+    async fn a_reannouncement_never_overtakes_a_later_change() {
+        let prefix = format!("confab-bus-test-{}", confab_core::ids::new_id().replace('-', ""));
+        let _guard = PrefixGuard(prefix.clone());
+        let handler = Arc::new(Recorder::default());
+        let bus = match RedisBus::connect(&redis_url(), &prefix, "node-0", handler.clone()).await {
+            Ok(bus) => bus,
+            Err(e) if !services_required() => {
+                eprintln!("Redis not reachable ({e}); skipped");
+                return;
+            }
+            Err(e) => panic!("Redis is required (CONFAB_REQUIRE_SERVICES=1) but not reachable: {e}"),
+        };
+        // One thread: the publisher cannot run until this test awaits, so both operations are
+        // queued before either is sent, the re-announcement first.
+        handler.hold("u", PresenceStatus::Online);
+        bus.ops.send(Op::Reannounce).expect("publisher running");
+        handler.hold("u", PresenceStatus::Away);
+        bus.set_local_presence("u", Some(PresenceStatus::Away));
+        let fence = ClusterEvent::MembersChanged { conversation_id: "fence".into() };
+        bus.broadcast(fence.clone());
+        handler.wait_for_event(&fence).await;
+        assert_eq!(handler.presence_events("u"), [PresenceStatus::Away], "never announced online");
+        assert_eq!(bus.presence_of(&["u".to_string()]).await.expect("presence"), [PresenceStatus::Away]);
     }
 
     /// A node that stopped heartbeating is announced to every node once, with when it was last
