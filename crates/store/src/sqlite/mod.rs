@@ -15,6 +15,7 @@ mod queries;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,19 +73,43 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Dropped with the store, which wakes the checkpoint thread to stop.
     _checkpointer: std::sync::mpsc::Sender<()>,
+    /// Raised by a checkpoint pass for the writer (see [`checkpoint_pass`]); kept here for tests.
+    #[cfg(test)]
+    tail_due: Arc<AtomicBool>,
 }
 
 /// How often the WAL is copied back into the database file. Each checkpoint ends with an fsync
 /// of that file, and the next commit's fsync waits for the disk to take all of it: checkpoints
 /// every 500 ms put a sweep of a million expired messages in the tail of every commit (p99 2.4×
 /// idle), every 50 ms made it worse (3.5×), every 5 s brought it to 1.5× (`docs/benchmarks.md`).
-/// The WAL holds up to this long of writes.
+/// The WAL holds about this long of writes (see [`TAIL_FRAMES`]).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Checkpoints the WAL from a thread of its own (PASSIVE: never blocks the writer or readers), so no
-/// commit ever waits for a checkpoint's copy and fsync of the database file, as it would with
-/// SQLite's automatic checkpoints, which run inside the committing transaction.
-fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
+/// A WAL of at least this many frames (16 MiB of 4 KiB pages) when a checkpoint pass starts has
+/// its tail checkpointed by the writer (see [`checkpoint_pass`]). A smaller one is left to restart
+/// in the next pause between writes, which a light load always has.
+const TAIL_FRAMES: i64 = 4096;
+
+/// One checkpoint pass on `conn` (PASSIVE: it never blocks the writer or readers). Under steady
+/// writes such a pass never reaches the end of the WAL (frames keep arriving while it copies),
+/// and SQLite writes the WAL over from its start only after a checkpoint that did: without more,
+/// the WAL grew by every write for as long as the writes went on (2 GB in 20 s at 2 000 msg/s).
+/// So when the WAL was large, the pass raises `tail_due` and the writer copies the few frames left
+/// between two of its batches ([`writer::Writer::start`]); being the only writer, it reaches the
+/// end, and the next batch restarts the WAL.
+fn checkpoint_pass(conn: &Connection, tail_due: &AtomicBool, tail_frames: i64) {
+    // (busy, frames in the WAL, frames copied)
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+        Ok(frames) if frames >= tail_frames => tail_due.store(true, Ordering::Relaxed),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
+    }
+}
+
+/// Checkpoints the WAL from a thread of its own every [`CHECKPOINT_EVERY`], so no commit ever
+/// waits for a checkpoint's copy and fsync of the database file, as it would with SQLite's
+/// automatic checkpoints, which run inside the committing transaction.
+fn start_checkpointer(path: &Path, tail_due: Arc<AtomicBool>) -> Result<std::sync::mpsc::Sender<()>> {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let conn = Connection::open(path).db()?;
     configure(&conn).db()?;
@@ -94,9 +119,7 @@ fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
             // Nothing is ever sent: the wait ends by timeout (checkpoint) or by the store's drop.
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
             {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-                }
+                checkpoint_pass(&conn, &tail_due, TAIL_FRAMES);
             }
         })
         .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
@@ -199,16 +222,19 @@ impl SqliteStore {
         // Deleted content (a message deleted for everyone, a removed reaction) is zeroed in the
         // database file where that costs no extra I/O, rather than left in free space.
         conn.pragma_update(None, "secure_delete", "FAST").db()?;
-        let checkpointer = start_checkpointer(path)?;
+        let tail_due = Arc::new(AtomicBool::new(false));
+        let checkpointer = start_checkpointer(path, tail_due.clone())?;
         let batch = search::SharedBatch::default();
         search::register(&conn, batch.clone()).db()?;
-        let writer = Writer::start(conn, Box::new(SearchIndexer(batch)))
+        let writer = Writer::start(conn, Box::new(SearchIndexer(batch)), tail_due.clone())
             .map_err(|e| Error::Internal(format!("cannot start the storage writer: {e}")))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer,
             readers: Arc::new(Mutex::new(Vec::new())),
             _checkpointer: checkpointer,
+            #[cfg(test)]
+            tail_due,
         })
     }
 

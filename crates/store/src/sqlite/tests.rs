@@ -421,6 +421,56 @@ async fn the_wal_is_truncated_at_shutdown() {
     assert_eq!(view.last_sequence, 200, "everything acknowledged is still there");
 }
 
+/// Frames in the WAL since it last restarted: those whose salt is the header's (SQLite changes the
+/// salt at each restart, so frames left from before are not counted).
+fn wal_frames(path: &std::path::Path) -> usize {
+    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    let Some(header) = wal.get(..32) else { return 0 };
+    let page = u32::from_be_bytes(header[8..12].try_into().unwrap()) as usize;
+    wal[32..].chunks(24 + page).take_while(|f| f.len() == 24 + page && f[8..16] == header[16..24]).count()
+}
+
+/// Under steady writes a checkpoint pass never reaches the WAL's end (frames arrive while it
+/// copies; here a reader's older snapshot holds it back the same way). The writer then copies the
+/// rest after its next batch, and the WAL is written over from its start again instead of growing
+/// for as long as the writes go on.
+#[tokio::test]
+async fn the_wal_restarts_after_a_pass_that_missed_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let sqlite = SqliteStore::open(&path).unwrap();
+    let tail_due = sqlite.tail_due.clone();
+    let store: SharedStore = Arc::new(sqlite);
+    let a = crate::conformance::user(&store, "steady").await;
+    let b = crate::conformance::user(&store, "stream").await;
+    let (c, _) = store.open_direct(&a, &b, "c1".into(), 0).await.unwrap();
+    let send = |from: &str, n: usize| {
+        let (store, c, from) = (store.clone(), c.clone(), from.to_string());
+        async move {
+            for i in 0..n {
+                crate::conformance::send(&store, &c, &from, &format!("m{i}")).await.unwrap();
+            }
+        }
+    };
+    send(&a, 50).await;
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    reader.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)).unwrap();
+    send(&b, 50).await;
+    let checkpointer = rusqlite::Connection::open(&path).unwrap();
+    super::checkpoint_pass(&checkpointer, &tail_due, 1);
+    assert!(tail_due.load(std::sync::atomic::Ordering::Relaxed), "the pass leaves the tail to the writer");
+    reader.execute_batch("COMMIT").unwrap();
+    let before = wal_frames(&path);
+    assert!(before > 100, "every send so far is in the WAL: {before} frames");
+    send(&a, 50).await;
+    let after = wal_frames(&path);
+    assert!(after < before, "the WAL restarted: {after} frames since, {before} before");
+    assert!(!tail_due.load(std::sync::atomic::Ordering::Relaxed), "the writer took the tail");
+    let view = store.conversation(&c, &a).await.unwrap();
+    assert_eq!(view.last_sequence, 150, "nothing acknowledged was lost on the way");
+}
+
 /// Walking the caller's conversations and asking FTS5 find the same windows: every page of every
 /// query is the same either way, across windows, with filters, and never with a message that is
 /// deleted, in a conversation the caller is not in, or that only one of them would count.

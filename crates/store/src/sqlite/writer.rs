@@ -4,7 +4,7 @@
 //! released only after the batch's `COMMIT` (and its fsync) succeeded.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use confab_core::{Error, Result};
@@ -95,13 +95,20 @@ impl Waiting {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection, hook: Box<dyn BatchHook>) -> std::io::Result<Writer> {
+    /// Starts the writer thread. When `checkpoint_tail` is raised (by the checkpoint thread, after
+    /// a pass), the writer checkpoints what is left of the WAL after its next batch: being the
+    /// only writer, it reaches the WAL's end, so the next batch writes the WAL over from its start.
+    pub(crate) fn start(
+        conn: Connection,
+        hook: Box<dyn BatchHook>,
+        checkpoint_tail: Arc<AtomicBool>,
+    ) -> std::io::Result<Writer> {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
         let waiting = Waiting::default();
         let counter = waiting.clone();
         std::thread::Builder::new()
             .name("confab-sqlite-writer".into())
-            .spawn(move || run(conn, hook, rx, counter))?;
+            .spawn(move || run(conn, hook, rx, counter, checkpoint_tail))?;
         Ok(Writer { queue, waiting })
     }
 
@@ -155,7 +162,13 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut hook: Box<dyn BatchHook>, mut rx: mpsc::Receiver<Command>, waiting: Waiting) {
+fn run(
+    conn: Connection,
+    mut hook: Box<dyn BatchHook>,
+    mut rx: mpsc::Receiver<Command>,
+    waiting: Waiting,
+    checkpoint_tail: Arc<AtomicBool>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let take = |batch: &mut Vec<Box<dyn Job>>, job| {
         waiting.0.fetch_sub(1, Ordering::Relaxed);
@@ -176,6 +189,12 @@ fn run(conn: Connection, mut hook: Box<dyn BatchHook>, mut rx: mpsc::Receiver<Co
         }
         if !batch.is_empty() {
             commit_batch(&conn, hook.as_mut(), &mut batch);
+            // After the batch's results are out: only the next batch waits for it.
+            if checkpoint_tail.swap(false, Ordering::Relaxed) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint of the tail failed");
+                }
+            }
         }
         if let Some(tx) = stop {
             rx.close();
