@@ -289,7 +289,7 @@ impl SqliteStore {
     }
 
     /// [`read_snapshot`](Self::read_snapshot) for a search with a time limit: once `limit` has
-    /// passed, the statement running is interrupted and the search ends with `SearchTooBroad`
+    /// passed, whichever statement is running is interrupted and the search ends with `SearchTooBroad`
     /// (the search also checks its limit between windows, `queries::search`). The interrupt
     /// handle is taken back under the lock before the connection is let go, so the watchdog can
     /// never interrupt what the connection runs next. The limit counts from when the search has
@@ -307,8 +307,16 @@ impl SqliteStore {
         let watchdog = tokio::spawn(async move {
             if has_started.await.is_ok() {
                 tokio::time::sleep(limit).await;
-                if let Some(handle) = watched.lock().as_ref() {
-                    handle.interrupt();
+                // An interrupt lands only on a statement that is running: one sent between two of
+                // the search's statements (or before its first began) would be lost, and the next
+                // would run unbounded. So it is sent again until the search lets its connection go.
+                let mut again = tokio::time::interval(Duration::from_millis(1));
+                loop {
+                    again.tick().await;
+                    match watched.lock().as_ref() {
+                        Some(handle) => handle.interrupt(),
+                        None => break,
+                    }
                 }
             }
         });
