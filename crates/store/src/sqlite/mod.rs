@@ -2,7 +2,7 @@
 //!
 //! Writes go through one writer thread ([`writer`]) that commits them in batches with
 //! `synchronous=FULL`, so every acknowledged write has been fsync'd and many messages share one
-//! fsync. Reads run on a small pool of reader connections on the blocking thread pool; WAL lets them
+//! fsync; a commit's WAL frames reach the file system as one write ([`wal_writes`]). Reads run on a small pool of reader connections on the blocking thread pool; WAL lets them
 //! proceed while the writer commits, and a read of more than one statement runs in one read
 //! transaction, so it sees one snapshot. The SQL lives in [`queries`], one module per entity; what
 //! the rows mean, and what may be written, is decided by `confab_core::rules`. This adapter serves
@@ -12,6 +12,7 @@ mod error;
 mod management;
 mod moderation;
 mod queries;
+mod wal_writes;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -145,7 +146,8 @@ impl writer::BatchHook for SearchIndexer {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // WAL + FULL: each COMMIT fsyncs the log, which is what makes an acknowledgement durable.
+    // WAL + FULL: each COMMIT fsyncs the log, which is what makes an acknowledgement durable,
+    // and writes out the frames `wal_writes` kept before any reader can look for them.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -210,7 +212,10 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut conn = Connection::open(path).db()?;
+        // The writer's WAL writes reach the file system as one write per commit ([`wal_writes`]).
+        wal_writes::register().map_err(Error::Internal)?;
+        let mut conn =
+            Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_writes::NAME).db()?;
         configure(&conn).db()?;
         migrate(&mut conn, migrations)?;
         // Checkpoints are the checkpoint thread's job, not the committing writer's. A WAL left
