@@ -383,7 +383,7 @@ export function renderMute(hooks) {
   btn.setAttribute('aria-label', label);
   if (muted && c.mutedUntil != null) rerenderAt(hooks, c.mutedUntil);
   if (muteShown === id) renderMuteDialog(c);
-  dismissNotifications(id);
+  dismissNotifications(id, () => hooks.current() === id);
 }
 
 /** @param {Conversation} c */
@@ -439,17 +439,20 @@ function openMuteDialog(hooks) {
 
 /**
  * Closes this conversation's notifications, when the page is visible, and sets the app badge from
- * the ones left.
+ * the ones left. The notifications are read asynchronously: by then the conversation may have been
+ * closed and a new push shown for it, which must stay, so `stillOpen` is asked again first.
  * @param {string} conversationId
+ * @param {() => boolean} stillOpen
  */
-function dismissNotifications(conversationId) {
-  if (document.visibilityState !== 'visible' || !browserSupportsPush() || Notification.permission !== 'granted') return;
+function dismissNotifications(conversationId, stillOpen) {
+  const looking = () => document.visibilityState === 'visible' && stillOpen();
+  if (!looking() || !browserSupportsPush() || Notification.permission !== 'granted') return;
   navigator.serviceWorker
     .getRegistration('/')
     .then(async (registration) => {
       if (!registration) return;
       const shown = await registration.getNotifications({ tag: conversationId });
-      if (!shown.length) return;
+      if (!shown.length || !looking()) return;
       for (const n of shown) n.close();
       if (!('setAppBadge' in navigator)) return;
       const left = await registration.getNotifications();
