@@ -10,6 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { startServer, launchBrowser, artifactsDir, until, register, startDirectChat, send } from './harness.js';
 
 const T = 120000;
@@ -66,6 +67,22 @@ function notifications(page) {
     const shown = registration ? await registration.getNotifications() : [];
     return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, renotify: n.renotify, data: n.data }));
   });
+}
+
+/**
+ * Waits until the notifications the page's service worker shows are exactly `want` (as
+ * `notifications` lists them), and fails with the difference if they never are: the list is read
+ * again until it matches, so a read racing the notification being stored cannot fail the test, and
+ * one that was shown and then closed still does.
+ */
+async function notificationsBecome(page, want, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const shown = await notifications(page);
+    if (isDeepStrictEqual(shown, want)) return;
+    if (Date.now() > deadline) assert.deepEqual(shown, want);
+    await page.waitForTimeout(20);
+  }
 }
 
 /** Waits until the page's service worker shows a notification matching `want` ({tag, body, …}). */
@@ -138,15 +155,13 @@ test('the service worker shows pushes and a click opens their conversation', { t
   // As the server sends it with `--push-preview full`: a direct chat is titled with the sender.
   const full = { conversationId, messageId: 'm1', sequenceNumber: 2, count: 1, title: bob.displayName, senderName: bob.displayName, preview: 'yes, at noon' };
   await deliver(sw, JSON.stringify(full));
-  await notificationShown(alice.page, { tag: conversationId, body: 'yes, at noon' });
-  assert.deepEqual(await notifications(alice.page), [{ title: bob.displayName, body: 'yes, at noon', tag: conversationId, renotify: true, data: full }]);
+  await notificationsBecome(alice.page, [{ title: bob.displayName, body: 'yes, at noon', tag: conversationId, renotify: true, data: full }]);
 
   // The default (`none`): no names, no text. Three messages since the last push; it replaces the
   // conversation's earlier notification (same tag) instead of adding one.
   const hidden = { conversationId, messageId: 'm4', sequenceNumber: 5, count: 3 };
   await deliver(sw, JSON.stringify(hidden));
-  await notificationShown(alice.page, { tag: conversationId, body: '3 new messages' });
-  assert.deepEqual(await notifications(alice.page), [{ title: 'Confab', body: '3 new messages', tag: conversationId, renotify: true, data: hidden }]);
+  await notificationsBecome(alice.page, [{ title: 'Confab', body: '3 new messages', tag: conversationId, renotify: true, data: hidden }]);
 
   // `sender`: who, not what.
   await deliver(sw, JSON.stringify({ ...hidden, count: 1, title: bob.displayName, senderName: bob.displayName }));
