@@ -1,6 +1,7 @@
 // Reads bench/results/peers/{latency,connections}-<system>.json and prints the comparison as
 // Markdown: ratios are Confab ÷ peer (for latency, CPU and memory lower is better, so a ratio
 // under 1 favours Confab; for throughput and connect rate higher is better).
+// Usage: node bench/peers/compare.js [results dir] ["confab socketio …"]
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -9,8 +10,12 @@ const load = (f) => {
   const p = path.join(dir, f);
   return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, "utf8")) : null;
 };
+// The systems to compare (argv[3], space-separated, as run.sh's SYSTEMS): a run of some of them
+// must not be set beside results an earlier run left for the others. Without it, every system
+// with results in `dir`.
+const asked = process.argv[3] ? process.argv[3].split(/\s+/).filter(Boolean) : null;
 const known = ["confab", "socketio", "prosody", "ejabberd", "ejabberd-mnesia", "synapse"];
-const systems = known.filter((s) => load(`latency-${s}.json`));
+const systems = known.filter((s) => (!asked || asked.includes(s)) && load(`latency-${s}.json`));
 const lat = Object.fromEntries(systems.map((s) => [s, load(`latency-${s}.json`)]));
 const con = Object.fromEntries(systems.map((s) => [s, load(`connections-${s}.json`)]));
 const metric = (step, name) => (step.metrics.find((m) => m.name === name) || {}).value;

@@ -154,4 +154,4 @@ for system in $SYSTEMS; do
   stop
 done
 
-node "$here/compare.js" "$out" | tee "$out/comparison.md"
+node "$here/compare.js" "$out" "$SYSTEMS" | tee "$out/comparison.md"
